@@ -1,0 +1,151 @@
+// popqueue::Queue: define handlers, enqueue jobs, run workers, inspect and
+// administer jobs. This is the whole library API; the server is a thin adapter
+// over it.
+//
+//   popqueue::Queue queue("sqlite://./app.db", "", "app", "jobs", 3);
+//   queue.Define("email", [](const popqueue::Job& job) { return Send(job.data); });
+//   queue.Now(popqueue::Job{.data = "hi"}, "email", "welcome-42", std::time(nullptr));
+//   queue.Start();  // blocks until Stop() or SIGINT/SIGTERM
+//
+// Thread-safety: every method may be called from any thread.
+#ifndef POPQUEUE_QUEUE_H_
+#define POPQUEUE_QUEUE_H_
+
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "popqueue/admin.h"
+#include "popqueue/clock.h"
+#include "popqueue/job.h"
+#include "popqueue/options.h"
+
+namespace popqueue {
+
+// What a context-aware handler sees while it runs. Valid only during the call.
+class JobContext {
+ public:
+  virtual ~JobContext() = default;
+  virtual const Job& job() const = 0;
+  // True once the job should stop: cancelled by Cancel(), past its timeout,
+  // lease lost, or the process is shutting down past its drain deadline.
+  virtual bool cancelled() const = 0;
+  // Reports progress 0..100 (clamped); stored with the next heartbeat.
+  virtual void SetProgress(int percent) = 0;
+  // Sets the result string stored on completion.
+  virtual void SetResult(std::string result) = 0;
+};
+
+// The original API's handler: returns true on success. Throwing is a failure.
+using Handler = std::function<bool(const Job&)>;
+// The richer handler: OK on success; any other status is a failure whose
+// message is kept on the job. kCancelled after ctx.cancelled() ends the job
+// cancelled when Cancel() asked for it.
+using ContextHandler = std::function<absl::Status(JobContext&)>;
+
+struct QueueConfig {
+  std::string db_url = "sqlite://./popqueue.db";
+  std::string cache_url;  // "" = no coordinator
+  std::string db_name = "popqueue";
+  std::string collection = "jobs";  // table / collection / key prefix
+  int retries = 3;                  // extra attempts after the first failure
+  WorkerOptions worker;
+  Clock* clock = nullptr;           // not owned; nullptr = real time
+};
+
+// One item of EnqueueMany.
+struct EnqueueRequest {
+  std::string name;
+  std::string data;
+  EnqueueOptions options;
+};
+
+class Queue {
+ public:
+  // The original README's constructor. Errors (bad URL, unreachable database)
+  // are kept: status() returns them, and every other call returns them too.
+  Queue(std::string db_url, std::string cache_url, std::string db_name,
+        std::string collection, int retries);
+  explicit Queue(QueueConfig config);
+  // Like the constructor, but reports a failed open directly.
+  static absl::StatusOr<std::unique_ptr<Queue>> Open(QueueConfig config);
+  ~Queue();  // Stops workers (graceful) if running.
+
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  // OK when the queue opened its store; the open error otherwise.
+  absl::Status status() const;
+  const QueueConfig& config() const;
+
+  // Registers the handler for jobs named `name`. Call before Start().
+  absl::Status Define(std::string name, Handler handler);
+  absl::Status Define(std::string name, ContextHandler handler);
+
+  // The original API: enqueue `job.data` for handler `name`, unique by
+  // `identifier` ("" = none), due at Unix time `score` (seconds; <= now runs
+  // at once). job.queue and job.priority are honoured when set.
+  absl::StatusOr<EnqueueResult> Now(const Job& job, std::string_view name,
+                                    std::string_view identifier,
+                                    std::time_t score);
+  absl::StatusOr<EnqueueResult> Enqueue(std::string_view name,
+                                        std::string data,
+                                        const EnqueueOptions& options = {});
+  // All-or-nothing: either every job is stored (or found as a duplicate) or
+  // none is. Results are in request order.
+  absl::StatusOr<std::vector<EnqueueResult>> EnqueueMany(
+      std::vector<EnqueueRequest> requests);
+
+  // Runs workers for the configured queues until Stop() or SIGINT/SIGTERM,
+  // then drains gracefully. Returns the reason it stopped (OK on Stop()).
+  absl::Status Start();
+  // Starts workers in background threads and returns at once.
+  absl::Status StartInBackground();
+  // Stops fetching, waits up to the shutdown deadline for in-flight jobs and
+  // releases the rest for another attempt. Idempotent.
+  void Stop();
+  bool running() const;
+
+  // The worker registry (the store's, or the coordinator's when configured).
+  absl::Status RegisterWorker();
+  absl::Status DeregisterWorker();
+  // Returns jobs whose lease expired (dead or partitioned workers) to
+  // available/retryable, or dead when attempts are exhausted. Returns how many.
+  absl::StatusOr<int> RedistributeJobs();
+  std::string worker_id() const;
+
+  // Read API.
+  absl::StatusOr<Job> GetJob(JobId id);
+  absl::StatusOr<JobPage> ListJobs(const JobFilter& filter);
+  absl::StatusOr<std::vector<QueueCounts>> CountByState();
+  absl::StatusOr<std::vector<QueueInfo>> ListQueues();
+  absl::StatusOr<std::vector<WorkerInfo>> ListWorkers();
+
+  // Admin API.
+  // Moves a dead, cancelled, completed or retryable job back to available with
+  // a fresh attempt budget. FailedPrecondition for scheduled/available/running
+  // jobs, NotFound for unknown ids.
+  absl::StatusOr<Job> Requeue(JobId id);
+  // Cancels a scheduled, available or retryable job at once; a running job is
+  // asked to stop (its context reports cancelled()) and ends cancelled.
+  // FailedPrecondition for finished jobs.
+  absl::StatusOr<Job> Cancel(JobId id);
+  // Deletes a job that is not running. FailedPrecondition when running.
+  absl::Status Delete(JobId id);
+  absl::Status PauseQueue(std::string_view queue);
+  absl::Status ResumeQueue(std::string_view queue);
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace popqueue
+
+#endif  // POPQUEUE_QUEUE_H_

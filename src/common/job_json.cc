@@ -1,0 +1,103 @@
+#include "common/job_json.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace popqueue {
+
+std::string FormatTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+std::string ErrorsToStoredJson(const std::vector<JobError>& errors) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const JobError& e : errors) {
+    out.push_back({{"attempt", e.attempt},
+                   {"at", absl::ToUnixMillis(e.at)},
+                   {"message", e.message}});
+  }
+  // Replace invalid UTF-8 rather than throw: error texts come from handlers.
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(
+    std::string_view json) {
+  std::vector<JobError> out;
+  if (json.empty()) return out;
+  nlohmann::json parsed = nlohmann::json::parse(json, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_array()) {
+    return absl::InternalError("corrupt errors column: not a JSON array");
+  }
+  for (const nlohmann::json& e : parsed) {
+    if (!e.is_object() || !e.contains("attempt") || !e.contains("at") ||
+        !e.contains("message") || !e["attempt"].is_number_integer() ||
+        !e["at"].is_number_integer() || !e["message"].is_string()) {
+      return absl::InternalError("corrupt errors column: bad entry");
+    }
+    out.push_back(JobError{.attempt = e["attempt"].get<int>(),
+                           .at = absl::FromUnixMillis(e["at"].get<int64_t>()),
+                           .message = e["message"].get<std::string>()});
+  }
+  return out;
+}
+
+namespace {
+nlohmann::json OptTime(const std::optional<absl::Time>& t) {
+  return t ? nlohmann::json(FormatTime(*t)) : nlohmann::json(nullptr);
+}
+}  // namespace
+
+nlohmann::json JobToJson(const Job& job) {
+  nlohmann::json errors = nlohmann::json::array();
+  for (const JobError& e : job.errors) {
+    errors.push_back({{"attempt", e.attempt},
+                      {"at", FormatTime(e.at)},
+                      {"message", e.message}});
+  }
+  return {
+      {"id", absl::StrCat(job.id)},
+      {"queue", job.queue},
+      {"name", job.name},
+      {"identifier", job.identifier},
+      {"data", job.data},
+      {"priority", job.priority},
+      {"state", std::string(JobStateName(job.state))},
+      {"attempt", job.attempt},
+      {"maxAttempts", job.max_attempts},
+      {"runAt", FormatTime(job.run_at)},
+      {"createdAt", FormatTime(job.created_at)},
+      {"pickedAt", OptTime(job.picked_at)},
+      {"finishedAt", OptTime(job.finished_at)},
+      {"workerId", job.worker_id},
+      {"leaseExpiresAt", OptTime(job.lease_expires_at)},
+      {"errors", errors},
+      {"result", job.result ? nlohmann::json(*job.result) : nlohmann::json(nullptr)},
+      {"progress", job.progress},
+      {"timeoutMs", absl::ToInt64Milliseconds(job.timeout)},
+      {"cancelRequested", job.cancel_requested},
+  };
+}
+
+nlohmann::json QueueCountsToJson(const std::vector<QueueCounts>& counts) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const QueueCounts& q : counts) {
+    nlohmann::json states = nlohmann::json::object();
+    for (JobState s : kAllJobStates) {
+      auto it = q.by_state.find(s);
+      states[std::string(JobStateName(s))] = it == q.by_state.end() ? 0 : it->second;
+    }
+    out[q.queue] = states;
+  }
+  return out;
+}
+
+nlohmann::json WorkerToJson(const WorkerInfo& w) {
+  return {{"id", w.id},
+          {"host", w.host},
+          {"pid", w.pid},
+          {"queues", w.queues},
+          {"startedAt", FormatTime(w.started_at)},
+          {"lastHeartbeatAt", FormatTime(w.last_heartbeat_at)},
+          {"running", w.running}};
+}
+
+}  // namespace popqueue

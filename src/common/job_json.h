@@ -1,0 +1,34 @@
+// JSON forms of jobs, shared by the stores (the errors column), the CLI and
+// the server. Uses nlohmann::json; not part of the installed API.
+#ifndef POPQUEUE_COMMON_JOB_JSON_H_
+#define POPQUEUE_COMMON_JOB_JSON_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "popqueue/admin.h"
+#include "popqueue/job.h"
+
+namespace popqueue {
+
+// RFC 3339 UTC with milliseconds: "2026-11-27T20:50:53.123Z".
+std::string FormatTime(absl::Time t);
+
+// The stored form of Job::errors: [{"attempt":1,"at":<unix ms>,"message":"..."}].
+std::string ErrorsToStoredJson(const std::vector<JobError>& errors);
+// Parses the stored form; Internal (corrupt row) on malformed input.
+absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(std::string_view json);
+
+// The API form of a job (REST, CLI --json): ids as decimal strings, times as
+// RFC 3339, states by their stored spelling.
+nlohmann::json JobToJson(const Job& job);
+nlohmann::json QueueCountsToJson(const std::vector<QueueCounts>& counts);
+nlohmann::json WorkerToJson(const WorkerInfo& worker);
+
+}  // namespace popqueue
+
+#endif  // POPQUEUE_COMMON_JOB_JSON_H_

@@ -1,0 +1,188 @@
+#include "common/url.h"
+
+#include <cctype>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace popqueue {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Hides the password of a raw URL string for error messages, before parsing
+// has succeeded.
+std::string RedactRaw(std::string_view url) {
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  size_t at = url.find('@', scheme_end + 3);
+  size_t colon = url.find(':', scheme_end + 3);
+  if (at == std::string_view::npos || colon == std::string_view::npos ||
+      colon > at) {
+    return std::string(url);
+  }
+  return absl::StrCat(url.substr(0, colon + 1), "***", url.substr(at));
+}
+
+absl::Status Invalid(std::string_view url, std::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid URL \"", RedactRaw(url), "\": ", why));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PercentDecode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size() || HexValue(in[i + 1]) < 0 ||
+        HexValue(in[i + 2]) < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("malformed percent-escape at offset ", i));
+    }
+    out.push_back(static_cast<char>(HexValue(in[i + 1]) * 16 +
+                                    HexValue(in[i + 2])));
+    i += 2;
+  }
+  return out;
+}
+
+std::string Url::Redacted() const {
+  std::string out = absl::StrCat(scheme, "://");
+  if (!user.empty() || !password.empty()) {
+    absl::StrAppend(&out, user, password.empty() ? "" : ":***", "@");
+  }
+  if (host.find(':') != std::string::npos) {
+    absl::StrAppend(&out, "[", host, "]");
+  } else {
+    absl::StrAppend(&out, host);
+  }
+  if (port != 0) absl::StrAppend(&out, ":", port);
+  absl::StrAppend(&out, path);
+  char sep = '?';
+  for (const auto& [k, v] : query) {
+    absl::StrAppend(&out, std::string(1, sep), k, "=", v);
+    sep = '&';
+  }
+  return out;
+}
+
+absl::StatusOr<Url> ParseUrl(std::string_view url) {
+  if (url.empty()) return Invalid(url, "it is empty");
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return Invalid(url, "it contains a control character");
+    }
+  }
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos || scheme_end == 0) {
+    return Invalid(url, "expected scheme://..., e.g. sqlite://./popqueue.db");
+  }
+  Url out;
+  out.scheme = absl::AsciiStrToLower(url.substr(0, scheme_end));
+  for (char c : out.scheme) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' &&
+        c != '-' && c != '.') {
+      return Invalid(url, "the scheme has characters other than a-z 0-9 + - .");
+    }
+  }
+  std::string_view rest = url.substr(scheme_end + 3);
+
+  // Split off the query first.
+  std::string_view query;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (!query.empty()) {
+    for (std::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+      size_t eq = pair.find('=');
+      std::string_view k = pair.substr(0, eq);
+      std::string_view v =
+          eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+      auto dk = PercentDecode(k);
+      auto dv = PercentDecode(v);
+      if (!dk.ok() || !dv.ok()) return Invalid(url, "malformed query escape");
+      if (dk->empty()) return Invalid(url, "a query parameter has no name");
+      out.query[*dk] = *dv;
+    }
+  }
+
+  if (out.scheme == "sqlite") {
+    if (rest.empty()) {
+      return Invalid(url, "sqlite URLs need a path, e.g. sqlite://./popqueue.db");
+    }
+    auto path = PercentDecode(rest);
+    if (!path.ok()) return Invalid(url, path.status().message());
+    out.path = *path;
+    return out;
+  }
+
+  std::string_view authority = rest;
+  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    authority = rest.substr(0, slash);
+    auto path = PercentDecode(rest.substr(slash));
+    if (!path.ok()) return Invalid(url, path.status().message());
+    out.path = *path;
+  }
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    std::string_view user = userinfo, pass;
+    if (size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
+      user = userinfo.substr(0, colon);
+      pass = userinfo.substr(colon + 1);
+    }
+    auto du = PercentDecode(user);
+    auto dp = PercentDecode(pass);
+    if (!du.ok() || !dp.ok()) return Invalid(url, "malformed escape in user info");
+    out.user = *du;
+    out.password = *dp;
+  }
+  std::string_view port;
+  bool has_port = false;
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return Invalid(url, "unclosed '[' in host");
+    out.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return Invalid(url, "unexpected text after ']'");
+      port = after.substr(1);
+      has_port = true;
+    }
+  } else {
+    size_t colon = authority.rfind(':');
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      authority = authority.substr(0, colon);
+      has_port = true;
+    }
+    out.host = std::string(authority);
+  }
+  if (has_port && (port.empty() || !absl::SimpleAtoi(port, &out.port) ||
+                                  out.port < 1 || out.port > 65535)) {
+    return Invalid(url, "the port must be a number from 1 to 65535");
+  }
+  for (char c : out.host) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
+        c != '_' && c != ':' && c != '%') {
+      return Invalid(url, "the host has an invalid character");
+    }
+  }
+  return out;
+}
+
+}  // namespace popqueue

@@ -1,0 +1,69 @@
+#include "store/registry.h"
+
+#include <cctype>
+#include <functional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/url.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace popqueue::store {
+namespace {
+
+using Opener =
+    std::function<absl::StatusOr<std::shared_ptr<Store>>(const Url&, const StoreConfig&)>;
+
+struct Backend {
+  std::string_view scheme;
+  Opener open;
+};
+
+const std::vector<Backend>& Backends() {
+  static const auto* backends = new std::vector<Backend>{
+      {"sqlite", OpenSqliteStore},
+  };
+  return *backends;
+}
+
+}  // namespace
+
+std::string SupportedSchemes() {
+  std::vector<std::string_view> names;
+  for (const Backend& b : Backends()) names.push_back(b.scheme);
+  return absl::StrJoin(names, ", ");
+}
+
+absl::Status ValidateIdentifierName(std::string_view what,
+                                    std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 63 &&
+            (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_');
+  for (char c : name) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      what, " \"", name,
+      "\" is not a valid name: expected 1-63 characters of A-Z a-z 0-9 _, "
+      "not starting with a digit"));
+}
+
+absl::StatusOr<std::shared_ptr<Store>> OpenStore(const StoreConfig& config) {
+  absl::StatusOr<Url> url = ParseUrl(config.url);
+  if (!url.ok()) return url.status();
+  if (absl::Status s = ValidateIdentifierName("collection", config.collection);
+      !s.ok()) {
+    return s;
+  }
+  for (const Backend& b : Backends()) {
+    if (b.scheme == url->scheme) return b.open(*url, config);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unsupported database URL scheme \"", url->scheme, "://\" in \"",
+      url->Redacted(), "\"; this build supports: ", SupportedSchemes()));
+}
+
+}  // namespace popqueue::store
