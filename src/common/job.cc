@@ -25,7 +25,7 @@ absl::StatusOr<JobState> ParseJobState(std::string_view name) {
     if (JobStateName(s) == name) return s;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown job state \"", name,
+      "unknown job state \"", std::string(name),
       "\"; expected one of scheduled, available, running, retryable, "
       "completed, dead, cancelled"));
 }

@@ -4,7 +4,7 @@
 
 namespace popqueue {
 
-std::string FormatTime(absl::Time t) {
+std::string FormatTimestamp(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
@@ -42,7 +42,7 @@ absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(
 
 namespace {
 nlohmann::json OptTime(const std::optional<absl::Time>& t) {
-  return t ? nlohmann::json(FormatTime(*t)) : nlohmann::json(nullptr);
+  return t ? nlohmann::json(FormatTimestamp(*t)) : nlohmann::json(nullptr);
 }
 }  // namespace
 
@@ -50,7 +50,7 @@ nlohmann::json JobToJson(const Job& job) {
   nlohmann::json errors = nlohmann::json::array();
   for (const JobError& e : job.errors) {
     errors.push_back({{"attempt", e.attempt},
-                      {"at", FormatTime(e.at)},
+                      {"at", FormatTimestamp(e.at)},
                       {"message", e.message}});
   }
   return {
@@ -63,8 +63,8 @@ nlohmann::json JobToJson(const Job& job) {
       {"state", std::string(JobStateName(job.state))},
       {"attempt", job.attempt},
       {"maxAttempts", job.max_attempts},
-      {"runAt", FormatTime(job.run_at)},
-      {"createdAt", FormatTime(job.created_at)},
+      {"runAt", FormatTimestamp(job.run_at)},
+      {"createdAt", FormatTimestamp(job.created_at)},
       {"pickedAt", OptTime(job.picked_at)},
       {"finishedAt", OptTime(job.finished_at)},
       {"workerId", job.worker_id},
@@ -95,8 +95,8 @@ nlohmann::json WorkerToJson(const WorkerInfo& w) {
           {"host", w.host},
           {"pid", w.pid},
           {"queues", w.queues},
-          {"startedAt", FormatTime(w.started_at)},
-          {"lastHeartbeatAt", FormatTime(w.last_heartbeat_at)},
+          {"startedAt", FormatTimestamp(w.started_at)},
+          {"lastHeartbeatAt", FormatTimestamp(w.last_heartbeat_at)},
           {"running", w.running}};
 }
 

@@ -16,7 +16,7 @@
 namespace popqueue {
 
 // RFC 3339 UTC with milliseconds: "2026-11-27T20:50:53.123Z".
-std::string FormatTime(absl::Time t);
+std::string FormatTimestamp(absl::Time t);
 
 // The stored form of Job::errors: [{"attempt":1,"at":<unix ms>,"message":"..."}].
 std::string ErrorsToStoredJson(const std::vector<JobError>& errors);

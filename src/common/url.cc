@@ -1,5 +1,8 @@
 #include "common/url.h"
 
+// Debian's Abseil has its own absl::string_view (not absl::string_view), so
+// this file works in absl::string_view and converts at the API boundary.
+
 #include <cctype>
 #include <string>
 
@@ -20,26 +23,27 @@ int HexValue(char c) {
 
 // Hides the password of a raw URL string for error messages, before parsing
 // has succeeded.
-std::string RedactRaw(std::string_view url) {
+std::string RedactRaw(absl::string_view url) {
   size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return std::string(url);
+  if (scheme_end == absl::string_view::npos) return std::string(url);
   size_t at = url.find('@', scheme_end + 3);
   size_t colon = url.find(':', scheme_end + 3);
-  if (at == std::string_view::npos || colon == std::string_view::npos ||
+  if (at == absl::string_view::npos || colon == absl::string_view::npos ||
       colon > at) {
     return std::string(url);
   }
   return absl::StrCat(url.substr(0, colon + 1), "***", url.substr(at));
 }
 
-absl::Status Invalid(std::string_view url, std::string_view why) {
+absl::Status Invalid(absl::string_view url, absl::string_view why) {
   return absl::InvalidArgumentError(
       absl::StrCat("invalid URL \"", RedactRaw(url), "\": ", why));
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> PercentDecode(std::string_view in) {
+absl::StatusOr<std::string> PercentDecode(std::string_view std_in) {
+  absl::string_view in(std_in.data(), std_in.size());
   std::string out;
   out.reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
@@ -79,7 +83,8 @@ std::string Url::Redacted() const {
   return out;
 }
 
-absl::StatusOr<Url> ParseUrl(std::string_view url) {
+absl::StatusOr<Url> ParseUrl(std::string_view std_url) {
+  absl::string_view url(std_url.data(), std_url.size());
   if (url.empty()) return Invalid(url, "it is empty");
   for (char c : url) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
@@ -87,7 +92,7 @@ absl::StatusOr<Url> ParseUrl(std::string_view url) {
     }
   }
   size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos || scheme_end == 0) {
+  if (scheme_end == absl::string_view::npos || scheme_end == 0) {
     return Invalid(url, "expected scheme://..., e.g. sqlite://./popqueue.db");
   }
   Url out;
@@ -98,22 +103,22 @@ absl::StatusOr<Url> ParseUrl(std::string_view url) {
       return Invalid(url, "the scheme has characters other than a-z 0-9 + - .");
     }
   }
-  std::string_view rest = url.substr(scheme_end + 3);
+  absl::string_view rest = url.substr(scheme_end + 3);
 
   // Split off the query first.
-  std::string_view query;
-  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+  absl::string_view query;
+  if (size_t q = rest.find('?'); q != absl::string_view::npos) {
     query = rest.substr(q + 1);
     rest = rest.substr(0, q);
   }
   if (!query.empty()) {
-    for (std::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
       size_t eq = pair.find('=');
-      std::string_view k = pair.substr(0, eq);
-      std::string_view v =
-          eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-      auto dk = PercentDecode(k);
-      auto dv = PercentDecode(v);
+      absl::string_view k = pair.substr(0, eq);
+      absl::string_view v =
+          eq == absl::string_view::npos ? absl::string_view() : pair.substr(eq + 1);
+      auto dk = PercentDecode(std::string_view(k.data(), k.size()));
+      auto dv = PercentDecode(std::string_view(v.data(), v.size()));
       if (!dk.ok() || !dv.ok()) return Invalid(url, "malformed query escape");
       if (dk->empty()) return Invalid(url, "a query parameter has no name");
       out.query[*dk] = *dv;
@@ -124,40 +129,41 @@ absl::StatusOr<Url> ParseUrl(std::string_view url) {
     if (rest.empty()) {
       return Invalid(url, "sqlite URLs need a path, e.g. sqlite://./popqueue.db");
     }
-    auto path = PercentDecode(rest);
+    auto path = PercentDecode(std::string_view(rest.data(), rest.size()));
     if (!path.ok()) return Invalid(url, path.status().message());
     out.path = *path;
     return out;
   }
 
-  std::string_view authority = rest;
-  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+  absl::string_view authority = rest;
+  if (size_t slash = rest.find('/'); slash != absl::string_view::npos) {
     authority = rest.substr(0, slash);
-    auto path = PercentDecode(rest.substr(slash));
+    absl::string_view p = rest.substr(slash);
+    auto path = PercentDecode(std::string_view(p.data(), p.size()));
     if (!path.ok()) return Invalid(url, path.status().message());
     out.path = *path;
   }
-  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = authority.substr(0, at);
+  if (size_t at = authority.rfind('@'); at != absl::string_view::npos) {
+    absl::string_view userinfo = authority.substr(0, at);
     authority = authority.substr(at + 1);
-    std::string_view user = userinfo, pass;
-    if (size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
+    absl::string_view user = userinfo, pass;
+    if (size_t colon = userinfo.find(':'); colon != absl::string_view::npos) {
       user = userinfo.substr(0, colon);
       pass = userinfo.substr(colon + 1);
     }
-    auto du = PercentDecode(user);
-    auto dp = PercentDecode(pass);
+    auto du = PercentDecode(std::string_view(user.data(), user.size()));
+    auto dp = PercentDecode(std::string_view(pass.data(), pass.size()));
     if (!du.ok() || !dp.ok()) return Invalid(url, "malformed escape in user info");
     out.user = *du;
     out.password = *dp;
   }
-  std::string_view port;
+  absl::string_view port;
   bool has_port = false;
   if (!authority.empty() && authority.front() == '[') {
     size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Invalid(url, "unclosed '[' in host");
+    if (close == absl::string_view::npos) return Invalid(url, "unclosed '[' in host");
     out.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
+    absl::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') return Invalid(url, "unexpected text after ']'");
       port = after.substr(1);
@@ -165,7 +171,7 @@ absl::StatusOr<Url> ParseUrl(std::string_view url) {
     }
   } else {
     size_t colon = authority.rfind(':');
-    if (colon != std::string_view::npos) {
+    if (colon != absl::string_view::npos) {
       port = authority.substr(colon + 1);
       authority = authority.substr(0, colon);
       has_port = true;

@@ -18,7 +18,7 @@ using Opener =
     std::function<absl::StatusOr<std::shared_ptr<Store>>(const Url&, const StoreConfig&)>;
 
 struct Backend {
-  std::string_view scheme;
+  const char* scheme;
   Opener open;
 };
 
@@ -32,7 +32,7 @@ const std::vector<Backend>& Backends() {
 }  // namespace
 
 std::string SupportedSchemes() {
-  std::vector<std::string_view> names;
+  std::vector<std::string> names;
   for (const Backend& b : Backends()) names.push_back(b.scheme);
   return absl::StrJoin(names, ", ");
 }
@@ -46,7 +46,7 @@ absl::Status ValidateIdentifierName(std::string_view what,
   }
   if (ok) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      what, " \"", name,
+      std::string(what), " \"", std::string(name),
       "\" is not a valid name: expected 1-63 characters of A-Z a-z 0-9 _, "
       "not starting with a digit"));
 }
