@@ -48,12 +48,33 @@ using Handler = std::function<bool(const Job&)>;
 // cancelled when Cancel() asked for it.
 using ContextHandler = std::function<absl::Status(JobContext&)>;
 
+// What happened to a job in this process's workers; see Queue::OnEvent.
+struct JobEvent {
+  enum class Kind {
+    kStarted,    // a handler began an attempt
+    kCompleted,  // the attempt succeeded
+    kRetrying,   // the attempt failed; the job is retryable at next_run_at
+    kDead,       // the attempt failed and no attempts remain (dead-letter)
+    kCancelled,  // the job ended cancelled
+    kReleased,   // shutdown interrupted the attempt; the job is retryable now
+  };
+  Kind kind = Kind::kStarted;
+  Job job;                 // as claimed (attempt is the attempt number)
+  std::string error;       // for kRetrying, kDead, kCancelled, kReleased
+  absl::Duration elapsed;  // handler run time, for finished attempts
+  absl::Time next_run_at;  // for kRetrying
+};
+std::string_view JobEventKindName(JobEvent::Kind kind);
+// Called from worker threads; keep it quick and never throw.
+using EventListener = std::function<void(const JobEvent&)>;
+
 struct QueueConfig {
   std::string db_url = "sqlite://./popqueue.db";
   std::string cache_url;  // "" = no coordinator
   std::string db_name = "popqueue";
   std::string collection = "jobs";  // table / collection / key prefix
   int retries = 3;                  // extra attempts after the first failure
+  size_t max_payload_bytes = 1 << 20;  // enqueue refuses larger data
   WorkerOptions worker;
   Clock* clock = nullptr;           // not owned; nullptr = real time
 };
@@ -86,6 +107,9 @@ class Queue {
   // Registers the handler for jobs named `name`. Call before Start().
   absl::Status Define(std::string name, Handler handler);
   absl::Status Define(std::string name, ContextHandler handler);
+  // Adds a listener for job events in this process's workers. Call before
+  // Start().
+  absl::Status OnEvent(EventListener listener);
 
   // The original API: enqueue `job.data` for handler `name`, unique by
   // `identifier` ("" = none), due at Unix time `score` (seconds; <= now runs

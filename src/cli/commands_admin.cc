@@ -1,0 +1,154 @@
+// Commands that change jobs or queues: requeue, cancel, delete, pause,
+// resume; and migrate, which opens (and so migrates) the store.
+#include <cstdio>
+
+#include "absl/strings/str_format.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "common/job_json.h"
+#include "common/url.h"
+
+namespace popqueue::cli {
+namespace {
+
+// Parses `<id>` and opens the queue. Returns nullopt and sets `exit_code`
+// when the command should end.
+struct IdCommand {
+  int64_t id = 0;
+  std::unique_ptr<Queue> queue;
+};
+
+std::optional<IdCommand> ParseIdCommand(FlagSet& flags, const Args& args,
+                                        int* exit_code) {
+  AddConnectionFlags(flags);
+  if (std::optional<int> done = ParseArgs(flags, args, 1, 1)) {
+    *exit_code = *done;
+    return std::nullopt;
+  }
+  absl::StatusOr<int64_t> id = ParseJobId("<id>", flags.positional()[0]);
+  if (!id.ok()) {
+    *exit_code = UsageError(flags, std::string(id.status().message()));
+    return std::nullopt;
+  }
+  IdCommand out{.id = *id};
+  out.queue = OpenQueueOrReport(flags, ConnectionConfig(flags), exit_code);
+  if (out.queue == nullptr) return std::nullopt;
+  return out;
+}
+
+using QueueOp = absl::Status (Queue::*)(std::string_view);
+
+int RunQueueOp(const Args& args, const char* command, const char* description,
+               QueueOp op, const char* done) {
+  FlagSet flags(command, "<queue> [flags]", description);
+  AddConnectionFlags(flags);
+  if (std::optional<int> exit = ParseArgs(flags, args, 1, 1)) return *exit;
+  const std::string& name = flags.positional()[0];
+  if (name.empty()) return UsageError(flags, "<queue> must not be empty");
+  int exit_code = kExitOk;
+  std::unique_ptr<Queue> queue =
+      OpenQueueOrReport(flags, ConnectionConfig(flags), &exit_code);
+  if (queue == nullptr) return exit_code;
+  if (absl::Status s = ((*queue).*op)(name); !s.ok()) {
+    return Failure(absl::StrFormat("%s %s", command, Printable(name, 60)), s);
+  }
+  std::printf("%s queue %s\n", done, Printable(name).c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunRequeue(const Args& args) {
+  FlagSet flags("requeue", "<id> [flags]",
+                "Moves a dead, cancelled, completed or retryable job back to "
+                "available with a\nfresh attempt budget. Fails (exit 1) for "
+                "scheduled, available or running jobs.");
+  flags.AddBool("json", "print the requeued job as JSON");
+  int exit_code = kExitOk;
+  std::optional<IdCommand> cmd = ParseIdCommand(flags, args, &exit_code);
+  if (!cmd) return exit_code;
+  absl::StatusOr<Job> job = cmd->queue->Requeue(cmd->id);
+  if (!job.ok()) {
+    return Failure(absl::StrFormat("requeue %d", cmd->id), job.status());
+  }
+  if (flags.GetBool("json")) {
+    PrintJson(JobToJson(*job));
+  } else {
+    std::printf("requeued job %lld: now %s\n", static_cast<long long>(job->id),
+                std::string(JobStateName(job->state)).c_str());
+  }
+  return kExitOk;
+}
+
+int RunCancel(const Args& args) {
+  FlagSet flags("cancel", "<id> [flags]",
+                "Cancels a scheduled, available or retryable job at once. A "
+                "running job is\nasked to stop and ends cancelled when its "
+                "handler returns. Fails (exit 1)\nfor finished jobs.");
+  flags.AddBool("json", "print the job as JSON");
+  int exit_code = kExitOk;
+  std::optional<IdCommand> cmd = ParseIdCommand(flags, args, &exit_code);
+  if (!cmd) return exit_code;
+  absl::StatusOr<Job> job = cmd->queue->Cancel(cmd->id);
+  if (!job.ok()) {
+    return Failure(absl::StrFormat("cancel %d", cmd->id), job.status());
+  }
+  if (flags.GetBool("json")) {
+    PrintJson(JobToJson(*job));
+  } else if (job->state == JobState::kCancelled) {
+    std::printf("cancelled job %lld\n", static_cast<long long>(job->id));
+  } else {
+    std::printf(
+        "job %lld is %s: asked it to stop; it ends cancelled when its "
+        "handler returns\n",
+        static_cast<long long>(job->id),
+        std::string(JobStateName(job->state)).c_str());
+  }
+  return kExitOk;
+}
+
+int RunDelete(const Args& args) {
+  FlagSet flags("delete", "<id> [flags]",
+                "Deletes a job that is not running (cancel it first).");
+  int exit_code = kExitOk;
+  std::optional<IdCommand> cmd = ParseIdCommand(flags, args, &exit_code);
+  if (!cmd) return exit_code;
+  if (absl::Status s = cmd->queue->Delete(cmd->id); !s.ok()) {
+    return Failure(absl::StrFormat("delete %d", cmd->id), s);
+  }
+  std::printf("deleted job %lld\n", static_cast<long long>(cmd->id));
+  return kExitOk;
+}
+
+int RunPause(const Args& args) {
+  return RunQueueOp(args, "pause",
+                    "Pauses a queue: workers stop fetching its jobs (running "
+                    "jobs finish).\nJobs can still be enqueued.",
+                    &Queue::PauseQueue, "paused");
+}
+
+int RunResume(const Args& args) {
+  return RunQueueOp(args, "resume",
+                    "Resumes a paused queue: workers fetch its jobs again.",
+                    &Queue::ResumeQueue, "resumed");
+}
+
+int RunMigrate(const Args& args) {
+  FlagSet flags("migrate", "[flags]",
+                "Opens the job store, which creates or upgrades its schema, and "
+                "reports the result.\nSafe to run any number of times.");
+  AddConnectionFlags(flags);
+  if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
+  QueueConfig config = ConnectionConfig(flags);
+  int exit_code = kExitOk;
+  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, config, &exit_code);
+  if (queue == nullptr) return exit_code;
+  absl::StatusOr<Url> url = ParseUrl(config.db_url);  // parsed fine on open
+  std::printf("store ready: %s (database %s, collection %s): schema is up to "
+              "date\n",
+              url.ok() ? url->Redacted().c_str() : "?",
+              config.db_name.c_str(), config.collection.c_str());
+  return kExitOk;
+}
+
+}  // namespace popqueue::cli

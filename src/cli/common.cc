@@ -1,0 +1,233 @@
+#include "cli/common.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/url.h"
+
+namespace popqueue::cli {
+
+int UsageError(const FlagSet& flags, std::string_view message) {
+  std::fprintf(stderr, "popqueue: %.*s\nRun 'popqueue %s --help' for usage.\n",
+               static_cast<int>(message.size()), message.data(),
+               flags.command().c_str());
+  return kExitUsage;
+}
+
+int Failure(std::string_view what, const absl::Status& status) {
+  std::string message(status.message());
+  if (message.empty()) message = absl::StatusCodeToString(status.code());
+  std::fprintf(stderr, "popqueue: %.*s: %s\n", static_cast<int>(what.size()),
+               what.data(), message.c_str());
+  return kExitFailure;
+}
+
+void AddConnectionFlags(FlagSet& flags) {
+  flags.AddSection("Connection flags (flag > environment > default)");
+  flags.AddValue("db-url", "URL",
+                 "job store: sqlite://PATH, postgres://..., mongodb://..., "
+                 "redis://... (env DB_URL; default sqlite://./popqueue.db)");
+  flags.AddValue("cache-url", "URL",
+                 "coordinator: redis://... or memcached://... (env REDIS_URL, "
+                 "then MEMCACHED_URL; default none)");
+  flags.AddValue("db-name", "NAME",
+                 "database name (env POPQUEUE_DB_NAME; default popqueue)");
+  flags.AddValue("collection", "NAME",
+                 "table / collection / key prefix (env POPQUEUE_COLLECTION; "
+                 "default jobs)");
+}
+
+namespace {
+
+// The flag's value, else the first non-empty environment variable, else
+// `fallback`.
+std::string Resolve(const FlagSet& flags, std::string_view flag,
+                    std::initializer_list<const char*> env,
+                    std::string fallback) {
+  if (std::optional<std::string> v = flags.Get(flag)) return *v;
+  for (const char* name : env) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') return value;
+  }
+  return fallback;
+}
+
+}  // namespace
+
+QueueConfig ConnectionConfig(const FlagSet& flags) {
+  QueueConfig config;
+  config.db_url = Resolve(flags, "db-url", {"DB_URL"}, config.db_url);
+  config.cache_url =
+      Resolve(flags, "cache-url", {"REDIS_URL", "MEMCACHED_URL"}, "");
+  config.db_name = Resolve(flags, "db-name", {"POPQUEUE_DB_NAME"},
+                           config.db_name);
+  config.collection = Resolve(flags, "collection", {"POPQUEUE_COLLECTION"},
+                              config.collection);
+  return config;
+}
+
+std::optional<int> ParseArgs(FlagSet& flags,
+                             const std::vector<std::string>& args,
+                             size_t min_positional, size_t max_positional) {
+  absl::Status parsed = flags.Parse(args);
+  if (flags.help_requested()) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return kExitOk;
+  }
+  if (!parsed.ok()) return UsageError(flags, std::string(parsed.message()));
+  size_t n = flags.positional().size();
+  if (n < min_positional) {
+    return UsageError(flags, absl::StrFormat("missing argument; usage: "
+                                             "popqueue %s %s",
+                                             flags.command(), flags.usage()));
+  }
+  if (n > max_positional) {
+    return UsageError(
+        flags, absl::StrFormat("unexpected argument \"%s\"; usage: popqueue %s %s",
+                               Printable(flags.positional()[max_positional], 60),
+                               flags.command(), flags.usage()));
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags,
+                                         QueueConfig config, int* exit_code) {
+  // Catch a malformed URL here so the message names the flag.
+  if (absl::StatusOr<Url> url = ParseUrl(config.db_url); !url.ok()) {
+    *exit_code = UsageError(
+        flags, absl::StrFormat("invalid --db-url: %s", url.status().message()));
+    return nullptr;
+  }
+  if (!config.cache_url.empty()) {
+    if (absl::StatusOr<Url> url = ParseUrl(config.cache_url); !url.ok()) {
+      *exit_code = UsageError(flags, absl::StrFormat("invalid --cache-url: %s",
+                                                     url.status().message()));
+      return nullptr;
+    }
+  }
+  absl::StatusOr<std::unique_ptr<Queue>> queue = Queue::Open(std::move(config));
+  if (!queue.ok()) {
+    if (queue.status().code() == absl::StatusCode::kInvalidArgument) {
+      *exit_code = UsageError(
+          flags, absl::StrFormat("cannot open the job store: %s",
+                                 queue.status().message()));
+    } else {
+      *exit_code = Failure("cannot open the job store", queue.status());
+    }
+    return nullptr;
+  }
+  return *std::move(queue);
+}
+
+std::string DumpJson(const nlohmann::json& value, bool pretty) {
+  return value.dump(pretty ? 2 : -1, ' ', false,
+                    nlohmann::json::error_handler_t::replace);
+}
+
+void PrintJson(const nlohmann::json& value) {
+  std::string text = DumpJson(value);
+  text += '\n';
+  std::fputs(text.c_str(), stdout);
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence at the start of `s`, 0 when invalid.
+size_t Utf8SequenceLength(std::string_view s) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char c = byte(0);
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                            : (c >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || len > s.size()) return 0;
+  for (size_t i = 1; i < len; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+  }
+  return len;
+}
+
+}  // namespace
+
+std::string Printable(std::string_view text, size_t max_chars) {
+  std::string out;
+  size_t chars = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (max_chars > 0 && chars >= max_chars) {
+      out += "...";
+      return out;
+    }
+    size_t len = Utf8SequenceLength(text.substr(i));
+    if (len == 0) {
+      out += '?';
+      ++i;
+    } else if (len == 1) {
+      char c = text[i];
+      if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c == '\r') {
+        out += "\\r";
+      } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        out += '?';
+      } else {
+        out += c;
+      }
+      ++i;
+    } else {
+      out.append(text.substr(i, len));
+      i += len;
+    }
+    ++chars;
+  }
+  return out;
+}
+
+size_t DisplayWidth(std::string_view text) {
+  size_t n = 0;
+  for (char c : text) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+Table::Table(std::vector<std::string> header) : header_(std::move(header)) {}
+
+void Table::AddRow(std::vector<std::string> row) {
+  row.resize(header_.size());
+  rows_.push_back(std::move(row));
+}
+
+void Table::Print(std::FILE* out) const {
+  std::vector<size_t> width(header_.size());
+  for (size_t c = 0; c < header_.size(); ++c) {
+    width[c] = DisplayWidth(header_[c]);
+    for (const auto& row : rows_) {
+      width[c] = std::max(width[c], DisplayWidth(row[c]));
+    }
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size()) {
+        line.append(width[c] - DisplayWidth(row[c]) + 2, ' ');
+      }
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    line += '\n';
+    std::fputs(line.c_str(), out);
+  };
+  print_row(header_);
+  for (const auto& row : rows_) print_row(row);
+}
+
+std::string ShortTime(std::optional<absl::Time> t) {
+  if (!t) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%SZ", *t, absl::UTCTimeZone());
+}
+
+}  // namespace popqueue::cli

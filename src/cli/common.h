@@ -1,0 +1,79 @@
+// What every popqueue subcommand shares: exit codes, error reporting, the
+// connection flags, JSON output and plain-text tables.
+#ifndef POPQUEUE_CLI_COMMON_H_
+#define POPQUEUE_CLI_COMMON_H_
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cli/flags.h"
+#include "nlohmann/json.hpp"
+#include "popqueue/queue.h"
+
+namespace popqueue::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the operation failed
+inline constexpr int kExitUsage = 2;    // the command line is wrong
+
+// Prints "popqueue: <message>" and a pointer to --help on stderr; returns
+// kExitUsage.
+int UsageError(const FlagSet& flags, std::string_view message);
+// Prints "popqueue: <what>: <status message>" on stderr; returns kExitFailure.
+int Failure(std::string_view what, const absl::Status& status);
+
+// Declares --db-url, --cache-url, --db-name and --collection.
+void AddConnectionFlags(FlagSet& flags);
+// The connection settings, each from its flag, else the environment, else the
+// default (DB_URL; REDIS_URL then MEMCACHED_URL; POPQUEUE_DB_NAME;
+// POPQUEUE_COLLECTION).
+QueueConfig ConnectionConfig(const FlagSet& flags);
+
+// Parses `args` into `flags`. Returns an exit code when the command is done
+// (help printed: 0; bad flags or wrong number of positional arguments: 2),
+// nullopt when it should go on.
+std::optional<int> ParseArgs(FlagSet& flags,
+                             const std::vector<std::string>& args,
+                             size_t min_positional, size_t max_positional);
+
+// Opens the queue; on failure prints the error and sets `exit_code` (2 when
+// the connection settings are invalid, 1 when the store is unreachable).
+std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags,
+                                         QueueConfig config, int* exit_code);
+
+// Compact (pretty=false) or indented JSON; invalid UTF-8 in user data is
+// replaced, never thrown on.
+std::string DumpJson(const nlohmann::json& value, bool pretty = true);
+void PrintJson(const nlohmann::json& value);
+
+// `text` made safe for one terminal cell: control characters escaped, invalid
+// UTF-8 replaced by '?', cut to `max_chars` code points with "...".
+std::string Printable(std::string_view text, size_t max_chars = 0);
+// Code points in valid UTF-8 `text` (its display width, roughly).
+size_t DisplayWidth(std::string_view text);
+
+// Left-aligned columns separated by two spaces; cells must be Printable.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header);
+  void AddRow(std::vector<std::string> row);
+  void Print(std::FILE* out) const;
+  bool empty() const { return rows_.empty(); }
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// "2026-01-02 15:04:05Z"-style UTC time for tables; "-" for nullopt.
+std::string ShortTime(std::optional<absl::Time> t);
+
+}  // namespace popqueue::cli
+
+#endif  // POPQUEUE_CLI_COMMON_H_

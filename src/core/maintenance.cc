@@ -1,0 +1,115 @@
+#include "core/maintenance.h"
+
+#include <utility>
+
+#include "common/log.h"
+
+namespace popqueue::core {
+
+Maintenance::Maintenance(std::shared_ptr<store::Store> store, Clock* clock,
+                         const WorkerOptions& options, std::string worker_id)
+    : store_(std::move(store)),
+      clock_(clock),
+      options_(options),
+      worker_id_(std::move(worker_id)) {}
+
+Maintenance::~Maintenance() { Stop(); }
+
+void Maintenance::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+bool Maintenance::is_leader() const {
+  absl::MutexLock lock(&mu_);
+  return leader_;
+}
+
+void Maintenance::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  bool was_leader;
+  {
+    absl::MutexLock lock(&mu_);
+    was_leader = leader_;
+    leader_ = false;
+  }
+  if (was_leader) {
+    absl::Status s = store_->LeaderResign(store::LeaderResignParams{
+        .name = kMaintenanceLeadership, .leader_id = worker_id_});
+    if (!s.ok()) {
+      Logf(LogLevel::kWarn, "resigning leadership failed: %s", std::string(s.message()));
+    }
+  }
+}
+
+absl::StatusOr<int> Maintenance::Rescue(store::Store& store, absl::Time now) {
+  int total = 0;
+  while (true) {
+    auto n = store.JobRescueExpired(store::JobRescueExpiredParams{.now = now});
+    if (!n.ok()) return n.status();
+    total += *n;
+    if (*n < 1000) return total;
+  }
+}
+
+absl::StatusOr<int> Maintenance::Clean(store::Store& store,
+                                       const WorkerOptions& options,
+                                       absl::Time now) {
+  const std::pair<JobState, absl::Duration> retention[] = {
+      {JobState::kCompleted, options.retain_completed},
+      {JobState::kCancelled, options.retain_cancelled},
+      {JobState::kDead, options.retain_dead},
+  };
+  int total = 0;
+  for (const auto& [state, keep] : retention) {
+    if (keep <= absl::ZeroDuration()) continue;
+    auto n = store.JobDeleteFinishedBefore(store::JobDeleteFinishedBeforeParams{
+        .state = state, .before = now - keep, .limit = 10000});
+    if (!n.ok()) return n.status();
+    total += *n;
+  }
+  return total;
+}
+
+void Maintenance::Loop() {
+  while (true) {
+    absl::Time now = clock_->Now();
+    auto elected = store_->LeaderAttemptElect(store::LeaderAttemptElectParams{
+        .name = kMaintenanceLeadership,
+        .leader_id = worker_id_,
+        .now = now,
+        .ttl = options_.leader_ttl});
+    bool leader = elected.ok() && *elected;
+    if (!elected.ok()) {
+      Logf(LogLevel::kWarn, "leader election failed: %s",
+           std::string(elected.status().message()));
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (leader != leader_) {
+        Logf(LogLevel::kInfo, "worker %s %s maintenance leadership", worker_id_,
+             leader ? "took" : "lost");
+      }
+      leader_ = leader;
+    }
+    if (leader) {
+      if (auto n = Rescue(*store_, now); !n.ok()) {
+        Logf(LogLevel::kWarn, "rescuer: %s", std::string(n.status().message()));
+      } else if (*n > 0) {
+        Logf(LogLevel::kInfo, "rescuer: %d jobs with expired leases returned", *n);
+      }
+      if (auto n = Clean(*store_, options_, now); !n.ok()) {
+        Logf(LogLevel::kWarn, "cleaner: %s", std::string(n.status().message()));
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    if (mu_.AwaitWithTimeout(absl::Condition(&stop), options_.rescue_interval)) {
+      return;
+    }
+  }
+}
+
+}  // namespace popqueue::core

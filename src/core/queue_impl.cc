@@ -1,0 +1,318 @@
+#include "core/queue_impl.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+#include "core/maintenance.h"
+#include "core/signals.h"
+#include "store/registry.h"
+
+namespace popqueue {
+namespace {
+
+constexpr int kMaxPriority = 1000000;
+constexpr size_t kMaxNameBytes = 255;
+constexpr size_t kMaxQueueBytes = 128;
+constexpr int kMaxAttempts = 10000;
+
+std::string Hostname() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown-host";
+  return buf;
+}
+
+std::string DefaultWorkerId() {
+  return absl::StrFormat("%s-%d-%04x", Hostname(), getpid(),
+                         static_cast<int>(RandomToken() & 0xffff));
+}
+
+absl::Status ValidateQueueName(const std::string& q) {
+  bool ok = !q.empty() && q.size() <= kMaxQueueBytes;
+  for (char c : q) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                c == '-' || c == '.' || c == ':');
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "queue \"%s\" is not a valid queue name: expected 1-%d characters of "
+      "A-Z a-z 0-9 _ - . :",
+      q, kMaxQueueBytes));
+}
+
+absl::Status ValidateConfig(const QueueConfig& c) {
+  if (c.retries < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("retries must be >= 0, got %d", c.retries));
+  }
+  if (c.retries >= kMaxAttempts) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("retries must be < %d, got %d", kMaxAttempts, c.retries));
+  }
+  const WorkerOptions& w = c.worker;
+  if (w.default_concurrency < 1) {
+    return absl::InvalidArgumentError("worker.default_concurrency must be >= 1");
+  }
+  for (const auto& [q, n] : w.concurrency) {
+    if (absl::Status s = ValidateQueueName(q); !s.ok()) return s;
+    if (n < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("worker.concurrency[%s] must be >= 1, got %d", q, n));
+    }
+  }
+  for (const std::string& q : w.queues) {
+    if (absl::Status s = ValidateQueueName(q); !s.ok()) return s;
+  }
+  if (w.lease < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("worker.lease must be at least 1s");
+  }
+  if (w.poll_interval <= absl::ZeroDuration() || w.heartbeat_interval <= absl::ZeroDuration() ||
+      w.rescue_interval <= absl::ZeroDuration() || w.default_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "worker intervals and default_timeout must be positive");
+  }
+  if (w.leader_ttl <= w.rescue_interval) {
+    return absl::InvalidArgumentError(
+        "worker.leader_ttl must be longer than worker.rescue_interval");
+  }
+  if (!c.cache_url.empty()) {
+    return absl::UnimplementedError(absl::StrFormat(
+        "cache URL given (%s) but this build has no coordinator backends yet; "
+        "pass \"\" to use the store for locks and the worker registry",
+        c.cache_url.substr(0, c.cache_url.find("://"))));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Queue::Impl::Impl(QueueConfig config)
+    : config_(std::move(config)),
+      clock_(config_.clock ? config_.clock : Clock::Real()) {
+  status_ = ValidateConfig(config_);
+  if (status_.ok()) {
+    auto store = store::OpenStore(store::StoreConfig{.url = config_.db_url,
+                                                     .db_name = config_.db_name,
+                                                     .collection = config_.collection});
+    if (store.ok()) {
+      store_ = std::move(*store);
+    } else {
+      status_ = store.status();
+    }
+  }
+  worker_id_ = config_.worker.worker_id.empty() ? DefaultWorkerId()
+                                                : config_.worker.worker_id;
+}
+
+Queue::Impl::Impl(QueueConfig config, std::shared_ptr<store::Store> store)
+    : config_(std::move(config)),
+      clock_(config_.clock ? config_.clock : Clock::Real()),
+      store_(std::move(store)) {
+  status_ = ValidateConfig(config_);
+  worker_id_ = config_.worker.worker_id.empty() ? DefaultWorkerId()
+                                                : config_.worker.worker_id;
+}
+
+Queue::Impl::~Impl() { Stop(); }
+
+absl::Status Queue::Impl::Define(std::string name, ContextHandler handler) {
+  if (!status_.ok()) return status_;
+  if (name.empty() || name.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("job name must be 1-%d bytes", kMaxNameBytes));
+  }
+  if (!handler) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("handler for \"%s\" is empty", name));
+  }
+  absl::MutexLock lock(&mu_);
+  if (runtime_) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("Define(\"%s\") after Start(): define handlers first", name));
+  }
+  if (handlers_.count(name)) {
+    return absl::AlreadyExistsError(
+        absl::StrFormat("a handler for \"%s\" is already defined", name));
+  }
+  handlers_[std::move(name)] = std::move(handler);
+  return absl::OkStatus();
+}
+
+absl::Status Queue::Impl::OnEvent(EventListener listener) {
+  if (!listener) return absl::InvalidArgumentError("event listener is empty");
+  absl::MutexLock lock(&mu_);
+  if (runtime_) return absl::FailedPreconditionError("OnEvent() after Start()");
+  listeners_.push_back(std::move(listener));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<store::NewJob> Queue::Impl::Validate(const EnqueueRequest& r,
+                                                     absl::Time now) {
+  const EnqueueOptions& o = r.options;
+  if (r.name.empty() || r.name.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("name: job name must be 1-%d bytes", kMaxNameBytes));
+  }
+  std::string queue = o.queue.empty() ? std::string(kDefaultQueue) : o.queue;
+  if (absl::Status s = ValidateQueueName(queue); !s.ok()) return s;
+  if (o.identifier.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("identifier: at most %d bytes", kMaxNameBytes));
+  }
+  if (r.data.size() > config_.max_payload_bytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "data: payload of %d bytes exceeds the limit of %d bytes", r.data.size(),
+        config_.max_payload_bytes));
+  }
+  if (o.priority < -kMaxPriority || o.priority > kMaxPriority) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "priority: must be between %d and %d", -kMaxPriority, kMaxPriority));
+  }
+  if (o.run_at && o.delay) {
+    return absl::InvalidArgumentError("run_at and delay are exclusive: set one");
+  }
+  if (o.delay && *o.delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("delay: must not be negative");
+  }
+  int max_attempts = o.max_attempts.value_or(config_.retries + 1);
+  if (max_attempts < 1 || max_attempts > kMaxAttempts) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("max_attempts: must be 1-%d, got %d", kMaxAttempts, max_attempts));
+  }
+  if (o.timeout && *o.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("timeout: must be positive");
+  }
+  if (o.backoff_base && *o.backoff_base <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("backoff_base: must be positive");
+  }
+  absl::Time run_at = o.run_at ? *o.run_at : now + o.delay.value_or(absl::ZeroDuration());
+  return store::NewJob{.id = ids_.Next(now),
+                       .queue = std::move(queue),
+                       .name = r.name,
+                       .identifier = o.identifier,
+                       .data = r.data,
+                       .priority = o.priority,
+                       .max_attempts = max_attempts,
+                       .run_at = run_at,
+                       .timeout = o.timeout.value_or(absl::ZeroDuration()),
+                       .backoff_base = o.backoff_base.value_or(absl::ZeroDuration())};
+}
+
+absl::StatusOr<std::vector<EnqueueResult>> Queue::Impl::EnqueueMany(
+    std::vector<EnqueueRequest> requests) {
+  if (!status_.ok()) return status_;
+  if (requests.empty()) return std::vector<EnqueueResult>{};
+  absl::Time now = clock_->Now();
+  store::JobInsertManyParams params{.now = now};
+  params.jobs.reserve(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto job = Validate(requests[i], now);
+    if (!job.ok()) {
+      if (requests.size() == 1) return job.status();
+      return absl::Status(job.status().code(),
+                          absl::StrFormat("jobs[%d].%s", i, std::string(job.status().message())));
+    }
+    params.jobs.push_back(std::move(*job));
+  }
+  // An id collision (two processes drew the same random bits in the same
+  // millisecond) stores nothing; draw new ids and try again.
+  for (int attempt = 0;; ++attempt) {
+    auto result = store_->JobInsertMany(params);
+    if (!absl::IsAlreadyExists(result.status()) || attempt == 3) return result;
+    ids_.Reseed();
+    for (store::NewJob& j : params.jobs) j.id = ids_.Next(clock_->Now());
+  }
+}
+
+absl::Status Queue::Impl::StartInBackground() {
+  if (!status_.ok()) return status_;
+  bool need_register = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (runtime_ && !runtime_->stopped()) {
+      return absl::FailedPreconditionError("workers already running");
+    }
+    core::RuntimeParams params{.store = store_,
+                               .clock = clock_,
+                               .options = config_.worker,
+                               .worker_id = worker_id_,
+                               .handlers = handlers_,
+                               .listeners = listeners_};
+    runtime_ = std::make_shared<core::Runtime>(std::move(params));
+    if (absl::Status s = runtime_->Start(); !s.ok()) return s;
+    need_register = !registered_;
+    registered_ = true;
+  }
+  if (need_register) {
+    if (absl::Status s = RegisterWorker(); !s.ok()) {
+      Logf(LogLevel::kWarn, "registering worker failed: %s", std::string(s.message()));
+    }
+  }
+  Logf(LogLevel::kInfo, "worker %s started", worker_id_);
+  return absl::OkStatus();
+}
+
+absl::Status Queue::Impl::Start() {
+  if (absl::Status s = StartInBackground(); !s.ok()) return s;
+  std::shared_ptr<core::Runtime> runtime;
+  {
+    absl::MutexLock lock(&mu_);
+    runtime = runtime_;
+  }
+  int handle = 0;
+  if (config_.worker.handle_signals) {
+    handle = core::AddStopSignalCallback([this] { Stop(); });
+  }
+  runtime->Wait();
+  if (handle) core::RemoveStopSignalCallback(handle);
+  return absl::OkStatus();
+}
+
+void Queue::Impl::Stop() {
+  std::shared_ptr<core::Runtime> runtime;
+  bool registered;
+  {
+    absl::MutexLock lock(&mu_);
+    runtime = runtime_;
+    registered = registered_;
+    registered_ = false;
+  }
+  if (!runtime) return;
+  runtime->Stop();
+  if (registered) {
+    if (absl::Status s = DeregisterWorker(); !s.ok()) {
+      Logf(LogLevel::kWarn, "deregistering worker failed: %s", std::string(s.message()));
+    }
+  }
+}
+
+bool Queue::Impl::running() {
+  absl::MutexLock lock(&mu_);
+  return runtime_ && !runtime_->stopped();
+}
+
+absl::Status Queue::Impl::RegisterWorker() {
+  if (!status_.ok()) return status_;
+  WorkerInfo w{.id = worker_id_,
+               .host = Hostname(),
+               .pid = getpid(),
+               .queues = config_.worker.queues,
+               .started_at = clock_->Now()};
+  if (w.queues.empty()) w.queues.push_back(kDefaultQueue);
+  return store_->WorkerRegister(store::WorkerRegisterParams{.worker = w, .now = clock_->Now()});
+}
+
+absl::Status Queue::Impl::DeregisterWorker() {
+  if (!status_.ok()) return status_;
+  return store_->WorkerDeregister(store::WorkerDeregisterParams{.worker_id = worker_id_});
+}
+
+absl::StatusOr<int> Queue::Impl::RedistributeJobs() {
+  if (!status_.ok()) return status_;
+  return core::Maintenance::Rescue(*store_, clock_->Now());
+}
+
+}  // namespace popqueue

@@ -1,0 +1,21 @@
+// When a failed job is tried again.
+#ifndef POPQUEUE_CORE_RETRY_POLICY_H_
+#define POPQUEUE_CORE_RETRY_POLICY_H_
+
+#include "absl/time/time.h"
+#include "popqueue/options.h"
+
+namespace popqueue::core {
+
+// The delay before attempt `attempt + 1`, after `attempt` (>= 1) failed:
+// min(cap, base * multiplier^(attempt-1)), of which the fraction `jitter` is
+// randomized downwards: delay * (1 - jitter * u), u uniform in [0, 1).
+// `base_override` (> 0) replaces policy.base (a job's own backoff option).
+// `u` is injectable for tests; pass a negative value to draw it at random.
+absl::Duration RetryDelay(const RetryPolicy& policy, int attempt,
+                          absl::Duration base_override = absl::ZeroDuration(),
+                          double u = -1);
+
+}  // namespace popqueue::core
+
+#endif  // POPQUEUE_CORE_RETRY_POLICY_H_

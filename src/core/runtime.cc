@@ -1,0 +1,322 @@
+#include "core/runtime.h"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "core/retry_policy.h"
+
+namespace popqueue::core {
+namespace {
+
+class ContextImpl : public JobContext {
+ public:
+  explicit ContextImpl(Execution* e) : e_(e) {}
+  const Job& job() const override { return e_->job; }
+  bool cancelled() const override { return e_->stop() != StopReason::kNone; }
+  void SetProgress(int percent) override {
+    e_->progress.store(std::clamp(percent, 0, 100));
+  }
+  void SetResult(std::string result) override { result_ = std::move(result); }
+  std::optional<std::string>& result() { return result_; }
+
+ private:
+  Execution* e_;
+  std::optional<std::string> result_;
+};
+
+std::string_view StopReasonText(StopReason r) {
+  switch (r) {
+    case StopReason::kCancelRequested: return "cancelled";
+    case StopReason::kTimeout: return "timed out";
+    case StopReason::kLeaseLost: return "lease lost";
+    case StopReason::kShutdown: return "worker shutting down";
+    case StopReason::kNone: break;
+  }
+  return "";
+}
+
+}  // namespace
+
+Runtime::Runtime(RuntimeParams params) : p_(std::move(params)) {
+  std::vector<std::string> queues = p_.options.queues;
+  if (queues.empty()) queues.push_back(kDefaultQueue);
+  absl::MutexLock lock(&mu_);
+  for (const std::string& q : queues) {
+    auto it = p_.options.concurrency.find(q);
+    int limit = it != p_.options.concurrency.end() ? it->second
+                                                   : p_.options.default_concurrency;
+    slots_[q].limit = std::max(1, limit);
+  }
+}
+
+Runtime::~Runtime() { Stop(); }
+
+absl::Status Runtime::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (started_) return absl::FailedPreconditionError("workers already started");
+    started_ = true;
+  }
+  completer_ = std::make_unique<Completer>(
+      p_.store, p_.clock, &in_flight_, p_.options.completer_flush,
+      p_.options.completer_batch, [this](const JobEvent& e) { Emit(e); });
+  heartbeater_ = std::make_unique<Heartbeater>(
+      p_.store, p_.clock, &in_flight_, p_.options, p_.worker_id,
+      [this](std::shared_ptr<Execution> e) {
+        completer_->Add(Decide(
+            e,
+            absl::DeadlineExceededError(absl::StrFormat(
+                "timed out after %s", absl::FormatDuration(e->deadline - e->started_at))),
+            std::nullopt, p_.clock->Now() - e->started_at));
+      });
+  maintenance_ = std::make_unique<Maintenance>(p_.store, p_.clock, p_.options,
+                                               p_.worker_id);
+  if (p_.store->SupportsNotify()) {
+    auto sub = p_.store->Subscribe([this](const std::string& q) { OnNotify(q); });
+    if (sub.ok()) subscription_ = *sub;
+  }
+  completer_->Start();
+  heartbeater_->Start();
+  maintenance_->Start();
+  int threads = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [q, s] : slots_) threads += s.limit;
+  }
+  for (int i = 0; i < threads; ++i) executors_.emplace_back([this] { ExecLoop(); });
+  fetcher_ = std::thread([this] { FetchLoop(); });
+  return absl::OkStatus();
+}
+
+void Runtime::OnNotify(const std::string& queue) {
+  absl::MutexLock lock(&mu_);
+  if (slots_.count(queue)) wake_ = true;
+}
+
+int Runtime::running() {
+  absl::MutexLock lock(&mu_);
+  int n = 0;
+  for (const auto& [q, s] : slots_) n += s.busy;
+  return n;
+}
+
+bool Runtime::stopped() {
+  absl::MutexLock lock(&mu_);
+  return stopped_;
+}
+
+void Runtime::FetchLoop() {
+  absl::Duration error_backoff = absl::ZeroDuration();
+  while (true) {
+    std::vector<std::pair<std::string, int>> wanted;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      for (const auto& [q, s] : slots_) {
+        if (s.limit > s.busy) wanted.emplace_back(q, s.limit - s.busy);
+      }
+    }
+    bool failed = false;
+    for (const auto& [queue, free] : wanted) {
+      absl::Time now = p_.clock->Now();
+      auto claimed = p_.store->JobClaim(store::JobClaimParams{
+          .queues = {queue},
+          .worker_id = p_.worker_id,
+          .limit = free,
+          .now = now,
+          .lease = p_.options.lease,
+          .lease_token = RandomToken()});
+      if (!claimed.ok()) {
+        Logf(LogLevel::kWarn, "fetching jobs of queue %s failed: %s", queue,
+             std::string(claimed.status().message()));
+        failed = true;
+        break;
+      }
+      std::vector<std::shared_ptr<Execution>> execs;
+      for (Job& job : *claimed) {
+        auto e = std::make_shared<Execution>(std::move(job));
+        // Set before the execution is shared: read by the heartbeater.
+        e->started_at = now;
+        e->deadline = now + (e->job.timeout > absl::ZeroDuration()
+                                 ? e->job.timeout
+                                 : p_.options.default_timeout);
+        in_flight_.Add(e);
+        execs.push_back(std::move(e));
+      }
+      absl::MutexLock lock(&mu_);
+      Slots& s = slots_[queue];
+      s.busy += static_cast<int>(execs.size());
+      s.more = static_cast<int>(execs.size()) >= free;
+      for (auto& e : execs) ready_.push_back(std::move(e));
+    }
+    heartbeater_->Wake();
+    error_backoff = failed ? std::clamp(error_backoff * 2, absl::Milliseconds(100),
+                                        absl::Seconds(5))
+                           : absl::ZeroDuration();
+    absl::MutexLock lock(&mu_);
+    // Fetch again at once when a queue with more work has free slots.
+    bool again = !failed;
+    if (again) {
+      again = false;
+      for (const auto& [q, s] : slots_) again |= s.more && s.busy < s.limit;
+    }
+    if (again && !wake_) continue;
+    auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; };
+    if (!failed) {
+      mu_.AwaitWithTimeout(absl::Condition(&cond), p_.options.poll_interval);
+    } else {
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      mu_.AwaitWithTimeout(absl::Condition(&stop), error_backoff);
+    }
+    wake_ = false;
+  }
+}
+
+void Runtime::ExecLoop() {
+  while (true) {
+    std::shared_ptr<Execution> exec;
+    {
+      absl::MutexLock lock(&mu_);
+      auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return exit_ || !ready_.empty();
+      };
+      mu_.Await(absl::Condition(&cond));
+      if (ready_.empty()) return;
+      exec = std::move(ready_.front());
+      ready_.pop_front();
+    }
+    Run(exec);
+    absl::MutexLock lock(&mu_);
+    Slots& s = slots_[exec->job.queue];
+    --s.busy;
+    if (s.more) wake_ = true;
+  }
+}
+
+void Runtime::Run(const std::shared_ptr<Execution>& exec) {
+  const Job& job = exec->job;
+  if (exec->finalized.load()) return;  // released at shutdown before it started
+  Emit(JobEvent{.kind = JobEvent::Kind::kStarted, .job = job});
+
+  absl::Status status;
+  ContextImpl ctx(exec.get());
+  auto handler = p_.handlers.find(job.name);
+  if (handler == p_.handlers.end()) {
+    status = absl::NotFoundError(absl::StrFormat(
+        "no handler defined for job name \"%s\" in worker %s", job.name, p_.worker_id));
+  } else {
+    try {
+      status = handler->second(ctx);
+    } catch (const std::exception& e) {
+      status = absl::UnknownError(absl::StrFormat("handler threw: %s", e.what()));
+    } catch (...) {
+      status = absl::UnknownError("handler threw a non-standard exception");
+    }
+  }
+  absl::Duration elapsed = p_.clock->Now() - exec->started_at;
+  if (!exec->Finalize()) return;  // timed out, lease lost or released already
+  completer_->Add(Decide(exec, status, std::move(ctx.result()), elapsed));
+}
+
+Outcome Runtime::Decide(const std::shared_ptr<Execution>& exec,
+                        const absl::Status& status,
+                        std::optional<std::string> result, absl::Duration elapsed) {
+  const Job& job = exec->job;
+  Outcome o{.exec = exec, .elapsed = elapsed};
+  StopReason stop = exec->stop();
+  if (status.ok()) {
+    o.to = JobState::kCompleted;
+    o.result = std::move(result);
+    return o;
+  }
+  o.error = std::string(status.message());
+  if (o.error.empty()) o.error = absl::StatusCodeToString(status.code());
+  if (stop == StopReason::kCancelRequested) {
+    o.to = JobState::kCancelled;
+    return o;
+  }
+  if (stop == StopReason::kShutdown) {
+    // Released: not the job's fault, so it is retried at once and never dies
+    // of it (a later failure still counts the attempts used).
+    o.to = JobState::kRetryable;
+    o.run_at = p_.clock->Now();
+    o.released = true;
+    o.error = absl::StrFormat("%s: released by %s", StopReasonText(stop), p_.worker_id);
+    return o;
+  }
+  if (job.attempt >= job.max_attempts) {
+    o.to = JobState::kDead;
+    return o;
+  }
+  o.to = JobState::kRetryable;
+  o.run_at = p_.clock->Now() +
+             RetryDelay(p_.options.retry, job.attempt, job.backoff_base);
+  return o;
+}
+
+void Runtime::Emit(const JobEvent& event) {
+  for (const EventListener& l : p_.listeners) {
+    try {
+      l(event);
+    } catch (...) {
+      Logf(LogLevel::kWarn, "an event listener threw; ignored");
+    }
+  }
+}
+
+void Runtime::Stop() {
+  absl::MutexLock serialize(&stop_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!started_ || stopped_) return;
+    stopping_ = true;
+  }
+  if (fetcher_.joinable()) fetcher_.join();
+  if (subscription_ >= 0) p_.store->Unsubscribe(subscription_);
+
+  // Drain: wait for running handlers up to the deadline.
+  {
+    absl::MutexLock lock(&mu_);
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (!ready_.empty()) return false;
+      for (const auto& [q, s] : slots_) {
+        if (s.busy > 0) return false;
+      }
+      return true;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&idle), p_.options.shutdown_deadline)) {
+      Logf(LogLevel::kWarn,
+           "drain deadline passed: releasing jobs still running for another attempt");
+    }
+  }
+  // Release what still runs; their handlers see cancelled().
+  for (const auto& e : in_flight_.Snapshot()) {
+    e->RequestStop(StopReason::kShutdown);
+    if (e->Finalize()) {
+      completer_->Add(Decide(e, absl::CancelledError("shutdown"), std::nullopt,
+                             p_.clock->Now() - e->started_at));
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    exit_ = true;
+  }
+  for (std::thread& t : executors_) t.join();
+  heartbeater_->Stop();
+  completer_->Stop(absl::Seconds(10));
+  maintenance_->Stop();
+  absl::MutexLock lock(&mu_);
+  stopped_ = true;
+}
+
+void Runtime::Wait() {
+  absl::MutexLock lock(&mu_);
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_; };
+  mu_.Await(absl::Condition(&done));
+}
+
+}  // namespace popqueue::core
