@@ -2,7 +2,11 @@
 # and exports their URLs. Source it, call services_start, and services_stop at
 # exit (scripts/test does both).
 #
-# Exports: POPQUEUE_TEST_POSTGRES_URL
+# Exports: POPQUEUE_TEST_POSTGRES_URL, POPQUEUE_TEST_MONGODB_URL (with
+# POPQUEUE_TEST_MONGODB_{STOP,START,RESTART}; MONGODB_URL, when set, is
+# exported instead of starting FerretDB), and for restart tests
+# POPQUEUE_TEST_POSTGRES_{DATA,STOP,START,RESTART} (STOP/START/RESTART are
+# executable scripts that stop / start / restart that server in place).
 
 SERVICES_DIR=""
 
@@ -37,20 +41,120 @@ start_postgres() {
   run_pg() { if [ -n "$runas" ]; then su -s /bin/sh "$runas" -c "$*"; else sh -c "$*"; fi; }
   run_pg "'$bin/initdb' -D '$dir/data' -U postgres -A trust --no-sync -E UTF8 >'$dir/initdb.log' 2>&1" ||
     { cat "$dir/initdb.log" >&2; return 1; }
-  run_pg "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start >/dev/null" ||
-    { cat "$dir/server.log" >&2; return 1; }
-  PG_STOP="run_pg \"'$bin/pg_ctl' -D '$dir/data' -m fast -w stop >/dev/null\""
+  # start.sh / stop.sh let tests restart the server (tests/postgres).
+  local as="sh -c"
+  [ -n "$runas" ] && as="su -s /bin/sh $runas -c"
+  cat >"$dir/start.sh" <<EOS
+#!/bin/sh
+cmd="'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start >/dev/null"
+$as "\$cmd"
+EOS
+  cat >"$dir/stop.sh" <<EOS
+#!/bin/sh
+cmd="'$bin/pg_ctl' -D '$dir/data' -m fast -w stop >/dev/null"
+$as "\$cmd"
+EOS
+  printf '#!/bin/sh\n"%s" && "%s"\n' "$dir/stop.sh" "$dir/start.sh" >"$dir/restart.sh"
+  chmod 755 "$dir/start.sh" "$dir/stop.sh" "$dir/restart.sh"
+  "$dir/start.sh" || { cat "$dir/server.log" >&2; return 1; }
+  PG_STOP="'$dir/stop.sh'"
   export POPQUEUE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
   export POPQUEUE_TEST_POSTGRES_DATA="$dir/data"
+  export POPQUEUE_TEST_POSTGRES_STOP="$dir/stop.sh"
+  export POPQUEUE_TEST_POSTGRES_START="$dir/start.sh"
+  export POPQUEUE_TEST_POSTGRES_RESTART="$dir/restart.sh"
   echo "services: postgres on 127.0.0.1:$port"
+}
+
+# FerretDB (tests/mongodb/ferretdb): a MongoDB-wire server embedded in a tiny
+# Go program, with its SQLite backend. Built once per go.mod/go.sum/main.go
+# content into ~/.cache/popqueue-ferretdb (the first build downloads modules
+# from the Go module proxy and takes a few minutes; later runs reuse it).
+SERVICES_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+ferretdb_build() {
+  local src="$SERVICES_ROOT/tests/mongodb/ferretdb" go key cache bin
+  go=$(command -v go || true)
+  [ -z "$go" ] && [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go
+  [ -z "$go" ] && [ -x /usr/lib/go/bin/go ] && go=/usr/lib/go/bin/go
+  if [ -z "$go" ]; then
+    echo "services: no Go toolchain to build FerretDB (install golang-go)" >&2
+    return 1
+  fi
+  key=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)
+  cache="${XDG_CACHE_HOME:-$HOME/.cache}/popqueue-ferretdb"
+  bin="$cache/ferretdb-$key"
+  if [ ! -x "$bin" ]; then
+    mkdir -p "$cache"
+    echo "services: building FerretDB (first run only) into $cache" >&2
+    (cd "$src" && "$go" build -buildvcs=false -trimpath -o "$bin.tmp.$$" .) >&2 ||
+      { rm -f "$bin.tmp.$$"; return 1; }
+    mv "$bin.tmp.$$" "$bin"
+  fi
+  echo "$bin"
+}
+
+start_ferretdb() {
+  if [ -n "${MONGODB_URL:-}" ]; then
+    # A real MongoDB: the same suite runs against it.
+    export POPQUEUE_TEST_MONGODB_URL="$MONGODB_URL"
+    echo "services: mongodb from MONGODB_URL"
+    return
+  fi
+  local bin port dir
+  bin=$(ferretdb_build) || return 1
+  port=$(free_port)
+  dir="$SERVICES_DIR/ferretdb"
+  mkdir -p "$dir/data"
+  # start.sh / stop.sh / restart.sh let tests restart the server in place
+  # (same port, same data).
+  cat >"$dir/start.sh" <<EOS
+#!/bin/sh
+rm -f '$dir/uri'
+'$bin' -listen 127.0.0.1:$port -dir '$dir/data' >'$dir/uri' 2>>'$dir/server.log' &
+echo \$! >'$dir/pid'
+i=0
+until grep -q mongodb '$dir/uri' 2>/dev/null; do
+  i=\$((i + 1))
+  if [ \$i -gt 300 ] || ! kill -0 \$(cat '$dir/pid') 2>/dev/null; then
+    echo "ferretdb did not start; see $dir/server.log" >&2; exit 1
+  fi
+  sleep 0.1
+done
+EOS
+  cat >"$dir/stop.sh" <<EOS
+#!/bin/sh
+[ -f '$dir/pid' ] || exit 0
+pid=\$(cat '$dir/pid')
+kill \$pid 2>/dev/null
+i=0
+while kill -0 \$pid 2>/dev/null; do
+  i=\$((i + 1))
+  [ \$i -gt 100 ] && kill -9 \$pid 2>/dev/null
+  sleep 0.1
+done
+rm -f '$dir/pid'
+EOS
+  printf '#!/bin/sh\n"%s" && "%s"\n' "$dir/stop.sh" "$dir/start.sh" >"$dir/restart.sh"
+  chmod 755 "$dir/start.sh" "$dir/stop.sh" "$dir/restart.sh"
+  "$dir/start.sh" || { cat "$dir/server.log" >&2; return 1; }
+  FERRETDB_STOP="$dir/stop.sh"
+  export POPQUEUE_TEST_MONGODB_URL="mongodb://127.0.0.1:$port/"
+  export POPQUEUE_TEST_MONGODB_STOP="$dir/stop.sh"
+  export POPQUEUE_TEST_MONGODB_START="$dir/start.sh"
+  export POPQUEUE_TEST_MONGODB_RESTART="$dir/restart.sh"
+  echo "services: ferretdb (mongodb) on 127.0.0.1:$port"
 }
 
 services_start() {
   SERVICES_DIR=$(mktemp -d /tmp/popqueue-services.XXXXXX)
   start_postgres
+  start_ferretdb
 }
 
 services_stop() {
+  [ -n "${FERRETDB_STOP:-}" ] && "$FERRETDB_STOP" || true
+  FERRETDB_STOP=""
   [ -n "${PG_STOP:-}" ] && eval "$PG_STOP" || true
   [ -n "$SERVICES_DIR" ] && rm -rf "$SERVICES_DIR"
   SERVICES_DIR=""

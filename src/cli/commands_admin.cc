@@ -11,13 +11,13 @@
 namespace popqueue::cli {
 namespace {
 
-// Parses `<id>` and opens the queue. Returns nullopt and sets `exit_code`
-// when the command should end.
 struct IdCommand {
   int64_t id = 0;
   std::unique_ptr<Queue> queue;
 };
 
+// Parses `<id>` and opens the queue. Returns nullopt and sets `exit_code`
+// when the command should end.
 std::optional<IdCommand> ParseIdCommand(FlagSet& flags, const Args& args,
                                         int* exit_code) {
   AddConnectionFlags(flags);
@@ -69,7 +69,7 @@ int RunRequeue(const Args& args) {
   if (!cmd) return exit_code;
   absl::StatusOr<Job> job = cmd->queue->Requeue(cmd->id);
   if (!job.ok()) {
-    return Failure(absl::StrFormat("requeue %d", cmd->id), job.status());
+    return JobFailure("requeue", cmd->id, job.status());
   }
   if (flags.GetBool("json")) {
     PrintJson(JobToJson(*job));
@@ -91,7 +91,7 @@ int RunCancel(const Args& args) {
   if (!cmd) return exit_code;
   absl::StatusOr<Job> job = cmd->queue->Cancel(cmd->id);
   if (!job.ok()) {
-    return Failure(absl::StrFormat("cancel %d", cmd->id), job.status());
+    return JobFailure("cancel", cmd->id, job.status());
   }
   if (flags.GetBool("json")) {
     PrintJson(JobToJson(*job));
@@ -114,7 +114,7 @@ int RunDelete(const Args& args) {
   std::optional<IdCommand> cmd = ParseIdCommand(flags, args, &exit_code);
   if (!cmd) return exit_code;
   if (absl::Status s = cmd->queue->Delete(cmd->id); !s.ok()) {
-    return Failure(absl::StrFormat("delete %d", cmd->id), s);
+    return JobFailure("delete", cmd->id, s);
   }
   std::printf("deleted job %lld\n", static_cast<long long>(cmd->id));
   return kExitOk;
@@ -134,9 +134,10 @@ int RunResume(const Args& args) {
 }
 
 int RunMigrate(const Args& args) {
-  FlagSet flags("migrate", "[flags]",
-                "Opens the job store, which creates or upgrades its schema, and "
-                "reports the result.\nSafe to run any number of times.");
+  FlagSet flags(
+      "migrate", "[flags]",
+      "Opens the job store, which creates or upgrades its schema, and "
+      "reports the result.\nSafe to run any number of times.");
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
   QueueConfig config = ConnectionConfig(flags);
@@ -144,10 +145,11 @@ int RunMigrate(const Args& args) {
   std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, config, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<Url> url = ParseUrl(config.db_url);  // parsed fine on open
-  std::printf("store ready: %s (database %s, collection %s): schema is up to "
-              "date\n",
-              url.ok() ? url->Redacted().c_str() : "?",
-              config.db_name.c_str(), config.collection.c_str());
+  std::printf(
+      "store ready: %s (database %s, collection %s): schema is up to "
+      "date\n",
+      url.ok() ? url->Redacted().c_str() : "?", config.db_name.c_str(),
+      config.collection.c_str());
   return kExitOk;
 }
 

@@ -98,8 +98,9 @@ int RunEnqueue(const Args& args) {
   if (*delay) options.delay = **delay;
   if (*timeout) {
     if (**timeout <= absl::ZeroDuration()) {
-      return UsageError(flags, "invalid value for --timeout: expected a "
-                               "positive duration such as 30s");
+      return UsageError(flags,
+                        "invalid value for --timeout: expected a "
+                        "positive duration such as 30s");
     }
     options.timeout = **timeout;
   }
@@ -123,10 +124,9 @@ int RunEnqueue(const Args& args) {
   } else if (std::optional<std::string> path = flags.Get("data-file")) {
     std::ifstream in(*path, std::ios::binary);
     if (!in || !ReadAll(in, &data)) {
-      return Failure("enqueue",
-                     absl::NotFoundError(absl::StrFormat(
-                         "cannot read --data-file %s: %s", *path,
-                         std::strerror(errno))));
+      return Failure("enqueue", absl::NotFoundError(absl::StrFormat(
+                                    "cannot read --data-file %s: %s", *path,
+                                    std::strerror(errno))));
     }
   }
 

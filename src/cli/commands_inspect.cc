@@ -41,8 +41,9 @@ int RunJobs(const Args& args) {
     for (const std::string& s : SplitList(*states)) {
       absl::StatusOr<JobState> state = ParseJobState(s);
       if (!state.ok()) {
-        return UsageError(flags, absl::StrFormat("invalid value for --state: %s",
-                                                 state.status().message()));
+        return UsageError(flags,
+                          absl::StrFormat("invalid value for --state: %s",
+                                          state.status().message()));
       }
       filter.states.push_back(*state);
     }
@@ -51,7 +52,8 @@ int RunJobs(const Args& args) {
   filter.queue = flags.Get("queue").value_or("");
   filter.identifier = flags.Get("identifier").value_or("");
   absl::StatusOr<std::optional<int64_t>> limit = flags.GetInt("limit", 1, 1000);
-  if (!limit.ok()) return UsageError(flags, std::string(limit.status().message()));
+  if (!limit.ok())
+    return UsageError(flags, std::string(limit.status().message()));
   if (*limit) filter.limit = static_cast<int>(**limit);
   if (std::optional<std::string> before = flags.Get("before")) {
     absl::StatusOr<int64_t> id = ParseJobId("--before", *before);
@@ -69,11 +71,11 @@ int RunJobs(const Args& args) {
   if (flags.GetBool("json")) {
     nlohmann::json jobs = nlohmann::json::array();
     for (const Job& job : page->jobs) jobs.push_back(JobToJson(job));
-    PrintJson({{"jobs", jobs},
-               {"nextBefore", page->next_before_id
-                                  ? nlohmann::json(absl::StrFormat(
-                                        "%d", *page->next_before_id))
-                                  : nlohmann::json(nullptr)}});
+    PrintJson(
+        {{"jobs", jobs},
+         {"nextBefore", page->next_before_id ? nlohmann::json(absl::StrFormat(
+                                                   "%d", *page->next_before_id))
+                                             : nlohmann::json(nullptr)}});
     return kExitOk;
   }
   if (page->jobs.empty()) {
@@ -83,13 +85,12 @@ int RunJobs(const Args& args) {
   Table table({"ID", "STATE", "QUEUE", "NAME", "IDENTIFIER", "ATTEMPT",
                "RUN_AT", "LAST_ERROR"});
   for (const Job& job : page->jobs) {
-    table.AddRow({absl::StrFormat("%d", job.id),
-                  std::string(JobStateName(job.state)),
-                  Printable(job.queue, 20), Printable(job.name, 30),
-                  Printable(OrDash(job.identifier), 30),
-                  absl::StrFormat("%d/%d", job.attempt, job.max_attempts),
-                  ShortTime(job.run_at),
-                  Printable(OrDash(LastError(job)), 50)});
+    table.AddRow(
+        {absl::StrFormat("%d", job.id), std::string(JobStateName(job.state)),
+         Printable(job.queue, 20), Printable(job.name, 30),
+         Printable(OrDash(job.identifier), 30),
+         absl::StrFormat("%d/%d", job.attempt, job.max_attempts),
+         ShortTime(job.run_at), Printable(OrDash(LastError(job)), 50)});
   }
   table.Print(stdout);
   if (page->next_before_id) {
@@ -114,7 +115,7 @@ int RunJob(const Args& args) {
   if (queue == nullptr) return exit_code;
   absl::StatusOr<Job> job = queue->GetJob(*id);
   if (!job.ok()) {
-    return Failure(absl::StrFormat("job %d", *id), job.status());
+    return JobFailure("job", *id, job.status());
   }
   if (flags.GetBool("json")) {
     PrintJson(JobToJson(*job));
@@ -126,12 +127,15 @@ int RunJob(const Args& args) {
   };
   line("id:", absl::StrFormat("%d", job->id));
   line("state:", std::string(JobStateName(job->state)) +
-                     (job->cancel_requested ? " (cancel requested)" : ""));
+                     (job->cancel_requested && !IsFinal(job->state)
+                          ? " (cancel requested)"
+                          : ""));
   line("queue:", Printable(job->queue));
   line("name:", Printable(job->name));
   line("identifier:", Printable(OrDash(job->identifier)));
   line("priority:", absl::StrFormat("%d", job->priority));
-  line("attempt:", absl::StrFormat("%d of %d", job->attempt, job->max_attempts));
+  line("attempt:",
+       absl::StrFormat("%d of %d", job->attempt, job->max_attempts));
   line("run at:", ShortTime(job->run_at));
   line("created at:", ShortTime(job->created_at));
   line("picked at:", ShortTime(job->picked_at));
@@ -210,8 +214,8 @@ int RunStats(const Args& args) {
     return r;
   };
   for (const QueueInfo& q : *queues) {
-    table.AddRow(row(Printable(q.name, 30), q.paused ? "paused" : "active",
-                     q.counts));
+    table.AddRow(
+        row(Printable(q.name, 30), q.paused ? "paused" : "active", q.counts));
   }
   if (queues->empty()) {
     std::printf("no queues yet\n");
@@ -246,8 +250,8 @@ int RunWorkers(const Args& args) {
     std::printf("no workers registered\n");
     return kExitOk;
   }
-  Table table({"ID", "HOST", "PID", "QUEUES", "RUNNING", "STARTED",
-               "LAST_HEARTBEAT"});
+  Table table(
+      {"ID", "HOST", "PID", "QUEUES", "RUNNING", "STARTED", "LAST_HEARTBEAT"});
   for (const WorkerInfo& w : *workers) {
     table.AddRow({Printable(w.id, 40), Printable(w.host, 30),
                   absl::StrFormat("%d", w.pid),

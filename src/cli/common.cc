@@ -25,6 +25,16 @@ int Failure(std::string_view what, const absl::Status& status) {
   return kExitFailure;
 }
 
+int JobFailure(std::string_view command, int64_t id,
+               const absl::Status& status) {
+  std::string id_text = absl::StrFormat("%d", id);
+  if (absl::string_view(status.message()).find(id_text) !=
+      absl::string_view::npos) {
+    return Failure(command, status);
+  }
+  return Failure(absl::StrFormat("%s %s", command, id_text), status);
+}
+
 void AddConnectionFlags(FlagSet& flags) {
   flags.AddSection("Connection flags (flag > environment > default)");
   flags.AddValue("db-url", "URL",
@@ -62,10 +72,10 @@ QueueConfig ConnectionConfig(const FlagSet& flags) {
   config.db_url = Resolve(flags, "db-url", {"DB_URL"}, config.db_url);
   config.cache_url =
       Resolve(flags, "cache-url", {"REDIS_URL", "MEMCACHED_URL"}, "");
-  config.db_name = Resolve(flags, "db-name", {"POPQUEUE_DB_NAME"},
-                           config.db_name);
-  config.collection = Resolve(flags, "collection", {"POPQUEUE_COLLECTION"},
-                              config.collection);
+  config.db_name =
+      Resolve(flags, "db-name", {"POPQUEUE_DB_NAME"}, config.db_name);
+  config.collection =
+      Resolve(flags, "collection", {"POPQUEUE_COLLECTION"}, config.collection);
   return config;
 }
 
@@ -86,9 +96,10 @@ std::optional<int> ParseArgs(FlagSet& flags,
   }
   if (n > max_positional) {
     return UsageError(
-        flags, absl::StrFormat("unexpected argument \"%s\"; usage: popqueue %s %s",
-                               Printable(flags.positional()[max_positional], 60),
-                               flags.command(), flags.usage()));
+        flags,
+        absl::StrFormat("unexpected argument \"%s\"; usage: popqueue %s %s",
+                        Printable(flags.positional()[max_positional], 60),
+                        flags.command(), flags.usage()));
   }
   return std::nullopt;
 }
@@ -111,9 +122,9 @@ std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags,
   absl::StatusOr<std::unique_ptr<Queue>> queue = Queue::Open(std::move(config));
   if (!queue.ok()) {
     if (queue.status().code() == absl::StatusCode::kInvalidArgument) {
-      *exit_code = UsageError(
-          flags, absl::StrFormat("cannot open the job store: %s",
-                                 queue.status().message()));
+      *exit_code =
+          UsageError(flags, absl::StrFormat("cannot open the job store: %s",
+                                            queue.status().message()));
     } else {
       *exit_code = Failure("cannot open the job store", queue.status());
     }
@@ -139,8 +150,11 @@ namespace {
 size_t Utf8SequenceLength(std::string_view s) {
   auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
   unsigned char c = byte(0);
-  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
-                            : (c >> 3) == 0x1E ? 4 : 0;
+  size_t len = c < 0x80           ? 1
+               : (c >> 5) == 0x6  ? 2
+               : (c >> 4) == 0xE  ? 3
+               : (c >> 3) == 0x1E ? 4
+                                  : 0;
   if (len == 0 || len > s.size()) return 0;
   for (size_t i = 1; i < len; ++i) {
     if ((byte(i) & 0xC0) != 0x80) return 0;

@@ -27,6 +27,10 @@ inline constexpr int kExitUsage = 2;    // the command line is wrong
 int UsageError(const FlagSet& flags, std::string_view message);
 // Prints "popqueue: <what>: <status message>" on stderr; returns kExitFailure.
 int Failure(std::string_view what, const absl::Status& status);
+// Failure() for an operation on job `id`: "popqueue: cancel: job 7 not
+// found", naming the id when the store's message does not.
+int JobFailure(std::string_view command, int64_t id,
+               const absl::Status& status);
 
 // Declares --db-url, --cache-url, --db-name and --collection.
 void AddConnectionFlags(FlagSet& flags);

@@ -41,6 +41,12 @@ const FlagSet::Spec* FlagSet::Find(std::string_view name) const {
   return nullptr;
 }
 
+bool FlagSet::LooksLikeFlag(std::string_view arg) const {
+  if (arg.size() < 3 || arg.substr(0, 2) != "--") return false;
+  std::string_view name = arg.substr(2, arg.find('=') - 2);
+  return name == "help" || Find(name) != nullptr;
+}
+
 absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
   bool flags_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -87,7 +93,7 @@ absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
       }
     } else if (inline_value) {
       value = *inline_value;
-    } else if (i + 1 < args.size()) {
+    } else if (i + 1 < args.size() && !LooksLikeFlag(args[i + 1])) {
       value = args[++i];
     } else {
       return absl::InvalidArgumentError(absl::StrFormat(
@@ -150,6 +156,37 @@ absl::StatusOr<std::optional<absl::Duration>> FlagSet::GetDuration(
   return std::optional<absl::Duration>(d);
 }
 
+namespace {
+
+// "  --flag VALUE  help text" with the help wrapped at 80 columns under
+// itself.
+void AppendFlagLine(std::string* out, size_t width, const std::string& left,
+                    const std::string& help) {
+  constexpr size_t kColumns = 80;
+  const size_t indent = 2 + width + 2;
+  absl::StrAppendFormat(out, "  %-*s  ", static_cast<int>(width), left);
+  size_t col = indent;
+  size_t i = 0;
+  while (i < help.size()) {
+    size_t end = help.find(' ', i);
+    if (end == std::string::npos) end = help.size();
+    size_t len = end - i;
+    if (col > indent && col + 1 + len > kColumns) {
+      *out += "\n" + std::string(indent, ' ');
+      col = indent;
+    } else if (col > indent) {
+      *out += ' ';
+      ++col;
+    }
+    out->append(help, i, len);
+    col += len;
+    i = end + 1;
+  }
+  *out += '\n';
+}
+
+}  // namespace
+
 std::string FlagSet::Help() const {
   std::string out = absl::StrFormat("Usage: popqueue %s %s\n\n%s\n", command_,
                                     usage_, description_);
@@ -170,12 +207,10 @@ std::string FlagSet::Help() const {
       }
       std::string left = "--" + s.name;
       if (!s.value_name.empty()) left += " " + s.value_name;
-      absl::StrAppendFormat(&out, "  %-*s  %s\n", static_cast<int>(width),
-                            left, s.help);
+      AppendFlagLine(&out, width, left, s.help);
     }
+    if (section == 0) AppendFlagLine(&out, width, "--help", "show this help");
   }
-  absl::StrAppendFormat(&out, "  %-*s  %s\n", static_cast<int>(width),
-                        "--help", "show this help");
   return out;
 }
 

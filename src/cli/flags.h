@@ -3,9 +3,11 @@
 // Accepted forms: `--flag value`, `--flag=value`, and for booleans `--flag`
 // (or `--flag=true|false`). `--help`/`-h` anywhere asks for help; `--` ends
 // flags. Flags and positional arguments may be interleaved. A value flag takes
-// the next argument whatever it looks like (so `--priority -5` and
-// `--data -` work). Parse errors are InvalidArgument with a message that names
-// the flag; the caller turns them into usage errors (exit 2).
+// the next argument unless that is one of the command's own flags (so
+// `--priority -5` and `--data -` work, and `--data --json` is an error; write
+// `--data=--json` for that value). Parse errors are InvalidArgument with a
+// message that names the flag; the caller turns them into usage errors (exit
+// 2).
 #ifndef POPQUEUE_CLI_FLAGS_H_
 #define POPQUEUE_CLI_FLAGS_H_
 
@@ -52,8 +54,7 @@ class FlagSet {
   // Typed accessors: nullopt when absent; InvalidArgument naming the flag and
   // what was expected when the value is malformed or out of [min, max].
   absl::StatusOr<std::optional<int64_t>> GetInt(std::string_view name,
-                                                int64_t min,
-                                                int64_t max) const;
+                                                int64_t min, int64_t max) const;
   // A non-negative duration such as 300ms, 30s, 5m, 1h or 1h30m.
   absl::StatusOr<std::optional<absl::Duration>> GetDuration(
       std::string_view name) const;
@@ -70,6 +71,8 @@ class FlagSet {
     int section = 0;
   };
   const Spec* Find(std::string_view name) const;
+  // True for "--help" and "--name[=...]" of a declared flag.
+  bool LooksLikeFlag(std::string_view arg) const;
 
   std::string command_;
   std::string usage_;

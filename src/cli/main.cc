@@ -27,8 +27,9 @@ constexpr Command kCommands[] = {
     {"enqueue", "add a job", RunEnqueue},
     {"jobs", "list jobs (filter by state, name, queue, identifier)", RunJobs},
     {"job", "show one job with its errors", RunJob},
-    {"requeue", "move a dead, cancelled, completed or retryable job back to "
-                "available",
+    {"requeue",
+     "move a dead, cancelled, completed or retryable job back to "
+     "available",
      RunRequeue},
     {"cancel", "cancel a job (a running one is asked to stop)", RunCancel},
     {"delete", "delete a job that is not running", RunDelete},

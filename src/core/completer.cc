@@ -52,6 +52,12 @@ void Completer::Loop() {
         return stopping_ || static_cast<int>(pending_.size()) >= max_batch_;
       };
       if (batch.empty()) {
+        // Sleep while idle; once something is pending, give it
+        // `flush_interval_` to gather company into one write.
+        auto any = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return stopping_ || !pending_.empty();
+        };
+        mu_.Await(absl::Condition(&any));
         mu_.AwaitWithTimeout(absl::Condition(&ready), flush_interval_);
       }
       size_t room = max_batch_ - std::min<size_t>(max_batch_, batch.size());

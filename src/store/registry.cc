@@ -10,6 +10,12 @@
 #include "absl/strings/str_join.h"
 #include "common/url.h"
 #include "store/sqlite/sqlite_store.h"
+#if POPQUEUE_WITH_POSTGRES
+#include "store/postgres/postgres_store.h"
+#endif
+#if POPQUEUE_WITH_MONGODB
+#include "store/mongodb/mongodb_store.h"
+#endif
 
 namespace popqueue::store {
 namespace {
@@ -25,6 +31,12 @@ struct Backend {
 const std::vector<Backend>& Backends() {
   static const auto* backends = new std::vector<Backend>{
       {"sqlite", OpenSqliteStore},
+#if POPQUEUE_WITH_POSTGRES
+      {"postgres", OpenPostgresStore}, {"postgresql", OpenPostgresStore},
+#endif
+#if POPQUEUE_WITH_MONGODB
+      {"mongodb", OpenMongoStore},
+#endif
   };
   return *backends;
 }

@@ -27,13 +27,13 @@ CREATE TABLE {{table}} (
   backoff_base_us  bigint  NOT NULL DEFAULT 0 CHECK (backoff_base_us >= 0),
   cancel_requested boolean NOT NULL DEFAULT false,
   -- A running job holds a lease; only running jobs do.
-  CONSTRAINT {{table_running_has_lease}} CHECK
+  CONSTRAINT {{table_running_lease}} CHECK
     ((state = 'running') = (lease_expires_at IS NOT NULL)),
   -- Exactly the final states carry finished_at.
-  CONSTRAINT {{table_final_has_finished_at}} CHECK
+  CONSTRAINT {{table_final_finished}} CHECK
     ((state IN ('completed', 'dead', 'cancelled')) = (finished_at IS NOT NULL)),
   -- Only a running job can have a pending cancel request.
-  CONSTRAINT {{table_cancel_only_running}} CHECK
+  CONSTRAINT {{table_cancel_running}} CHECK
     (NOT cancel_requested OR state = 'running')
 );
 

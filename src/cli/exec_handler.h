@@ -1,0 +1,24 @@
+// A handler that runs a shell command per job, so `popqueue worker` can
+// process jobs with programs written in any language.
+//
+// For each job, `/bin/sh -c COMMAND` runs with the job's data on stdin and
+// POPQUEUE_JOB_ID, POPQUEUE_JOB_NAME, POPQUEUE_JOB_QUEUE,
+// POPQUEUE_JOB_IDENTIFIER, POPQUEUE_JOB_ATTEMPT and POPQUEUE_JOB_MAX_ATTEMPTS
+// in its environment. Exit status 0 is success and the command's stdout (up to
+// 64 KiB) becomes the job's result; anything else is a failure whose message
+// is the exit status and the end of stderr. When the job is cancelled or times
+// out the command gets SIGTERM, then SIGKILL 5 seconds later.
+#ifndef POPQUEUE_CLI_EXEC_HANDLER_H_
+#define POPQUEUE_CLI_EXEC_HANDLER_H_
+
+#include <string>
+
+#include "popqueue/queue.h"
+
+namespace popqueue::cli {
+
+ContextHandler ExecHandler(std::string command);
+
+}  // namespace popqueue::cli
+
+#endif  // POPQUEUE_CLI_EXEC_HANDLER_H_

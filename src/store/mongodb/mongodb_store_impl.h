@@ -1,0 +1,107 @@
+// MongoStore: the Store on a MongoDB database. Private to src/store/mongodb;
+// the rest of the library opens it through OpenMongoStore (mongodb_store.h).
+// How each operation maps onto MongoDB is explained at the top of
+// mongodb_store.cc.
+#ifndef POPQUEUE_STORE_MONGODB_MONGODB_STORE_IMPL_H_
+#define POPQUEUE_STORE_MONGODB_MONGODB_STORE_IMPL_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/mongodb/mongo_client.h"
+#include "store/store.h"
+
+namespace popqueue::store::mongodb {
+
+class MongoStore final : public Store {
+ public:
+  struct Options {
+    std::string url;         // handed to the driver as is
+    std::string database;    // validated name
+    std::string collection;  // validated name of the jobs collection
+  };
+
+  // Opens the client pool and runs Migrate() (Unavailable when no server
+  // answers within serverSelectionTimeoutMS).
+  static absl::StatusOr<std::shared_ptr<MongoStore>> Open(Options options);
+
+  absl::Status Migrate() override;
+
+  absl::StatusOr<JobInsertManyResult> JobInsertMany(
+      const JobInsertManyParams& params) override;
+  absl::StatusOr<JobClaimResult> JobClaim(const JobClaimParams& params) override;
+  absl::StatusOr<JobIdList> JobCompleteMany(
+      const JobCompleteManyParams& params) override;
+  absl::StatusOr<JobIdList> JobFailMany(const JobFailManyParams& params) override;
+  absl::StatusOr<JobHeartbeatManyResult> JobHeartbeatMany(
+      const JobHeartbeatManyParams& params) override;
+  absl::StatusOr<int> JobRescueExpired(
+      const JobRescueExpiredParams& params) override;
+
+  absl::StatusOr<Job> JobGet(const JobGetParams& params) override;
+  absl::StatusOr<Job> JobRequeue(const JobRequeueParams& params) override;
+  absl::StatusOr<Job> JobCancel(const JobCancelParams& params) override;
+  absl::Status JobDelete(const JobDeleteParams& params) override;
+  absl::StatusOr<JobPage> JobList(const JobListParams& params) override;
+  absl::StatusOr<std::vector<QueueCounts>> JobCountByState() override;
+  absl::StatusOr<int> JobDeleteFinishedBefore(
+      const JobDeleteFinishedBeforeParams& params) override;
+
+  absl::Status QueuePause(const QueueNameParams& params) override;
+  absl::Status QueueResume(const QueueNameParams& params) override;
+  absl::StatusOr<std::vector<QueueInfo>> QueueList() override;
+
+  absl::StatusOr<bool> LeaderAttemptElect(
+      const LeaderAttemptElectParams& params) override;
+  absl::Status LeaderResign(const LeaderResignParams& params) override;
+
+  absl::Status WorkerRegister(const WorkerRegisterParams& params) override;
+  absl::Status WorkerHeartbeat(const WorkerHeartbeatParams& params) override;
+  absl::Status WorkerDeregister(const WorkerDeregisterParams& params) override;
+  absl::StatusOr<std::vector<WorkerInfo>> WorkerList(
+      const WorkerListParams& params) override;
+
+  absl::StatusOr<bool> CronFireOnce(const CronFireOnceParams& params) override;
+
+  // Workers poll: wake-ups come from a coordinator (Redis) when configured.
+  bool SupportsNotify() const override { return false; }
+
+ private:
+  explicit MongoStore(Options options);
+
+  // Runs `f(collection)` with a client leased from the pool.
+  template <typename F>
+  auto With(const std::string& collection, F&& f) {
+    Pool::Lease lease(pool_.get());
+    Collection c(*pool_, lease, options_.database, collection);
+    return f(c);
+  }
+
+  // Inserts jobs (JobInsertMany without the empty/validation preamble).
+  absl::StatusOr<JobInsertManyResult> InsertJobs(const Collection& jobs,
+                                                 const std::vector<NewJob>& batch,
+                                                 absl::Time now);
+  // The job, or NotFound.
+  absl::StatusOr<Job> GetJob(const Collection& jobs, JobId id);
+
+  Options options_;
+  std::unique_ptr<Pool> pool_;
+  // Collection names.
+  std::string jobs_;
+  std::string queues_;
+  std::string leaders_;
+  std::string workers_;
+  std::string cron_fires_;
+};
+
+// Filter helpers shared by the store's files.
+Doc InInt64(const std::vector<int64_t>& values);     // {$in: values}
+Doc InStr(const std::vector<std::string>& values);   // {$in: values}
+// {_id: {$in: ids}}
+Doc IdIn(const std::vector<JobId>& ids);
+
+}  // namespace popqueue::store::mongodb
+
+#endif  // POPQUEUE_STORE_MONGODB_MONGODB_STORE_IMPL_H_

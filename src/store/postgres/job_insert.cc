@@ -1,0 +1,135 @@
+#include "store/postgres/job_insert.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "popqueue/options.h"
+
+namespace popqueue::store::pg {
+namespace {
+
+constexpr int kMaxRounds = 5;
+
+absl::Status Validate(const NewJob& job, size_t index) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job ", index, " of the batch: ", why));
+  };
+  if (job.id <= 0) return bad("id must be positive");
+  if (job.name.empty()) return bad("name is empty");
+  if (job.max_attempts < 1) return bad("max_attempts must be at least 1");
+  if (job.timeout < absl::ZeroDuration() ||
+      job.backoff_base < absl::ZeroDuration()) {
+    return bad("timeout and backoff_base must not be negative");
+  }
+  for (const std::string* s :
+       {&job.queue, &job.name, &job.identifier, &job.data}) {
+    if (s->find('\0') != std::string::npos) {
+      return bad("PostgreSQL text cannot hold NUL bytes (queue, name, "
+                 "identifier and data must be UTF-8 text)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
+                                               const SqlCatalog& catalog,
+                                               const JobInsertManyParams& params) {
+  for (size_t i = 0; i < params.jobs.size(); ++i) {
+    if (absl::Status s = Validate(params.jobs[i], i); !s.ok()) return s;
+  }
+  JobInsertManyResult out(params.jobs.size());
+  std::vector<size_t> pending(params.jobs.size());
+  for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+
+  for (int round = 0; round < kMaxRounds && !pending.empty(); ++round) {
+    std::vector<int64_t> ids, max_attempts, priorities, run_at, timeouts,
+        backoffs;
+    std::vector<std::optional<std::string>> queues, names, identifiers, data;
+    for (size_t i : pending) {
+      const NewJob& j = params.jobs[i];
+      ids.push_back(j.id);
+      queues.emplace_back(j.queue.empty() ? kDefaultQueue : j.queue);
+      names.emplace_back(j.name);
+      identifiers.emplace_back(j.identifier);
+      data.emplace_back(j.data);
+      priorities.push_back(j.priority);
+      max_attempts.push_back(j.max_attempts);
+      run_at.push_back(Micros(j.run_at));
+      timeouts.push_back(absl::ToInt64Microseconds(j.timeout));
+      backoffs.push_back(absl::ToInt64Microseconds(j.backoff_base));
+    }
+    Params p;
+    p.Add(BigintArray(ids))
+        .Add(TextArray(queues))
+        .Add(TextArray(names))
+        .Add(TextArray(identifiers))
+        .Add(TextArray(data))
+        .Add(BigintArray(priorities))
+        .Add(BigintArray(max_attempts))
+        .Add(BigintArray(run_at))
+        .Add(BigintArray(timeouts))
+        .Add(BigintArray(backoffs))
+        .Add(params.now)
+        .Add(catalog.channel());
+    absl::StatusOr<Result> res = run("job_insert_many", p);
+    if (!res.ok()) return res.status();
+
+    std::vector<size_t> unresolved;
+    const PGresult* r = res->get();
+    for (int row = 0; row < PQntuples(r); ++row) {
+      size_t idx = pending[static_cast<size_t>(Int(r, row, 0) - 1)];
+      if (IsNull(r, row, 1)) {
+        unresolved.push_back(idx);
+        continue;
+      }
+      absl::StatusOr<JobState> state = ParseJobState(Text(r, row, 3));
+      if (!state.ok()) return absl::InternalError("corrupt job state");
+      out[idx] = EnqueueResult{.id = Int(r, row, 1),
+                               .inserted = Bool(r, row, 2),
+                               .state = *state};
+    }
+    if (unresolved.empty()) return out;
+
+    // The conflicting jobs committed after the insert's snapshot: this
+    // statement sees them.
+    std::vector<std::optional<std::string>> wanted;
+    for (size_t i : unresolved) wanted.emplace_back(params.jobs[i].identifier);
+    Params q;
+    q.Add(TextArray(wanted));
+    absl::StatusOr<Result> found = run("job_find_by_identifiers", q);
+    if (!found.ok()) return found.status();
+    std::map<std::string, EnqueueResult, std::less<>> holders;
+    for (int row = 0; row < PQntuples(found->get()); ++row) {
+      absl::StatusOr<JobState> state = ParseJobState(Text(found->get(), row, 2));
+      if (!state.ok()) return absl::InternalError("corrupt job state");
+      holders[std::string(Text(found->get(), row, 0))] =
+          EnqueueResult{.id = Int(found->get(), row, 1),
+                        .inserted = false,
+                        .state = *state};
+    }
+    pending.clear();
+    for (size_t i : unresolved) {
+      auto it = holders.find(params.jobs[i].identifier);
+      if (it != holders.end()) {
+        out[i] = it->second;
+      } else {
+        pending.push_back(i);  // finished meanwhile: insert it after all
+      }
+    }
+  }
+  if (!pending.empty()) {
+    return absl::AbortedError(
+        "enqueue kept racing with concurrent jobs of the same identifier; "
+        "retry");
+  }
+  return out;
+}
+
+}  // namespace popqueue::store::pg

@@ -1,0 +1,324 @@
+// The admin and read side of the PostgreSQL store: single-job changes,
+// listing, counts, queues, leadership, the worker registry and cron fires.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/job_json.h"
+#include "nlohmann/json.hpp"
+#include "store/postgres/job_insert.h"
+#include "store/postgres/job_rows.h"
+#include "store/postgres/postgres_store.h"
+
+namespace popqueue::store::pg {
+namespace {
+
+// Readers fold the count deltas once this many have piled up.
+constexpr int64_t kCompactAfterRows = 256;
+constexpr absl::Duration kCronFireRetention = absl::Hours(24 * 7);
+
+absl::StatusOr<Job> OneJob(const PGresult* res) {
+  absl::StatusOr<std::vector<Job>> jobs = JobsFromResult(res);
+  if (!jobs.ok()) return jobs.status();
+  if (jobs->empty()) return absl::InternalError("expected one job row");
+  return std::move(jobs->front());
+}
+
+}  // namespace
+
+absl::StatusOr<Job> PostgresStore::SingleJobChange(std::string_view name,
+                                                   const Params& params,
+                                                   std::string_view what,
+                                                   JobId id) {
+  absl::StatusOr<Result> r = Run(name, params, what);
+  if (!r.ok()) {
+    if (absl::StrContains(r.status().message(), "_identifier_uidx")) {
+      // 23505 on the identifier index (requeue): say what it means.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot ", std::string(what), " ", id,
+          ": another scheduled, available, running or retryable job holds "
+          "the same identifier"));
+    }
+    return r.status();
+  }
+  if (PQntuples(r->get()) > 0) return OneJob(r->get());
+  Params p;
+  p.Add(id);
+  absl::StatusOr<Result> state = Run("job_state", p, "read a job's state");
+  if (!state.ok()) return state.status();
+  if (PQntuples(state->get()) == 0) {
+    return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot ", std::string(what), " ", id, ": it is ",
+                   std::string(Text(state->get(), 0, 0))));
+}
+
+absl::StatusOr<Job> PostgresStore::JobGet(const JobGetParams& params) {
+  Params p;
+  p.Add(params.id);
+  absl::StatusOr<Result> r = Run("job_get", p, "get a job");
+  if (!r.ok()) return r.status();
+  if (PQntuples(r->get()) == 0) {
+    return absl::NotFoundError(absl::StrCat("job ", params.id, " not found"));
+  }
+  return OneJob(r->get());
+}
+
+absl::StatusOr<Job> PostgresStore::JobRequeue(const JobRequeueParams& params) {
+  Params p;
+  p.Add(params.id).Add(params.now).Add(catalog_.channel());
+  return SingleJobChange("job_requeue", p, "requeue job", params.id);
+}
+
+absl::StatusOr<Job> PostgresStore::JobCancel(const JobCancelParams& params) {
+  Params p;
+  p.Add(params.id).Add(params.now);
+  return SingleJobChange("job_cancel", p, "cancel job", params.id);
+}
+
+absl::Status PostgresStore::JobDelete(const JobDeleteParams& params) {
+  Params p;
+  p.Add(params.id);
+  absl::StatusOr<Result> r = Run("job_delete", p, "delete a job");
+  if (!r.ok()) return r.status();
+  if (PQntuples(r->get()) > 0) return absl::OkStatus();
+  absl::StatusOr<Result> state = Run("job_state", p, "read a job's state");
+  if (!state.ok()) return state.status();
+  if (PQntuples(state->get()) == 0) {
+    return absl::NotFoundError(absl::StrCat("job ", params.id, " not found"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cannot delete job ", params.id, " while it is running; cancel it first"));
+}
+
+absl::StatusOr<JobPage> PostgresStore::JobList(const JobListParams& params) {
+  const JobFilter& f = params.filter;
+  if (f.limit < 1 || f.limit > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("list limit must be 1..1000, not ", f.limit));
+  }
+  std::vector<std::optional<std::string>> states;
+  for (JobState s : f.states) states.emplace_back(std::string(JobStateName(s)));
+  Params p;
+  p.Add(TextArray(states)).Add(f.queue).Add(f.name).Add(f.identifier)
+      .Add(f.before_id).Add(f.limit + 1);
+  absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
+  if (!lease.ok()) return lease.status();
+  // Unprepared on purpose: see job_list.sql.
+  absl::StatusOr<Result> r =
+      lease->ExecUnprepared(catalog_.Query("job_list"), p, "list jobs");
+  if (!r.ok()) return r.status();
+  absl::StatusOr<std::vector<Job>> jobs = JobsFromResult(r->get());
+  if (!jobs.ok()) return jobs.status();
+  JobPage page;
+  page.jobs = *std::move(jobs);
+  if (static_cast<int>(page.jobs.size()) > f.limit) {
+    page.jobs.resize(f.limit);
+    page.next_before_id = page.jobs.back().id;
+  }
+  return page;
+}
+
+absl::StatusOr<std::vector<QueueCounts>> PostgresStore::JobCountByState() {
+  absl::StatusOr<Result> r = Run("job_count_by_state", Params(), "count jobs");
+  if (!r.ok()) return r.status();
+  std::vector<QueueCounts> out;
+  int64_t delta_rows = 0;
+  for (int row = 0; row < PQntuples(r->get()); ++row) {
+    delta_rows += Int(r->get(), row, 3);
+    int64_t n = Int(r->get(), row, 2);
+    if (n == 0) continue;
+    absl::StatusOr<JobState> state = ParseJobState(Text(r->get(), row, 1));
+    if (!state.ok()) return absl::InternalError("corrupt state in job counts");
+    std::string queue(Text(r->get(), row, 0));
+    if (out.empty() || out.back().queue != queue) {
+      out.push_back(QueueCounts{.queue = queue, .by_state = {}});
+    }
+    out.back().by_state[*state] = n;
+  }
+  if (delta_rows > kCompactAfterRows) (void)CompactCounts();
+  return out;
+}
+
+absl::StatusOr<int> PostgresStore::JobDeleteFinishedBefore(
+    const JobDeleteFinishedBeforeParams& params) {
+  if (!IsFinal(params.state)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "only finished jobs (completed, dead, cancelled) are deleted, not ",
+        std::string(JobStateName(params.state))));
+  }
+  if (params.limit <= 0) {
+    return absl::InvalidArgumentError("delete limit must be positive");
+  }
+  Params p;
+  p.Add(std::string(JobStateName(params.state))).Add(params.before)
+      .Add(params.limit);
+  absl::StatusOr<Result> r =
+      Run("job_delete_finished_before", p, "delete finished jobs");
+  if (!r.ok()) return r.status();
+  return PQntuples(r->get());
+}
+
+absl::Status PostgresStore::SetPaused(const QueueNameParams& params,
+                                      bool paused) {
+  if (params.queue.empty()) {
+    return absl::InvalidArgumentError("queue name is empty");
+  }
+  Params p;
+  p.Add(params.queue).Add(paused).Add(params.now);
+  return Run("queue_set_paused", p, paused ? "pause a queue" : "resume a queue")
+      .status();
+}
+
+absl::Status PostgresStore::QueuePause(const QueueNameParams& params) {
+  return SetPaused(params, true);
+}
+
+absl::Status PostgresStore::QueueResume(const QueueNameParams& params) {
+  return SetPaused(params, false);
+}
+
+absl::StatusOr<std::vector<QueueInfo>> PostgresStore::QueueList() {
+  absl::StatusOr<std::vector<QueueCounts>> counts = JobCountByState();
+  if (!counts.ok()) return counts.status();
+  absl::StatusOr<Result> paused =
+      Run("queue_list_paused", Params(), "list queues");
+  if (!paused.ok()) return paused.status();
+  std::map<std::string, QueueInfo> queues;
+  for (QueueCounts& c : *counts) {
+    QueueInfo& q = queues[c.queue];
+    q.name = c.queue;
+    q.counts = std::move(c.by_state);
+  }
+  for (int row = 0; row < PQntuples(paused->get()); ++row) {
+    std::string name(Text(paused->get(), row, 0));
+    QueueInfo& q = queues[name];
+    q.name = name;
+    q.paused = Bool(paused->get(), row, 1);
+  }
+  std::vector<QueueInfo> out;
+  for (auto& [name, info] : queues) out.push_back(std::move(info));
+  return out;
+}
+
+absl::StatusOr<bool> PostgresStore::LeaderAttemptElect(
+    const LeaderAttemptElectParams& params) {
+  if (params.name.empty() || params.leader_id.empty()) {
+    return absl::InvalidArgumentError("leadership name and leader id are required");
+  }
+  if (params.ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("leadership ttl must be positive");
+  }
+  Params p;
+  p.Add(params.name).Add(params.leader_id).Add(params.now)
+      .Add(params.now + params.ttl);
+  absl::StatusOr<Result> r = Run("leader_attempt_elect", p, "elect a leader");
+  if (!r.ok()) return r.status();
+  return PQntuples(r->get()) > 0;
+}
+
+absl::Status PostgresStore::LeaderResign(const LeaderResignParams& params) {
+  Params p;
+  p.Add(params.name).Add(params.leader_id);
+  return Run("leader_resign", p, "resign leadership").status();
+}
+
+absl::Status PostgresStore::WorkerRegister(const WorkerRegisterParams& params) {
+  const WorkerInfo& w = params.worker;
+  if (w.id.empty()) return absl::InvalidArgumentError("worker id is empty");
+  std::vector<std::optional<std::string>> queues(w.queues.begin(),
+                                                 w.queues.end());
+  Params p;
+  p.Add(w.id).Add(w.host).Add(w.pid).Add(TextArray(queues)).Add(w.started_at)
+      .Add(params.now).Add(w.running);
+  return Run("worker_register", p, "register a worker").status();
+}
+
+absl::Status PostgresStore::WorkerHeartbeat(
+    const WorkerHeartbeatParams& params) {
+  Params p;
+  p.Add(params.worker_id).Add(params.running).Add(params.now);
+  absl::StatusOr<Result> r = Run("worker_heartbeat", p, "heartbeat a worker");
+  if (!r.ok()) return r.status();
+  if (PQntuples(r->get()) == 0) {
+    return absl::NotFoundError(absl::StrCat(
+        "worker \"", params.worker_id, "\" is not registered"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostgresStore::WorkerDeregister(
+    const WorkerDeregisterParams& params) {
+  Params p;
+  p.Add(params.worker_id);
+  return Run("worker_deregister", p, "deregister a worker").status();
+}
+
+absl::StatusOr<std::vector<WorkerInfo>> PostgresStore::WorkerList(
+    const WorkerListParams& params) {
+  Params p;
+  p.Add(params.now - params.ttl);
+  absl::StatusOr<Result> r = Run("worker_list", p, "list workers");
+  if (!r.ok()) return r.status();
+  std::vector<WorkerInfo> out;
+  const PGresult* res = r->get();
+  for (int row = 0; row < PQntuples(res); ++row) {
+    WorkerInfo w;
+    w.id = std::string(Text(res, row, 0));
+    w.host = std::string(Text(res, row, 1));
+    w.pid = Int(res, row, 2);
+    nlohmann::json queues = nlohmann::json::parse(Text(res, row, 3), nullptr,
+                                                  /*allow_exceptions=*/false);
+    if (queues.is_array()) {
+      for (const auto& q : queues) {
+        if (q.is_string()) w.queues.push_back(q.get<std::string>());
+      }
+    }
+    w.started_at = FromMicros(Int(res, row, 4));
+    w.last_heartbeat_at = FromMicros(Int(res, row, 5));
+    w.running = static_cast<int>(Int(res, row, 6));
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+absl::StatusOr<bool> PostgresStore::CronFireOnce(
+    const CronFireOnceParams& params) {
+  if (params.schedule.empty()) {
+    return absl::InvalidArgumentError("cron schedule name is empty");
+  }
+  bool fired = false;
+  absl::Status s = InTransaction("fire a cron schedule", [&](Pool::Lease& lease) {
+    fired = false;
+    Params prune;
+    prune.Add(params.schedule).Add(params.fire_time - kCronFireRetention);
+    absl::StatusOr<Result> pruned =
+        lease.Exec("cron_fire_prune", catalog_.Query("cron_fire_prune"), prune,
+                   "forget old cron fires");
+    if (!pruned.ok()) return pruned.status();
+    Params rec;
+    rec.Add(params.schedule).Add(params.fire_time).Add(params.job.id)
+        .Add(params.now);
+    absl::StatusOr<Result> recorded =
+        lease.Exec("cron_fire_record", catalog_.Query("cron_fire_record"), rec,
+                   "record a cron fire");
+    if (!recorded.ok()) return recorded.status();
+    if (PQntuples(recorded->get()) == 0) return absl::OkStatus();  // fired
+    absl::StatusOr<JobInsertManyResult> inserted = InsertJobs(
+        [&](std::string_view name, const Params& p) {
+          return lease.Exec(name, catalog_.Query(name), p, "insert a cron job");
+        },
+        catalog_, JobInsertManyParams{.jobs = {params.job}, .now = params.now});
+    if (!inserted.ok()) return inserted.status();
+    fired = true;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return fired;
+}
+
+}  // namespace popqueue::store::pg

@@ -1,0 +1,313 @@
+// The worker path of the PostgreSQL store: open, migrate, insert, claim,
+// complete, fail, heartbeat, rescue and notifications. Admin and read calls
+// are in postgres_admin.cc.
+#include "store/postgres/postgres_store.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "store/postgres/job_insert.h"
+#include "store/postgres/job_rows.h"
+
+namespace popqueue::store {
+
+absl::StatusOr<std::shared_ptr<Store>> OpenPostgresStore(
+    const Url& url, const StoreConfig& config) {
+  absl::StatusOr<std::shared_ptr<pg::PostgresStore>> s =
+      pg::PostgresStore::Open(url, config);
+  if (!s.ok()) return s.status();
+  return std::shared_ptr<Store>(*std::move(s));
+}
+
+namespace pg {
+namespace {
+
+constexpr int kMaxAttempts = 4;  // serialization failures / deadlocks
+constexpr absl::Duration kCompactEvery = absl::Seconds(5);
+
+absl::StatusOr<JobIdList> IdsInParamsOrder(const PGresult* res,
+                                           const std::vector<JobId>& order) {
+  std::set<JobId> changed;
+  for (int r = 0; r < PQntuples(res); ++r) changed.insert(Int(res, r, 0));
+  JobIdList out;
+  for (JobId id : order) {
+    if (changed.erase(id) > 0) out.push_back(id);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<PostgresStore>> PostgresStore::Open(
+    const Url& url, const StoreConfig& config,
+    const PostgresStoreOptions& options) {
+  // ?pool_size=N is ours; every other query parameter goes to libpq.
+  Url conn_url = url;
+  int pool_size = options.pool_size;
+  if (auto it = conn_url.query.find("pool_size"); it != conn_url.query.end()) {
+    if (!absl::SimpleAtoi(it->second, &pool_size) || pool_size < 1 ||
+        pool_size > 100) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pool_size in \"", url.Redacted(), "\" must be a number from 1 to 100"));
+    }
+    conn_url.query.erase(it);
+  }
+  absl::StatusOr<ConnSettings> settings =
+      SettingsFromUrl(conn_url, config.db_name);
+  if (!settings.ok()) return settings.status();
+  absl::StatusOr<SqlCatalog> catalog = SqlCatalog::Create(config.collection);
+  if (!catalog.ok()) return catalog.status();
+  auto store = std::make_shared<PostgresStore>(*std::move(catalog),
+                                               *std::move(settings), pool_size);
+  // Connect once now so that a wrong URL fails at open with a clear message.
+  {
+    absl::StatusOr<Pool::Lease> lease = store->pool_.Acquire();
+    if (!lease.ok()) return lease.status();
+  }
+  if (options.migrate) {
+    if (absl::Status s = store->Migrate(); !s.ok()) return s;
+  }
+  return store;
+}
+
+PostgresStore::PostgresStore(SqlCatalog catalog, ConnSettings settings,
+                             int pool_size)
+    : catalog_(std::move(catalog)),
+      pool_(settings, pool_size),
+      listener_(settings, catalog_.channel()) {}
+
+absl::StatusOr<Result> PostgresStore::Run(std::string_view name,
+                                          const Params& params,
+                                          std::string_view what) {
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
+    if (!lease.ok()) return lease.status();
+    absl::StatusOr<Result> r =
+        lease->Exec(name, catalog_.Query(name), params, what);
+    if (r.ok() || !absl::IsAborted(r.status()) || attempt >= kMaxAttempts) {
+      return r;
+    }
+    absl::SleepFor(absl::Milliseconds(2 * attempt));
+  }
+}
+
+absl::Status PostgresStore::InTransaction(
+    std::string_view what,
+    const std::function<absl::Status(Pool::Lease&)>& body) {
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
+    if (!lease.ok()) return lease.status();
+    absl::Status s = lease->ExecSimple("BEGIN", what);
+    if (s.ok()) s = body(*lease);
+    if (s.ok()) s = lease->ExecSimple("COMMIT", what);
+    // On failure the lease rolls back when it is released.
+    if (s.ok() || !absl::IsAborted(s) || attempt >= kMaxAttempts) return s;
+    absl::SleepFor(absl::Milliseconds(2 * attempt));
+  }
+}
+
+absl::Status PostgresStore::Migrate() {
+  absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
+  if (!lease.ok()) return lease.status();
+  Params key;
+  key.Add(catalog_.LockKey("migrate"));
+  // Concurrent starts queue up here; the first one migrates, the others
+  // then find nothing left to do.
+  absl::StatusOr<Result> locked =
+      lease->Exec("advisory_lock", catalog_.Query("advisory_lock"), key,
+                  "lock the schema for migration");
+  if (!locked.ok()) return locked.status();
+
+  absl::Status status = [&]() -> absl::Status {
+    if (absl::Status s = lease->ExecSimple(
+            catalog_.Query("schema_migrations"), "create the migrations table");
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<Result> applied =
+        lease->Exec("migrations_applied", catalog_.Query("migrations_applied"),
+                    Params(), "read applied migrations");
+    if (!applied.ok()) return applied.status();
+    std::set<int64_t> done;
+    for (int r = 0; r < PQntuples(applied->get()); ++r) {
+      done.insert(Int(applied->get(), r, 0));
+    }
+    for (const Migration& m : catalog_.migrations()) {
+      if (done.contains(m.version)) continue;
+      std::string what = absl::StrCat("apply migration ", m.name);
+      absl::Status s = lease->ExecSimple("BEGIN", what);
+      if (s.ok()) s = lease->ExecSimple(m.sql, what);
+      if (s.ok()) {
+        Params p;
+        p.Add(m.version).Add(m.name);
+        s = lease->Exec("migration_record", catalog_.Query("migration_record"),
+                        p, what)
+                .status();
+      }
+      if (s.ok()) s = lease->ExecSimple("COMMIT", what);
+      if (!s.ok()) {
+        (void)lease->ExecSimple("ROLLBACK", what);
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }();
+  (void)lease->Exec("advisory_unlock", catalog_.Query("advisory_unlock"), key,
+                    "unlock the schema");
+  return status;
+}
+
+absl::StatusOr<JobInsertManyResult> PostgresStore::JobInsertMany(
+    const JobInsertManyParams& params) {
+  if (params.jobs.empty()) return JobInsertManyResult();
+  return InsertJobs(
+      [this](std::string_view name, const Params& p) {
+        return Run(name, p, "insert jobs");
+      },
+      catalog_, params);
+}
+
+absl::StatusOr<JobClaimResult> PostgresStore::JobClaim(
+    const JobClaimParams& params) {
+  if (params.limit < 0) {
+    return absl::InvalidArgumentError("claim limit must not be negative");
+  }
+  if (params.lease <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("claim lease must be positive");
+  }
+  if (params.limit == 0 || params.queues.empty()) return JobClaimResult();
+  std::vector<std::optional<std::string>> queues(params.queues.begin(),
+                                                 params.queues.end());
+  Params p;
+  p.Add(TextArray(queues))
+      .Add(params.worker_id)
+      .Add(params.limit)
+      .Add(params.now)
+      .Add(params.now + params.lease)
+      .Add(params.lease_token);
+  absl::StatusOr<Result> r = Run("job_claim", p, "claim jobs");
+  if (!r.ok()) return r.status();
+  return JobsFromResult(r->get());
+}
+
+absl::StatusOr<JobIdList> PostgresStore::JobCompleteMany(
+    const JobCompleteManyParams& params) {
+  if (params.items.empty()) return JobIdList();
+  std::vector<int64_t> ids, tokens;
+  std::vector<std::optional<std::string>> results;
+  for (const JobCompleteItem& item : params.items) {
+    ids.push_back(item.id);
+    tokens.push_back(item.lease_token);
+    results.push_back(item.result ? std::optional(ValidUtf8(*item.result))
+                                  : std::nullopt);
+  }
+  Params p;
+  p.Add(BigintArray(ids)).Add(BigintArray(tokens)).Add(TextArray(results))
+      .Add(params.now);
+  absl::StatusOr<Result> r = Run("job_complete_many", p, "complete jobs");
+  if (!r.ok()) return r.status();
+  return IdsInParamsOrder(r->get(), ids);
+}
+
+absl::StatusOr<JobIdList> PostgresStore::JobFailMany(
+    const JobFailManyParams& params) {
+  if (params.items.empty()) return JobIdList();
+  std::vector<int64_t> ids, tokens, run_at;
+  std::vector<std::optional<std::string>> to, errors;
+  for (const JobFailItem& item : params.items) {
+    if (item.to != JobState::kRetryable && item.to != JobState::kDead &&
+        item.to != JobState::kCancelled) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "job ", item.id, ": a failed job goes to retryable, dead or "
+          "cancelled, not ", std::string(JobStateName(item.to))));
+    }
+    ids.push_back(item.id);
+    tokens.push_back(item.lease_token);
+    to.emplace_back(std::string(JobStateName(item.to)));
+    run_at.push_back(Micros(item.run_at));
+    errors.emplace_back(ValidUtf8(item.error));
+  }
+  Params p;
+  p.Add(BigintArray(ids)).Add(BigintArray(tokens)).Add(TextArray(to))
+      .Add(BigintArray(run_at)).Add(TextArray(errors)).Add(params.now)
+      .Add(absl::ToUnixMillis(params.now));
+  absl::StatusOr<Result> r = Run("job_fail_many", p, "fail jobs");
+  if (!r.ok()) return r.status();
+  return IdsInParamsOrder(r->get(), ids);
+}
+
+absl::StatusOr<JobHeartbeatManyResult> PostgresStore::JobHeartbeatMany(
+    const JobHeartbeatManyParams& params) {
+  if (params.lease <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("heartbeat lease must be positive");
+  }
+  if (params.items.empty()) return JobHeartbeatManyResult();
+  std::vector<int64_t> ids, tokens;
+  std::vector<std::optional<std::string>> progress;
+  for (const JobHeartbeatItem& item : params.items) {
+    ids.push_back(item.id);
+    tokens.push_back(item.lease_token);
+    progress.push_back(item.progress ? std::optional(absl::StrCat(
+                                           std::clamp(*item.progress, 0, 100)))
+                                     : std::nullopt);
+  }
+  Params p;
+  p.Add(BigintArray(ids)).Add(BigintArray(tokens)).Add(TextArray(progress))
+      .Add(params.now + params.lease);
+  absl::StatusOr<Result> r = Run("job_heartbeat_many", p, "heartbeat jobs");
+  if (!r.ok()) return r.status();
+  std::set<JobId> extended, cancel;
+  for (int row = 0; row < PQntuples(r->get()); ++row) {
+    JobId id = Int(r->get(), row, 0);
+    extended.insert(id);
+    if (Bool(r->get(), row, 1)) cancel.insert(id);
+  }
+  JobHeartbeatManyResult out;
+  for (JobId id : ids) {
+    if (extended.erase(id) > 0) {
+      out.extended.push_back(id);
+      if (cancel.contains(id)) out.cancel_requested.push_back(id);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<int> PostgresStore::JobRescueExpired(
+    const JobRescueExpiredParams& params) {
+  if (params.limit <= 0) {
+    return absl::InvalidArgumentError("rescue limit must be positive");
+  }
+  Params p;
+  p.Add(params.now).Add(params.limit).Add(absl::ToUnixMillis(params.now))
+      .Add(catalog_.channel());
+  absl::StatusOr<Result> r = Run("job_rescue_expired", p, "rescue expired jobs");
+  if (!r.ok()) return r.status();
+  // The rescuer runs periodically in the leader: a good place to keep the
+  // count deltas short.
+  int64_t now_us = Micros(absl::Now());
+  int64_t last = last_compact_us_.load();
+  if (now_us - last > absl::ToInt64Microseconds(kCompactEvery) &&
+      last_compact_us_.compare_exchange_strong(last, now_us)) {
+    (void)CompactCounts();
+  }
+  return static_cast<int>(Int(r->get(), 0, 0));
+}
+
+absl::Status PostgresStore::CompactCounts() {
+  Params p;
+  p.Add(catalog_.LockKey("counts"));
+  return Run("counts_compact", p, "compact job counts").status();
+}
+
+absl::StatusOr<int> PostgresStore::Subscribe(
+    std::function<void(const std::string& queue)> on_available) {
+  if (!on_available) return absl::InvalidArgumentError("empty callback");
+  return listener_.Subscribe(std::move(on_available));
+}
+
+void PostgresStore::Unsubscribe(int handle) { listener_.Unsubscribe(handle); }
+
+}  // namespace pg
+}  // namespace popqueue::store

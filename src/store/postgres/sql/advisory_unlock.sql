@@ -1,0 +1,2 @@
+-- $1 key
+SELECT pg_advisory_unlock($1::bigint);

@@ -1,0 +1,2 @@
+-- $1 id
+SELECT * FROM {{table}} WHERE id = $1::bigint;

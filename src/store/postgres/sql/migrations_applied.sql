@@ -1,0 +1,1 @@
+SELECT version FROM {{table_migrations}} ORDER BY version;

@@ -1,0 +1,1 @@
+SELECT name, paused FROM {{table_queues}} ORDER BY name;

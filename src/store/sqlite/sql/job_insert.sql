@@ -1,0 +1,6 @@
+-- Params: one job. Fails with a primary-key constraint when :id is taken.
+INSERT INTO "{{table}}" (id, queue, name, identifier, data, priority, state,
+                         max_attempts, run_at, created_at, timeout_us,
+                         backoff_base_us)
+VALUES (:id, :queue, :name, :identifier, :data, :priority, :state,
+        :max_attempts, :run_at, :created_at, :timeout_us, :backoff_base_us);

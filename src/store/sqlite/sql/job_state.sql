@@ -1,0 +1,2 @@
+-- Params: :id. Returns: state, identifier.
+SELECT state, identifier FROM "{{table}}" WHERE id = :id;

@@ -1,0 +1,2 @@
+-- Params: :queue. Idempotent.
+DELETE FROM "{{table}}_queues" WHERE name = :queue;

@@ -1,0 +1,2 @@
+-- Params: :id.
+DELETE FROM "{{table}}_workers" WHERE id = :id;

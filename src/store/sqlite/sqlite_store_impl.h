@@ -1,0 +1,168 @@
+// SqliteStore: the Store on one SQLite file. Private to src/store/sqlite; the
+// rest of the library opens it through OpenSqliteStore (sqlite_store.h).
+// The concurrency model is explained at the top of sqlite_store.cc.
+#ifndef POPQUEUE_STORE_SQLITE_SQLITE_STORE_IMPL_H_
+#define POPQUEUE_STORE_SQLITE_SQLITE_STORE_IMPL_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/store.h"
+
+namespace popqueue::store::sqlite {
+
+// The column list every query that returns jobs uses ({{job_columns}}), in
+// the order ReadJob expects.
+inline constexpr char kJobColumns[] =
+    "id, queue, name, identifier, data, priority, state, attempt, "
+    "max_attempts, run_at, created_at, picked_at, finished_at, worker_id, "
+    "lease_token, lease_expires_at, errors, result, progress, timeout_us, "
+    "backoff_base_us, cancel_requested";
+
+// Reads a job from a row whose first columns are kJobColumns. Internal when
+// the row is corrupt (unknown state, malformed errors).
+absl::StatusOr<Job> ReadJob(const Stmt& row);
+
+class SqliteStore final : public Store {
+ public:
+  struct Options {
+    std::string path;   // file path or ":memory:"
+    std::string table;  // validated identifier
+    std::string synchronous = "NORMAL";
+    int busy_timeout_ms = 5000;
+  };
+
+  // Opens the writer connection and runs Migrate().
+  static absl::StatusOr<std::shared_ptr<SqliteStore>> Open(Options options);
+
+  absl::Status Migrate() override;
+
+  absl::StatusOr<JobInsertManyResult> JobInsertMany(
+      const JobInsertManyParams& params) override;
+  absl::StatusOr<JobClaimResult> JobClaim(const JobClaimParams& params) override;
+  absl::StatusOr<JobIdList> JobCompleteMany(
+      const JobCompleteManyParams& params) override;
+  absl::StatusOr<JobIdList> JobFailMany(const JobFailManyParams& params) override;
+  absl::StatusOr<JobHeartbeatManyResult> JobHeartbeatMany(
+      const JobHeartbeatManyParams& params) override;
+  absl::StatusOr<int> JobRescueExpired(
+      const JobRescueExpiredParams& params) override;
+
+  absl::StatusOr<Job> JobGet(const JobGetParams& params) override;
+  absl::StatusOr<Job> JobRequeue(const JobRequeueParams& params) override;
+  absl::StatusOr<Job> JobCancel(const JobCancelParams& params) override;
+  absl::Status JobDelete(const JobDeleteParams& params) override;
+  absl::StatusOr<JobPage> JobList(const JobListParams& params) override;
+  absl::StatusOr<std::vector<QueueCounts>> JobCountByState() override;
+  absl::StatusOr<int> JobDeleteFinishedBefore(
+      const JobDeleteFinishedBeforeParams& params) override;
+
+  absl::Status QueuePause(const QueueNameParams& params) override;
+  absl::Status QueueResume(const QueueNameParams& params) override;
+  absl::StatusOr<std::vector<QueueInfo>> QueueList() override;
+
+  absl::StatusOr<bool> LeaderAttemptElect(
+      const LeaderAttemptElectParams& params) override;
+  absl::Status LeaderResign(const LeaderResignParams& params) override;
+
+  absl::Status WorkerRegister(const WorkerRegisterParams& params) override;
+  absl::Status WorkerHeartbeat(const WorkerHeartbeatParams& params) override;
+  absl::Status WorkerDeregister(const WorkerDeregisterParams& params) override;
+  absl::StatusOr<std::vector<WorkerInfo>> WorkerList(
+      const WorkerListParams& params) override;
+
+  absl::StatusOr<bool> CronFireOnce(const CronFireOnceParams& params) override;
+
+  bool SupportsNotify() const override { return true; }
+  absl::StatusOr<int> Subscribe(
+      std::function<void(const std::string& queue)> on_available) override;
+  void Unsubscribe(int handle) override;
+
+ private:
+  explicit SqliteStore(Options options);
+
+  // Runs `fn(Conn&)` inside BEGIN IMMEDIATE ... COMMIT on the writer
+  // connection; rolls back when fn fails. fn returns absl::Status or
+  // absl::StatusOr<T>, and so does WithWriteTx.
+  template <typename Fn>
+  auto WithWriteTx(Fn fn) -> decltype(fn(std::declval<Conn&>()));
+  // Runs `fn(Conn&)` on an idle read connection (the writer, under its lock,
+  // for in-memory databases, which cannot be shared between connections).
+  template <typename Fn>
+  auto WithReader(Fn fn) -> decltype(fn(std::declval<Conn&>()));
+
+  // Calls every subscriber once per queue. Never called with write_mu_ held.
+  void Notify(const std::set<std::string>& queues);
+
+  static constexpr size_t kMaxIdleReaders = 8;
+
+  const Options options_;
+  const ConnOptions conn_options_;
+  QueryMap queries_;  // immutable after construction
+  const bool in_memory_;
+
+  absl::Mutex write_mu_;
+  std::unique_ptr<Conn> writer_ ABSL_GUARDED_BY(write_mu_);
+
+  absl::Mutex read_mu_;
+  std::vector<std::unique_ptr<Conn>> idle_readers_ ABSL_GUARDED_BY(read_mu_);
+
+  // Held shared while calling subscribers, exclusively to change them, so
+  // that Unsubscribe returns only once no call to the handler is running.
+  absl::Mutex notify_mu_;
+  std::map<int, std::function<void(const std::string&)>> subscribers_
+      ABSL_GUARDED_BY(notify_mu_);
+  int next_handle_ ABSL_GUARDED_BY(notify_mu_) = 1;
+};
+
+template <typename Fn>
+auto SqliteStore::WithWriteTx(Fn fn) -> decltype(fn(std::declval<Conn&>())) {
+  absl::MutexLock lock(&write_mu_);
+  WriteTx tx(*writer_);
+  if (absl::Status s = tx.Begin(); !s.ok()) return s;
+  auto result = fn(*writer_);
+  if (!result.ok()) return result;  // ~WriteTx rolls back
+  if (absl::Status s = tx.Commit(); !s.ok()) return s;
+  return result;
+}
+
+template <typename Fn>
+auto SqliteStore::WithReader(Fn fn) -> decltype(fn(std::declval<Conn&>())) {
+  if (in_memory_) {
+    absl::MutexLock lock(&write_mu_);
+    return fn(*writer_);
+  }
+  std::unique_ptr<Conn> conn;
+  {
+    absl::MutexLock lock(&read_mu_);
+    if (!idle_readers_.empty()) {
+      conn = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+    }
+  }
+  if (conn == nullptr) {
+    absl::StatusOr<std::unique_ptr<Conn>> opened =
+        Conn::Open(conn_options_, &queries_);
+    if (!opened.ok()) return opened.status();
+    conn = std::move(*opened);
+  }
+  auto result = fn(*conn);
+  absl::MutexLock lock(&read_mu_);
+  if (idle_readers_.size() < kMaxIdleReaders) {
+    idle_readers_.push_back(std::move(conn));
+  }
+  return result;
+}
+
+}  // namespace popqueue::store::sqlite
+
+#endif  // POPQUEUE_STORE_SQLITE_SQLITE_STORE_IMPL_H_

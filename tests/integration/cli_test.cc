@@ -1,0 +1,506 @@
+// Runs the real `popqueue` binary against a temporary SQLite file and checks
+// its output and exit codes (0 ok, 1 operation failed, 2 usage error).
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+extern char** environ;
+
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using json = nlohmann::json;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "popqueue-cli-XXXXXX")
+            .string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
+    dir_ = tmpl;
+    db_url_ = "sqlite://" + dir_ + "/test.db";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Runs popqueue with `args` (plus --db-url unless `with_db` is false),
+  // `stdin_data` on stdin and `env` added to a copy of the environment
+  // without the variables the CLI reads. Kills it after `timeout`.
+  Result Run(std::vector<std::string> args, bool with_db = true,
+             const std::string& stdin_data = "",
+             const std::map<std::string, std::string>& env = {},
+             std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    if (with_db) {
+      args.push_back("--db-url");
+      args.push_back(db_url_);
+    }
+    std::string in_path = dir_ + "/stdin", out_path = dir_ + "/stdout",
+                err_path = dir_ + "/stderr";
+    std::ofstream(in_path, std::ios::binary) << stdin_data;
+
+    std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view kv(*e);
+      std::string_view key = kv.substr(0, kv.find('='));
+      if (key == "DB_URL" || key == "REDIS_URL" || key == "MEMCACHED_URL" ||
+          key == "WORKER_ID" || key == "WORKER_TIMEOUT" ||
+          key.rfind("POPQUEUE_", 0) == 0) {
+        continue;
+      }
+      env_s.emplace_back(kv);
+    }
+    for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (std::string& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = 0;
+    int rc =
+        posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    Result r;
+    if (rc != 0) {
+      ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(rc);
+      return r;
+    }
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ADD_FAILURE() << "popqueue " << ::testing::PrintToString(args)
+                      << " did not finish in " << timeout.count() << "s";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    r.exit_code =
+        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = ReadFile(out_path);
+    r.err = ReadFile(err_path);
+    return r;
+  }
+
+  // Enqueues and returns the printed id.
+  std::string Enqueue(std::vector<std::string> args) {
+    args.insert(args.begin(), "enqueue");
+    Result r = Run(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string id = r.out.substr(0, r.out.find('\n'));
+    EXPECT_FALSE(id.empty());
+    return id;
+  }
+
+  json RunJson(std::vector<std::string> args) {
+    args.push_back("--json");
+    Result r = Run(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    json j = json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+
+  std::string dir_;
+  std::string db_url_;
+};
+
+TEST_F(CliTest, HelpOnEveryCommand) {
+  Result top = Run({"--help"}, false);
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_THAT(top.out, HasSubstr("Usage: popqueue <command>"));
+  for (const char* cmd :
+       {"enqueue", "jobs", "job", "requeue", "cancel", "delete", "pause",
+        "resume", "stats", "workers", "migrate", "worker"}) {
+    Result r = Run({cmd, "--help"}, false);
+    EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
+    EXPECT_THAT(r.out, HasSubstr(std::string("Usage: popqueue ") + cmd)) << cmd;
+    EXPECT_THAT(r.out, HasSubstr("--db-url")) << cmd;
+    EXPECT_TRUE(top.out.find(std::string("  ") + cmd + " ") !=
+                std::string::npos)
+        << cmd << " missing from the top-level help";
+  }
+  Result help_cmd = Run({"help", "jobs"}, false);
+  EXPECT_EQ(help_cmd.exit_code, 0);
+  EXPECT_THAT(help_cmd.out, HasSubstr("Usage: popqueue jobs"));
+}
+
+TEST_F(CliTest, EnqueueThenListAsJson) {
+  std::string id = Enqueue({"email", "--data", R"({"to":"a@example.com"})",
+                            "--queue", "mail", "--priority", "3"});
+  json page = RunJson({"jobs"});
+  ASSERT_EQ(page["jobs"].size(), 1u) << page.dump();
+  const json& job = page["jobs"][0];
+  EXPECT_EQ(job["id"], id);
+  EXPECT_EQ(job["name"], "email");
+  EXPECT_EQ(job["queue"], "mail");
+  EXPECT_EQ(job["priority"], 3);
+  EXPECT_EQ(job["state"], "available");
+  EXPECT_EQ(job["data"], R"({"to":"a@example.com"})");
+  EXPECT_TRUE(page.contains("nextBefore"));
+
+  // The table form shows the same job.
+  Result table = Run({"jobs"});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("ID"));
+  EXPECT_THAT(table.out, HasSubstr(id));
+  EXPECT_THAT(table.out, HasSubstr("email"));
+
+  // Filters.
+  EXPECT_EQ(RunJson({"jobs", "--queue", "other"})["jobs"].size(), 0u);
+  EXPECT_EQ(RunJson({"jobs", "--state", "available,scheduled"})["jobs"].size(),
+            1u);
+  EXPECT_EQ(RunJson({"jobs", "--state=dead"})["jobs"].size(), 0u);
+  EXPECT_EQ(RunJson({"jobs", "--name", "email"})["jobs"].size(), 1u);
+}
+
+TEST_F(CliTest, Pagination) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Enqueue({"n"}));
+  json first = RunJson({"jobs", "--limit", "2"});
+  ASSERT_EQ(first["jobs"].size(), 2u);
+  EXPECT_EQ(first["jobs"][0]["id"], ids[4]);  // newest first
+  ASSERT_TRUE(first["nextBefore"].is_string()) << first.dump();
+  std::vector<std::string> seen;
+  json page = first;
+  for (int guard = 0; guard < 10; ++guard) {
+    for (const json& j : page["jobs"]) seen.push_back(j["id"]);
+    if (!page["nextBefore"].is_string()) break;
+    page = RunJson({"jobs", "--limit", "2", "--before",
+                    page["nextBefore"].get<std::string>()});
+  }
+  EXPECT_EQ(seen, std::vector<std::string>(ids.rbegin(), ids.rend()));
+}
+
+TEST_F(CliTest, DuplicateIdentifierReturnsTheSameId) {
+  std::string first = Enqueue({"report", "--identifier", "daily"});
+  Result again = Run({"enqueue", "report", "--identifier", "daily"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, first + "\n");
+  EXPECT_THAT(again.err, HasSubstr("duplicate of existing job"));
+  json j = RunJson({"enqueue", "report", "--identifier", "daily"});
+  EXPECT_EQ(j["id"], first);
+  EXPECT_EQ(j["inserted"], false);
+  EXPECT_EQ(RunJson({"jobs"})["jobs"].size(), 1u);
+}
+
+TEST_F(CliTest, DataFromStdinAndFile) {
+  std::string from_stdin = [&] {
+    Result r = Run({"enqueue", "x", "--data", "-"}, true, "line1\nline2");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out.substr(0, r.out.find('\n'));
+  }();
+  EXPECT_EQ(RunJson({"job", from_stdin})["data"], "line1\nline2");
+
+  std::ofstream(dir_ + "/payload.json") << R"({"k":1})";
+  std::string from_file = Enqueue({"x", "--data-file", dir_ + "/payload.json"});
+  EXPECT_EQ(RunJson({"job", from_file})["data"], R"({"k":1})");
+
+  Result missing = Run({"enqueue", "x", "--data-file", dir_ + "/nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("--data-file"));
+}
+
+TEST_F(CliTest, JobShowsEveryField) {
+  std::string id =
+      Enqueue({"resize", "--data", "img-1", "--identifier", "img-1",
+               "--max-attempts", "7", "--timeout", "45s"});
+  json job = RunJson({"job", id});
+  EXPECT_EQ(job["id"], id);
+  EXPECT_EQ(job["identifier"], "img-1");
+  EXPECT_EQ(job["maxAttempts"], 7);
+  EXPECT_EQ(job["attempt"], 0);
+  EXPECT_EQ(job["timeoutMs"], 45000);
+  EXPECT_TRUE(job["errors"].is_array());
+  for (const char* key : {"runAt", "createdAt", "pickedAt", "finishedAt",
+                          "workerId", "result", "progress"}) {
+    EXPECT_TRUE(job.contains(key)) << key;
+  }
+  Result text = Run({"job", id});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("resize"));
+  EXPECT_THAT(text.out, HasSubstr("0 of 7"));
+  EXPECT_THAT(text.out, HasSubstr("errors:"));
+}
+
+TEST_F(CliTest, DelayAndScoreScheduleTheJob) {
+  std::string delayed = Enqueue({"later", "--delay", "1h"});
+  EXPECT_EQ(RunJson({"job", delayed})["state"], "scheduled");
+  std::string scored = Enqueue({"later", "--score", "4102444800"});  // 2100
+  json job = RunJson({"job", scored});
+  EXPECT_EQ(job["state"], "scheduled");
+  EXPECT_EQ(job["runAt"], "2100-01-01T00:00:00.000Z");
+  std::string past = Enqueue({"now", "--score", "1000"});
+  EXPECT_EQ(RunJson({"job", past})["state"], "available");
+}
+
+TEST_F(CliTest, CancelRequeueDelete) {
+  std::string id = Enqueue({"task"});
+  Result cancel = Run({"cancel", id});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_THAT(cancel.out, HasSubstr("cancelled job " + id));
+  EXPECT_EQ(RunJson({"job", id})["state"], "cancelled");
+
+  // A finished job cannot be cancelled again: an operation error.
+  Result again = Run({"cancel", id});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("popqueue: "));
+
+  Result requeue = Run({"requeue", id});
+  EXPECT_EQ(requeue.exit_code, 0) << requeue.err;
+  EXPECT_THAT(requeue.out, HasSubstr("available"));
+  EXPECT_EQ(RunJson({"job", id})["state"], "available");
+
+  // An available job cannot be requeued.
+  EXPECT_EQ(Run({"requeue", id}).exit_code, 1);
+
+  Result del = Run({"delete", id});
+  EXPECT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_EQ(Run({"job", id}).exit_code, 1);
+}
+
+TEST_F(CliTest, UnknownIdIsAnOperationError) {
+  for (const char* cmd : {"job", "cancel", "requeue", "delete"}) {
+    Result r = Run({cmd, "123456789"});
+    EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("popqueue: ")) << cmd;
+    EXPECT_THAT(r.err, HasSubstr("123456789")) << cmd;
+  }
+}
+
+TEST_F(CliTest, UsageErrorsExitTwoAndNameTheProblem) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string mention;
+  };
+  std::vector<Case> cases = {
+      {{"enqueue", "x", "--priority", "high"}, "--priority"},
+      {{"enqueue", "x", "--delay", "5"}, "--delay"},
+      {{"enqueue", "x", "--delay", "5s", "--score", "10"}, "--score"},
+      {{"enqueue", "x", "--score", "tomorrow"}, "--score"},
+      {{"enqueue", "x", "--max-attempts", "0"}, "--max-attempts"},
+      {{"enqueue", "x", "--data", "a", "--data-file", "b"}, "--data-file"},
+      {{"enqueue"}, "<name>"},
+      {{"enqueue", "x", "--bogus"}, "--bogus"},
+      {{"enqueue", "x", "--priority"}, "--priority"},
+      {{"jobs", "--state", "finished"}, "--state"},
+      {{"jobs", "--limit", "0"}, "--limit"},
+      {{"jobs", "--before", "abc"}, "--before"},
+      {{"jobs", "extra"}, "extra"},
+      {{"job", "abc"}, "<id>"},
+      {{"job"}, "<id>"},
+      {{"cancel", "-5"}, "-5"},
+      {{"requeue", "12x"}, "<id>"},
+      {{"frobnicate"}, "frobnicate"},
+      {{"worker", "--concurrency", "many"}, "--concurrency"},
+      {{"worker"}, "--exec"},
+      {{"worker", "--exec", "noequals"}, "--exec"},
+      {{"worker", "--demo-exit-when-done"}, "--demo"},
+      {{"stats", "--json=maybe"}, "--json"},
+  };
+  for (const Case& c : cases) {
+    Result r = Run(c.args);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(c.args) << "\n"
+                              << r.err;
+    EXPECT_THAT(r.err, HasSubstr("popqueue: "))
+        << ::testing::PrintToString(c.args);
+    EXPECT_THAT(r.err, HasSubstr(c.mention))
+        << ::testing::PrintToString(c.args);
+    EXPECT_EQ(r.out, "") << ::testing::PrintToString(c.args);
+  }
+}
+
+TEST_F(CliTest, FlagFormsAndGlobalFlagsBeforeTheCommand) {
+  std::string id = Enqueue({"--data=x=y", "n", "--queue=q1"});
+  json job = RunJson({"job", id});
+  EXPECT_EQ(job["data"], "x=y");
+  EXPECT_EQ(job["queue"], "q1");
+  // Connection flags may precede the command.
+  Result r = Run({"--db-url", db_url_, "jobs", "--json"}, false);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(id));
+}
+
+TEST_F(CliTest, DbUrlPrecedenceFlagOverEnvironment) {
+  std::string env_url = "sqlite://" + dir_ + "/env.db";
+  Result enq = Run({"enqueue", "from-env"}, false, "", {{"DB_URL", env_url}});
+  ASSERT_EQ(enq.exit_code, 0) << enq.err;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/env.db"));
+  // The flag wins over the environment: test.db has no jobs.
+  Result flag = Run({"jobs", "--json"}, true, "", {{"DB_URL", env_url}});
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_EQ(json::parse(flag.out)["jobs"].size(), 0u);
+  Result env = Run({"jobs", "--json"}, false, "", {{"DB_URL", env_url}});
+  ASSERT_EQ(env.exit_code, 0) << env.err;
+  EXPECT_EQ(json::parse(env.out)["jobs"].size(), 1u);
+}
+
+TEST_F(CliTest, BadDbUrlIsReported) {
+  Result r = Run({"jobs", "--db-url", "nosuchdb://x"}, false);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("popqueue: "));
+  EXPECT_THAT(r.err, HasSubstr("nosuchdb"));
+}
+
+TEST_F(CliTest, StatsPauseResumeWorkersMigrate) {
+  Result migrate = Run({"migrate"});
+  EXPECT_EQ(migrate.exit_code, 0) << migrate.err;
+  EXPECT_THAT(migrate.out, HasSubstr("store ready"));
+  EXPECT_EQ(Run({"migrate"}).exit_code, 0);  // idempotent
+
+  Enqueue({"a", "--queue", "q1"});
+  Enqueue({"a", "--queue", "q1", "--delay", "1h"});
+  Enqueue({"b", "--queue", "q2"});
+  Result pause = Run({"pause", "q1"});
+  EXPECT_EQ(pause.exit_code, 0) << pause.err;
+  json stats = RunJson({"stats"});
+  EXPECT_EQ(stats["counts"]["q1"]["available"], 1) << stats.dump();
+  EXPECT_EQ(stats["counts"]["q1"]["scheduled"], 1) << stats.dump();
+  EXPECT_EQ(stats["counts"]["q2"]["available"], 1) << stats.dump();
+  EXPECT_EQ(stats["totals"]["available"], 2) << stats.dump();
+  EXPECT_EQ(stats["paused"], json::array({"q1"})) << stats.dump();
+  Result table = Run({"stats"});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("paused"));
+
+  EXPECT_EQ(Run({"resume", "q1"}).exit_code, 0);
+  EXPECT_EQ(RunJson({"stats"})["paused"], json::array());
+
+  json workers = RunJson({"workers"});
+  EXPECT_TRUE(workers["workers"].is_array());
+}
+
+TEST_F(CliTest, WorkerRunsExecHandlers) {
+  std::string ok = Enqueue({"shout", "--data", "hello"});
+  std::string bad = Enqueue({"fail", "--max-attempts", "1"});
+  // Run the worker until both jobs are final, then stop it with SIGTERM.
+  std::vector<std::string> argv_s = {
+      POPQUEUE_CLI_PATH, "worker",
+      "--db-url",        db_url_,
+      "--exec",          "shout=tr a-z A-Z",
+      "--exec",          "fail=echo broken >&2; exit 3"};
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ),
+            0);
+  posix_spawn_file_actions_destroy(&actions);
+  bool done = false;
+  for (int i = 0; i < 300 && !done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    json a = RunJson({"job", ok});
+    json b = RunJson({"job", bad});
+    done = a["state"] == "completed" && b["state"] == "dead";
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  json a = RunJson({"job", ok});
+  EXPECT_EQ(a["result"], "HELLO");
+  json b = RunJson({"job", bad});
+  ASSERT_EQ(b["errors"].size(), 1u) << b.dump();
+  EXPECT_THAT(b["errors"][0]["message"].get<std::string>(),
+              HasSubstr("exit status 3: broken"));
+}
+
+TEST_F(CliTest, DemoRunsEveryJobToAFinalState) {
+  Result r = Run(
+      {"worker", "--demo", "--demo-exit-when-done", "--demo-timeout", "60s"},
+      true, "", {}, std::chrono::seconds(90));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Summary:"));
+
+  std::map<std::string, json> by_name;
+  int count = 0;
+  for (const char* queue : {"demo", "demo-priority"}) {
+    json page = RunJson({"jobs", "--queue", queue, "--limit", "100"});
+    for (const json& job : page["jobs"]) {
+      ++count;
+      std::string name = job["name"];
+      by_name[name] = job;
+      if (name == "demo.always-fails") {
+        EXPECT_EQ(job["state"], "dead") << job.dump();
+        EXPECT_EQ(job["attempt"], job["maxAttempts"]) << job.dump();
+        EXPECT_EQ(job["maxAttempts"], 3) << job.dump();  // retries 2 + 1
+        EXPECT_EQ(job["errors"].size(), 3u) << job.dump();
+      } else {
+        EXPECT_EQ(job["state"], "completed") << job.dump();
+      }
+    }
+  }
+  EXPECT_EQ(count, 9);  // hello, delayed, 3 batch, urgent, flaky, fails, slow
+  for (const char* name :
+       {"demo.hello", "demo.delayed", "demo.batch", "demo.urgent", "demo.flaky",
+        "demo.always-fails", "demo.slow"}) {
+    EXPECT_TRUE(by_name.count(name)) << name;
+  }
+  EXPECT_EQ(by_name["demo.flaky"]["attempt"], 2);
+
+  // The urgent job, enqueued after the batch, started first on its queue.
+  std::vector<std::string> priority_starts;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("] start ") == std::string::npos) continue;
+    if (line.find("demo.urgent") != std::string::npos) {
+      priority_starts.push_back("urgent");
+    } else if (line.find("demo.batch") != std::string::npos) {
+      priority_starts.push_back("batch");
+    }
+  }
+  ASSERT_EQ(priority_starts.size(), 4u) << r.out;
+  EXPECT_EQ(priority_starts[0], "urgent") << r.out;
+}
+
+}  // namespace

@@ -1,0 +1,409 @@
+// The worker runtime end to end on the embedded SQLite store: lifecycle,
+// ordering, retries, timeouts, cancellation, shutdown and validation.
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "popqueue/queue.h"
+#include "tests/integration/test_util.h"
+
+namespace popqueue {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+// Collects events; tests wait on it instead of sleeping.
+class EventLog {
+ public:
+  EventListener Listener() {
+    return [this](const JobEvent& e) {
+      absl::MutexLock lock(&mu_);
+      events_.push_back(e);
+    };
+  }
+  // Waits until `n` events of `kind` arrived.
+  bool WaitFor(JobEvent::Kind kind, int n, absl::Duration timeout = absl::Seconds(30)) {
+    absl::MutexLock lock(&mu_);
+    auto cond = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return CountLocked(kind) >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
+  }
+  int Count(JobEvent::Kind kind) {
+    absl::MutexLock lock(&mu_);
+    return CountLocked(kind);
+  }
+  std::vector<JobEvent> Of(JobEvent::Kind kind) {
+    absl::MutexLock lock(&mu_);
+    std::vector<JobEvent> out;
+    for (const auto& e : events_) {
+      if (e.kind == kind) out.push_back(e);
+    }
+    return out;
+  }
+
+ private:
+  int CountLocked(JobEvent::Kind kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    int n = 0;
+    for (const auto& e : events_) n += e.kind == kind;
+    return n;
+  }
+  absl::Mutex mu_;
+  std::vector<JobEvent> events_ ABSL_GUARDED_BY(mu_);
+};
+
+QueueConfig FastConfig(const TempDir& dir, int retries = 3) {
+  QueueConfig c{.db_url = dir.SqliteUrl(), .retries = retries};
+  c.worker.poll_interval = absl::Milliseconds(20);
+  c.worker.retry.base = absl::Milliseconds(10);
+  c.worker.retry.jitter = 0;
+  c.worker.handle_signals = false;
+  c.worker.shutdown_deadline = absl::Seconds(5);
+  return c;
+}
+
+TEST(Queue, ProcessesEveryJobExactlyOnce) {
+  TempDir dir;
+  QueueConfig config = FastConfig(dir);
+  config.worker.default_concurrency = 8;
+  Queue queue(config);
+  ASSERT_TRUE(queue.status().ok()) << queue.status();
+  absl::Mutex mu;
+  std::map<std::string, int> runs;
+  ASSERT_TRUE(queue.Define("count", [&](const Job& job) {
+    absl::MutexLock lock(&mu);
+    ++runs[job.data];
+    return true;
+  }).ok());
+  EventLog log;
+  ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
+  std::vector<EnqueueRequest> batch;
+  for (int i = 0; i < 500; ++i) batch.push_back({.name = "count", .data = std::to_string(i)});
+  auto ids = queue.EnqueueMany(batch);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(log.WaitFor(JobEvent::Kind::kCompleted, 500));
+  queue.Stop();
+  EXPECT_EQ(runs.size(), 500u);
+  for (const auto& [data, n] : runs) EXPECT_EQ(n, 1) << data;
+  auto counts = queue.CountByState();
+  ASSERT_TRUE(counts.ok());
+  ASSERT_EQ(counts->size(), 1u);
+  EXPECT_EQ(counts->front().by_state.at(JobState::kCompleted), 500);
+}
+
+TEST(Queue, OriginalApiSemantics) {
+  TempDir dir;
+  Queue queue(dir.SqliteUrl(), "", "myDatabase", "myCollection", 2);
+  ASSERT_TRUE(queue.status().ok()) << queue.status();
+  std::time_t now = std::time(nullptr);
+  auto a = queue.Now(Job{.data = "x"}, "myJob", "key-1", now);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(a->inserted);
+  EXPECT_EQ(a->state, JobState::kAvailable);
+  auto dup = queue.Now(Job{.data = "y"}, "myJob", "key-1", now);
+  ASSERT_TRUE(dup.ok());
+  EXPECT_FALSE(dup->inserted);
+  EXPECT_EQ(dup->id, a->id);
+  auto later = queue.Now(Job{.data = "z"}, "myJob", "", now + 3600);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->state, JobState::kScheduled);
+  auto job = queue.GetJob(a->id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->max_attempts, 3);  // retries + 1
+  EXPECT_EQ(job->data, "x");
+  EXPECT_EQ(job->identifier, "key-1");
+  EXPECT_EQ(job->queue, "default");
+}
+
+TEST(Queue, PriorityThenDueTimeThenId) {
+  TempDir dir;
+  QueueConfig config = FastConfig(dir);
+  config.worker.default_concurrency = 1;
+  Queue queue(config);
+  std::vector<std::string> order;
+  absl::Mutex mu;
+  ASSERT_TRUE(queue.Define("j", [&](const Job& job) {
+    absl::MutexLock lock(&mu);
+    order.push_back(job.data);
+    return true;
+  }).ok());
+  EventLog log;
+  ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
+  absl::Time now = absl::Now();
+  auto add = [&](std::string data, int priority, absl::Duration ago) {
+    ASSERT_TRUE(queue.Enqueue("j", data, {.priority = priority, .run_at = now - ago}).ok());
+  };
+  add("low-old", 5, absl::Seconds(30));
+  add("high-new", 1, absl::Seconds(1));
+  add("high-old", 1, absl::Seconds(20));
+  add("mid", 3, absl::Seconds(40));
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(log.WaitFor(JobEvent::Kind::kCompleted, 4));
+  queue.Stop();
+  EXPECT_THAT(order, ::testing::ElementsAre("high-old", "high-new", "mid", "low-old"));
+}
+
+TEST(Queue, DelayedJobRunsWhenDue) {
+  TempDir dir;
+  testing::FakeClock clock;
+  QueueConfig config = FastConfig(dir);
+  config.clock = &clock;
+  Queue queue(config);
+  EventLog log;
+  ASSERT_TRUE(queue.Define("later", [](const Job&) { return true; }).ok());
+  ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
+  auto r = queue.Enqueue("later", "", {.delay = absl::Minutes(10)});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->state, JobState::kScheduled);
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  // Several poll intervals pass in real time; the fake clock has not moved.
+  EXPECT_FALSE(log.WaitFor(JobEvent::Kind::kStarted, 1, absl::Milliseconds(200)));
+  clock.Advance(absl::Minutes(10));
+  EXPECT_TRUE(log.WaitFor(JobEvent::Kind::kCompleted, 1));
+  queue.Stop();
+}
+
+TEST(Queue, RetriesWithBackoffThenDead) {
+  TempDir dir;
+  Queue queue(FastConfig(dir, /*retries=*/2));
+  EventLog log;
+  std::atomic<int> calls{0};
+  ASSERT_TRUE(queue.Define("flaky", [&](JobContext& ctx) -> absl::Status {
+    ++calls;
+    return absl::UnavailableError("upstream down (attempt " +
+                                  std::to_string(ctx.job().attempt) + ")");
+  }).ok());
+  ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
+  auto r = queue.Enqueue("flaky", "");
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(log.WaitFor(JobEvent::Kind::kDead, 1));
+  queue.Stop();
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(log.Count(JobEvent::Kind::kRetrying), 2);
+  auto job = queue.GetJob(r->id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state, JobState::kDead);
+  EXPECT_EQ(job->attempt, 3);
+  ASSERT_EQ(job->errors.size(), 3u);
+  EXPECT_EQ(job->errors[0].attempt, 1);
+  EXPECT_EQ(job->errors[2].message, "upstream down (attempt 3)");
+  EXPECT_TRUE(job->finished_at.has_value());
+  // Requeue from the dead-letter state gives a fresh budget and runs again.
+  auto requeued = queue.Requeue(r->id);
+  ASSERT_TRUE(requeued.ok()) << requeued.status();
+  EXPECT_EQ(requeued->state, JobState::kAvailable);
+  EXPECT_EQ(requeued->attempt, 0);
+}
+
+TEST(Queue, ThrowingHandlerAndUndefinedNameAreFailures) {
+  TempDir dir;
+  Queue queue(FastConfig(dir, /*retries=*/0));
+  EventLog log;
+  ASSERT_TRUE(queue.Define("throws", [](const Job&) -> bool {
+    throw std::runtime_error("boom");
+  }).ok());
+  ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
+  auto a = queue.Enqueue("throws", "");
+  auto b = queue.Enqueue("nobody-defined-this", "");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(log.WaitFor(JobEvent::Kind::kDead, 2));
+  queue.Stop();
+  EXPECT_THAT(queue.GetJob(a->id)->errors.at(0).message, HasSubstr("handler threw: boom"));
+  EXPECT_THAT(queue.GetJob(b->id)->errors.at(0).message,
+              HasSubstr("no handler defined for job name \"nobody-defined-this\""));
+}
+
+TEST(Queue, TimeoutFailsTheAttemptAndStopsTheHandler) {
+  TempDir dir;
+  Queue queue(FastConfig(dir, /*retries=*/0));
+  EventLog log;
+  absl::Notification saw_cancel;
+  ASSERT_TRUE(queue.Define("slow", [&](JobContext& ctx) -> absl::Status {
+    while (!ctx.cancelled()) absl::SleepFor(absl::Milliseconds(5));
+    saw_cancel.Notify();
+    return absl::OkStatus();  // too late: the timeout already decided
+  }).ok());
+  ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
+  auto r = queue.Enqueue("slow", "", {.timeout = absl::Milliseconds(200)});
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(log.WaitFor(JobEvent::Kind::kDead, 1));
+  EXPECT_TRUE(saw_cancel.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  queue.Stop();
+  auto job = queue.GetJob(r->id);
+  EXPECT_EQ(job->state, JobState::kDead);
+  EXPECT_THAT(job->errors.at(0).message, HasSubstr("timed out after"));
+  EXPECT_EQ(log.Count(JobEvent::Kind::kCompleted), 0);
+}
+
+TEST(Queue, CancelARunningJob) {
+  TempDir dir;
+  QueueConfig config = FastConfig(dir);
+  config.worker.heartbeat_interval = absl::Milliseconds(50);
+  Queue queue(config);
+  EventLog log;
+  absl::Notification started;
+  ASSERT_TRUE(queue.Define("long", [&](JobContext& ctx) -> absl::Status {
+    started.Notify();
+    ctx.SetProgress(40);
+    while (!ctx.cancelled()) absl::SleepFor(absl::Milliseconds(5));
+    return absl::CancelledError("stopped on request");
+  }).ok());
+  ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
+  auto r = queue.Enqueue("long", "");
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  auto c = queue.Cancel(r->id);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->state, JobState::kRunning);
+  EXPECT_TRUE(c->cancel_requested);
+  ASSERT_TRUE(log.WaitFor(JobEvent::Kind::kCancelled, 1));
+  queue.Stop();
+  auto job = queue.GetJob(r->id);
+  EXPECT_EQ(job->state, JobState::kCancelled);
+  EXPECT_EQ(job->progress, 40);
+  // A finished job cannot be cancelled.
+  EXPECT_EQ(queue.Cancel(r->id).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(Queue, StopReleasesJobsStillRunningAfterTheDeadline) {
+  TempDir dir;
+  QueueConfig config = FastConfig(dir, /*retries=*/0);
+  config.worker.shutdown_deadline = absl::Milliseconds(100);
+  Queue queue(config);
+  absl::Notification started;
+  std::atomic<bool> saw_cancel{false};
+  ASSERT_TRUE(queue.Define("stuck", [&](JobContext& ctx) -> absl::Status {
+    started.Notify();
+    while (!ctx.cancelled()) absl::SleepFor(absl::Milliseconds(5));
+    saw_cancel = true;
+    return absl::AbortedError("interrupted");
+  }).ok());
+  auto r = queue.Enqueue("stuck", "");
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  queue.Stop();
+  EXPECT_TRUE(saw_cancel);
+  auto job = queue.GetJob(r->id);
+  // Released for another attempt, even though no retries remain: shutdown
+  // is not the job's failure.
+  EXPECT_EQ(job->state, JobState::kRetryable);
+  EXPECT_THAT(job->errors.at(0).message, HasSubstr("worker shutting down"));
+  EXPECT_FALSE(queue.running());
+}
+
+TEST(Queue, PerQueueConcurrencyIsRespected) {
+  TempDir dir;
+  QueueConfig config = FastConfig(dir);
+  config.worker.queues = {"narrow", "wide"};
+  config.worker.concurrency = {{"narrow", 2}, {"wide", 6}};
+  Queue queue(config);
+  std::atomic<int> narrow_now{0}, narrow_max{0}, wide_now{0}, wide_max{0};
+  auto track = [](std::atomic<int>& now, std::atomic<int>& max) {
+    int n = ++now;
+    int m = max.load();
+    while (n > m && !max.compare_exchange_weak(m, n)) {
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+    --now;
+  };
+  ASSERT_TRUE(queue.Define("n", [&](const Job&) { track(narrow_now, narrow_max); return true; }).ok());
+  ASSERT_TRUE(queue.Define("w", [&](const Job&) { track(wide_now, wide_max); return true; }).ok());
+  EventLog log;
+  ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
+  std::vector<EnqueueRequest> batch;
+  for (int i = 0; i < 30; ++i) {
+    batch.push_back({.name = "n", .options = {.queue = "narrow"}});
+    batch.push_back({.name = "w", .options = {.queue = "wide"}});
+  }
+  ASSERT_TRUE(queue.EnqueueMany(batch).ok());
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(log.WaitFor(JobEvent::Kind::kCompleted, 60));
+  queue.Stop();
+  EXPECT_LE(narrow_max, 2);
+  EXPECT_LE(wide_max, 6);
+  EXPECT_GE(wide_max, 3);  // it did run in parallel
+}
+
+TEST(Queue, PausedQueueIsNotWorked) {
+  TempDir dir;
+  Queue queue(FastConfig(dir));
+  EventLog log;
+  ASSERT_TRUE(queue.Define("j", [](const Job&) { return true; }).ok());
+  ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
+  ASSERT_TRUE(queue.PauseQueue("default").ok());
+  ASSERT_TRUE(queue.Enqueue("j", "").ok());
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  EXPECT_FALSE(log.WaitFor(JobEvent::Kind::kStarted, 1, absl::Milliseconds(200)));
+  ASSERT_TRUE(queue.ResumeQueue("default").ok());
+  EXPECT_TRUE(log.WaitFor(JobEvent::Kind::kCompleted, 1));
+  queue.Stop();
+}
+
+TEST(Queue, ClearErrorsForBadInput) {
+  TempDir dir;
+  EXPECT_THAT(Queue("mysql://h/db", "", "d", "c", 3).status().message(),
+              HasSubstr("unsupported database URL scheme \"mysql://\""));
+  EXPECT_THAT(Queue("not a url", "", "d", "c", 3).status().message(),
+              HasSubstr("invalid URL"));
+  EXPECT_THAT(Queue(dir.SqliteUrl(), "", "d", "c", -1).status().message(),
+              HasSubstr("retries must be >= 0"));
+  EXPECT_THAT(Queue(dir.SqliteUrl(), "", "d", "bad-name;drop", 3).status().message(),
+              HasSubstr("collection \"bad-name;drop\" is not a valid name"));
+  Queue bad("mysql://h/db", "", "d", "c", 3);
+  EXPECT_EQ(bad.Now(Job{}, "x", "", 0).status().code(), absl::StatusCode::kInvalidArgument);
+
+  Queue queue(dir.SqliteUrl(), "", "d", "jobs", 3);
+  ASSERT_TRUE(queue.status().ok());
+  EXPECT_THAT(queue.Enqueue("", "").status().message(), HasSubstr("name"));
+  EXPECT_THAT(queue.Enqueue("j", "", {.queue = "has space"}).status().message(),
+              HasSubstr("not a valid queue name"));
+  EXPECT_THAT(queue.Enqueue("j", "", {.run_at = absl::Now(), .delay = absl::Seconds(1)})
+                  .status().message(),
+              HasSubstr("exclusive"));
+  EXPECT_THAT(queue.Enqueue("j", "", {.max_attempts = 0}).status().message(),
+              HasSubstr("max_attempts"));
+  EXPECT_THAT(queue.Enqueue("j", std::string(2 << 20, 'x')).status().message(),
+              HasSubstr("exceeds the limit"));
+  EXPECT_THAT(queue.Now(Job{}, "j", "", -5).status().message(), HasSubstr("score"));
+  EXPECT_EQ(queue.Define("", [](const Job&) { return true; }).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(queue.Define("j", [](const Job&) { return true; }).ok());
+  EXPECT_EQ(queue.Define("j", [](const Job&) { return true; }).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(queue.GetJob(12345).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(queue.EnqueueMany({{.name = "j"}, {.name = ""}}).status().message(),
+              HasSubstr("jobs[1]"));
+  // Nothing of the refused batch was stored.
+  EXPECT_TRUE(queue.ListJobs({})->jobs.empty());
+}
+
+TEST(Queue, RegistryAndRedistribute) {
+  TempDir dir;
+  QueueConfig config = FastConfig(dir);
+  config.worker.worker_id = "worker-a";
+  Queue queue(config);
+  ASSERT_TRUE(queue.RegisterWorker().ok());
+  auto workers = queue.ListWorkers();
+  ASSERT_TRUE(workers.ok());
+  ASSERT_EQ(workers->size(), 1u);
+  EXPECT_EQ(workers->front().id, "worker-a");
+  ASSERT_TRUE(queue.DeregisterWorker().ok());
+  EXPECT_TRUE(queue.ListWorkers()->empty());
+  auto n = queue.RedistributeJobs();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0);
+}
+
+}  // namespace
+}  // namespace popqueue
