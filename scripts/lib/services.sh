@@ -90,6 +90,8 @@ ferretdb_build() {
     (cd "$src" && "$go" build -buildvcs=false -trimpath -o "$bin.tmp.$$" .) >&2 ||
       { rm -f "$bin.tmp.$$"; return 1; }
     mv "$bin.tmp.$$" "$bin"
+    # Older builds (other go.sum / main.go) are no longer needed.
+    find "$cache" -maxdepth 1 -name 'ferretdb-*' ! -name "ferretdb-$key" -delete
   fi
   echo "$bin"
 }

@@ -278,7 +278,11 @@ int RunDemo(Queue& queue, const DemoOptions& options) {
       for (auto& [id, t] : tracked) {
         absl::StatusOr<Job> job = queue.GetJob(id);
         if (!job.ok()) {
-          all_final = false;  // transient read error: look again next tick
+          // Deleted from elsewhere: nothing left to wait for. Otherwise a
+          // transient read error: look again next tick.
+          if (job.status().code() != absl::StatusCode::kNotFound) {
+            all_final = false;
+          }
           continue;
         }
         if (job->state != t.state) {
@@ -329,7 +333,11 @@ int RunDemo(Queue& queue, const DemoOptions& options) {
   JobId dead_id = 0;
   for (const auto& [id, t] : tracked) {
     absl::StatusOr<Job> job = queue.GetJob(id);
-    if (!job.ok()) return Failure(absl::StrFormat("job %d", id), job.status());
+    if (!job.ok()) {
+      table.AddRow({absl::StrFormat("%d", id), Printable(t.name, 30), "-", "?",
+                    "-", Printable(std::string(job.status().message()))});
+      continue;
+    }
     ++by_state[job->state];
     if (job->state == JobState::kDead) dead_id = id;
     std::string outcome =

@@ -39,7 +39,7 @@ void Heartbeater::Stop() {
 }
 
 void Heartbeater::Loop() {
-  absl::Time next_beat = absl::Now() + interval_;
+  absl::Time next_beat = absl::Now();  // beat at once: the registry shows us
   while (true) {
     absl::Time earliest = EnforceTimeouts(clock_->Now());
     // Deadlines are in the injected clock's time; wait in real time, at most

@@ -135,10 +135,7 @@ absl::StatusOr<Job> Queue::Requeue(JobId id) {
   return impl_->store()->JobRequeue(store::JobRequeueParams{.id = id, .now = impl_->Now()});
 }
 
-absl::StatusOr<Job> Queue::Cancel(JobId id) {
-  if (!status().ok()) return status();
-  return impl_->store()->JobCancel(store::JobCancelParams{.id = id, .now = impl_->Now()});
-}
+absl::StatusOr<Job> Queue::Cancel(JobId id) { return impl_->Cancel(id); }
 
 absl::Status Queue::Delete(JobId id) {
   if (!status().ok()) return status();

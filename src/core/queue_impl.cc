@@ -310,6 +310,20 @@ absl::Status Queue::Impl::DeregisterWorker() {
   return store_->WorkerDeregister(store::WorkerDeregisterParams{.worker_id = worker_id_});
 }
 
+absl::StatusOr<Job> Queue::Impl::Cancel(JobId id) {
+  if (!status_.ok()) return status_;
+  auto job = store_->JobCancel(store::JobCancelParams{.id = id, .now = clock_->Now()});
+  if (job.ok() && job->state == JobState::kRunning) {
+    std::shared_ptr<core::Runtime> runtime;
+    {
+      absl::MutexLock lock(&mu_);
+      runtime = runtime_;
+    }
+    if (runtime) runtime->RequestCancel(id);
+  }
+  return job;
+}
+
 absl::StatusOr<int> Queue::Impl::RedistributeJobs() {
   if (!status_.ok()) return status_;
   return core::Maintenance::Rescue(*store_, clock_->Now());

@@ -42,6 +42,7 @@ class Queue::Impl {
   absl::Status RegisterWorker();
   absl::Status DeregisterWorker();
   absl::StatusOr<int> RedistributeJobs();
+  absl::StatusOr<Job> Cancel(JobId id);
 
   absl::Time Now() const { return clock_->Now(); }
 

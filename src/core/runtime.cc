@@ -104,6 +104,10 @@ int Runtime::running() {
   return n;
 }
 
+void Runtime::RequestCancel(JobId id) {
+  if (auto e = in_flight_.Find(id)) e->RequestStop(StopReason::kCancelRequested);
+}
+
 bool Runtime::stopped() {
   absl::MutexLock lock(&mu_);
   return stopped_;

@@ -54,6 +54,9 @@ class Runtime {
   void Wait() ABSL_LOCKS_EXCLUDED(mu_);
   int running() ABSL_LOCKS_EXCLUDED(mu_);
   bool stopped() ABSL_LOCKS_EXCLUDED(mu_);
+  // Tells the handler running `id` in this process, if any, to stop now
+  // rather than at the next heartbeat. The store records the request.
+  void RequestCancel(JobId id);
 
  private:
   struct Slots {

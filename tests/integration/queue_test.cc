@@ -247,8 +247,8 @@ TEST(Queue, TimeoutFailsTheAttemptAndStopsTheHandler) {
 
 TEST(Queue, CancelARunningJob) {
   TempDir dir;
+  // Heartbeats every 10 s: a cancel in this process must not wait for one.
   QueueConfig config = FastConfig(dir);
-  config.worker.heartbeat_interval = absl::Milliseconds(50);
   Queue queue(config);
   EventLog log;
   absl::Notification started;
@@ -267,11 +267,10 @@ TEST(Queue, CancelARunningJob) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->state, JobState::kRunning);
   EXPECT_TRUE(c->cancel_requested);
-  ASSERT_TRUE(log.WaitFor(JobEvent::Kind::kCancelled, 1));
+  ASSERT_TRUE(log.WaitFor(JobEvent::Kind::kCancelled, 1, absl::Seconds(3)));
   queue.Stop();
   auto job = queue.GetJob(r->id);
   EXPECT_EQ(job->state, JobState::kCancelled);
-  EXPECT_EQ(job->progress, 40);
   // A finished job cannot be cancelled.
   EXPECT_EQ(queue.Cancel(r->id).status().code(), absl::StatusCode::kFailedPrecondition);
 }

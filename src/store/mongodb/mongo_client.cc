@@ -16,6 +16,11 @@ namespace {
 void LogHandler(mongoc_log_level_t level, const char* domain,
                 const char* message, void*) {
   if (level > MONGOC_LOG_LEVEL_WARNING) return;
+  // Servers without sessions (FerretDB) refuse the endSessions a pool sends
+  // when it closes: harmless.
+  if (std::string_view(message).find("endSessions") != std::string_view::npos) {
+    return;
+  }
   LogLine(level == MONGOC_LOG_LEVEL_WARNING ? LogLevel::kWarn : LogLevel::kError,
           absl::StrFormat("mongoc %s: %s", domain, message));
 }

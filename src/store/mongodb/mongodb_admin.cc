@@ -34,6 +34,26 @@ Doc Projection(std::initializer_list<const char*> fields) {
   return std::move(Doc().Sub("projection", keys));
 }
 
+// The id of another non-final job holding `job`'s identifier, 0 if none.
+absl::StatusOr<JobId> IdentifierHolder(const Collection& jobs, const Job& job) {
+  if (job.identifier.empty()) return 0;
+  Doc other;
+  other.Str("unique_key", job.identifier)
+      .Sub("_id", Doc().Int64("$ne", job.id));
+  absl::StatusOr<std::vector<BsonPtr>> docs =
+      jobs.Find(other, Projection({"_id"}), "requeue: find holder");
+  if (!docs.ok()) return docs.status();
+  if (docs->empty()) return 0;
+  return GetInt64((*docs)[0].get(), "_id").value_or(0);
+}
+
+absl::Status HeldElsewhere(JobId id, JobId holder) {
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "job %d cannot be requeued: job %d with the same identifier is not "
+      "finished yet",
+      id, holder));
+}
+
 }  // namespace
 
 absl::StatusOr<Job> MongoStore::GetJob(const Collection& jobs, JobId id) {
@@ -80,22 +100,18 @@ absl::StatusOr<Job> MongoStore::JobRequeue(const JobRequeueParams& params) {
       if (!current->identifier.empty()) set.Str("unique_key", current->identifier);
       Doc unset;
       unset.Str("finished_at", "").Str("lease_expires_at", "").Str("result", "");
+      // Ask first: FerretDB reports the index violation of a findAndModify
+      // as a generic error, not as a duplicate key.
+      absl::StatusOr<JobId> holder = IdentifierHolder(jobs, *current);
+      if (!holder.ok()) return holder.status();
+      if (*holder != 0) return HeldElsewhere(params.id, *holder);
       absl::StatusOr<BsonPtr> doc = jobs.FindAndModify(
           filter, nullptr, Doc().Sub("$set", set).Sub("$unset", unset),
           /*upsert=*/false, "requeue");
-      if (absl::IsAlreadyExists(doc.status())) {
-        Doc other;
-        other.Str("unique_key", current->identifier);
-        absl::StatusOr<std::vector<BsonPtr>> holder =
-            jobs.Find(other, Projection({"_id"}), "requeue: find holder");
-        const JobId holder_id =
-            holder.ok() && !holder->empty()
-                ? GetInt64((*holder)[0].get(), "_id").value_or(0)
-                : 0;
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "job %d cannot be requeued: job %d with the same identifier is "
-            "not finished yet",
-            params.id, holder_id));
+      if (!doc.ok() && !current->identifier.empty()) {
+        // A racing enqueue took the identifier in between.
+        holder = IdentifierHolder(jobs, *current);
+        if (holder.ok() && *holder != 0) return HeldElsewhere(params.id, *holder);
       }
       if (!doc.ok()) return doc.status();
       if (*doc != nullptr) return ReadJob(doc->get());

@@ -86,7 +86,8 @@ void Listener::Run() {
         warned = false;
         backoff = absl::Milliseconds(100);
         Listen(conn->get());
-        continue;  // the connection dropped (or we are stopping)
+        warned = true;  // the connection dropped (or we are stopping)
+        continue;
       }
       conn = s;
     }

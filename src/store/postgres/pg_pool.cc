@@ -16,7 +16,9 @@ constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
 // its sockets non-blocking.
 bool Healthy(PGconn* conn) {
   if (PQstatus(conn) != CONNECTION_OK) return false;
-  if (PQconsumeInput(conn) == 0) return false;
+  // Twice: a server that shut down sent an error and then closed; one read
+  // may take the error and stop short of the end of the stream.
+  if (PQconsumeInput(conn) == 0 || PQconsumeInput(conn) == 0) return false;
   while (PGnotify* n = PQnotifies(conn)) PQfreemem(n);
   return PQstatus(conn) == CONNECTION_OK &&
          PQtransactionStatus(conn) == PQTRANS_IDLE;

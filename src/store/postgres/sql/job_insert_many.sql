@@ -50,7 +50,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
   SELECT e.id, e.state FROM {{table}} AS e
   WHERE ins.id IS NULL AND batch.id IS NULL AND i.identifier <> ''
-    AND e.identifier = i.identifier
+    AND e.identifier <> '' AND e.identifier = i.identifier
     AND e.state IN ('scheduled', 'available', 'running', 'retryable')
   LIMIT 1) AS existing ON true
 ORDER BY i.ord;

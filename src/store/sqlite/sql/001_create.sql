@@ -48,9 +48,8 @@ CREATE INDEX "{{table}}_claim_idx" ON "{{table}}" (queue, priority, run_at, id)
 CREATE INDEX "{{table}}_promote_idx" ON "{{table}}" (queue, run_at)
   WHERE state IN ('scheduled', 'retryable');
 
--- Rescue of expired leases.
-CREATE INDEX "{{table}}_lease_idx" ON "{{table}}" (lease_expires_at)
-  WHERE state = 'running';
+-- Rescue of expired leases walks (state, id) below: running jobs are few
+-- (bounded by worker concurrency), so no index on lease_expires_at.
 
 -- Listing, newest first (keyset on id).
 CREATE INDEX "{{table}}_state_id_idx" ON "{{table}}" (state, id);
