@@ -79,6 +79,23 @@ struct QueueConfig {
   Clock* clock = nullptr;           // not owned; nullptr = real time
 };
 
+// What a recurring schedule does about fire times missed while no process
+// that defines it was running.
+enum class MissedFires {
+  kSkip,     // forget them; the next fire is the next one after start
+  kRunOnce,  // enqueue the most recent one within catch_up_window, once
+};
+
+// Options of Queue::Every.
+struct EveryOptions {
+  EnqueueOptions job;             // options of every job it enqueues
+  std::string time_zone = "UTC";  // IANA zone the expression is read in
+  MissedFires missed = MissedFires::kSkip;
+  absl::Duration catch_up_window = absl::Hours(24);
+  // The schedule's identity across processes; "" = "<name> <expression>".
+  std::string schedule_id;
+};
+
 // One item of EnqueueMany.
 struct EnqueueRequest {
   std::string name;
@@ -125,6 +142,14 @@ class Queue {
   absl::StatusOr<std::vector<EnqueueResult>> EnqueueMany(
       std::vector<EnqueueRequest> requests);
 
+  // Enqueues a job named `name` with `data` at every fire time of the cron
+  // expression (5 fields, 6 with seconds, or @hourly/@daily/...), exactly
+  // once per fire time across every process that defines the same schedule.
+  // Call before Start(); the schedule runs while workers run. InvalidArgument
+  // points at the bad field of the expression or the unknown zone.
+  absl::Status Every(std::string_view name, std::string_view cron_expression,
+                     std::string data = "", EveryOptions options = {});
+
   // Runs workers for the configured queues until Stop() or SIGINT/SIGTERM,
   // then drains gracefully. Returns the reason it stopped (OK on Stop()).
   absl::Status Start();
@@ -167,6 +192,7 @@ class Queue {
   class Impl;
 
  private:
+  friend class RemoteWorkerApi;  // popqueue/remote_worker.h: store-level worker calls
   std::unique_ptr<Impl> impl_;
 };
 

@@ -88,6 +88,11 @@ absl::StatusOr<std::vector<EnqueueResult>> Queue::EnqueueMany(
   return impl_->EnqueueMany(std::move(requests));
 }
 
+absl::Status Queue::Every(std::string_view name, std::string_view cron_expression,
+                          std::string data, EveryOptions options) {
+  return impl_->Every(name, cron_expression, std::move(data), std::move(options));
+}
+
 absl::Status Queue::Start() { return impl_->Start(); }
 absl::Status Queue::StartInBackground() { return impl_->StartInBackground(); }
 void Queue::Stop() { impl_->Stop(); }

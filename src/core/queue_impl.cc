@@ -149,6 +149,37 @@ absl::Status Queue::Impl::OnEvent(EventListener listener) {
   return absl::OkStatus();
 }
 
+absl::Status Queue::Impl::Every(std::string_view name, std::string_view expression,
+                               std::string data, EveryOptions options) {
+  if (!status_.ok()) return status_;
+  auto schedule = core::CronSchedule::Parse(expression, options.time_zone);
+  if (!schedule.ok()) return schedule.status();
+  if (options.catch_up_window <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("catch_up_window: must be positive");
+  }
+  std::string id = options.schedule_id.empty()
+                       ? absl::StrFormat("%s %s", name, expression)
+                       : options.schedule_id;
+  // Check the job options now rather than at the first fire.
+  EnqueueRequest probe{.name = std::string(name), .data = data, .options = options.job};
+  probe.options.run_at.reset();
+  probe.options.delay.reset();
+  if (auto job = Validate(probe, clock_->Now()); !job.ok()) return job.status();
+  absl::MutexLock lock(&mu_);
+  if (runtime_) return absl::FailedPreconditionError("Every() after Start()");
+  for (const core::CronEntry& e : schedules_) {
+    if (e.id == id) {
+      return absl::AlreadyExistsError(absl::StrFormat("schedule \"%s\" is already defined", id));
+    }
+  }
+  schedules_.push_back(core::CronEntry{.id = std::move(id),
+                                       .schedule = std::move(*schedule),
+                                       .options = std::move(options),
+                                       .name = std::string(name),
+                                       .data = std::move(data)});
+  return absl::OkStatus();
+}
+
 absl::StatusOr<store::NewJob> Queue::Impl::Validate(const EnqueueRequest& r,
                                                      absl::Time now) {
   const EnqueueOptions& o = r.options;
@@ -243,6 +274,17 @@ absl::Status Queue::Impl::StartInBackground() {
                                .listeners = listeners_};
     runtime_ = std::make_shared<core::Runtime>(std::move(params));
     if (absl::Status s = runtime_->Start(); !s.ok()) return s;
+    if (!schedules_.empty()) {
+      scheduler_ = std::make_shared<core::Scheduler>(
+          store_, clock_, schedules_,
+          [this](const core::CronEntry& e, absl::Time fire) {
+            EnqueueRequest r{.name = e.name, .data = e.data, .options = e.options.job};
+            r.options.delay.reset();
+            r.options.run_at = fire;
+            return Validate(r, clock_->Now());
+          });
+      scheduler_->Start();
+    }
     need_register = !registered_;
     registered_ = true;
   }
@@ -273,13 +315,16 @@ absl::Status Queue::Impl::Start() {
 
 void Queue::Impl::Stop() {
   std::shared_ptr<core::Runtime> runtime;
+  std::shared_ptr<core::Scheduler> scheduler;
   bool registered;
   {
     absl::MutexLock lock(&mu_);
     runtime = runtime_;
+    scheduler = std::move(scheduler_);
     registered = registered_;
     registered_ = false;
   }
+  if (scheduler) scheduler->Stop();
   if (!runtime) return;
   runtime->Stop();
   if (registered) {

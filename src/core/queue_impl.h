@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/ids.h"
 #include "core/runtime.h"
+#include "core/scheduler.h"
 #include "popqueue/queue.h"
 #include "store/store.h"
 
@@ -31,6 +32,8 @@ class Queue::Impl {
 
   absl::Status Define(std::string name, ContextHandler handler);
   absl::Status OnEvent(EventListener listener);
+  absl::Status Every(std::string_view name, std::string_view expression,
+                     std::string data, EveryOptions options);
   absl::StatusOr<std::vector<EnqueueResult>> EnqueueMany(
       std::vector<EnqueueRequest> requests);
 
@@ -60,6 +63,8 @@ class Queue::Impl {
   std::map<std::string, ContextHandler> handlers_ ABSL_GUARDED_BY(mu_);
   std::vector<EventListener> listeners_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<core::Runtime> runtime_ ABSL_GUARDED_BY(mu_);
+  std::vector<core::CronEntry> schedules_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<core::Scheduler> scheduler_ ABSL_GUARDED_BY(mu_);
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
 };
 

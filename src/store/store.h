@@ -219,7 +219,7 @@ class Store {
   // scheduled/available/retryable -> cancelled (finished_at now); running ->
   // cancel_requested set (the worker ends it). kFailedPrecondition if final.
   virtual absl::StatusOr<Job> JobCancel(const JobCancelParams& params) = 0;
-  // kFailedPrecondition while running.
+  // kFailedPrecondition while running, kNotFound for unknown ids.
   virtual absl::Status JobDelete(const JobDeleteParams& params) = 0;
   virtual absl::StatusOr<JobPage> JobList(const JobListParams& params) = 0;
   virtual absl::StatusOr<std::vector<QueueCounts>> JobCountByState() = 0;
@@ -237,6 +237,8 @@ class Store {
   virtual absl::Status LeaderResign(const LeaderResignParams& params) = 0;
 
   virtual absl::Status WorkerRegister(const WorkerRegisterParams& params) = 0;
+  // kNotFound when the worker is not registered (deregistered workers are
+  // not revived by a late heartbeat).
   virtual absl::Status WorkerHeartbeat(const WorkerHeartbeatParams& params) = 0;
   virtual absl::Status WorkerDeregister(
       const WorkerDeregisterParams& params) = 0;

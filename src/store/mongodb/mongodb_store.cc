@@ -4,21 +4,21 @@
 // FerretDB, the MongoDB-wire server the tests run, has none at all), so every
 // operation is built from single-document atomic writes plus read-backs:
 //
-// - Claim. Due scheduled/retryable jobs of the asked queues are promoted to
-//   available (one updateMany), then one find picks the first `limit`
-//   available jobs in claim order (priority, run_at, _id) of the unpaused
-//   queues, and one unordered bulk of updateOne moves each of them to
-//   running under the filter {_id, state: available}. That filter is the
-//   atomic claim: of several claimers racing for a job exactly one matches
-//   it. Each claim call also stamps a random op_token, and reads back
-//   {_id in candidates, op_token} to learn which candidates it won. Lost
-//   candidates make it try again (three rounds at most), so a claimer under
-//   contention still fills its batch. Four round trips per batch however
-//   large.
-// - Fencing. Complete, fail and heartbeat are bulks of updateOne whose filter
-//   is {_id, state: running, lease_token}. When every item matched, that is
-//   the answer; otherwise the ids changed are read back by the op_token
-//   (complete/fail) or hb_token (heartbeat) this call stamped on them.
+// - Claim. One find picks the first `limit` due jobs (available, or
+//   scheduled/retryable with run_at <= now) of the unpaused queues in claim
+//   order (priority, run_at, _id); then one findAndModify per candidate moves
+//   it to running under the filter {_id, state it was found in}. That filter
+//   is the atomic claim: of several claimers racing for a job exactly one
+//   matches it, and the returned document is the claimed job. Lost
+//   candidates make it look again (three rounds at most), so a claimer under
+//   contention still fills its batch.
+// - Fencing. Complete, fail, heartbeat and rescue are one findAndModify per
+//   job whose filter is {_id, state: running, lease_token} (fail also names
+//   the attempt it read, rescue the lease expiry it saw): a match is the
+//   change, no match means the lease was lost. Per-document calls keep every
+//   filter led by _id, which every server serves from the primary key
+//   (FerretDB's SQLite backend serves nothing else from an index), and give
+//   the exact per-id answer the contract asks for.
 // - Identifier uniqueness. A partial unique index is the natural tool but
 //   FerretDB lacks partialFilterExpression, so the portable form is used on
 //   every server: `unique_key` holds the identifier while the job is
@@ -34,9 +34,11 @@
 #include "store/mongodb/mongodb_store.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -118,14 +120,6 @@ Doc ClaimOrder() {
   return Keys({{"priority", 1}, {"run_at", 1}, {"_id", 1}});
 }
 
-// The ids of `docs`.
-std::vector<JobId> Ids(const std::vector<BsonPtr>& docs) {
-  std::vector<JobId> ids;
-  ids.reserve(docs.size());
-  for (const BsonPtr& d : docs) ids.push_back(GetInt64(d.get(), "_id").value_or(0));
-  return ids;
-}
-
 // Keeps the first item per id: a batch names each job once.
 template <typename Item>
 std::vector<Item> DedupeById(const std::vector<Item>& items) {
@@ -137,35 +131,27 @@ std::vector<Item> DedupeById(const std::vector<Item>& items) {
   return out;
 }
 
-// The ids of the items, in order.
-template <typename Item>
-std::vector<JobId> ItemIds(const std::vector<Item>& items) {
-  std::vector<JobId> ids;
-  for (const Item& item : items) ids.push_back(item.id);
-  return ids;
+// Due jobs of `queues`: available, or scheduled/retryable with run_at <= now.
+Doc DueFilter(const std::vector<std::string>& queues, absl::Time now) {
+  std::vector<Doc> due;
+  due.push_back(std::move(Doc().Str("state", "available")));
+  due.push_back(std::move(
+      Doc()
+          .Sub("state", InStr({StateStr(JobState::kScheduled),
+                               StateStr(JobState::kRetryable)}))
+          .Sub("run_at", Doc().Time("$lte", now))));
+  Doc filter;
+  filter.Sub("queue", InStr(queues)).DocArray("$or", due);
+  return filter;
 }
 
-// Which of `items` a fenced bulk changed: all of them when every op matched,
-// else those carrying the call's marker `field` = `token`.
-template <typename Item>
-absl::StatusOr<JobIdList> ChangedIds(const Collection& jobs,
-                                     const std::vector<Item>& items,
-                                     int64_t matched, const char* field,
-                                     int64_t token, std::string_view what) {
-  if (matched == static_cast<int64_t>(items.size())) return ItemIds(items);
-  if (matched == 0) return JobIdList();
-  Doc filter = IdIn(ItemIds(items));
-  filter.Int64(field, token);
-  absl::StatusOr<std::vector<BsonPtr>> docs =
-      jobs.Find(filter, Doc().Sub("projection", Keys({{"_id", 1}})), what);
-  if (!docs.ok()) return docs.status();
-  std::set<JobId> changed;
-  for (JobId id : Ids(*docs)) changed.insert(id);
-  JobIdList out;
-  for (const Item& item : items) {
-    if (changed.count(item.id)) out.push_back(item.id);
-  }
-  return out;
+// A claim interrupted by an error after it took some jobs: those jobs are
+// running under the caller's lease and would wait for the rescuer, so they are
+// returned (the caller works them); the error surfaces on the next call.
+absl::StatusOr<JobClaimResult> PartialClaim(JobClaimResult claimed,
+                                            absl::Status error) {
+  if (claimed.empty()) return error;
+  return claimed;
 }
 
 // Filter of a running job still held under `lease_token`.
@@ -434,69 +420,55 @@ absl::StatusOr<JobClaimResult> MongoStore::JobClaim(
   if (active.empty()) return JobClaimResult();
   const std::vector<std::string> names(active.begin(), active.end());
 
-  // Due scheduled/retryable jobs become available.
-  Doc due;
-  due.Sub("queue", InStr(names))
-      .Sub("state", InStr({StateStr(JobState::kScheduled),
-                           StateStr(JobState::kRetryable)}))
-      .Sub("run_at", Doc().Time("$lte", params.now));
-  absl::StatusOr<UpdateResult> promoted = jobs.UpdateMany(
-      due, Doc().Sub("$set", Doc().Str("state", "available")),
-      "claim: promote due jobs");
-  if (!promoted.ok()) return promoted.status();
+  Doc set;
+  set.Str("state", "running")
+      .Time("picked_at", params.now)
+      .Str("worker_id", params.worker_id)
+      .Int64("lease_token", params.lease_token)
+      .Time("lease_expires_at", params.now + params.lease)
+      .Bool("cancel_requested", false);
+  Doc update;
+  update.Sub("$set", set).Sub("$inc", Doc().Int32("attempt", 1));
 
-  const int64_t op_token = RandomToken();
-  std::vector<JobId> candidates;
+  JobClaimResult out;
+  std::vector<JobId> lost;
   for (int round = 0; round < kClaimRounds; ++round) {
-    const int want = params.limit - static_cast<int>(candidates.size());
-    Doc filter;
-    filter.Str("state", "available").Sub("queue", InStr(names));
-    if (!candidates.empty()) filter.Sub("_id", Doc().Int64Array("$nin", candidates));
+    const int want = params.limit - static_cast<int>(out.size());
+    Doc filter = DueFilter(names, params.now);
+    if (!lost.empty()) filter.Sub("_id", Doc().Int64Array("$nin", lost));
     Doc opts;
     opts.Sub("sort", ClaimOrder())
         .Int64("limit", want)
-        .Sub("projection", Keys({{"_id", 1}}));
+        .Sub("projection", Keys({{"_id", 1}, {"state", 1}}));
     absl::StatusOr<std::vector<BsonPtr>> found =
-        jobs.Find(filter, opts, "claim: find available jobs");
+        jobs.Find(filter, opts, "claim: find due jobs");
     if (!found.ok()) return found.status();
-    if (found->empty()) break;
-    std::vector<UpdateOp> ops;
-    for (JobId id : Ids(*found)) {
-      candidates.push_back(id);
-      Doc set;
-      set.Str("state", "running")
-          .Time("picked_at", params.now)
-          .Str("worker_id", params.worker_id)
-          .Int64("lease_token", params.lease_token)
-          .Time("lease_expires_at", params.now + params.lease)
-          .Bool("cancel_requested", false)
-          .Int64("op_token", op_token);
-      ops.push_back(UpdateOp{
-          .filter = std::move(Doc().Int64("_id", id).Str("state", "available")),
-          .update = std::move(Doc().Sub("$set", set).Sub(
-              "$inc", Doc().Int32("attempt", 1)))});
+    bool lost_some = false;
+    for (const BsonPtr& candidate : *found) {
+      const JobId id = GetInt64(candidate.get(), "_id").value_or(0);
+      const std::string state = GetStr(candidate.get(), "state").value_or("");
+      // Still in the state it was found in (and due): the atomic claim.
+      Doc mine;
+      mine.Int64("_id", id).Str("state", state);
+      if (state != "available") mine.Sub("run_at", Doc().Time("$lte", params.now));
+      absl::StatusOr<BsonPtr> doc =
+          jobs.FindAndModify(mine, nullptr, update, /*upsert=*/false, "claim");
+      if (!doc.ok()) return PartialClaim(std::move(out), doc.status());
+      if (*doc == nullptr) {  // another claimer (or admin) was first
+        lost.push_back(id);
+        lost_some = true;
+        continue;
+      }
+      absl::StatusOr<Job> job = ReadJob(doc->get());
+      if (!job.ok()) return job.status();
+      out.push_back(std::move(*job));
     }
-    absl::StatusOr<int64_t> matched = jobs.BulkUpdateOne(ops, "claim");
-    if (!matched.ok()) return matched.status();
-    // Won everything asked for, or there is nothing more to find.
-    if (*matched == static_cast<int64_t>(ops.size()) ||
-        static_cast<int>(found->size()) < want) {
-      break;
-    }
+    if (!lost_some || static_cast<int>(found->size()) < want) break;
   }
-  if (candidates.empty()) return JobClaimResult();
-  Doc mine = IdIn(candidates);
-  mine.Int64("op_token", op_token).Str("state", "running");
-  absl::StatusOr<std::vector<BsonPtr>> claimed =
-      jobs.Find(mine, Doc().Sub("sort", ClaimOrder()), "claim: read claimed");
-  if (!claimed.ok()) return claimed.status();
-  JobClaimResult out;
-  for (const BsonPtr& d : *claimed) {
-    if (out.size() == static_cast<size_t>(params.limit)) break;
-    absl::StatusOr<Job> job = ReadJob(d.get());
-    if (!job.ok()) return job.status();
-    out.push_back(std::move(*job));
-  }
+  std::sort(out.begin(), out.end(), [](const Job& a, const Job& b) {
+    return std::tie(a.priority, a.run_at, a.id) <
+           std::tie(b.priority, b.run_at, b.id);
+  });
   return out;
 }
 
@@ -506,30 +478,28 @@ absl::StatusOr<JobIdList> MongoStore::JobCompleteMany(
     const JobCompleteManyParams& params) {
   const std::vector<JobCompleteItem> items = DedupeById(params.items);
   if (items.empty()) return JobIdList();
-  const int64_t op_token = RandomToken();
-  std::vector<UpdateOp> ops;
-  for (const JobCompleteItem& item : items) {
-    Doc set;
-    set.Str("state", "completed")
-        .Time("finished_at", params.now)
-        .Bool("cancel_requested", false)
-        .Int64("op_token", op_token);
-    Doc unset;
-    unset.Str("lease_expires_at", "").Str("unique_key", "");
-    if (item.result) {
-      set.Str("result", *item.result);
-    } else {
-      unset.Str("result", "");
-    }
-    ops.push_back(UpdateOp{.filter = Held(item.id, item.lease_token),
-                           .update = std::move(Doc().Sub("$set", set).Sub(
-                               "$unset", unset))});
-  }
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<JobIdList> {
-    absl::StatusOr<int64_t> matched = jobs.BulkUpdateOne(ops, "complete");
-    if (!matched.ok()) return matched.status();
-    return ChangedIds(jobs, items, *matched, "op_token", op_token,
-                      "complete: read back");
+    JobIdList out;
+    for (const JobCompleteItem& item : items) {
+      Doc set;
+      set.Str("state", "completed")
+          .Time("finished_at", params.now)
+          .Bool("cancel_requested", false);
+      Doc unset;
+      unset.Str("lease_expires_at", "").Str("unique_key", "");
+      if (item.result) {
+        set.Str("result", *item.result);
+      } else {
+        unset.Str("result", "");
+      }
+      absl::StatusOr<BsonPtr> doc = jobs.FindAndModify(
+          Held(item.id, item.lease_token), nullptr,
+          Doc().Sub("$set", set).Sub("$unset", unset), /*upsert=*/false,
+          "complete");
+      if (!doc.ok()) return doc.status();
+      if (*doc != nullptr) out.push_back(item.id);
+    }
+    return out;
   });
 }
 
@@ -546,34 +516,21 @@ absl::StatusOr<JobIdList> MongoStore::JobFailMany(
     }
   }
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<JobIdList> {
-    // The attempt numbers, for the error entries.
-    Doc running = IdIn(ItemIds(items));
-    running.Str("state", "running");
-    absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(
-        running,
-        Doc().Sub("projection", Keys({{"_id", 1}, {"attempt", 1}})),
-        "fail: read attempts");
-    if (!docs.ok()) return docs.status();
-    std::map<JobId, int64_t> attempts;
-    for (const BsonPtr& d : *docs) {
-      attempts[GetInt64(d.get(), "_id").value_or(0)] =
-          GetInt64(d.get(), "attempt").value_or(0);
-    }
-    const int64_t op_token = RandomToken();
-    std::vector<JobFailItem> live;
-    std::vector<UpdateOp> ops;
+    JobIdList out;
     for (const JobFailItem& item : items) {
-      auto it = attempts.find(item.id);
-      if (it == attempts.end()) continue;  // not running: the lease is lost
-      live.push_back(item);
-      const bool retry = item.to == JobState::kRetryable;
+      // The attempt number, for the error entry; the change below is fenced
+      // on it too, so the entry always names the attempt that failed.
+      absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(
+          Doc().Int64("_id", item.id),
+          Doc().Sub("projection", Keys({{"attempt", 1}})), "fail: read attempt");
+      if (!docs.ok()) return docs.status();
+      if (docs->empty()) continue;
+      const int64_t attempt = GetInt64((*docs)[0].get(), "attempt").value_or(0);
       Doc set;
-      set.Str("state", JobStateName(item.to))
-          .Bool("cancel_requested", false)
-          .Int64("op_token", op_token);
+      set.Str("state", JobStateName(item.to)).Bool("cancel_requested", false);
       Doc unset;
       unset.Str("lease_expires_at", "");
-      if (retry) {
+      if (item.to == JobState::kRetryable) {
         set.Time("run_at", item.run_at);
         unset.Str("finished_at", "");
       } else {
@@ -581,62 +538,44 @@ absl::StatusOr<JobIdList> MongoStore::JobFailMany(
         unset.Str("unique_key", "");
       }
       Doc error;
-      error.Int32("attempt", static_cast<int32_t>(it->second))
+      error.Int32("attempt", static_cast<int32_t>(attempt))
           .Int64("at", absl::ToUnixMillis(params.now))
           .Str("message", item.error);
       Doc filter = Held(item.id, item.lease_token);
-      filter.Int64("attempt", it->second);
-      ops.push_back(UpdateOp{
-          .filter = std::move(filter),
-          .update = std::move(Doc().Sub("$set", set).Sub("$unset", unset).Sub(
-              "$push", Doc().Sub("errors", error)))});
+      filter.Int64("attempt", attempt);
+      absl::StatusOr<BsonPtr> doc = jobs.FindAndModify(
+          filter, nullptr,
+          Doc().Sub("$set", set).Sub("$unset", unset).Sub(
+              "$push", Doc().Sub("errors", error)),
+          /*upsert=*/false, "fail");
+      if (!doc.ok()) return doc.status();
+      if (*doc != nullptr) out.push_back(item.id);
     }
-    if (ops.empty()) return JobIdList();
-    absl::StatusOr<int64_t> matched = jobs.BulkUpdateOne(ops, "fail");
-    if (!matched.ok()) return matched.status();
-    return ChangedIds(jobs, live, *matched, "op_token", op_token,
-                      "fail: read back");
+    return out;
   });
 }
 
 absl::StatusOr<JobHeartbeatManyResult> MongoStore::JobHeartbeatMany(
     const JobHeartbeatManyParams& params) {
   const std::vector<JobHeartbeatItem> items = DedupeById(params.items);
-  if (items.empty()) return JobHeartbeatManyResult();
-  const int64_t hb_token = RandomToken();
-  std::vector<UpdateOp> ops;
-  for (const JobHeartbeatItem& item : items) {
-    Doc set;
-    set.Time("lease_expires_at", params.now + params.lease)
-        .Int64("hb_token", hb_token);
-    if (item.progress) set.Int32("progress", std::clamp(*item.progress, 0, 100));
-    ops.push_back(UpdateOp{.filter = Held(item.id, item.lease_token),
-                           .update = std::move(Doc().Sub("$set", set))});
-  }
   return With(jobs_, [&](const Collection& jobs)
                          -> absl::StatusOr<JobHeartbeatManyResult> {
-    absl::StatusOr<int64_t> matched = jobs.BulkUpdateOne(ops, "heartbeat");
-    if (!matched.ok()) return matched.status();
     JobHeartbeatManyResult out;
-    if (*matched == 0) return out;
-    // Read back which were extended, and which have a cancel request.
-    Doc filter = IdIn(ItemIds(items));
-    filter.Int64("hb_token", hb_token);
-    absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(
-        filter,
-        Doc().Sub("projection", Keys({{"_id", 1}, {"cancel_requested", 1}})),
-        "heartbeat: read back");
-    if (!docs.ok()) return docs.status();
-    std::map<JobId, bool> held;
-    for (const BsonPtr& d : *docs) {
-      held[GetInt64(d.get(), "_id").value_or(0)] =
-          GetBool(d.get(), "cancel_requested");
-    }
     for (const JobHeartbeatItem& item : items) {
-      auto it = held.find(item.id);
-      if (it == held.end()) continue;
+      Doc set;
+      set.Time("lease_expires_at", params.now + params.lease);
+      if (item.progress) {
+        set.Int32("progress", std::clamp(*item.progress, 0, 100));
+      }
+      absl::StatusOr<BsonPtr> doc = jobs.FindAndModify(
+          Held(item.id, item.lease_token), nullptr, Doc().Sub("$set", set),
+          /*upsert=*/false, "heartbeat");
+      if (!doc.ok()) return doc.status();
+      if (*doc == nullptr) continue;
       out.extended.push_back(item.id);
-      if (it->second) out.cancel_requested.push_back(item.id);
+      if (GetBool(doc->get(), "cancel_requested")) {
+        out.cancel_requested.push_back(item.id);
+      }
     }
     return out;
   });
@@ -660,7 +599,7 @@ absl::StatusOr<int> MongoStore::JobRescueExpired(
                        {"lease_token", 1}, {"lease_expires_at", 1}})),
         "rescue: find expired");
     if (!docs.ok()) return docs.status();
-    std::vector<UpdateOp> ops;
+    int rescued = 0;
     for (const BsonPtr& d : *docs) {
       const bson_t* doc = d.get();
       const int64_t attempt = GetInt64(doc, "attempt").value_or(0);
@@ -692,14 +631,15 @@ absl::StatusOr<int> MongoStore::JobRescueExpired(
                         GetInt64(doc, "lease_token").value_or(0));
       filter.Int64("lease_expires_at",
                    GetInt64(doc, "lease_expires_at").value_or(0));
-      ops.push_back(UpdateOp{
-          .filter = std::move(filter),
-          .update = std::move(Doc().Sub("$set", set).Sub("$unset", unset).Sub(
-              "$push", Doc().Sub("errors", error)))});
+      absl::StatusOr<BsonPtr> changed = jobs.FindAndModify(
+          filter, nullptr,
+          Doc().Sub("$set", set).Sub("$unset", unset).Sub(
+              "$push", Doc().Sub("errors", error)),
+          /*upsert=*/false, "rescue");
+      if (!changed.ok()) return changed.status();
+      if (*changed != nullptr) ++rescued;
     }
-    absl::StatusOr<int64_t> matched = jobs.BulkUpdateOne(ops, "rescue");
-    if (!matched.ok()) return matched.status();
-    return static_cast<int>(*matched);
+    return rescued;
   });
 }
 

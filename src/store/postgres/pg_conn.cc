@@ -94,6 +94,19 @@ absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
     s.params.emplace_back("application_name", "popqueue");
   }
   s.params.emplace_back("client_encoding", "UTF8");
+  // The claim must walk the claim index in order and stop after `limit`
+  // rows. With stale statistics (a table analyzed while it had no available
+  // jobs) the planner prefers a bitmap scan that reads and sorts every due
+  // job instead: measured 250 ms instead of 2 ms per claim with 37k due
+  // jobs. No statement of the store gains from bitmap scans.
+  bool has_options = false;
+  for (auto& [k, v] : s.params) {
+    if (k == "options") {
+      v += " -c enable_bitmapscan=off";
+      has_options = true;
+    }
+  }
+  if (!has_options) s.params.emplace_back("options", "-c enable_bitmapscan=off");
   s.where = absl::StrCat(host.find(':') != std::string::npos
                              ? absl::StrCat("[", host, "]")
                              : host,

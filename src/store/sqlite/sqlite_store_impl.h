@@ -100,7 +100,8 @@ class SqliteStore final : public Store {
   template <typename Fn>
   auto WithReader(Fn fn) -> decltype(fn(std::declval<Conn&>()));
 
-  // Calls every subscriber once per queue. Never called with write_mu_ held.
+  // Calls every subscriber once per queue, never with write_mu_ held, so a
+  // subscriber may read or claim; it must not Subscribe/Unsubscribe.
   void Notify(const std::set<std::string>& queues);
 
   static constexpr size_t kMaxIdleReaders = 8;

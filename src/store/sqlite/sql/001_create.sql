@@ -11,10 +11,14 @@ CREATE TABLE "{{table}}" (
   data             TEXT    NOT NULL DEFAULT '',
   priority         INTEGER NOT NULL DEFAULT 0
                    CHECK (priority BETWEEN -2147483648 AND 2147483647),
+  -- Written as OR chains, not IN lists: SQLite builds a temporary b-tree
+  -- for an IN list of more than two constants on every statement run, which
+  -- would dominate the cost of a one-row INSERT or UPDATE.
   state            TEXT    NOT NULL
-                   CHECK (state IN ('scheduled', 'available', 'running',
-                                    'retryable', 'completed', 'dead',
-                                    'cancelled')),
+                   CHECK (state = 'scheduled' OR state = 'available' OR
+                          state = 'running' OR state = 'retryable' OR
+                          state = 'completed' OR state = 'dead' OR
+                          state = 'cancelled'),
   attempt          INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
   max_attempts     INTEGER NOT NULL CHECK (max_attempts >= 1),
   run_at           INTEGER NOT NULL,
@@ -30,15 +34,17 @@ CREATE TABLE "{{table}}" (
   timeout_us       INTEGER NOT NULL DEFAULT 0 CHECK (timeout_us >= 0),
   backoff_base_us  INTEGER NOT NULL DEFAULT 0 CHECK (backoff_base_us >= 0),
   cancel_requested INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
-  -- A running job always holds a lease; a final job always has finished_at.
+  -- A running job always holds a lease. finished_at is set exactly when the
+  -- job is final (completed, dead, cancelled): "finished_at IS NULL" means
+  -- "non-final" in the identifier index and queries below.
   CHECK (state <> 'running' OR lease_expires_at IS NOT NULL),
-  CHECK (state NOT IN ('completed', 'dead', 'cancelled') OR finished_at IS NOT NULL)
+  CHECK ((finished_at IS NOT NULL) =
+         (state = 'completed' OR state = 'dead' OR state = 'cancelled'))
 );
 
 -- At most one non-final job per non-empty identifier.
 CREATE UNIQUE INDEX "{{table}}_identifier_live_uq" ON "{{table}}" (identifier)
-  WHERE identifier <> ''
-    AND state IN ('scheduled', 'available', 'running', 'retryable');
+  WHERE identifier <> '' AND finished_at IS NULL;
 
 -- Claim: due jobs of one queue in claim order.
 CREATE INDEX "{{table}}_claim_idx" ON "{{table}}" (queue, priority, run_at, id)

@@ -2,5 +2,6 @@
 -- holding it, if any (the unique index allows at most one).
 SELECT id, state FROM "{{table}}"
 WHERE identifier = :identifier
-  AND identifier <> ''  -- lets SQLite use the partial unique index
-  AND state IN ('scheduled', 'available', 'running', 'retryable');
+  -- The partial unique index's own terms, so SQLite uses it; finished_at
+  -- IS NULL exactly for non-final jobs (a CHECK in 001_create.sql).
+  AND identifier <> '' AND finished_at IS NULL;

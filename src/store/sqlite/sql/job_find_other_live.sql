@@ -2,5 +2,6 @@
 -- the identifier.
 SELECT id FROM "{{table}}"
 WHERE identifier = :identifier AND id <> :id
-  AND identifier <> ''  -- lets SQLite use the partial unique index
-  AND state IN ('scheduled', 'available', 'running', 'retryable');
+  -- The partial unique index's own terms, so SQLite uses it; finished_at
+  -- IS NULL exactly for non-final jobs (a CHECK in 001_create.sql).
+  AND identifier <> '' AND finished_at IS NULL;

@@ -1,0 +1,174 @@
+#include "server/grpc/convert.h"
+
+#include <charconv>
+#include <string>
+
+#include "absl/strings/str_format.h"
+
+namespace popqueue::server {
+namespace {
+
+// google.protobuf.Timestamp's range: 0001-01-01 to 9999-12-31.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+// google.protobuf.Duration's range: +-10000 years.
+constexpr int64_t kMaxDurationSeconds = 315576000000;
+
+absl::StatusOr<int64_t> ParseInt64(std::string_view text, std::string_view field,
+                                   std::string_view what) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: must be %s, got \"%s\"", field, what, std::string(text.substr(0, 64))));
+  }
+  return value;
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  switch (status.code()) {
+    case absl::StatusCode::kOk: code = grpc::StatusCode::OK; break;
+    case absl::StatusCode::kCancelled: code = grpc::StatusCode::CANCELLED; break;
+    case absl::StatusCode::kUnknown: code = grpc::StatusCode::UNKNOWN; break;
+    case absl::StatusCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
+    case absl::StatusCode::kDeadlineExceeded: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
+    case absl::StatusCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
+    case absl::StatusCode::kAlreadyExists: code = grpc::StatusCode::ALREADY_EXISTS; break;
+    case absl::StatusCode::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
+    case absl::StatusCode::kResourceExhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
+    case absl::StatusCode::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
+    case absl::StatusCode::kAborted: code = grpc::StatusCode::ABORTED; break;
+    case absl::StatusCode::kOutOfRange: code = grpc::StatusCode::OUT_OF_RANGE; break;
+    case absl::StatusCode::kUnimplemented: code = grpc::StatusCode::UNIMPLEMENTED; break;
+    case absl::StatusCode::kInternal: code = grpc::StatusCode::INTERNAL; break;
+    case absl::StatusCode::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
+    case absl::StatusCode::kDataLoss: code = grpc::StatusCode::DATA_LOSS; break;
+    case absl::StatusCode::kUnauthenticated: code = grpc::StatusCode::UNAUTHENTICATED; break;
+    default: break;
+  }
+  return grpc::Status(code, std::string(status.message()));
+}
+
+absl::StatusOr<JobId> ParseJobId(std::string_view text, std::string_view field) {
+  auto id = ParseInt64(text, field, "a decimal job id");
+  if (id.ok() && *id <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: must be a positive decimal job id, got \"%s\"", field,
+                        std::string(text)));
+  }
+  return id;
+}
+
+absl::StatusOr<int64_t> ParseLeaseToken(std::string_view text, std::string_view field) {
+  auto token = ParseInt64(text, field, "the decimal lease token given with the job");
+  if (token.ok() && *token == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: must be the lease token given with the job, got 0", field));
+  }
+  return token;
+}
+
+void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  int64_t seconds = absl::ToUnixSeconds(t);  // rounds towards the past
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+}
+
+void ToDuration(absl::Duration d, google::protobuf::Duration* out) {
+  int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+}
+
+absl::StatusOr<absl::Time> FromTimestamp(const google::protobuf::Timestamp& t,
+                                         std::string_view field) {
+  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds ||
+      t.nanos() < 0 || t.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: not a valid timestamp (seconds %d, nanos %d)", field, t.seconds(), t.nanos()));
+  }
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+absl::StatusOr<absl::Duration> FromDuration(const google::protobuf::Duration& d,
+                                            std::string_view field) {
+  bool sign_ok = (d.seconds() >= 0 && d.nanos() >= 0) || (d.seconds() <= 0 && d.nanos() <= 0);
+  if (d.seconds() < -kMaxDurationSeconds || d.seconds() > kMaxDurationSeconds ||
+      d.nanos() < -999999999 || d.nanos() > 999999999 || !sign_ok) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: not a valid duration (seconds %d, nanos %d)", field, d.seconds(), d.nanos()));
+  }
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+void ToProto(const Job& job, JobRecord* out) {
+  out->set_id(std::to_string(job.id));
+  out->set_queue(job.queue);
+  out->set_name(job.name);
+  out->set_identifier(job.identifier);
+  out->set_data(job.data);
+  out->set_priority(job.priority);
+  out->set_state(std::string(JobStateName(job.state)));
+  out->set_attempt(job.attempt);
+  out->set_max_attempts(job.max_attempts);
+  ToTimestamp(job.run_at, out->mutable_run_at());
+  ToTimestamp(job.created_at, out->mutable_created_at());
+  if (job.picked_at) ToTimestamp(*job.picked_at, out->mutable_picked_at());
+  if (job.finished_at) ToTimestamp(*job.finished_at, out->mutable_finished_at());
+  out->set_worker_id(job.worker_id);
+  if (job.lease_expires_at) {
+    ToTimestamp(*job.lease_expires_at, out->mutable_lease_expires_at());
+  }
+  for (const JobError& e : job.errors) {
+    AttemptError* error = out->add_errors();
+    error->set_attempt(e.attempt);
+    ToTimestamp(e.at, error->mutable_at());
+    error->set_message(e.message);
+  }
+  if (job.result) out->mutable_result()->set_value(*job.result);
+  out->set_progress(job.progress);
+  if (job.timeout > absl::ZeroDuration()) ToDuration(job.timeout, out->mutable_timeout());
+  if (job.backoff_base > absl::ZeroDuration()) {
+    ToDuration(job.backoff_base, out->mutable_backoff_base());
+  }
+  out->set_cancel_requested(job.cancel_requested);
+}
+
+absl::StatusOr<EnqueueRequest> FromProto(const JobSpec& spec, std::string_view field) {
+  EnqueueRequest r{.name = spec.name(), .data = spec.data()};
+  EnqueueOptions& o = r.options;
+  o.queue = spec.queue();
+  o.identifier = spec.identifier();
+  o.priority = spec.priority();
+  auto sub = [&](std::string_view name) { return absl::StrFormat("%s.%s", field, name); };
+  if (spec.has_run_at()) {
+    auto t = FromTimestamp(spec.run_at(), sub("run_at"));
+    if (!t.ok()) return t.status();
+    o.run_at = *t;
+  }
+  if (spec.has_delay()) {
+    auto d = FromDuration(spec.delay(), sub("delay"));
+    if (!d.ok()) return d.status();
+    o.delay = *d;
+  }
+  if (spec.max_attempts() != 0) o.max_attempts = spec.max_attempts();
+  if (spec.has_timeout()) {
+    auto d = FromDuration(spec.timeout(), sub("timeout"));
+    if (!d.ok()) return d.status();
+    o.timeout = *d;
+  }
+  if (spec.has_backoff_base()) {
+    auto d = FromDuration(spec.backoff_base(), sub("backoff_base"));
+    if (!d.ok()) return d.status();
+    o.backoff_base = *d;
+  }
+  return r;
+}
+
+}  // namespace popqueue::server

@@ -1,0 +1,66 @@
+// The gRPC server: service popqueue.PopQueue (proto/popqueue.proto) over a
+// popqueue::Queue, the same queue that C++ users call. See docs/grpc.md.
+//
+//   auto server = popqueue::server::GrpcServer::Start(&queue, {.token = "s3cret"});
+//   if (!server.ok()) return server.status();
+//   ... (*server)->port() ...
+//   (*server)->Stop();
+#ifndef POPQUEUE_SERVER_GRPC_GRPC_SERVER_H_
+#define POPQUEUE_SERVER_GRPC_GRPC_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "popqueue/queue.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace popqueue::server {
+
+class PopQueueService;
+
+struct GrpcOptions {
+  std::string address = "0.0.0.0:50051";  // host:port; port 0 = a free port
+  // When set, mutating calls need the metadata "authorization: Bearer <token>".
+  std::string token;
+  int max_message_bytes = 4 << 20;  // largest request accepted
+};
+
+// Thread-safety: port() and Stop() may be called from any thread. The Queue
+// must outlive the server.
+class GrpcServer {
+ public:
+  // Listens on options.address and serves on gRPC's own threads until Stop().
+  // Unavailable when the address cannot be bound, InvalidArgument for bad
+  // options.
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(Queue* queue,
+                                                           GrpcOptions options);
+  ~GrpcServer();  // Stop()
+
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  // The bound port (the chosen one when options.address asked for port 0).
+  int port() const { return port_; }
+  // Stops accepting calls, lets calls in progress finish (up to a few
+  // seconds, then cancels them) and returns when the server is down.
+  // Idempotent.
+  void Stop();
+
+ private:
+  GrpcServer() = default;
+
+  std::unique_ptr<PopQueueService> service_;
+  absl::Mutex mu_;
+  std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
+  int port_ = 0;
+};
+
+}  // namespace popqueue::server
+
+#endif  // POPQUEUE_SERVER_GRPC_GRPC_SERVER_H_

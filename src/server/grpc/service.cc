@@ -1,0 +1,215 @@
+#include "server/grpc/service.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "server/grpc/auth.h"
+#include "server/grpc/convert.h"
+
+namespace popqueue::server {
+namespace {
+
+constexpr int kMaxBatch = 1000;
+constexpr int kMaxLeaseSeconds = 24 * 3600;
+
+// Returns from the handler with the gRPC form of a non-OK absl status.
+#define POPQUEUE_RETURN_IF_ERROR(expr)                        \
+  do {                                                        \
+    if (absl::Status pq_s = (expr); !pq_s.ok()) return ToGrpcStatus(pq_s); \
+  } while (0)
+
+absl::StatusOr<absl::Duration> LeaseFromSeconds(int seconds) {
+  if (seconds < 0 || seconds > kMaxLeaseSeconds) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "lease_seconds: must be 0 (the server's default) or 1-%d, got %d",
+        kMaxLeaseSeconds, seconds));
+  }
+  return absl::Seconds(seconds);  // 0 = the default
+}
+
+}  // namespace
+
+grpc::Status PopQueueService::GetJobDetails(grpc::ServerContext* context,
+                                            const JobDetailsRequest* request,
+                                            JobDetailsResponse* response) {
+  auto id = ParseJobId(request->jobid(), "jobId");
+  POPQUEUE_RETURN_IF_ERROR(id.status());
+  auto job = queue_->GetJob(*id);
+  POPQUEUE_RETURN_IF_ERROR(job.status());
+  ToProto(*job, response->mutable_job());
+  return grpc::Status::OK;
+}
+
+grpc::Status PopQueueService::RequeueJob(grpc::ServerContext* context,
+                                         const RequeueJobRequest* request,
+                                         RequeueJobResponse* response) {
+  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
+  auto id = ParseJobId(request->jobid(), "jobId");
+  POPQUEUE_RETURN_IF_ERROR(id.status());
+  auto job = queue_->Requeue(*id);
+  POPQUEUE_RETURN_IF_ERROR(job.status());
+  ToProto(*job, response->mutable_job());
+  return grpc::Status::OK;
+}
+
+grpc::Status PopQueueService::Enqueue(grpc::ServerContext* context,
+                                      const EnqueueJobsRequest* request,
+                                      EnqueueJobsResponse* response) {
+  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
+  int n = request->jobs_size();
+  if (n < 1 || n > kMaxBatch) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrFormat("jobs: must hold 1-%d jobs, got %d", kMaxBatch, n)));
+  }
+  std::vector<EnqueueRequest> requests;
+  requests.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    auto r = FromProto(request->jobs(i), absl::StrFormat("jobs[%d]", i));
+    POPQUEUE_RETURN_IF_ERROR(r.status());
+    requests.push_back(std::move(*r));
+  }
+  auto results = queue_->EnqueueMany(std::move(requests));
+  if (!results.ok()) {
+    // The Queue names the field without the index for a single job; the
+    // request's field is always jobs[i].
+    if (n == 1 && absl::IsInvalidArgument(results.status())) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrFormat("jobs[0].%s", std::string(results.status().message()))));
+    }
+    return ToGrpcStatus(results.status());
+  }
+  for (const EnqueueResult& r : *results) {
+    EnqueuedJob* out = response->add_results();
+    out->set_id(std::to_string(r.id));
+    out->set_inserted(r.inserted);
+    out->set_state(std::string(JobStateName(r.state)));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status PopQueueService::GetJob(grpc::ServerContext* context,
+                                     const GetJobRequest* request, JobRecord* response) {
+  auto id = ParseJobId(request->job_id(), "job_id");
+  POPQUEUE_RETURN_IF_ERROR(id.status());
+  auto job = queue_->GetJob(*id);
+  POPQUEUE_RETURN_IF_ERROR(job.status());
+  ToProto(*job, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status PopQueueService::ListJobs(grpc::ServerContext* context,
+                                       const ListJobsRequest* request,
+                                       ListJobsResponse* response) {
+  JobFilter filter{.queue = request->queue(),
+                   .name = request->name(),
+                   .identifier = request->identifier(),
+                   .limit = request->limit() == 0 ? 50 : request->limit()};
+  for (int i = 0; i < request->states_size(); ++i) {
+    auto state = ParseJobState(request->states(i));
+    if (!state.ok()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrFormat(
+          "states[%d]: %s", i, std::string(state.status().message()))));
+    }
+    filter.states.push_back(*state);
+  }
+  if (!request->before_id().empty()) {
+    auto before = ParseJobId(request->before_id(), "before_id");
+    POPQUEUE_RETURN_IF_ERROR(before.status());
+    filter.before_id = *before;
+  }
+  auto page = queue_->ListJobs(filter);
+  POPQUEUE_RETURN_IF_ERROR(page.status());
+  for (const Job& job : page->jobs) ToProto(job, response->add_jobs());
+  if (page->next_before_id) response->set_next_before_id(std::to_string(*page->next_before_id));
+  return grpc::Status::OK;
+}
+
+grpc::Status PopQueueService::CancelJob(grpc::ServerContext* context,
+                                        const CancelJobRequest* request, JobRecord* response) {
+  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
+  auto id = ParseJobId(request->job_id(), "job_id");
+  POPQUEUE_RETURN_IF_ERROR(id.status());
+  auto job = queue_->Cancel(*id);
+  POPQUEUE_RETURN_IF_ERROR(job.status());
+  ToProto(*job, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status PopQueueService::FetchJobs(grpc::ServerContext* context,
+                                        const FetchJobsRequest* request,
+                                        FetchJobsResponse* response) {
+  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
+  auto lease = LeaseFromSeconds(request->lease_seconds());
+  POPQUEUE_RETURN_IF_ERROR(lease.status());
+  FetchJobsParams params{.queues = {request->queues().begin(), request->queues().end()},
+                         .worker_id = request->worker_id(),
+                         .limit = request->limit() == 0 ? 1 : request->limit(),
+                         .lease = *lease};
+  auto jobs = remote_.FetchJobs(params);
+  POPQUEUE_RETURN_IF_ERROR(jobs.status());
+  for (const Job& job : *jobs) {
+    LeasedJob* out = response->add_jobs();
+    ToProto(job, out->mutable_job());
+    out->set_lease_token(std::to_string(job.lease_token));
+    if (job.lease_expires_at) ToTimestamp(*job.lease_expires_at, out->mutable_lease_expires_at());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status PopQueueService::CompleteJob(grpc::ServerContext* context,
+                                          const CompleteJobRequest* request,
+                                          CompleteJobResponse* response) {
+  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
+  auto id = ParseJobId(request->job_id(), "job_id");
+  POPQUEUE_RETURN_IF_ERROR(id.status());
+  auto token = ParseLeaseToken(request->lease_token(), "lease_token");
+  POPQUEUE_RETURN_IF_ERROR(token.status());
+  std::optional<std::string> result;
+  if (request->has_result()) result = request->result().value();
+  return ToGrpcStatus(remote_.CompleteJob(*id, *token, std::move(result)));
+}
+
+grpc::Status PopQueueService::FailJob(grpc::ServerContext* context,
+                                      const FailJobRequest* request, FailJobResponse* response) {
+  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
+  auto id = ParseJobId(request->job_id(), "job_id");
+  POPQUEUE_RETURN_IF_ERROR(id.status());
+  auto token = ParseLeaseToken(request->lease_token(), "lease_token");
+  POPQUEUE_RETURN_IF_ERROR(token.status());
+  auto outcome = remote_.FailJob(*id, *token, request->error(), !request->no_retry());
+  POPQUEUE_RETURN_IF_ERROR(outcome.status());
+  response->set_state(std::string(JobStateName(outcome->state)));
+  if (outcome->state == JobState::kRetryable) {
+    ToTimestamp(outcome->next_run_at, response->mutable_next_run_at());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status PopQueueService::Heartbeat(grpc::ServerContext* context,
+                                        const HeartbeatRequest* request,
+                                        HeartbeatResponse* response) {
+  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
+  auto lease = LeaseFromSeconds(request->lease_seconds());
+  POPQUEUE_RETURN_IF_ERROR(lease.status());
+  std::vector<RemoteHeartbeatItem> items;
+  items.reserve(request->items_size());
+  for (int i = 0; i < request->items_size(); ++i) {
+    const HeartbeatItem& in = request->items(i);
+    auto id = ParseJobId(in.job_id(), absl::StrFormat("items[%d].job_id", i));
+    POPQUEUE_RETURN_IF_ERROR(id.status());
+    auto token = ParseLeaseToken(in.lease_token(), absl::StrFormat("items[%d].lease_token", i));
+    POPQUEUE_RETURN_IF_ERROR(token.status());
+    RemoteHeartbeatItem item{.id = *id, .lease_token = *token};
+    if (in.has_progress()) item.progress = in.progress().value();
+    items.push_back(item);
+  }
+  auto beat = remote_.Heartbeat(items, *lease);
+  POPQUEUE_RETURN_IF_ERROR(beat.status());
+  for (JobId id : beat->extended) response->add_extended_ids(std::to_string(id));
+  for (JobId id : beat->cancel_requested) response->add_cancel_requested_ids(std::to_string(id));
+  for (JobId id : beat->lost) response->add_lost_ids(std::to_string(id));
+  return grpc::Status::OK;
+}
+
+}  // namespace popqueue::server

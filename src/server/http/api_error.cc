@@ -1,0 +1,95 @@
+#include "server/http/api_error.h"
+
+#include <string_view>
+
+namespace popqueue::server {
+namespace {
+
+bool IsFieldChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '_' || c == '.' || c == '[' || c == ']';
+}
+
+// The Queue API's snake_case option names as REST fields.
+std::string RestFieldName(std::string_view name) {
+  static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
+      {"max_attempts", "maxAttempts"}, {"run_at", "runAt"},
+      {"delay", "delaySeconds"},       {"timeout", "timeoutSeconds"},
+      {"backoff_base", "backoffSeconds"},
+  };
+  for (const auto& [from, to] : kNames) {
+    if (name == from) return std::string(to);
+  }
+  return std::string(name);
+}
+
+// "jobs[2].max_attempts: ..." -> "jobs[2].maxAttempts".
+std::string FieldOf(std::string_view message) {
+  size_t colon = message.find(": ");
+  if (colon != std::string_view::npos && colon > 0) {
+    std::string_view field = message.substr(0, colon);
+    bool ok = true;
+    for (char c : field) ok = ok && IsFieldChar(c);
+    if (ok) {
+      size_t dot = field.rfind('.');
+      if (dot == std::string_view::npos) return RestFieldName(field);
+      return std::string(field.substr(0, dot + 1)) + RestFieldName(field.substr(dot + 1));
+    }
+  }
+  // The Queue's queue-name check: "queue \"x\" is not a valid queue name".
+  if (message.rfind("queue \"", 0) == 0) return "queue";
+  return "";
+}
+
+}  // namespace
+
+int HttpStatusFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAborted:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 413;
+    case absl::StatusCode::kUnimplemented:
+      return 501;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+ApiError ToApiError(const absl::Status& status) {
+  std::string message(status.message());
+  ApiError e{.http_status = HttpStatusFor(status.code()),
+             .code = absl::StatusCodeToString(status.code()),
+             .message = message};
+  if (status.code() == absl::StatusCode::kInvalidArgument ||
+      status.code() == absl::StatusCode::kOutOfRange ||
+      status.code() == absl::StatusCode::kResourceExhausted) {
+    e.field = FieldOf(message);
+  }
+  return e;
+}
+
+nlohmann::json ApiErrorJson(const ApiError& error) {
+  nlohmann::json body = {{"code", error.code}, {"message", error.message}};
+  if (!error.field.empty()) body["field"] = error.field;
+  return {{"error", body}};
+}
+
+}  // namespace popqueue::server

@@ -1,0 +1,36 @@
+// API errors: an absl::Status mapped mechanically to an HTTP status and the
+// JSON error body {"error": {"code", "message", "field"}}.
+//
+// Field naming convention: a status whose message starts with "<field>: "
+// (e.g. "jobs[2].priority: must be an integer") names that field. The
+// request parsers build messages that way, and the Queue's validation
+// messages ("max_attempts: must be 1-...") are translated to the REST field
+// names ("maxAttempts").
+#ifndef POPQUEUE_SERVER_HTTP_API_ERROR_H_
+#define POPQUEUE_SERVER_HTTP_API_ERROR_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "nlohmann/json.hpp"
+
+namespace popqueue::server {
+
+struct ApiError {
+  int http_status = 500;
+  std::string code;  // an absl code name: "INVALID_ARGUMENT", "NOT_FOUND", ...
+  std::string message;
+  std::string field;  // "" when no single field is at fault
+};
+
+// InvalidArgument 400, Unauthenticated 401, PermissionDenied 403, NotFound
+// 404, AlreadyExists/FailedPrecondition/Aborted 409, ResourceExhausted 413,
+// Unimplemented 501, Unavailable 503, DeadlineExceeded 504, others 500.
+int HttpStatusFor(absl::StatusCode code);
+ApiError ToApiError(const absl::Status& status);
+// The JSON error body.
+nlohmann::json ApiErrorJson(const ApiError& error);
+
+}  // namespace popqueue::server
+
+#endif  // POPQUEUE_SERVER_HTTP_API_ERROR_H_

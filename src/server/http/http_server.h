@@ -1,0 +1,76 @@
+// HttpServer: the REST API (/api/...), the web dashboard (/), /metrics,
+// /healthz and /readyz over one popqueue::Queue. A thin adapter: every route
+// is one or two Queue calls plus JSON; see docs/rest.md.
+//
+//   server::Metrics metrics;
+//   queue.OnEvent(metrics.Listener());
+//   auto http = server::HttpServer::Start(&queue, {.port = 3000, .metrics = &metrics});
+//   ...
+//   (*http)->Stop();
+//
+// Thread-safety: Start/Stop/port may be called from any thread; requests run
+// on the server's own thread pool.
+#ifndef POPQUEUE_SERVER_HTTP_HTTP_SERVER_H_
+#define POPQUEUE_SERVER_HTTP_HTTP_SERVER_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "popqueue/queue.h"
+#include "server/metrics.h"
+
+namespace popqueue::server {
+
+struct HttpOptions {
+  std::string host = "0.0.0.0";
+  int port = 3000;  // 0 = pick a free port (see HttpServer::port())
+  // Bearer token required by every mutating route (POST, DELETE); "" = none.
+  // Compared in constant time and never logged.
+  std::string token;
+  size_t max_body_bytes = 1 << 20;  // larger request bodies get 413
+  bool cors = false;                // Access-Control-Allow-* headers
+  int threads = 0;                  // request threads; 0 = automatic
+  // Counters for /metrics and /api/stats; not owned. nullptr = the server
+  // keeps its own, which then count only its enqueues (no worker events).
+  Metrics* metrics = nullptr;
+};
+
+// One route, as documented in the OpenAPI document.
+struct RouteInfo {
+  std::string_view method;  // "GET", "POST", "DELETE"
+  std::string_view path;    // "/api/jobs/{id}"
+};
+
+class HttpServer {
+ public:
+  // Listens on options.host:options.port and serves `queue` (not owned; it
+  // must outlive the server) until Stop(). Returns once listening;
+  // Unavailable when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(Queue* queue,
+                                                           HttpOptions options);
+  // Every route the server registers.
+  static std::vector<RouteInfo> Routes();
+
+  ~HttpServer();  // Stop()s.
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const;
+  // Stops accepting, finishes requests in flight and joins the threads.
+  // Idempotent.
+  void Stop();
+
+  class Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace popqueue::server
+
+#endif  // POPQUEUE_SERVER_HTTP_HTTP_SERVER_H_

@@ -1,0 +1,215 @@
+// Queue, worker, stats, metrics and health routes, the OpenAPI document and
+// the dashboard's static files.
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/job_json.h"
+#include "embedded/dashboard_assets.h"
+#include "embedded/openapi.h"
+#include "server/http/request_json.h"
+#include "server/http/routes.h"
+
+namespace popqueue::server {
+namespace {
+
+// Pages of available jobs read per queue to find the oldest (queue lag);
+// beyond that the lag reported is a lower bound.
+constexpr int kLagPages = 10;
+
+nlohmann::json StateCountsJson(const std::map<JobState, int64_t>& counts) {
+  nlohmann::json out = nlohmann::json::object();
+  for (JobState s : kAllJobStates) {
+    auto it = counts.find(s);
+    out[std::string(JobStateName(s))] = it == counts.end() ? 0 : it->second;
+  }
+  return out;
+}
+
+std::map<JobState, int64_t> Totals(const std::vector<QueueCounts>& counts) {
+  std::map<JobState, int64_t> totals;
+  for (const QueueCounts& q : counts) {
+    for (const auto& [state, n] : q.by_state) totals[state] += n;
+  }
+  return totals;
+}
+
+absl::Time Now(const Queue& queue) {
+  Clock* clock = queue.config().clock;
+  return clock ? clock->Now() : absl::Now();
+}
+
+// GET /api/queues
+Reply ListQueues(RouteContext& c) {
+  auto queues = c.queue->ListQueues();
+  if (!queues.ok()) return ErrorReply(queues.status());
+  nlohmann::json out = nlohmann::json::array();
+  for (const QueueInfo& q : *queues) {
+    out.push_back({{"name", q.name}, {"paused", q.paused}, {"counts", StateCountsJson(q.counts)}});
+  }
+  return JsonReply({{"queues", std::move(out)}});
+}
+
+Reply PauseOrResume(RouteContext& c, bool pause) {
+  const std::string& name = c.params[0];
+  absl::Status s = pause ? c.queue->PauseQueue(name) : c.queue->ResumeQueue(name);
+  if (!s.ok()) return ErrorReply(s);
+  return JsonReply({{"name", name}, {"paused", pause}});
+}
+Reply PauseQueue(RouteContext& c) { return PauseOrResume(c, true); }
+Reply ResumeQueue(RouteContext& c) { return PauseOrResume(c, false); }
+
+// GET /api/workers
+Reply ListWorkers(RouteContext& c) {
+  auto workers = c.queue->ListWorkers();
+  if (!workers.ok()) return ErrorReply(workers.status());
+  nlohmann::json out = nlohmann::json::array();
+  for (const WorkerInfo& w : *workers) out.push_back(WorkerToJson(w));
+  return JsonReply({{"workers", std::move(out)}});
+}
+
+// GET /api/stats
+Reply Stats(RouteContext& c) {
+  auto counts = c.queue->CountByState();
+  if (!counts.ok()) return ErrorReply(counts.status());
+  std::map<JobState, int64_t> totals = Totals(*counts);
+  c.metrics->MaybeRecordStates(totals);
+  nlohmann::json throughput = nlohmann::json::array();
+  for (const ThroughputPoint& p : c.metrics->Throughput()) {
+    throughput.push_back({{"minute", FormatTimestamp(p.minute)},
+                          {"enqueued", p.enqueued},
+                          {"completed", p.completed},
+                          {"failed", p.failed},
+                          {"dead", p.dead}});
+  }
+  nlohmann::json states = nlohmann::json::array();
+  for (const StateSample& s : c.metrics->States()) {
+    states.push_back({{"at", FormatTimestamp(s.at)}, {"counts", StateCountsJson(s.counts)}});
+  }
+  return JsonReply({{"now", FormatTimestamp(Now(*c.queue))},
+                    {"totals", StateCountsJson(totals)},
+                    {"queues", QueueCountsToJson(*counts)},
+                    {"throughput", std::move(throughput)},
+                    {"states", std::move(states)}});
+}
+
+// Seconds the oldest available job of `queue` has been due; 0 when none.
+absl::StatusOr<double> QueueLag(Queue& queue, const std::string& name, absl::Time now) {
+  JobFilter filter{.states = {JobState::kAvailable}, .queue = name, .limit = 1000};
+  absl::Time oldest = absl::InfiniteFuture();
+  for (int page = 0; page < kLagPages; ++page) {
+    auto jobs = queue.ListJobs(filter);
+    if (!jobs.ok()) return jobs.status();
+    for (const Job& j : jobs->jobs) oldest = std::min(oldest, j.run_at);
+    if (!jobs->next_before_id) break;
+    filter.before_id = jobs->next_before_id;
+  }
+  if (oldest == absl::InfiniteFuture()) return 0.0;
+  return std::max(0.0, absl::ToDoubleSeconds(now - oldest));
+}
+
+// GET /metrics
+Reply MetricsText(RouteContext& c) {
+  std::string out = c.metrics->RenderPrometheus();
+  auto counts = c.queue->CountByState();
+  absl::StrAppend(&out,
+                  "# HELP popqueue_store_up Whether the job store answered this scrape.\n"
+                  "# TYPE popqueue_store_up gauge\npopqueue_store_up ",
+                  counts.ok() ? 1 : 0, "\n");
+  if (counts.ok()) {
+    c.metrics->MaybeRecordStates(Totals(*counts));
+    absl::StrAppend(&out, "# HELP popqueue_jobs Jobs by queue and state.\n"
+                          "# TYPE popqueue_jobs gauge\n");
+    for (const QueueCounts& q : *counts) {
+      for (JobState s : kAllJobStates) {
+        auto it = q.by_state.find(s);
+        absl::StrAppendFormat(&out, "popqueue_jobs{queue=\"%s\",state=\"%s\"} %d\n",
+                              PrometheusLabel(q.queue), JobStateName(s),
+                              it == q.by_state.end() ? 0 : it->second);
+      }
+    }
+    absl::StrAppend(&out,
+                    "# HELP popqueue_queue_lag_seconds How long the oldest available "
+                    "job has been due.\n# TYPE popqueue_queue_lag_seconds gauge\n");
+    absl::Time now = Now(*c.queue);
+    for (const QueueCounts& q : *counts) {
+      auto it = q.by_state.find(JobState::kAvailable);
+      double lag = 0;
+      if (it != q.by_state.end() && it->second > 0) {
+        auto l = QueueLag(*c.queue, q.queue, now);
+        if (!l.ok()) continue;
+        lag = *l;
+      }
+      absl::StrAppendFormat(&out, "popqueue_queue_lag_seconds{queue=\"%s\"} %.3f\n",
+                            PrometheusLabel(q.queue), lag);
+    }
+  }
+  if (auto queues = c.queue->ListQueues(); queues.ok()) {
+    absl::StrAppend(&out, "# HELP popqueue_queue_paused 1 when the queue is paused.\n"
+                          "# TYPE popqueue_queue_paused gauge\n");
+    for (const QueueInfo& q : *queues) {
+      absl::StrAppendFormat(&out, "popqueue_queue_paused{queue=\"%s\"} %d\n",
+                            PrometheusLabel(q.name), q.paused ? 1 : 0);
+    }
+  }
+  return Reply{.body = std::move(out),
+               .content_type = "text/plain; version=0.0.4; charset=utf-8"};
+}
+
+// GET /healthz: the process answers.
+Reply Healthz(RouteContext&) { return JsonReply({{"status", "ok"}}); }
+
+// GET /readyz: the store answers.
+Reply Readyz(RouteContext& c) {
+  auto counts = c.queue->CountByState();
+  if (!counts.ok()) {
+    return ErrorReply(absl::UnavailableError(
+        absl::StrCat("store not reachable: ", std::string(counts.status().message()))));
+  }
+  return JsonReply({{"status", "ready"}});
+}
+
+Reply OpenApi(RouteContext&) {
+  return Reply{.body = std::string(embedded::openapi("openapi.json")),
+               .content_type = "application/json; charset=utf-8"};
+}
+
+// The dashboard may run only its own script and style: data shown in it can
+// never become code even if a view forgot to escape.
+constexpr char kDashboardPolicy[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+Reply Asset(const char* file, const char* content_type) {
+  Reply r{.body = std::string(embedded::dashboard_assets(file)), .content_type = content_type};
+  r.headers.emplace_back("Content-Security-Policy", kDashboardPolicy);
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
+}
+Reply Index(RouteContext&) { return Asset("index.html", "text/html; charset=utf-8"); }
+Reply AppJs(RouteContext&) { return Asset("app.js", "text/javascript; charset=utf-8"); }
+Reply StylesCss(RouteContext&) { return Asset("styles.css", "text/css; charset=utf-8"); }
+
+}  // namespace
+
+std::vector<Route> AdminRoutes() {
+  return {
+      {"GET", "/api/queues", false, ListQueues},
+      {"POST", "/api/queues/{name}/pause", false, PauseQueue},
+      {"POST", "/api/queues/{name}/resume", false, ResumeQueue},
+      {"GET", "/api/workers", false, ListWorkers},
+      {"GET", "/api/stats", false, Stats},
+      {"GET", "/api/openapi.json", false, OpenApi},
+      {"GET", "/metrics", false, MetricsText},
+      {"GET", "/healthz", false, Healthz},
+      {"GET", "/readyz", false, Readyz},
+      {"GET", "/", false, Index},
+      {"GET", "/app.js", false, AppJs},
+      {"GET", "/styles.css", false, StylesCss},
+  };
+}
+
+}  // namespace popqueue::server

@@ -1,0 +1,194 @@
+// Job routes: the original README's /api/job-details and /api/requeue-job,
+// and the /api/jobs resource (enqueue, batch, list, get, cancel, retry,
+// delete) with the dead-letter listing.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/job_json.h"
+#include "server/http/request_json.h"
+#include "server/http/routes.h"
+
+namespace popqueue::server {
+namespace {
+
+nlohmann::json EnqueueResultJson(const EnqueueResult& r) {
+  return {{"id", absl::StrCat(r.id)},
+          {"inserted", r.inserted},
+          {"state", std::string(JobStateName(r.state))}};
+}
+
+nlohmann::json PageJson(const JobPage& page) {
+  nlohmann::json jobs = nlohmann::json::array();
+  for (const Job& job : page.jobs) jobs.push_back(JobToJson(job));
+  return {{"jobs", std::move(jobs)},
+          {"nextBefore", page.next_before_id ? nlohmann::json(absl::StrCat(*page.next_before_id))
+                                             : nlohmann::json(nullptr)}};
+}
+
+Reply JobReply(const absl::StatusOr<Job>& job) {
+  if (!job.ok()) return ErrorReply(job.status());
+  return JsonReply(JobToJson(*job));
+}
+
+// GET /api/job-details?jobId=...
+Reply JobDetails(RouteContext& c) {
+  if (!c.request.has_param("jobId")) {
+    return ErrorReply(absl::InvalidArgumentError("jobId: required query parameter"));
+  }
+  auto id = ParseJobId(c.request.get_param_value("jobId"), "jobId");
+  if (!id.ok()) return ErrorReply(id.status());
+  return JobReply(c.queue->GetJob(*id));
+}
+
+// POST /api/requeue-job {"jobId": "..."}
+Reply RequeueJob(RouteContext& c) {
+  auto body = ParseJsonObject(c.request.body);
+  if (!body.ok()) return ErrorReply(body.status());
+  auto it = body->find("jobId");
+  if (it == body->end()) return ErrorReply(absl::InvalidArgumentError("jobId: required"));
+  for (const auto& [key, unused] : body->items()) {
+    if (key != "jobId") {
+      return ErrorReply(absl::InvalidArgumentError(key + ": unknown field; expected jobId"));
+    }
+  }
+  auto id = JobIdFromJson(*it, "jobId");
+  if (!id.ok()) return ErrorReply(id.status());
+  return JobReply(c.queue->Requeue(*id));
+}
+
+// POST /api/jobs
+Reply EnqueueJob(RouteContext& c) {
+  auto body = ParseJsonObject(c.request.body);
+  if (!body.ok()) return ErrorReply(body.status());
+  auto request = ParseEnqueueRequest(*body, "");
+  if (!request.ok()) return ErrorReply(request.status());
+  std::string name = request->name;
+  auto result = c.queue->Enqueue(name, std::move(request->data), request->options);
+  if (!result.ok()) return ErrorReply(result.status());
+  if (result->inserted) c.metrics->RecordEnqueued(name);
+  Reply reply = JsonReply(EnqueueResultJson(*result), result->inserted ? 201 : 200);
+  reply.headers.emplace_back("Location", absl::StrCat("/api/jobs/", result->id));
+  return reply;
+}
+
+// POST /api/jobs/batch {"jobs": [...]}: all or nothing.
+Reply EnqueueBatch(RouteContext& c) {
+  auto body = ParseJsonObject(c.request.body);
+  if (!body.ok()) return ErrorReply(body.status());
+  for (const auto& [key, unused] : body->items()) {
+    if (key != "jobs") {
+      return ErrorReply(absl::InvalidArgumentError(key + ": unknown field; expected jobs"));
+    }
+  }
+  auto it = body->find("jobs");
+  if (it == body->end()) return ErrorReply(absl::InvalidArgumentError("jobs: required"));
+  if (!it->is_array()) {
+    return ErrorReply(absl::InvalidArgumentError("jobs: must be an array of jobs"));
+  }
+  if (it->empty() || it->size() > kMaxBatchJobs) {
+    return ErrorReply(absl::InvalidArgumentError(
+        absl::StrCat("jobs: must hold 1-", kMaxBatchJobs, " jobs")));
+  }
+  std::vector<EnqueueRequest> requests;
+  requests.reserve(it->size());
+  for (size_t i = 0; i < it->size(); ++i) {
+    auto r = ParseEnqueueRequest((*it)[i], absl::StrCat("jobs[", i, "]."));
+    if (!r.ok()) return ErrorReply(r.status());
+    requests.push_back(std::move(*r));
+  }
+  std::vector<std::string> names;
+  names.reserve(requests.size());
+  for (const EnqueueRequest& r : requests) names.push_back(r.name);
+  auto results = c.queue->EnqueueMany(std::move(requests));
+  if (!results.ok()) {
+    // A single-job batch gets the Queue's unprefixed message; name the item.
+    if (names.size() == 1 && absl::IsInvalidArgument(results.status()) &&
+        std::string(results.status().message()).rfind("jobs[", 0) != 0) {
+      return ErrorReply(absl::InvalidArgumentError(
+          absl::StrCat("jobs[0].", std::string(results.status().message()))));
+    }
+    return ErrorReply(results.status());
+  }
+  nlohmann::json out = nlohmann::json::array();
+  bool any_inserted = false;
+  for (size_t i = 0; i < results->size(); ++i) {
+    if ((*results)[i].inserted) {
+      c.metrics->RecordEnqueued(names[i]);
+      any_inserted = true;
+    }
+    out.push_back(EnqueueResultJson((*results)[i]));
+  }
+  return JsonReply({{"results", std::move(out)}}, any_inserted ? 201 : 200);
+}
+
+// GET /api/jobs?state=&name=&queue=&identifier=&limit=&before=
+Reply ListJobs(RouteContext& c) {
+  auto filter = ParseJobFilter(c.request.params);
+  if (!filter.ok()) return ErrorReply(filter.status());
+  auto page = c.queue->ListJobs(*filter);
+  if (!page.ok()) return ErrorReply(page.status());
+  return JsonReply(PageJson(*page));
+}
+
+// GET /api/dead-letter?name=&queue=&identifier=&limit=&before=
+Reply ListDead(RouteContext& c) {
+  if (c.request.has_param("state")) {
+    return ErrorReply(absl::InvalidArgumentError(
+        "state: not accepted here: the dead-letter list holds dead jobs only"));
+  }
+  auto filter = ParseJobFilter(c.request.params);
+  if (!filter.ok()) return ErrorReply(filter.status());
+  filter->states = {JobState::kDead};
+  auto page = c.queue->ListJobs(*filter);
+  if (!page.ok()) return ErrorReply(page.status());
+  return JsonReply(PageJson(*page));
+}
+
+// GET /api/jobs/{id}
+Reply GetJob(RouteContext& c) {
+  auto id = ParseJobId(c.params[0], "id");
+  if (!id.ok()) return ErrorReply(id.status());
+  return JobReply(c.queue->GetJob(*id));
+}
+
+// POST /api/jobs/{id}/cancel
+Reply CancelJob(RouteContext& c) {
+  auto id = ParseJobId(c.params[0], "id");
+  if (!id.ok()) return ErrorReply(id.status());
+  return JobReply(c.queue->Cancel(*id));
+}
+
+// POST /api/jobs/{id}/retry
+Reply RetryJob(RouteContext& c) {
+  auto id = ParseJobId(c.params[0], "id");
+  if (!id.ok()) return ErrorReply(id.status());
+  return JobReply(c.queue->Requeue(*id));
+}
+
+// DELETE /api/jobs/{id}
+Reply DeleteJob(RouteContext& c) {
+  auto id = ParseJobId(c.params[0], "id");
+  if (!id.ok()) return ErrorReply(id.status());
+  if (absl::Status s = c.queue->Delete(*id); !s.ok()) return ErrorReply(s);
+  return JsonReply({{"id", absl::StrCat(*id)}, {"deleted", true}});
+}
+
+}  // namespace
+
+std::vector<Route> JobRoutes() {
+  return {
+      {"GET", "/api/job-details", false, JobDetails},
+      {"POST", "/api/requeue-job", true, RequeueJob},
+      {"POST", "/api/jobs", true, EnqueueJob},
+      {"POST", "/api/jobs/batch", true, EnqueueBatch},
+      {"GET", "/api/jobs", false, ListJobs},
+      {"GET", "/api/jobs/{id}", false, GetJob},
+      {"POST", "/api/jobs/{id}/cancel", false, CancelJob},
+      {"POST", "/api/jobs/{id}/retry", false, RetryJob},
+      {"DELETE", "/api/jobs/{id}", false, DeleteJob},
+      {"GET", "/api/dead-letter", false, ListDead},
+  };
+}
+
+}  // namespace popqueue::server

@@ -1,0 +1,174 @@
+#include "server/metrics.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace popqueue::server {
+
+Metrics::Metrics(Clock* clock) : clock_(clock ? clock : Clock::Real()) {}
+
+EventListener Metrics::Listener() {
+  return [this](const JobEvent& event) { Record(event); };
+}
+
+ThroughputPoint& Metrics::MinuteLocked(absl::Time now) {
+  absl::Time minute = absl::FromUnixSeconds(absl::ToUnixSeconds(now) / 60 * 60);
+  if (minutes_.empty() || minutes_.back().minute < minute) {
+    minutes_.push_back(ThroughputPoint{.minute = minute});
+    while (minutes_.size() > kThroughputMinutes) minutes_.pop_front();
+    return minutes_.back();
+  }
+  // A clock that stepped back: count into the newest minute.
+  return minutes_.back();
+}
+
+void Metrics::Record(const JobEvent& event) {
+  absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  PerName& n = by_name_[event.job.name];
+  bool finished_attempt = false;
+  switch (event.kind) {
+    case JobEvent::Kind::kCompleted:
+      ++n.completed;
+      ++MinuteLocked(now).completed;
+      finished_attempt = true;
+      break;
+    case JobEvent::Kind::kRetrying:
+      ++n.failed;
+      ++MinuteLocked(now).failed;
+      finished_attempt = true;
+      break;
+    case JobEvent::Kind::kDead: {
+      ++n.failed;
+      ++n.dead;
+      ThroughputPoint& p = MinuteLocked(now);
+      ++p.failed;
+      ++p.dead;
+      finished_attempt = true;
+      break;
+    }
+    case JobEvent::Kind::kCancelled:
+      ++n.cancelled;
+      break;
+    case JobEvent::Kind::kStarted:
+    case JobEvent::Kind::kReleased:
+      break;
+  }
+  if (!finished_attempt) return;
+  double seconds = absl::ToDoubleSeconds(event.elapsed);
+  auto it = std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds);
+  if (it != kBuckets.end()) ++n.buckets[it - kBuckets.begin()];
+  ++n.observations;
+  n.seconds_sum += seconds;
+}
+
+void Metrics::RecordEnqueued(const std::string& name, int64_t count) {
+  absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  by_name_[name].enqueued += count;
+  MinuteLocked(now).enqueued += count;
+}
+
+void Metrics::MaybeRecordStates(const std::map<JobState, int64_t>& counts) {
+  absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  if (!states_.empty() && now - states_.back().at < kStateSampleEvery) return;
+  states_.push_back(StateSample{.at = now, .counts = counts});
+  while (states_.size() > kStateSamples) states_.pop_front();
+}
+
+std::string PrometheusLabel(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string Metrics::RenderPrometheus() const {
+  absl::MutexLock lock(&mu_);
+  std::string out;
+  struct Counter {
+    const char* metric;
+    const char* help;
+    int64_t PerName::*field;
+  };
+  const Counter counters[] = {
+      {"popqueue_jobs_enqueued_total", "Jobs newly enqueued through this server.",
+       &PerName::enqueued},
+      {"popqueue_jobs_completed_total", "Job attempts that succeeded in this process.",
+       &PerName::completed},
+      {"popqueue_jobs_failed_total",
+       "Job attempts that failed in this process (retried or dead).", &PerName::failed},
+      {"popqueue_jobs_dead_total",
+       "Jobs that exhausted their attempts in this process (dead-letter).",
+       &PerName::dead},
+      {"popqueue_jobs_cancelled_total", "Jobs that ended cancelled in this process.",
+       &PerName::cancelled},
+  };
+  for (const Counter& c : counters) {
+    absl::StrAppendFormat(&out, "# HELP %s %s\n# TYPE %s counter\n", c.metric, c.help,
+                          c.metric);
+    for (const auto& [name, n] : by_name_) {
+      absl::StrAppendFormat(&out, "%s{name=\"%s\"} %d\n", c.metric, PrometheusLabel(name),
+                            n.*c.field);
+    }
+  }
+  const char* hist = "popqueue_job_duration_seconds";
+  absl::StrAppendFormat(&out,
+                        "# HELP %s Handler run time of finished attempts.\n"
+                        "# TYPE %s histogram\n",
+                        hist, hist);
+  for (const auto& [name, n] : by_name_) {
+    if (n.observations == 0) continue;
+    std::string label = PrometheusLabel(name);
+    int64_t cumulative = 0;
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      cumulative += n.buckets[i];
+      absl::StrAppendFormat(&out, "%s_bucket{name=\"%s\",le=\"%g\"} %d\n", hist, label,
+                            kBuckets[i], cumulative);
+    }
+    absl::StrAppendFormat(&out, "%s_bucket{name=\"%s\",le=\"+Inf\"} %d\n", hist, label,
+                          n.observations);
+    absl::StrAppendFormat(&out, "%s_sum{name=\"%s\"} %.6f\n", hist, label, n.seconds_sum);
+    absl::StrAppendFormat(&out, "%s_count{name=\"%s\"} %d\n", hist, label, n.observations);
+  }
+  return out;
+}
+
+std::vector<ThroughputPoint> Metrics::Throughput() const {
+  absl::Time now = clock_->Now();
+  absl::Time last = absl::FromUnixSeconds(absl::ToUnixSeconds(now) / 60 * 60);
+  absl::MutexLock lock(&mu_);
+  std::vector<ThroughputPoint> out;
+  out.reserve(kThroughputMinutes);
+  auto it = minutes_.begin();
+  for (int i = kThroughputMinutes - 1; i >= 0; --i) {
+    absl::Time minute = last - absl::Minutes(i);
+    while (it != minutes_.end() && it->minute < minute) ++it;
+    if (it != minutes_.end() && it->minute == minute) {
+      out.push_back(*it);
+    } else {
+      out.push_back(ThroughputPoint{.minute = minute});
+    }
+  }
+  return out;
+}
+
+std::vector<StateSample> Metrics::States() const {
+  absl::MutexLock lock(&mu_);
+  return {states_.begin(), states_.end()};
+}
+
+}  // namespace popqueue::server

@@ -1,0 +1,105 @@
+// Metrics: counters and histograms of this process's job activity, fed by
+// Queue::OnEvent (and by the servers for enqueues), rendered in Prometheus
+// text format at /metrics and as per-minute series for /api/stats.
+//
+//   server::Metrics metrics;
+//   queue.OnEvent(metrics.Listener());   // before queue.Start()
+//   options.metrics = &metrics;
+//   HttpServer::Start(&queue, options);
+//
+// Counts are per process: a fleet is summed by Prometheus. Jobs-by-state
+// gauges and queue lag come from the store at scrape time (see the HTTP
+// server), not from here.
+//
+// Thread-safety: every method may be called from any thread.
+#ifndef POPQUEUE_SERVER_METRICS_H_
+#define POPQUEUE_SERVER_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "popqueue/clock.h"
+#include "popqueue/job.h"
+#include "popqueue/queue.h"
+
+namespace popqueue::server {
+
+// One minute of throughput.
+struct ThroughputPoint {
+  absl::Time minute;  // start of the minute (UTC)
+  int64_t enqueued = 0;
+  int64_t completed = 0;
+  int64_t failed = 0;  // failed attempts (retrying or dead)
+  int64_t dead = 0;
+};
+
+// Job counts by state at one moment.
+struct StateSample {
+  absl::Time at;
+  std::map<JobState, int64_t> counts;
+};
+
+class Metrics {
+ public:
+  // Upper bounds (seconds) of the processing-time histogram buckets.
+  static constexpr std::array<double, 14> kBuckets = {
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+  static constexpr int kThroughputMinutes = 60;
+  static constexpr int kStateSamples = 360;
+  static constexpr absl::Duration kStateSampleEvery = absl::Seconds(10);
+
+  // `clock` is not owned; nullptr = real time.
+  explicit Metrics(Clock* clock = nullptr);
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // A listener for Queue::OnEvent. It refers to this object, which must
+  // outlive the queue's workers.
+  EventListener Listener();
+  void Record(const JobEvent& event);
+  // `n` jobs named `name` were newly enqueued through a server.
+  void RecordEnqueued(const std::string& name, int64_t n = 1);
+  // Keeps `counts` as a point of the states-over-time series when the last
+  // point is at least kStateSampleEvery old. Cheap to call often.
+  void MaybeRecordStates(const std::map<JobState, int64_t>& counts);
+
+  // The counters and histograms in Prometheus text format (with HELP/TYPE).
+  std::string RenderPrometheus() const;
+  // The last kThroughputMinutes minutes, oldest first, one point per minute
+  // (zeros where nothing happened).
+  std::vector<ThroughputPoint> Throughput() const;
+  std::vector<StateSample> States() const;
+
+ private:
+  struct PerName {
+    int64_t enqueued = 0;
+    int64_t completed = 0;
+    int64_t failed = 0;
+    int64_t dead = 0;
+    int64_t cancelled = 0;
+    std::array<int64_t, kBuckets.size()> buckets{};  // non-cumulative
+    int64_t observations = 0;
+    double seconds_sum = 0;
+  };
+  ThroughputPoint& MinuteLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Clock* const clock_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, PerName> by_name_ ABSL_GUARDED_BY(mu_);
+  std::deque<ThroughputPoint> minutes_ ABSL_GUARDED_BY(mu_);  // oldest first
+  std::deque<StateSample> states_ ABSL_GUARDED_BY(mu_);
+};
+
+// `value` escaped for a Prometheus label value (backslash, quote, newline).
+std::string PrometheusLabel(const std::string& value);
+
+}  // namespace popqueue::server
+
+#endif  // POPQUEUE_SERVER_METRICS_H_

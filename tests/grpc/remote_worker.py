@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""A remote pop-queue worker in Python, run against a live gRPC server.
+
+Generates the Python stubs from proto/popqueue.proto into a temporary folder
+(grpc_tools, from Debian's python3-grpc-tools), then plays a client and a
+worker over the wire:
+
+  - enqueues a batch: one job that succeeds with a result, one that always
+    fails;
+  - fetches, heartbeats (with progress) and completes or fails them until
+    both are finished, as any remote worker would;
+  - checks the outcome through GetJobDetails: the first completed with its
+    result, the second dead after retries + 1 attempts, retried by the
+    server's policy in between;
+  - checks auth, fencing and error codes, and requeues the dead job.
+
+Exits 0 when everything matched, 1 on a mismatch (with the reason).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def generate_stubs(proto_dir, out_dir):
+    subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", "-I" + proto_dir,
+         "--python_out=" + out_dir, "--grpc_python_out=" + out_dir,
+         os.path.join(proto_dir, "popqueue.proto")],
+        check=True)
+    sys.path.insert(0, out_dir)
+
+
+class Mismatch(Exception):
+    pass
+
+
+def expect(cond, message):
+    if not cond:
+        raise Mismatch(message)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--address", required=True)
+    ap.add_argument("--token", default="")
+    ap.add_argument("--retries", type=int, required=True,
+                    help="the server queue's retries (max attempts - 1)")
+    ap.add_argument("--proto-dir", required=True)
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="popqueue-pystubs-") as out_dir:
+        generate_stubs(args.proto_dir, out_dir)
+        import grpc
+        import popqueue_pb2 as pb
+        import popqueue_pb2_grpc as pb_grpc
+        from google.protobuf import wrappers_pb2
+
+        pb.Int32Value = wrappers_pb2.Int32Value
+        try:
+            run(args, grpc, pb, pb_grpc)
+        except Mismatch as e:
+            print("FAIL:", e, file=sys.stderr)
+            return 1
+        except grpc.RpcError as e:
+            print("FAIL: unexpected RPC error %s: %s" % (e.code(), e.details()),
+                  file=sys.stderr)
+            return 1
+    print("remote worker: all checks passed")
+    return 0
+
+
+def run(args, grpc, pb, pb_grpc):
+    channel = grpc.insecure_channel(args.address)
+    grpc.channel_ready_future(channel).result(timeout=30)
+    stub = pb_grpc.PopQueueStub(channel)
+    auth = [("authorization", "Bearer " + args.token)] if args.token else []
+    worker_id = "py-worker-%d" % os.getpid()
+
+    def code_of(call, request, metadata=()):
+        try:
+            call(request, metadata=metadata, timeout=30)
+        except grpc.RpcError as e:
+            return e.code(), e.details()
+        return grpc.StatusCode.OK, ""
+
+    # Auth: a mutating call without the token is refused.
+    if args.token:
+        code, _ = code_of(stub.Enqueue, pb.EnqueueJobsRequest(
+            jobs=[pb.JobSpec(name="square")]))
+        expect(code == grpc.StatusCode.UNAUTHENTICATED,
+               "Enqueue without a token gave %s, want UNAUTHENTICATED" % code)
+
+    # Enqueue one job that succeeds and one that always fails (fast backoff).
+    fails = pb.JobSpec(name="always-fails", data="{}", queue="py")
+    fails.backoff_base.FromMilliseconds(50)
+    resp = stub.Enqueue(pb.EnqueueJobsRequest(jobs=[
+        pb.JobSpec(name="square", data=json.dumps({"n": 7}), queue="py"),
+        fails,
+    ]), metadata=auth, timeout=30)
+    expect(len(resp.results) == 2 and all(r.inserted for r in resp.results),
+           "Enqueue results: %s" % resp)
+    ok_id, bad_id = resp.results[0].id, resp.results[1].id
+
+    # The worker loop: fetch, heartbeat, complete or fail, until both finish.
+    fail_states = []
+    completed = False
+    deadline = time.monotonic() + 60
+    while not completed or (not fail_states or fail_states[-1] != "dead"):
+        expect(time.monotonic() < deadline,
+               "jobs not finished in 60s (completed=%s, fail states=%s)"
+               % (completed, fail_states))
+        fetched = stub.FetchJobs(pb.FetchJobsRequest(
+            queues=["py"], worker_id=worker_id, limit=10, lease_seconds=30),
+            metadata=auth, timeout=30)
+        if not fetched.jobs:
+            time.sleep(0.05)
+            continue
+        for leased in fetched.jobs:
+            job = leased.job
+            expect(job.state == "running" and job.worker_id == worker_id,
+                   "fetched job not running under this worker: %s" % job)
+            beat = stub.Heartbeat(pb.HeartbeatRequest(items=[pb.HeartbeatItem(
+                job_id=job.id, lease_token=leased.lease_token,
+                progress=pb.Int32Value(value=50))]), metadata=auth, timeout=30)
+            expect(list(beat.extended_ids) == [job.id] and not beat.lost_ids,
+                   "heartbeat did not extend %s: %s" % (job.id, beat))
+            if job.name == "square":
+                n = json.loads(job.data)["n"]
+                req = pb.CompleteJobRequest(job_id=job.id,
+                                            lease_token=leased.lease_token)
+                req.result.value = json.dumps({"square": n * n})
+                stub.CompleteJob(req, metadata=auth, timeout=30)
+                completed = True
+            else:
+                out = stub.FailJob(pb.FailJobRequest(
+                    job_id=job.id, lease_token=leased.lease_token,
+                    error="attempt %d failed" % job.attempt),
+                    metadata=auth, timeout=30)
+                fail_states.append(out.state)
+
+    # The outcome, through the original README's call.
+    def details(job_id):
+        return stub.GetJobDetails(pb.JobDetailsRequest(jobId=job_id),
+                                  timeout=30).job
+
+    attempts = args.retries + 1
+    ok = details(ok_id)
+    expect(ok.state == "completed", "square job state %s" % ok.state)
+    expect(ok.HasField("result") and json.loads(ok.result.value) == {"square": 49},
+           "square job result %r" % ok.result.value)
+    expect(ok.attempt == 1 and ok.progress == 50,
+           "square job attempt %d progress %d" % (ok.attempt, ok.progress))
+    bad = details(bad_id)
+    expect(bad.state == "dead", "failing job state %s, want dead" % bad.state)
+    expect(bad.max_attempts == attempts and bad.attempt == attempts,
+           "failing job attempt %d of %d, want %d" % (bad.attempt, bad.max_attempts, attempts))
+    expect(fail_states == ["retryable"] * args.retries + ["dead"],
+           "FailJob states %s" % fail_states)
+    expect([e.message for e in bad.errors] ==
+           ["attempt %d failed" % a for a in range(1, attempts + 1)],
+           "failing job errors %s" % [e.message for e in bad.errors])
+
+    # Fencing: the finished job's old lease is refused.
+    code, message = code_of(stub.CompleteJob, pb.CompleteJobRequest(
+        job_id=ok_id, lease_token="12345"), auth)
+    expect(code == grpc.StatusCode.FAILED_PRECONDITION,
+           "CompleteJob with a stale token gave %s: %s" % (code, message))
+    # Error codes.
+    code, message = code_of(stub.GetJobDetails, pb.JobDetailsRequest(jobId="not-a-number"))
+    expect(code == grpc.StatusCode.INVALID_ARGUMENT and "jobId" in message,
+           "bad jobId gave %s: %s" % (code, message))
+    code, _ = code_of(stub.GetJobDetails, pb.JobDetailsRequest(jobId="42"))
+    expect(code == grpc.StatusCode.NOT_FOUND, "unknown job gave %s" % code)
+
+    # The dead-letter job goes back to work on request.
+    requeued = stub.RequeueJob(pb.RequeueJobRequest(jobId=bad_id),
+                               metadata=auth, timeout=30).job
+    expect(requeued.state == "available" and requeued.attempt == 0,
+           "requeued job: %s %d" % (requeued.state, requeued.attempt))
+    listed = stub.ListJobs(pb.ListJobsRequest(queue="py", states=["available"]),
+                           timeout=30)
+    expect([j.id for j in listed.jobs] == [bad_id], "ListJobs: %s" % listed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
