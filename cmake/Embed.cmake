@@ -26,4 +26,10 @@ function(popqueue_embed target group)
     VERBATIM)
   target_sources(${target} PRIVATE "${out_dir}/${group}.cc")
   target_include_directories(${target} PRIVATE "${CMAKE_CURRENT_BINARY_DIR}")
+  # A custom command's rule belongs to the directory that declares it; when
+  # <target> lives in another directory, a target here carries the rule and
+  # <target> waits for it.
+  add_custom_target(popqueue_embed_${group}
+    DEPENDS "${out_dir}/${group}.h" "${out_dir}/${group}.cc")
+  add_dependencies(${target} popqueue_embed_${group})
 endfunction()

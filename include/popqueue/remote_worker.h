@@ -46,7 +46,7 @@ struct FetchJobsParams {
 
 // Where FailJob sent the job.
 struct FailJobOutcome {
-  JobState state = JobState::kRetryable;  // kRetryable, kDead or kCancelled
+  JobState state = JobState::kRetryable;          // kRetryable, kDead or kCancelled
   absl::Time next_run_at = absl::InfinitePast();  // for kRetryable
 };
 
@@ -80,14 +80,13 @@ class RemoteWorkerApi {
   // Cancel() was requested, dead when `retry` is false or no attempts remain,
   // and retryable after RetryDelay(config().worker.retry, ...) otherwise.
   // NotFound / FailedPrecondition as for CompleteJob.
-  absl::StatusOr<FailJobOutcome> FailJob(JobId id, int64_t lease_token,
-                                         std::string error, bool retry = true);
+  absl::StatusOr<FailJobOutcome> FailJob(JobId id, int64_t lease_token, std::string error,
+                                         bool retry = true);
 
   // Extends the leases of `items` (1..1000) by `lease` (zero =
   // config().worker.lease) and stores their progress.
-  absl::StatusOr<RemoteHeartbeatResult> Heartbeat(
-      const std::vector<RemoteHeartbeatItem>& items,
-      absl::Duration lease = absl::ZeroDuration());
+  absl::StatusOr<RemoteHeartbeatResult> Heartbeat(const std::vector<RemoteHeartbeatItem>& items,
+                                                  absl::Duration lease = absl::ZeroDuration());
 
  private:
   Queue& queue_;

@@ -26,6 +26,8 @@ int RunResume(const Args& args);
 int RunMigrate(const Args& args);
 // commands_worker.cc
 int RunWorker(const Args& args);
+// commands_serve.cc
+int RunServe(const Args& args);
 
 }  // namespace popqueue::cli
 

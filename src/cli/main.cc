@@ -41,6 +41,8 @@ constexpr Command kCommands[] = {
      RunMigrate},
     {"worker", "run workers until SIGINT/SIGTERM (--demo: a guided tour)",
      RunWorker},
+    {"serve", "serve the REST API, dashboard, gRPC and /metrics (--demo: live demo)",
+     RunServe},
 };
 
 constexpr std::string_view kConnectionFlags[] = {"db-url", "cache-url",

@@ -24,13 +24,12 @@ constexpr int kMaxBatch = 1000;
 constexpr size_t kMaxErrorBytes = 64 << 10;
 constexpr absl::Duration kMaxLease = absl::Hours(24);
 
-absl::StatusOr<absl::Duration> LeaseOrDefault(absl::Duration lease,
-                                              const QueueConfig& config) {
+absl::StatusOr<absl::Duration> LeaseOrDefault(absl::Duration lease, const QueueConfig& config) {
   if (lease == absl::ZeroDuration()) return config.worker.lease;
   if (lease < absl::Seconds(1) || lease > kMaxLease) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "lease: must be between 1s and %s, got %s", absl::FormatDuration(kMaxLease),
-        absl::FormatDuration(lease)));
+    return absl::InvalidArgumentError(absl::StrFormat("lease: must be between 1s and %s, got %s",
+                                                      absl::FormatDuration(kMaxLease),
+                                                      absl::FormatDuration(lease)));
   }
   return lease;
 }
@@ -38,19 +37,18 @@ absl::StatusOr<absl::Duration> LeaseOrDefault(absl::Duration lease,
 absl::Status LeaseLost(const Job& job, int64_t lease_token) {
   if (job.state != JobState::kRunning) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "job %d is %s, not running: its lease is gone and the outcome was discarded",
-        job.id, JobStateName(job.state)));
+        "job %d is %s, not running: its lease is gone and the outcome was discarded", job.id,
+        JobStateName(job.state)));
   }
-  return absl::FailedPreconditionError(absl::StrFormat(
-      "job %d: lease token %d does not match (the lease expired and the job was "
-      "claimed again); the outcome was discarded",
-      job.id, lease_token));
+  return absl::FailedPreconditionError(
+      absl::StrFormat("job %d: lease token %d does not match (the lease expired and the job was "
+                      "claimed again); the outcome was discarded",
+                      job.id, lease_token));
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<Job>> RemoteWorkerApi::FetchJobs(
-    const FetchJobsParams& params) {
+absl::StatusOr<std::vector<Job>> RemoteWorkerApi::FetchJobs(const FetchJobsParams& params) {
   Queue::Impl& impl = *queue_.impl_;
   if (!impl.status().ok()) return impl.status();
   if (params.worker_id.empty()) {
@@ -80,9 +78,9 @@ absl::Status RemoteWorkerApi::CompleteJob(JobId id, int64_t lease_token,
   Queue::Impl& impl = *queue_.impl_;
   if (!impl.status().ok()) return impl.status();
   if (result && result->size() > impl.config().max_payload_bytes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "result: %d bytes exceeds the limit of %d bytes", result->size(),
-        impl.config().max_payload_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("result: %d bytes exceeds the limit of %d bytes", result->size(),
+                        impl.config().max_payload_bytes));
   }
   store::JobCompleteManyParams params{.now = impl.Now()};
   params.items.push_back(
@@ -125,13 +123,12 @@ absl::StatusOr<FailJobOutcome> RemoteWorkerApi::FailJob(JobId id, int64_t lease_
         now + core::RetryDelay(impl.config().worker.retry, job->attempt, job->backoff_base);
   }
   store::JobFailManyParams params{.now = now};
-  params.items.push_back(store::JobFailItem{.id = id,
-                                            .lease_token = lease_token,
-                                            .to = outcome.state,
-                                            .run_at = outcome.state == JobState::kRetryable
-                                                          ? outcome.next_run_at
-                                                          : now,
-                                            .error = std::move(error)});
+  params.items.push_back(store::JobFailItem{
+      .id = id,
+      .lease_token = lease_token,
+      .to = outcome.state,
+      .run_at = outcome.state == JobState::kRetryable ? outcome.next_run_at : now,
+      .error = std::move(error)});
   auto done = impl.store()->JobFailMany(params);
   if (!done.ok()) return done.status();
   if (done->empty()) {
@@ -147,8 +144,8 @@ absl::StatusOr<RemoteHeartbeatResult> RemoteWorkerApi::Heartbeat(
   Queue::Impl& impl = *queue_.impl_;
   if (!impl.status().ok()) return impl.status();
   if (items.empty() || items.size() > kMaxBatch) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "items: must hold 1-%d jobs, got %d", kMaxBatch, items.size()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("items: must hold 1-%d jobs, got %d", kMaxBatch, items.size()));
   }
   auto length = LeaseOrDefault(lease, impl.config());
   if (!length.ok()) return length.status();

@@ -18,11 +18,11 @@
 namespace popqueue::server {
 namespace {
 
+using popqueue::testing::FakeClock;
+using popqueue::testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using popqueue::testing::FakeClock;
-using popqueue::testing::TempDir;
 
 constexpr char kToken[] = "test-token-42";
 
@@ -41,8 +41,8 @@ class GrpcServiceTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     ASSERT_GT(server_->port(), 0);
-    stub_ = PopQueue::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+    stub_ = PopQueue::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                                  grpc::InsecureChannelCredentials()));
   }
 
   // A context carrying the token; `token` "" sends none.
@@ -53,8 +53,7 @@ class GrpcServiceTest : public ::testing::Test {
     return ctx;
   }
 
-  std::string EnqueueOne(const std::string& name, const std::string& data,
-                         int max_attempts = 0) {
+  std::string EnqueueOne(const std::string& name, const std::string& data, int max_attempts = 0) {
     EnqueueJobsRequest req;
     JobSpec* spec = req.add_jobs();
     spec->set_name(name);
@@ -399,8 +398,7 @@ TEST_F(GrpcServiceTest, WorkerFetchesHeartbeatsAndCompletes) {
   EXPECT_EQ(done.result().value(), R"({"width":640})");
   EXPECT_TRUE(done.has_finished_at());
   // Completing twice is refused: the lease is gone.
-  EXPECT_EQ(Complete(id, leased.lease_token()).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Complete(id, leased.lease_token()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_F(GrpcServiceTest, FailJobRetriesWithTheQueuesPolicyThenDies) {
@@ -530,8 +528,8 @@ TEST(GrpcServerStart, ReportsAnAddressItCannotBind) {
   ASSERT_TRUE(queue.ok()) << queue.status();
   auto first = GrpcServer::Start(queue->get(), {.address = "127.0.0.1:0"});
   ASSERT_TRUE(first.ok()) << first.status();
-  auto second = GrpcServer::Start(
-      queue->get(), {.address = "127.0.0.1:" + std::to_string((*first)->port())});
+  auto second =
+      GrpcServer::Start(queue->get(), {.address = "127.0.0.1:" + std::to_string((*first)->port())});
   EXPECT_FALSE(second.ok());
   (*first)->Stop();
   (*first)->Stop();  // idempotent

@@ -41,8 +41,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
-  std::string tmpl =
-      (std::filesystem::temp_directory_path() / "popqueue-grpc-XXXXXX").string();
+  std::string tmpl = (std::filesystem::temp_directory_path() / "popqueue-grpc-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) {
     std::perror("mkdtemp");
     return 1;
@@ -58,8 +57,8 @@ int main(int argc, char** argv) {
       std::cerr << "opening the queue failed: " << queue.status() << "\n";
       rc = 1;
     } else {
-      auto server = popqueue::server::GrpcServer::Start(
-          queue->get(), {.address = "127.0.0.1:0", .token = token});
+      auto server = popqueue::server::GrpcServer::Start(queue->get(),
+                                                        {.address = "127.0.0.1:0", .token = token});
       if (!server.ok()) {
         std::cerr << "starting the server failed: " << server.status() << "\n";
         rc = 1;

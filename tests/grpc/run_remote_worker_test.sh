@@ -37,9 +37,10 @@ mkfifo "$fifo"
 server_pid=$!
 exec 3>"$fifo"  # the server runs until this closes
 cleanup() {
-  exec 3>&- || true
+  exec 3>&- || true  # EOF on the server's stdin: it stops
+  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$server_pid" 2>/dev/null; then
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    echo "server still running 5s after stdin closed; sending SIGTERM" >&2
     kill -TERM "$server_pid" 2>/dev/null || true
   fi
   wait "$server_pid" 2>/dev/null || true

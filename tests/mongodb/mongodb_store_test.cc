@@ -293,7 +293,7 @@ TEST(MongoStore, ConcurrentClaimersNeverShareAJob) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("race"));
   ASSERT_NE(store, nullptr);
-  constexpr int kJobs = 2000;
+  constexpr int kJobs = 400;
   std::vector<NewJob> jobs;
   for (int i = 1; i <= kJobs; ++i) jobs.push_back(MakeJob(1000 + i));
   ASSERT_TRUE(store->JobInsertMany({.jobs = jobs, .now = kNow}).ok());
@@ -304,7 +304,7 @@ TEST(MongoStore, ConcurrentClaimersNeverShareAJob) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       while (!failed) {
-        auto claimed = store->JobClaim(Claim(25));
+        auto claimed = store->JobClaim(Claim(10));
         if (!claimed.ok()) {
           failed = true;
           ADD_FAILURE() << claimed.status();

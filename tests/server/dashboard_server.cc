@@ -1,1 +1,112 @@
-int main(){}
+// A seeded pop-queue server for the browser test (dashboard.mjs): a Queue on
+// a temporary SQLite file holding completed, dead, available and scheduled
+// jobs (one dead job's payload is an HTML injection probe), served by
+// HttpServer on a free port. Prints "PORT <n>" once listening and serves
+// until stdin closes, then removes the temporary files.
+//
+//   dashboard_server [--token T]
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "popqueue/queue.h"
+#include "server/http/http_server.h"
+#include "server/metrics.h"
+
+namespace popqueue {
+namespace {
+
+constexpr char kProbe[] = "<img src=x onerror=alert(1)>";
+
+int64_t Count(Queue& queue, JobState state) {
+  int64_t n = 0;
+  auto counts = queue.CountByState();
+  if (!counts.ok()) return -1;
+  for (const QueueCounts& q : *counts) {
+    auto it = q.by_state.find(state);
+    if (it != q.by_state.end()) n += it->second;
+  }
+  return n;
+}
+
+int Fail(const std::string& what, const absl::Status& status) {
+  std::fprintf(stderr, "dashboard_server: %s: %s\n", what.c_str(),
+               std::string(status.message()).c_str());
+  return 1;
+}
+
+int Run(const std::string& dir, const std::string& token) {
+  QueueConfig config{.db_url = "sqlite://" + dir + "/dashboard.db", .retries = 0};
+  config.worker.poll_interval = absl::Milliseconds(10);
+  config.worker.handle_signals = false;
+  config.worker.queues = {"default", "billing"};
+  auto queue = Queue::Open(config);
+  if (!queue.ok()) return Fail("open", queue.status());
+  server::Metrics metrics;
+  Queue& q = **queue;
+  if (absl::Status s = q.OnEvent(metrics.Listener()); !s.ok()) return Fail("listen", s);
+  if (absl::Status s = q.Define("send-email", [](const Job&) { return true; }); !s.ok()) {
+    return Fail("define", s);
+  }
+  if (absl::Status s = q.Define("charge-card", [](const Job&) { return false; }); !s.ok()) {
+    return Fail("define", s);
+  }
+
+  auto enqueue = [&](const std::string& name, const std::string& data,
+                     const EnqueueOptions& options = {}) {
+    auto r = q.Enqueue(name, data, options);
+    if (r.ok()) metrics.RecordEnqueued(name);
+    return r.status();
+  };
+  absl::Status s;
+  for (int i = 0; i < 3 && s.ok(); ++i) {
+    s = enqueue("send-email", "{\"to\":\"user" + std::to_string(i) + "@example.com\"}");
+  }
+  if (s.ok()) s = enqueue("charge-card", "{\"amount\":1200}");
+  if (s.ok()) s = enqueue("charge-card", "{\"amount\":99}", {.queue = "billing"});
+  if (s.ok()) s = enqueue("charge-card", kProbe, {.identifier = "xss-probe"});
+  if (!s.ok()) return Fail("enqueue", s);
+
+  if (s = q.StartInBackground(); !s.ok()) return Fail("start", s);
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while ((Count(q, JobState::kDead) < 3 || Count(q, JobState::kCompleted) < 3) &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  q.Stop();
+  // Jobs no worker will touch while the browser looks.
+  if (s = enqueue("resize-image", "{\"w\":640}"); !s.ok()) return Fail("enqueue", s);
+  if (s = enqueue("report", "{}", {.delay = absl::Hours(1)}); !s.ok()) return Fail("enqueue", s);
+  if (s = q.RegisterWorker(); !s.ok()) return Fail("register", s);
+
+  auto http = server::HttpServer::Start(
+      &q, {.host = "127.0.0.1", .port = 0, .token = token, .metrics = &metrics});
+  if (!http.ok()) return Fail("serve", http.status());
+  std::printf("PORT %d\n", (*http)->port());
+  std::fflush(stdout);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+  }
+  (*http)->Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace popqueue
+
+int main(int argc, char** argv) {
+  std::string token;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--token") token = argv[i + 1];
+  }
+  std::string tmpl = (std::filesystem::temp_directory_path() / "popqueue-dash-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  int code = popqueue::Run(tmpl, token);
+  std::filesystem::remove_all(tmpl);
+  return code;
+}

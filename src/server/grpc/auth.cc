@@ -22,8 +22,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return result == 0;
 }
 
-absl::Status CheckBearerToken(const grpc::ServerContext& context,
-                              const std::string& token) {
+absl::Status CheckBearerToken(const grpc::ServerContext& context, const std::string& token) {
   if (token.empty()) return absl::OkStatus();
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
@@ -36,8 +35,7 @@ absl::Status CheckBearerToken(const grpc::ServerContext& context,
   if (value.size() < kScheme.size() ||
       !std::equal(kScheme.begin(), kScheme.end(), value.begin(),
                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-    return absl::UnauthenticatedError(
-        "authorization metadata must be \"Bearer <token>\"");
+    return absl::UnauthenticatedError("authorization metadata must be \"Bearer <token>\"");
   }
   if (!ConstantTimeEquals(value.substr(kScheme.size()), token)) {
     return absl::UnauthenticatedError("invalid token");

@@ -20,8 +20,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // OK when `token` is empty (auth off) or the call carries the metadata
 // "authorization: Bearer <token>"; Unauthenticated otherwise. The message
 // never contains the token or what the caller sent.
-absl::Status CheckBearerToken(const grpc::ServerContext& context,
-                              const std::string& token);
+absl::Status CheckBearerToken(const grpc::ServerContext& context, const std::string& token);
 
 }  // namespace popqueue::server
 

@@ -20,46 +20,52 @@ absl::StatusOr<int64_t> ParseInt64(std::string_view text, std::string_view field
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc() || ptr != end) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: must be %s, got \"%s\"", field, what, std::string(text.substr(0, 64))));
+    return absl::InvalidArgumentError(absl::StrFormat("%s: must be %s, got \"%s\"", field, what,
+                                                      std::string(text.substr(0, 64))));
   }
   return value;
 }
 
 }  // namespace
 
+// The canonical codes are the same numbers in absl and gRPC; checked here so
+// the cast below stays a mechanical one-to-one mapping.
+#define POPQUEUE_SAME_CODE(absl_code, grpc_code) \
+  static_assert(static_cast<int>(absl::StatusCode::absl_code) == grpc::StatusCode::grpc_code)
+POPQUEUE_SAME_CODE(kOk, OK);
+POPQUEUE_SAME_CODE(kCancelled, CANCELLED);
+POPQUEUE_SAME_CODE(kUnknown, UNKNOWN);
+POPQUEUE_SAME_CODE(kInvalidArgument, INVALID_ARGUMENT);
+POPQUEUE_SAME_CODE(kDeadlineExceeded, DEADLINE_EXCEEDED);
+POPQUEUE_SAME_CODE(kNotFound, NOT_FOUND);
+POPQUEUE_SAME_CODE(kAlreadyExists, ALREADY_EXISTS);
+POPQUEUE_SAME_CODE(kPermissionDenied, PERMISSION_DENIED);
+POPQUEUE_SAME_CODE(kResourceExhausted, RESOURCE_EXHAUSTED);
+POPQUEUE_SAME_CODE(kFailedPrecondition, FAILED_PRECONDITION);
+POPQUEUE_SAME_CODE(kAborted, ABORTED);
+POPQUEUE_SAME_CODE(kOutOfRange, OUT_OF_RANGE);
+POPQUEUE_SAME_CODE(kUnimplemented, UNIMPLEMENTED);
+POPQUEUE_SAME_CODE(kInternal, INTERNAL);
+POPQUEUE_SAME_CODE(kUnavailable, UNAVAILABLE);
+POPQUEUE_SAME_CODE(kDataLoss, DATA_LOSS);
+POPQUEUE_SAME_CODE(kUnauthenticated, UNAUTHENTICATED);
+#undef POPQUEUE_SAME_CODE
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
-  switch (status.code()) {
-    case absl::StatusCode::kOk: code = grpc::StatusCode::OK; break;
-    case absl::StatusCode::kCancelled: code = grpc::StatusCode::CANCELLED; break;
-    case absl::StatusCode::kUnknown: code = grpc::StatusCode::UNKNOWN; break;
-    case absl::StatusCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
-    case absl::StatusCode::kDeadlineExceeded: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
-    case absl::StatusCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
-    case absl::StatusCode::kAlreadyExists: code = grpc::StatusCode::ALREADY_EXISTS; break;
-    case absl::StatusCode::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
-    case absl::StatusCode::kResourceExhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
-    case absl::StatusCode::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
-    case absl::StatusCode::kAborted: code = grpc::StatusCode::ABORTED; break;
-    case absl::StatusCode::kOutOfRange: code = grpc::StatusCode::OUT_OF_RANGE; break;
-    case absl::StatusCode::kUnimplemented: code = grpc::StatusCode::UNIMPLEMENTED; break;
-    case absl::StatusCode::kInternal: code = grpc::StatusCode::INTERNAL; break;
-    case absl::StatusCode::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
-    case absl::StatusCode::kDataLoss: code = grpc::StatusCode::DATA_LOSS; break;
-    case absl::StatusCode::kUnauthenticated: code = grpc::StatusCode::UNAUTHENTICATED; break;
-    default: break;
+  int code = static_cast<int>(status.code());
+  // absl reserves no codes beyond gRPC's; anything else is reported UNKNOWN.
+  if (code < grpc::StatusCode::OK || code > grpc::StatusCode::UNAUTHENTICATED) {
+    code = grpc::StatusCode::UNKNOWN;
   }
-  return grpc::Status(code, std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(code), std::string(status.message()));
 }
 
 absl::StatusOr<JobId> ParseJobId(std::string_view text, std::string_view field) {
   auto id = ParseInt64(text, field, "a decimal job id");
   if (id.ok() && *id <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: must be a positive decimal job id, got \"%s\"", field,
-                        std::string(text)));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: must be a positive decimal job id, got \"%s\"", field, std::string(text)));
   }
   return id;
 }
@@ -76,8 +82,8 @@ absl::StatusOr<int64_t> ParseLeaseToken(std::string_view text, std::string_view 
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   int64_t seconds = absl::ToUnixSeconds(t);  // rounds towards the past
   out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+  out->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
 }
 
 void ToDuration(absl::Duration d, google::protobuf::Duration* out) {
@@ -88,8 +94,8 @@ void ToDuration(absl::Duration d, google::protobuf::Duration* out) {
 
 absl::StatusOr<absl::Time> FromTimestamp(const google::protobuf::Timestamp& t,
                                          std::string_view field) {
-  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds ||
-      t.nanos() < 0 || t.nanos() > 999999999) {
+  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
+      t.nanos() > 999999999) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: not a valid timestamp (seconds %d, nanos %d)", field, t.seconds(), t.nanos()));
   }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "grpc/grpc.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
@@ -11,8 +12,7 @@
 
 namespace popqueue::server {
 
-absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue,
-                                                             GrpcOptions options) {
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue, GrpcOptions options) {
   if (queue == nullptr) return absl::InvalidArgumentError("queue: must not be null");
   if (!queue->status().ok()) return queue->status();
   if (options.address.empty()) {
@@ -26,10 +26,12 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue,
   server->service_ = std::make_unique<PopQueueService>(queue, std::move(options.token));
   grpc::ServerBuilder builder;
   // No TLS here: terminate it in front of the server (or add it when needed).
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  // gRPC binds with SO_REUSEPORT by default: a second server on the same port
+  // would start "successfully" and share the traffic. Refuse instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   std::unique_ptr<grpc::Server> started = builder.BuildAndStart();
   bool listening = started && server->port_ != 0;
   {
@@ -38,8 +40,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue,
   }
   if (!listening) {
     return absl::UnavailableError(absl::StrFormat(
-        "gRPC server could not listen on %s (address in use, or not host:port?)",
-        options.address));
+        "gRPC server could not listen on %s (address in use, or not host:port?)", options.address));
   }
   return server;
 }

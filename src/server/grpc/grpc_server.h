@@ -38,8 +38,7 @@ class GrpcServer {
   // Listens on options.address and serves on gRPC's own threads until Stop().
   // Unavailable when the address cannot be bound, InvalidArgument for bad
   // options.
-  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(Queue* queue,
-                                                           GrpcOptions options);
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(Queue* queue, GrpcOptions options);
   ~GrpcServer();  // Stop()
 
   GrpcServer(const GrpcServer&) = delete;

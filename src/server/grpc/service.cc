@@ -14,16 +14,16 @@ constexpr int kMaxBatch = 1000;
 constexpr int kMaxLeaseSeconds = 24 * 3600;
 
 // Returns from the handler with the gRPC form of a non-OK absl status.
-#define POPQUEUE_RETURN_IF_ERROR(expr)                        \
-  do {                                                        \
+#define POPQUEUE_RETURN_IF_ERROR(expr)                                     \
+  do {                                                                     \
     if (absl::Status pq_s = (expr); !pq_s.ok()) return ToGrpcStatus(pq_s); \
   } while (0)
 
 absl::StatusOr<absl::Duration> LeaseFromSeconds(int seconds) {
   if (seconds < 0 || seconds > kMaxLeaseSeconds) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "lease_seconds: must be 0 (the server's default) or 1-%d, got %d",
-        kMaxLeaseSeconds, seconds));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("lease_seconds: must be 0 (the server's default) or 1-%d, got %d",
+                        kMaxLeaseSeconds, seconds));
   }
   return absl::Seconds(seconds);  // 0 = the default
 }
@@ -88,8 +88,8 @@ grpc::Status PopQueueService::Enqueue(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status PopQueueService::GetJob(grpc::ServerContext* context,
-                                     const GetJobRequest* request, JobRecord* response) {
+grpc::Status PopQueueService::GetJob(grpc::ServerContext* context, const GetJobRequest* request,
+                                     JobRecord* response) {
   auto id = ParseJobId(request->job_id(), "job_id");
   POPQUEUE_RETURN_IF_ERROR(id.status());
   auto job = queue_->GetJob(*id);
@@ -98,8 +98,7 @@ grpc::Status PopQueueService::GetJob(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status PopQueueService::ListJobs(grpc::ServerContext* context,
-                                       const ListJobsRequest* request,
+grpc::Status PopQueueService::ListJobs(grpc::ServerContext* context, const ListJobsRequest* request,
                                        ListJobsResponse* response) {
   JobFilter filter{.queue = request->queue(),
                    .name = request->name(),
@@ -108,8 +107,8 @@ grpc::Status PopQueueService::ListJobs(grpc::ServerContext* context,
   for (int i = 0; i < request->states_size(); ++i) {
     auto state = ParseJobState(request->states(i));
     if (!state.ok()) {
-      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrFormat(
-          "states[%d]: %s", i, std::string(state.status().message()))));
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrFormat("states[%d]: %s", i, std::string(state.status().message()))));
     }
     filter.states.push_back(*state);
   }
@@ -170,8 +169,8 @@ grpc::Status PopQueueService::CompleteJob(grpc::ServerContext* context,
   return ToGrpcStatus(remote_.CompleteJob(*id, *token, std::move(result)));
 }
 
-grpc::Status PopQueueService::FailJob(grpc::ServerContext* context,
-                                      const FailJobRequest* request, FailJobResponse* response) {
+grpc::Status PopQueueService::FailJob(grpc::ServerContext* context, const FailJobRequest* request,
+                                      FailJobResponse* response) {
   POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
   auto id = ParseJobId(request->job_id(), "job_id");
   POPQUEUE_RETURN_IF_ERROR(id.status());

@@ -36,7 +36,8 @@ Doc NewJobDoc(const NewJob& job, JobState state, absl::Time now) {
       .Int32("progress", 0)
       .Int64("timeout_us", absl::ToInt64Microseconds(job.timeout))
       .Int64("backoff_base_us", absl::ToInt64Microseconds(job.backoff_base))
-      .Bool("cancel_requested", false);
+      .Bool("cancel_requested", false)
+      .Int64("claim_seq", 0);
   Doc errors;
   bson_append_array(doc.get(), "errors", -1, errors.get());
   if (!job.identifier.empty()) doc.Str("unique_key", job.identifier);

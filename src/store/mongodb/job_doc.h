@@ -13,15 +13,16 @@
 //   result            string  absent when none
 //   timeout_us backoff_base_us   int64
 //   cancel_requested  bool
+//   claim_seq         int64   claims so far (never reset); claim n of a job
+//                             inserts the record "<id>:<n>" into
+//                             <collection>_claims, whose unique _id makes the
+//                             claim exclusive on every server
 //   unique_key        string  = identifier while the job is non-final and the
 //                             identifier is non-empty; absent otherwise. A
 //                             unique sparse index on it enforces "one
 //                             non-final job per identifier" (see
 //                             docs/mongodb.md: partial indexes are not
 //                             portable to FerretDB).
-//   op_token hb_token int64   marks the documents changed by one batch call
-//                             (complete/fail and heartbeat), read back to
-//                             report exactly which ids were changed.
 #ifndef POPQUEUE_STORE_MONGODB_JOB_DOC_H_
 #define POPQUEUE_STORE_MONGODB_JOB_DOC_H_
 

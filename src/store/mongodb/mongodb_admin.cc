@@ -169,12 +169,20 @@ absl::Status MongoStore::JobDelete(const JobDeleteParams& params) {
     filter.Int64("_id", params.id).Sub("state", Doc().Str("$ne", "running"));
     absl::StatusOr<int64_t> deleted = jobs.DeleteOne(filter, "delete job");
     if (!deleted.ok()) return deleted.status();
-    if (*deleted == 1) return absl::OkStatus();
+    if (*deleted == 1) return ForgetClaims({params.id});
     absl::StatusOr<Job> current = GetJob(jobs, params.id);
     if (!current.ok()) return current.status();
     return absl::FailedPreconditionError(absl::StrFormat(
         "job %d is %s; cancel it first", params.id,
         JobStateName(current->state)));
+  });
+}
+
+absl::Status MongoStore::ForgetClaims(const std::vector<JobId>& ids) {
+  return With(claims_, [&](const Collection& claims) -> absl::Status {
+    return claims
+        .DeleteMany(Doc().Sub("job_id", InInt64(ids)), "forget claim records")
+        .status();
   });
 }
 
@@ -285,6 +293,7 @@ absl::StatusOr<int> MongoStore::JobDeleteFinishedBefore(
     filter.Str("state", JobStateName(params.state));
     absl::StatusOr<int64_t> deleted = jobs.DeleteMany(filter, "clean up");
     if (!deleted.ok()) return deleted.status();
+    if (absl::Status s = ForgetClaims(ids); !s.ok()) return s;
     return static_cast<int>(*deleted);
   });
 }

@@ -6,12 +6,16 @@
 //
 // - Claim. One find picks the first `limit` due jobs (available, or
 //   scheduled/retryable with run_at <= now) of the unpaused queues in claim
-//   order (priority, run_at, _id); then one findAndModify per candidate moves
-//   it to running under the filter {_id, state it was found in}. That filter
-//   is the atomic claim: of several claimers racing for a job exactly one
-//   matches it, and the returned document is the claimed job. Lost
-//   candidates make it look again (three rounds at most), so a claimer under
-//   contention still fills its batch.
+//   order (priority, run_at, _id), with each job's claim_seq. One unordered
+//   insertMany then records the claims "<id>:<claim_seq + 1>" in
+//   <collection>_claims: the unique _id lets exactly one of several racing
+//   claimers record a given claim of a job (a duplicate key means another
+//   claimer won it). The winner then moves the job to running with one
+//   findAndModify per job, filtered on {_id, state, claim_seq} as found.
+//   On MongoDB the findAndModify alone would be atomic; FerretDB's is a read
+//   followed by a blind write, so the claim record is what makes claims
+//   exclusive on both (docs/mongodb.md). Lost candidates make it look again
+//   (three rounds at most), so a claimer under contention fills its batch.
 // - Fencing. Complete, fail, heartbeat and rescue are one findAndModify per
 //   job whose filter is {_id, state: running, lease_token} (fail also names
 //   the attempt it read, rescue the lease expiry it saw): a match is the
@@ -181,7 +185,8 @@ MongoStore::MongoStore(Options options)
       queues_(options_.collection + "_queues"),
       leaders_(options_.collection + "_leaders"),
       workers_(options_.collection + "_workers"),
-      cron_fires_(options_.collection + "_cron_fires") {}
+      cron_fires_(options_.collection + "_cron_fires"),
+      claims_(options_.collection + "_claims") {}
 
 absl::StatusOr<std::shared_ptr<MongoStore>> MongoStore::Open(Options options) {
   absl::StatusOr<std::unique_ptr<Pool>> pool = Pool::Open(options.url);
@@ -226,6 +231,9 @@ absl::Status MongoStore::Migrate() {
                               Keys({{"schedule", 1}, {"fire_time", 1}}),
                               /*unique=*/true));
     p.emplace_back(cron_fires_, std::move(fires));
+    std::vector<Doc> claims;
+    claims.push_back(IndexSpec("job_id", Keys({{"job_id", 1}})));
+    p.emplace_back(claims_, std::move(claims));
     std::vector<Doc> workers;
     workers.push_back(IndexSpec("last_heartbeat_at",
                                 Keys({{"last_heartbeat_at", 1}})));
@@ -410,6 +418,7 @@ absl::StatusOr<JobClaimResult> MongoStore::JobClaim(
   Pool::Lease lease(pool_.get());
   Collection jobs(*pool_, lease, options_.database, jobs_);
   Collection queues(*pool_, lease, options_.database, queues_);
+  Collection claims(*pool_, lease, options_.database, claims_);
 
   absl::StatusOr<std::vector<BsonPtr>> paused = queues.Find(
       Doc().Sub("_id", InStr(params.queues)).Bool("paused", true),
@@ -420,16 +429,6 @@ absl::StatusOr<JobClaimResult> MongoStore::JobClaim(
   if (active.empty()) return JobClaimResult();
   const std::vector<std::string> names(active.begin(), active.end());
 
-  Doc set;
-  set.Str("state", "running")
-      .Time("picked_at", params.now)
-      .Str("worker_id", params.worker_id)
-      .Int64("lease_token", params.lease_token)
-      .Time("lease_expires_at", params.now + params.lease)
-      .Bool("cancel_requested", false);
-  Doc update;
-  update.Sub("$set", set).Sub("$inc", Doc().Int32("attempt", 1));
-
   JobClaimResult out;
   std::vector<JobId> lost;
   for (int round = 0; round < kClaimRounds; ++round) {
@@ -439,22 +438,65 @@ absl::StatusOr<JobClaimResult> MongoStore::JobClaim(
     Doc opts;
     opts.Sub("sort", ClaimOrder())
         .Int64("limit", want)
-        .Sub("projection", Keys({{"_id", 1}, {"state", 1}}));
+        .Sub("projection", Keys({{"_id", 1}, {"state", 1}, {"claim_seq", 1}}));
     absl::StatusOr<std::vector<BsonPtr>> found =
         jobs.Find(filter, opts, "claim: find due jobs");
-    if (!found.ok()) return found.status();
-    bool lost_some = false;
+    if (!found.ok()) return PartialClaim(std::move(out), found.status());
+    if (found->empty()) break;
+    // One claim record per (job, claim_seq + 1): of several claimers that
+    // saw the job in the same state exactly one inserts it.
+    std::vector<Doc> records;
+    std::vector<const bson_t*> record_ptrs;
     for (const BsonPtr& candidate : *found) {
       const JobId id = GetInt64(candidate.get(), "_id").value_or(0);
-      const std::string state = GetStr(candidate.get(), "state").value_or("");
-      // Still in the state it was found in (and due): the atomic claim.
+      const int64_t seq = GetInt64(candidate.get(), "claim_seq").value_or(0);
+      records.push_back(std::move(Doc()
+                                      .Str("_id", absl::StrFormat("%d:%d", id, seq + 1))
+                                      .Int64("job_id", id)
+                                      .Str("worker_id", params.worker_id)
+                                      .Time("at", params.now)));
+    }
+    for (const Doc& r : records) record_ptrs.push_back(r.get());
+    absl::StatusOr<std::vector<WriteError>> refused =
+        claims.InsertMany(record_ptrs, "claim: record claims");
+    if (!refused.ok()) return PartialClaim(std::move(out), refused.status());
+    std::set<size_t> lost_here;
+    for (const WriteError& e : *refused) {
+      if (e.code != kDuplicateKey) {
+        return PartialClaim(std::move(out),
+                            absl::InternalError(absl::StrFormat(
+                                "claim: the server refused a claim record: %s",
+                                e.message)));
+      }
+      lost_here.insert(e.index);
+    }
+    bool lost_some = !lost_here.empty();
+    for (size_t k = 0; k < found->size(); ++k) {
+      const bson_t* candidate = (*found)[k].get();
+      const JobId id = GetInt64(candidate, "_id").value_or(0);
+      if (lost_here.count(k)) {
+        lost.push_back(id);
+        continue;
+      }
+      const std::string state = GetStr(candidate, "state").value_or("");
+      const int64_t seq = GetInt64(candidate, "claim_seq").value_or(0);
+      // Still as it was found (an admin may have cancelled it meanwhile).
       Doc mine;
-      mine.Int64("_id", id).Str("state", state);
-      if (state != "available") mine.Sub("run_at", Doc().Time("$lte", params.now));
+      mine.Int64("_id", id).Str("state", state).Int64("claim_seq", seq);
+      Doc update;
+      update.Sub("$set", Doc()
+                             .Str("state", "running")
+                             .Time("picked_at", params.now)
+                             .Str("worker_id", params.worker_id)
+                             .Int64("lease_token", params.lease_token)
+                             .Time("lease_expires_at", params.now + params.lease)
+                             .Bool("cancel_requested", false)
+                             .Int64("claim_seq", seq + 1))
+          .Sub("$inc", Doc().Int32("attempt", 1));
       absl::StatusOr<BsonPtr> doc =
           jobs.FindAndModify(mine, nullptr, update, /*upsert=*/false, "claim");
       if (!doc.ok()) return PartialClaim(std::move(out), doc.status());
-      if (*doc == nullptr) {  // another claimer (or admin) was first
+      if (*doc == nullptr) {
         lost.push_back(id);
         lost_some = true;
         continue;

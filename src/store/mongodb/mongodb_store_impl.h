@@ -83,6 +83,8 @@ class MongoStore final : public Store {
   absl::StatusOr<JobInsertManyResult> InsertJobs(const Collection& jobs,
                                                  const std::vector<NewJob>& batch,
                                                  absl::Time now);
+  // Deletes the claim records of deleted jobs.
+  absl::Status ForgetClaims(const std::vector<JobId>& ids);
   // The job, or NotFound.
   absl::StatusOr<Job> GetJob(const Collection& jobs, JobId id);
 
@@ -94,6 +96,7 @@ class MongoStore final : public Store {
   std::string leaders_;
   std::string workers_;
   std::string cron_fires_;
+  std::string claims_;
 };
 
 // Filter helpers shared by the store's files.

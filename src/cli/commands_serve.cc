@@ -1,0 +1,147 @@
+// popqueue serve: the REST API and dashboard (:3000), the gRPC service
+// (:50051) and /metrics over one Queue; with --demo, demo workers and a
+// stream of sample jobs in the same process.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "absl/strings/str_format.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/demo.h"
+#if POPQUEUE_WITH_GRPC
+#include "server/grpc/grpc_server.h"
+#endif
+#include "server/http/http_server.h"
+#include "server/metrics.h"
+
+namespace popqueue::cli {
+namespace {
+
+// Blocks until SIGINT or SIGTERM. The signals are blocked in every thread
+// (set before any thread starts) and taken here with sigwait.
+void WaitForStopSignal(const sigset_t& set) {
+  int sig = 0;
+  sigwait(&set, &sig);
+  std::fprintf(stderr, "popqueue: received %s: stopping\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+}  // namespace
+
+int RunServe(const Args& args) {
+  FlagSet flags(
+      "serve", "[flags]",
+      "Serves the REST API and the dashboard, the gRPC service and /metrics "
+      "over the job\nstore until SIGINT/SIGTERM. Mutating calls need "
+      "`Authorization: Bearer TOKEN` when\n--token (env POPQUEUE_TOKEN) is "
+      "set.\n\n--demo also runs demo workers in this process with a stream "
+      "of sample jobs\n(immediate, delayed, prioritized, failing until dead, "
+      "and a recurring one every\n10 seconds), so the dashboard is live at "
+      "once.");
+  flags.AddValue("host", "ADDRESS", "HTTP listen address (default 0.0.0.0)");
+  flags.AddValue("port", "N", "HTTP port, 0 = any free port (env POPQUEUE_PORT; default 3000)");
+  flags.AddValue("grpc-address", "HOST:PORT",
+                 "gRPC listen address (env POPQUEUE_GRPC_ADDRESS; default 0.0.0.0:50051)");
+  flags.AddBool("no-grpc", "do not start the gRPC service");
+  flags.AddValue("token", "TOKEN", "bearer token for mutating calls (env POPQUEUE_TOKEN)");
+  flags.AddBool("demo", "run demo workers and a stream of sample jobs");
+  AddConnectionFlags(flags);
+  if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
+
+  server::HttpOptions http;
+  if (auto host = flags.Get("host")) http.host = *host;
+  std::optional<std::string> port_text = flags.Get("port");
+  if (!port_text) {
+    if (const char* env = std::getenv("POPQUEUE_PORT"); env && *env) port_text = env;
+  }
+  if (port_text) {
+    int port = -1;
+    if (!absl::SimpleAtoi(*port_text, &port) || port < 0 || port > 65535) {
+      return UsageError(flags, absl::StrFormat("invalid port \"%s\": expected 0-65535",
+                                               Printable(*port_text, 20)));
+    }
+    http.port = port;
+  }
+#if POPQUEUE_WITH_GRPC
+  server::GrpcOptions grpc;
+#else
+  struct {
+    std::string address, token;
+  } grpc;
+#endif
+  if (auto addr = flags.Get("grpc-address")) {
+    grpc.address = *addr;
+  } else if (const char* env = std::getenv("POPQUEUE_GRPC_ADDRESS"); env && *env) {
+    grpc.address = env;
+  }
+  if (auto token = flags.Get("token")) {
+    http.token = grpc.token = *token;
+  } else if (const char* env = std::getenv("POPQUEUE_TOKEN"); env && *env) {
+    http.token = grpc.token = env;
+  }
+  const bool demo = flags.GetBool("demo");
+
+  QueueConfig config = ConnectionConfig(flags);
+  if (demo) ConfigureDemo(config);
+  // Without --demo this process serves the API only; Start() is not called,
+  // so signals are ours to wait for.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  if (!demo) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  int exit_code = kExitOk;
+  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, std::move(config), &exit_code);
+  if (queue == nullptr) return exit_code;
+
+  server::Metrics metrics;
+  if (absl::Status s = queue->OnEvent(metrics.Listener()); !s.ok()) {
+    return Failure("serve", s);
+  }
+  http.metrics = &metrics;
+  auto http_server = server::HttpServer::Start(queue.get(), http);
+  if (!http_server.ok()) return Failure("serve: HTTP", http_server.status());
+#if POPQUEUE_WITH_GRPC
+  std::unique_ptr<server::GrpcServer> grpc_server;
+  if (!flags.GetBool("no-grpc")) {
+    auto started = server::GrpcServer::Start(queue.get(), grpc);
+    if (!started.ok()) return Failure("serve: gRPC", started.status());
+    grpc_server = std::move(*started);
+  }
+#else
+  struct NoGrpc {
+    int port() const { return 0; }
+    void Stop() {}
+  };
+  std::unique_ptr<NoGrpc> grpc_server;  // this build has no gRPC service
+#endif
+  std::fprintf(stderr, "popqueue: dashboard and REST API on http://%s:%d/%s%s\n",
+               http.host == "0.0.0.0" ? "localhost" : http.host.c_str(),
+               (*http_server)->port(),
+               grpc_server ? absl::StrFormat("; gRPC on port %d", grpc_server->port()).c_str()
+                           : "",
+               http.token.empty() ? "" : "; mutating calls need the bearer token");
+
+  if (demo) {
+    if (absl::Status s = queue->Define("demo-tick", [](const Job&) { return true; }); !s.ok()) {
+      return Failure("serve", s);
+    }
+    if (absl::Status s = queue->Every("demo-tick", "*/10 * * * * *", R"({"source":"cron"})",
+                                      {.job = {.queue = kDemoQueue}});
+        !s.ok()) {
+      return Failure("serve", s);
+    }
+    exit_code = RunDemo(*queue, DemoOptions{});  // until SIGINT/SIGTERM
+  } else {
+    WaitForStopSignal(stop_signals);
+  }
+  if (grpc_server) grpc_server->Stop();
+  (*http_server)->Stop();
+  return exit_code;
+}
+
+}  // namespace popqueue::cli
