@@ -61,7 +61,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(code), std::string(status.message()));
 }
 
-absl::StatusOr<JobId> ParseJobId(std::string_view text, std::string_view field) {
+absl::StatusOr<JobId> ParseRpcJobId(std::string_view text, std::string_view field) {
   auto id = ParseInt64(text, field, "a decimal job id");
   if (id.ok() && *id <= 0) {
     return absl::InvalidArgumentError(absl::StrFormat(

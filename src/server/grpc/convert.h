@@ -27,7 +27,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // A job id: a positive decimal int64 with nothing around it.
 // InvalidArgument naming `field` otherwise.
-absl::StatusOr<JobId> ParseJobId(std::string_view text, std::string_view field);
+absl::StatusOr<JobId> ParseRpcJobId(std::string_view text, std::string_view field);
 // A lease token: a non-zero decimal int64 (may be negative).
 absl::StatusOr<int64_t> ParseLeaseToken(std::string_view text, std::string_view field);
 

@@ -33,7 +33,7 @@ absl::StatusOr<absl::Duration> LeaseFromSeconds(int seconds) {
 grpc::Status PopQueueService::GetJobDetails(grpc::ServerContext* context,
                                             const JobDetailsRequest* request,
                                             JobDetailsResponse* response) {
-  auto id = ParseJobId(request->jobid(), "jobId");
+  auto id = ParseRpcJobId(request->jobid(), "jobId");
   POPQUEUE_RETURN_IF_ERROR(id.status());
   auto job = queue_->GetJob(*id);
   POPQUEUE_RETURN_IF_ERROR(job.status());
@@ -45,7 +45,7 @@ grpc::Status PopQueueService::RequeueJob(grpc::ServerContext* context,
                                          const RequeueJobRequest* request,
                                          RequeueJobResponse* response) {
   POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  auto id = ParseJobId(request->jobid(), "jobId");
+  auto id = ParseRpcJobId(request->jobid(), "jobId");
   POPQUEUE_RETURN_IF_ERROR(id.status());
   auto job = queue_->Requeue(*id);
   POPQUEUE_RETURN_IF_ERROR(job.status());
@@ -90,7 +90,7 @@ grpc::Status PopQueueService::Enqueue(grpc::ServerContext* context,
 
 grpc::Status PopQueueService::GetJob(grpc::ServerContext* context, const GetJobRequest* request,
                                      JobRecord* response) {
-  auto id = ParseJobId(request->job_id(), "job_id");
+  auto id = ParseRpcJobId(request->job_id(), "job_id");
   POPQUEUE_RETURN_IF_ERROR(id.status());
   auto job = queue_->GetJob(*id);
   POPQUEUE_RETURN_IF_ERROR(job.status());
@@ -113,7 +113,7 @@ grpc::Status PopQueueService::ListJobs(grpc::ServerContext* context, const ListJ
     filter.states.push_back(*state);
   }
   if (!request->before_id().empty()) {
-    auto before = ParseJobId(request->before_id(), "before_id");
+    auto before = ParseRpcJobId(request->before_id(), "before_id");
     POPQUEUE_RETURN_IF_ERROR(before.status());
     filter.before_id = *before;
   }
@@ -127,7 +127,7 @@ grpc::Status PopQueueService::ListJobs(grpc::ServerContext* context, const ListJ
 grpc::Status PopQueueService::CancelJob(grpc::ServerContext* context,
                                         const CancelJobRequest* request, JobRecord* response) {
   POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  auto id = ParseJobId(request->job_id(), "job_id");
+  auto id = ParseRpcJobId(request->job_id(), "job_id");
   POPQUEUE_RETURN_IF_ERROR(id.status());
   auto job = queue_->Cancel(*id);
   POPQUEUE_RETURN_IF_ERROR(job.status());
@@ -160,7 +160,7 @@ grpc::Status PopQueueService::CompleteJob(grpc::ServerContext* context,
                                           const CompleteJobRequest* request,
                                           CompleteJobResponse* response) {
   POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  auto id = ParseJobId(request->job_id(), "job_id");
+  auto id = ParseRpcJobId(request->job_id(), "job_id");
   POPQUEUE_RETURN_IF_ERROR(id.status());
   auto token = ParseLeaseToken(request->lease_token(), "lease_token");
   POPQUEUE_RETURN_IF_ERROR(token.status());
@@ -172,7 +172,7 @@ grpc::Status PopQueueService::CompleteJob(grpc::ServerContext* context,
 grpc::Status PopQueueService::FailJob(grpc::ServerContext* context, const FailJobRequest* request,
                                       FailJobResponse* response) {
   POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  auto id = ParseJobId(request->job_id(), "job_id");
+  auto id = ParseRpcJobId(request->job_id(), "job_id");
   POPQUEUE_RETURN_IF_ERROR(id.status());
   auto token = ParseLeaseToken(request->lease_token(), "lease_token");
   POPQUEUE_RETURN_IF_ERROR(token.status());
@@ -195,7 +195,7 @@ grpc::Status PopQueueService::Heartbeat(grpc::ServerContext* context,
   items.reserve(request->items_size());
   for (int i = 0; i < request->items_size(); ++i) {
     const HeartbeatItem& in = request->items(i);
-    auto id = ParseJobId(in.job_id(), absl::StrFormat("items[%d].job_id", i));
+    auto id = ParseRpcJobId(in.job_id(), absl::StrFormat("items[%d].job_id", i));
     POPQUEUE_RETURN_IF_ERROR(id.status());
     auto token = ParseLeaseToken(in.lease_token(), absl::StrFormat("items[%d].lease_token", i));
     POPQUEUE_RETURN_IF_ERROR(token.status());
