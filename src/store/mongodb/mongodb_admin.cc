@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "store/mongodb/job_doc.h"
 #include "store/mongodb/mongodb_store_impl.h"
+#include "store/validate.h"
 
 namespace popqueue::store::mongodb {
 namespace {
@@ -353,11 +354,7 @@ absl::StatusOr<std::vector<QueueInfo>> MongoStore::QueueList() {
 
 absl::StatusOr<bool> MongoStore::LeaderAttemptElect(
     const LeaderAttemptElectParams& params) {
-  if (params.name.empty() || params.leader_id.empty() ||
-      params.ttl <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "leader election needs a name, a leader id and a positive ttl");
-  }
+  if (absl::Status s = ValidateLeaderElect(params); !s.ok()) return s;
   return With(leaders_, [&](const Collection& leaders) -> absl::StatusOr<bool> {
     // Matches when free to take (expired) or already ours. When held by
     // another, nothing matches and the upsert's insert collides with the

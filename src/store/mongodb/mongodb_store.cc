@@ -50,6 +50,7 @@
 #include "common/ids.h"
 #include "store/mongodb/job_doc.h"
 #include "store/mongodb/mongodb_store_impl.h"
+#include "store/validate.h"
 
 namespace popqueue::store {
 
@@ -82,27 +83,6 @@ namespace {
 constexpr int kClaimRounds = 3;
 constexpr int kInsertRounds = 5;
 constexpr absl::Duration kCronFireRetention = absl::Hours(24 * 7);
-
-absl::Status ValidateNewJob(const NewJob& job) {
-  if (job.id <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("job id %d: expected a positive id", job.id));
-  }
-  if (job.queue.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("job %d: queue must not be empty", job.id));
-  }
-  if (job.max_attempts < 1) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "job %d: max_attempts %d: expected >= 1", job.id, job.max_attempts));
-  }
-  if (job.timeout < absl::ZeroDuration() ||
-      job.backoff_base < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "job %d: timeout and backoff_base must not be negative", job.id));
-  }
-  return absl::OkStatus();
-}
 
 // An index specification for createIndexes.
 Doc IndexSpec(const char* name, const Doc& keys, bool unique = false,

@@ -14,6 +14,7 @@
 #include "common/job_json.h"
 #include "nlohmann/json.hpp"
 #include "store/sqlite/sqlite_store_impl.h"
+#include "store/validate.h"
 
 namespace popqueue::store::sqlite {
 namespace {
@@ -327,11 +328,7 @@ absl::StatusOr<std::vector<QueueInfo>> SqliteStore::QueueList() {
 
 absl::StatusOr<bool> SqliteStore::LeaderAttemptElect(
     const LeaderAttemptElectParams& params) {
-  if (params.name.empty() || params.leader_id.empty() ||
-      params.ttl <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "leader election needs a name, a leader id and a positive ttl");
-  }
+  if (absl::Status s = ValidateLeaderElect(params); !s.ok()) return s;
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<bool> {
     absl::StatusOr<Stmt> elect = conn.Prepare("leader_attempt_elect.sql");
     if (!elect.ok()) return elect.status();

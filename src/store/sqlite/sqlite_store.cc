@@ -56,6 +56,7 @@
 #include "embedded/sqlite_migrations.h"
 #include "embedded/sqlite_queries.h"
 #include "store/sqlite/sqlite_store_impl.h"
+#include "store/validate.h"
 
 namespace popqueue::store {
 
@@ -148,27 +149,6 @@ std::string Render(std::string_view name, std::string_view text,
     std::abort();
   }
   return out;
-}
-
-absl::Status ValidateNewJob(const NewJob& job) {
-  if (job.id <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("job id %d: expected a positive id", job.id));
-  }
-  if (job.queue.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("job %d: queue must not be empty", job.id));
-  }
-  if (job.max_attempts < 1) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "job %d: max_attempts %d: expected >= 1", job.id, job.max_attempts));
-  }
-  if (job.timeout < absl::ZeroDuration() ||
-      job.backoff_base < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "job %d: timeout and backoff_base must not be negative", job.id));
-  }
-  return absl::OkStatus();
 }
 
 // Inserts one job inside the caller's write transaction, or reports the
