@@ -6,7 +6,9 @@
 # POPQUEUE_TEST_MONGODB_{STOP,START,RESTART}; MONGODB_URL, when set, is
 # exported instead of starting FerretDB), and for restart tests
 # POPQUEUE_TEST_POSTGRES_{DATA,STOP,START,RESTART} (STOP/START/RESTART are
-# executable scripts that stop / start / restart that server in place).
+# executable scripts that stop / start / restart that server in place),
+# POPQUEUE_TEST_REDIS_URL (with POPQUEUE_TEST_REDIS_{STOP,START,RESTART}) and
+# POPQUEUE_TEST_MEMCACHED_URL (with POPQUEUE_TEST_MEMCACHED_{STOP,START,RESTART}).
 
 SERVICES_DIR=""
 
@@ -148,13 +150,94 @@ EOS
   echo "services: ferretdb (mongodb) on 127.0.0.1:$port"
 }
 
+# A daemon started from start.sh with its pid in $dir/pid; stop.sh kills it
+# (TERM, then KILL after 10 s) and restart.sh does both, same port and data.
+write_daemon_scripts() {
+  local dir=$1 start_cmd=$2 ready_cmd=$3
+  cat >"$dir/start.sh" <<EOS
+#!/bin/sh
+$start_cmd >>'$dir/server.log' 2>&1 &
+echo \$! >'$dir/pid'
+i=0
+until $ready_cmd >/dev/null 2>&1; do
+  i=\$((i + 1))
+  if [ \$i -gt 300 ] || ! kill -0 \$(cat '$dir/pid') 2>/dev/null; then
+    echo "$dir: server did not start; see $dir/server.log" >&2; exit 1
+  fi
+  sleep 0.05
+done
+EOS
+  cat >"$dir/stop.sh" <<EOS
+#!/bin/sh
+[ -f '$dir/pid' ] || exit 0
+pid=\$(cat '$dir/pid')
+kill \$pid 2>/dev/null
+i=0
+while kill -0 \$pid 2>/dev/null; do
+  i=\$((i + 1))
+  [ \$i -gt 200 ] && kill -9 \$pid 2>/dev/null
+  sleep 0.05
+done
+rm -f '$dir/pid'
+EOS
+  printf '#!/bin/sh\n"%s" && "%s"\n' "$dir/stop.sh" "$dir/start.sh" >"$dir/restart.sh"
+  chmod 755 "$dir/start.sh" "$dir/stop.sh" "$dir/restart.sh"
+}
+
+# redis-server with AOF (appendfsync everysec) in its own folder, so restart
+# tests find their data again.
+start_redis() {
+  local port dir
+  command -v redis-server >/dev/null || { echo "services: redis-server not found (install redis-server)" >&2; return 1; }
+  port=$(free_port)
+  dir="$SERVICES_DIR/redis"
+  mkdir -p "$dir"
+  write_daemon_scripts "$dir" \
+    "redis-server --bind 127.0.0.1 --port $port --dir '$dir' --appendonly yes --appendfsync everysec --save '' --daemonize no --protected-mode no" \
+    "redis-cli -h 127.0.0.1 -p $port ping"
+  "$dir/start.sh" || { cat "$dir/server.log" >&2; return 1; }
+  REDIS_STOP="$dir/stop.sh"
+  export POPQUEUE_TEST_REDIS_URL="redis://127.0.0.1:$port"
+  export POPQUEUE_TEST_REDIS_STOP="$dir/stop.sh"
+  export POPQUEUE_TEST_REDIS_START="$dir/start.sh"
+  export POPQUEUE_TEST_REDIS_RESTART="$dir/restart.sh"
+  echo "services: redis on 127.0.0.1:$port"
+}
+
+start_memcached() {
+  local port dir runas=""
+  command -v memcached >/dev/null || { echo "services: memcached not found (install memcached)" >&2; return 1; }
+  port=$(free_port)
+  dir="$SERVICES_DIR/memcached"
+  mkdir -p "$dir"
+  # memcached refuses to run as root without -u.
+  [ "$(id -u)" -eq 0 ] && runas="-u nobody"
+  write_daemon_scripts "$dir" \
+    "memcached -l 127.0.0.1 -p $port -U 0 -m 64 $runas" \
+    "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $port), 1)'"
+  "$dir/start.sh" || { cat "$dir/server.log" >&2; return 1; }
+  MEMCACHED_STOP="$dir/stop.sh"
+  export POPQUEUE_TEST_MEMCACHED_URL="memcached://127.0.0.1:$port"
+  export POPQUEUE_TEST_MEMCACHED_STOP="$dir/stop.sh"
+  export POPQUEUE_TEST_MEMCACHED_START="$dir/start.sh"
+  export POPQUEUE_TEST_MEMCACHED_RESTART="$dir/restart.sh"
+  echo "services: memcached on 127.0.0.1:$port"
+}
+
 services_start() {
   SERVICES_DIR=$(mktemp -d /tmp/popqueue-services.XXXXXX)
-  start_postgres
-  start_ferretdb
+  # POPQUEUE_SERVICES narrows the set during development (scripts/with-services).
+  local s
+  for s in ${POPQUEUE_SERVICES:-postgres ferretdb redis memcached}; do
+    "start_$s" || return 1
+  done
 }
 
 services_stop() {
+  [ -n "${REDIS_STOP:-}" ] && "$REDIS_STOP" || true
+  REDIS_STOP=""
+  [ -n "${MEMCACHED_STOP:-}" ] && "$MEMCACHED_STOP" || true
+  MEMCACHED_STOP=""
   [ -n "${FERRETDB_STOP:-}" ] && "$FERRETDB_STOP" || true
   FERRETDB_STOP=""
   [ -n "${PG_STOP:-}" ] && eval "$PG_STOP" || true
