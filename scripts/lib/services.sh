@@ -105,17 +105,27 @@ start_ferretdb() {
     echo "services: mongodb from MONGODB_URL"
     return
   fi
-  local bin port dir
+  local bin port dir backend
   bin=$(ferretdb_build) || return 1
   port=$(free_port)
   dir="$SERVICES_DIR/ferretdb"
   mkdir -p "$dir/data"
+  # FerretDB's PostgreSQL backend pushes equality filters down to SQL; its
+  # SQLite backend scans whole collections for anything but string _ids, so
+  # it is only the fallback when PostgreSQL is not started.
+  if [ -n "${POPQUEUE_TEST_POSTGRES_URL:-}" ]; then
+    psql -q "$POPQUEUE_TEST_POSTGRES_URL" -c "CREATE DATABASE ferretdb" >/dev/null ||
+      return 1
+    backend="-postgresql-url '${POPQUEUE_TEST_POSTGRES_URL%/*}/ferretdb'"
+  else
+    backend="-dir '$dir/data'"
+  fi
   # start.sh / stop.sh / restart.sh let tests restart the server in place
   # (same port, same data).
   cat >"$dir/start.sh" <<EOS
 #!/bin/sh
 rm -f '$dir/uri'
-'$bin' -listen 127.0.0.1:$port -dir '$dir/data' >'$dir/uri' 2>>'$dir/server.log' &
+'$bin' -listen 127.0.0.1:$port $backend >'$dir/uri' 2>>'$dir/server.log' &
 echo \$! >'$dir/pid'
 i=0
 until grep -q mongodb '$dir/uri' 2>/dev/null; do

@@ -47,6 +47,9 @@ struct Backend {
   std::function<absl::StatusOr<FreshStore>(const std::string& url,
                                            const std::string& unique)>
       make;
+  // Jobs in the exactly-once stress test: servers that scan whole
+  // collections per query (FerretDB v1) get fewer.
+  int stress_jobs = 5000;
 };
 
 inline std::ostream& operator<<(std::ostream& os, const Backend& b) {

@@ -1,0 +1,126 @@
+// Really stops and starts redis-server (POPQUEUE_TEST_REDIS_STOP/START from
+// scripts/with-services) in the middle of a workload run by popqueue::Queue:
+// calls made while it is down return kUnavailable naming host:port, the same
+// Queue carries on once it is back, and every job enqueued before, during
+// (refused) and after the outage is completed; nothing acknowledged is lost
+// (the server runs with appendfsync everysec and is stopped cleanly).
+// Runs alone (RUN_SERIAL): it takes the shared server away from every test.
+#include <atomic>
+#include <cstdlib>
+#include <set>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "popqueue/queue.h"
+#include "redis_test_env.h"
+
+namespace popqueue::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+int64_t Completed(Queue& q) {
+  auto counts = q.CountByState();
+  if (!counts.ok()) return -1;
+  int64_t n = 0;
+  for (const QueueCounts& c : *counts) {
+    auto it = c.by_state.find(JobState::kCompleted);
+    if (it != c.by_state.end()) n += it->second;
+  }
+  return n;
+}
+
+TEST(RedisRestartTest, QueueSurvivesARedisRestartWithNothingLost) {
+  POPQUEUE_REQUIRE_REDIS();
+  const std::string stop = EnvOr("POPQUEUE_TEST_REDIS_STOP");
+  const std::string start = EnvOr("POPQUEUE_TEST_REDIS_START");
+  if (stop.empty() || start.empty()) {
+    if (EnvOr("CI") == "true") FAIL() << "POPQUEUE_TEST_REDIS_STOP/START unset";
+    GTEST_SKIP() << "POPQUEUE_TEST_REDIS_STOP/START unset: the server is not "
+                    "ours to restart (run through scripts/with-services)";
+  }
+  auto url = ParseUrl(RedisUrl());
+  ASSERT_TRUE(url.ok());
+  const std::string host_port = absl::StrCat(url->host, ":", url->port);
+  const std::string collection = UniqueCollection("restart");
+
+  QueueConfig config{.db_url = RedisUrl(), .collection = collection, .retries = 5};
+  config.worker.default_concurrency = 4;
+  config.worker.poll_interval = absl::Milliseconds(50);
+  config.worker.lease = absl::Seconds(3);
+  config.worker.heartbeat_interval = absl::Milliseconds(500);
+  config.worker.rescue_interval = absl::Milliseconds(500);
+  config.worker.leader_ttl = absl::Seconds(2);
+  config.worker.handle_signals = false;
+  auto opened = Queue::Open(config);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Queue& queue = **opened;
+
+  absl::Mutex mu;
+  std::set<std::string> done;  // payloads handled at least once
+  ASSERT_TRUE(queue.Define("work", [&](const Job& job) {
+    absl::SleepFor(absl::Milliseconds(2));  // a little work
+    absl::MutexLock lock(&mu);
+    done.insert(job.data);
+    return true;
+  }).ok());
+  int enqueued = 0;
+  auto enqueue = [&]() {
+    auto r = queue.Enqueue("work", absl::StrCat("job-", enqueued));
+    if (r.ok()) ++enqueued;
+    return r;
+  };
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(enqueue().ok());
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  {
+    absl::MutexLock lock(&mu);
+    auto some = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return done.size() >= 20; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&some), absl::Seconds(30)));
+  }
+
+  ASSERT_EQ(std::system(stop.c_str()), 0) << stop;
+  auto refused = queue.Enqueue("work", "refused");
+  ASSERT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr(host_port));
+  std::cout << "while down: " << refused.status() << "\n";
+  auto counts = queue.CountByState();
+  EXPECT_TRUE(absl::IsUnavailable(counts.status())) << counts.status();
+  auto list = queue.ListJobs({.limit = 10});
+  EXPECT_TRUE(absl::IsUnavailable(list.status())) << list.status();
+  ASSERT_EQ(std::system(start.c_str()), 0) << start;
+
+  // Back up: the same Queue reconnects (after at most the 2 s backoff).
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  absl::StatusOr<EnqueueResult> again;
+  do {
+    again = enqueue();
+    if (!again.ok()) absl::SleepFor(absl::Milliseconds(50));
+  } while (!again.ok() && absl::Now() < deadline);
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (int i = 0; i < 99; ++i) ASSERT_TRUE(enqueue().ok());
+  ASSERT_EQ(enqueued, 300);
+
+  // Every job completes: those in flight during the outage are acknowledged
+  // late or rescued when their lease expires, and run again.
+  const absl::Time all_deadline = absl::Now() + absl::Seconds(60);
+  int64_t completed = 0;
+  while (absl::Now() < all_deadline) {
+    completed = Completed(queue);
+    if (completed == 300) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  queue.Stop();
+  EXPECT_EQ(completed, 300);
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(done.size(), 300u);
+    EXPECT_EQ(done.count("refused"), 0u);
+  }
+  DeleteKeys(collection);
+}
+
+}  // namespace
+}  // namespace popqueue::testing
