@@ -102,6 +102,22 @@ function renderCards(totals) {
   $('state-cards').replaceChildren(...cards);
 }
 
+// This server process's own workers: the concurrency limit in force (lowered
+// under load when resource-aware) and jobs held for a rate limit.
+function renderConcurrency(c) {
+  if (!c || !c.configured) {
+    $('concurrency').textContent = 'No workers run in this server process.';
+    return;
+  }
+  let text = `This process: ${c.running} running, limit ${c.limit} of ${c.configured}`;
+  if (c.limit < c.configured) text += ' (lowered: machine under load)';
+  if (c.held) text += ` · ${c.held} held for rate limits`;
+  if (c.load) {
+    text += ` · cpu ${Math.round(c.load.cpu * 100)}%, memory ${Math.round(c.load.memory * 100)}%`;
+  }
+  $('concurrency').textContent = text;
+}
+
 function legend(container, names) {
   container.replaceChildren(...names.map((n) => {
     const item = el('span', n);
@@ -384,6 +400,7 @@ async function refresh() {
       const [stats, queues, workers] = await Promise.all([
         api('GET', '/api/stats'), api('GET', '/api/queues'), api('GET', '/api/workers')]);
       renderCards(stats.totals);
+      renderConcurrency(stats.concurrency);
       renderCharts(stats);
       renderQueues(queues.queues);
       renderWorkers(workers.workers);

@@ -3,11 +3,13 @@
 #define POPQUEUE_OPTIONS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace popqueue {
@@ -36,11 +38,62 @@ struct RetryPolicy {
   double jitter = 0.2;  // fraction of the delay that is randomized, 0..1
 };
 
+// At most `limit` jobs started per `period`. With a coordinator (cache URL)
+// the limit holds across every process; without one, per process.
+struct RateLimit {
+  int64_t limit = 0;  // 0 = unlimited
+  absl::Duration period = absl::Seconds(1);
+};
+
+// A load reading: fractions 0..1 of CPU time busy and of memory in use.
+struct LoadReading {
+  double cpu = 0;
+  double memory = 0;
+};
+
+// Resource-aware concurrency: the process lowers its global concurrency
+// limit while the machine is loaded and raises it back when load eases.
+// Every `check_interval` it reads the load; when cpu >= cpu_high or memory >=
+// memory_high the limit is multiplied by `decrease_factor` (never below
+// `min_concurrency`); when cpu <= cpu_low and memory <= memory_low it grows by
+// `increase_step` up to the configured cap. In between it holds (hysteresis).
+// See docs/concurrency.md.
+struct ResourceLimits {
+  bool enabled = false;
+  // CPU time busy across all cores since the previous check (/proc/stat).
+  double cpu_high = 0.90;
+  double cpu_low = 0.70;
+  // 1 - MemAvailable / MemTotal (/proc/meminfo).
+  double memory_high = 0.90;
+  double memory_low = 0.80;
+  int min_concurrency = 1;
+  absl::Duration check_interval = absl::Seconds(2);
+  double decrease_factor = 0.5;  // 0 < f < 1
+  int increase_step = 1;
+  // Where readings come from; empty = /proc. For tests and for embedders with
+  // their own signal (a cgroup, a container runtime). Called from one
+  // background thread; an error keeps the current limit.
+  std::function<absl::StatusOr<LoadReading>()> read_load;
+};
+
 // How a Queue runs its workers. Defaults suit a small service.
 struct WorkerOptions {
   // Concurrency per queue name; queues not listed use `default_concurrency`.
   std::map<std::string, int> concurrency;
   int default_concurrency = 10;
+  // Cap on jobs running at once across all queues of this process; 0 = the
+  // sum of the per-queue limits.
+  int max_concurrency = 0;
+  // Job starts allowed per period, by queue name and by job name. A job runs
+  // only when both its queue's and its name's limits allow it; see
+  // docs/concurrency.md for how over-limit jobs are held.
+  std::map<std::string, RateLimit> queue_rate_limits;
+  std::map<std::string, RateLimit> job_rate_limits;
+  // How many claimed jobs this process may hold while their job name is over
+  // its rate limit (their leases are kept alive); when reached, queues with
+  // held jobs are not claimed from until some are started.
+  int max_held_jobs = 1000;
+  ResourceLimits resource;
   // Queues this process works; empty = {kDefaultQueue}.
   std::vector<std::string> queues;
   std::string worker_id;  // "" = host-pid-random

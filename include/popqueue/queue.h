@@ -14,6 +14,7 @@
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,6 +97,17 @@ struct EveryOptions {
   std::string schedule_id;
 };
 
+// This process's worker concurrency at one moment (Queue::Concurrency).
+struct ConcurrencyStats {
+  int limit = 0;       // jobs that may run at once now, across all queues
+  int configured = 0;  // the cap from the options: max_concurrency, or the
+                       // sum of the per-queue limits
+  int running = 0;     // jobs running now
+  int held = 0;        // claimed jobs waiting for their job name's rate limit
+  bool resource_aware = false;      // WorkerOptions::resource.enabled
+  std::optional<LoadReading> load;  // the last reading, when resource-aware
+};
+
 // One item of EnqueueMany.
 struct EnqueueRequest {
   std::string name;
@@ -159,6 +171,10 @@ class Queue {
   // releases the rest for another attempt. Idempotent.
   void Stop();
   bool running() const;
+  // The concurrency of this process's workers now: the limit in force
+  // (lowered under load when resource-aware), running and held jobs. All
+  // zero while workers are not running.
+  ConcurrencyStats Concurrency() const;
 
   // The worker registry (the store's, or the coordinator's when configured).
   absl::Status RegisterWorker();

@@ -98,6 +98,12 @@ absl::Status Queue::StartInBackground() { return impl_->StartInBackground(); }
 void Queue::Stop() { impl_->Stop(); }
 bool Queue::running() const { return impl_->running(); }
 
+ConcurrencyStats Queue::Concurrency() const {
+  std::shared_ptr<core::Runtime> runtime = impl_->runtime();
+  if (!runtime || runtime->stopped()) return {};
+  return runtime->concurrency();
+}
+
 absl::Status Queue::RegisterWorker() { return impl_->RegisterWorker(); }
 absl::Status Queue::DeregisterWorker() { return impl_->DeregisterWorker(); }
 absl::StatusOr<int> Queue::RedistributeJobs() { return impl_->RedistributeJobs(); }

@@ -41,15 +41,25 @@ std::string_view StopReasonText(StopReason r) {
 
 }  // namespace
 
-Runtime::Runtime(RuntimeParams params) : p_(std::move(params)) {
-  std::vector<std::string> queues = p_.options.queues;
-  if (queues.empty()) queues.push_back(kDefaultQueue);
-  absl::MutexLock lock(&mu_);
-  for (const std::string& q : queues) {
-    auto it = p_.options.concurrency.find(q);
-    int limit = it != p_.options.concurrency.end() ? it->second
-                                                   : p_.options.default_concurrency;
-    slots_[q].limit = std::max(1, limit);
+Runtime::Runtime(RuntimeParams params)
+    : p_(std::move(params)), limiter_(p_.options) {
+  gate_ = std::make_unique<RateGate>(p_.coordinator, p_.options);
+  if (gate_->active() && !p_.coordinator) {
+    // No coordinator given: limits hold within this process.
+    auto local = coord::OpenCoordinator("");
+    if (local.ok()) {
+      gate_ = std::make_unique<RateGate>(std::move(*local), p_.options);
+    } else {
+      init_ = local.status();
+    }
+  }
+  if (p_.options.resource.enabled) {
+    monitor_ = std::make_unique<ResourceMonitor>(
+        p_.options.resource, limiter_.configured(), [this](int limit) {
+          absl::MutexLock lock(&mu_);
+          limiter_.SetLimit(limit);
+          wake_ = true;
+        });
   }
 }
 
@@ -59,6 +69,7 @@ absl::Status Runtime::Start() {
   {
     absl::MutexLock lock(&mu_);
     if (started_) return absl::FailedPreconditionError("workers already started");
+    if (!init_.ok()) return init_;
     started_ = true;
   }
   completer_ = std::make_unique<Completer>(
@@ -82,10 +93,11 @@ absl::Status Runtime::Start() {
   completer_->Start();
   heartbeater_->Start();
   maintenance_->Start();
+  if (monitor_) monitor_->Start();
   int threads = 0;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [q, s] : slots_) threads += s.limit;
+    threads = limiter_.configured();
   }
   for (int i = 0; i < threads; ++i) executors_.emplace_back([this] { ExecLoop(); });
   fetcher_ = std::thread([this] { FetchLoop(); });
@@ -94,14 +106,26 @@ absl::Status Runtime::Start() {
 
 void Runtime::OnNotify(const std::string& queue) {
   absl::MutexLock lock(&mu_);
-  if (slots_.count(queue)) wake_ = true;
+  if (limiter_.Has(queue)) wake_ = true;
 }
 
 int Runtime::running() {
   absl::MutexLock lock(&mu_);
-  int n = 0;
-  for (const auto& [q, s] : slots_) n += s.busy;
-  return n;
+  return limiter_.busy();
+}
+
+ConcurrencyStats Runtime::concurrency() {
+  ConcurrencyStats s;
+  {
+    absl::MutexLock lock(&mu_);
+    s.limit = limiter_.limit();
+    s.configured = limiter_.configured();
+    s.running = limiter_.busy();
+  }
+  s.held = gate_->held();
+  s.resource_aware = monitor_ != nullptr;
+  if (monitor_) s.load = monitor_->last_reading();
+  return s;
 }
 
 void Runtime::RequestCancel(JobId id) {
@@ -120,63 +144,123 @@ void Runtime::FetchLoop() {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
-      for (const auto& [q, s] : slots_) {
-        if (s.limit > s.busy) wanted.emplace_back(q, s.limit - s.busy);
+      wanted = limiter_.FreeSlots();
+    }
+    if (gate_->held() > 0) {
+      // Jobs held for a name limit were claimed first: they get slots first.
+      std::map<std::string, int> free(wanted.begin(), wanted.end());
+      std::vector<std::shared_ptr<Execution>> cancelled;
+      std::vector<std::shared_ptr<Execution>> start;
+      for (const auto& held : gate_->ReleaseDue(free, cancelled)) {
+        if (auto e = Unhold(held)) start.push_back(std::move(e));
       }
+      for (const auto& e : cancelled) {
+        if (e->Finalize()) {
+          completer_->Add(Decide(e, absl::CancelledError("cancelled before it started"),
+                                 std::nullopt, absl::ZeroDuration()));
+        }
+      }
+      Enqueue(std::move(start));
+      for (auto& [queue, n] : wanted) n = free[queue];
     }
     bool failed = false;
     for (const auto& [queue, free] : wanted) {
-      absl::Time now = p_.clock->Now();
-      auto claimed = p_.store->JobClaim(store::JobClaimParams{
-          .queues = {queue},
-          .worker_id = p_.worker_id,
-          .limit = free,
-          .now = now,
-          .lease = p_.options.lease,
-          .lease_token = RandomToken()});
-      if (!claimed.ok()) {
-        Logf(LogLevel::kWarn, "fetching jobs of queue %s failed: %s", queue,
-             std::string(claimed.status().message()));
+      if (free > 0 && !Claim(queue, free)) {
         failed = true;
         break;
       }
-      std::vector<std::shared_ptr<Execution>> execs;
-      for (Job& job : *claimed) {
-        auto e = std::make_shared<Execution>(std::move(job));
-        // Set before the execution is shared: read by the heartbeater.
-        e->started_at = now;
-        e->deadline = now + (e->job.timeout > absl::ZeroDuration()
-                                 ? e->job.timeout
-                                 : p_.options.default_timeout);
-        in_flight_.Add(e);
-        execs.push_back(std::move(e));
-      }
-      absl::MutexLock lock(&mu_);
-      Slots& s = slots_[queue];
-      s.busy += static_cast<int>(execs.size());
-      s.more = static_cast<int>(execs.size()) >= free;
-      for (auto& e : execs) ready_.push_back(std::move(e));
     }
     heartbeater_->Wake();
     error_backoff = failed ? std::clamp(error_backoff * 2, absl::Milliseconds(100),
                                         absl::Seconds(5))
                            : absl::ZeroDuration();
+    absl::Duration wait = p_.options.poll_interval;
+    if (gate_->active()) {
+      wait = std::clamp(gate_->NextWake() - absl::Now(), absl::Milliseconds(1), wait);
+    }
     absl::MutexLock lock(&mu_);
     // Fetch again at once when a queue with more work has free slots.
-    bool again = !failed;
-    if (again) {
-      again = false;
-      for (const auto& [q, s] : slots_) again |= s.more && s.busy < s.limit;
-    }
-    if (again && !wake_) continue;
+    if (!failed && limiter_.ShouldFetchAgain() && !wake_) continue;
     auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; };
     if (!failed) {
-      mu_.AwaitWithTimeout(absl::Condition(&cond), p_.options.poll_interval);
+      mu_.AwaitWithTimeout(absl::Condition(&cond), wait);
     } else {
       auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
       mu_.AwaitWithTimeout(absl::Condition(&stop), error_backoff);
     }
     wake_ = false;
+  }
+}
+
+bool Runtime::Claim(const std::string& queue, int free) {
+  int ask = gate_->QueueAllowance(queue, free);
+  if (ask == 0) {
+    // Over its rate limit: the gate's NextWake() brings the fetcher back.
+    absl::MutexLock lock(&mu_);
+    limiter_.SetMore(queue, false);
+    return true;
+  }
+  absl::Time now = p_.clock->Now();
+  auto claimed = p_.store->JobClaim(store::JobClaimParams{.queues = {queue},
+                                                         .worker_id = p_.worker_id,
+                                                         .limit = ask,
+                                                         .now = now,
+                                                         .lease = p_.options.lease,
+                                                         .lease_token = RandomToken()});
+  if (!claimed.ok()) {
+    Logf(LogLevel::kWarn, "fetching jobs of queue %s failed: %s", queue,
+         std::string(claimed.status().message()));
+    gate_->QueueClaimed(queue, ask, 0);
+    return false;
+  }
+  const int got = static_cast<int>(claimed->size());
+  gate_->QueueClaimed(queue, ask, got);
+  std::vector<std::shared_ptr<Execution>> execs;
+  execs.reserve(claimed->size());
+  for (Job& job : *claimed) {
+    auto e = std::make_shared<Execution>(std::move(job));
+    e->started_at = now;  // held jobs keep an infinite deadline until they start
+    execs.push_back(std::move(e));
+  }
+  // Without rate limits every claimed job starts; otherwise the gate holds
+  // those over their name's limit.
+  std::vector<std::shared_ptr<Execution>> admitted;
+  if (gate_->active()) admitted = gate_->Admit(execs);
+  std::vector<std::shared_ptr<Execution>>& start = gate_->active() ? admitted : execs;
+  // Set before the executions are shared: read by the heartbeater.
+  for (auto& e : start) SetDeadline(*e, now);
+  for (auto& e : execs) in_flight_.Add(e);  // held ones too: their leases live
+  const bool more = got >= ask && !gate_->QueueBlocked(queue);
+  absl::MutexLock lock(&mu_);
+  limiter_.SetMore(queue, more);
+  limiter_.Acquire(queue, static_cast<int>(start.size()));
+  for (auto& e : start) ready_.push_back(std::move(e));
+  return true;
+}
+
+void Runtime::SetDeadline(Execution& e, absl::Time now) const {
+  e.started_at = now;
+  e.deadline = now + (e.job.timeout > absl::ZeroDuration() ? e.job.timeout
+                                                           : p_.options.default_timeout);
+}
+
+std::shared_ptr<Execution> Runtime::Unhold(const std::shared_ptr<Execution>& held) {
+  // Claims the held record's outcome so the heartbeater leaves it alone; the
+  // attempt continues under a fresh record with the same lease.
+  if (!held->Finalize()) return nullptr;
+  auto e = std::make_shared<Execution>(held->job);
+  SetDeadline(*e, p_.clock->Now());
+  if (held->stop() != StopReason::kNone) e->RequestStop(held->stop());
+  in_flight_.Add(e);
+  return e;
+}
+
+void Runtime::Enqueue(std::vector<std::shared_ptr<Execution>> execs) {
+  if (execs.empty()) return;
+  absl::MutexLock lock(&mu_);
+  for (auto& e : execs) {
+    limiter_.Acquire(e->job.queue, 1);
+    ready_.push_back(std::move(e));
   }
 }
 
@@ -195,9 +279,8 @@ void Runtime::ExecLoop() {
     }
     Run(exec);
     absl::MutexLock lock(&mu_);
-    Slots& s = slots_[exec->job.queue];
-    --s.busy;
-    if (s.more) wake_ = true;
+    limiter_.Release(exec->job.queue);
+    if (limiter_.ShouldFetchAgain() || gate_->held() > 0) wake_ = true;
   }
 }
 
@@ -281,16 +364,22 @@ void Runtime::Stop() {
   }
   if (fetcher_.joinable()) fetcher_.join();
   if (subscription_ >= 0) p_.store->Unsubscribe(subscription_);
+  if (monitor_) monitor_->Stop();
+  // Jobs held for a rate limit never started: release them at once so
+  // another worker can take them.
+  for (const auto& e : gate_->TakeAllHeld()) {
+    e->RequestStop(StopReason::kShutdown);
+    if (e->Finalize()) {
+      completer_->Add(
+          Decide(e, absl::CancelledError("shutdown"), std::nullopt, absl::ZeroDuration()));
+    }
+  }
 
   // Drain: wait for running handlers up to the deadline.
   {
     absl::MutexLock lock(&mu_);
     auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      if (!ready_.empty()) return false;
-      for (const auto& [q, s] : slots_) {
-        if (s.busy > 0) return false;
-      }
-      return true;
+      return ready_.empty() && limiter_.busy() == 0;
     };
     if (!mu_.AwaitWithTimeout(absl::Condition(&idle), p_.options.shutdown_deadline)) {
       Logf(LogLevel::kWarn,

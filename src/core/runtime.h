@@ -8,7 +8,13 @@
 // poll interval passes. Executor threads (one per slot) run handlers and hand
 // outcomes to the completer, which batches the writes.
 //
-// Shutdown (Stop): stop fetching; wait up to the drain deadline for running
+// How many jobs may run is decided by the ConcurrencyLimiter (per queue and a
+// global cap, the latter lowered by the ResourceMonitor under load), and
+// which may start by the RateGate (rate limits per queue and per job name);
+// see docs/concurrency.md.
+//
+// Shutdown (Stop): stop fetching; release jobs held for a rate limit; wait up
+// to the drain deadline for running
 // handlers; release what still runs (retryable at once, another worker may
 // take it) and tell those handlers to stop; join; flush outcomes; resign
 // leadership and deregister.
@@ -24,10 +30,14 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "coord/coordinator.h"
 #include "core/completer.h"
+#include "core/concurrency_limiter.h"
 #include "core/execution.h"
 #include "core/heartbeater.h"
 #include "core/maintenance.h"
+#include "core/rate_gate.h"
+#include "core/resource_monitor.h"
 #include "popqueue/queue.h"
 #include "store/store.h"
 
@@ -40,6 +50,9 @@ struct RuntimeParams {
   std::string worker_id;
   std::map<std::string, ContextHandler> handlers;
   std::vector<EventListener> listeners;
+  // Rate limits go through it (distributed with Redis/Memcached). Null = an
+  // in-process one, opened when a rate limit is configured.
+  std::shared_ptr<coord::Coordinator> coordinator;
 };
 
 class Runtime {
@@ -53,19 +66,24 @@ class Runtime {
   // Blocks until Stop() has completed.
   void Wait() ABSL_LOCKS_EXCLUDED(mu_);
   int running() ABSL_LOCKS_EXCLUDED(mu_);
+  // The concurrency limit in force, running and held jobs, last load reading.
+  ConcurrencyStats concurrency() ABSL_LOCKS_EXCLUDED(mu_);
   bool stopped() ABSL_LOCKS_EXCLUDED(mu_);
   // Tells the handler running `id` in this process, if any, to stop now
   // rather than at the next heartbeat. The store records the request.
   void RequestCancel(JobId id);
 
  private:
-  struct Slots {
-    int limit = 0;
-    int busy = 0;
-    bool more = false;  // the last claim filled every free slot
-  };
-
   void FetchLoop();
+  // Claims up to `free` jobs of `queue` (fewer when rate limited) and queues
+  // the ones that may start. False when the store failed.
+  bool Claim(const std::string& queue, int free);
+  // A held job whose turn came: a fresh attempt record with its timeout
+  // starting now, or null when the heartbeater gave up on it meanwhile.
+  std::shared_ptr<Execution> Unhold(const std::shared_ptr<Execution>& held);
+  void SetDeadline(Execution& e, absl::Time now) const;
+  // Queues released held jobs to run now, taking their slots.
+  void Enqueue(std::vector<std::shared_ptr<Execution>> execs) ABSL_LOCKS_EXCLUDED(mu_);
   void ExecLoop();
   void Run(const std::shared_ptr<Execution>& exec);
   Outcome Decide(const std::shared_ptr<Execution>& exec, const absl::Status& status,
@@ -79,9 +97,12 @@ class Runtime {
   std::unique_ptr<Heartbeater> heartbeater_;
   std::unique_ptr<Maintenance> maintenance_;
   int subscription_ = -1;
+  absl::Status init_;                        // opening the coordinator
+  std::unique_ptr<RateGate> gate_;  // the fetcher's (Stop()'s once it joined)
+  std::unique_ptr<ResourceMonitor> monitor_;  // null unless resource-aware
 
   absl::Mutex mu_;
-  std::map<std::string, Slots> slots_ ABSL_GUARDED_BY(mu_);
+  ConcurrencyLimiter limiter_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Execution>> ready_ ABSL_GUARDED_BY(mu_);
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // no more fetching

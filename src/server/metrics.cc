@@ -171,4 +171,30 @@ std::vector<StateSample> Metrics::States() const {
   return {states_.begin(), states_.end()};
 }
 
+std::string RenderConcurrency(const ConcurrencyStats& s) {
+  if (s.configured == 0) return "";
+  std::string out = absl::StrFormat(
+      "# HELP popqueue_concurrency_limit Jobs this process may run at once now.\n"
+      "# TYPE popqueue_concurrency_limit gauge\npopqueue_concurrency_limit %d\n"
+      "# HELP popqueue_concurrency_configured The configured cap on jobs running at once.\n"
+      "# TYPE popqueue_concurrency_configured gauge\npopqueue_concurrency_configured %d\n"
+      "# HELP popqueue_concurrency_running Jobs running in this process.\n"
+      "# TYPE popqueue_concurrency_running gauge\npopqueue_concurrency_running %d\n"
+      "# HELP popqueue_rate_limit_held_jobs Claimed jobs waiting for their job name's "
+      "rate limit.\n"
+      "# TYPE popqueue_rate_limit_held_jobs gauge\npopqueue_rate_limit_held_jobs %d\n",
+      s.limit, s.configured, s.running, s.held);
+  if (s.load) {
+    absl::StrAppendFormat(
+        &out,
+        "# HELP popqueue_load_cpu_ratio CPU busy fraction seen by resource-aware concurrency.\n"
+        "# TYPE popqueue_load_cpu_ratio gauge\npopqueue_load_cpu_ratio %.3f\n"
+        "# HELP popqueue_load_memory_ratio Memory in use fraction seen by resource-aware "
+        "concurrency.\n"
+        "# TYPE popqueue_load_memory_ratio gauge\npopqueue_load_memory_ratio %.3f\n",
+        s.load->cpu, s.load->memory);
+  }
+  return out;
+}
+
 }  // namespace popqueue::server

@@ -97,6 +97,14 @@ class Metrics {
   std::deque<StateSample> states_ ABSL_GUARDED_BY(mu_);
 };
 
+// This process's worker concurrency (Queue::Concurrency()) as Prometheus
+// gauges: popqueue_concurrency_limit (the limit in force, lowered under load
+// when resource-aware), popqueue_concurrency_configured, popqueue_concurrency_
+// running, popqueue_rate_limit_held_jobs and, when resource-aware,
+// popqueue_load_cpu_ratio / popqueue_load_memory_ratio. Empty when this
+// process runs no workers.
+std::string RenderConcurrency(const ConcurrencyStats& stats);
+
 // `value` escaped for a Prometheus label value (backslash, quote, newline).
 std::string PrometheusLabel(const std::string& value);
 

@@ -89,7 +89,16 @@ Reply Stats(RouteContext& c) {
   for (const StateSample& s : c.metrics->States()) {
     states.push_back({{"at", FormatTimestamp(s.at)}, {"counts", StateCountsJson(s.counts)}});
   }
+  ConcurrencyStats cs = c.queue->Concurrency();
+  nlohmann::json concurrency = {{"limit", cs.limit},
+                                {"configured", cs.configured},
+                                {"running", cs.running},
+                                {"held", cs.held},
+                                {"resource_aware", cs.resource_aware},
+                                {"load", nullptr}};
+  if (cs.load) concurrency["load"] = {{"cpu", cs.load->cpu}, {"memory", cs.load->memory}};
   return JsonReply({{"now", FormatTimestamp(Now(*c.queue))},
+                    {"concurrency", std::move(concurrency)},
                     {"totals", StateCountsJson(totals)},
                     {"queues", QueueCountsToJson(*counts)},
                     {"throughput", std::move(throughput)},
@@ -114,6 +123,7 @@ absl::StatusOr<double> QueueLag(Queue& queue, const std::string& name, absl::Tim
 // GET /metrics
 Reply MetricsText(RouteContext& c) {
   std::string out = c.metrics->RenderPrometheus();
+  out += RenderConcurrency(c.queue->Concurrency());
   auto counts = c.queue->CountByState();
   absl::StrAppend(&out,
                   "# HELP popqueue_store_up Whether the job store answered this scrape.\n"
