@@ -445,6 +445,11 @@ TEST_F(HttpServerTest, StatsCountsAndSeries) {
   EXPECT_EQ(last["enqueued"], 2);
   ASSERT_GE(stats["states"].size(), 1u);
   EXPECT_EQ(stats["states"].back()["counts"]["completed"], 1);
+  // This process's effective concurrency (docs/concurrency.md).
+  ASSERT_TRUE(stats["concurrency"].is_object());
+  EXPECT_GE(stats["concurrency"]["limit"].get<int>(), 1);
+  EXPECT_EQ(stats["concurrency"]["limit"], stats["concurrency"]["configured"]);
+  EXPECT_FALSE(stats["concurrency"]["resource_aware"].get<bool>());
 }
 
 TEST_F(HttpServerTest, PrometheusMetrics) {
