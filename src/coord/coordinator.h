@@ -108,7 +108,10 @@ class Coordinator {
   virtual absl::Status WakePublish(const std::string& queue) {
     return absl::UnimplementedError("this coordinator has no wake-ups");
   }
-  // `on_wake(queue)` may be called from any thread, possibly spuriously.
+  // `on_wake(queue)` may be called from any thread, possibly spuriously;
+  // queue "" means wake-ups may have been lost (e.g. after a reconnect):
+  // look at every queue. Once WakeUnsubscribe returns, the callback is not
+  // running and is never called again; it must not (un)subscribe itself.
   virtual absl::StatusOr<int> WakeSubscribe(
       std::function<void(const std::string& queue)> on_wake) {
     return absl::UnimplementedError("this coordinator has no wake-ups");
@@ -118,9 +121,21 @@ class Coordinator {
 
 // Opens the coordinator a cache URL names: "" -> local, redis://[:password@]
 // host[:port][/db], memcached://host[:port][,host:port...]. Clear
-// kInvalidArgument for unknown schemes and malformed URLs.
+// kInvalidArgument for unknown schemes and malformed URLs; kUnavailable when
+// the server cannot be reached now.
+//
+// `ns` (namespace) separates the locks, rate limits and registries of
+// unrelated queues sharing one server: every key the coordinator writes
+// starts with it. Processes of one queue must pass the same ns (the Queue
+// passes "<db_name>/<collection>"). "" = the shared namespace "default".
+//
+// Implemented in src/coord/registry.cc, compiled into the popqueue library
+// (one line per compiled-in backend).
 absl::StatusOr<std::shared_ptr<Coordinator>> OpenCoordinator(
-    const std::string& cache_url);
+    const std::string& cache_url, const std::string& ns = "");
+
+// Comma-separated schemes of the compiled-in backends, for messages.
+std::string SupportedCoordinatorSchemes();
 
 }  // namespace popqueue::coord
 

@@ -11,7 +11,8 @@ namespace popqueue::core {
 Heartbeater::Heartbeater(
     std::shared_ptr<store::Store> store, Clock* clock, InFlight* in_flight,
     const WorkerOptions& options, std::string worker_id,
-    std::function<void(std::shared_ptr<Execution>)> on_timeout)
+    std::function<void(std::shared_ptr<Execution>)> on_timeout,
+    bool store_registry)
     : store_(std::move(store)),
       clock_(clock),
       in_flight_(in_flight),
@@ -19,7 +20,8 @@ Heartbeater::Heartbeater(
       interval_(std::min(options.heartbeat_interval, options.lease / 3)),
       lease_(options.lease),
       worker_id_(std::move(worker_id)),
-      on_timeout_(std::move(on_timeout)) {}
+      on_timeout_(std::move(on_timeout)),
+      store_registry_(store_registry) {}
 
 Heartbeater::~Heartbeater() { Stop(); }
 
@@ -115,6 +117,7 @@ void Heartbeater::Beat() {
       }
     }
   }
+  if (!store_registry_) return;
   if (absl::Status s = store_->WorkerHeartbeat(store::WorkerHeartbeatParams{
           .worker_id = worker_id_,
           .running = static_cast<int>(execs.size()),

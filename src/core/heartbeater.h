@@ -29,11 +29,13 @@ namespace popqueue::core {
 class Heartbeater {
  public:
   // `on_timeout(exec)` records the timeout outcome (called at most once per
-  // attempt, after Finalize() succeeded).
+  // attempt, after Finalize() succeeded). `store_registry`: also heartbeat
+  // the store's worker registry (false when a shared coordinator keeps it).
   Heartbeater(std::shared_ptr<store::Store> store, Clock* clock,
               InFlight* in_flight, const WorkerOptions& options,
               std::string worker_id,
-              std::function<void(std::shared_ptr<Execution>)> on_timeout);
+              std::function<void(std::shared_ptr<Execution>)> on_timeout,
+              bool store_registry = true);
   ~Heartbeater();
 
   void Start();
@@ -54,6 +56,7 @@ class Heartbeater {
   const absl::Duration lease_;
   const std::string worker_id_;
   const std::function<void(std::shared_ptr<Execution>)> on_timeout_;
+  const bool store_registry_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -7,11 +7,14 @@
 namespace popqueue::core {
 
 Maintenance::Maintenance(std::shared_ptr<store::Store> store, Clock* clock,
-                         const WorkerOptions& options, std::string worker_id)
+                         const WorkerOptions& options, std::string worker_id,
+                         std::shared_ptr<coord::Coordinator> coordinator)
     : store_(std::move(store)),
       clock_(clock),
       options_(options),
-      worker_id_(std::move(worker_id)) {}
+      worker_id_(std::move(worker_id)),
+      coordinator_(coordinator && coordinator->Kind() != "local" ? std::move(coordinator)
+                                                                 : nullptr) {}
 
 Maintenance::~Maintenance() { Stop(); }
 
@@ -35,13 +38,61 @@ void Maintenance::Stop() {
     was_leader = leader_;
     leader_ = false;
   }
-  if (was_leader) {
-    absl::Status s = store_->LeaderResign(store::LeaderResignParams{
+  if (was_leader || lock_) Resign();
+}
+
+void Maintenance::Resign() {
+  absl::Status s;
+  if (coordinator_) {
+    if (!lock_) return;
+    s = coordinator_->LockRelease(*lock_);
+    lock_.reset();
+  } else {
+    s = store_->LeaderResign(store::LeaderResignParams{
         .name = kMaintenanceLeadership, .leader_id = worker_id_});
-    if (!s.ok()) {
-      Logf(LogLevel::kWarn, "resigning leadership failed: %s", std::string(s.message()));
-    }
   }
+  if (!s.ok()) {
+    Logf(LogLevel::kWarn, "resigning leadership failed: %s", std::string(s.message()));
+  }
+}
+
+bool Maintenance::ElectWithLock() {
+  if (lock_) {
+    auto extended = coordinator_->LockExtend({.lock = *lock_, .ttl = options_.leader_ttl});
+    if (!extended.ok()) {
+      // Unconfirmed: stop acting as leader, keep the lock to extend later
+      // (if it expired meanwhile the extend says so).
+      Logf(LogLevel::kWarn, "extending leadership failed: %s",
+           std::string(extended.status().message()));
+      return false;
+    }
+    if (*extended) return true;
+    lock_.reset();  // lost it (expired, and maybe taken)
+  }
+  auto acquired = coordinator_->LockAcquire(
+      {.name = kMaintenanceLock, .owner = worker_id_, .ttl = options_.leader_ttl});
+  if (!acquired.ok()) {
+    Logf(LogLevel::kWarn, "leader election failed: %s",
+         std::string(acquired.status().message()));
+    return false;
+  }
+  lock_ = *acquired;
+  return lock_.has_value();
+}
+
+bool Maintenance::Elect(absl::Time now) {
+  if (coordinator_) return ElectWithLock();
+  auto elected = store_->LeaderAttemptElect(store::LeaderAttemptElectParams{
+      .name = kMaintenanceLeadership,
+      .leader_id = worker_id_,
+      .now = now,
+      .ttl = options_.leader_ttl});
+  if (!elected.ok()) {
+    Logf(LogLevel::kWarn, "leader election failed: %s",
+         std::string(elected.status().message()));
+    return false;
+  }
+  return *elected;
 }
 
 absl::StatusOr<int> Maintenance::Rescue(store::Store& store, absl::Time now) {
@@ -76,16 +127,7 @@ absl::StatusOr<int> Maintenance::Clean(store::Store& store,
 void Maintenance::Loop() {
   while (true) {
     absl::Time now = clock_->Now();
-    auto elected = store_->LeaderAttemptElect(store::LeaderAttemptElectParams{
-        .name = kMaintenanceLeadership,
-        .leader_id = worker_id_,
-        .now = now,
-        .ttl = options_.leader_ttl});
-    bool leader = elected.ok() && *elected;
-    if (!elected.ok()) {
-      Logf(LogLevel::kWarn, "leader election failed: %s",
-           std::string(elected.status().message()));
-    }
+    bool leader = Elect(now);
     {
       absl::MutexLock lock(&mu_);
       if (leader != leader_) {

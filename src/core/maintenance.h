@@ -1,21 +1,28 @@
 // Leader-only maintenance: the rescuer and the cleaner.
 //
 // Every `rescue_interval` each process tries to take (or keep) the
-// "maintenance" leadership through the store (LeaderAttemptElect with a TTL).
-// Only the leader runs the services, so a cluster does the work once:
+// "maintenance" leadership for `leader_ttl`: through the coordinator's lock
+// "leader:maintenance" (taken once, then extended by its holder) when a
+// shared coordinator (Redis, memcached) is configured, otherwise through the
+// store (LeaderAttemptElect). Only the leader runs the services, so a
+// cluster does the work once:
 // - rescuer: running jobs whose lease expired (their worker died or was
 //   partitioned) go back to retryable, or dead when no attempts remain;
 // - cleaner: finished jobs past their state's retention are deleted.
 // Leadership lapses by itself when the leader dies (TTL); Stop() resigns.
+// A leader that cannot reach the coordinator (or store) stops acting as
+// leader until it can confirm its leadership again.
 #ifndef POPQUEUE_CORE_MAINTENANCE_H_
 #define POPQUEUE_CORE_MAINTENANCE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "coord/coordinator.h"
 #include "popqueue/clock.h"
 #include "popqueue/options.h"
 #include "store/store.h"
@@ -23,11 +30,14 @@
 namespace popqueue::core {
 
 inline constexpr char kMaintenanceLeadership[] = "maintenance";
+inline constexpr char kMaintenanceLock[] = "leader:maintenance";
 
 class Maintenance {
  public:
+  // `coordinator`: null or local -> the store elects the leader.
   Maintenance(std::shared_ptr<store::Store> store, Clock* clock,
-              const WorkerOptions& options, std::string worker_id);
+              const WorkerOptions& options, std::string worker_id,
+              std::shared_ptr<coord::Coordinator> coordinator = nullptr);
   ~Maintenance();
 
   void Start();
@@ -41,11 +51,20 @@ class Maintenance {
 
  private:
   void Loop();
+  // One election round: true when this process leads now.
+  bool Elect(absl::Time now);
+  bool ElectWithLock();
+  void Resign();
 
   const std::shared_ptr<store::Store> store_;
   Clock* const clock_;
   const WorkerOptions options_;
   const std::string worker_id_;
+  // Set when leadership goes through coordinator locks.
+  const std::shared_ptr<coord::Coordinator> coordinator_;
+  // The held leader lock (only touched by the loop thread, then by Stop()
+  // after joining it).
+  std::optional<coord::Lock> lock_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -134,11 +134,7 @@ absl::StatusOr<std::vector<QueueInfo>> Queue::ListQueues() {
 
 absl::StatusOr<std::vector<WorkerInfo>> Queue::ListWorkers() {
   if (!status().ok()) return status();
-  // A worker is live while it heartbeats; allow three missed beats.
-  const WorkerOptions& w = config().worker;
-  return impl_->store()->WorkerList(store::WorkerListParams{
-      .now = impl_->Now(), .ttl = 3 * std::min(w.heartbeat_interval, w.lease / 3) +
-                                  absl::Seconds(5)});
+  return impl_->ListWorkers();
 }
 
 absl::StatusOr<Job> Queue::Requeue(JobId id) {

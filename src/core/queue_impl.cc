@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/log.h"
 #include "core/maintenance.h"
@@ -78,12 +80,7 @@ absl::Status ValidateConfig(const QueueConfig& c) {
     return absl::InvalidArgumentError(
         "worker.leader_ttl must be longer than worker.rescue_interval");
   }
-  if (!c.cache_url.empty()) {
-    return absl::UnimplementedError(absl::StrFormat(
-        "cache URL given (%s) but this build has no coordinator backends yet; "
-        "pass \"\" to use the store for locks and the worker registry",
-        c.cache_url.substr(0, c.cache_url.find("://"))));
-  }
+  if (absl::Status s = core::ValidateLimits(w); !s.ok()) return s;
   return absl::OkStatus();
 }
 
@@ -103,6 +100,7 @@ Queue::Impl::Impl(QueueConfig config)
       status_ = store.status();
     }
   }
+  OpenCoordinator();
   worker_id_ = config_.worker.worker_id.empty() ? DefaultWorkerId()
                                                 : config_.worker.worker_id;
 }
@@ -112,11 +110,25 @@ Queue::Impl::Impl(QueueConfig config, std::shared_ptr<store::Store> store)
       clock_(config_.clock ? config_.clock : Clock::Real()),
       store_(std::move(store)) {
   status_ = ValidateConfig(config_);
+  OpenCoordinator();
   worker_id_ = config_.worker.worker_id.empty() ? DefaultWorkerId()
                                                 : config_.worker.worker_id;
 }
 
 Queue::Impl::~Impl() { Stop(); }
+
+void Queue::Impl::OpenCoordinator() {
+  if (!status_.ok()) return;
+  // Processes of one queue (same database and collection) share a namespace
+  // on the coordinator; other queues on the same server do not see it.
+  auto c = coord::OpenCoordinator(config_.cache_url,
+                                  absl::StrCat(config_.db_name, "/", config_.collection));
+  if (c.ok()) {
+    coordinator_ = std::move(*c);
+  } else {
+    status_ = c.status();
+  }
+}
 
 absl::Status Queue::Impl::Define(std::string name, ContextHandler handler) {
   if (!status_.ok()) return status_;
@@ -271,7 +283,8 @@ absl::Status Queue::Impl::StartInBackground() {
                                .options = config_.worker,
                                .worker_id = worker_id_,
                                .handlers = handlers_,
-                               .listeners = listeners_};
+                               .listeners = listeners_,
+                               .coordinator = coordinator_};
     runtime_ = std::make_shared<core::Runtime>(std::move(params));
     if (absl::Status s = runtime_->Start(); !s.ok()) return s;
     if (!schedules_.empty()) {
@@ -291,6 +304,15 @@ absl::Status Queue::Impl::StartInBackground() {
   if (need_register) {
     if (absl::Status s = RegisterWorker(); !s.ok()) {
       Logf(LogLevel::kWarn, "registering worker failed: %s", std::string(s.message()));
+    }
+  }
+  if (shared_coordinator()) {
+    absl::MutexLock lock(&mu_);
+    if (!presence_) {
+      presence_ = std::make_unique<coord::WorkerPresence>(
+          coordinator_, Self(), registry_interval(),
+          [runtime = runtime_] { return runtime->running(); });
+      presence_->Start();
     }
   }
   Logf(LogLevel::kInfo, "worker %s started", worker_id_);
@@ -316,15 +338,18 @@ absl::Status Queue::Impl::Start() {
 void Queue::Impl::Stop() {
   std::shared_ptr<core::Runtime> runtime;
   std::shared_ptr<core::Scheduler> scheduler;
+  std::unique_ptr<coord::WorkerPresence> presence;
   bool registered;
   {
     absl::MutexLock lock(&mu_);
     runtime = runtime_;
     scheduler = std::move(scheduler_);
+    presence = std::move(presence_);
     registered = registered_;
     registered_ = false;
   }
   if (scheduler) scheduler->Stop();
+  if (presence) presence->Stop();  // before deregistering: no late beat
   if (!runtime) return;
   runtime->Stop();
   if (registered) {
@@ -339,20 +364,52 @@ bool Queue::Impl::running() {
   return runtime_ && !runtime_->stopped();
 }
 
-absl::Status Queue::Impl::RegisterWorker() {
-  if (!status_.ok()) return status_;
+WorkerInfo Queue::Impl::Self() const {
   WorkerInfo w{.id = worker_id_,
                .host = Hostname(),
                .pid = getpid(),
                .queues = config_.worker.queues,
                .started_at = clock_->Now()};
   if (w.queues.empty()) w.queues.push_back(kDefaultQueue);
+  return w;
+}
+
+absl::Duration Queue::Impl::registry_interval() const {
+  const WorkerOptions& w = config_.worker;
+  return std::min(w.heartbeat_interval, w.lease / 3);
+}
+
+absl::Status Queue::Impl::RegisterWorker() {
+  if (!status_.ok()) return status_;
+  WorkerInfo w = Self();
+  if (shared_coordinator()) {
+    // The same ttl the presence heartbeats with (three beats + 5 s).
+    return coordinator_->WorkerRegister(coord::WorkerRegisterParams{
+        .worker = w, .ttl = 3 * registry_interval() + absl::Seconds(5)});
+  }
   return store_->WorkerRegister(store::WorkerRegisterParams{.worker = w, .now = clock_->Now()});
 }
 
 absl::Status Queue::Impl::DeregisterWorker() {
   if (!status_.ok()) return status_;
+  if (shared_coordinator()) {
+    std::unique_ptr<coord::WorkerPresence> presence;
+    {
+      absl::MutexLock lock(&mu_);
+      presence = std::move(presence_);
+    }
+    if (presence) presence->Stop();  // a late beat would register it again
+    return coordinator_->WorkerDeregister(worker_id_);
+  }
   return store_->WorkerDeregister(store::WorkerDeregisterParams{.worker_id = worker_id_});
+}
+
+absl::StatusOr<std::vector<WorkerInfo>> Queue::Impl::ListWorkers() {
+  if (!status_.ok()) return status_;
+  if (shared_coordinator()) return coordinator_->WorkerList();
+  // A worker is live while it heartbeats; allow three missed beats.
+  return store_->WorkerList(store::WorkerListParams{
+      .now = clock_->Now(), .ttl = 3 * registry_interval() + absl::Seconds(5)});
 }
 
 absl::StatusOr<Job> Queue::Impl::Cancel(JobId id) {

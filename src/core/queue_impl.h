@@ -1,5 +1,12 @@
 // Queue::Impl: the client side of the library (enqueue, read, admin) and the
 // owner of the worker runtime.
+//
+// It opens the store (db URL) and the coordinator (cache URL; the local one
+// when empty). With a shared coordinator (Redis, memcached) the worker
+// registry lives there (RegisterWorker, DeregisterWorker, ListWorkers and a
+// WorkerPresence heartbeating it) and maintenance leadership is a
+// coordinator lock; with the local one both stay with the store. The
+// coordinator also reaches the runtime for rate limits.
 #ifndef POPQUEUE_CORE_QUEUE_IMPL_H_
 #define POPQUEUE_CORE_QUEUE_IMPL_H_
 
@@ -11,6 +18,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "common/ids.h"
+#include "coord/coordinator.h"
+#include "coord/worker_presence.h"
 #include "core/runtime.h"
 #include "core/scheduler.h"
 #include "popqueue/queue.h"
@@ -29,6 +38,8 @@ class Queue::Impl {
   const QueueConfig& config() const { return config_; }
   const std::string& worker_id() const { return worker_id_; }
   store::Store* store() { return store_.get(); }
+  // Never null once status() is ok.
+  const std::shared_ptr<coord::Coordinator>& coordinator() const { return coordinator_; }
 
   absl::Status Define(std::string name, ContextHandler handler);
   absl::Status OnEvent(EventListener listener);
@@ -41,9 +52,15 @@ class Queue::Impl {
   absl::Status Start();  // blocking
   void Stop();
   bool running();
+  std::shared_ptr<core::Runtime> runtime() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return runtime_;
+  }
 
   absl::Status RegisterWorker();
   absl::Status DeregisterWorker();
+  // Live workers, from the coordinator's registry or the store's.
+  absl::StatusOr<std::vector<WorkerInfo>> ListWorkers();
   absl::StatusOr<int> RedistributeJobs();
   absl::StatusOr<Job> Cancel(JobId id);
 
@@ -51,11 +68,20 @@ class Queue::Impl {
 
  private:
   absl::StatusOr<store::NewJob> Validate(const EnqueueRequest& r, absl::Time now);
+  void OpenCoordinator();
+  // True when the registry and leadership go through the coordinator.
+  bool shared_coordinator() const {
+    return coordinator_ && coordinator_->Kind() != "local";
+  }
+  WorkerInfo Self() const;
+  // How often this worker heartbeats the registry.
+  absl::Duration registry_interval() const;
 
   QueueConfig config_;
   Clock* clock_;
   absl::Status status_;
   std::shared_ptr<store::Store> store_;
+  std::shared_ptr<coord::Coordinator> coordinator_;
   std::string worker_id_;
   IdGenerator ids_;
 
@@ -66,6 +92,8 @@ class Queue::Impl {
   std::vector<core::CronEntry> schedules_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<core::Scheduler> scheduler_ ABSL_GUARDED_BY(mu_);
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
+  // Heartbeats the coordinator's registry while workers run.
+  std::unique_ptr<coord::WorkerPresence> presence_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace popqueue

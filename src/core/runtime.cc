@@ -83,9 +83,10 @@ absl::Status Runtime::Start() {
             absl::DeadlineExceededError(absl::StrFormat(
                 "timed out after %s", absl::FormatDuration(e->deadline - e->started_at))),
             std::nullopt, p_.clock->Now() - e->started_at));
-      });
+      },
+      /*store_registry=*/!p_.coordinator || p_.coordinator->Kind() == "local");
   maintenance_ = std::make_unique<Maintenance>(p_.store, p_.clock, p_.options,
-                                               p_.worker_id);
+                                               p_.worker_id, p_.coordinator);
   if (p_.store->SupportsNotify()) {
     auto sub = p_.store->Subscribe([this](const std::string& q) { OnNotify(q); });
     if (sub.ok()) subscription_ = *sub;

@@ -1,0 +1,178 @@
+// A Queue whose cache URL names a shared coordinator: its workers appear in
+// (and leave) the coordinator's registry, maintenance leadership is the
+// coordinator lock "leader:maintenance", jobs run, and bad cache URLs fail
+// construction with a clear status.
+#include <atomic>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "coord_conformance.h"
+#include "core/maintenance.h"
+#include "popqueue/queue.h"
+#include "store/registry.h"
+#include "tests/integration/test_util.h"
+
+namespace popqueue::coord::testing {
+namespace {
+
+using ::popqueue::testing::Eventually;
+using ::popqueue::testing::TempDir;
+
+std::vector<Backend> ServerBackends() {
+  std::vector<Backend> b;
+  auto open = [](const std::string& url, const std::string& ns) {
+    return OpenCoordinator(url, ns);
+  };
+#if POPQUEUE_WITH_REDIS
+  b.push_back({.name = "redis", .url_env = "POPQUEUE_TEST_REDIS_URL", .open = open});
+#endif
+#if POPQUEUE_WITH_MEMCACHED
+  b.push_back({.name = "memcached", .url_env = "POPQUEUE_TEST_MEMCACHED_URL", .open = open});
+#endif
+  return b;
+}
+
+class QueueCoordTest : public CoordConformanceTest {
+ protected:
+  QueueConfig Config(const std::string& worker_id) {
+    QueueConfig c{.db_url = dir_.SqliteUrl(),
+                  .cache_url = url_,
+                  .db_name = "coordtest",
+                  .collection = ns_};
+    c.worker.worker_id = worker_id;
+    c.worker.handle_signals = false;
+    c.worker.poll_interval = absl::Milliseconds(50);
+    c.worker.rescue_interval = absl::Milliseconds(200);
+    c.worker.leader_ttl = absl::Seconds(5);
+    return c;
+  }
+  // The coordinator as the Queue sees it (namespace "<db_name>/<collection>").
+  std::shared_ptr<Coordinator> QueueView() {
+    auto c = OpenCoordinator(url_, "coordtest/" + ns_);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return *c;
+  }
+  TempDir dir_;
+};
+
+std::vector<std::string> Ids(Coordinator& c) {
+  std::vector<std::string> ids;
+  auto list = c.WorkerList();
+  EXPECT_TRUE(list.ok()) << list.status();
+  if (list.ok()) {
+    for (const WorkerInfo& w : *list) ids.push_back(w.id);
+  }
+  return ids;
+}
+
+TEST_P(QueueCoordTest, WorkersRegisterInTheCoordinator) {
+  Queue a(Config("worker-a"));
+  Queue b(Config("worker-b"));
+  ASSERT_TRUE(a.status().ok()) << a.status();
+  ASSERT_TRUE(b.status().ok()) << b.status();
+  ASSERT_TRUE(a.Define("myJob", [](const Job&) { return true; }).ok());
+  ASSERT_TRUE(b.Define("myJob", [](const Job&) { return true; }).ok());
+  ASSERT_TRUE(a.StartInBackground().ok());
+  ASSERT_TRUE(b.StartInBackground().ok());
+
+  std::shared_ptr<Coordinator> view = QueueView();
+  EXPECT_EQ(Ids(*view), (std::vector<std::string>{"worker-a", "worker-b"}));
+  auto list = view->WorkerList();
+  ASSERT_TRUE(list.ok() && !list->empty());
+  EXPECT_EQ((*list)[0].pid, getpid());
+  EXPECT_FALSE((*list)[0].host.empty());
+  EXPECT_EQ((*list)[0].queues, (std::vector<std::string>{"default"}));
+
+  // Another queue's namespace does not see them.
+  auto other = OpenCoordinator(url_, "coordtest/elsewhere_" + ns_);
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(Ids(**other).empty());
+
+  a.Stop();
+  EXPECT_EQ(Ids(*view), (std::vector<std::string>{"worker-b"}));
+  ASSERT_TRUE(b.DeregisterWorker().ok());
+  EXPECT_TRUE(Ids(*view).empty());
+  b.Stop();
+}
+
+// Two processes' maintenance services: exactly one leads, through the
+// coordinator lock; when it stops (resigning), the other takes over.
+TEST_P(QueueCoordTest, MaintenanceElectsThroughTheCoordinatorLock) {
+  auto store = store::OpenStore({.url = dir_.SqliteUrl(), .collection = "jobs"});
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Migrate().ok());
+  WorkerOptions options;
+  options.rescue_interval = absl::Milliseconds(50);
+  options.leader_ttl = absl::Seconds(5);
+  auto a = std::make_unique<core::Maintenance>(*store, Clock::Real(), options, "worker-a",
+                                               QueueView());
+  core::Maintenance b(*store, Clock::Real(), options, "worker-b", QueueView());
+  a->Start();
+  ASSERT_TRUE(Eventually([&] { return a->is_leader(); }, absl::Seconds(10)));
+  b.Start();
+  // b keeps trying every 50 ms and keeps failing while a holds the lock.
+  std::shared_ptr<Coordinator> view = QueueView();
+  auto probe = view->LockAcquire(
+      {.name = core::kMaintenanceLock, .owner = "probe", .ttl = absl::Seconds(5)});
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  EXPECT_FALSE(probe->has_value());
+  EXPECT_FALSE(b.is_leader());
+  a.reset();  // Stop() resigns: the lock is released at once
+  EXPECT_TRUE(Eventually([&] { return b.is_leader(); }, absl::Seconds(10)));
+  b.Stop();
+}
+
+// With a shared coordinator the maintenance leader holds its lock.
+TEST_P(QueueCoordTest, MaintenanceLeaderHoldsTheCoordinatorLock) {
+  Queue a(Config("worker-a"));
+  ASSERT_TRUE(a.status().ok()) << a.status();
+  ASSERT_TRUE(a.StartInBackground().ok());
+  std::shared_ptr<Coordinator> view = QueueView();
+  const LockAcquireParams probe{
+      .name = "leader:maintenance", .owner = "probe", .ttl = absl::Seconds(5)};
+  // The first election runs as the worker starts.
+  EXPECT_TRUE(Eventually([&] {
+    auto l = view->LockAcquire(probe);
+    return l.ok() && !l->has_value();
+  }, absl::Seconds(10)))
+      << "no worker took the maintenance lock";
+  a.Stop();  // resigns: the lock is free at once
+  auto l = view->LockAcquire(probe);
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_TRUE(l->has_value());
+}
+
+TEST_P(QueueCoordTest, JobsRunWithACoordinator) {
+  Queue q(Config("worker-a"));
+  ASSERT_TRUE(q.status().ok()) << q.status();
+  absl::Notification done;
+  ASSERT_TRUE(q.Define("myJob", [&](const Job& j) {
+                 if (j.data == "myJobData") done.Notify();
+                 return true;
+               }).ok());
+  ASSERT_TRUE(q.Now(Job{.data = "myJobData"}, "myJob", "jobIdentifier", std::time(nullptr)).ok());
+  ASSERT_TRUE(q.StartInBackground().ok());
+  EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  q.Stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, QueueCoordTest, ::testing::ValuesIn(ServerBackends()),
+                         BackendName);
+
+TEST(QueueCacheUrlTest, BadCacheUrlsFailClearly) {
+  TempDir dir;
+  Queue unknown(dir.SqliteUrl(), "mongodb://localhost", "db", "c", 3);
+  EXPECT_TRUE(absl::IsInvalidArgument(unknown.status())) << unknown.status();
+  EXPECT_THAT(std::string(unknown.status().message()), ::testing::HasSubstr("cache URL"));
+#if POPQUEUE_WITH_MEMCACHED
+  Queue bad_port(dir.SqliteUrl(), "memcached://localhost:99999", "db", "c", 3);
+  EXPECT_TRUE(absl::IsInvalidArgument(bad_port.status())) << bad_port.status();
+  // Port 1 on loopback: nothing listens there.
+  Queue down(dir.SqliteUrl(), "memcached://127.0.0.1:1", "db", "c", 3);
+  EXPECT_TRUE(absl::IsUnavailable(down.status())) << down.status();
+#endif
+}
+
+}  // namespace
+}  // namespace popqueue::coord::testing
