@@ -28,6 +28,8 @@ int RunMigrate(const Args& args);
 int RunWorker(const Args& args);
 // commands_serve.cc
 int RunServe(const Args& args);
+// commands_config.cc
+int RunConfig(const Args& args);
 
 }  // namespace popqueue::cli
 

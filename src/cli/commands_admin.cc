@@ -31,7 +31,7 @@ std::optional<IdCommand> ParseIdCommand(FlagSet& flags, const Args& args,
     return std::nullopt;
   }
   IdCommand out{.id = *id};
-  out.queue = OpenQueueOrReport(flags, ConnectionConfig(flags), exit_code);
+  out.queue = OpenQueueOrReport(flags, exit_code);
   if (out.queue == nullptr) return std::nullopt;
   return out;
 }
@@ -47,7 +47,7 @@ int RunQueueOp(const Args& args, const char* command, const char* description,
   if (name.empty()) return UsageError(flags, "<queue> must not be empty");
   int exit_code = kExitOk;
   std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, ConnectionConfig(flags), &exit_code);
+      OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   if (absl::Status s = ((*queue).*op)(name); !s.ok()) {
     return Failure(absl::StrFormat("%s %s", command, Printable(name, 60)), s);
@@ -140,8 +140,10 @@ int RunMigrate(const Args& args) {
       "reports the result.\nSafe to run any number of times.");
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
-  QueueConfig config = ConnectionConfig(flags);
   int exit_code = kExitOk;
+  std::optional<config::Config> loaded = LoadConfigOrReport(flags, &exit_code);
+  if (!loaded) return exit_code;
+  QueueConfig config = loaded->ToQueueConfig();
   std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, config, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<Url> url = ParseUrl(config.db_url);  // parsed fine on open

@@ -132,7 +132,7 @@ int RunEnqueue(const Args& args) {
 
   int exit_code = kExitOk;
   std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, ConnectionConfig(flags), &exit_code);
+      OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<EnqueueResult> result =
       queue->Enqueue(name, std::move(data), options);

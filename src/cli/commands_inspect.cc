@@ -63,7 +63,7 @@ int RunJobs(const Args& args) {
 
   int exit_code = kExitOk;
   std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, ConnectionConfig(flags), &exit_code);
+      OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<JobPage> page = queue->ListJobs(filter);
   if (!page.ok()) return Failure("jobs", page.status());
@@ -111,7 +111,7 @@ int RunJob(const Args& args) {
 
   int exit_code = kExitOk;
   std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, ConnectionConfig(flags), &exit_code);
+      OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<Job> job = queue->GetJob(*id);
   if (!job.ok()) {
@@ -174,7 +174,7 @@ int RunStats(const Args& args) {
 
   int exit_code = kExitOk;
   std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, ConnectionConfig(flags), &exit_code);
+      OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<std::vector<QueueInfo>> queues = queue->ListQueues();
   if (!queues.ok()) return Failure("stats", queues.status());
@@ -236,7 +236,7 @@ int RunWorkers(const Args& args) {
 
   int exit_code = kExitOk;
   std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, ConnectionConfig(flags), &exit_code);
+      OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<std::vector<WorkerInfo>> workers = queue->ListWorkers();
   if (!workers.ok()) return Failure("workers", workers.status());

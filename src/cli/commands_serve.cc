@@ -11,6 +11,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/demo.h"
+#include "cli/notifications.h"
+#include "config/keys.h"
 #if POPQUEUE_WITH_GRPC
 #include "server/grpc/grpc_server.h"
 #endif
@@ -41,30 +43,34 @@ int RunServe(const Args& args) {
       "of sample jobs\n(immediate, delayed, prioritized, failing until dead, "
       "and a recurring one every\n10 seconds), so the dashboard is live at "
       "once.");
-  flags.AddValue("host", "ADDRESS", "HTTP listen address (default 0.0.0.0)");
-  flags.AddValue("port", "N", "HTTP port, 0 = any free port (env POPQUEUE_PORT; default 3000)");
+  flags.AddValue("host", "ADDRESS",
+                 "HTTP listen address (env POPQUEUE_HOST; default 0.0.0.0)");
+  flags.AddValue("port", "N",
+                 "HTTP port, 0 = any free port (env POPQUEUE_PORT; default "
+                 "3000)");
   flags.AddValue("grpc-address", "HOST:PORT",
-                 "gRPC listen address (env POPQUEUE_GRPC_ADDRESS; default 0.0.0.0:50051)");
+                 "gRPC listen address (env POPQUEUE_GRPC_ADDRESS; default "
+                 "0.0.0.0:50051)");
   flags.AddBool("no-grpc", "do not start the gRPC service");
-  flags.AddValue("token", "TOKEN", "bearer token for mutating calls (env POPQUEUE_TOKEN)");
+  flags.AddValue("token", "TOKEN",
+                 "bearer token for mutating calls (env POPQUEUE_TOKEN)");
+  flags.AddValue("log-level", "LEVEL",
+                 "debug, info, warn or error (env POPQUEUE_LOG_LEVEL)");
   flags.AddBool("demo", "run demo workers and a stream of sample jobs");
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
 
+  int exit_code = kExitOk;
+  std::optional<config::Config> loaded = LoadConfigOrReport(flags, &exit_code);
+  if (!loaded) return exit_code;
+  const config::Config& settings = *loaded;
+  ApplyLogLevel(settings);
+
   server::HttpOptions http;
-  if (auto host = flags.Get("host")) http.host = *host;
-  std::optional<std::string> port_text = flags.Get("port");
-  if (!port_text) {
-    if (const char* env = std::getenv("POPQUEUE_PORT"); env && *env) port_text = env;
-  }
-  if (port_text) {
-    int port = -1;
-    if (!absl::SimpleAtoi(*port_text, &port) || port < 0 || port > 65535) {
-      return UsageError(flags, absl::StrFormat("invalid port \"%s\": expected 0-65535",
-                                               Printable(*port_text, 20)));
-    }
-    http.port = port;
-  }
+  http.host = settings.GetString(config::key::kHost);
+  http.port = static_cast<int>(settings.GetInt(config::key::kPort));
+  http.max_body_bytes =
+      static_cast<size_t>(settings.GetInt(config::key::kMaxRequestBytes));
 #if POPQUEUE_WITH_GRPC
   server::GrpcOptions grpc;
 #else
@@ -72,19 +78,12 @@ int RunServe(const Args& args) {
     std::string address, token;
   } grpc;
 #endif
-  if (auto addr = flags.Get("grpc-address")) {
-    grpc.address = *addr;
-  } else if (const char* env = std::getenv("POPQUEUE_GRPC_ADDRESS"); env && *env) {
-    grpc.address = env;
-  }
-  if (auto token = flags.Get("token")) {
-    http.token = grpc.token = *token;
-  } else if (const char* env = std::getenv("POPQUEUE_TOKEN"); env && *env) {
-    http.token = grpc.token = env;
-  }
+  grpc.address = settings.GetString(config::key::kGrpcAddress);
+  http.token = grpc.token = settings.GetString(config::key::kToken);
+  const bool grpc_enabled = settings.GetBool(config::key::kGrpcEnabled);
   const bool demo = flags.GetBool("demo");
 
-  QueueConfig config = ConnectionConfig(flags);
+  QueueConfig config = settings.ToQueueConfig();
   if (demo) ConfigureDemo(config);
   // Without --demo this process serves the API only; Start() is not called,
   // so signals are ours to wait for.
@@ -94,9 +93,13 @@ int RunServe(const Args& args) {
   sigaddset(&stop_signals, SIGTERM);
   if (!demo) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  int exit_code = kExitOk;
   std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, std::move(config), &exit_code);
   if (queue == nullptr) return exit_code;
+  absl::StatusOr<std::unique_ptr<Notifications>> notifications =
+      Notifications::Start(settings, *queue);
+  if (!notifications.ok()) {
+    return Failure("serve: notifications", notifications.status());
+  }
 
   server::Metrics metrics;
   if (absl::Status s = queue->OnEvent(metrics.Listener()); !s.ok()) {
@@ -107,7 +110,7 @@ int RunServe(const Args& args) {
   if (!http_server.ok()) return Failure("serve: HTTP", http_server.status());
 #if POPQUEUE_WITH_GRPC
   std::unique_ptr<server::GrpcServer> grpc_server;
-  if (!flags.GetBool("no-grpc")) {
+  if (grpc_enabled) {
     auto started = server::GrpcServer::Start(queue.get(), grpc);
     if (!started.ok()) return Failure("serve: gRPC", started.status());
     grpc_server = std::move(*started);
@@ -141,6 +144,7 @@ int RunServe(const Args& args) {
   }
   if (grpc_server) grpc_server->Stop();
   (*http_server)->Stop();
+  (*notifications)->Stop();
   return exit_code;
 }
 

@@ -10,6 +10,7 @@
 #include "cli/common.h"
 #include "cli/demo.h"
 #include "cli/exec_handler.h"
+#include "cli/notifications.h"
 
 namespace popqueue::cli {
 
@@ -28,14 +29,18 @@ int RunWorker(const Args& args) {
       "--demo defines demo handlers, enqueues sample jobs on the queues "
       "\"demo\" and\n\"demo-priority\" (immediate, delayed, prioritized, "
       "flaky, failing until dead,\nslow) and prints every transition.");
-  flags.AddValue("queues", "A,B", "queues to work (default \"default\")");
+  flags.AddValue("queues", "A,B",
+                 "queues to work (env POPQUEUE_QUEUES; default \"default\")");
   flags.AddValue("concurrency", "N",
-                 "jobs run at once per queue, 1..10000 (default 10)");
+                 "jobs run at once per queue, 1..10000 (env "
+                 "POPQUEUE_CONCURRENCY; default 10)");
   flags.AddValue("worker-id", "ID",
                  "this worker's id (env WORKER_ID; default host-pid-random)");
   flags.AddValue("job-timeout", "DURATION",
                  "default handler time limit (env WORKER_TIMEOUT in ms; "
                  "default 5m)");
+  flags.AddValue("log-level", "LEVEL",
+                 "debug, info, warn or error (env POPQUEUE_LOG_LEVEL)");
   flags.AddValue("exec", "NAME=COMMAND",
                  "handle jobs named NAME with a shell command (repeatable)",
                  /*repeatable=*/true);
@@ -49,50 +54,11 @@ int RunWorker(const Args& args) {
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
 
-  QueueConfig config = ConnectionConfig(flags);
-  WorkerOptions& worker = config.worker;
-  if (std::optional<std::string> queues = flags.Get("queues")) {
-    worker.queues = SplitList(*queues);
-    if (worker.queues.empty()) {
-      return UsageError(flags,
-                        "invalid value for --queues: expected queue "
-                        "names separated by commas");
-    }
-  }
-  absl::StatusOr<std::optional<int64_t>> concurrency =
-      flags.GetInt("concurrency", 1, 10000);
-  if (!concurrency.ok()) {
-    return UsageError(flags, std::string(concurrency.status().message()));
-  }
-  if (*concurrency)
-    worker.default_concurrency = static_cast<int>(**concurrency);
-  if (std::optional<std::string> id = flags.Get("worker-id")) {
-    worker.worker_id = *id;
-  } else if (const char* env = std::getenv("WORKER_ID"); env && *env) {
-    worker.worker_id = env;
-  }
-  absl::StatusOr<std::optional<absl::Duration>> job_timeout =
-      flags.GetDuration("job-timeout");
-  if (!job_timeout.ok()) {
-    return UsageError(flags, std::string(job_timeout.status().message()));
-  }
-  if (*job_timeout) {
-    worker.default_timeout = **job_timeout;
-  } else if (const char* env = std::getenv("WORKER_TIMEOUT"); env && *env) {
-    int64_t ms = 0;
-    if (!absl::SimpleAtoi(env, &ms) || ms <= 0) {
-      return UsageError(
-          flags, absl::StrFormat("invalid WORKER_TIMEOUT \"%s\": expected "
-                                 "a positive number of milliseconds",
-                                 env));
-    }
-    worker.default_timeout = absl::Milliseconds(ms);
-  }
-  if (*job_timeout && **job_timeout <= absl::ZeroDuration()) {
-    return UsageError(flags,
-                      "invalid value for --job-timeout: expected a "
-                      "positive duration such as 30s");
-  }
+  int exit_code = kExitOk;
+  std::optional<config::Config> loaded = LoadConfigOrReport(flags, &exit_code);
+  if (!loaded) return exit_code;
+  ApplyLogLevel(*loaded);
+  QueueConfig config = loaded->ToQueueConfig();
 
   std::vector<std::pair<std::string, std::string>> execs;
   for (const std::string& spec : flags.GetAll("exec")) {
@@ -131,17 +97,25 @@ int RunWorker(const Args& args) {
   // A command that exits before reading its stdin must not kill us.
   std::signal(SIGPIPE, SIG_IGN);
 
-  int exit_code = kExitOk;
   std::unique_ptr<Queue> queue =
       OpenQueueOrReport(flags, std::move(config), &exit_code);
   if (queue == nullptr) return exit_code;
+  absl::StatusOr<std::unique_ptr<Notifications>> notifications =
+      Notifications::Start(*loaded, *queue);
+  if (!notifications.ok()) {
+    return Failure("worker: notifications", notifications.status());
+  }
   for (auto& [name, command] : execs) {
     if (absl::Status s = queue->Define(name, ExecHandler(command)); !s.ok()) {
       return Failure(absl::StrFormat("worker: --exec %s", Printable(name, 60)),
                      s);
     }
   }
-  if (demo) return RunDemo(*queue, demo_options);
+  if (demo) {
+    int code = RunDemo(*queue, demo_options);
+    (*notifications)->Stop();
+    return code;
+  }
 
   const WorkerOptions& w = queue->config().worker;
   std::vector<std::string> queues =
@@ -152,6 +126,7 @@ int RunWorker(const Args& args) {
                queue->worker_id().c_str(), absl::StrJoin(queues, ",").c_str(),
                w.default_concurrency);
   absl::Status run = queue->Start();
+  (*notifications)->Stop();
   if (!run.ok()) return Failure("worker", run);
   std::fprintf(stderr, "popqueue: worker %s stopped\n",
                queue->worker_id().c_str());

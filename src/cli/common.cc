@@ -6,7 +6,10 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "cli/notifications.h"
+#include "common/log.h"
 #include "common/url.h"
+#include "config/keys.h"
 
 namespace popqueue::cli {
 
@@ -36,13 +39,19 @@ int JobFailure(std::string_view command, int64_t id,
 }
 
 void AddConnectionFlags(FlagSet& flags) {
-  flags.AddSection("Connection flags (flag > environment > default)");
+  flags.AddSection(
+      "Connection flags (flag > environment > config.json > default)");
+  flags.AddValue("config", "FILE",
+                 "config.json to read (env POPQUEUE_CONFIG; default "
+                 "./config.json when it exists)");
   flags.AddValue("db-url", "URL",
                  "job store: sqlite://PATH, postgres://..., mongodb://..., "
-                 "redis://... (env DB_URL; default sqlite://./popqueue.db)");
+                 "redis://... (env DB_URL; key dbUrl; default "
+                 "sqlite://./popqueue.db)");
   flags.AddValue("cache-url", "URL",
-                 "coordinator: redis://... or memcached://... (env REDIS_URL, "
-                 "then MEMCACHED_URL; default none)");
+                 "coordinator: redis://... or memcached://... (env "
+                 "POPQUEUE_CACHE_URL, REDIS_URL or MEMCACHED_URL; default "
+                 "none)");
   flags.AddValue("db-name", "NAME",
                  "database name (env POPQUEUE_DB_NAME; default popqueue)");
   flags.AddValue("collection", "NAME",
@@ -50,33 +59,60 @@ void AddConnectionFlags(FlagSet& flags) {
                  "default jobs)");
 }
 
-namespace {
-
-// The flag's value, else the first non-empty environment variable, else
-// `fallback`.
-std::string Resolve(const FlagSet& flags, std::string_view flag,
-                    std::initializer_list<const char*> env,
-                    std::string fallback) {
-  if (std::optional<std::string> v = flags.Get(flag)) return *v;
-  for (const char* name : env) {
-    const char* value = std::getenv(name);
-    if (value != nullptr && *value != '\0') return value;
+void AddAllConfigFlags(FlagSet& flags) {
+  bool section = false;
+  for (const config::KeySpec& spec : config::AllKeys()) {
+    if (spec.flag.empty() || flags.Declares(spec.flag)) continue;
+    if (!section) {
+      flags.AddSection("Configuration flags");
+      section = true;
+    }
+    std::string help = absl::StrFormat("%s (key %s", spec.help, spec.key);
+    if (!spec.env.empty()) absl::StrAppendFormat(&help, "; env %s", spec.env);
+    help += ")";
+    if (spec.type == config::ValueType::kBool) {
+      flags.AddBool(std::string(spec.flag), help);
+    } else {
+      flags.AddValue(std::string(spec.flag), "VALUE", help);
+    }
   }
-  return fallback;
 }
 
-}  // namespace
+config::LoadOptions ConfigLoadOptions(const FlagSet& flags) {
+  config::LoadOptions options;
+  options.config_path = flags.Get("config").value_or("");
+  options.env = config::ProcessEnvironment();
+  for (const config::KeySpec& spec : config::AllKeys()) {
+    if (spec.flag.empty()) continue;
+    if (std::optional<std::string> v = flags.Get(spec.flag)) {
+      options.flags[std::string(spec.flag)] = *v;
+    }
+  }
+  options.validate_notifications = NotificationValidator();
+  return options;
+}
 
-QueueConfig ConnectionConfig(const FlagSet& flags) {
-  QueueConfig config;
-  config.db_url = Resolve(flags, "db-url", {"DB_URL"}, config.db_url);
-  config.cache_url =
-      Resolve(flags, "cache-url", {"REDIS_URL", "MEMCACHED_URL"}, "");
-  config.db_name =
-      Resolve(flags, "db-name", {"POPQUEUE_DB_NAME"}, config.db_name);
-  config.collection =
-      Resolve(flags, "collection", {"POPQUEUE_COLLECTION"}, config.collection);
-  return config;
+void ApplyLogLevel(const config::Config& config) {
+  std::string level = config.GetString(config::key::kLogLevel);
+  SetLogLevel(level == "debug"  ? LogLevel::kDebug
+              : level == "warn"  ? LogLevel::kWarn
+              : level == "error" ? LogLevel::kError
+                                 : LogLevel::kInfo);
+  for (const std::string& note : config.notes()) {
+    Logf(LogLevel::kWarn, "configuration: %s", note);
+  }
+}
+
+std::optional<config::Config> LoadConfigOrReport(const FlagSet& flags,
+                                                 int* exit_code) {
+  absl::StatusOr<config::Config> loaded =
+      config::LoadConfig(ConfigLoadOptions(flags));
+  if (!loaded.ok()) {
+    *exit_code = UsageError(
+        flags, absl::StrFormat("configuration: %s", loaded.status().message()));
+    return std::nullopt;
+  }
+  return *std::move(loaded);
 }
 
 std::optional<int> ParseArgs(FlagSet& flags,
@@ -131,6 +167,13 @@ std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags,
     return nullptr;
   }
   return *std::move(queue);
+}
+
+std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags,
+                                         int* exit_code) {
+  std::optional<config::Config> loaded = LoadConfigOrReport(flags, exit_code);
+  if (!loaded) return nullptr;
+  return OpenQueueOrReport(flags, loaded->ToQueueConfig(), exit_code);
 }
 
 std::string DumpJson(const nlohmann::json& value, bool pretty) {

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cli/flags.h"
+#include "config/config.h"
 #include "nlohmann/json.hpp"
 #include "popqueue/queue.h"
 
@@ -32,12 +33,23 @@ int Failure(std::string_view what, const absl::Status& status);
 int JobFailure(std::string_view command, int64_t id,
                const absl::Status& status);
 
-// Declares --db-url, --cache-url, --db-name and --collection.
+// Declares --config, --db-url, --cache-url, --db-name and --collection.
 void AddConnectionFlags(FlagSet& flags);
-// The connection settings, each from its flag, else the environment, else the
-// default (DB_URL; REDIS_URL then MEMCACHED_URL; POPQUEUE_DB_NAME;
-// POPQUEUE_COLLECTION).
-QueueConfig ConnectionConfig(const FlagSet& flags);
+// Declares the flag of every configuration key that has one and that `flags`
+// does not declare yet (for `popqueue config check`).
+void AddAllConfigFlags(FlagSet& flags);
+
+// The effective configuration for this command: its flags > environment >
+// config.json (--config, $POPQUEUE_CONFIG or ./config.json) > defaults; see
+// src/config/config.h. On an invalid value prints it (naming the key, the
+// source and what was expected) and sets *exit_code to kExitUsage.
+std::optional<config::Config> LoadConfigOrReport(const FlagSet& flags,
+                                                 int* exit_code);
+// Sets the log level from logLevel and logs the configuration's notes (keys
+// that lost to another, e.g. postgresUrl to dbUrl) as warnings.
+void ApplyLogLevel(const config::Config& config);
+// The options LoadConfigOrReport passes to config::LoadConfig.
+config::LoadOptions ConfigLoadOptions(const FlagSet& flags);
 
 // Parses `args` into `flags`. Returns an exit code when the command is done
 // (help printed: 0; bad flags or wrong number of positional arguments: 2),
@@ -50,6 +62,9 @@ std::optional<int> ParseArgs(FlagSet& flags,
 // the connection settings are invalid, 1 when the store is unreachable).
 std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags,
                                          QueueConfig config, int* exit_code);
+// Loads the configuration and opens the queue it names; nullptr with
+// *exit_code set on failure.
+std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags, int* exit_code);
 
 // Compact (pretty=false) or indented JSON; invalid UTF-8 in user data is
 // replaced, never thrown on.

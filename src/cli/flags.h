@@ -46,6 +46,8 @@ class FlagSet {
   const std::vector<std::string>& positional() const { return positional_; }
 
   bool Has(std::string_view name) const;
+  // True when `name` was declared with AddValue or AddBool.
+  bool Declares(std::string_view name) const { return Find(name) != nullptr; }
   // The last value given, or nullopt when the flag was not passed.
   std::optional<std::string> Get(std::string_view name) const;
   std::vector<std::string> GetAll(std::string_view name) const;

@@ -43,10 +43,12 @@ constexpr Command kCommands[] = {
      RunWorker},
     {"serve", "serve the REST API, dashboard, gRPC and /metrics (--demo: live demo)",
      RunServe},
+    {"config", "config check: print the effective configuration and its sources",
+     RunConfig},
 };
 
-constexpr std::string_view kConnectionFlags[] = {"db-url", "cache-url",
-                                                 "db-name", "collection"};
+constexpr std::string_view kConnectionFlags[] = {
+    "config", "db-url", "cache-url", "db-name", "collection"};
 
 void PrintTopHelp(std::FILE* out) {
   std::string text =
@@ -58,12 +60,16 @@ void PrintTopHelp(std::FILE* out) {
   }
   text +=
       "\nConnection flags (accepted by every command, before or after it):\n"
+      "  --config FILE      config.json to read (env POPQUEUE_CONFIG; default "
+      "./config.json)\n"
       "  --db-url URL       job store (env DB_URL; default "
       "sqlite://./popqueue.db)\n"
       "  --cache-url URL    redis:// or memcached:// coordinator (env "
       "REDIS_URL, MEMCACHED_URL)\n"
       "  --db-name NAME     database name (default popqueue)\n"
       "  --collection NAME  table / collection / key prefix (default jobs)\n"
+      "Precedence: flags > environment > config.json > defaults; see them "
+      "with\n'popqueue config check'.\n"
       "\nRun 'popqueue <command> --help' for a command's flags.\n"
       "Exit status: 0 success, 1 the operation failed, 2 usage error.\n"
       "Try: popqueue worker --demo --demo-exit-when-done\n";

@@ -81,6 +81,7 @@ class CliTest : public ::testing::Test {
       std::string_view kv(*e);
       std::string_view key = kv.substr(0, kv.find('='));
       if (key == "DB_URL" || key == "REDIS_URL" || key == "MEMCACHED_URL" ||
+          key == "POSTGRES_URL" ||
           key == "WORKER_ID" || key == "WORKER_TIMEOUT" ||
           key.rfind("POPQUEUE_", 0) == 0) {
         continue;

@@ -1,0 +1,178 @@
+#include "config/validate.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/url.h"
+#include "config/redact.h"
+#include "config/value.h"
+#include "store/registry.h"
+
+namespace popqueue::config {
+namespace {
+
+// The URL schemes each URL key accepts.
+std::vector<std::string> SchemesFor(std::string_view key) {
+  if (key == key::kDbUrl) {
+    return {"sqlite", "postgres", "postgresql", "mongodb", "redis", "rediss"};
+  }
+  if (key == key::kPostgresUrl) return {"postgres", "postgresql"};
+  if (key == key::kRedisUrl) return {"redis", "rediss"};
+  if (key == key::kMemcachedUrl) return {"memcached"};
+  return {"redis", "rediss", "memcached"};  // cacheUrl
+}
+
+bool HasControl(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+absl::Status ValidateUrl(const KeySpec& spec, const std::string& url) {
+  absl::StatusOr<Url> parsed = ParseUrl(url);
+  if (!parsed.ok()) {
+    // ParseUrl quotes the (redacted) URL and says what is wrong.
+    return absl::InvalidArgumentError(parsed.status().message());
+  }
+  std::vector<std::string> schemes = SchemesFor(spec.key);
+  for (const std::string& s : schemes) {
+    if (parsed->scheme == s) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "expected a URL with scheme %s://", absl::StrJoin(schemes, ":// or ")));
+}
+
+// "HOST:PORT" with PORT in 0..65535 ("[::]:50051" for IPv6).
+bool IsHostPort(const std::string& address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  int port = -1;
+  return absl::SimpleAtoi(address.substr(colon + 1), &port) && port >= 0 &&
+         port <= 65535;
+}
+
+std::string Origin(const Config& config, std::string_view key) {
+  const Setting* s = config.Get(key);
+  if (s == nullptr) return "unset";
+  return s->source == Source::kDefault ? "default" : s->origin;
+}
+
+}  // namespace
+
+absl::Status ValidateValue(const KeySpec& spec, const nlohmann::json& value) {
+  const std::string_view k = spec.key;
+  if (spec.type == ValueType::kUrl) {
+    return ValidateUrl(spec, value.get<std::string>());
+  }
+  if (spec.type == ValueType::kString) {
+    const std::string& s = value.get_ref<const std::string&>();
+    if (k == key::kToken) {
+      if (HasControl(s)) {
+        return absl::InvalidArgumentError(
+            "expected a token without control characters");
+      }
+      return absl::OkStatus();
+    }
+    if (s.empty() || HasControl(s) || s.size() > 255) {
+      return absl::InvalidArgumentError(
+          "expected a non-empty string of at most 255 characters without "
+          "control characters");
+    }
+    if (k == key::kCollectionName) {
+      absl::Status st = store::ValidateIdentifierName("collectionName", s);
+      if (!st.ok()) {
+        return absl::InvalidArgumentError(
+            "expected a plain name: letters, digits and _, starting with a "
+            "letter or _");
+      }
+    }
+    if (k == key::kGrpcAddress && !IsHostPort(s)) {
+      return absl::InvalidArgumentError(
+          "expected HOST:PORT with a port from 0 to 65535, e.g. "
+          "0.0.0.0:50051");
+    }
+    return absl::OkStatus();
+  }
+  if (spec.type == ValueType::kDuration) {
+    bool may_be_zero = k == key::kRetainCompleted ||
+                       k == key::kRetainCancelled || k == key::kRetainDead;
+    if (!may_be_zero && value.get<int64_t>() <= 0) {
+      return absl::InvalidArgumentError(
+          "expected a positive duration such as 500ms, 30s or 5m");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveConnections(Config& config) {
+  // The job store: the general key wins at any level.
+  if (config.IsSet(key::kDbUrl)) {
+    config.db_url_key_ = std::string(key::kDbUrl);
+    if (config.IsSet(key::kPostgresUrl)) {
+      config.notes_.push_back(absl::StrFormat(
+          "postgresUrl (%s) is ignored: dbUrl (%s) is set and wins",
+          Origin(config, key::kPostgresUrl), Origin(config, key::kDbUrl)));
+    }
+  } else if (config.IsSet(key::kPostgresUrl)) {
+    config.db_url_key_ = std::string(key::kPostgresUrl);
+  } else {
+    config.db_url_key_ = std::string(key::kDbUrl);  // its default
+  }
+  config.db_url_ = config.GetString(config.db_url_key_);
+
+  // The coordinator.
+  const bool redis = config.IsSet(key::kRedisUrl);
+  const bool memcached = config.IsSet(key::kMemcachedUrl);
+  if (config.IsSet(key::kCacheUrl)) {
+    config.cache_url_key_ = std::string(key::kCacheUrl);
+    for (std::string_view k : {key::kRedisUrl, key::kMemcachedUrl}) {
+      if (!config.IsSet(k)) continue;
+      config.notes_.push_back(absl::StrFormat(
+          "%s (%s) is ignored: cacheUrl (%s) is set and wins", k,
+          Origin(config, k), Origin(config, key::kCacheUrl)));
+    }
+  } else if (redis && memcached) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "redisUrl (%s) and memcachedUrl (%s) are both set: expected at most "
+        "one coordinator; unset one, or choose with --cache-url",
+        Origin(config, key::kRedisUrl), Origin(config, key::kMemcachedUrl)));
+  } else if (redis) {
+    config.cache_url_key_ = std::string(key::kRedisUrl);
+  } else if (memcached) {
+    config.cache_url_key_ = std::string(key::kMemcachedUrl);
+  }
+  if (!config.cache_url_key_.empty()) {
+    config.cache_url_ = config.GetString(config.cache_url_key_);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRelations(const Config& config) {
+  if (config.GetDuration(key::kHeartbeatInterval) >=
+      config.GetDuration(key::kLeaseDuration)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "heartbeatInterval (%s, %s) must be shorter than leaseDuration (%s, "
+        "%s), or leases expire between heartbeats",
+        absl::FormatDuration(config.GetDuration(key::kHeartbeatInterval)),
+        Origin(config, key::kHeartbeatInterval),
+        absl::FormatDuration(config.GetDuration(key::kLeaseDuration)),
+        Origin(config, key::kLeaseDuration)));
+  }
+  if (config.GetDuration(key::kBackoffBase) >
+      config.GetDuration(key::kBackoffCap)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "backoffBase (%s, %s) must not exceed backoffCap (%s, %s)",
+        absl::FormatDuration(config.GetDuration(key::kBackoffBase)),
+        Origin(config, key::kBackoffBase),
+        absl::FormatDuration(config.GetDuration(key::kBackoffCap)),
+        Origin(config, key::kBackoffCap)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace popqueue::config

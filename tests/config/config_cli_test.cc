@@ -1,0 +1,352 @@
+// The configuration through the real `popqueue` binary: `config check`
+// (sources, precedence, redaction), config.json from the working directory
+// or --config reaching the commands that open a queue, `worker` and `serve`
+// taking their settings from it, and start-up refused with exit 2 and a
+// message naming the key.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+extern char** environ;
+
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using json = nlohmann::json;
+using Env = std::map<std::string, std::string>;
+
+// A running popqueue with its stdout and stderr on pipes.
+struct Child {
+  pid_t pid = -1;
+  int out = -1;
+  int err = -1;
+};
+
+// Reads `fd` until EOF or `deadline`; appends to `text`. With `until`, stops
+// as soon as `text` matches it. Returns whether it matched (or hit EOF when
+// `until` is empty).
+bool ReadUntil(int fd, std::string& text, const std::string& until,
+               std::chrono::steady_clock::time_point deadline) {
+  char buf[4096];
+  while (true) {
+    if (!until.empty() && text.find(until) != std::string::npos) return true;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+    int r = poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return until.empty();
+    text.append(buf, static_cast<size_t>(n));
+  }
+}
+
+class ConfigCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "popqueue-cfgcli-XXXXXX")
+            .string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void WriteFile(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ + "/" + name) << text;
+  }
+
+  // Starts popqueue in dir_ with a clean environment (none of the variables
+  // it reads, from the caller's) plus `env`.
+  Child Start(const std::vector<std::string>& args, const Env& env) {
+    std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view kv(*e);
+      std::string_view k = kv.substr(0, kv.find('='));
+      if (k == "DB_URL" || k == "REDIS_URL" || k == "MEMCACHED_URL" ||
+          k == "POSTGRES_URL" || k == "WORKER_ID" || k == "WORKER_TIMEOUT" ||
+          k.rfind("POPQUEUE_", 0) == 0) {
+        continue;
+      }
+      env_s.emplace_back(kv);
+    }
+    for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (std::string& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    int out[2], err[2];
+    EXPECT_EQ(pipe2(out, O_CLOEXEC), 0);
+    EXPECT_EQ(pipe2(err, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    posix_spawn_file_actions_addchdir_np(&actions, dir_.c_str());
+    Child c;
+    int rc = posix_spawn(&c.pid, argv[0], &actions, nullptr, argv.data(),
+                         envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    close(err[1]);
+    c.out = out[0];
+    c.err = err[0];
+    EXPECT_EQ(rc, 0) << std::strerror(rc);
+    return c;
+  }
+
+  struct Result {
+    int exit_code = -1;
+    std::string out, err;
+  };
+
+  // Runs popqueue to completion (60 s at most).
+  Result Run(const std::vector<std::string>& args, const Env& env = {}) {
+    Child c = Start(args, env);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    Result r;
+    ReadUntil(c.out, r.out, "", deadline);
+    ReadUntil(c.err, r.err, "", deadline);
+    return Finish(c, r);
+  }
+
+  Result Finish(Child& c, Result r) {
+    int status = 0;
+    waitpid(c.pid, &status, 0);
+    close(c.out);
+    close(c.err);
+    r.exit_code =
+        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+  }
+
+  std::string dir_;
+};
+
+// Sends one HTTP/1.0 request to 127.0.0.1:port; returns the status line.
+std::string HttpStatus(int port, const std::string& request) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return std::string("connect: ") + std::strerror(errno);
+  }
+  (void)!write(fd, request.data(), request.size());
+  std::string response;
+  ReadUntil(fd, response, "\r\n",
+            std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  close(fd);
+  return response.substr(0, response.find("\r\n"));
+}
+
+TEST_F(ConfigCliTest, CheckShowsEveryValueWithItsSourceAndHidesSecrets) {
+  WriteFile("config.json", R"({
+    "dbUrl": "postgres://app:file-pw@db:5432/app",
+    "postgresUrl": "postgres://other/app",
+    "redisUrl": "redis://:redis-pw@cache:6379",
+    "dbName": "fromfile", "collectionName": "fromfile", "port": 1111,
+    "notificationConfig": {
+      "slack": {"token": "xoxb-slack-pw", "channel": "#ops"},
+      "email": {"smtpConfig": {"host": "smtp.example.com", "port": 587,
+                               "auth": {"user": "u", "pass": "smtp-pw"}},
+                "from": "q@example.com", "to": ["ops@example.com"]}
+    }
+  })");
+  Env env = {{"POPQUEUE_DB_NAME", "fromenv"},
+             {"POPQUEUE_PORT", "2222"},
+             {"POPQUEUE_TOKEN", "token-pw"},
+             {"WORKER_TIMEOUT", "45000"}};
+  Result r = Run({"config", "check", "--json", "--port", "3333"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["file"], "config.json");
+  EXPECT_EQ(j["store"]["url"], "postgres://app:***@db:5432/app");
+  EXPECT_EQ(j["store"]["key"], "dbUrl");
+  EXPECT_EQ(j["cache"]["key"], "redisUrl");
+  ASSERT_EQ(j["notes"].size(), 1u);
+  EXPECT_THAT(j["notes"][0].get<std::string>(), HasSubstr("postgresUrl"));
+  const json& s = j["settings"];
+  EXPECT_EQ(s["port"]["value"], 3333);
+  EXPECT_EQ(s["port"]["source"], "flag");
+  EXPECT_EQ(s["dbName"]["value"], "fromenv");
+  EXPECT_EQ(s["dbName"]["source"], "env");
+  EXPECT_EQ(s["dbName"]["origin"], "POPQUEUE_DB_NAME");
+  EXPECT_EQ(s["collectionName"]["value"], "fromfile");
+  EXPECT_EQ(s["collectionName"]["source"], "config.json");
+  EXPECT_EQ(s["retries"]["source"], "default");
+  EXPECT_EQ(s["workerTimeout"]["value"], "45s");
+  EXPECT_EQ(s["token"]["value"], "***");
+  EXPECT_EQ(s["notificationConfig"]["value"]["slack"]["channel"], "#ops");
+
+  Result text = Run({"config", "check"}, env);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(
+      text.out,
+      AllOf(HasSubstr(
+                "job store:    postgres://app:***@db:5432/app (from dbUrl)"),
+            HasSubstr("coordinator:  redis://:***@cache:6379 (from redisUrl)"),
+            HasSubstr("env POPQUEUE_PORT"), HasSubstr("config.json")));
+  for (const Result* out : {&r, &text}) {
+    for (const char* secret :
+         {"file-pw", "redis-pw", "xoxb-slack-pw", "smtp-pw", "token-pw"}) {
+      EXPECT_THAT(out->out + out->err, Not(HasSubstr(secret))) << secret;
+    }
+  }
+}
+
+TEST_F(ConfigCliTest, InvalidConfigurationStopsEveryCommandNamingTheKey) {
+  struct Case {
+    std::string config_json;  // "" = none
+    Env env;
+    std::vector<std::string> args;
+    std::vector<std::string> mentions;
+  };
+  std::vector<Case> cases = {
+      {R"({"dbURL": "sqlite://x.db"})",
+       {},
+       {"jobs"},
+       {"dbURL", "did you mean \"dbUrl\""}},
+      {R"({"redisUrl": "redis://r:6379", "memcachedUrl": "memcached://m:11211"})",
+       {},
+       {"enqueue", "x"},
+       {"redisUrl", "memcachedUrl"}},
+      {"",
+       {{"WORKER_TIMEOUT", "soon"}},
+       {"worker", "--exec", "x=true"},
+       {"workerTimeout", "WORKER_TIMEOUT"}},
+      {R"({"port": 70000})", {}, {"serve"}, {"port", "0 to 65535"}},
+      {"",
+       {{"POPQUEUE_CONFIG", "/nonexistent/config.json"}},
+       {"stats"},
+       {"POPQUEUE_CONFIG", "/nonexistent/config.json"}},
+      {R"({"notificationConfig": {"webhook": {"url": 5}}})",
+       {},
+       {"config", "check"},
+       {"notificationConfig", "webhook"}},
+      {R"({"retries": "three"})",
+       {},
+       {"config", "check"},
+       {"retries", "an integer"}},
+      {"{", {}, {"migrate"}, {"config.json", "not valid JSON"}},
+  };
+  for (const Case& c : cases) {
+    std::filesystem::remove(dir_ + "/config.json");
+    if (!c.config_json.empty()) WriteFile("config.json", c.config_json);
+    Result r = Run(c.args, c.env);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(c.args) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_THAT(r.err, HasSubstr("popqueue: configuration: "));
+    for (const std::string& m : c.mentions) {
+      EXPECT_THAT(r.err, HasSubstr(m)) << ::testing::PrintToString(c.args);
+    }
+  }
+}
+
+TEST_F(ConfigCliTest, CommandsOpenTheQueueTheConfigNames) {
+  WriteFile("config.json", R"({"dbUrl": "sqlite://./fromfile.db"})");
+  WriteFile("other.json", R"({"dbUrl": "sqlite://./other.db"})");
+  Result enq = Run({"enqueue", "hello", "--data", "x"});
+  ASSERT_EQ(enq.exit_code, 0) << enq.err;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/fromfile.db"));
+  Result jobs = Run({"jobs", "--json"});
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+  EXPECT_EQ(json::parse(jobs.out)["jobs"].size(), 1u);
+  // --config (before the command too) picks another file.
+  Result other = Run({"--config", "other.json", "jobs", "--json"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_EQ(json::parse(other.out)["jobs"].size(), 0u);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/other.db"));
+  // DB_URL beats config.json; --db-url beats DB_URL.
+  Result env = Run({"jobs", "--json"}, {{"DB_URL", "sqlite://./other.db"}});
+  ASSERT_EQ(env.exit_code, 0) << env.err;
+  EXPECT_EQ(json::parse(env.out)["jobs"].size(), 0u);
+  Result flag = Run({"jobs", "--json", "--db-url", "sqlite://./fromfile.db"},
+                    {{"DB_URL", "sqlite://./other.db"}});
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_EQ(json::parse(flag.out)["jobs"].size(), 1u);
+}
+
+TEST_F(ConfigCliTest, WorkerTakesItsSettingsFromTheConfig) {
+  WriteFile("config.json",
+            R"({"dbUrl": "sqlite://./w.db", "queues": ["q1", "q2"],
+                               "concurrency": 3, "workerId": "from-file"})");
+  Child c = Start({"worker", "--exec", "x=true"}, {{"WORKER_ID", "from-env"}});
+  std::string err;
+  bool started =
+      ReadUntil(c.err, err, "SIGINT/SIGTERM stops it",
+                std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  kill(c.pid, SIGTERM);
+  Result r = Finish(c, {});
+  ASSERT_TRUE(started) << err;
+  EXPECT_THAT(err, HasSubstr("worker from-env working queues q1,q2 "
+                             "(concurrency 3)"));
+  // The banner is printed just before Start() installs its signal handlers,
+  // so an early SIGTERM may end the process by the default action (143).
+  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 128 + SIGTERM) << err;
+}
+
+TEST_F(ConfigCliTest, ServeTakesItsSettingsFromTheConfig) {
+  WriteFile("config.json", R"({"dbUrl": "sqlite://./s.db", "host": "127.0.0.1",
+                               "port": 0, "grpcEnabled": false})");
+  Child c = Start({"serve"}, {{"POPQUEUE_TOKEN", "secret-token"}});
+  std::string err;
+  bool started =
+      ReadUntil(c.err, err, "mutating calls need",
+                std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  std::smatch m;
+  std::regex port_re("http://127\\.0\\.0\\.1:(\\d+)/");
+  bool has_port = std::regex_search(err, m, port_re);
+  std::string health, unauthorized;
+  if (started && has_port) {
+    int port = std::stoi(m[1]);
+    health = HttpStatus(port, "GET /healthz HTTP/1.0\r\n\r\n");
+    unauthorized = HttpStatus(
+        port,
+        "POST /api/requeue-job HTTP/1.0\r\nContent-Type: "
+        "application/json\r\nContent-Length: 13\r\n\r\n{\"jobId\":\"1\"}");
+  }
+  kill(c.pid, SIGTERM);
+  Result r = Finish(c, {});
+  ASSERT_TRUE(started && has_port) << err;
+  EXPECT_THAT(err, Not(HasSubstr("gRPC on port")));  // grpcEnabled: false
+  EXPECT_THAT(err, Not(HasSubstr("secret-token")));
+  EXPECT_THAT(health, HasSubstr("200"));
+  EXPECT_THAT(unauthorized, HasSubstr("401"));
+  EXPECT_EQ(r.exit_code, 0) << err;
+}
+
+}  // namespace
