@@ -204,7 +204,7 @@ start_redis() {
   mkdir -p "$dir"
   write_daemon_scripts "$dir" \
     "redis-server --bind 127.0.0.1 --port $port --dir '$dir' --appendonly yes --appendfsync everysec --save '' --daemonize no --protected-mode no" \
-    "redis-cli -h 127.0.0.1 -p $port ping"
+    "redis-cli -h 127.0.0.1 -p $port ping | grep -q PONG"
   "$dir/start.sh" || { cat "$dir/server.log" >&2; return 1; }
   REDIS_STOP="$dir/stop.sh"
   export POPQUEUE_TEST_REDIS_URL="redis://127.0.0.1:$port"
