@@ -1,6 +1,7 @@
 // Commands that change jobs or queues: requeue, cancel, delete, pause,
 // resume; and migrate, which opens (and so migrates) the store.
 #include <cstdio>
+#include <string>
 
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
@@ -146,11 +147,15 @@ int RunMigrate(const Args& args) {
   QueueConfig config = loaded->ToQueueConfig();
   std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, config, &exit_code);
   if (queue == nullptr) return exit_code;
-  absl::StatusOr<Url> url = ParseUrl(config.db_url);  // parsed fine on open
+  // Multi-host MongoDB URLs do not parse as one host: show the scheme only.
+  absl::StatusOr<Url> url = ParseUrl(config.db_url);
+  const std::string shown =
+      url.ok() ? url->Redacted()
+               : config.db_url.substr(0, config.db_url.find("://")) + "://...";
   std::printf(
       "store ready: %s (database %s, collection %s): schema is up to "
       "date\n",
-      url.ok() ? url->Redacted().c_str() : "?", config.db_name.c_str(),
+      shown.c_str(), config.db_name.c_str(),
       config.collection.c_str());
   return kExitOk;
 }

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/url.h"
@@ -15,6 +16,9 @@
 #endif
 #if POPQUEUE_WITH_MONGODB
 #include "store/mongodb/mongodb_store.h"
+#endif
+#if POPQUEUE_WITH_REDIS
+#include "store/redis/redis_store.h"
 #endif
 
 namespace popqueue::store {
@@ -36,6 +40,9 @@ const std::vector<Backend>& Backends() {
 #endif
 #if POPQUEUE_WITH_MONGODB
       {"mongodb", OpenMongoStore},
+#endif
+#if POPQUEUE_WITH_REDIS
+      {"redis", OpenRedisStore},
 #endif
   };
   return *backends;
@@ -64,7 +71,12 @@ absl::Status ValidateIdentifierName(std::string_view what,
 }
 
 absl::StatusOr<std::shared_ptr<Store>> OpenStore(const StoreConfig& config) {
-  absl::StatusOr<Url> url = ParseUrl(config.url);
+  // MongoDB URLs may list several hosts (replica sets): libmongoc parses
+  // them in the backend, which reads nothing from the Url.
+  absl::StatusOr<Url> url =
+      absl::StartsWithIgnoreCase(config.url, "mongodb://")
+          ? absl::StatusOr<Url>(Url{.scheme = "mongodb"})
+          : ParseUrl(config.url);
   if (!url.ok()) return url.status();
   if (absl::Status s = ValidateIdentifierName("collection", config.collection);
       !s.ok()) {

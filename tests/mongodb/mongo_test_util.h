@@ -42,14 +42,14 @@ inline std::shared_ptr<store::Store> OpenOrDie(const std::string& url,
 // Declares `std::string url` with the server's URL. Without it the test is
 // skipped, or fails when CI=true (CI must run it).
 #define POPQUEUE_REQUIRE_MONGODB(url)                                        \
-  const std::string url = ::popqueue::testing::EnvOr(                       \
-      "POPQUEUE_TEST_MONGODB_URL");                                         \
+  const std::string url =                                                    \
+      ::popqueue::testing::EnvOr("POPQUEUE_TEST_MONGODB_URL");               \
   if (url.empty()) {                                                         \
     if (::popqueue::testing::InCi()) {                                       \
       GTEST_FAIL() << "POPQUEUE_TEST_MONGODB_URL is not set (CI=true): run " \
                       "the tests through scripts/test";                      \
     }                                                                        \
-    GTEST_SKIP() << "POPQUEUE_TEST_MONGODB_URL is not set: run the tests "  \
+    GTEST_SKIP() << "POPQUEUE_TEST_MONGODB_URL is not set: run the tests "   \
                     "through scripts/test, which starts FerretDB";           \
   }
 

@@ -22,9 +22,10 @@ using ::popqueue::testing::OpenOrDie;
 TEST(MongoStoreRestart, UnreachableServerIsUnavailableQuickly) {
   // Nothing listens on port 1.
   const absl::Time start = absl::Now();
-  auto store = OpenStore({.url = "mongodb://user:secret@127.0.0.1:1/?serverSelectionTimeoutMS=500",
-                          .db_name = "popqueue_test",
-                          .collection = "jobs"});
+  auto store = OpenStore(
+      {.url = "mongodb://user:secret@127.0.0.1:1/?serverSelectionTimeoutMS=500",
+       .db_name = "popqueue_test",
+       .collection = "jobs"});
   EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable)
       << store.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
@@ -43,18 +44,23 @@ TEST(MongoStoreRestart, UnavailableDuringDowntimeThenRecovers) {
   auto store = OpenOrDie(url, FreshCollection("restart"));
   ASSERT_NE(store, nullptr);
   const absl::Time now = absl::Now();
-  ASSERT_TRUE(store
-                  ->JobInsertMany({.jobs = {{.id = 1, .queue = "q", .name = "n",
-                                             .run_at = now}},
-                                   .now = now})
-                  .ok());
+  ASSERT_TRUE(
+      store
+          ->JobInsertMany(
+              {.jobs = {{.id = 1, .queue = "q", .name = "n", .run_at = now}},
+               .now = now})
+          .ok());
 
   ASSERT_EQ(std::system(stop.c_str()), 0) << stop;
   const absl::Time down = absl::Now();
   auto get = store->JobGet({.id = 1});
-  EXPECT_EQ(get.status().code(), absl::StatusCode::kUnavailable) << get.status();
-  auto claim = store->JobClaim({.queues = {"q"}, .worker_id = "w", .limit = 1,
-                                .now = now, .lease = absl::Seconds(30),
+  EXPECT_EQ(get.status().code(), absl::StatusCode::kUnavailable)
+      << get.status();
+  auto claim = store->JobClaim({.queues = {"q"},
+                                .worker_id = "w",
+                                .limit = 1,
+                                .now = now,
+                                .lease = absl::Seconds(30),
                                 .lease_token = 7});
   EXPECT_EQ(claim.status().code(), absl::StatusCode::kUnavailable)
       << claim.status();
@@ -75,8 +81,11 @@ TEST(MongoStoreRestart, UnavailableDuringDowntimeThenRecovers) {
   }
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->state, JobState::kAvailable);
-  auto claimed = store->JobClaim({.queues = {"q"}, .worker_id = "w", .limit = 1,
-                                  .now = now, .lease = absl::Seconds(30),
+  auto claimed = store->JobClaim({.queues = {"q"},
+                                  .worker_id = "w",
+                                  .limit = 1,
+                                  .now = now,
+                                  .lease = absl::Seconds(30),
                                   .lease_token = 7});
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   EXPECT_EQ(claimed->size(), 1u);

@@ -81,10 +81,11 @@ TEST(MongoStore, ClaimsInOrderSkipsPausedQueuesAndFencesCompletion) {
   auto store = OpenOrDie(url, FreshCollection("claim"));
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store
-                  ->JobInsertMany({.jobs = {MakeJob(10, "a", 5), MakeJob(11, "", 1),
-                                            MakeJob(12, "", 1),
-                                            MakeJob(13, "", 0, kNow + absl::Seconds(5))},
-                                   .now = kNow})
+                  ->JobInsertMany(
+                      {.jobs = {MakeJob(10, "a", 5), MakeJob(11, "", 1),
+                                MakeJob(12, "", 1),
+                                MakeJob(13, "", 0, kNow + absl::Seconds(5))},
+                       .now = kNow})
                   .ok());
   ASSERT_TRUE(store->QueuePause({.queue = "q", .now = kNow}).ok());
   auto none = store->JobClaim(Claim(10));
@@ -125,11 +126,12 @@ TEST(MongoStore, ClaimsInOrderSkipsPausedQueuesAndFencesCompletion) {
   EXPECT_FALSE(job->lease_expires_at.has_value());
 
   // Job 10 (identifier "a") completes: the identifier is free again.
-  ASSERT_TRUE(store
-                  ->JobCompleteMany({.items = {{.id = 10,
-                                                .lease_token = (*next)[1].lease_token}},
-                                     .now = kNow})
-                  .ok());
+  ASSERT_TRUE(
+      store
+          ->JobCompleteMany(
+              {.items = {{.id = 10, .lease_token = (*next)[1].lease_token}},
+               .now = kNow})
+          .ok());
   auto reuse = store->JobInsertMany({.jobs = {MakeJob(14, "a")}, .now = kNow});
   ASSERT_TRUE(reuse.ok());
   EXPECT_TRUE((*reuse)[0].inserted);
@@ -139,19 +141,19 @@ TEST(MongoStore, FailRetriesThenDeadAndRescuesExpiredLeases) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("fail"));
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store
-                  ->JobInsertMany({.jobs = {MakeJob(20, "f", 0, kNow, 2)},
-                                   .now = kNow})
-                  .ok());
+  ASSERT_TRUE(
+      store
+          ->JobInsertMany({.jobs = {MakeJob(20, "f", 0, kNow, 2)}, .now = kNow})
+          .ok());
   auto c1 = store->JobClaim(Claim(1));
   ASSERT_TRUE(c1.ok() && c1->size() == 1);
-  auto failed = store->JobFailMany(
-      {.items = {{.id = 20,
-                  .lease_token = (*c1)[0].lease_token,
-                  .to = JobState::kRetryable,
-                  .run_at = kNow + absl::Seconds(10),
-                  .error = "boom"}},
-       .now = kNow});
+  auto failed =
+      store->JobFailMany({.items = {{.id = 20,
+                                     .lease_token = (*c1)[0].lease_token,
+                                     .to = JobState::kRetryable,
+                                     .run_at = kNow + absl::Seconds(10),
+                                     .error = "boom"}},
+                          .now = kNow});
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_EQ(*failed, JobIdList{20});
   // Not due yet.
@@ -173,12 +175,14 @@ TEST(MongoStore, FailRetriesThenDeadAndRescuesExpiredLeases) {
   EXPECT_EQ(job->errors[1].message, "lease expired (worker w1)");
   // The old lease can change nothing now.
   auto stale = store->JobCompleteMany(
-      {.items = {{.id = 20, .lease_token = (*c2)[0].lease_token}}, .now = kNow});
+      {.items = {{.id = 20, .lease_token = (*c2)[0].lease_token}},
+       .now = kNow});
   ASSERT_TRUE(stale.ok());
   EXPECT_TRUE(stale->empty());
   // Dead: the identifier is free, so a requeue works until another job
   // takes it.
-  ASSERT_TRUE(store->JobInsertMany({.jobs = {MakeJob(21, "f")}, .now = kNow}).ok());
+  ASSERT_TRUE(
+      store->JobInsertMany({.jobs = {MakeJob(21, "f")}, .now = kNow}).ok());
   EXPECT_EQ(store->JobRequeue({.id = 20, .now = kNow}).status().code(),
             absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(store->JobCancel({.id = 21, .now = kNow}).ok());
@@ -194,18 +198,19 @@ TEST(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   auto store = OpenOrDie(url, FreshCollection("admin"));
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(
-      store->JobInsertMany({.jobs = {MakeJob(30), MakeJob(31)}, .now = kNow}).ok());
+      store->JobInsertMany({.jobs = {MakeJob(30), MakeJob(31)}, .now = kNow})
+          .ok());
   auto c = store->JobClaim(Claim(1));
   ASSERT_TRUE(c.ok() && c->size() == 1);
   const int64_t token = (*c)[0].lease_token;
   EXPECT_EQ(store->JobDelete({.id = 30}).code(),
             absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(store->JobCancel({.id = 30, .now = kNow}).ok());
-  auto beat = store->JobHeartbeatMany({.items = {{.id = 30, .lease_token = token,
-                                                  .progress = 150},
-                                                 {.id = 31, .lease_token = token}},
-                                       .now = kNow + absl::Seconds(20),
-                                       .lease = absl::Seconds(30)});
+  auto beat = store->JobHeartbeatMany(
+      {.items = {{.id = 30, .lease_token = token, .progress = 150},
+                 {.id = 31, .lease_token = token}},
+       .now = kNow + absl::Seconds(20),
+       .lease = absl::Seconds(30)});
   ASSERT_TRUE(beat.ok()) << beat.status();
   EXPECT_EQ(beat->extended, JobIdList{30});
   EXPECT_EQ(beat->cancel_requested, JobIdList{30});
@@ -220,7 +225,8 @@ TEST(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   EXPECT_EQ(store->JobCancel({.id = 31, .now = kNow}).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(store->JobDelete({.id = 31}).ok());
-  EXPECT_EQ(store->JobGet({.id = 31}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->JobGet({.id = 31}).status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(store->JobDelete({.id = 31}).code(), absl::StatusCode::kNotFound);
 
   auto counts = store->JobCountByState();
@@ -235,8 +241,8 @@ TEST(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   EXPECT_TRUE((*queues)[0].paused);
 
   // Leadership: one holder until it expires or resigns.
-  LeaderAttemptElectParams a{.name = "m", .leader_id = "a", .now = kNow,
-                             .ttl = absl::Seconds(10)};
+  LeaderAttemptElectParams a{
+      .name = "m", .leader_id = "a", .now = kNow, .ttl = absl::Seconds(10)};
   LeaderAttemptElectParams b = a;
   b.leader_id = "b";
   EXPECT_TRUE(*store->LeaderAttemptElect(a));
@@ -250,15 +256,19 @@ TEST(MongoStore, HeartbeatCancelDeleteAndAdmin) {
 
   // Workers.
   ASSERT_TRUE(store
-                  ->WorkerRegister({.worker = {.id = "w1", .host = "h", .pid = 7,
+                  ->WorkerRegister({.worker = {.id = "w1",
+                                               .host = "h",
+                                               .pid = 7,
                                                .queues = {"q", "r"}},
                                     .now = kNow})
                   .ok());
   EXPECT_EQ(store->WorkerHeartbeat({.worker_id = "zz", .now = kNow}).code(),
             absl::StatusCode::kNotFound);
-  ASSERT_TRUE(store->WorkerHeartbeat({.worker_id = "w1", .running = 3,
-                                      .now = kNow + absl::Seconds(1)})
-                  .ok());
+  ASSERT_TRUE(
+      store
+          ->WorkerHeartbeat(
+              {.worker_id = "w1", .running = 3, .now = kNow + absl::Seconds(1)})
+          .ok());
   auto workers = store->WorkerList({.now = kNow, .ttl = absl::Seconds(30)});
   ASSERT_TRUE(workers.ok());
   ASSERT_EQ(workers->size(), 1u);
@@ -266,12 +276,13 @@ TEST(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   EXPECT_EQ((*workers)[0].running, 3);
 
   // Cron: once per (schedule, fire time).
-  CronFireOnceParams fire{.schedule = "s", .fire_time = kNow,
-                          .job = MakeJob(40), .now = kNow};
+  CronFireOnceParams fire{
+      .schedule = "s", .fire_time = kNow, .job = MakeJob(40), .now = kNow};
   EXPECT_TRUE(*store->CronFireOnce(fire));
   fire.job.id = 41;
   EXPECT_FALSE(*store->CronFireOnce(fire));
-  EXPECT_EQ(store->JobGet({.id = 41}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->JobGet({.id = 41}).status().code(),
+            absl::StatusCode::kNotFound);
 
   // Listing, newest first, with keyset pages.
   auto page = store->JobList({.filter = {.limit = 1}});

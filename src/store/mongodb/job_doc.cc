@@ -18,9 +18,27 @@ std::vector<std::string> NonFinalStates() {
           StateStr(JobState::kRunning), StateStr(JobState::kRetryable)};
 }
 
+std::string JobKey(JobId id) { return absl::StrFormat("%d", id); }
+
+std::string LeaseKey(int64_t lease_token) {
+  return absl::StrFormat("%d", lease_token);
+}
+
+std::string ReadyKey(const std::string& queue, int priority) {
+  // Injective: the priority after the last '|' is a plain number.
+  return absl::StrFormat("%s|%d", queue, priority);
+}
+
+Doc ById(JobId id) {
+  Doc f;
+  f.Int64("_id", id).Str("key", JobKey(id));
+  return f;
+}
+
 Doc NewJobDoc(const NewJob& job, JobState state, absl::Time now) {
   Doc doc;
   doc.Int64("_id", job.id)
+      .Str("key", JobKey(job.id))
       .Str("queue", job.queue)
       .Str("name", job.name)
       .Str("identifier", job.identifier)
@@ -41,6 +59,11 @@ Doc NewJobDoc(const NewJob& job, JobState state, absl::Time now) {
   Doc errors;
   bson_append_array(doc.get(), "errors", -1, errors.get());
   if (!job.identifier.empty()) doc.Str("unique_key", job.identifier);
+  if (state == JobState::kAvailable) {
+    doc.Str("ready", ReadyKey(job.queue, job.priority));
+  } else {
+    doc.Str("wait", job.queue);
+  }
   return doc;
 }
 

@@ -21,11 +21,14 @@ void LogHandler(mongoc_log_level_t level, const char* domain,
   if (std::string_view(message).find("endSessions") != std::string_view::npos) {
     return;
   }
-  LogLine(level == MONGOC_LOG_LEVEL_WARNING ? LogLevel::kWarn : LogLevel::kError,
-          absl::StrFormat("mongoc %s: %s", domain, message));
+  LogLine(
+      level == MONGOC_LOG_LEVEL_WARNING ? LogLevel::kWarn : LogLevel::kError,
+      absl::StrFormat("mongoc %s: %s", domain, message));
 }
 
-void InitDriverOnce() {
+}  // namespace
+
+void InitDriver() {
   static std::once_flag once;
   std::call_once(once, [] {
     mongoc_init();
@@ -34,6 +37,8 @@ void InitDriverOnce() {
     // destruction order, and the OS reclaims everything at exit.
   });
 }
+
+namespace {
 
 void SetDefaultInt32(mongoc_uri_t* uri, const char* option, int32_t value) {
   if (!mongoc_uri_has_option(uri, option)) {
@@ -46,8 +51,17 @@ void SetDefaultInt32(mongoc_uri_t* uri, const char* option, int32_t value) {
 // shutdown in progress, stepped down, not primary, interrupted at shutdown.
 bool IsTransientServerCode(uint32_t code) {
   switch (code) {
-    case 6: case 7: case 89: case 91: case 189: case 9001: case 10107:
-    case 11600: case 11602: case 13435: case 13436:
+    case 6:
+    case 7:
+    case 89:
+    case 91:
+    case 189:
+    case 9001:
+    case 10107:
+    case 11600:
+    case 11602:
+    case 13435:
+    case 13436:
       return true;
     default:
       return false;
@@ -67,8 +81,8 @@ Doc& Doc::Int32(std::string_view key, int32_t v) {
 }
 
 Doc& Doc::Str(std::string_view key, std::string_view v) {
-  bson_append_utf8(b_.get(), key.data(), static_cast<int>(key.size()),
-                   v.data(), static_cast<int>(v.size()));
+  bson_append_utf8(b_.get(), key.data(), static_cast<int>(key.size()), v.data(),
+                   static_cast<int>(v.size()));
   return *this;
 }
 
@@ -99,8 +113,8 @@ Doc& Doc::Int64Array(std::string_view key, const std::vector<int64_t>& v) {
   char buf[16];
   for (size_t i = 0; i < v.size(); ++i) {
     const char* k;
-    size_t len = bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf,
-                                       sizeof buf);
+    size_t len =
+        bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf, sizeof buf);
     bson_append_int64(&arr, k, static_cast<int>(len), v[i]);
   }
   bson_append_array_end(b_.get(), &arr);
@@ -114,8 +128,8 @@ Doc& Doc::StrArray(std::string_view key, const std::vector<std::string>& v) {
   char buf[16];
   for (size_t i = 0; i < v.size(); ++i) {
     const char* k;
-    size_t len = bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf,
-                                       sizeof buf);
+    size_t len =
+        bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf, sizeof buf);
     bson_append_utf8(&arr, k, static_cast<int>(len), v[i].data(),
                      static_cast<int>(v[i].size()));
   }
@@ -130,8 +144,8 @@ Doc& Doc::DocArray(std::string_view key, const std::vector<Doc>& v) {
   char buf[16];
   for (size_t i = 0; i < v.size(); ++i) {
     const char* k;
-    size_t len = bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf,
-                                       sizeof buf);
+    size_t len =
+        bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf, sizeof buf);
     bson_append_document(&arr, k, static_cast<int>(len), v[i].get());
   }
   bson_append_array_end(b_.get(), &arr);
@@ -194,7 +208,7 @@ absl::StatusOr<const bson_t*> Cursor::Next() {
 }
 
 absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(const std::string& url) {
-  InitDriverOnce();
+  InitDriver();
   bson_error_t error;
   mongoc_uri_t* uri = mongoc_uri_new_with_error(url.c_str(), &error);
   if (uri == nullptr) {
@@ -259,7 +273,6 @@ absl::Status Pool::ErrorStatus(const bson_error_t& error,
   }
 }
 
-
 namespace {
 
 UpdateResult ReadUpdateResult(const bson_t* reply) {
@@ -320,10 +333,9 @@ absl::StatusOr<BsonPtr> Collection::FindAndModify(const Doc& query,
   return BsonPtr(bson_new_from_data(data, len));
 }
 
-absl::StatusOr<UpdateResult> Collection::UpdateOne(const Doc& filter,
-                                                   const Doc& update,
-                                                   bool upsert,
-                                                   std::string_view what) const {
+absl::StatusOr<UpdateResult> Collection::UpdateOne(
+    const Doc& filter, const Doc& update, bool upsert,
+    std::string_view what) const {
   Reply reply;
   bson_error_t error;
   if (!mongoc_collection_update_one(c_, filter.get(), update.get(),
@@ -358,7 +370,7 @@ absl::StatusOr<UpdateResult> Collection::ReplaceOne(
   return ReadUpdateResult(reply.get());
 }
 
-absl::StatusOr<int64_t> Collection::BulkUpdateOne(
+absl::StatusOr<int64_t> Collection::BulkUpdateById(
     const std::vector<UpdateOp>& ops, std::string_view what) const {
   if (ops.empty()) return 0;
   Doc opts;
@@ -367,14 +379,15 @@ absl::StatusOr<int64_t> Collection::BulkUpdateOne(
       mongoc_collection_create_bulk_operation_with_opts(c_, opts.get());
   bson_error_t error;
   for (const UpdateOp& op : ops) {
-    if (!mongoc_bulk_operation_update_one_with_opts(
+    if (!mongoc_bulk_operation_update_many_with_opts(
             bulk, op.filter.get(), op.update.get(), nullptr, &error)) {
       mongoc_bulk_operation_destroy(bulk);
       return pool_.ErrorStatus(error, what);
     }
   }
   Reply reply;
-  const uint32_t server = mongoc_bulk_operation_execute(bulk, reply.out(), &error);
+  const uint32_t server =
+      mongoc_bulk_operation_execute(bulk, reply.out(), &error);
   mongoc_bulk_operation_destroy(bulk);
   if (server == 0) return pool_.ErrorStatus(error, what);
   return GetInt64(reply.get(), "nMatched").value_or(0);
@@ -454,6 +467,38 @@ absl::Status Collection::Command(const Doc& command,
     return pool_.ErrorStatus(error, what);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> Collection::IndexNames(
+    std::string_view what) const {
+  Cursor cursor(mongoc_collection_find_indexes_with_opts(c_, nullptr), &pool_);
+  std::vector<std::string> names;
+  while (true) {
+    absl::StatusOr<const bson_t*> doc = cursor.Next();
+    if (!doc.ok()) {
+      // NamespaceNotFound: no collection yet, so no indexes.
+      if (absl::IsInternal(doc.status()) &&
+          std::string(doc.status().message()).find("does not exist") !=
+              std::string::npos) {
+        return std::vector<std::string>();
+      }
+      return doc.status();
+    }
+    if (*doc == nullptr) break;
+    names.push_back(GetStr(*doc, "name").value_or(""));
+  }
+  return names;
+}
+
+absl::StatusOr<BsonPtr> Collection::ReadCommand(const Doc& command,
+                                                std::string_view what) const {
+  Reply reply;
+  bson_error_t error;
+  if (!mongoc_collection_read_command_with_opts(c_, command.get(), nullptr,
+                                                nullptr, reply.out(), &error)) {
+    return pool_.ErrorStatus(error, what);
+  }
+  return BsonPtr(bson_copy(reply.get()));
 }
 
 std::vector<WriteError> WriteErrors(const bson_t* reply) {

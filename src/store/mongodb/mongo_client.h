@@ -20,6 +20,10 @@
 
 namespace popqueue::store::mongodb {
 
+// Initializes libmongoc and routes its log to popqueue's (once per process;
+// thread-safe). Pool::Open calls it.
+void InitDriver();
+
 // Server error codes the store reacts to.
 inline constexpr int kDuplicateKey = 11000;
 
@@ -195,9 +199,14 @@ class Collection {
   absl::StatusOr<UpdateResult> ReplaceOne(const Doc& filter,
                                           const Doc& replacement, bool upsert,
                                           std::string_view what) const;
-  // Unordered bulk of updateOne; returns how many documents matched in all.
-  absl::StatusOr<int64_t> BulkUpdateOne(const std::vector<UpdateOp>& ops,
-                                        std::string_view what) const;
+  // Unordered bulk of updates whose filters each match at most one document
+  // (they name _id); returns how many documents matched in all. Each is sent
+  // as an update-many: FerretDB holds a backend connection per updateOne of
+  // a command until the command ends (and deadlocks once a command has more
+  // than its pool), while an update-many reads its matches to the end and
+  // releases the connection at once.
+  absl::StatusOr<int64_t> BulkUpdateById(const std::vector<UpdateOp>& ops,
+                                         std::string_view what) const;
   absl::StatusOr<int64_t> DeleteOne(const Doc& filter,
                                     std::string_view what) const;
   absl::StatusOr<int64_t> DeleteMany(const Doc& filter,
@@ -212,6 +221,12 @@ class Collection {
                                                  std::string_view what) const;
   // A database command run against this collection's database.
   absl::Status Command(const Doc& command, std::string_view what) const;
+  // The names of the collection's indexes (none when it does not exist).
+  absl::StatusOr<std::vector<std::string>> IndexNames(
+      std::string_view what) const;
+  // A read command (e.g. buildInfo) on this collection's database: the reply.
+  absl::StatusOr<BsonPtr> ReadCommand(const Doc& command,
+                                      std::string_view what) const;
 
  private:
   const Pool& pool_;

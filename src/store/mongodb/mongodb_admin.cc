@@ -1,6 +1,5 @@
 // The MongoDB store's reads and admin calls: single-job admin (get, requeue,
-// cancel, delete), listing and counts, queues, leadership and the worker
-// registry. The worker-side hot paths live in mongodb_store.cc.
+// cancel, delete), listing and counts, and queues (pause records).
 //
 // Single-job changes are one findAndModify whose filter names the states the
 // change is allowed from; when it matches nothing, the job is read to tell
@@ -59,7 +58,7 @@ absl::Status HeldElsewhere(JobId id, JobId holder) {
 
 absl::StatusOr<Job> MongoStore::GetJob(const Collection& jobs, JobId id) {
   absl::StatusOr<std::vector<BsonPtr>> docs =
-      jobs.Find(Doc().Int64("_id", id), Doc(), "get job");
+      jobs.Find(ById(id), Doc(), "get job");
   if (!docs.ok()) return docs.status();
   if (docs->empty()) {
     return absl::NotFoundError(absl::StrFormat("job %d not found", id));
@@ -70,7 +69,8 @@ absl::StatusOr<Job> MongoStore::GetJob(const Collection& jobs, JobId id) {
 // --- Single-job admin -----------------------------------------------------
 
 absl::StatusOr<Job> MongoStore::JobGet(const JobGetParams& params) {
-  return With(jobs_, [&](const Collection& jobs) { return GetJob(jobs, params.id); });
+  return With(jobs_,
+              [&](const Collection& jobs) { return GetJob(jobs, params.id); });
 }
 
 absl::StatusOr<Job> MongoStore::JobRequeue(const JobRequeueParams& params) {
@@ -86,8 +86,8 @@ absl::StatusOr<Job> MongoStore::JobRequeue(const JobRequeueParams& params) {
             "can be requeued",
             params.id, JobStateName(from)));
       }
-      Doc filter;
-      filter.Int64("_id", params.id).Str("state", JobStateName(from));
+      Doc filter = ById(params.id);
+      filter.Str("state", JobStateName(from));
       Doc set;
       set.Str("state", "available")
           .Int32("attempt", 0)
@@ -95,12 +95,22 @@ absl::StatusOr<Job> MongoStore::JobRequeue(const JobRequeueParams& params) {
           .Int64("lease_token", 0)
           .Str("worker_id", "")
           .Bool("cancel_requested", false)
-          .Int32("progress", 0);
+          .Int32("progress", 0)
+          .Str("ready", ReadyKey(current->queue, current->priority));
       // Non-final again: it holds its identifier once more, which the
       // unique index refuses while another non-final job holds it.
-      if (!current->identifier.empty()) set.Str("unique_key", current->identifier);
+      if (!current->identifier.empty())
+        set.Str("unique_key", current->identifier);
       Doc unset;
-      unset.Str("finished_at", "").Str("lease_expires_at", "").Str("result", "");
+      unset.Str("finished_at", "")
+          .Str("lease_expires_at", "")
+          .Str("result", "")
+          .Str("wait", "");
+      if (absl::Status s =
+              RegisterLevels({{current->queue, current->priority}});
+          !s.ok()) {
+        return s;
+      }
       // Ask first: FerretDB reports the index violation of a findAndModify
       // as a generic error, not as a duplicate key.
       absl::StatusOr<JobId> holder = IdentifierHolder(jobs, *current);
@@ -112,7 +122,8 @@ absl::StatusOr<Job> MongoStore::JobRequeue(const JobRequeueParams& params) {
       if (!doc.ok() && !current->identifier.empty()) {
         // A racing enqueue took the identifier in between.
         holder = IdentifierHolder(jobs, *current);
-        if (holder.ok() && *holder != 0) return HeldElsewhere(params.id, *holder);
+        if (holder.ok() && *holder != 0)
+          return HeldElsewhere(params.id, *holder);
       }
       if (!doc.ok()) return doc.status();
       if (*doc != nullptr) return ReadJob(doc->get());
@@ -127,25 +138,25 @@ absl::StatusOr<Job> MongoStore::JobCancel(const JobCancelParams& params) {
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<Job> {
     for (int round = 0; round < kAdminRounds; ++round) {
       // Not running: cancelled at once.
-      Doc waiting;
-      waiting.Int64("_id", params.id)
-          .Sub("state", InStr({StateStr(JobState::kScheduled),
-                               StateStr(JobState::kAvailable),
-                               StateStr(JobState::kRetryable)}));
+      Doc waiting = ById(params.id);
+      waiting.Sub("state", InStr({StateStr(JobState::kScheduled),
+                                  StateStr(JobState::kAvailable),
+                                  StateStr(JobState::kRetryable)}));
       Doc now_cancelled;
       now_cancelled
           .Sub("$set", Doc()
                            .Str("state", "cancelled")
                            .Time("finished_at", params.now)
                            .Bool("cancel_requested", false))
-          .Sub("$unset", Doc().Str("unique_key", ""));
+          .Sub("$unset",
+               Doc().Str("unique_key", "").Str("ready", "").Str("wait", ""));
       absl::StatusOr<BsonPtr> doc = jobs.FindAndModify(
           waiting, nullptr, now_cancelled, /*upsert=*/false, "cancel");
       if (!doc.ok()) return doc.status();
       if (*doc != nullptr) return ReadJob(doc->get());
       // Running: its worker is asked to stop and ends it cancelled.
-      Doc running;
-      running.Int64("_id", params.id).Str("state", "running");
+      Doc running = ById(params.id);
+      running.Str("state", "running");
       doc = jobs.FindAndModify(
           running, nullptr,
           Doc().Sub("$set", Doc().Bool("cancel_requested", true)),
@@ -166,16 +177,16 @@ absl::StatusOr<Job> MongoStore::JobCancel(const JobCancelParams& params) {
 
 absl::Status MongoStore::JobDelete(const JobDeleteParams& params) {
   return With(jobs_, [&](const Collection& jobs) -> absl::Status {
-    Doc filter;
-    filter.Int64("_id", params.id).Sub("state", Doc().Str("$ne", "running"));
+    Doc filter = ById(params.id);
+    filter.Sub("state", Doc().Str("$ne", "running"));
     absl::StatusOr<int64_t> deleted = jobs.DeleteOne(filter, "delete job");
     if (!deleted.ok()) return deleted.status();
     if (*deleted == 1) return ForgetClaims({params.id});
     absl::StatusOr<Job> current = GetJob(jobs, params.id);
     if (!current.ok()) return current.status();
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "job %d is %s; cancel it first", params.id,
-        JobStateName(current->state)));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("job %d is %s; cancel it first", params.id,
+                        JobStateName(current->state)));
   });
 }
 
@@ -210,7 +221,8 @@ absl::StatusOr<JobPage> MongoStore::JobList(const JobListParams& params) {
   Doc opts;
   opts.Sub("sort", Doc().Int32("_id", -1)).Int64("limit", f.limit + 1);
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<JobPage> {
-    absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(filter, opts, "list jobs");
+    absl::StatusOr<std::vector<BsonPtr>> docs =
+        jobs.Find(filter, opts, "list jobs");
     if (!docs.ok()) return docs.status();
     JobPage page;
     for (const BsonPtr& d : *docs) {
@@ -228,54 +240,55 @@ absl::StatusOr<JobPage> MongoStore::JobList(const JobListParams& params) {
 
 absl::StatusOr<std::vector<QueueCounts>> MongoStore::JobCountByState() {
   Doc group;
-  group
-      .Sub("_id", Doc().Str("queue", "$queue").Str("state", "$state"))
+  group.Sub("_id", Doc().Str("queue", "$queue").Str("state", "$state"))
       .Sub("n", Doc().Int32("$sum", 1));
   std::vector<Doc> stages;
   stages.push_back(std::move(Doc().Sub("$group", group)));
   Doc pipeline;
   pipeline.DocArray("pipeline", stages);
-  return With(jobs_, [&](const Collection& jobs)
-                         -> absl::StatusOr<std::vector<QueueCounts>> {
-    absl::StatusOr<std::vector<BsonPtr>> rows =
-        jobs.Aggregate(pipeline, "count by state");
-    if (!rows.ok()) return rows.status();
-    std::map<std::string, std::map<JobState, int64_t>> by_queue;
-    for (const BsonPtr& row : *rows) {
-      bson_iter_t it, key;
-      if (!bson_iter_init_find(&it, row.get(), "_id") ||
-          !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &key)) {
-        return absl::InternalError("count by state: malformed group");
-      }
-      std::string queue, state_name;
-      while (bson_iter_next(&key)) {
-        std::string_view k = bson_iter_key(&key);
-        if (k == "queue") queue = IterStr(&key);
-        if (k == "state") state_name = IterStr(&key);
-      }
-      absl::StatusOr<JobState> state = ParseJobState(state_name);
-      if (!state.ok()) {
-        return absl::InternalError(absl::StrFormat(
-            "corrupt job document in queue %s: %s", queue,
-            std::string(state.status().message())));
-      }
-      auto [entry, fresh] = by_queue.try_emplace(queue, ZeroCounts());
-      entry->second[*state] += GetInt64(row.get(), "n").value_or(0);
-    }
-    std::vector<QueueCounts> out;
-    for (auto& [queue, counts] : by_queue) {
-      out.push_back(QueueCounts{.queue = queue, .by_state = std::move(counts)});
-    }
-    return out;
-  });
+  return With(
+      jobs_,
+      [&](const Collection& jobs) -> absl::StatusOr<std::vector<QueueCounts>> {
+        absl::StatusOr<std::vector<BsonPtr>> rows =
+            jobs.Aggregate(pipeline, "count by state");
+        if (!rows.ok()) return rows.status();
+        std::map<std::string, std::map<JobState, int64_t>> by_queue;
+        for (const BsonPtr& row : *rows) {
+          bson_iter_t it, key;
+          if (!bson_iter_init_find(&it, row.get(), "_id") ||
+              !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &key)) {
+            return absl::InternalError("count by state: malformed group");
+          }
+          std::string queue, state_name;
+          while (bson_iter_next(&key)) {
+            std::string_view k = bson_iter_key(&key);
+            if (k == "queue") queue = IterStr(&key);
+            if (k == "state") state_name = IterStr(&key);
+          }
+          absl::StatusOr<JobState> state = ParseJobState(state_name);
+          if (!state.ok()) {
+            return absl::InternalError(
+                absl::StrFormat("corrupt job document in queue %s: %s", queue,
+                                std::string(state.status().message())));
+          }
+          auto [entry, fresh] = by_queue.try_emplace(queue, ZeroCounts());
+          entry->second[*state] += GetInt64(row.get(), "n").value_or(0);
+        }
+        std::vector<QueueCounts> out;
+        for (auto& [queue, counts] : by_queue) {
+          out.push_back(
+              QueueCounts{.queue = queue, .by_state = std::move(counts)});
+        }
+        return out;
+      });
 }
 
 absl::StatusOr<int> MongoStore::JobDeleteFinishedBefore(
     const JobDeleteFinishedBeforeParams& params) {
   if (!IsFinal(params.state)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "only finished jobs can be cleaned up, not %s",
-        JobStateName(params.state)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("only finished jobs can be cleaned up, not %s",
+                        JobStateName(params.state)));
   }
   if (params.limit <= 0) return 0;
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<int> {
@@ -283,13 +296,13 @@ absl::StatusOr<int> MongoStore::JobDeleteFinishedBefore(
     old.Str("state", JobStateName(params.state))
         .Sub("finished_at", Doc().Time("$lt", params.before));
     absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(
-        old,
-        std::move(Projection({"_id"}).Int64("limit", params.limit)),
+        old, std::move(Projection({"_id"}).Int64("limit", params.limit)),
         "clean up: find");
     if (!docs.ok()) return docs.status();
     if (docs->empty()) return 0;
     std::vector<JobId> ids;
-    for (const BsonPtr& d : *docs) ids.push_back(GetInt64(d.get(), "_id").value_or(0));
+    for (const BsonPtr& d : *docs)
+      ids.push_back(GetInt64(d.get(), "_id").value_or(0));
     Doc filter = IdIn(ids);
     filter.Str("state", JobStateName(params.state));
     absl::StatusOr<int64_t> deleted = jobs.DeleteMany(filter, "clean up");
@@ -329,141 +342,27 @@ absl::Status MongoStore::QueueResume(const QueueNameParams& params) {
 absl::StatusOr<std::vector<QueueInfo>> MongoStore::QueueList() {
   absl::StatusOr<std::vector<QueueCounts>> counts = JobCountByState();
   if (!counts.ok()) return counts.status();
-  absl::StatusOr<std::vector<BsonPtr>> paused = With(
-      queues_, [&](const Collection& queues) {
+  absl::StatusOr<std::vector<BsonPtr>> paused =
+      With(queues_, [&](const Collection& queues) {
         return queues.Find(Doc().Bool("paused", true), Projection({"_id"}),
                            "list paused queues");
       });
   if (!paused.ok()) return paused.status();
   std::map<std::string, QueueInfo> queues;
   for (QueueCounts& c : *counts) {
-    queues[c.queue] = QueueInfo{.name = c.queue, .counts = std::move(c.by_state)};
+    queues[c.queue] =
+        QueueInfo{.name = c.queue, .counts = std::move(c.by_state)};
   }
   for (const BsonPtr& d : *paused) {
     const std::string name = GetStr(d.get(), "_id").value_or("");
     QueueInfo& info = queues[name];
-    if (info.name.empty()) info = QueueInfo{.name = name, .counts = ZeroCounts()};
+    if (info.name.empty())
+      info = QueueInfo{.name = name, .counts = ZeroCounts()};
     info.paused = true;
   }
   std::vector<QueueInfo> out;
   for (auto& [name, info] : queues) out.push_back(std::move(info));
   return out;
-}
-
-// --- Leadership -------------------------------------------------------------
-
-absl::StatusOr<bool> MongoStore::LeaderAttemptElect(
-    const LeaderAttemptElectParams& params) {
-  if (absl::Status s = ValidateLeaderElect(params); !s.ok()) return s;
-  return With(leaders_, [&](const Collection& leaders) -> absl::StatusOr<bool> {
-    // Matches when free to take (expired) or already ours. When held by
-    // another, nothing matches and the upsert's insert collides with the
-    // holder's _id: not elected.
-    std::vector<Doc> either;
-    either.push_back(std::move(Doc().Str("leader_id", params.leader_id)));
-    either.push_back(
-        std::move(Doc().Sub("expires_at", Doc().Time("$lte", params.now))));
-    Doc query;
-    query.Str("_id", params.name).DocArray("$or", either);
-    Doc update;
-    update.Sub("$set", Doc()
-                           .Str("leader_id", params.leader_id)
-                           .Time("expires_at", params.now + params.ttl));
-    absl::StatusOr<BsonPtr> doc = leaders.FindAndModify(
-        query, nullptr, update, /*upsert=*/true, "leader election");
-    if (absl::IsAlreadyExists(doc.status())) return false;
-    if (!doc.ok()) return doc.status();
-    return *doc != nullptr &&
-           GetStr(doc->get(), "leader_id").value_or("") == params.leader_id;
-  });
-}
-
-absl::Status MongoStore::LeaderResign(const LeaderResignParams& params) {
-  return With(leaders_, [&](const Collection& leaders) -> absl::Status {
-    return leaders
-        .DeleteOne(Doc().Str("_id", params.name).Str("leader_id", params.leader_id),
-                   "leader resign")
-        .status();
-  });
-}
-
-// --- Worker registry ----------------------------------------------------------
-
-absl::Status MongoStore::WorkerRegister(const WorkerRegisterParams& params) {
-  const WorkerInfo& w = params.worker;
-  if (w.id.empty()) return absl::InvalidArgumentError("worker id is empty");
-  Doc record;
-  record.Str("host", w.host)
-      .Int64("pid", w.pid)
-      .StrArray("queues", w.queues)
-      .Time("started_at", w.started_at)
-      .Time("last_heartbeat_at", params.now)
-      .Int32("running", std::max(w.running, 0));
-  return With(workers_, [&](const Collection& workers) -> absl::Status {
-    for (int round = 0;; ++round) {
-      absl::StatusOr<UpdateResult> r = workers.ReplaceOne(
-          Doc().Str("_id", w.id), record, /*upsert=*/true, "register worker");
-      if (absl::IsAlreadyExists(r.status()) && round < 2) continue;
-      return r.status();
-    }
-  });
-}
-
-absl::Status MongoStore::WorkerHeartbeat(const WorkerHeartbeatParams& params) {
-  return With(workers_, [&](const Collection& workers) -> absl::Status {
-    absl::StatusOr<UpdateResult> r = workers.UpdateOne(
-        Doc().Str("_id", params.worker_id),
-        Doc().Sub("$set", Doc()
-                              .Int32("running", std::max(params.running, 0))
-                              .Time("last_heartbeat_at", params.now)),
-        /*upsert=*/false, "worker heartbeat");
-    if (!r.ok()) return r.status();
-    if (r->matched == 0) {
-      return absl::NotFoundError(absl::StrFormat(
-          "worker %s is not registered", params.worker_id));
-    }
-    return absl::OkStatus();
-  });
-}
-
-absl::Status MongoStore::WorkerDeregister(const WorkerDeregisterParams& params) {
-  return With(workers_, [&](const Collection& workers) -> absl::Status {
-    return workers.DeleteOne(Doc().Str("_id", params.worker_id),
-                             "deregister worker")
-        .status();
-  });
-}
-
-absl::StatusOr<std::vector<WorkerInfo>> MongoStore::WorkerList(
-    const WorkerListParams& params) {
-  return With(workers_, [&](const Collection& workers)
-                            -> absl::StatusOr<std::vector<WorkerInfo>> {
-    absl::StatusOr<std::vector<BsonPtr>> docs = workers.Find(
-        Doc().Sub("last_heartbeat_at", Doc().Time("$gte", params.now - params.ttl)),
-        Doc().Sub("sort", Doc().Int32("_id", 1)), "list workers");
-    if (!docs.ok()) return docs.status();
-    std::vector<WorkerInfo> out;
-    for (const BsonPtr& d : *docs) {
-      const bson_t* doc = d.get();
-      WorkerInfo w{
-          .id = GetStr(doc, "_id").value_or(""),
-          .host = GetStr(doc, "host").value_or(""),
-          .pid = GetInt64(doc, "pid").value_or(0),
-          .started_at = GetTime(doc, "started_at").value_or(absl::UnixEpoch()),
-          .last_heartbeat_at =
-              GetTime(doc, "last_heartbeat_at").value_or(absl::UnixEpoch()),
-          .running = static_cast<int>(GetInt64(doc, "running").value_or(0))};
-      bson_iter_t it, arr;
-      if (bson_iter_init_find(&it, doc, "queues") && BSON_ITER_HOLDS_ARRAY(&it) &&
-          bson_iter_recurse(&it, &arr)) {
-        while (bson_iter_next(&arr)) {
-          if (BSON_ITER_HOLDS_UTF8(&arr)) w.queues.push_back(IterStr(&arr));
-        }
-      }
-      out.push_back(std::move(w));
-    }
-    return out;
-  });
 }
 
 }  // namespace popqueue::store::mongodb

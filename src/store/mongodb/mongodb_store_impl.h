@@ -1,15 +1,22 @@
 // MongoStore: the Store on a MongoDB database. Private to src/store/mongodb;
 // the rest of the library opens it through OpenMongoStore (mongodb_store.h).
 // How each operation maps onto MongoDB is explained at the top of
-// mongodb_store.cc.
+// mongodb_store.cc; the operations live in one file per concern:
+// mongodb_insert.cc, mongodb_claim.cc, mongodb_lease.cc (complete, fail,
+// heartbeat, rescue), mongodb_admin.cc, mongodb_coord.cc (leadership,
+// workers, cron).
 #ifndef POPQUEUE_STORE_MONGODB_MONGODB_STORE_IMPL_H_
 #define POPQUEUE_STORE_MONGODB_MONGODB_STORE_IMPL_H_
 
+#include <initializer_list>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "store/mongodb/mongo_client.h"
 #include "store/store.h"
 
@@ -23,18 +30,21 @@ class MongoStore final : public Store {
     std::string collection;  // validated name of the jobs collection
   };
 
-  // Opens the client pool and runs Migrate() (Unavailable when no server
-  // answers within serverSelectionTimeoutMS).
+  // Opens the client pool, asks the server what it is (buildInfo) and runs
+  // Migrate() (Unavailable when no server answers within
+  // serverSelectionTimeoutMS).
   static absl::StatusOr<std::shared_ptr<MongoStore>> Open(Options options);
 
   absl::Status Migrate() override;
 
   absl::StatusOr<JobInsertManyResult> JobInsertMany(
       const JobInsertManyParams& params) override;
-  absl::StatusOr<JobClaimResult> JobClaim(const JobClaimParams& params) override;
+  absl::StatusOr<JobClaimResult> JobClaim(
+      const JobClaimParams& params) override;
   absl::StatusOr<JobIdList> JobCompleteMany(
       const JobCompleteManyParams& params) override;
-  absl::StatusOr<JobIdList> JobFailMany(const JobFailManyParams& params) override;
+  absl::StatusOr<JobIdList> JobFailMany(
+      const JobFailManyParams& params) override;
   absl::StatusOr<JobHeartbeatManyResult> JobHeartbeatMany(
       const JobHeartbeatManyParams& params) override;
   absl::StatusOr<int> JobRescueExpired(
@@ -80,11 +90,15 @@ class MongoStore final : public Store {
   }
 
   // Inserts jobs (JobInsertMany without the empty/validation preamble).
-  absl::StatusOr<JobInsertManyResult> InsertJobs(const Collection& jobs,
-                                                 const std::vector<NewJob>& batch,
-                                                 absl::Time now);
+  absl::StatusOr<JobInsertManyResult> InsertJobs(
+      const Collection& jobs, const std::vector<NewJob>& batch, absl::Time now);
   // Deletes the claim records of deleted jobs.
   absl::Status ForgetClaims(const std::vector<JobId>& ids);
+  // Records the priority levels (queue, priority) of jobs about to become
+  // available, so that claims look for them (see mongodb_claim.cc). Levels
+  // are never removed; each is written once per process.
+  absl::Status RegisterLevels(
+      const std::vector<std::pair<std::string, int>>& levels);
   // The job, or NotFound.
   absl::StatusOr<Job> GetJob(const Collection& jobs, JobId id);
 
@@ -97,11 +111,26 @@ class MongoStore final : public Store {
   std::string workers_;
   std::string cron_fires_;
   std::string claims_;
+  std::string levels_;
+  // The server is FerretDB (buildInfo says so), not MongoDB. FerretDB sorts
+  // in Go over every match and pushes no limit down with a filter, so claims
+  // read a bounded window unsorted and order it here; and its updates are a
+  // read followed by a blind write, so this process's own heartbeats and
+  // outcomes of its jobs are serialized (lease_writes_mu_) lest a heartbeat
+  // write a completed job back as running.
+  bool ferretdb_ = false;
+  absl::Mutex lease_writes_mu_;
+
+  absl::Mutex levels_mu_;
+  std::set<std::pair<std::string, int>> known_levels_
+      ABSL_GUARDED_BY(levels_mu_);
 };
 
-// Filter helpers shared by the store's files.
-Doc InInt64(const std::vector<int64_t>& values);     // {$in: values}
-Doc InStr(const std::vector<std::string>& values);   // {$in: values}
+// Helpers shared by the store's files.
+Doc Keys(std::initializer_list<std::pair<const char*, int>> fields);
+Doc ClaimOrder();  // {priority: 1, run_at: 1, _id: 1}
+Doc InInt64(const std::vector<int64_t>& values);    // {$in: values}
+Doc InStr(const std::vector<std::string>& values);  // {$in: values}
 // {_id: {$in: ids}}
 Doc IdIn(const std::vector<JobId>& ids);
 
