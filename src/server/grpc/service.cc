@@ -67,6 +67,13 @@ grpc::Status PopQueueService::Enqueue(grpc::ServerContext* context,
   for (int i = 0; i < n; ++i) {
     auto r = FromProto(request->jobs(i), absl::StrFormat("jobs[%d]", i));
     POPQUEUE_RETURN_IF_ERROR(r.status());
+    // Too large a payload is a resource limit (RESOURCE_EXHAUSTED, as REST's
+    // 413), not a malformed request.
+    if (size_t limit = queue_->config().max_payload_bytes; r->data.size() > limit) {
+      return ToGrpcStatus(absl::ResourceExhaustedError(
+          absl::StrFormat("jobs[%d].data: payload of %d bytes exceeds the limit of %d bytes", i,
+                          r->data.size(), limit)));
+    }
     requests.push_back(std::move(*r));
   }
   auto results = queue_->EnqueueMany(std::move(requests));

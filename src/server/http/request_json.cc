@@ -91,6 +91,14 @@ absl::StatusOr<nlohmann::json> ParseJsonObject(const std::string& body) {
                                                      "character in a JSON string"
                                                    : "malformed JSON",
                                               e.byte));
+  } catch (const nlohmann::json::exception& e) {
+    // Anything else the parser throws, e.g. out_of_range 406 for a number
+    // such as 1e400 that overflows a double: the body is at fault, not us.
+    std::string what = e.what();
+    if (size_t bracket = what.find("] "); bracket != std::string::npos) {
+      what = what.substr(bracket + 2);
+    }
+    return FieldError("body", absl::StrFormat("invalid JSON: %s", what.substr(0, 200)));
   }
   if (!parsed.is_object()) {
     return FieldError("body", absl::StrFormat("must be a JSON object, got %s",
@@ -206,6 +214,14 @@ absl::StatusOr<EnqueueRequest> ParseEnqueueRequest(const nlohmann::json& item,
     r.options.backoff_base = *v;
   }
   return r;
+}
+
+absl::Status CheckPayloadSize(const EnqueueRequest& request, size_t max_payload_bytes,
+                              const std::string& prefix) {
+  if (request.data.size() <= max_payload_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrFormat("%sdata: payload of %d bytes exceeds the limit of %d bytes", prefix,
+                      request.data.size(), max_payload_bytes));
 }
 
 absl::StatusOr<JobFilter> ParseJobFilter(const QueryParams& params) {

@@ -37,6 +37,11 @@ absl::StatusOr<JobId> JobIdFromJson(const nlohmann::json& value, std::string_vie
 absl::StatusOr<EnqueueRequest> ParseEnqueueRequest(const nlohmann::json& item,
                                                    const std::string& prefix);
 
+// ResourceExhausted (HTTP 413) "<prefix>data: ..." when the payload is larger
+// than `max_payload_bytes` (the Queue's QueueConfig::max_payload_bytes).
+absl::Status CheckPayloadSize(const EnqueueRequest& request, size_t max_payload_bytes,
+                              const std::string& prefix);
+
 // The filter of GET /api/jobs: state (comma list), name, queue, identifier,
 // limit (1-1000, default 50), before (a job id: keyset cursor).
 absl::StatusOr<JobFilter> ParseJobFilter(const QueryParams& params);

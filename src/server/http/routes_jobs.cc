@@ -63,6 +63,10 @@ Reply EnqueueJob(RouteContext& c) {
   if (!body.ok()) return ErrorReply(body.status());
   auto request = ParseEnqueueRequest(*body, "");
   if (!request.ok()) return ErrorReply(request.status());
+  if (absl::Status s = CheckPayloadSize(*request, c.queue->config().max_payload_bytes, "");
+      !s.ok()) {
+    return ErrorReply(s);
+  }
   std::string name = request->name;
   auto result = c.queue->Enqueue(name, std::move(request->data), request->options);
   if (!result.ok()) return ErrorReply(result.status());
@@ -93,8 +97,13 @@ Reply EnqueueBatch(RouteContext& c) {
   std::vector<EnqueueRequest> requests;
   requests.reserve(it->size());
   for (size_t i = 0; i < it->size(); ++i) {
-    auto r = ParseEnqueueRequest((*it)[i], absl::StrCat("jobs[", i, "]."));
+    std::string prefix = absl::StrCat("jobs[", i, "].");
+    auto r = ParseEnqueueRequest((*it)[i], prefix);
     if (!r.ok()) return ErrorReply(r.status());
+    if (absl::Status s = CheckPayloadSize(*r, c.queue->config().max_payload_bytes, prefix);
+        !s.ok()) {
+      return ErrorReply(s);
+    }
     requests.push_back(std::move(*r));
   }
   std::vector<std::string> names;

@@ -1,0 +1,192 @@
+// Bad input through the CLI door: hostile strings in flags are stored
+// verbatim (never run by a shell or a query), malformed values exit 2 naming
+// the flag and store nothing, oversized payloads are refused with a clear
+// message, and a password in a database URL never appears in the output.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "popqueue/queue.h"
+#include "tests/integration/test_util.h"
+
+extern char** environ;
+
+namespace popqueue {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::TempDir;
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class CliSecurityTest : public ::testing::Test {
+ protected:
+  // Runs popqueue with `args` and `extra_env`, the CLI's own variables
+  // removed from the environment.
+  Result Run(std::vector<std::string> args, std::vector<std::string> extra_env = {}) {
+    std::string out_path = dir_.path() + "/out", err_path = dir_.path() + "/err";
+    std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view kv(*e);
+      std::string_view key = kv.substr(0, kv.find('='));
+      if (key == "DB_URL" || key == "REDIS_URL" || key == "MEMCACHED_URL" ||
+          key == "POSTGRES_URL" || key.rfind("POPQUEUE_", 0) == 0) {
+        continue;
+      }
+      env_s.emplace_back(kv);
+    }
+    env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> envp;
+    for (std::string& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    Result r;
+    if (rc != 0) {
+      ADD_FAILURE() << "cannot start " << argv[0];
+      return r;
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ADD_FAILURE() << "popqueue did not finish in 60 s";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = ReadFile(out_path);
+    r.err = ReadFile(err_path);
+    return r;
+  }
+
+  std::vector<Job> Jobs() {
+    auto queue = Queue::Open(QueueConfig{.db_url = dir_.SqliteUrl()});
+    EXPECT_TRUE(queue.ok()) << queue.status();
+    if (!queue.ok()) return {};
+    auto page = (*queue)->ListJobs(JobFilter{.limit = 1000});
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? page->jobs : std::vector<Job>{};
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(CliSecurityTest, HostileStringsAreStoredVerbatim) {
+  const std::string marker = dir_.path() + "/pwned";
+  const std::vector<std::string> evil = {
+      "'; DROP TABLE jobs; --",
+      "$(touch " + marker + ")",
+      "`touch " + marker + "`; touch " + marker,
+      "{\"$gt\": \"\"}",
+      "<script>alert(1)</script>",
+      "%s%s%n",
+      "-not-a-flag",
+  };
+  for (const std::string& s : evil) {
+    Result r = Run({"enqueue", "--db-url", dir_.SqliteUrl(), "--identifier", s, "--data", s,
+                    "--", s});
+    ASSERT_EQ(r.exit_code, 0) << s << ": " << r.err;
+  }
+  EXPECT_FALSE(std::ifstream(marker).good()) << "a shell ran a payload";
+  std::vector<Job> jobs = Jobs();
+  ASSERT_EQ(jobs.size(), evil.size());
+  for (const Job& job : jobs) {
+    EXPECT_EQ(job.name, job.data);
+    EXPECT_EQ(job.identifier, job.data);
+    EXPECT_NE(std::find(evil.begin(), evil.end(), job.data), evil.end()) << job.data;
+  }
+}
+
+TEST_F(CliSecurityTest, MalformedValuesFailAndStoreNothing) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--priority", "high"},          {"--priority", "99999999999999999999"},
+      {"--max-attempts", "-1"},        {"--max-attempts", "1e3"},
+      {"--delay", "soon"},             {"--delay", "-5s"},
+      {"--score", "yesterday"},        {"--timeout", "0x10"},
+      {"--queue", "bad queue name!"},  {"--score", "1", "--delay", "1s"},
+      {"--backoff", "\xff\xfe"},       {"--no-such-flag", "x"},
+  };
+  for (std::vector<std::string> args : bad) {
+    args.insert(args.begin(), {"enqueue", "--db-url", dir_.SqliteUrl(), "n"});
+    Result r = Run(args);
+    EXPECT_NE(r.exit_code, 0) << ::testing::PrintToString(args);
+    EXPECT_THAT(r.err, HasSubstr("popqueue")) << ::testing::PrintToString(args);
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  for (const std::string& id : {"abc", "-1", "1 OR 1=1", "99999999999999999999"}) {
+    Result r = Run({"job", "--db-url", dir_.SqliteUrl(), id});
+    EXPECT_NE(r.exit_code, 0) << id;
+    EXPECT_FALSE(r.err.empty()) << id;
+  }
+  EXPECT_TRUE(Jobs().empty());
+}
+
+TEST_F(CliSecurityTest, OversizedPayloadIsRefusedClearly) {
+  std::string path = dir_.path() + "/big";
+  std::ofstream(path) << std::string((1 << 20) + 1, 'x');
+  Result r = Run({"enqueue", "--db-url", dir_.SqliteUrl(), "--data-file", path, "n"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("exceeds the limit"));
+  EXPECT_TRUE(Jobs().empty());
+}
+
+TEST_F(CliSecurityTest, PasswordsInUrlsAreNeverPrinted) {
+  const std::string secret = "hunter2-Secret-9f";
+  const std::vector<std::string> urls = {
+      "postgres://app:" + secret + "@127.0.0.1:1/db?connect_timeout=2",
+      "postgres://app:" + secret + "@127.0.0.1:notaport/db",
+      "mongodb://app:" + secret + "@127.0.0.1:1/db?serverSelectionTimeoutMS=1000",
+      "redis://:" + secret + "@127.0.0.1:1",
+      "nosuchdb://app:" + secret + "@h/db",
+  };
+  for (const std::string& url : urls) {
+    Result flag = Run({"jobs", "--db-url", url});
+    EXPECT_NE(flag.exit_code, 0) << url;
+    EXPECT_THAT(flag.err + flag.out, Not(HasSubstr(secret))) << url;
+    Result env = Run({"stats"}, {"DB_URL=" + url});
+    EXPECT_NE(env.exit_code, 0) << url;
+    EXPECT_THAT(env.err + env.out, Not(HasSubstr(secret))) << url;
+  }
+}
+
+}  // namespace
+}  // namespace popqueue
