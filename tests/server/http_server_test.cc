@@ -418,7 +418,9 @@ TEST_F(HttpServerTest, QueuesPauseResume) {
   auto resumed = Post("/api/queues/mail/resume", "");
   ASSERT_TRUE(resumed);
   EXPECT_EQ(resumed->status, 200) << resumed->body;
-  for (const json& q : Body(Get("/api/queues"))["queues"]) {
+  // Named: a range-for over a member of a temporary would outlive it.
+  json after = Body(Get("/api/queues"));
+  for (const json& q : after["queues"]) {
     if (q["name"] == "mail") EXPECT_FALSE(q["paused"]);
   }
 }
