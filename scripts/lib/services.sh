@@ -122,35 +122,9 @@ start_ferretdb() {
   fi
   # start.sh / stop.sh / restart.sh let tests restart the server in place
   # (same port, same data).
-  cat >"$dir/start.sh" <<EOS
-#!/bin/sh
-rm -f '$dir/uri'
-'$bin' -listen 127.0.0.1:$port $backend >'$dir/uri' 2>>'$dir/server.log' &
-echo \$! >'$dir/pid'
-i=0
-until grep -q mongodb '$dir/uri' 2>/dev/null; do
-  i=\$((i + 1))
-  if [ \$i -gt 300 ] || ! kill -0 \$(cat '$dir/pid') 2>/dev/null; then
-    echo "ferretdb did not start; see $dir/server.log" >&2; exit 1
-  fi
-  sleep 0.1
-done
-EOS
-  cat >"$dir/stop.sh" <<EOS
-#!/bin/sh
-[ -f '$dir/pid' ] || exit 0
-pid=\$(cat '$dir/pid')
-kill \$pid 2>/dev/null
-i=0
-while kill -0 \$pid 2>/dev/null; do
-  i=\$((i + 1))
-  [ \$i -gt 100 ] && kill -9 \$pid 2>/dev/null
-  sleep 0.1
-done
-rm -f '$dir/pid'
-EOS
-  printf '#!/bin/sh\n"%s" && "%s"\n' "$dir/stop.sh" "$dir/start.sh" >"$dir/restart.sh"
-  chmod 755 "$dir/start.sh" "$dir/stop.sh" "$dir/restart.sh"
+  write_daemon_scripts "$dir" \
+    "'$bin' -listen 127.0.0.1:$port $backend" \
+    "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $port), 1)'"
   "$dir/start.sh" || { cat "$dir/server.log" >&2; return 1; }
   FERRETDB_STOP="$dir/stop.sh"
   export POPQUEUE_TEST_MONGODB_URL="mongodb://127.0.0.1:$port/"
