@@ -155,6 +155,26 @@ class Bench {
       std::fprintf(stderr, "bench: %s\n", std::string(queue_->status().message()).c_str());
       return false;
     }
+    // Leftover unfinished jobs (from an earlier W1, say) would be processed
+    // as this run's jobs and make every number wrong.
+    auto counts = queue_->CountByState();
+    if (!counts.ok()) {
+      std::fprintf(stderr, "bench: %s\n", std::string(counts.status().message()).c_str());
+      return false;
+    }
+    int64_t unfinished = 0;
+    for (const auto& q : *counts) {
+      for (const auto& [state, n] : q.by_state) {
+        if (!popqueue::IsFinal(state)) unfinished += n;
+      }
+    }
+    if (unfinished > 0) {
+      std::fprintf(stderr,
+                   "bench: collection %s already holds %lld unfinished jobs; "
+                   "use a fresh --collection\n",
+                   args_.collection.c_str(), static_cast<long long>(unfinished));
+      return false;
+    }
     return true;
   }
 
