@@ -138,8 +138,7 @@ absl::StatusOr<std::vector<WorkerInfo>> Queue::ListWorkers() {
 }
 
 absl::StatusOr<Job> Queue::Requeue(JobId id) {
-  if (!status().ok()) return status();
-  return impl_->store()->JobRequeue(store::JobRequeueParams{.id = id, .now = impl_->Now()});
+  return impl_->Requeue(id);
 }
 
 absl::StatusOr<Job> Queue::Cancel(JobId id) { return impl_->Cancel(id); }

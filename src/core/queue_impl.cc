@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -264,9 +266,37 @@ absl::StatusOr<std::vector<EnqueueResult>> Queue::Impl::EnqueueMany(
   // millisecond) stores nothing; draw new ids and try again.
   for (int attempt = 0;; ++attempt) {
     auto result = store_->JobInsertMany(params);
-    if (!absl::IsAlreadyExists(result.status()) || attempt == 3) return result;
+    if (!absl::IsAlreadyExists(result.status()) || attempt == 3) {
+      if (result.ok() && core::UseCoordinatorWake(*store_, coordinator_.get())) {
+        std::set<std::string> queues;
+        for (size_t i = 0; i < result->size(); ++i) {
+          const EnqueueResult& r = (*result)[i];
+          if (r.inserted && r.state == JobState::kAvailable) queues.insert(params.jobs[i].queue);
+        }
+        for (const std::string& q : queues) PublishAvailable(q);
+      }
+      return result;
+    }
     ids_.Reseed();
     for (store::NewJob& j : params.jobs) j.id = ids_.Next(clock_->Now());
+  }
+}
+
+absl::StatusOr<Job> Queue::Impl::Requeue(JobId id) {
+  if (!status_.ok()) return status_;
+  auto job = store_->JobRequeue(store::JobRequeueParams{.id = id, .now = clock_->Now()});
+  if (job.ok() && job->state == JobState::kAvailable &&
+      core::UseCoordinatorWake(*store_, coordinator_.get())) {
+    PublishAvailable(job->queue);
+  }
+  return job;
+}
+
+void Queue::Impl::PublishAvailable(const std::string& queue) {
+  // Best effort: the job is stored; workers that miss this find it by polling.
+  if (absl::Status s = coordinator_->WakePublish(queue); !s.ok()) {
+    Logf(LogLevel::kDebug, "publishing a wake-up for queue %s failed: %s", queue,
+         std::string(s.message()));
   }
 }
 

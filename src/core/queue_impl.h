@@ -47,6 +47,10 @@ class Queue::Impl {
                      std::string data, EveryOptions options);
   absl::StatusOr<std::vector<EnqueueResult>> EnqueueMany(
       std::vector<EnqueueRequest> requests);
+  absl::StatusOr<Job> Requeue(JobId id);
+  // Tells idle workers of other processes that `queue` has available jobs,
+  // through the coordinator, when the store's notifications cannot.
+  void PublishAvailable(const std::string& queue);
 
   absl::Status StartInBackground();
   absl::Status Start();  // blocking

@@ -91,6 +91,16 @@ absl::Status Runtime::Start() {
     auto sub = p_.store->Subscribe([this](const std::string& q) { OnNotify(q); });
     if (sub.ok()) subscription_ = *sub;
   }
+  if (UseCoordinatorWake(*p_.store, p_.coordinator.get())) {
+    auto sub = p_.coordinator->WakeSubscribe([this](const std::string& q) { OnNotify(q); });
+    if (sub.ok()) {
+      wake_subscription_ = *sub;
+    } else {
+      // Polling still finds every job; only the wake-up latency suffers.
+      Logf(LogLevel::kWarn, "subscribing to the coordinator's wake-ups failed: %s",
+           std::string(sub.status().message()));
+    }
+  }
   completer_->Start();
   heartbeater_->Start();
   maintenance_->Start();
@@ -107,7 +117,8 @@ absl::Status Runtime::Start() {
 
 void Runtime::OnNotify(const std::string& queue) {
   absl::MutexLock lock(&mu_);
-  if (limiter_.Has(queue)) wake_ = true;
+  // "" = wake-ups may have been lost: look at every queue.
+  if (queue.empty() || limiter_.Has(queue)) wake_ = true;
 }
 
 int Runtime::running() {
@@ -365,6 +376,7 @@ void Runtime::Stop() {
   }
   if (fetcher_.joinable()) fetcher_.join();
   if (subscription_ >= 0) p_.store->Unsubscribe(subscription_);
+  if (wake_subscription_ >= 0) p_.coordinator->WakeUnsubscribe(wake_subscription_);
   if (monitor_) monitor_->Stop();
   // Jobs held for a rate limit never started: release them at once so
   // another worker can take them.

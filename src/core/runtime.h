@@ -43,6 +43,13 @@
 
 namespace popqueue::core {
 
+// Whether workers and producers use the coordinator's wake-ups: when it has
+// them and the store's own notifications do not reach other processes.
+inline bool UseCoordinatorWake(const store::Store& store, coord::Coordinator* coordinator) {
+  return coordinator != nullptr && coordinator->SupportsWake() &&
+         !store.NotifiesOtherProcesses();
+}
+
 struct RuntimeParams {
   std::shared_ptr<store::Store> store;
   Clock* clock = nullptr;
@@ -96,7 +103,8 @@ class Runtime {
   std::unique_ptr<Completer> completer_;
   std::unique_ptr<Heartbeater> heartbeater_;
   std::unique_ptr<Maintenance> maintenance_;
-  int subscription_ = -1;
+  int subscription_ = -1;       // the store's notifications
+  int wake_subscription_ = -1;  // the coordinator's wake-ups
   absl::Status init_;                        // opening the coordinator
   std::unique_ptr<RateGate> gate_;  // the fetcher's (Stop()'s once it joined)
   std::unique_ptr<ResourceMonitor> monitor_;  // null unless resource-aware

@@ -254,6 +254,10 @@ class Store {
   // jobs, so idle workers wake at once instead of polling. A backend without
   // it returns false and Subscribe is never called.
   virtual bool SupportsNotify() const { return false; }
+  // Whether those notifications reach workers in other processes too (and
+  // not only the process that inserted). When not, the runtime also listens
+  // for the coordinator's wake-ups, and enqueues publish them.
+  virtual bool NotifiesOtherProcesses() const { return SupportsNotify(); }
   // `on_available(queue)` may be called from any thread, possibly spuriously.
   // Returns a handle for Unsubscribe.
   virtual absl::StatusOr<int> Subscribe(

@@ -83,6 +83,9 @@ class SqliteStore final : public Store {
   absl::StatusOr<bool> CronFireOnce(const CronFireOnceParams& params) override;
 
   bool SupportsNotify() const override { return true; }
+  // In-process only: another process on the same file polls, or hears the
+  // coordinator's wake-ups.
+  bool NotifiesOtherProcesses() const override { return false; }
   absl::StatusOr<int> Subscribe(
       std::function<void(const std::string& queue)> on_available) override;
   void Unsubscribe(int handle) override;
