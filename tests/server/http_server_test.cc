@@ -132,6 +132,16 @@ TEST_F(HttpServerTest, HealthAndReadiness) {
   EXPECT_EQ(Body(r)["status"], "ready");
 }
 
+TEST_F(HttpServerTest, ABusyPortIsAnErrorNotASharedListener) {
+  HttpOptions options;
+  options.host = "127.0.0.1";
+  options.port = server_->port();
+  auto second = HttpServer::Start(queue_.get(), options);
+  ASSERT_FALSE(second.ok()) << "a second server bound port " << options.port;
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()), ::testing::HasSubstr("cannot listen"));
+}
+
 TEST_F(HttpServerTest, EnqueueThenReadBackThroughEveryReadRoute) {
   auto r = Post("/api/jobs", R"({"name":"email","data":"hello","identifier":"w-1",
                                  "queue":"mail","priority":3,"maxAttempts":5,

@@ -6,6 +6,8 @@
 // with the document and gives 404 vs 405 for free.
 #include "server/http/http_server.h"
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -137,6 +139,14 @@ class HttpServer::Impl {
           WriteReply(ErrorReply(absl::InternalError("internal error")), res);
         });
 
+    // httplib's default sets SO_REUSEPORT, which lets a second server bind
+    // a port already served (and silently share its connections): only
+    // SO_REUSEADDR here, so a busy port is an error.
+    server_.set_socket_options([this](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      listen_socket_ = sock;
+    });
     if (options_.port == 0) {
       port_ = server_.bind_to_any_port(options_.host);
     } else if (server_.bind_to_port(options_.host, options_.port)) {
@@ -146,6 +156,9 @@ class HttpServer::Impl {
       return absl::UnavailableError(absl::StrFormat(
           "cannot listen on %s:%d: %s", options_.host, options_.port, std::strerror(errno)));
     }
+    // Debian's cpp-httplib listens with a backlog of 5, compiled in: bursts
+    // of new connections would be dropped. listen() again raises it.
+    if (listen_socket_ >= 0) ::listen(listen_socket_, kListenBacklog);
     thread_ = std::thread([this] {
       server_.listen_after_bind();
       listen_returned_ = true;
@@ -271,7 +284,9 @@ class HttpServer::Impl {
   HttpOptions options_;
   std::unique_ptr<Metrics> own_metrics_;
   httplib::Server server_;
+  static constexpr int kListenBacklog = 1024;
   int port_ = 0;
+  int listen_socket_ = -1;
   std::thread thread_;
   std::atomic<bool> listen_returned_{false};
   std::once_flag stopped_;

@@ -12,4 +12,4 @@ if redis.call('ZADD', fires, 'NX', ARGV[3], ARGV[3]) == 0 then return 0 end
 redis.call('ZREMRANGEBYSCORE', fires, '-inf',
            '(' .. string.format('%d', tonumber(ARGV[3]) - 604800000000))
 local r = insert_job(5, ARGV[2])
-return r[2]
+return flush_then(r[2])

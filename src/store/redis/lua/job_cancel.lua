@@ -15,4 +15,4 @@ else
   unschedule(id, state, f[2], f[4], f[5])
   finish(id, f[2], f[3], state, 'cancelled', now)
 end
-return {'ok', redis.call('HGETALL', jkey(id))}
+return flush_then({'ok', redis.call('HGETALL', jkey(id))})

@@ -30,11 +30,11 @@ for i = 1, math.min(limit, #candidates) do
   local member, q = candidates[i][1], candidates[i][2]
   local id = string.sub(member, 27)
   redis.call('ZREM', k('avail', q), member)
-  move_state(id, q, 'available', 'running')
+  move_state(id, q, 'available', 'running', true)
   redis.call('HINCRBY', jkey(id), 'attempt', 1)
-  redis.call('HSET', jkey(id), 'picked_at', now, 'worker_id', worker,
+  redis.call('HSET', jkey(id), 'state', 'running', 'picked_at', now, 'worker_id', worker,
              'lease_token', token, 'lease_expires_at', expires)
-  redis.call('ZADD', T .. ':running', expires, id)
+  zadd_later(T .. ':running', expires, id)
   out[#out + 1] = redis.call('HGETALL', jkey(id))
 end
-return out
+return flush_then(out)

@@ -9,7 +9,7 @@ for at = 3, #ARGV, 4 do
   local id, token = ARGV[at], ARGV[at + 1]
   local f = redis.call('HMGET', jkey(id), 'state', 'lease_token', 'queue', 'identifier')
   if f[1] == 'running' and f[2] == token then
-    redis.call('ZREM', T .. ':running', id)
+    zrem_later(T .. ':running', id)
     finish(id, f[3], f[4], 'running', 'completed', now)
     if ARGV[at + 2] == '1' then
       redis.call('HSET', jkey(id), 'result', ARGV[at + 3])
@@ -17,4 +17,4 @@ for at = 3, #ARGV, 4 do
     done[#done + 1] = id
   end
 end
-return done
+return flush_then(done)

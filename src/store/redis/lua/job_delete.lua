@@ -7,4 +7,4 @@ local state = redis.call('HGET', jkey(id), 'state')
 if not state then return 'notfound' end
 if state == 'running' then return 'running' end
 delete_job(id)
-return 'ok'
+return flush_then('ok')

@@ -5,6 +5,6 @@
 local ids = redis.call('ZRANGEBYSCORE', k('fin', ARGV[2]), '-inf', '(' .. ARGV[3],
                        'LIMIT', 0, tonumber(ARGV[4]))
 for _, id in ipairs(ids) do
-  if not delete_job(id) then redis.call('ZREM', k('fin', ARGV[2]), id) end
+  if not delete_job(id) then zrem_later(k('fin', ARGV[2]), id) end
 end
-return #ids
+return flush_then(#ids)

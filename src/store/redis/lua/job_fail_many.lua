@@ -13,7 +13,7 @@ for at = 3, #ARGV, 5 do
   local f = redis.call('HMGET', jkey(id), 'state', 'lease_token', 'queue',
                        'identifier', 'attempt')
   if f[1] == 'running' and f[2] == token then
-    redis.call('ZREM', T .. ':running', id)
+    zrem_later(T .. ':running', id)
     redis.call('HDEL', jkey(id), 'lease_expires_at')
     append_error(id, f[5], now, message)
     if to == 'retryable' then
@@ -26,4 +26,4 @@ for at = 3, #ARGV, 5 do
     done[#done + 1] = id
   end
 end
-return done
+return flush_then(done)

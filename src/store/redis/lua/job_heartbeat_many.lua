@@ -11,9 +11,9 @@ for at = 4, #ARGV, 3 do
   if f[1] == 'running' and f[2] == token then
     redis.call('HSET', jkey(id), 'lease_expires_at', expires)
     if progress ~= '' then redis.call('HSET', jkey(id), 'progress', progress) end
-    redis.call('ZADD', T .. ':running', expires, id)
+    zadd_later(T .. ':running', expires, id)
     extended[#extended + 1] = id
     if f[3] == '1' then cancel[#cancel + 1] = id end
   end
 end
-return {extended, cancel}
+return flush_then({extended, cancel})

@@ -23,4 +23,4 @@ for at = 3, #ARGV, NEW_JOB_FIELDS do
   out[#out + 1] = r[2]
   out[#out + 1] = r[3]
 end
-return out
+return flush_then(out)

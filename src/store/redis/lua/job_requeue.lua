@@ -21,4 +21,4 @@ move_state(id, queue, state, 'available')
 redis.call('HSET', jkey(id), 'attempt', '0', 'run_at', now, 'cancel', '0')
 redis.call('HDEL', jkey(id), 'finished_at', 'lease_expires_at')
 make_available(id, queue, f[4], now)
-return {'ok', redis.call('HGETALL', jkey(id))}
+return flush_then({'ok', redis.call('HGETALL', jkey(id))})

@@ -9,7 +9,7 @@ local ids = redis.call('ZRANGEBYSCORE', T .. ':running', '-inf', '(' .. now,
                        'LIMIT', 0, tonumber(ARGV[3]))
 local n = 0
 for _, id in ipairs(ids) do
-  redis.call('ZREM', T .. ':running', id)
+  zrem_later(T .. ':running', id)
   local f = redis.call('HMGET', jkey(id), 'state', 'queue', 'identifier',
                        'attempt', 'max_attempts', 'cancel', 'worker_id')
   if f[1] == 'running' then
@@ -27,4 +27,4 @@ for _, id in ipairs(ids) do
     end
   end
 end
-return n
+return flush_then(n)

@@ -26,21 +26,85 @@ local function avail_member(priority, run_us, id)
   return string.format('%010d%016d', tonumber(priority) + 2147483648, r) .. id
 end
 
+-- Deferred index writes. The listing indexes (T:all, q, n, i, st), the
+-- finished and running sets and the counts are never read back by the
+-- script that writes them (claims read only `sched` and `avail`, which stay
+-- immediate; rescue and cleanup read `running`/`fin` before writing), so a
+-- run gathers those writes and applies them at its end with one variadic
+-- ZADD/ZREM per key and one HINCRBY per count (flush_then). Per member only
+-- the last write counts, which is what applying them in order would leave.
+-- Every script that writes returns through flush_then.
+local zkeys, zwrites = {}, {}
+local function zlater(key, member, score)  -- score false = remove
+  local w = zwrites[key]
+  if not w then
+    w = {order = {}, final = {}}
+    zwrites[key] = w
+    zkeys[#zkeys + 1] = key
+  end
+  if w.final[member] == nil then w.order[#w.order + 1] = member end
+  w.final[member] = score
+end
+local function zadd_later(key, score, member) zlater(key, member, score) end
+local function zrem_later(key, member) zlater(key, member, false) end
+
+local count_fields, count_deltas = {}, {}
 local function count(state, queue, delta)
-  redis.call('HINCRBY', T .. ':counts', state .. '|' .. queue, delta)
+  local field = state .. '|' .. queue
+  if count_deltas[field] == nil then
+    count_fields[#count_fields + 1] = field
+    count_deltas[field] = 0
+  end
+  count_deltas[field] = count_deltas[field] + delta
 end
 
--- Moves job `id` of `queue` between the per-state index and counts.
-local function move_state(id, queue, from, to)
+local CHUNK = 500  -- members per command (unpack() has a stack limit)
+local function flush_then(result)
+  for _, key in ipairs(zkeys) do
+    local w = zwrites[key]
+    local add, rem = {}, {}
+    for _, member in ipairs(w.order) do
+      local score = w.final[member]
+      if score then
+        add[#add + 1] = score
+        add[#add + 1] = member
+        if #add == 2 * CHUNK then
+          redis.call('ZADD', key, unpack(add))
+          add = {}
+        end
+      else
+        rem[#rem + 1] = member
+        if #rem == CHUNK then
+          redis.call('ZREM', key, unpack(rem))
+          rem = {}
+        end
+      end
+    end
+    if #add > 0 then redis.call('ZADD', key, unpack(add)) end
+    if #rem > 0 then redis.call('ZREM', key, unpack(rem)) end
+  end
+  zkeys, zwrites = {}, {}
+  for _, field in ipairs(count_fields) do
+    if count_deltas[field] ~= 0 then
+      redis.call('HINCRBY', T .. ':counts', field, count_deltas[field])
+    end
+  end
+  count_fields, count_deltas = {}, {}
+  return result
+end
+
+-- Moves job `id` of `queue` between the per-state index and counts; sets
+-- its state field unless `state_written` (the caller's HSET has it).
+local function move_state(id, queue, from, to, state_written)
   if from then
-    redis.call('ZREM', k('st', from), id)
+    zrem_later(k('st', from), id)
     count(from, queue, -1)
   end
   if to then
-    redis.call('ZADD', k('st', to), 0, id)
+    zadd_later(k('st', to), 0, id)
     count(to, queue, 1)
+    if not state_written then redis.call('HSET', jkey(id), 'state', to) end
   end
-  if to then redis.call('HSET', jkey(id), 'state', to) end
 end
 
 local FINAL = {completed = true, dead = true, cancelled = true}
@@ -66,17 +130,17 @@ local function unschedule(id, state, queue, priority, run_us)
   elseif state == 'scheduled' or state == 'retryable' then
     redis.call('ZREM', k('sched', queue), id)
   elseif state == 'running' then
-    redis.call('ZREM', T .. ':running', id)
+    zrem_later(T .. ':running', id)
   elseif FINAL[state] then
-    redis.call('ZREM', k('fin', state), id)
+    zrem_later(k('fin', state), id)
   end
 end
 
 -- Ends a job in final state `to` at `now`.
 local function finish(id, queue, identifier, from, to, now)
-  move_state(id, queue, from, to)
-  redis.call('HSET', jkey(id), 'finished_at', now)
-  redis.call('ZADD', k('fin', to), now, id)
+  move_state(id, queue, from, to, true)
+  redis.call('HSET', jkey(id), 'state', to, 'finished_at', now)
+  zadd_later(k('fin', to), now, id)
   release_identifier(identifier, id)
 end
 
@@ -105,20 +169,20 @@ local function insert_job(at, now)
       return {holder, 0, redis.call('HGET', jkey(holder), 'state')}
     end
     redis.call('HSET', T .. ':uniq', identifier, id)
-    redis.call('ZADD', k('i', identifier), 0, id)
+    zadd_later(k('i', identifier), 0, id)
   end
   local state = 'available'
   if tonumber(run_us) > tonumber(now) then state = 'scheduled' end
-  redis.call('HSET', jkey(id), 'id', id, 'queue', queue, 'name', name,
+  redis.call('HSET', jkey(id), 'id', id, 'state', state, 'queue', queue, 'name', name,
              'identifier', identifier, 'data', data, 'priority', priority,
              'attempt', '0', 'max_attempts', max_attempts, 'run_at', run_us,
              'created_at', now, 'progress', '0', 'timeout', timeout_us,
              'backoff', backoff_us, 'err_n', '0', 'cancel', '0',
              'lease_token', '0', 'worker_id', '')
-  redis.call('ZADD', T .. ':all', 0, id)
-  redis.call('ZADD', k('q', queue), 0, id)
-  redis.call('ZADD', k('n', name), 0, id)
-  move_state(id, queue, nil, state)
+  zadd_later(T .. ':all', 0, id)
+  zadd_later(k('q', queue), 0, id)
+  zadd_later(k('n', name), 0, id)
+  move_state(id, queue, nil, state, true)
   if state == 'available' then
     make_available(id, queue, priority, run_us)
   else
@@ -134,13 +198,13 @@ local function delete_job(id)
   if not f[1] then return false end
   local state, queue, name, identifier = f[1], f[2], f[3], f[4]
   unschedule(id, state, queue, f[5], f[6])
-  redis.call('ZREM', k('st', state), id)
+  zrem_later(k('st', state), id)
   count(state, queue, -1)
-  redis.call('ZREM', T .. ':all', id)
-  redis.call('ZREM', k('q', queue), id)
-  redis.call('ZREM', k('n', name), id)
+  zrem_later(T .. ':all', id)
+  zrem_later(k('q', queue), id)
+  zrem_later(k('n', name), id)
   if identifier ~= '' then
-    redis.call('ZREM', k('i', identifier), id)
+    zrem_later(k('i', identifier), id)
     release_identifier(identifier, id)
   end
   redis.call('DEL', jkey(id))
