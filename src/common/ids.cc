@@ -1,5 +1,7 @@
 #include "common/ids.h"
 
+#include <algorithm>
+#include <limits>
 #include <random>
 
 namespace popqueue {
@@ -39,6 +41,17 @@ JobId IdGenerator::Next(absl::Time now) {
 
 absl::Time IdGenerator::TimeOf(JobId id) {
   return absl::FromUnixMillis((id >> (kNodeBits + kSeqBits)) + kEpochMs);
+}
+
+JobId FirstIdAfter(absl::Time t) {
+  // Ids carry the millisecond they were issued at (clamped to the epoch),
+  // except when a generator issued more than 4096 in one millisecond and
+  // borrowed later ones: such ids run a few ms ahead of the clock, and a
+  // bounded walk sees them a little later, never earlier.
+  int64_t ms = std::max<int64_t>(0, absl::ToUnixMillis(t) - kEpochMs);
+  constexpr int64_t kMaxMs = (int64_t{1} << (63 - kNodeBits - kSeqBits)) - 1;
+  if (ms >= kMaxMs) return std::numeric_limits<JobId>::max();
+  return (ms + 1) << (kNodeBits + kSeqBits);
 }
 
 int64_t RandomToken() {

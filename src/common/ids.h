@@ -38,6 +38,12 @@ class IdGenerator {
   int64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// The smallest id of the millisecond after `t`: ids issued at or before `t`
+// are below it (but for a generator's burst of more than 4096 ids in one
+// millisecond, which runs a few ms ahead). Stores bound walks by creation
+// time with it: a job cannot finish before it was created.
+JobId FirstIdAfter(absl::Time t);
+
 // A random non-zero int64 for lease tokens.
 int64_t RandomToken();
 

@@ -1,5 +1,6 @@
 #include "common/ids.h"
 
+#include <limits>
 #include <set>
 #include <thread>
 #include <vector>
@@ -20,6 +21,19 @@ TEST(IdGenerator, StrictlyIncreasingAndTimeOrdered) {
   }
   EXPECT_GT(gen.Next(t + absl::Seconds(1)), prev);
   EXPECT_LE(absl::AbsDuration(IdGenerator::TimeOf(prev) - t), absl::Milliseconds(10));
+}
+
+TEST(FirstIdAfter, BoundsTheIdsIssuedUpToATime) {
+  IdGenerator gen;
+  const absl::Time t = absl::FromUnixSeconds(1800000000);
+  const JobId at_t = gen.Next(t);
+  const JobId later = gen.Next(t + absl::Milliseconds(1));
+  EXPECT_LT(at_t, FirstIdAfter(t));
+  EXPECT_GE(later, FirstIdAfter(t));
+  // Before the id epoch (2024): ids are clamped to its first millisecond.
+  IdGenerator old;
+  EXPECT_LT(old.Next(absl::FromUnixSeconds(0)), FirstIdAfter(absl::FromUnixSeconds(0)));
+  EXPECT_EQ(FirstIdAfter(absl::InfiniteFuture()), std::numeric_limits<JobId>::max());
 }
 
 TEST(IdGenerator, UniqueAcrossThreads) {

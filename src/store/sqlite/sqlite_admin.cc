@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "common/ids.h"
 #include "common/job_json.h"
 #include "nlohmann/json.hpp"
 #include "store/sqlite/sqlite_store_impl.h"
@@ -261,6 +262,7 @@ absl::StatusOr<int> SqliteStore::JobDeleteFinishedBefore(
     if (!del.ok()) return del.status();
     del->Bind(":state", JobStateName(params.state))
         .Bind(":before", params.before)
+        .Bind(":id_limit", FirstIdAfter(params.before))
         .Bind(":limit", params.limit);
     if (absl::Status s = del->Run(); !s.ok()) return s;
     return static_cast<int>(conn.Changes());

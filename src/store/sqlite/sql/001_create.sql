@@ -64,7 +64,8 @@ CREATE INDEX "{{table}}_name_id_idx" ON "{{table}}" (name, id);
 CREATE INDEX "{{table}}_identifier_id_idx" ON "{{table}}" (identifier, id)
   WHERE identifier <> '';
 
--- Retention cleanup of finished jobs.
+-- Retention cleanup of finished jobs (dropped by 002: retention walks
+-- (state, id) instead).
 CREATE INDEX "{{table}}_finished_idx" ON "{{table}}" (state, finished_at)
   WHERE finished_at IS NOT NULL;
 
