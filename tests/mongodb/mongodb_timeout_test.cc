@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/registry.h"
-#include "tests/coord/black_hole.h"
+#include "tests/support/black_hole.h"
 
 namespace popqueue::store {
 namespace {

@@ -7,8 +7,13 @@
 //   r = (*client)->Eval(claim, {key1, key2}, {arg1, arg2});
 //
 // - URLs: redis://[[user]:password@]host[:port][/db][?connect_timeout_ms=N&
-//   timeout_ms=N&pool_size=N]. AUTH (with user for Redis 6 ACLs) and SELECT
-//   run on every new connection.
+//   timeout_ms=N&keepalive_s=N&pool_size=N]. AUTH (with user for Redis 6
+//   ACLs) and SELECT run on every new connection.
+// - Timeouts: connects give up after connect_timeout_ms (2000), commands
+//   (and AUTH, SELECT, SUBSCRIBE's send) after timeout_ms (5000). Every
+//   connection has TCP keepalives (keepalive_s, 15: probes after 15 s idle,
+//   every 5 s, 3 unanswered = dead), which is what ends a pub/sub connection
+//   that idles legitimately when the server host or the network dies.
 // - Every value travels as a bound argument (redisCommandArgv): no command is
 //   ever formatted from values.
 // - Errors: the server cannot be reached, a connection breaks or a command
@@ -54,6 +59,7 @@ struct Options {
   int db = 0;            // SELECT db when non-zero
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration command_timeout = absl::Seconds(5);
+  absl::Duration keepalive = absl::Seconds(15);  // TCP_KEEPIDLE; see above
   int pool_size = 8;  // idle connections kept; more may be open briefly
 
   // From a parsed redis:// URL (see the file comment). InvalidArgument for

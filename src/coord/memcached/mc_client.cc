@@ -42,6 +42,35 @@ bool IsConnectionError(memcached_return_t rc) {
   }
 }
 
+// The URL's ?connect_timeout_ms=N&timeout_ms=N, in milliseconds.
+struct Timeouts {
+  int connect_ms = 1000;
+  int io_ms = 1000;
+};
+
+absl::StatusOr<Timeouts> ParseTimeouts(const std::string& url,
+                                       const std::string& query) {
+  Timeouts t;
+  for (absl::string_view kv : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    int* target = p.first == "connect_timeout_ms" ? &t.connect_ms
+                  : p.first == "timeout_ms"       ? &t.io_ms
+                                                  : nullptr;
+    if (target == nullptr) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "cache URL \"%s\": unknown option \"%s\" (supported: "
+          "connect_timeout_ms, timeout_ms)",
+          url, p.first));
+    }
+    if (!absl::SimpleAtoi(p.second, target) || *target < 1 || *target > 3600000) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "cache URL \"%s\": %s=\"%s\" must be milliseconds from 1 to 3600000",
+          url, p.first, p.second));
+    }
+  }
+  return t;
+}
+
 }  // namespace
 
 // One pooled connection, returned to the pool on destruction.
@@ -83,11 +112,17 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& url) 
         "cache URL \"%s\": expected memcached://host[:port][,host[:port]...]", url));
   }
   std::string rest = url.substr(kScheme.size());
+  absl::StatusOr<Timeouts> timeouts = Timeouts();
+  if (size_t q = rest.find('?'); q != std::string::npos) {
+    timeouts = ParseTimeouts(url, rest.substr(q + 1));
+    if (!timeouts.ok()) return timeouts.status();
+    rest.resize(q);
+  }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (rest.empty() || rest.find_first_of("@/?") != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "cache URL \"%s\": expected memcached://host[:port][,host[:port]...] "
-        "(no user, path or options)",
+        "cache URL \"%s\": expected memcached://host[:port][,host[:port]...]"
+        "[?connect_timeout_ms=N&timeout_ms=N] (no user or path)",
         url));
   }
   std::vector<std::pair<std::string, int>> servers;
@@ -127,9 +162,20 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& url) 
   }
   memcached_behavior_set(master, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
   memcached_behavior_set(master, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
-  memcached_behavior_set(master, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, 1000);  // ms
-  memcached_behavior_set(master, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, 1000);     // ms
-  memcached_behavior_set(master, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);       // s
+  // libmemcached's sockets are non-blocking: the connect waits up to
+  // CONNECT_TIMEOUT, every read or write wait up to POLL_TIMEOUT; the
+  // SO_RCVTIMEO/SO_SNDTIMEO pair (in µs) bounds any blocking call too.
+  memcached_behavior_set(master, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
+                         static_cast<uint64_t>(timeouts->connect_ms));
+  memcached_behavior_set(master, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
+                         static_cast<uint64_t>(timeouts->io_ms));
+  memcached_behavior_set(master, MEMCACHED_BEHAVIOR_RCV_TIMEOUT,
+                         static_cast<uint64_t>(timeouts->io_ms) * 1000);
+  memcached_behavior_set(master, MEMCACHED_BEHAVIOR_SND_TIMEOUT,
+                         static_cast<uint64_t>(timeouts->io_ms) * 1000);
+  memcached_behavior_set(master, MEMCACHED_BEHAVIOR_TCP_KEEPALIVE, 1);
+  memcached_behavior_set(master, MEMCACHED_BEHAVIOR_TCP_KEEPIDLE, 15);  // s
+  memcached_behavior_set(master, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);  // s
   // Keep a failed server in the list (retried after RETRY_TIMEOUT) rather
   // than ejecting it and re-hashing its keys onto the others.
   memcached_behavior_set(master, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 0);

@@ -3,9 +3,13 @@
 // (get with CAS value, add, CAS, set, delete, multi-get), with libmemcached's
 // results translated to absl::Status.
 //
-// - Servers: memcached://host[:port][,host[:port]...] (default port 11211).
-//   Keys are spread over the servers by libmemcached's hashing; each key
-//   lives on one server. No SASL, no options.
+// - Servers: memcached://host[:port][,host[:port]...][?options] (default
+//   port 11211). Keys are spread over the servers by libmemcached's hashing;
+//   each key lives on one server. No SASL.
+// - Timeouts (options, milliseconds): connect_timeout_ms (1000) bounds a
+//   connect, timeout_ms (1000) every wait for a read or a write, so a server
+//   that stops answering fails the call with kUnavailable. TCP keepalives
+//   (15 s idle) are on. Unknown options are kInvalidArgument.
 // - Errors: a server that cannot be reached, a broken connection or a
 //   timeout -> kUnavailable naming the servers; other client/server errors
 //   -> kInternal with libmemcached's text. Logical outcomes (not stored,

@@ -1,6 +1,8 @@
 #include "store/postgres/pg_conn.h"
 
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -35,6 +37,19 @@ std::string Trimmed(const char* message) {
 void LogNotice(void* /*arg*/, const char* message) {
   Logf(LogLevel::kDebug, "postgres: %s", Trimmed(message));
 }
+
+// Defaults for the timeout keywords of libpq, each overridable by the same
+// name in the URL (?keepalives_idle=60). tcp_user_timeout is in ms.
+constexpr std::pair<const char*, const char*> kTimeoutDefaults[] = {
+    {"connect_timeout", "5"},
+    {"keepalives", "1"},
+    {"keepalives_idle", "30"},
+    {"keepalives_interval", "10"},
+    {"keepalives_count", "3"},
+    {"tcp_user_timeout", "30000"},
+};
+constexpr char kDefaultStatementTimeoutMs[] = "60000";
+constexpr int64_t kMaxTimeoutMs = 2147483647;  // PostgreSQL's int limit
 
 bool HasKey(const ConnSettings& s, absl::string_view key) {
   for (const auto& [k, v] : s.params) {
@@ -80,6 +95,7 @@ absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
   s.params = {{"host", host}, {"port", absl::StrCat(port)}, {"dbname", db}};
   if (!url.user.empty()) s.params.emplace_back("user", url.user);
   if (!url.password.empty()) s.params.emplace_back("password", url.password);
+  std::string statement_timeout = kDefaultStatementTimeoutMs;
   for (const auto& [k, v] : url.query) {
     if (k == "host" || k == "port" || k == "dbname" || k == "user" ||
         k == "password") {
@@ -87,26 +103,52 @@ absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
           "\"", k, "\" must be given in the URL itself, not as ?", k, "= in \"",
           url.Redacted(), "\""));
     }
+    if (k == "statement_timeout") {  // a server setting, not a libpq keyword
+      int64_t ms = 0;
+      if (!absl::SimpleAtoi(v, &ms) || ms < 0 || ms > kMaxTimeoutMs) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "statement_timeout=\"", v, "\" in \"", url.Redacted(),
+            "\" must be milliseconds (0 = no limit)"));
+      }
+      statement_timeout = absl::StrCat(ms);
+      continue;
+    }
     s.params.emplace_back(k, v);
   }
-  if (!HasKey(s, "connect_timeout")) s.params.emplace_back("connect_timeout", "5");
+  // Nothing may wait forever on a server that stopped answering: connects
+  // are bounded by connect_timeout; a dead peer or a partition on an open
+  // connection (including the idle LISTEN one, which sends nothing) is found
+  // by keepalives within idle + interval * count; data the peer never
+  // acknowledges fails the call after tcp_user_timeout.
+  for (const auto& [k, v] : kTimeoutDefaults) {
+    if (!HasKey(s, k)) s.params.emplace_back(k, v);
+  }
   if (!HasKey(s, "application_name")) {
     s.params.emplace_back("application_name", "popqueue");
   }
   s.params.emplace_back("client_encoding", "UTF8");
+  std::string* options = nullptr;  // server settings, "-c name=value ..."
+  for (auto& [k, v] : s.params) {
+    if (k == "options") options = &v;
+  }
+  if (options == nullptr) {
+    s.params.emplace_back("options", "");
+    options = &s.params.back().second;
+  }
+  if (!options->empty()) options->push_back(' ');
   // The claim must walk the claim index in order and stop after `limit`
   // rows. With stale statistics (a table analyzed while it had no available
   // jobs) the planner prefers a bitmap scan that reads and sorts every due
   // job instead: measured 250 ms instead of 2 ms per claim with 37k due
   // jobs. No statement of the store gains from bitmap scans.
-  bool has_options = false;
-  for (auto& [k, v] : s.params) {
-    if (k == "options") {
-      v += " -c enable_bitmapscan=off";
-      has_options = true;
-    }
+  absl::StrAppend(options, "-c enable_bitmapscan=off");
+  // statement_timeout bounds each statement on the server, so that a lock
+  // wait or a runaway query cannot hold a connection (and its caller) for
+  // ever; Migrate() lifts it for its own session. One given in
+  // ?options=-c statement_timeout=... wins.
+  if (!absl::StrContains(*options, "statement_timeout")) {
+    absl::StrAppend(options, " -c statement_timeout=", statement_timeout);
   }
-  if (!has_options) s.params.emplace_back("options", "-c enable_bitmapscan=off");
   s.where = absl::StrCat(host.find(':') != std::string::npos
                              ? absl::StrCat("[", host, "]")
                              : host,
@@ -285,7 +327,13 @@ absl::Status ResultStatus(const PGresult* res, PGconn* conn,
   if (absl::StartsWith(state, "22") || absl::StartsWith(state, "23")) {
     return absl::InvalidArgumentError(detail);
   }
-  if (state == "57014") return absl::DeadlineExceededError(detail);
+  if (state == "57014") {
+    if (absl::StrContains(message, "statement timeout")) {
+      absl::StrAppend(&detail, "; raise ?statement_timeout=<ms> in the "
+                               "PostgreSQL URL (0 = no limit)");
+    }
+    return absl::DeadlineExceededError(detail);
+  }
   if (state == "53200" || state == "53100") {
     return absl::ResourceExhaustedError(detail);
   }

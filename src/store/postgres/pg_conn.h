@@ -29,7 +29,13 @@ struct ConnSettings {
 };
 
 // postgres://user:pass@host:port/db?sslmode=... ; without a path the database
-// is `db_name`. Query parameters are passed to libpq as connection keywords.
+// is `db_name`. Query parameters are passed to libpq as connection keywords
+// (an unknown one fails Connect with kInvalidArgument), except
+// statement_timeout=<ms>, sent as a server setting (0 = no limit).
+// Timeout defaults, each overridable by its name in the URL:
+// connect_timeout=5 (s), keepalives=1, keepalives_idle=30 (s),
+// keepalives_interval=10 (s), keepalives_count=3, tcp_user_timeout=30000
+// (ms), statement_timeout=60000 (ms).
 absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
                                              const std::string& db_name);
 

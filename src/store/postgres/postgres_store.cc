@@ -111,6 +111,13 @@ absl::Status PostgresStore::InTransaction(
 absl::Status PostgresStore::Migrate() {
   absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
   if (!lease.ok()) return lease.status();
+  // Waiting for another process's migration, or migrating a large table,
+  // may rightly take longer than the URL's statement_timeout.
+  if (absl::Status s = lease->ExecSimple("SET statement_timeout = 0",
+                                         "lift the statement timeout");
+      !s.ok()) {
+    return s;
+  }
   Params key;
   key.Add(catalog_.LockKey("migrate"));
   // Concurrent starts queue up here; the first one migrates, the others
@@ -118,7 +125,10 @@ absl::Status PostgresStore::Migrate() {
   absl::StatusOr<Result> locked =
       lease->Exec("advisory_lock", catalog_.Query("advisory_lock"), key,
                   "lock the schema for migration");
-  if (!locked.ok()) return locked.status();
+  if (!locked.ok()) {
+    (void)lease->ExecSimple("RESET statement_timeout", "restore the timeout");
+    return locked.status();
+  }
 
   absl::Status status = [&]() -> absl::Status {
     if (absl::Status s = lease->ExecSimple(
@@ -156,6 +166,7 @@ absl::Status PostgresStore::Migrate() {
   }();
   (void)lease->Exec("advisory_unlock", catalog_.Query("advisory_unlock"), key,
                     "unlock the schema");
+  (void)lease->ExecSimple("RESET statement_timeout", "restore the timeout");
   return status;
 }
 
