@@ -57,6 +57,10 @@ int RunServe(const Args& args) {
   flags.AddValue("log-level", "LEVEL",
                  "debug, info, warn or error (env POPQUEUE_LOG_LEVEL)");
   flags.AddBool("demo", "run demo workers and a stream of sample jobs");
+  AddKeyFlags(flags, "Limit flags",
+              {config::key::kMaxRequestBytes, config::key::kMaxPayloadBytes,
+               config::key::kGrpcMaxMessageBytes});
+  AddWorkerFlags(flags);  // for the --demo workers
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
 
@@ -76,9 +80,12 @@ int RunServe(const Args& args) {
 #else
   struct {
     std::string address, token;
+    int max_message_bytes;
   } grpc;
 #endif
   grpc.address = settings.GetString(config::key::kGrpcAddress);
+  grpc.max_message_bytes =
+      static_cast<int>(settings.GetInt(config::key::kGrpcMaxMessageBytes));
   http.token = grpc.token = settings.GetString(config::key::kToken);
   const bool grpc_enabled = settings.GetBool(config::key::kGrpcEnabled);
   const bool demo = flags.GetBool("demo");

@@ -11,8 +11,30 @@
 #include "cli/demo.h"
 #include "cli/exec_handler.h"
 #include "cli/notifications.h"
+#include "config/keys.h"
+#include "config/redact.h"
 
 namespace popqueue::cli {
+namespace {
+
+// "queueConcurrency emails=20; maxConcurrency 16" for the limits set away
+// from their defaults; "" when none is.
+std::string DescribeLimits(const config::Config& c) {
+  namespace key = config::key;
+  std::vector<std::string> parts;
+  for (std::string_view k :
+       {key::kQueueConcurrency, key::kMaxConcurrency, key::kQueueRateLimits,
+        key::kJobRateLimits, key::kMaxHeldJobs, key::kResourceLimits}) {
+    const config::Setting* s = c.Get(k);
+    if (s == nullptr || !c.IsSet(k)) continue;
+    parts.push_back(absl::StrFormat(
+        "%s %s", k,
+        Printable(config::RedactedText(*config::FindKey(k), s->value), 200)));
+  }
+  return absl::StrJoin(parts, "; ");
+}
+
+}  // namespace
 
 int RunWorker(const Args& args) {
   FlagSet flags(
@@ -51,6 +73,8 @@ int RunWorker(const Args& args) {
   flags.AddValue("demo-timeout", "DURATION",
                  "with --demo-exit-when-done: fail (exit 1) if not done by "
                  "then (default 2m)");
+  AddWorkerFlags(flags);
+  AddKeyFlags(flags, "Limit flags", {config::key::kMaxPayloadBytes});
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
 
@@ -125,6 +149,9 @@ int RunWorker(const Args& args) {
                "SIGINT/SIGTERM stops it gracefully\n",
                queue->worker_id().c_str(), absl::StrJoin(queues, ",").c_str(),
                w.default_concurrency);
+  if (std::string limits = DescribeLimits(*loaded); !limits.empty()) {
+    std::fprintf(stderr, "popqueue: worker limits: %s\n", limits.c_str());
+  }
   absl::Status run = queue->Start();
   (*notifications)->Stop();
   if (!run.ok()) return Failure("worker", run);

@@ -59,6 +59,73 @@ void AddConnectionFlags(FlagSet& flags) {
                  "default jobs)");
 }
 
+namespace {
+
+// How --help shows the value of `spec`'s flag.
+std::string ValueName(const config::KeySpec& spec) {
+  switch (spec.type) {
+    case config::ValueType::kInt:
+      return "N";
+    case config::ValueType::kDuration:
+      return "DURATION";
+    case config::ValueType::kUrl:
+      return "URL";
+    case config::ValueType::kList:
+      return "A,B";
+    case config::ValueType::kEnum:
+      return "LEVEL";
+    case config::ValueType::kCountMap:
+      return "QUEUE=N,...";
+    case config::ValueType::kRateLimits:
+      return "NAME=N/PERIOD,...";
+    case config::ValueType::kResourceLimits:
+      return "on|off|FIELD=V,...";
+    default:
+      return "VALUE";
+  }
+}
+
+void DeclareKeyFlag(FlagSet& flags, const config::KeySpec& spec) {
+  std::string help = absl::StrFormat("%s (key %s", spec.help, spec.key);
+  if (!spec.env.empty()) absl::StrAppendFormat(&help, "; env %s", spec.env);
+  if (!spec.default_text.empty() && spec.type != config::ValueType::kBool) {
+    absl::StrAppendFormat(&help, "; default %s", spec.default_text);
+  }
+  help += ")";
+  if (spec.type == config::ValueType::kBool) {
+    flags.AddBool(std::string(spec.flag), help);
+  } else {
+    flags.AddValue(std::string(spec.flag), ValueName(spec), help);
+  }
+}
+
+}  // namespace
+
+void AddKeyFlags(FlagSet& flags, std::string title,
+                 std::initializer_list<std::string_view> keys) {
+  bool section = false;
+  for (std::string_view key : keys) {
+    const config::KeySpec* spec = config::FindKey(key);
+    if (spec == nullptr || spec->flag.empty() || flags.Declares(spec->flag)) {
+      continue;
+    }
+    if (!section) {
+      flags.AddSection(title);
+      section = true;
+    }
+    DeclareKeyFlag(flags, *spec);
+  }
+}
+
+void AddWorkerFlags(FlagSet& flags) {
+  namespace key = config::key;
+  AddKeyFlags(flags, "Worker limit flags (see docs/concurrency.md)",
+              {key::kQueueConcurrency, key::kMaxConcurrency,
+               key::kQueueRateLimits, key::kJobRateLimits, key::kMaxHeldJobs,
+               key::kResourceLimits, key::kPollInterval, key::kLeaseDuration,
+               key::kHeartbeatInterval, key::kShutdownDeadline});
+}
+
 void AddAllConfigFlags(FlagSet& flags) {
   bool section = false;
   for (const config::KeySpec& spec : config::AllKeys()) {
@@ -67,14 +134,7 @@ void AddAllConfigFlags(FlagSet& flags) {
       flags.AddSection("Configuration flags");
       section = true;
     }
-    std::string help = absl::StrFormat("%s (key %s", spec.help, spec.key);
-    if (!spec.env.empty()) absl::StrAppendFormat(&help, "; env %s", spec.env);
-    help += ")";
-    if (spec.type == config::ValueType::kBool) {
-      flags.AddBool(std::string(spec.flag), help);
-    } else {
-      flags.AddValue(std::string(spec.flag), "VALUE", help);
-    }
+    DeclareKeyFlag(flags, spec);
   }
 }
 

@@ -4,6 +4,7 @@
 #define POPQUEUE_CLI_COMMON_H_
 
 #include <cstdio>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,16 @@ int JobFailure(std::string_view command, int64_t id,
 
 // Declares --config, --db-url, --cache-url, --db-name and --collection.
 void AddConnectionFlags(FlagSet& flags);
+// Declares the flags of the configuration keys `keys` (config.json names)
+// under the help section `title`, with help text from the key table (what
+// it is, its key, variable and default). Keys without a flag, or whose flag
+// `flags` already declares, are skipped.
+void AddKeyFlags(FlagSet& flags, std::string title,
+                 std::initializer_list<std::string_view> keys);
+// The worker runtime's flags: per-queue and global concurrency, rate limits,
+// resource-aware limits, poll interval, lease, heartbeat, shutdown deadline
+// (`worker`, and `serve` for its --demo workers).
+void AddWorkerFlags(FlagSet& flags);
 // Declares the flag of every configuration key that has one and that `flags`
 // does not declare yet (for `popqueue config check`).
 void AddAllConfigFlags(FlagSet& flags);

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "config/limits.h"
 #include "config/redact.h"
 #include "config/validate.h"
 #include "config/value.h"
@@ -118,6 +119,23 @@ absl::StatusOr<std::string> ConfigPath(const LoadOptions& options) {
   return path;
 }
 
+absl::StatusOr<nlohmann::json> ParseJsonText(const std::string& text,
+                                             const std::string& path) {
+  absl::StatusOr<nlohmann::json> parsed = ParseJsonBounded(text);
+  if (!parsed.ok()) {
+    // The message names the line and column.
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s is %s", path, parsed.status().message()));
+  }
+  const nlohmann::json& j = *parsed;
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: expected a JSON object {\"dbUrl\": ..., ...} at the top level",
+        path));
+  }
+  return parsed;
+}
+
 absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -126,20 +144,7 @@ absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.what() names the line and column.
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s is not valid JSON: %s", path, e.what()));
-  }
-  if (!j.is_object()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: expected a JSON object {\"dbUrl\": ..., ...} at the top level",
-        path));
-  }
-  return j;
+  return ParseJsonText(text.str(), path);
 }
 
 absl::Status Apply(std::map<std::string, Setting, std::less<>>& settings,
@@ -190,11 +195,19 @@ absl::StatusOr<Config> LoadConfig(const LoadOptions& options) {
     if (!st.ok()) return absl::InternalError(st.message());  // a bad table
   }
   // config.json.
-  absl::StatusOr<std::string> path = ConfigPath(options);
+  absl::StatusOr<std::string> path;
+  if (options.config_text) {
+    path = options.config_path.empty() ? std::string("config.json")
+                                       : options.config_path;
+  } else {
+    path = ConfigPath(options);
+  }
   if (!path.ok()) return path.status();
   config.file_ = *path;
   if (!path->empty()) {
-    absl::StatusOr<nlohmann::json> file = ReadJsonFile(*path);
+    absl::StatusOr<nlohmann::json> file =
+        options.config_text ? ParseJsonText(*options.config_text, *path)
+                            : ReadJsonFile(*path);
     if (!file.ok()) return file.status();
     for (const auto& [name, value] : file->items()) {
       const KeySpec* spec = FindKey(name);
@@ -326,6 +339,20 @@ QueueConfig Config::ToQueueConfig() const {
   w.retain_completed = GetDuration(key::kRetainCompleted);
   w.retain_cancelled = GetDuration(key::kRetainCancelled);
   w.retain_dead = GetDuration(key::kRetainDead);
+  w.max_concurrency = static_cast<int>(GetInt(key::kMaxConcurrency));
+  w.max_held_jobs = static_cast<int>(GetInt(key::kMaxHeldJobs));
+  if (const Setting* s = Get(key::kQueueConcurrency)) {
+    w.concurrency = CountMapFromJson(s->value);
+  }
+  if (const Setting* s = Get(key::kQueueRateLimits)) {
+    w.queue_rate_limits = RateLimitsFromJson(s->value);
+  }
+  if (const Setting* s = Get(key::kJobRateLimits)) {
+    w.job_rate_limits = RateLimitsFromJson(s->value);
+  }
+  if (const Setting* s = Get(key::kResourceLimits)) {
+    w.resource = ResourceLimitsFromJson(s->value);
+  }
   return q;
 }
 
@@ -352,8 +379,11 @@ nlohmann::json Config::ToRedactedJson() const {
         value = RedactUrl(s->value.get<std::string>());
       } else if (spec.type == ValueType::kObject) {
         value = RedactJson(s->value);
-      } else if (spec.type == ValueType::kDuration) {
-        value = FormatValue(spec, s->value);
+      } else if (spec.type == ValueType::kDuration ||
+                 spec.type == ValueType::kCountMap ||
+                 spec.type == ValueType::kRateLimits ||
+                 spec.type == ValueType::kResourceLimits) {
+        value = FormatValue(spec, s->value);  // the env/flag syntax
       }
       item = {{"value", value},
               {"source", SourceName(s->source)},

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,9 @@ struct LoadOptions {
   // boolean flag is "true"/"false".
   StringMap flags;
   std::string working_dir = ".";
+  // config.json's contents, instead of finding and reading a file (tests,
+  // fuzzing); config_path, or "config.json" when empty, names it.
+  std::optional<std::string> config_text;
   // Validates notificationConfig (src/notify's ParseNotifyConfig); null =
   // only "is an object" is checked.
   std::function<absl::Status(const nlohmann::json&)> validate_notifications;

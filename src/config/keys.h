@@ -22,6 +22,11 @@ enum class ValueType {
   kList,      // JSON array of strings, or "a,b,c"
   kEnum,      // one of `choices` (separated by '|')
   kObject,    // a JSON object (env: JSON text), parsed by its owner
+  // The worker limits (limits.h): a compact text syntax for env and flags,
+  // a JSON object in config.json.
+  kCountMap,        // "emails=20" | {"emails": 20}; counts in [min, max]
+  kRateLimits,      // "emails=100/1s" | {"emails": {"limit": 100, ...}}
+  kResourceLimits,  // "on" | "off" | "cpuHigh=0.8,minConcurrency=2" | {...}
 };
 
 struct KeySpec {
@@ -32,7 +37,9 @@ struct KeySpec {
   // The default as text in the type's env/flag syntax; "" = unset.
   std::string_view default_text;
   std::string_view help;  // what it is, one line
-  int64_t min = 0;        // kInt: inclusive range
+  // kInt, kCountMap (each count), kResourceLimits (its integer fields):
+  // inclusive range.
+  int64_t min = 0;
   int64_t max = 0;
   std::string_view choices = "";  // kEnum: "debug|info|warn|error"
   bool secret = false;            // whole value redacted (tokens)
@@ -60,6 +67,12 @@ inline constexpr std::string_view kWorkerId = "workerId";
 inline constexpr std::string_view kWorkerTimeout = "workerTimeout";
 inline constexpr std::string_view kConcurrency = "concurrency";
 inline constexpr std::string_view kQueues = "queues";
+inline constexpr std::string_view kQueueConcurrency = "queueConcurrency";
+inline constexpr std::string_view kMaxConcurrency = "maxConcurrency";
+inline constexpr std::string_view kQueueRateLimits = "queueRateLimits";
+inline constexpr std::string_view kJobRateLimits = "jobRateLimits";
+inline constexpr std::string_view kMaxHeldJobs = "maxHeldJobs";
+inline constexpr std::string_view kResourceLimits = "resourceLimits";
 inline constexpr std::string_view kPollInterval = "pollInterval";
 inline constexpr std::string_view kLeaseDuration = "leaseDuration";
 inline constexpr std::string_view kHeartbeatInterval = "heartbeatInterval";
@@ -76,6 +89,7 @@ inline constexpr std::string_view kGrpcAddress = "grpcAddress";
 inline constexpr std::string_view kGrpcEnabled = "grpcEnabled";
 inline constexpr std::string_view kToken = "token";
 inline constexpr std::string_view kMaxRequestBytes = "maxRequestBytes";
+inline constexpr std::string_view kGrpcMaxMessageBytes = "grpcMaxMessageBytes";
 inline constexpr std::string_view kLogLevel = "logLevel";
 inline constexpr std::string_view kNotificationConfig = "notificationConfig";
 }  // namespace key

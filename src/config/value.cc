@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "config/limits.h"
 
 namespace popqueue::config {
 namespace {
@@ -54,6 +55,34 @@ nlohmann::json SplitList(std::string_view text) {
 
 }  // namespace
 
+absl::StatusOr<nlohmann::json> ParseJsonBounded(std::string_view text) {
+  bool too_deep = false;
+  // Checked while parsing, so a deep document is never built.
+  nlohmann::json::parser_callback_t limit_depth =
+      [&too_deep](int depth, nlohmann::json::parse_event_t event,
+                  nlohmann::json&) {
+        if ((event == nlohmann::json::parse_event_t::object_start ||
+             event == nlohmann::json::parse_event_t::array_start) &&
+            depth >= kMaxJsonDepth) {
+          too_deep = true;
+        }
+        return !too_deep;
+      };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.begin(), text.end(), limit_depth);
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for numbers beyond a double (1e999).
+    return absl::InvalidArgumentError(
+        absl::StrFormat("not valid JSON: %s", e.what()));
+  }
+  if (too_deep) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("nested deeper than %d levels", kMaxJsonDepth));
+  }
+  return j;
+}
+
 absl::StatusOr<absl::Duration> ParseDurationText(std::string_view text) {
   std::string s(
       absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())));
@@ -89,6 +118,10 @@ std::string Expectation(const KeySpec& spec) {
       return "one of " + absl::StrJoin(Choices(spec), ", ");
     case ValueType::kObject:
       return "a JSON object";
+    case ValueType::kCountMap:
+    case ValueType::kRateLimits:
+    case ValueType::kResourceLimits:
+      return LimitExpectation(spec);
   }
   return "a valid value";
 }
@@ -121,12 +154,16 @@ absl::StatusOr<nlohmann::json> ParseText(const KeySpec& spec,
       return list;
     }
     case ValueType::kObject: {
-      nlohmann::json j = nlohmann::json::parse(s, nullptr, false);
-      if (j.is_discarded() || !(j.is_object() || j.is_null())) {
+      absl::StatusOr<nlohmann::json> j = ParseJsonBounded(s);
+      if (!j.ok() || !(j->is_object() || j->is_null())) {
         return Expected(spec);
       }
-      return j;
+      return *std::move(j);
     }
+    case ValueType::kCountMap:
+    case ValueType::kRateLimits:
+    case ValueType::kResourceLimits:
+      return ParseLimitText(spec, text);
   }
   return Expected(spec);
 }
@@ -175,6 +212,10 @@ absl::StatusOr<nlohmann::json> ParseJson(const KeySpec& spec,
     case ValueType::kObject:
       if (!value.is_object() && !value.is_null()) return Expected(spec);
       return value;
+    case ValueType::kCountMap:
+    case ValueType::kRateLimits:
+    case ValueType::kResourceLimits:
+      return ParseLimitJson(spec, value);
   }
   return Expected(spec);
 }
@@ -204,6 +245,10 @@ std::string FormatValue(const KeySpec& spec, const nlohmann::json& value) {
     case ValueType::kObject:
       return value.dump(-1, ' ', false,
                         nlohmann::json::error_handler_t::replace);
+    case ValueType::kCountMap:
+    case ValueType::kRateLimits:
+    case ValueType::kResourceLimits:
+      return FormatLimit(spec, value);
   }
   return value.dump();
 }
