@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/cli_env.h"
 
 extern char** environ;
 
@@ -82,17 +83,7 @@ class CliTest : public ::testing::Test {
     std::vector<char*> argv;
     for (std::string& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string_view kv(*e);
-      std::string_view k = kv.substr(0, kv.find('='));
-      if (k == "DB_URL" || k == "REDIS_URL" || k == "MEMCACHED_URL" ||
-          k == "POSTGRES_URL" || k == "WORKER_ID" || k == "WORKER_TIMEOUT" ||
-          k.rfind("POPQUEUE_", 0) == 0) {
-        continue;
-      }
-      env_s.emplace_back(kv);
-    }
+    std::vector<std::string> env_s = ::popqueue::testing::EnvironmentWithoutPopqueue();
     for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
     std::vector<char*> envp;
     for (std::string& e : env_s) envp.push_back(e.data());

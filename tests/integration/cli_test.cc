@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/cli_env.h"
 
 extern char** environ;
 
@@ -76,18 +77,7 @@ class CliTest : public ::testing::Test {
     for (std::string& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
 
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string_view kv(*e);
-      std::string_view key = kv.substr(0, kv.find('='));
-      if (key == "DB_URL" || key == "REDIS_URL" || key == "MEMCACHED_URL" ||
-          key == "POSTGRES_URL" ||
-          key == "WORKER_ID" || key == "WORKER_TIMEOUT" ||
-          key.rfind("POPQUEUE_", 0) == 0) {
-        continue;
-      }
-      env_s.emplace_back(kv);
-    }
+    std::vector<std::string> env_s = ::popqueue::testing::EnvironmentWithoutPopqueue();
     for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
     std::vector<char*> envp;
     for (std::string& e : env_s) envp.push_back(e.data());

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
 #include "tests/integration/test_util.h"
+#include "tests/support/cli_env.h"
 
 extern char** environ;
 
@@ -52,16 +53,7 @@ class CliSecurityTest : public ::testing::Test {
     std::vector<char*> argv;
     for (std::string& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string_view kv(*e);
-      std::string_view key = kv.substr(0, kv.find('='));
-      if (key == "DB_URL" || key == "REDIS_URL" || key == "MEMCACHED_URL" ||
-          key == "POSTGRES_URL" || key.rfind("POPQUEUE_", 0) == 0) {
-        continue;
-      }
-      env_s.emplace_back(kv);
-    }
+    std::vector<std::string> env_s = ::popqueue::testing::EnvironmentWithoutPopqueue();
     env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
     std::vector<char*> envp;
     for (std::string& e : env_s) envp.push_back(e.data());
