@@ -69,6 +69,31 @@ TEST(PgTimeouts, UrlOverridesEachDefault) {
   EXPECT_EQ(p["options"], "-c statement_timeout=5s -c enable_bitmapscan=off");
 }
 
+// query_timeout bounds each call on the client (a hung server cannot
+// enforce statement_timeout); pg_hang_test.cc checks it against one.
+TEST(PgTimeouts, QueryTimeoutFollowsStatementTimeout) {
+  auto timeout = [](const std::string& query) {
+    absl::StatusOr<Url> url = ParseUrl(absl::StrCat("postgres://h/db", query));
+    EXPECT_TRUE(url.ok());
+    absl::StatusOr<ConnSettings> s = SettingsFromUrl(*url, "");
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? s->query_timeout : absl::ZeroDuration();
+  };
+  EXPECT_EQ(timeout(""), absl::Seconds(65));
+  EXPECT_EQ(timeout("?statement_timeout=1000"), absl::Seconds(6));
+  EXPECT_EQ(timeout("?statement_timeout=0"), absl::Minutes(5));
+  EXPECT_EQ(timeout("?query_timeout=1500"), absl::Milliseconds(1500));
+  EXPECT_EQ(timeout("?query_timeout=0"), absl::InfiniteDuration());
+  // Not a libpq keyword.
+  EXPECT_EQ(ParamsOf("postgres://h/db?query_timeout=9").count("query_timeout"),
+            0u);
+  absl::StatusOr<Url> url = ParseUrl("postgres://h/db?query_timeout=5s");
+  ASSERT_TRUE(url.ok());
+  absl::Status bad = SettingsFromUrl(*url, "").status();
+  EXPECT_TRUE(absl::IsInvalidArgument(bad)) << bad;
+  EXPECT_THAT(bad.message(), HasSubstr("query_timeout"));
+}
+
 TEST(PgTimeouts, BadValuesAreInvalidArgument) {
   for (const char* v : {"-1", "soon", "10s", "99999999999"}) {
     absl::StatusOr<Url> url =

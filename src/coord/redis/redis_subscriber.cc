@@ -1,7 +1,11 @@
 #include "coord/redis/redis_subscriber.h"
 
+#include <algorithm>
+#include <optional>
+#include <string_view>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/log.h"
 
 namespace popqueue::coord {
@@ -10,10 +14,21 @@ namespace {
 // How often a blocked read looks at the stop flag: bounds Stop()'s latency.
 constexpr absl::Duration kReadSlice = absl::Milliseconds(200);
 
+// A pub/sub push: an array of at least `min_size` whose first element is
+// `kind` ("subscribe", "message", "pong").
+bool IsPush(const redis::Reply& r, std::string_view kind, size_t min_size) {
+  return r.type == redis::Reply::Type::kArray &&
+         r.elements.size() >= min_size && r.elements[0].str == kind;
+}
+
 }  // namespace
 
-RedisSubscriber::RedisSubscriber(std::shared_ptr<redis::Client> client, std::string channel)
-    : client_(std::move(client)), channel_(std::move(channel)) {}
+RedisSubscriber::RedisSubscriber(std::shared_ptr<redis::Client> client,
+                                 std::string channel,
+                                 absl::Duration ping_interval)
+    : client_(std::move(client)),
+      channel_(std::move(channel)),
+      ping_interval_(ping_interval) {}
 
 RedisSubscriber::~RedisSubscriber() {
   {
@@ -55,34 +70,93 @@ bool RedisSubscriber::WaitForStop(absl::Duration d) {
 }
 
 void RedisSubscriber::Loop() {
-  bool connected_before = false;
+  bool subscribed_before = false;
   while (!WaitForStop(absl::ZeroDuration())) {
-    auto conn = client_->OpenDedicated();
-    absl::Status s = conn.ok() ? (*conn)->Send({"SUBSCRIBE", channel_}) : conn.status();
-    if (!s.ok()) {
-      Logf(LogLevel::kDebug, "wake subscriber: %s", std::string(s.message()));
+    absl::StatusOr<std::unique_ptr<redis::Connection>> conn = Subscribe();
+    if (!conn.ok()) {
+      Logf(LogLevel::kDebug, "wake subscriber: %s",
+           std::string(conn.status().message()));
       // The client spaces connection attempts (backoff); wait a little so
       // this loop does not spin on its immediate refusals.
       if (WaitForStop(absl::Milliseconds(100))) return;
       continue;
     }
-    if (connected_before) Deliver("");  // messages may have been lost
-    connected_before = true;
-    while (true) {
-      if (WaitForStop(absl::ZeroDuration())) return;
-      auto reply = (*conn)->ReadReply(kReadSlice);
-      if (!reply.ok()) {
-        Logf(LogLevel::kInfo, "wake subscriber: %s; reconnecting",
-             std::string(reply.status().message()));
-        break;
-      }
-      if (!reply->has_value()) continue;
-      const redis::Reply& r = **reply;
-      // ["message", channel, payload]; ["subscribe", ...] confirms.
-      if (r.type == redis::Reply::Type::kArray && r.elements.size() == 3 &&
-          r.elements[0].str == "message") {
-        Deliver(r.elements[2].str);
-      }
+    if (subscribed_before) Deliver("");  // messages may have been lost
+    subscribed_before = true;
+    absl::Status s = Listen(**conn);
+    if (s.ok()) return;  // stopping
+    Logf(LogLevel::kWarn, "wake subscriber: %s; reconnecting",
+         std::string(s.message()));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<redis::Connection>>
+RedisSubscriber::Subscribe() {
+  absl::StatusOr<std::unique_ptr<redis::Connection>> conn =
+      client_->OpenDedicated();
+  if (!conn.ok()) return conn.status();
+  if (absl::Status s = (*conn)->Send({"SUBSCRIBE", channel_}); !s.ok()) {
+    return s;
+  }
+  const std::string endpoint = client_->options().Endpoint();
+  const absl::Duration timeout = client_->options().command_timeout;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    if (WaitForStop(absl::ZeroDuration())) {
+      return absl::CancelledError("wake subscriber stopping");
+    }
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::UnavailableError(absl::StrCat(
+          "Redis at ", endpoint, " did not confirm SUBSCRIBE within ",
+          absl::FormatDuration(timeout), " (timeout_ms in the Redis URL)"));
+    }
+    absl::StatusOr<std::optional<redis::Reply>> reply =
+        (*conn)->ReadReply(std::min(left, kReadSlice));
+    if (!reply.ok()) return reply.status();
+    if (!reply->has_value()) continue;
+    const redis::Reply& r = **reply;
+    if (r.is_error()) return redis::ErrorReplyToStatus(r.str, endpoint);
+    // ["subscribe", channel, count]
+    if (IsPush(r, "subscribe", 3) && r.elements[1].str == channel_) {
+      return conn;
+    }
+  }
+}
+
+absl::Status RedisSubscriber::Listen(redis::Connection& conn) {
+  const std::string endpoint = client_->options().Endpoint();
+  const absl::Duration timeout = client_->options().command_timeout;
+  absl::Time next_ping = absl::Now() + ping_interval_;
+  std::optional<absl::Time> pong_due;  // set while a PING is unanswered
+  while (true) {
+    if (WaitForStop(absl::ZeroDuration())) return absl::OkStatus();
+    const absl::Time now = absl::Now();
+    if (pong_due && now >= *pong_due) {
+      return absl::UnavailableError(absl::StrCat(
+          "Redis at ", endpoint, " did not answer PING within ",
+          absl::FormatDuration(timeout),
+          " (timeout_ms in the Redis URL): the server may hang"));
+    }
+    if (!pong_due && now >= next_ping) {
+      if (absl::Status s = conn.Send({"PING"}); !s.ok()) return s;
+      pong_due = now + timeout;
+    }
+    const absl::Duration wait = std::clamp(
+        (pong_due ? *pong_due : next_ping) - now, absl::Milliseconds(1),
+        kReadSlice);
+    absl::StatusOr<std::optional<redis::Reply>> reply = conn.ReadReply(wait);
+    if (!reply.ok()) return reply.status();
+    if (!reply->has_value()) continue;
+    const redis::Reply& r = **reply;
+    if (IsPush(r, "message", 3)) {  // ["message", channel, payload]
+      Deliver(r.elements[2].str);
+    } else if (IsPush(r, "pong", 1) ||
+               (r.type == redis::Reply::Type::kStatus && r.str == "PONG")) {
+      pong_due.reset();
+      next_ping = absl::Now() + ping_interval_;
+    } else if (r.is_error()) {
+      return redis::ErrorReplyToStatus(r.str, endpoint);
     }
   }
 }

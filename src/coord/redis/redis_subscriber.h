@@ -7,6 +7,15 @@
 // reconnect each callback is called once with queue "" ("anything may have
 // arrived: look at every queue").
 //
+// A subscription counts once the server confirms it (within the client's
+// command timeout). The connection then idles legitimately, and TCP
+// keepalives only catch a dead host: a server that hangs while its host
+// keeps acknowledging TCP would leave it silent for ever. So the thread
+// sends PING every `ping_interval` (RESP2 allows it in subscribe mode; the
+// answer is a ["pong", ""] message) and reconnects when no answer comes
+// within the command timeout: a hung server is found within ping_interval +
+// timeout_ms.
+//
 // Thread-safety: safe for concurrent use. Callbacks run on the subscriber
 // thread; once Remove returns, its callback is not running and never runs
 // again (so a callback must not call Add or Remove itself).
@@ -20,14 +29,19 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/redis/redis_client.h"
 
 namespace popqueue::coord {
 
 class RedisSubscriber {
  public:
-  RedisSubscriber(std::shared_ptr<redis::Client> client, std::string channel);
+  static constexpr absl::Duration kDefaultPingInterval = absl::Seconds(5);
+
+  RedisSubscriber(std::shared_ptr<redis::Client> client, std::string channel,
+                  absl::Duration ping_interval = kDefaultPingInterval);
   ~RedisSubscriber();  // stops and joins the thread
 
   int Add(std::function<void(const std::string& queue)> callback);
@@ -35,12 +49,18 @@ class RedisSubscriber {
 
  private:
   void Loop();
+  // Subscribes on a new connection and waits for the confirmation.
+  absl::StatusOr<std::unique_ptr<redis::Connection>> Subscribe();
+  // Delivers messages until the connection breaks or stops answering PING
+  // (returns its error), or until stopping (returns OK).
+  absl::Status Listen(redis::Connection& conn);
   void Deliver(const std::string& queue);
   // Waits up to `d`; true when stopping.
   bool WaitForStop(absl::Duration d);
 
   const std::shared_ptr<redis::Client> client_;
   const std::string channel_;
+  const absl::Duration ping_interval_;
 
   absl::Mutex callbacks_mu_;  // held (shared) while callbacks run
   int next_handle_ ABSL_GUARDED_BY(callbacks_mu_) = 1;

@@ -48,7 +48,14 @@ constexpr std::pair<const char*, const char*> kTimeoutDefaults[] = {
     {"keepalives_count", "3"},
     {"tcp_user_timeout", "30000"},
 };
-constexpr char kDefaultStatementTimeoutMs[] = "60000";
+constexpr int64_t kDefaultStatementTimeoutMs = 60000;
+// The client waits this much longer than statement_timeout, so that a slow
+// statement ends with the server's error (and the connection survives)
+// rather than with the client's deadline.
+constexpr int64_t kQueryTimeoutMarginMs = 5000;
+// The client bound when the server has none (statement_timeout=0): long
+// enough for any statement of the store on a large table.
+constexpr int64_t kQueryTimeoutWithoutStatementTimeoutMs = 300000;
 constexpr int64_t kMaxTimeoutMs = 2147483647;  // PostgreSQL's int limit
 
 bool HasKey(const ConnSettings& s, absl::string_view key) {
@@ -95,7 +102,8 @@ absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
   s.params = {{"host", host}, {"port", absl::StrCat(port)}, {"dbname", db}};
   if (!url.user.empty()) s.params.emplace_back("user", url.user);
   if (!url.password.empty()) s.params.emplace_back("password", url.password);
-  std::string statement_timeout = kDefaultStatementTimeoutMs;
+  int64_t statement_timeout_ms = kDefaultStatementTimeoutMs;
+  std::optional<int64_t> query_timeout_ms;
   for (const auto& [k, v] : url.query) {
     if (k == "host" || k == "port" || k == "dbname" || k == "user" ||
         k == "password") {
@@ -103,14 +111,19 @@ absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
           "\"", k, "\" must be given in the URL itself, not as ?", k, "= in \"",
           url.Redacted(), "\""));
     }
-    if (k == "statement_timeout") {  // a server setting, not a libpq keyword
+    // Not libpq keywords: a server setting and a limit of the client.
+    if (k == "statement_timeout" || k == "query_timeout") {
       int64_t ms = 0;
       if (!absl::SimpleAtoi(v, &ms) || ms < 0 || ms > kMaxTimeoutMs) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "statement_timeout=\"", v, "\" in \"", url.Redacted(),
+            k, "=\"", v, "\" in \"", url.Redacted(),
             "\" must be milliseconds (0 = no limit)"));
       }
-      statement_timeout = absl::StrCat(ms);
+      if (k == "statement_timeout") {
+        statement_timeout_ms = ms;
+      } else {
+        query_timeout_ms = ms;
+      }
       continue;
     }
     s.params.emplace_back(k, v);
@@ -147,8 +160,18 @@ absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
   // ever; Migrate() lifts it for its own session. One given in
   // ?options=-c statement_timeout=... wins.
   if (!absl::StrContains(*options, "statement_timeout")) {
-    absl::StrAppend(options, " -c statement_timeout=", statement_timeout);
+    absl::StrAppend(options, " -c statement_timeout=", statement_timeout_ms);
   }
+  // query_timeout bounds each call on the client, for a server that hangs
+  // and so cannot enforce statement_timeout (pg_exec.h).
+  if (!query_timeout_ms) {
+    query_timeout_ms = statement_timeout_ms > 0
+                           ? statement_timeout_ms + kQueryTimeoutMarginMs
+                           : kQueryTimeoutWithoutStatementTimeoutMs;
+  }
+  s.query_timeout = *query_timeout_ms == 0
+                        ? absl::InfiniteDuration()
+                        : absl::Milliseconds(*query_timeout_ms);
   s.where = absl::StrCat(host.find(':') != std::string::npos
                              ? absl::StrCat("[", host, "]")
                              : host,
@@ -170,6 +193,12 @@ absl::StatusOr<ConnPtr> Connect(const ConnSettings& settings) {
   }
   if (PQstatus(conn.get()) == CONNECTION_OK) {
     PQsetNoticeProcessor(conn.get(), LogNotice, nullptr);
+    // Sends must not block on a server that stopped reading (ExecWithin).
+    if (PQsetnonblocking(conn.get(), 1) != 0) {
+      return absl::InternalError(absl::StrCat(
+          "cannot make the connection to PostgreSQL at ", settings.where,
+          " non-blocking: ", Trimmed(PQerrorMessage(conn.get()))));
+    }
     return conn;
   }
   std::string why = Trimmed(PQerrorMessage(conn.get()));

@@ -26,16 +26,21 @@ namespace popqueue::store::pg {
 struct ConnSettings {
   std::vector<std::pair<std::string, std::string>> params;  // libpq keywords
   std::string where;
+  // Client-side bound on each round trip (pg_exec.h); InfiniteDuration for
+  // none.
+  absl::Duration query_timeout = absl::Seconds(65);
 };
 
 // postgres://user:pass@host:port/db?sslmode=... ; without a path the database
 // is `db_name`. Query parameters are passed to libpq as connection keywords
 // (an unknown one fails Connect with kInvalidArgument), except
-// statement_timeout=<ms>, sent as a server setting (0 = no limit).
+// statement_timeout=<ms>, sent as a server setting (0 = no limit), and
+// query_timeout=<ms>, the client-side bound of each call (0 = no limit).
 // Timeout defaults, each overridable by its name in the URL:
 // connect_timeout=5 (s), keepalives=1, keepalives_idle=30 (s),
 // keepalives_interval=10 (s), keepalives_count=3, tcp_user_timeout=30000
-// (ms), statement_timeout=60000 (ms).
+// (ms), statement_timeout=60000 (ms), query_timeout=statement_timeout + 5000
+// (ms), or 300000 when statement_timeout=0.
 absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
                                              const std::string& db_name);
 
@@ -44,7 +49,8 @@ struct ConnDeleter {
 };
 using ConnPtr = std::unique_ptr<PGconn, ConnDeleter>;
 
-// Opens a connection (blocking, bounded by connect_timeout).
+// Opens a connection (blocking, bounded by connect_timeout), in libpq's
+// non-blocking mode for ExecWithin (pg_exec.h); PQexec still blocks.
 // kUnavailable when the server cannot be reached, kInvalidArgument for bad
 // connection options, kPermissionDenied / kUnauthenticated for refused logins.
 absl::StatusOr<ConnPtr> Connect(const ConnSettings& settings);
@@ -107,7 +113,8 @@ absl::Status ResultStatus(const PGresult* res, PGconn* conn,
 // The constraint named by a failed result ("" when none).
 std::string ErrorConstraint(const PGresult* res);
 
-// Runs `sql` unprepared with `params`.
+// Runs `sql` unprepared with `params`, blocking (PQexecParams): for the
+// caller's own connection (EnqueueTx), whose mode and limits are its owner's.
 Result ExecParams(PGconn* conn, const std::string& sql, const Params& params);
 
 // Field accessors for result rows (text format).

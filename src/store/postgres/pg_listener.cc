@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "store/postgres/pg_exec.h"
 #include "store/postgres/sql_catalog.h"
 
 namespace popqueue::store::pg {
@@ -75,9 +76,14 @@ void Listener::Run() {
     absl::StatusOr<ConnPtr> conn = Connect(settings_);
     if (conn.ok()) {
       std::string listen = absl::StrCat("LISTEN ", QuoteIdentifier(channel_));
-      Result r(PQexec(conn->get(), listen.c_str()));
-      absl::Status s = ResultStatus(r.get(), conn->get(), settings_.where,
-                                    "listen for notifications");
+      const char* what = "listen for notifications";
+      absl::StatusOr<Result> r = ExecWithin(
+          conn->get(),
+          [&](PGconn* c) { return PQsendQuery(c, listen.c_str()); },
+          settings_.query_timeout, settings_.where, what);
+      absl::Status s = r.ok() ? ResultStatus(r->get(), conn->get(),
+                                             settings_.where, what)
+                              : r.status();
       if (s.ok()) {
         if (warned) {
           Logf(LogLevel::kInfo, "postgres: listener reconnected to %s",

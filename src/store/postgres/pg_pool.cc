@@ -111,11 +111,14 @@ void Pool::Release(std::unique_ptr<Session> session, bool broken) {
 }
 
 Pool::Lease::Lease(Pool* pool, std::unique_ptr<Session> session)
-    : pool_(pool), session_(std::move(session)) {}
+    : pool_(pool),
+      session_(std::move(session)),
+      query_timeout_(pool->settings().query_timeout) {}
 
 Pool::Lease::Lease(Lease&& other) noexcept
     : pool_(other.pool_),
       session_(std::move(other.session_)),
+      query_timeout_(other.query_timeout_),
       broken_(other.broken_) {}
 
 Pool::Lease::~Lease() {
@@ -123,11 +126,27 @@ Pool::Lease::~Lease() {
   PGconn* c = session_->conn.get();
   if (!broken_ && PQstatus(c) == CONNECTION_OK &&
       PQtransactionStatus(c) != PQTRANS_IDLE) {
-    Result r(PQexec(c, "ROLLBACK"));
+    (void)ExecSimple("ROLLBACK", "roll back");
   }
   bool broken = broken_ || PQstatus(c) != CONNECTION_OK ||
                 PQtransactionStatus(c) != PQTRANS_IDLE;
   pool_->Release(std::move(session_), broken);
+}
+
+absl::Status Pool::Lease::Lost() const {
+  return absl::UnavailableError(absl::StrCat(
+      "PostgreSQL at ", pool_->where(), " is unavailable: connection lost"));
+}
+
+absl::StatusOr<Result> Pool::Lease::Run(const SendFn& send,
+                                        std::string_view what) {
+  absl::StatusOr<Result> res =
+      ExecWithin(conn(), send, query_timeout_, pool_->where(), what);
+  if (!res.ok()) {  // no answer in time: the connection's state is unknown
+    broken_ = true;
+    return res.status();
+  }
+  return Check(*std::move(res), what);
 }
 
 absl::StatusOr<Result> Pool::Lease::Check(Result res, std::string_view what) {
@@ -141,40 +160,44 @@ absl::StatusOr<Result> Pool::Lease::Exec(std::string_view name,
                                          const std::string& sql,
                                          const Params& params,
                                          std::string_view what) {
-  if (broken_) {
-    return absl::UnavailableError(absl::StrCat(
-        "PostgreSQL at ", pool_->where(), " is unavailable: connection lost"));
-  }
+  if (broken_) return Lost();
   std::string stmt(name);
   if (!session_->prepared.contains(name)) {
-    absl::StatusOr<Result> prep = Check(
-        Result(PQprepare(conn(), stmt.c_str(), sql.c_str(), 0, nullptr)), what);
+    absl::StatusOr<Result> prep = Run(
+        [&](PGconn* c) {
+          return PQsendPrepare(c, stmt.c_str(), sql.c_str(), 0, nullptr);
+        },
+        what);
     if (!prep.ok()) return prep.status();
     session_->prepared.insert(stmt);
   }
   std::vector<const char*> values = params.Pointers();
-  return Check(Result(PQexecPrepared(conn(), stmt.c_str(), params.size(),
-                                     values.data(), nullptr, nullptr, 0)),
-               what);
+  return Run(
+      [&](PGconn* c) {
+        return PQsendQueryPrepared(c, stmt.c_str(), params.size(),
+                                   values.data(), nullptr, nullptr, 0);
+      },
+      what);
 }
 
 absl::StatusOr<Result> Pool::Lease::ExecUnprepared(const std::string& sql,
                                                    const Params& params,
                                                    std::string_view what) {
-  if (broken_) {
-    return absl::UnavailableError(absl::StrCat(
-        "PostgreSQL at ", pool_->where(), " is unavailable: connection lost"));
-  }
-  return Check(ExecParams(conn(), sql, params), what);
+  if (broken_) return Lost();
+  std::vector<const char*> values = params.Pointers();
+  return Run(
+      [&](PGconn* c) {
+        return PQsendQueryParams(c, sql.c_str(), params.size(), nullptr,
+                                 values.data(), nullptr, nullptr, 0);
+      },
+      what);
 }
 
 absl::Status Pool::Lease::ExecSimple(const std::string& sql,
                                      std::string_view what) {
-  if (broken_) {
-    return absl::UnavailableError(absl::StrCat(
-        "PostgreSQL at ", pool_->where(), " is unavailable: connection lost"));
-  }
-  return Check(Result(PQexec(conn(), sql.c_str())), what).status();
+  if (broken_) return Lost();
+  return Run([&](PGconn* c) { return PQsendQuery(c, sql.c_str()); }, what)
+      .status();
 }
 
 }  // namespace popqueue::store::pg

@@ -7,6 +7,8 @@
 // host:port/db (never the password) and every idle connection is dropped;
 // the next call reconnects. Failed connects back off (100 ms doubling to
 // 2 s): calls inside the backoff window fail fast with kUnavailable.
+// Every round trip is bounded by the settings' query_timeout (pg_exec.h);
+// a connection whose call ran out of time is closed, not reused.
 //
 // Thread-safe. Leases must not outlive the pool.
 #ifndef POPQUEUE_STORE_POSTGRES_PG_POOL_H_
@@ -23,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "store/postgres/pg_conn.h"
+#include "store/postgres/pg_exec.h"
 
 namespace popqueue::store::pg {
 
@@ -57,11 +60,19 @@ class Pool {
     // Runs parameterless, possibly multi-statement text (BEGIN, migrations).
     absl::Status ExecSimple(const std::string& sql, std::string_view what);
 
+    // Bounds this lease's round trips by `timeout` instead of the settings'
+    // query_timeout (InfiniteDuration: no limit).
+    void set_query_timeout(absl::Duration timeout) { query_timeout_ = timeout; }
+    absl::Duration query_timeout() const { return query_timeout_; }
+
    private:
+    absl::StatusOr<Result> Run(const SendFn& send, std::string_view what);
     absl::StatusOr<Result> Check(Result res, std::string_view what);
+    absl::Status Lost() const;
 
     Pool* pool_;
     std::unique_ptr<Session> session_;
+    absl::Duration query_timeout_;
     bool broken_ = false;
   };
 

@@ -3,6 +3,7 @@
 // are in postgres_admin.cc.
 #include "store/postgres/postgres_store.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -26,6 +27,10 @@ namespace {
 
 constexpr int kMaxAttempts = 4;  // serialization failures / deadlocks
 constexpr absl::Duration kCompactEvery = absl::Seconds(5);
+// The client bound of Migrate()'s calls at the least, since it lifts
+// statement_timeout: migrating a large table, or waiting for another
+// process's migration, may take long. ?query_timeout=0 lifts it too.
+constexpr absl::Duration kMigrateQueryTimeout = absl::Minutes(30);
 
 absl::StatusOr<JobIdList> IdsInParamsOrder(const PGresult* res,
                                            const std::vector<JobId>& order) {
@@ -113,6 +118,8 @@ absl::Status PostgresStore::Migrate() {
   if (!lease.ok()) return lease.status();
   // Waiting for another process's migration, or migrating a large table,
   // may rightly take longer than the URL's statement_timeout.
+  lease->set_query_timeout(
+      std::max(lease->query_timeout(), kMigrateQueryTimeout));
   if (absl::Status s = lease->ExecSimple("SET statement_timeout = 0",
                                          "lift the statement timeout");
       !s.ok()) {
