@@ -13,6 +13,7 @@
 #include "common/ids.h"
 #include "gtest/gtest.h"
 #include "mongo_test_util.h"
+#include "store/mongodb/mongo_client.h"
 #include "store/store.h"
 
 namespace popqueue::store {
@@ -191,6 +192,82 @@ TEST(MongoStore, FailRetriesThenDeadAndRescuesExpiredLeases) {
   EXPECT_EQ(requeued->state, JobState::kAvailable);
   EXPECT_EQ(requeued->attempt, 0);
   EXPECT_EQ(requeued->errors.size(), 2u);
+}
+
+// The real clock has nanoseconds; the store keeps microseconds. The
+// read-backs of heartbeat and complete must still recognize their own writes.
+TEST(MongoStore, ReadBacksCompareTimesAsStored) {
+  POPQUEUE_REQUIRE_MONGODB(url);
+  auto store = OpenOrDie(url, FreshCollection("precision"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(
+      store->JobInsertMany({.jobs = {MakeJob(40), MakeJob(41)}, .now = kNow})
+          .ok());
+  auto c = store->JobClaim(Claim(2));
+  ASSERT_TRUE(c.ok() && c->size() == 2);
+  const int64_t token = (*c)[0].lease_token;
+  const absl::Time later = kNow + absl::Nanoseconds(1'234'567);  // 1.234567 ms
+  auto beat = store->JobHeartbeatMany(
+      {.items = {{.id = 40, .lease_token = token},
+                 {.id = 41, .lease_token = token}},
+       .now = later,
+       .lease = absl::Seconds(30)});
+  ASSERT_TRUE(beat.ok()) << beat.status();
+  EXPECT_EQ(beat->extended, (JobIdList{40, 41}));
+  // One lease held, one not (wrong token): the read-back path.
+  auto done = store->JobCompleteMany(
+      {.items = {{.id = 40, .lease_token = token},
+                 {.id = 41, .lease_token = token + 1}},
+       .now = later});
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(*done, JobIdList{40});
+  auto job = store->JobGet({.id = 40});
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state, JobState::kCompleted);
+}
+
+// A claimer that stopped between writing its claim record and moving the job
+// (killed, or the server restarted) leaves the record behind. Once that
+// claim's lease has expired, the job is claimable again.
+TEST(MongoStore, AbandonedClaimRecordIsReleasedAfterItsLease) {
+  POPQUEUE_REQUIRE_MONGODB(url);
+  const std::string collection = FreshCollection("abandoned");
+  auto store = OpenOrDie(url, collection);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->JobInsertMany({.jobs = {MakeJob(50)}, .now = kNow}).ok());
+  {
+    // The record of claim 1 of job 50, as a claimer that died left it.
+    auto pool = mongodb::Pool::Open(url);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    mongodb::Pool::Lease lease(pool->get());
+    mongodb::Collection claims(**pool, lease, "popqueue_test",
+                               collection + "_claims");
+    ASSERT_TRUE(claims
+                    .InsertOne(std::move(mongodb::Doc()
+                                             .Str("_id", "50:1")
+                                             .Int64("job_id", 50)
+                                             .Str("worker_id", "dead")
+                                             .Time("at", kNow)
+                                             .Time("expires",
+                                                   kNow + absl::Seconds(30))),
+                               "test: abandoned claim")
+                    .ok());
+  }
+  // While that claim's lease runs, the job is its.
+  auto early = store->JobClaim(Claim(1, kNow + absl::Seconds(10)));
+  ASSERT_TRUE(early.ok()) << early.status();
+  EXPECT_TRUE(early->empty());
+  // After it, the job is released and claimed (by the next call at the latest).
+  std::vector<Job> got;
+  for (int call = 0; call < 2 && got.empty(); ++call) {
+    auto later = store->JobClaim(Claim(1, kNow + absl::Seconds(31)));
+    ASSERT_TRUE(later.ok()) << later.status();
+    got = *later;
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, 50);
+  EXPECT_EQ(got[0].attempt, 1);
+  EXPECT_EQ(got[0].state, JobState::kRunning);
 }
 
 TEST(MongoStore, HeartbeatCancelDeleteAndAdmin) {

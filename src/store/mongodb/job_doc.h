@@ -25,7 +25,8 @@
 //   result            string  absent when none
 //   timeout_us backoff_base_us   int64
 //   cancel_requested  bool
-//   claim_seq         int64   claims so far (never reset); claim n of a job
+//   claim_seq         int64   claims so far, abandoned ones included (never
+//                             reset); claim n of a job
 //                             inserts the record "<id>:<n>" into
 //                             <collection>_claims, whose unique _id makes the
 //                             claim exclusive on every server

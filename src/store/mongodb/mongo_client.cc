@@ -197,6 +197,10 @@ std::optional<absl::Time> GetTime(const bson_t* doc, const char* key) {
   return absl::FromUnixMicros(*us);
 }
 
+absl::Time AsStored(absl::Time t) {
+  return absl::FromUnixMicros(absl::ToUnixMicros(t));
+}
+
 absl::StatusOr<const bson_t*> Cursor::Next() {
   const bson_t* doc = nullptr;
   if (mongoc_cursor_next(c_, &doc)) return doc;

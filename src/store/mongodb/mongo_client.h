@@ -84,6 +84,9 @@ std::optional<int64_t> GetInt64(const bson_t* doc, const char* key);
 std::optional<std::string> GetStr(const bson_t* doc, const char* key);
 bool GetBool(const bson_t* doc, const char* key);
 std::optional<absl::Time> GetTime(const bson_t* doc, const char* key);
+// `t` as a stored time reads back (whole microseconds: Doc::Time truncates).
+// A value compared with what GetTime reads must go through this first.
+absl::Time AsStored(absl::Time t);
 int64_t IterInt64(const bson_iter_t* it);
 std::string IterStr(const bson_iter_t* it);
 

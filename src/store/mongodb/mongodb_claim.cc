@@ -18,7 +18,9 @@
 // Exclusivity. The merged candidates' first n get one claim record each,
 // "<id>:<claim_seq + 1>", in one unordered insertMany into
 // <collection>_claims; a duplicate key means another claimer won that job,
-// and the next candidates of the window take the lost ones' places.
+// and the next candidates of the window take the lost ones' places. A record
+// left by a claimer that stopped before moving its job is released once that
+// claim's lease has expired (ReleaseAbandonedClaims).
 // One unordered bulk update moves the won jobs to running, filtered on each
 // job as found (an admin may have cancelled one in between): per job
 // ({_id, key, state, claim_seq}) for a few, per group of candidates found
@@ -28,6 +30,7 @@
 // contention still fills its batch.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -126,6 +129,55 @@ std::vector<UpdateOp> ClaimUpdates(const std::vector<const Candidate*>& won,
   return ops;
 }
 
+// A claim record is written before its job moves to running, by a separate
+// call: a claimer that dies or loses the server in between (a worker killed,
+// the server restarted) leaves the record "<id>:<n+1>" of a job still at
+// claim_seq n, and every later claim of that job would collide with it
+// forever: the job stays available and never runs. A record whose claim's
+// lease has expired while its job never moved is abandoned (had that claim
+// gone through, its job would be rescued by now), so the job gets claim_seq
+// n+1 and nothing else: the next claim writes a fresh record "<id>:<n+2>".
+// Only jobs due for longer than a lease can have such a record (a record is
+// written after its job became due), so fresh contention costs no read.
+absl::Status ReleaseAbandonedClaims(const Collection& jobs,
+                                    const Collection& claims,
+                                    const std::vector<const Candidate*>& lost,
+                                    const JobClaimParams& params) {
+  std::map<std::string, const Candidate*> by_record;
+  for (const Candidate* c : lost) {
+    if (params.now - absl::FromUnixMicros(c->run_at) > params.lease) {
+      by_record[absl::StrFormat("%d:%d", c->id, c->claim_seq + 1)] = c;
+    }
+  }
+  if (by_record.empty()) return absl::OkStatus();
+  std::vector<std::string> ids;
+  for (const auto& [id, c] : by_record) ids.push_back(id);
+  absl::StatusOr<std::vector<BsonPtr>> records = claims.Find(
+      Doc().Sub("_id", InStr(ids)), Doc(), "claim: read colliding claims");
+  if (!records.ok()) return records.status();
+  std::vector<UpdateOp> ops;
+  for (const BsonPtr& r : *records) {
+    std::optional<absl::Time> expires = GetTime(r.get(), "expires");
+    // Records written before `expires` existed: their time plus our lease.
+    if (!expires) {
+      std::optional<absl::Time> at = GetTime(r.get(), "at");
+      if (at) expires = *at + params.lease;
+    }
+    auto it = by_record.find(GetStr(r.get(), "_id").value_or(""));
+    if (!expires || *expires >= params.now || it == by_record.end()) continue;
+    const Candidate* c = it->second;
+    Doc unmoved = ById(c->id);
+    unmoved.Str("state", c->state).Int64("claim_seq", c->claim_seq);
+    ops.push_back(UpdateOp{
+        std::move(unmoved),
+        std::move(Doc().Sub("$set", Doc().Int64("claim_seq", c->claim_seq + 1)))});
+  }
+  if (ops.empty()) return absl::OkStatus();
+  absl::StatusOr<int64_t> released =
+      jobs.BulkUpdateById(ops, "claim: release abandoned claims");
+  return released.status();
+}
+
 // Records the claims of `chunk` (one unordered insertMany) and moves the won
 // jobs to running, appending them to `out` and the lost ones to `lost`.
 // Returns how many were lost. On an error, `out` holds what was taken.
@@ -145,7 +197,8 @@ absl::StatusOr<int> TakeCandidates(const Collection& jobs,
             .Str("_id", absl::StrFormat("%d:%d", c->id, c->claim_seq + 1))
             .Int64("job_id", c->id)
             .Str("worker_id", params.worker_id)
-            .Time("at", params.now)));
+            .Time("at", params.now)
+            .Time("expires", params.now + params.lease)));
   }
   for (const Doc& r : records) record_ptrs.push_back(r.get());
   absl::StatusOr<std::vector<WriteError>> refused =
@@ -160,15 +213,24 @@ absl::StatusOr<int> TakeCandidates(const Collection& jobs,
     lost_here.insert(e.index);
   }
   int lost_count = static_cast<int>(lost_here.size());
-  std::vector<const Candidate*> won;
+  std::vector<const Candidate*> won, lost_now;
   for (size_t k = 0; k < chunk.size(); ++k) {
     if (lost_here.count(k)) {
       lost.push_back(chunk[k]->id);
+      lost_now.push_back(chunk[k]);
     } else {
       won.push_back(chunk[k]);
     }
   }
-  if (won.empty()) return lost_count;
+  // After this claim's own update, and best effort: an error only leaves the
+  // abandoned records for the next collision.
+  auto release = [&] {
+    ReleaseAbandonedClaims(jobs, claims, lost_now, params).IgnoreError();
+  };
+  if (won.empty()) {
+    release();
+    return lost_count;
+  }
   absl::StatusOr<int64_t> matched =
       jobs.BulkUpdateById(ClaimUpdates(won, params), "claim");
   if (!matched.ok()) return matched.status();
@@ -219,6 +281,7 @@ absl::StatusOr<int> TakeCandidates(const Collection& jobs,
     job->attempt += 1;
     out.push_back(std::move(*job));
   }
+  release();
   return lost_count;
 }
 

@@ -9,7 +9,12 @@
 // and result: FerretDB scans the whole collection once per query, so
 // per-job updates would cost a scan each. The reply's match count settles
 // the common case (every lease held), a read-back the rest. Heartbeats
-// likewise, with one read per claim for the cancel requests. Fail and rescue
+// likewise, with one read per claim for the cancel requests. A read-back
+// recognizes this call's writes by the time it wrote (finished_at, the new
+// lease_expires_at), so it compares whole microseconds, as stored (AsStored):
+// an absl::Time from the real clock has nanoseconds, and comparing those made
+// every heartbeat report every lease lost, so a worker dropped each job still
+// running at its first heartbeat and discarded its outcome. Fail and rescue
 // are one findAndModify per job, because each change depends on that job
 // (its attempt, max_attempts, expiry); both are rare.
 //
@@ -121,7 +126,7 @@ absl::StatusOr<JobIdList> MongoStore::JobCompleteMany(
         const bson_t* d = doc.get();
         if (GetStr(d, "state").value_or("") == "completed" &&
             GetInt64(d, "lease_token").value_or(0) == token &&
-            GetTime(d, "finished_at") == params.now) {
+            GetTime(d, "finished_at") == AsStored(params.now)) {
           ours.insert(GetInt64(d, "_id").value_or(0));
         }
       }
@@ -195,7 +200,8 @@ absl::StatusOr<JobHeartbeatManyResult> MongoStore::JobHeartbeatMany(
     const JobHeartbeatManyParams& params) {
   const std::vector<JobHeartbeatItem> items = DedupeById(params.items);
   if (items.empty()) return JobHeartbeatManyResult();
-  const absl::Time expires = params.now + params.lease;
+  // As stored: the read-back below compares it with what the server holds.
+  const absl::Time expires = AsStored(params.now + params.lease);
   // As for completions: one update per (claim, progress), then one read per
   // claim for the answer (which leases held, which were asked to cancel).
   std::map<std::pair<int64_t, std::optional<int>>, std::vector<JobId>> groups;
