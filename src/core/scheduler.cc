@@ -15,7 +15,13 @@ Scheduler::Scheduler(std::shared_ptr<store::Store> store, Clock* clock,
 
 Scheduler::~Scheduler() { Stop(); }
 
-void Scheduler::Start() { thread_ = std::thread([this] { Loop(); }); }
+void Scheduler::Start() {
+  // The first pass anchors every schedule at the start time before Start()
+  // returns: a fire due right after it is never mistaken for one missed
+  // before it (a late first pass in the thread would skip it).
+  Tick(clock_->Now());
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void Scheduler::Stop() {
   {

@@ -18,11 +18,15 @@ class EnqueueTxTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = *s;
     conn_ = RawConnect();
-    Column(conn_.get(), "CREATE TABLE IF NOT EXISTS tx_orders (id bigint)");
+    // A table of its own: tests run in parallel, and two concurrent
+    // CREATE TABLE IF NOT EXISTS of one name can collide in pg_type.
+    orders_ = UniqueCollection("tx_orders");
+    Column(conn_.get(), absl::StrCat("CREATE TABLE ", orders_, " (id bigint)"));
   }
 
   bool Exists(JobId id) { return store_->JobGet({.id = id}).ok(); }
 
+  std::string orders_;
   QueueConfig config_;
   std::shared_ptr<store::pg::PostgresStore> store_;
   RawConn conn_;
@@ -30,7 +34,7 @@ class EnqueueTxTest : public ::testing::Test {
 
 TEST_F(EnqueueTxTest, CommittedTransactionKeepsTheJob) {
   Column(conn_.get(), "BEGIN");
-  Column(conn_.get(), "INSERT INTO tx_orders VALUES (1)");
+  Column(conn_.get(), absl::StrCat("INSERT INTO ", orders_, " VALUES (1)"));
   auto r = EnqueueTx(conn_.get(), config_, "email", R"({"order":1})",
                      {.identifier = "order-1"});
   ASSERT_TRUE(r.ok()) << r.status();
@@ -63,7 +67,7 @@ TEST_F(EnqueueTxTest, FailureLeavesTheCallersTransactionUsable) {
   QueueConfig missing = config_;
   missing.collection = "no_such_table";
   Column(conn_.get(), "BEGIN");
-  Column(conn_.get(), "INSERT INTO tx_orders VALUES (2)");
+  Column(conn_.get(), absl::StrCat("INSERT INTO ", orders_, " VALUES (2)"));
   auto bad = EnqueueTx(conn_.get(), missing, "x", "y");
   EXPECT_TRUE(absl::IsFailedPrecondition(bad.status())) << bad.status();
   EXPECT_THAT(bad.status().message(), ::testing::HasSubstr("migrate"));
