@@ -40,7 +40,8 @@ start_postgres() {
     chown -R "$runas" "$dir"
     chmod 755 "$SERVICES_DIR"
   fi
-  run_pg() { if [ -n "$runas" ]; then su -s /bin/sh "$runas" -c "$*"; else sh -c "$*"; fi; }
+  # From /: the server's user may not enter the caller's directory.
+  run_pg() { if [ -n "$runas" ]; then (cd / && su -s /bin/sh "$runas" -c "$*"); else sh -c "$*"; fi; }
   run_pg "'$bin/initdb' -D '$dir/data' -U postgres -A trust --no-sync -E UTF8 >'$dir/initdb.log' 2>&1" ||
     { cat "$dir/initdb.log" >&2; return 1; }
   # start.sh / stop.sh let tests restart the server (tests/postgres).
@@ -48,11 +49,13 @@ start_postgres() {
   [ -n "$runas" ] && as="su -s /bin/sh $runas -c"
   cat >"$dir/start.sh" <<EOS
 #!/bin/sh
+cd /
 cmd="'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start >/dev/null"
 $as "\$cmd"
 EOS
   cat >"$dir/stop.sh" <<EOS
 #!/bin/sh
+cd /
 cmd="'$bin/pg_ctl' -D '$dir/data' -m fast -w stop >/dev/null"
 $as "\$cmd"
 EOS
