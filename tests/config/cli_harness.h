@@ -80,14 +80,10 @@ class CliTest : public ::testing::Test {
   Child Start(const std::vector<std::string>& args, const Env& env) {
     std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
     std::vector<std::string> env_s = ::popqueue::testing::EnvironmentWithoutPopqueue();
     for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (std::string& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    std::vector<char*> envp = ::popqueue::testing::NullTerminated(env_s);
 
     int out[2], err[2];
     EXPECT_EQ(pipe2(out, O_CLOEXEC), 0);

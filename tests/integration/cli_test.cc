@@ -73,15 +73,11 @@ class CliTest : public ::testing::Test {
 
     std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
 
     std::vector<std::string> env_s = ::popqueue::testing::EnvironmentWithoutPopqueue();
     for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (std::string& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    std::vector<char*> envp = ::popqueue::testing::NullTerminated(env_s);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -415,9 +411,7 @@ TEST_F(CliTest, WorkerRunsExecHandlers) {
       "--db-url",        db_url_,
       "--exec",          "shout=tr a-z A-Z",
       "--exec",          "fail=echo broken >&2; exit 3"};
-  std::vector<char*> argv;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
   pid_t pid = 0;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

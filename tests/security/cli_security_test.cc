@@ -50,14 +50,10 @@ class CliSecurityTest : public ::testing::Test {
     std::string out_path = dir_.path() + "/out", err_path = dir_.path() + "/err";
     std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
     std::vector<std::string> env_s = ::popqueue::testing::EnvironmentWithoutPopqueue();
     env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> envp;
-    for (std::string& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    std::vector<char*> envp = ::popqueue::testing::NullTerminated(env_s);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);

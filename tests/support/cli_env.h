@@ -28,6 +28,16 @@ inline std::vector<std::string> EnvironmentWithoutPopqueue() {
   return env;
 }
 
+// argv/envp for posix_spawn or exec: pointers into `strings` (which must
+// outlive them), null-terminated.
+inline std::vector<char*> NullTerminated(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (std::string& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
 }  // namespace popqueue::testing
 
 #endif  // POPQUEUE_TESTS_SUPPORT_CLI_ENV_H_
