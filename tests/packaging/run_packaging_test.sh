@@ -10,6 +10,9 @@ set -euo pipefail
 build=$(cd "$1" && pwd)
 work=$2
 cxx=$3
+# A sanitizer build installs an instrumented library: its consumers need the
+# same -fsanitize flags (empty otherwise).
+sanitize_flags=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 
 rm -rf "$work"
@@ -47,7 +50,9 @@ if command -v ninja >/dev/null; then generator=(-G Ninja); fi
 step "consumer with find_package(popqueue)"
 cmake -S "$here/consumer" -B "$work/consumer-cmake" "${generator[@]}" \
   -DCMAKE_CXX_COMPILER="$cxx" "${launcher[@]}" \
-  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >"$work/configure.log" ||
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS="$sanitize_flags" -DCMAKE_EXE_LINKER_FLAGS="$sanitize_flags" \
+  >"$work/configure.log" ||
   { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/consumer-cmake" >"$work/build.log" ||
   { cat "$work/build.log"; exit 1; }
@@ -60,7 +65,7 @@ flags=$(pkg-config --cflags --libs popqueue)
 cc_launcher=()
 if command -v ccache >/dev/null; then cc_launcher=(ccache); fi
 # shellcheck disable=SC2086  # the flags are words
-"${cc_launcher[@]}" "$cxx" -std=c++20 -O1 "$here/consumer/main.cc" $flags \
+"${cc_launcher[@]}" "$cxx" -std=c++20 -O1 $sanitize_flags "$here/consumer/main.cc" $flags \
   -o "$work/consumer-pkgconfig"
 "$work/consumer-pkgconfig" "$work/pkgconfig.db"
 step "passed"
