@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/cli_env.h"
 
@@ -129,6 +130,28 @@ class CliTest : public ::testing::Test {
     r.exit_code =
         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
+  }
+
+  // A configuration popqueue must refuse: exit 2, nothing on stdout, and
+  // "popqueue: configuration: " on stderr mentioning each of `mentions`.
+  struct BadConfig {
+    std::string config_json;  // "" = none
+    Env env;
+    std::vector<std::string> args;
+    std::vector<std::string> mentions;
+  };
+  void ExpectRefused(const std::vector<BadConfig>& cases) {
+    for (const BadConfig& c : cases) {
+      std::filesystem::remove(dir_ + "/config.json");
+      if (!c.config_json.empty()) WriteFile("config.json", c.config_json);
+      Result r = Run(c.args, c.env);
+      EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(c.args) << r.err;
+      EXPECT_EQ(r.out, "");
+      EXPECT_THAT(r.err, ::testing::HasSubstr("popqueue: configuration: "));
+      for (const std::string& m : c.mentions) {
+        EXPECT_THAT(r.err, ::testing::HasSubstr(m)) << ::testing::PrintToString(c.args);
+      }
+    }
   }
 
   std::string dir_;

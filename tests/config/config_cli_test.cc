@@ -82,13 +82,7 @@ TEST_F(ConfigCliTest, CheckShowsEveryValueWithItsSourceAndHidesSecrets) {
 }
 
 TEST_F(ConfigCliTest, InvalidConfigurationStopsEveryCommandNamingTheKey) {
-  struct Case {
-    std::string config_json;  // "" = none
-    Env env;
-    std::vector<std::string> args;
-    std::vector<std::string> mentions;
-  };
-  std::vector<Case> cases = {
+  std::vector<BadConfig> cases = {
       {R"({"dbURL": "sqlite://x.db"})",
        {},
        {"jobs"},
@@ -116,17 +110,7 @@ TEST_F(ConfigCliTest, InvalidConfigurationStopsEveryCommandNamingTheKey) {
        {"retries", "an integer"}},
       {"{", {}, {"migrate"}, {"config.json", "not valid JSON"}},
   };
-  for (const Case& c : cases) {
-    std::filesystem::remove(dir_ + "/config.json");
-    if (!c.config_json.empty()) WriteFile("config.json", c.config_json);
-    Result r = Run(c.args, c.env);
-    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(c.args) << r.err;
-    EXPECT_EQ(r.out, "");
-    EXPECT_THAT(r.err, HasSubstr("popqueue: configuration: "));
-    for (const std::string& m : c.mentions) {
-      EXPECT_THAT(r.err, HasSubstr(m)) << ::testing::PrintToString(c.args);
-    }
-  }
+  ExpectRefused(cases);
 }
 
 TEST_F(ConfigCliTest, CommandsOpenTheQueueTheConfigNames) {

@@ -109,13 +109,7 @@ TEST_F(LimitsCliTest, ConfigCheckShowsLimitsFromEverySource) {
 }
 
 TEST_F(LimitsCliTest, BadLimitsStopEveryCommandNamingKeyAndSource) {
-  struct Case {
-    std::string config_json;  // "" = none
-    Env env;
-    std::vector<std::string> args;
-    std::vector<std::string> mentions;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<BadConfig> cases = {
       {"",
        {},
        {"worker", "--exec", "x=true", "--queue-rate-limits", "emails=100"},
@@ -147,17 +141,7 @@ TEST_F(LimitsCliTest, BadLimitsStopEveryCommandNamingKeyAndSource) {
        {"worker", "--exec", "x=true", "--max-concurrency", "lots"},
        {"maxConcurrency", "--max-concurrency"}},
   };
-  for (const Case& c : cases) {
-    std::filesystem::remove(dir_ + "/config.json");
-    if (!c.config_json.empty()) WriteFile("config.json", c.config_json);
-    Result r = Run(c.args, c.env);
-    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(c.args) << r.err;
-    EXPECT_EQ(r.out, "");
-    EXPECT_THAT(r.err, HasSubstr("popqueue: configuration: "));
-    for (const std::string& m : c.mentions) {
-      EXPECT_THAT(r.err, HasSubstr(m)) << ::testing::PrintToString(c.args);
-    }
-  }
+  ExpectRefused(cases);
 }
 
 TEST_F(LimitsCliTest, HelpListsTheLimitFlags) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -76,13 +77,10 @@ absl::StatusOr<Result> ExecWithin(PGconn* conn, const SendFn& send,
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + timeout;
   if (send(conn) == 0) return Result(nullptr);
-  // A large command may not fit the socket buffer: flush it as the server
-  // reads, taking in what it sends meanwhile (libpq's documented loop).
-  while (true) {
-    int f = PQflush(conn);
-    if (f < 0) return Result(nullptr);
-    if (f == 0) break;
-    switch (WaitSocket(conn, POLLIN | POLLOUT, deadline)) {
+  // Waits for `events` and takes in what arrived. A value ends the call: the
+  // timeout, or a null result when libpq failed (its message says why).
+  auto wait_and_read = [&](short events) -> std::optional<absl::StatusOr<Result>> {
+    switch (WaitSocket(conn, events, deadline)) {
       case Wait::kTimedOut:
         return TimedOut(conn, timeout, where, what);
       case Wait::kFailed:
@@ -91,19 +89,20 @@ absl::StatusOr<Result> ExecWithin(PGconn* conn, const SendFn& send,
         break;
     }
     if (PQconsumeInput(conn) == 0) return Result(nullptr);
+    return std::nullopt;
+  };
+  // A large command may not fit the socket buffer: flush it as the server
+  // reads, taking in what it sends meanwhile (libpq's documented loop).
+  while (true) {
+    int f = PQflush(conn);
+    if (f < 0) return Result(nullptr);
+    if (f == 0) break;
+    if (auto end = wait_and_read(POLLIN | POLLOUT)) return std::move(*end);
   }
   Result last;
   while (true) {
     while (PQisBusy(conn) != 0) {
-      switch (WaitSocket(conn, POLLIN, deadline)) {
-        case Wait::kTimedOut:
-          return TimedOut(conn, timeout, where, what);
-        case Wait::kFailed:
-          return Result(nullptr);
-        case Wait::kReady:
-          break;
-      }
-      if (PQconsumeInput(conn) == 0) return Result(nullptr);
+      if (auto end = wait_and_read(POLLIN)) return std::move(*end);
     }
     Result r(PQgetResult(conn));  // does not block: the input is complete
     if (r == nullptr) return last;
