@@ -31,8 +31,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/mutex.h"
 #include "popqueue/queue.h"
 
 #ifndef POPQUEUE_BENCH_VERSION
@@ -103,7 +103,7 @@ std::string LoadAverage() {
 // Counts handler starts and store-recorded completions; lets the workloads
 // wait for either.
 struct Tracker {
-  absl::Mutex mu;
+  popqueue::Mutex mu;
   int started ABSL_GUARDED_BY(mu) = 0;
   int completed ABSL_GUARDED_BY(mu) = 0;
   std::optional<absl::Time> first_start ABSL_GUARDED_BY(mu);
@@ -120,18 +120,18 @@ struct Tracker {
       if (i < 0 || i >= jobs) ++bad;
       else ++(*runs)[i];
     }
-    absl::MutexLock lock(&mu);
+    popqueue::MutexLock lock(&mu);
     if (!first_start) first_start = now;
     ++started;
     if (i >= 0 && static_cast<size_t>(i) < start_of.size()) start_of[i] = now;
   }
   void Completed() {
-    absl::MutexLock lock(&mu);
+    popqueue::MutexLock lock(&mu);
     ++completed;
   }
   // Waits until `n` jobs completed, printing progress every 2 s when `verbose`.
   void AwaitCompleted(int n, bool verbose) {
-    absl::MutexLock lock(&mu);
+    popqueue::MutexLock lock(&mu);
     auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return completed >= n; };
     while (!mu.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(2))) {
       if (verbose) std::fprintf(stderr, "  burn-down: %d/%d\n", completed, n);
@@ -230,7 +230,7 @@ class Bench {
     queue_->Stop();
     absl::Time t0;
     {
-      absl::MutexLock lock(&tracker_.mu);
+      popqueue::MutexLock lock(&tracker_.mu);
       t0 = *tracker_.first_start;
     }
     exactly_once = 0;
@@ -251,7 +251,7 @@ class Bench {
     if (!StartWorkers()) return -1;
     absl::Time t0;
     {
-      absl::MutexLock lock(&tracker_.mu);
+      popqueue::MutexLock lock(&tracker_.mu);
       auto started = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tracker_.mu) {
         return tracker_.first_start.has_value();
       };
@@ -279,7 +279,7 @@ class Bench {
   std::vector<double> W4() {
     const int total = args_.samples + args_.warmup;
     {
-      absl::MutexLock lock(&tracker_.mu);
+      popqueue::MutexLock lock(&tracker_.mu);
       tracker_.start_of.assign(total, absl::InfinitePast());
     }
     if (!StartWorkers()) return {};
@@ -287,7 +287,7 @@ class Bench {
     for (int i = 0; i < total; ++i) {
       absl::Time t0 = absl::Now();
       if (!EnqueueRange(i, 1)) return {};
-      absl::MutexLock lock(&tracker_.mu);
+      popqueue::MutexLock lock(&tracker_.mu);
       auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tracker_.mu) {
         return tracker_.completed > i;
       };

@@ -14,10 +14,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "cli/common.h"
+#include "common/mutex.h"
 
 namespace popqueue::cli {
 
@@ -48,7 +47,7 @@ class Printer {
   void Line(std::string_view event, JobId id, std::string_view name,
             const std::string& detail) {
     double secs = absl::ToDoubleSeconds(absl::Now() - start_);
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     std::printf("[%6.2fs] %-9s %lld %-18s %s\n", secs,
                 std::string(event).c_str(), static_cast<long long>(id),
                 Printable(name, 30).c_str(), detail.c_str());
@@ -56,7 +55,7 @@ class Printer {
   }
 
   void Text(const std::string& text) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);
   }
@@ -69,7 +68,7 @@ class Printer {
 
  private:
   const absl::Time start_;
-  absl::Mutex mu_;
+  Mutex mu_;
 };
 
 // Sleeps `d` in small steps; false when the job was asked to stop meanwhile.
@@ -267,7 +266,7 @@ int RunDemo(Queue& queue, const DemoOptions& options) {
 
   // The watcher prints state changes and, with exit_when_done, stops the
   // workers once every demo job is final.
-  absl::Notification stop_watching;
+  Notification stop_watching;
   std::atomic<bool> timed_out = false;
   std::thread watcher([&] {
     absl::Time deadline = absl::Now() + options.timeout;

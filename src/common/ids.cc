@@ -21,12 +21,12 @@ int64_t RandomBits(int bits) {
 IdGenerator::IdGenerator() : node_(RandomBits(kNodeBits)) {}
 
 void IdGenerator::Reseed() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   node_ = RandomBits(kNodeBits);
 }
 
 JobId IdGenerator::Next(absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   int64_t ms = absl::ToUnixMillis(now) - kEpochMs;
   if (ms < 0) ms = 0;
   if (ms > last_ms_) {

@@ -14,8 +14,8 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "popqueue/job.h"
 
 namespace popqueue {
@@ -32,7 +32,7 @@ class IdGenerator {
   static absl::Time TimeOf(JobId id);
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   int64_t node_ ABSL_GUARDED_BY(mu_);
   int64_t last_ms_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t seq_ ABSL_GUARDED_BY(mu_) = 0;

@@ -20,7 +20,7 @@ void WorkerPresence::Start() { thread_ = std::thread([this] { Loop(); }); }
 
 void WorkerPresence::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
@@ -29,7 +29,7 @@ void WorkerPresence::Stop() {
 void WorkerPresence::Loop() {
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
       if (mu_.AwaitWithTimeout(absl::Condition(&stop), interval_)) return;
     }

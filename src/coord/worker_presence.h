@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "coord/coordinator.h"
 
 namespace popqueue::coord {
@@ -45,7 +45,7 @@ class WorkerPresence {
   const absl::Duration ttl_;
   const std::function<int()> running_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

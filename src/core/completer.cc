@@ -25,13 +25,13 @@ Completer::~Completer() {
 void Completer::Start() { thread_ = std::thread([this] { Loop(); }); }
 
 void Completer::Add(Outcome outcome) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   pending_.push_back(std::move(outcome));
 }
 
 void Completer::Stop(absl::Duration deadline) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
     stop_deadline_ = absl::Now() + deadline;
@@ -46,7 +46,7 @@ void Completer::Loop() {
     bool stopping;
     absl::Time stop_deadline;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       // Wait for a full batch, the flush interval, or stop.
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || static_cast<int>(pending_.size()) >= max_batch_;
@@ -75,7 +75,7 @@ void Completer::Loop() {
       continue;
     }
     if (stopping && absl::Now() >= stop_deadline) {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       Logf(LogLevel::kError,
            "completer: gave up storing %d job outcomes at shutdown; their "
            "leases will expire and the jobs will be retried",

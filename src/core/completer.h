@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "core/execution.h"
 #include "popqueue/clock.h"
 #include "popqueue/queue.h"
@@ -62,7 +62,7 @@ class Completer {
   const int max_batch_;
   const std::function<void(const JobEvent&)> emit_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<Outcome> pending_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_);

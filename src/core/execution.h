@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "popqueue/job.h"
 
 namespace popqueue::core {
@@ -54,32 +54,32 @@ struct Execution {
 class InFlight {
  public:
   void Add(std::shared_ptr<Execution> e) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     by_id_[e->job.id] = std::move(e);
   }
   void Remove(JobId id) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     by_id_.erase(id);
   }
   std::shared_ptr<Execution> Find(JobId id) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = by_id_.find(id);
     return it == by_id_.end() ? nullptr : it->second;
   }
   std::vector<std::shared_ptr<Execution>> Snapshot() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     std::vector<std::shared_ptr<Execution>> out;
     out.reserve(by_id_.size());
     for (const auto& [id, e] : by_id_) out.push_back(e);
     return out;
   }
   size_t size() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return by_id_.size();
   }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<JobId, std::shared_ptr<Execution>> by_id_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -28,13 +28,13 @@ Heartbeater::~Heartbeater() { Stop(); }
 void Heartbeater::Start() { thread_ = std::thread([this] { Loop(); }); }
 
 void Heartbeater::Wake() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   woken_ = true;
 }
 
 void Heartbeater::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
@@ -51,7 +51,7 @@ void Heartbeater::Loop() {
         std::min(next_beat - absl::Now(), until_deadline), absl::ZeroDuration(),
         absl::Milliseconds(100));
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || woken_;
       };

@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "core/completer.h"
 #include "core/execution.h"
 #include "popqueue/clock.h"
@@ -58,7 +58,7 @@ class Heartbeater {
   const std::function<void(std::shared_ptr<Execution>)> on_timeout_;
   const bool store_registry_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -21,20 +21,20 @@ Maintenance::~Maintenance() { Stop(); }
 void Maintenance::Start() { thread_ = std::thread([this] { Loop(); }); }
 
 bool Maintenance::is_leader() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return leader_;
 }
 
 void Maintenance::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
   bool was_leader;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     was_leader = leader_;
     leader_ = false;
   }
@@ -129,7 +129,7 @@ void Maintenance::Loop() {
     absl::Time now = clock_->Now();
     bool leader = Elect(now);
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (leader != leader_) {
         Logf(LogLevel::kInfo, "worker %s %s maintenance leadership", worker_id_,
              leader ? "took" : "lost");
@@ -146,7 +146,7 @@ void Maintenance::Loop() {
         Logf(LogLevel::kWarn, "cleaner: %s", std::string(n.status().message()));
       }
     }
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
     if (mu_.AwaitWithTimeout(absl::Condition(&stop), options_.rescue_interval)) {
       return;

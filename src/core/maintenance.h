@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "coord/coordinator.h"
 #include "popqueue/clock.h"
 #include "popqueue/options.h"
@@ -66,7 +66,7 @@ class Maintenance {
   // after joining it).
   std::optional<coord::Lock> lock_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool leader_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -142,7 +142,7 @@ absl::Status Queue::Impl::Define(std::string name, ContextHandler handler) {
     return absl::InvalidArgumentError(
         absl::StrFormat("handler for \"%s\" is empty", name));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (runtime_) {
     return absl::FailedPreconditionError(
         absl::StrFormat("Define(\"%s\") after Start(): define handlers first", name));
@@ -157,7 +157,7 @@ absl::Status Queue::Impl::Define(std::string name, ContextHandler handler) {
 
 absl::Status Queue::Impl::OnEvent(EventListener listener) {
   if (!listener) return absl::InvalidArgumentError("event listener is empty");
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (runtime_) return absl::FailedPreconditionError("OnEvent() after Start()");
   listeners_.push_back(std::move(listener));
   return absl::OkStatus();
@@ -179,7 +179,7 @@ absl::Status Queue::Impl::Every(std::string_view name, std::string_view expressi
   probe.options.run_at.reset();
   probe.options.delay.reset();
   if (auto job = Validate(probe, clock_->Now()); !job.ok()) return job.status();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (runtime_) return absl::FailedPreconditionError("Every() after Start()");
   for (const core::CronEntry& e : schedules_) {
     if (e.id == id) {
@@ -304,7 +304,7 @@ absl::Status Queue::Impl::StartInBackground() {
   if (!status_.ok()) return status_;
   bool need_register = false;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (runtime_ && !runtime_->stopped()) {
       return absl::FailedPreconditionError("workers already running");
     }
@@ -337,7 +337,7 @@ absl::Status Queue::Impl::StartInBackground() {
     }
   }
   if (shared_coordinator()) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!presence_) {
       presence_ = std::make_unique<coord::WorkerPresence>(
           coordinator_, Self(), registry_interval(),
@@ -353,7 +353,7 @@ absl::Status Queue::Impl::Start() {
   if (absl::Status s = StartInBackground(); !s.ok()) return s;
   std::shared_ptr<core::Runtime> runtime;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     runtime = runtime_;
   }
   int handle = 0;
@@ -371,7 +371,7 @@ void Queue::Impl::Stop() {
   std::unique_ptr<coord::WorkerPresence> presence;
   bool registered;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     runtime = runtime_;
     scheduler = std::move(scheduler_);
     presence = std::move(presence_);
@@ -390,7 +390,7 @@ void Queue::Impl::Stop() {
 }
 
 bool Queue::Impl::running() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return runtime_ && !runtime_->stopped();
 }
 
@@ -425,7 +425,7 @@ absl::Status Queue::Impl::DeregisterWorker() {
   if (shared_coordinator()) {
     std::unique_ptr<coord::WorkerPresence> presence;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       presence = std::move(presence_);
     }
     if (presence) presence->Stop();  // a late beat would register it again
@@ -448,7 +448,7 @@ absl::StatusOr<Job> Queue::Impl::Cancel(JobId id) {
   if (job.ok() && job->state == JobState::kRunning) {
     std::shared_ptr<core::Runtime> runtime;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       runtime = runtime_;
     }
     if (runtime) runtime->RequestCancel(id);

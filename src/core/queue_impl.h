@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "common/ids.h"
+#include "common/mutex.h"
 #include "coord/coordinator.h"
 #include "coord/worker_presence.h"
 #include "core/runtime.h"
@@ -57,7 +57,7 @@ class Queue::Impl {
   void Stop();
   bool running();
   std::shared_ptr<core::Runtime> runtime() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return runtime_;
   }
 
@@ -89,7 +89,7 @@ class Queue::Impl {
   std::string worker_id_;
   IdGenerator ids_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<std::string, ContextHandler> handlers_ ABSL_GUARDED_BY(mu_);
   std::vector<EventListener> listeners_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<core::Runtime> runtime_ ABSL_GUARDED_BY(mu_);

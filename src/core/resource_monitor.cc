@@ -100,7 +100,7 @@ ResourceMonitor::~ResourceMonitor() { Stop(); }
 
 void ResourceMonitor::Start() {
   {
-    absl::MutexLock lock(&check_mu_);
+    MutexLock lock(&check_mu_);
     if (!options_.read_load) proc_.Read().IgnoreError();  // first CPU sample
   }
   thread_ = std::thread([this] { Loop(); });
@@ -108,14 +108,14 @@ void ResourceMonitor::Start() {
 
 void ResourceMonitor::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
 }
 
 int ResourceMonitor::Check() {
-  absl::MutexLock lock(&check_mu_);
+  MutexLock lock(&check_mu_);
   absl::StatusOr<LoadReading> reading = options_.read_load ? options_.read_load() : proc_.Read();
   if (!reading.ok()) {
     // Keep the current limit: a monitor that cannot see must not throttle.
@@ -130,7 +130,7 @@ int ResourceMonitor::Check() {
   int before = limit_.limit();
   int after = limit_.Update(*reading);
   {
-    absl::MutexLock l(&mu_);
+    MutexLock l(&mu_);
     last_ = *reading;
   }
   if (after != before) {
@@ -142,14 +142,14 @@ int ResourceMonitor::Check() {
 }
 
 std::optional<LoadReading> ResourceMonitor::last_reading() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return last_;
 }
 
 void ResourceMonitor::Loop() {
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
       if (mu_.AwaitWithTimeout(absl::Condition(&stop), options_.check_interval)) return;
     }

@@ -23,7 +23,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "popqueue/options.h"
 
 namespace popqueue::core {
@@ -78,12 +78,12 @@ class ResourceMonitor {
 
   const ResourceLimits options_;
   const std::function<void(int)> on_limit_;
-  absl::Mutex check_mu_;  // serializes Check()
+  Mutex check_mu_;  // serializes Check()
   ProcLoadReader proc_ ABSL_GUARDED_BY(check_mu_);
   AdaptiveLimit limit_ ABSL_GUARDED_BY(check_mu_);
   bool warned_ ABSL_GUARDED_BY(check_mu_) = false;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   std::optional<LoadReading> last_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -56,7 +56,7 @@ Runtime::Runtime(RuntimeParams params)
   if (p_.options.resource.enabled) {
     monitor_ = std::make_unique<ResourceMonitor>(
         p_.options.resource, limiter_.configured(), [this](int limit) {
-          absl::MutexLock lock(&mu_);
+          MutexLock lock(&mu_);
           limiter_.SetLimit(limit);
           wake_ = true;
         });
@@ -67,7 +67,7 @@ Runtime::~Runtime() { Stop(); }
 
 absl::Status Runtime::Start() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (started_) return absl::FailedPreconditionError("workers already started");
     if (!init_.ok()) return init_;
     started_ = true;
@@ -107,7 +107,7 @@ absl::Status Runtime::Start() {
   if (monitor_) monitor_->Start();
   int threads = 0;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     threads = limiter_.configured();
   }
   for (int i = 0; i < threads; ++i) executors_.emplace_back([this] { ExecLoop(); });
@@ -116,20 +116,20 @@ absl::Status Runtime::Start() {
 }
 
 void Runtime::OnNotify(const std::string& queue) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   // "" = wake-ups may have been lost: look at every queue.
   if (queue.empty() || limiter_.Has(queue)) wake_ = true;
 }
 
 int Runtime::running() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return limiter_.busy();
 }
 
 ConcurrencyStats Runtime::concurrency() {
   ConcurrencyStats s;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     s.limit = limiter_.limit();
     s.configured = limiter_.configured();
     s.running = limiter_.busy();
@@ -145,7 +145,7 @@ void Runtime::RequestCancel(JobId id) {
 }
 
 bool Runtime::stopped() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return stopped_;
 }
 
@@ -154,7 +154,7 @@ void Runtime::FetchLoop() {
   while (true) {
     std::vector<std::pair<std::string, int>> wanted;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (stopping_) return;
       wanted = limiter_.FreeSlots();
     }
@@ -190,7 +190,7 @@ void Runtime::FetchLoop() {
     if (gate_->active()) {
       wait = std::clamp(gate_->NextWake() - absl::Now(), absl::Milliseconds(1), wait);
     }
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     // Fetch again at once when a queue with more work has free slots.
     if (!failed && limiter_.ShouldFetchAgain() && !wake_) continue;
     auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; };
@@ -208,7 +208,7 @@ bool Runtime::Claim(const std::string& queue, int free) {
   int ask = gate_->QueueAllowance(queue, free);
   if (ask == 0) {
     // Over its rate limit: the gate's NextWake() brings the fetcher back.
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     limiter_.SetMore(queue, false);
     return true;
   }
@@ -243,7 +243,7 @@ bool Runtime::Claim(const std::string& queue, int free) {
   for (auto& e : start) SetDeadline(*e, now);
   for (auto& e : execs) in_flight_.Add(e);  // held ones too: their leases live
   const bool more = got >= ask && !gate_->QueueBlocked(queue);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   limiter_.SetMore(queue, more);
   limiter_.Acquire(queue, static_cast<int>(start.size()));
   for (auto& e : start) ready_.push_back(std::move(e));
@@ -269,7 +269,7 @@ std::shared_ptr<Execution> Runtime::Unhold(const std::shared_ptr<Execution>& hel
 
 void Runtime::Enqueue(std::vector<std::shared_ptr<Execution>> execs) {
   if (execs.empty()) return;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (auto& e : execs) {
     limiter_.Acquire(e->job.queue, 1);
     ready_.push_back(std::move(e));
@@ -280,7 +280,7 @@ void Runtime::ExecLoop() {
   while (true) {
     std::shared_ptr<Execution> exec;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return exit_ || !ready_.empty();
       };
@@ -290,7 +290,7 @@ void Runtime::ExecLoop() {
       ready_.pop_front();
     }
     Run(exec);
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     limiter_.Release(exec->job.queue);
     if (limiter_.ShouldFetchAgain() || gate_->held() > 0) wake_ = true;
   }
@@ -368,9 +368,9 @@ void Runtime::Emit(const JobEvent& event) {
 }
 
 void Runtime::Stop() {
-  absl::MutexLock serialize(&stop_mu_);
+  MutexLock serialize(&stop_mu_);
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!started_ || stopped_) return;
     stopping_ = true;
   }
@@ -390,7 +390,7 @@ void Runtime::Stop() {
 
   // Drain: wait for running handlers up to the deadline.
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return ready_.empty() && limiter_.busy() == 0;
     };
@@ -408,19 +408,19 @@ void Runtime::Stop() {
     }
   }
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     exit_ = true;
   }
   for (std::thread& t : executors_) t.join();
   heartbeater_->Stop();
   completer_->Stop(absl::Seconds(10));
   maintenance_->Stop();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   stopped_ = true;
 }
 
 void Runtime::Wait() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_; };
   mu_.Await(absl::Condition(&done));
 }

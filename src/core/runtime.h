@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "coord/coordinator.h"
 #include "core/completer.h"
 #include "core/concurrency_limiter.h"
@@ -109,7 +109,7 @@ class Runtime {
   std::unique_ptr<RateGate> gate_;  // the fetcher's (Stop()'s once it joined)
   std::unique_ptr<ResourceMonitor> monitor_;  // null unless resource-aware
 
-  absl::Mutex mu_;
+  Mutex mu_;
   ConcurrencyLimiter limiter_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Execution>> ready_ ABSL_GUARDED_BY(mu_);
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
@@ -117,7 +117,7 @@ class Runtime {
   bool exit_ ABSL_GUARDED_BY(mu_) = false;      // executor threads exit
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;   // Stop() finished
   bool started_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Mutex stop_mu_;  // serializes Stop()
+  Mutex stop_mu_;  // serializes Stop()
 
   std::thread fetcher_;
   std::vector<std::thread> executors_;

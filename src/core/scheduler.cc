@@ -25,14 +25,14 @@ void Scheduler::Start() {
 
 void Scheduler::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
 }
 
 int Scheduler::Tick(absl::Time now) {
-  absl::MutexLock serialize(&tick_mu_);
+  MutexLock serialize(&tick_mu_);
   int inserted = 0;
   auto fire = [&](State& s, absl::Time at) {
     auto job = make_job_(s.entry, at);
@@ -93,7 +93,7 @@ void Scheduler::Loop() {
     // least every 250 ms.
     absl::Duration wait =
         std::clamp(earliest - clock_->Now(), absl::Milliseconds(1), absl::Milliseconds(250));
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
     if (mu_.AwaitWithTimeout(absl::Condition(&stop), wait)) return;
   }

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "core/cron.h"
 #include "popqueue/clock.h"
 #include "popqueue/queue.h"
@@ -62,9 +62,9 @@ class Scheduler {
   Clock* const clock_;
   const MakeJob make_job_;
   std::vector<State> states_;  // only touched by Tick (one thread at a time)
-  absl::Mutex tick_mu_;
+  Mutex tick_mu_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

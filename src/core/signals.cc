@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "common/mutex.h"
 
 namespace popqueue::core {
 namespace {
@@ -27,7 +27,7 @@ void OnSignal(int signo) {
 }
 
 struct Registry {
-  absl::Mutex mu;
+  Mutex mu;
   std::map<int, std::function<void()>> callbacks ABSL_GUARDED_BY(mu);
   int next ABSL_GUARDED_BY(mu) = 1;
   bool installed ABSL_GUARDED_BY(mu) = false;
@@ -49,7 +49,7 @@ void Watch() {
     Logf(LogLevel::kInfo, "received %s: stopping gracefully", b == SIGINT ? "SIGINT" : "SIGTERM");
     std::vector<std::function<void()>> todo;
     {
-      absl::MutexLock lock(&R().mu);
+      MutexLock lock(&R().mu);
       for (auto& [h, cb] : R().callbacks) todo.push_back(cb);
     }
     for (auto& cb : todo) cb();
@@ -60,7 +60,7 @@ void Watch() {
 
 int AddStopSignalCallback(std::function<void()> callback) {
   Registry& r = R();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   if (!r.installed) {
     if (pipe2(g_pipe, O_CLOEXEC) != 0) {
       Logf(LogLevel::kWarn, "cannot create signal pipe; SIGINT/SIGTERM not handled");
@@ -84,7 +84,7 @@ void RemoveStopSignalCallback(int handle) {
   Registry& r = R();
   std::thread watcher;
   {
-    absl::MutexLock lock(&r.mu);
+    MutexLock lock(&r.mu);
     r.callbacks.erase(handle);
     if (!r.installed || !r.callbacks.empty()) return;
     sigaction(SIGINT, &r.old_int, nullptr);

@@ -40,7 +40,7 @@ struct Dispatcher::Lane {
   const std::unique_ptr<Notifier> notifier;
   const size_t capacity;
 
-  absl::Mutex mu;
+  Mutex mu;
   std::deque<std::shared_ptr<const Notification>> queue ABSL_GUARDED_BY(mu);
   bool accepting ABSL_GUARDED_BY(mu) = true;  // false once Stop() began
   bool stop_now ABSL_GUARDED_BY(mu) = false;  // the drain deadline passed
@@ -70,7 +70,7 @@ struct Dispatcher::Shared {
       if (!lane->notifier->Wants(n->event)) continue;
       bool full = false;
       {
-        absl::MutexLock lock(&lane->mu);
+        MutexLock lock(&lane->mu);
         full = !lane->accepting || lane->queue.size() >= lane->capacity;
         if (!full) lane->queue.push_back(n);
       }
@@ -99,7 +99,7 @@ void Dispatcher::Lane::Run() {
   while (true) {
     std::shared_ptr<const Notification> n;
     {
-      absl::MutexLock lock(&mu);
+      MutexLock lock(&mu);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
         return !queue.empty() || !accepting;
       };
@@ -110,7 +110,7 @@ void Dispatcher::Lane::Run() {
       in_flight = true;
     }
     Deliver(*n);
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     in_flight = false;
   }
 }
@@ -142,7 +142,7 @@ void Dispatcher::Lane::Deliver(const Notification& n) {
          notifier->channel(), attempt, policy.max_attempts, n.delivery_id,
          absl::FormatDuration(backoff), status.ToString());
     {
-      absl::MutexLock lock(&mu);
+      MutexLock lock(&mu);
       if (mu.AwaitWithTimeout(absl::Condition(&stop_now), backoff)) {
         CountDrop(n, "shutdown");
         return;
@@ -181,7 +181,7 @@ Dispatcher::~Dispatcher() { Stop(absl::ZeroDuration()); }
 absl::Status Dispatcher::Attach(Queue& queue) {
   if (absl::Status s = queue.OnEvent(Listener()); !s.ok()) return s;
   if (!backlog_) return absl::OkStatus();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (stopped_) return absl::FailedPreconditionError("notify: Attach() after Stop()");
   if (monitor_.joinable()) {
     return absl::FailedPreconditionError(
@@ -216,7 +216,7 @@ absl::Status Dispatcher::CheckBacklog(Queue& queue) {
   }
   std::vector<Notification> fire;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (const QueueCounts& q : *counts) {
       auto it = q.by_state.find(JobState::kAvailable);
       int64_t available = it == q.by_state.end() ? 0 : it->second;
@@ -242,7 +242,7 @@ absl::Status Dispatcher::CheckBacklog(Queue& queue) {
 void Dispatcher::MonitorLoop(Queue* queue) {
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (mu_.AwaitWithTimeout(absl::Condition(&stopped_), backlog_->check_interval)) return;
     }
     if (absl::Status s = CheckBacklog(*queue); !s.ok()) {
@@ -254,21 +254,21 @@ void Dispatcher::MonitorLoop(Queue* queue) {
 void Dispatcher::Stop(absl::Duration drain) {
   std::thread monitor;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
     monitor = std::move(monitor_);
   }
   if (monitor.joinable()) monitor.join();
   for (auto& lane : shared_->lanes) {
-    absl::MutexLock lock(&lane->mu);
+    MutexLock lock(&lane->mu);
     lane->accepting = false;
   }
   WaitIdle(drain);
   for (auto& lane : shared_->lanes) {
     size_t left = 0;
     {
-      absl::MutexLock lock(&lane->mu);
+      MutexLock lock(&lane->mu);
       lane->stop_now = true;
       lane->abort = true;
       left = lane->queue.size();
@@ -290,7 +290,7 @@ bool Dispatcher::WaitIdle(absl::Duration timeout) {
   bool idle = true;
   for (auto& lane : shared_->lanes) {
     Lane* l = lane.get();
-    absl::MutexLock lock(&l->mu);
+    MutexLock lock(&l->mu);
     auto done = [l]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->mu) {
       return l->stop_now || (l->queue.empty() && !l->in_flight);
     };
@@ -320,7 +320,7 @@ std::vector<ChannelCounters> Dispatcher::channel_counters() const {
                   .dropped = lane->dropped.load(),
                   .retried = lane->retried.load()};
     {
-      absl::MutexLock lock(&lane->mu);
+      MutexLock lock(&lane->mu);
       c.queued = lane->queue.size();
     }
     out.push_back(std::move(c));

@@ -32,8 +32,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "notify/notification.h"
 #include "notify/notify_config.h"
 #include "popqueue/queue.h"
@@ -148,7 +148,7 @@ class Dispatcher {
   std::shared_ptr<Shared> shared_;
   std::optional<BacklogConfig> backlog_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::thread monitor_;  // started by Attach() when backlog_ is set
   // Queues currently over the threshold (fired once, rearmed when back under).

@@ -26,7 +26,7 @@ ThroughputPoint& Metrics::MinuteLocked(absl::Time now) {
 
 void Metrics::Record(const JobEvent& event) {
   absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   PerName& n = by_name_[event.job.name];
   bool finished_attempt = false;
   switch (event.kind) {
@@ -66,14 +66,14 @@ void Metrics::Record(const JobEvent& event) {
 
 void Metrics::RecordEnqueued(const std::string& name, int64_t count) {
   absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   by_name_[name].enqueued += count;
   MinuteLocked(now).enqueued += count;
 }
 
 void Metrics::MaybeRecordStates(const std::map<JobState, int64_t>& counts) {
   absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!states_.empty() && now - states_.back().at < kStateSampleEvery) return;
   states_.push_back(StateSample{.at = now, .counts = counts});
   while (states_.size() > kStateSamples) states_.pop_front();
@@ -97,7 +97,7 @@ std::string PrometheusLabel(const std::string& value) {
 }
 
 std::string Metrics::RenderPrometheus() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::string out;
   struct Counter {
     const char* metric;
@@ -150,7 +150,7 @@ std::string Metrics::RenderPrometheus() const {
 std::vector<ThroughputPoint> Metrics::Throughput() const {
   absl::Time now = clock_->Now();
   absl::Time last = absl::FromUnixSeconds(absl::ToUnixSeconds(now) / 60 * 60);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::vector<ThroughputPoint> out;
   out.reserve(kThroughputMinutes);
   auto it = minutes_.begin();
@@ -167,7 +167,7 @@ std::vector<ThroughputPoint> Metrics::Throughput() const {
 }
 
 std::vector<StateSample> Metrics::States() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return {states_.begin(), states_.end()};
 }
 

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "popqueue/clock.h"
 #include "popqueue/job.h"
 #include "popqueue/queue.h"
@@ -91,7 +91,7 @@ class Metrics {
   ThroughputPoint& MinuteLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<std::string, PerName> by_name_ ABSL_GUARDED_BY(mu_);
   std::deque<ThroughputPoint> minutes_ ABSL_GUARDED_BY(mu_);  // oldest first
   std::deque<StateSample> states_ ABSL_GUARDED_BY(mu_);

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "store_conformance.h"
 
 namespace popqueue::conformance {
@@ -271,10 +271,10 @@ TEST_P(StoreConformanceTest, HostileTextRoundTripsVerbatim) {
 
 TEST_P(StoreConformanceTest, SubscribersHearOfAvailableJobs) {
   if (!db().SupportsNotify()) GTEST_SKIP() << "backend has no notifications";
-  absl::Mutex mu;
+  Mutex mu;
   std::vector<std::string> heard;
   PQ_ASSERT_OK_AND_ASSIGN(int handle, db().Subscribe([&](const std::string& q) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     heard.push_back(q);
   }));
   PQ_ASSERT_OK(Insert(Job("alpha")));
@@ -285,7 +285,7 @@ TEST_P(StoreConformanceTest, SubscribersHearOfAvailableJobs) {
            std::count(heard.begin(), heard.end(), "beta") >= 1;
   };
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&heard_both),
                                     absl::Seconds(10)))
         << "heard " << heard.size() << " notifications";
@@ -293,11 +293,11 @@ TEST_P(StoreConformanceTest, SubscribersHearOfAvailableJobs) {
   db().Unsubscribe(handle);
   size_t before;
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     before = heard.size();
   }
   PQ_ASSERT_OK(Insert(Job("gamma")));
-  absl::MutexLock lock(&mu);
+  MutexLock lock(&mu);
   EXPECT_EQ(std::count(heard.begin() + before, heard.end(), "gamma"), 0);
 }
 

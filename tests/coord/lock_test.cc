@@ -4,8 +4,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/mutex.h"
 #include "coord_conformance.h"
 
 namespace popqueue::coord::testing {
@@ -115,7 +115,7 @@ TEST_P(CoordConformanceTest, ThreadsNeverHoldTogether) {
   constexpr int kRounds = 15;
   std::atomic<int> holders{0};
   std::atomic<int> overlaps{0};
-  absl::Mutex mu;
+  Mutex mu;
   std::vector<int64_t> tokens;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -130,7 +130,7 @@ TEST_P(CoordConformanceTest, ThreadsNeverHoldTogether) {
         }
         if (holders.fetch_add(1) != 0) overlaps++;
         {
-          absl::MutexLock lock(&mu);
+          MutexLock lock(&mu);
           tokens.push_back((*l)->token);
         }
         absl::SleepFor(absl::Microseconds(100));

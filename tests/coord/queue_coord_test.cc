@@ -4,11 +4,11 @@
 // construction with a clear status.
 #include <atomic>
 
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "gmock/gmock.h"
+#include "common/mutex.h"
 #include "coord_conformance.h"
 #include "core/maintenance.h"
+#include "gmock/gmock.h"
 #include "popqueue/queue.h"
 #include "store/registry.h"
 #include "tests/integration/test_util.h"
@@ -152,7 +152,7 @@ TEST_P(QueueCoordTest, MaintenanceLeaderHoldsTheCoordinatorLock) {
 TEST_P(QueueCoordTest, JobsRunWithACoordinator) {
   Queue q(Config("worker-a"));
   ASSERT_TRUE(q.status().ok()) << q.status();
-  absl::Notification done;
+  Notification done;
   ASSERT_TRUE(q.Define("myJob", [&](const Job& j) {
                  if (j.data == "myJobData") done.Notify();
                  return true;
@@ -174,7 +174,7 @@ TEST_P(QueueCoordTest, EnqueueWakesIdleWorkersOfOtherQueueObjects) {
   consumer_config.worker.poll_interval = absl::Seconds(60);
   Queue consumer(consumer_config);
   ASSERT_TRUE(consumer.status().ok()) << consumer.status();
-  absl::Notification started;
+  Notification started;
   ASSERT_TRUE(consumer.Define("wake", [&](const Job&) {
                         started.Notify();
                         return true;

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "common/ids.h"
+#include "common/mutex.h"
 #include "common/redis/redis_client.h"
 #include "coord/redis/redis_subscriber.h"
 #include "gtest/gtest.h"
@@ -62,7 +62,7 @@ class MuteAfterSubscribe {
   }
   // Waits (signalled, bounded) until `n` SUBSCRIBEs were confirmed.
   bool WaitForSubscribes(int n, absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return subscribes_ >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
   }
@@ -98,7 +98,7 @@ class MuteAfterSubscribe {
                            channel_, "\r\n:1\r\n");
           EXPECT_EQ(write(c.fd, reply.data(), reply.size()),
                     static_cast<ssize_t>(reply.size()));
-          absl::MutexLock lock(&mu_);
+          MutexLock lock(&mu_);
           ++subscribes_;
         }
       }
@@ -111,7 +111,7 @@ class MuteAfterSubscribe {
   int stop_fds_[2] = {-1, -1};
   std::vector<Conn> conns_;  // only the serving thread touches it
   std::thread thread_;
-  absl::Mutex mu_;
+  Mutex mu_;
   int subscribes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -119,23 +119,23 @@ class MuteAfterSubscribe {
 class Recorder {
  public:
   void On(const std::string& queue) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     seen_.push_back(queue);
   }
   bool WaitFor(const std::string& queue, absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return std::find(seen_.begin(), seen_.end(), queue) != seen_.end();
     };
     return mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
   }
   std::vector<std::string> seen() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return seen_;
   }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<std::string> seen_ ABSL_GUARDED_BY(mu_);
 };
 

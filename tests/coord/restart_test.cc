@@ -8,8 +8,8 @@
 #include <ostream>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/mutex.h"
 #include "coord_conformance.h"
 
 namespace popqueue::coord::testing {
@@ -93,15 +93,15 @@ TEST_P(RestartTest, UnavailableDuringOutageThenWorksAgain) {
 
 TEST_P(RestartTest, WakeSubscriptionSurvivesRestart) {
   if (!coord_->SupportsWake()) GTEST_SKIP() << GetParam().name << " has no wake-ups";
-  absl::Mutex mu;
+  Mutex mu;
   std::vector<std::string> seen;
   auto handle = coord_->WakeSubscribe([&](const std::string& q) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     seen.push_back(q);
   });
   ASSERT_TRUE(handle.ok()) << handle.status();
   auto wait_for = [&](const std::string& q, absl::Duration timeout) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     auto has = [&] { return std::find(seen.begin(), seen.end(), q) != seen.end(); };
     return mu.AwaitWithTimeout(absl::Condition(&has), timeout);
   };

@@ -1,8 +1,8 @@
 // Conformance: wake-ups (an optional capability).
 #include <string>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/mutex.h"
 #include "coord_conformance.h"
 
 namespace popqueue::coord::testing {
@@ -12,16 +12,16 @@ namespace {
 class Woken {
  public:
   void Add(const std::string& q) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     seen_.push_back(q);
   }
   bool Saw(const std::string& q) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return std::find(seen_.begin(), seen_.end(), q) != seen_.end();
   }
   // Waits (signalled by Add) up to `timeout` for `q`.
   bool WaitFor(const std::string& q, absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return std::find(seen_.begin(), seen_.end(), q) != seen_.end();
     };
@@ -29,7 +29,7 @@ class Woken {
   }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<std::string> seen_ ABSL_GUARDED_BY(mu_);
 };
 

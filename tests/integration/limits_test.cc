@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "coord/coordinator.h"
 #include "core/runtime.h"
 #include "gmock/gmock.h"
@@ -44,34 +44,34 @@ void EnqueueN(Queue& q, const std::string& name, int n, const std::string& queue
 class RunningGauge {
  public:
   void Enter(const std::string& queue) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     int q = ++running_[queue];
     max_[queue] = std::max(max_[queue], q);
     ++total_;
     max_total_ = std::max(max_total_, total_);
   }
   void Exit(const std::string& queue) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     --running_[queue];
     --total_;
     ++done_;
   }
   bool WaitDone(int n, absl::Duration timeout = absl::Seconds(30)) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto cond = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_ >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
   }
   int max(const std::string& queue) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return max_[queue];
   }
   int max_total() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return max_total_;
   }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<std::string, int> running_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> max_ ABSL_GUARDED_BY(mu_);
   int total_ ABSL_GUARDED_BY(mu_) = 0;
@@ -128,31 +128,31 @@ TEST(Limits, InvalidLimitsAreRefusedAtConstruction) {
 class Starts {
  public:
   void Add(const std::string& name, JobId id, int attempt) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     at_[name].push_back(absl::Now());
     ids_.insert(id);
     max_attempt_ = std::max(max_attempt_, attempt);
   }
   bool WaitFor(const std::string& name, size_t n, absl::Duration timeout = absl::Seconds(30)) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto cond = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return at_[name].size() >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
   }
   std::vector<absl::Time> Of(const std::string& name) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return at_[name];
   }
   bool Started(JobId id) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return ids_.count(id) > 0;
   }
   int max_attempt() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return max_attempt_;
   }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<std::string, std::vector<absl::Time>> at_ ABSL_GUARDED_BY(mu_);
   std::set<JobId> ids_ ABSL_GUARDED_BY(mu_);
   int max_attempt_ ABSL_GUARDED_BY(mu_) = 0;
@@ -310,13 +310,13 @@ TEST(Limits, ResourceAwareConcurrencyFollowsInjectedLoad) {
   Queue queue(config);
   ASSERT_TRUE(queue.status().ok());
 
-  absl::Mutex mu;
+  Mutex mu;
   bool release = false;
   int running = 0, max_running = 0, max_after_release = 0, done = 0;
   ASSERT_TRUE(queue
                   .Define("hold",
                           [&](const Job&) {
-                            absl::MutexLock lock(&mu);
+                            MutexLock lock(&mu);
                             ++running;
                             max_running = std::max(max_running, running);
                             if (release) max_after_release = std::max(max_after_release, running);
@@ -341,7 +341,7 @@ TEST(Limits, ResourceAwareConcurrencyFollowsInjectedLoad) {
 
   EnqueueN(queue, "hold", 12);
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     auto one = [&] { return running == 1; };
     ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&one), absl::Seconds(10)));
   }
@@ -352,7 +352,7 @@ TEST(Limits, ResourceAwareConcurrencyFollowsInjectedLoad) {
   // Load eases: the limit climbs back one step per check, to 6.
   cpu = 0.1;
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     auto six = [&] { return running == 6; };
     ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&six), absl::Seconds(10)));
   }
@@ -362,7 +362,7 @@ TEST(Limits, ResourceAwareConcurrencyFollowsInjectedLoad) {
   cpu = 0.99;
   ASSERT_TRUE(testing::Eventually([&] { return queue.Concurrency().limit == 1; }));
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     release = true;
     auto all = [&] { return done == 12; };
     ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(20)));

@@ -7,8 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
@@ -25,22 +24,22 @@ class EventLog {
  public:
   EventListener Listener() {
     return [this](const JobEvent& e) {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       events_.push_back(e);
     };
   }
   // Waits until `n` events of `kind` arrived.
   bool WaitFor(JobEvent::Kind kind, int n, absl::Duration timeout = absl::Seconds(30)) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto cond = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return CountLocked(kind) >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
   }
   int Count(JobEvent::Kind kind) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return CountLocked(kind);
   }
   std::vector<JobEvent> Of(JobEvent::Kind kind) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     std::vector<JobEvent> out;
     for (const auto& e : events_) {
       if (e.kind == kind) out.push_back(e);
@@ -54,7 +53,7 @@ class EventLog {
     for (const auto& e : events_) n += e.kind == kind;
     return n;
   }
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<JobEvent> events_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -74,10 +73,10 @@ TEST(Queue, ProcessesEveryJobExactlyOnce) {
   config.worker.default_concurrency = 8;
   Queue queue(config);
   ASSERT_TRUE(queue.status().ok()) << queue.status();
-  absl::Mutex mu;
+  Mutex mu;
   std::map<std::string, int> runs;
   ASSERT_TRUE(queue.Define("count", [&](const Job& job) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     ++runs[job.data];
     return true;
   }).ok());
@@ -128,9 +127,9 @@ TEST(Queue, PriorityThenDueTimeThenId) {
   config.worker.default_concurrency = 1;
   Queue queue(config);
   std::vector<std::string> order;
-  absl::Mutex mu;
+  Mutex mu;
   ASSERT_TRUE(queue.Define("j", [&](const Job& job) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     order.push_back(job.data);
     return true;
   }).ok());
@@ -226,7 +225,7 @@ TEST(Queue, TimeoutFailsTheAttemptAndStopsTheHandler) {
   TempDir dir;
   Queue queue(FastConfig(dir, /*retries=*/0));
   EventLog log;
-  absl::Notification saw_cancel;
+  Notification saw_cancel;
   ASSERT_TRUE(queue.Define("slow", [&](JobContext& ctx) -> absl::Status {
     while (!ctx.cancelled()) absl::SleepFor(absl::Milliseconds(5));
     saw_cancel.Notify();
@@ -251,7 +250,7 @@ TEST(Queue, CancelARunningJob) {
   QueueConfig config = FastConfig(dir);
   Queue queue(config);
   EventLog log;
-  absl::Notification started;
+  Notification started;
   ASSERT_TRUE(queue.Define("long", [&](JobContext& ctx) -> absl::Status {
     started.Notify();
     ctx.SetProgress(40);
@@ -280,7 +279,7 @@ TEST(Queue, StopReleasesJobsStillRunningAfterTheDeadline) {
   QueueConfig config = FastConfig(dir, /*retries=*/0);
   config.worker.shutdown_deadline = absl::Milliseconds(100);
   Queue queue(config);
-  absl::Notification started;
+  Notification started;
   std::atomic<bool> saw_cancel{false};
   ASSERT_TRUE(queue.Define("stuck", [&](JobContext& ctx) -> absl::Status {
     started.Notify();

@@ -5,8 +5,8 @@
 #include <atomic>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -38,18 +38,18 @@ class DeadCounter {
   EventListener Listener() {
     return [this](const JobEvent& e) {
       if (e.kind != JobEvent::Kind::kDead) return;
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       ++dead_;
     };
   }
   bool WaitFor(int n, absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return dead_ >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
   }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   int dead_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

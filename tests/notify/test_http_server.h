@@ -13,9 +13,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace popqueue::notify::testing {
 
@@ -45,7 +44,7 @@ class TestHttpServer {
     server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
       int index;
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         index = static_cast<int>(requests_.size());
         requests_.push_back({req.method, req.path, req.body, req.headers, absl::Now()});
       }
@@ -83,12 +82,12 @@ class TestHttpServer {
   }
 
   std::vector<RecordedRequest> requests() const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return requests_;
   }
   // Waits until `n` requests arrived.
   bool WaitForRequests(size_t n, absl::Duration timeout = absl::Seconds(10)) const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return requests_.size() >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
   }
@@ -99,8 +98,8 @@ class TestHttpServer {
   httplib::Server server_;
   int port_ = -1;
   std::thread thread_;
-  absl::Notification release_;
-  mutable absl::Mutex mu_;
+  popqueue::Notification release_;
+  mutable Mutex mu_;
   std::vector<RecordedRequest> requests_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -3,7 +3,7 @@
 #include <atomic>
 #include <map>
 
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "gtest/gtest.h"
 #include "pg_test_env.h"
 #include "store/postgres/sql_catalog.h"
@@ -17,30 +17,30 @@ const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 class Recorder {
  public:
   void On(const std::string& queue) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!any_) first_at_ = absl::Now();
     any_ = true;
     ++counts_[queue];
   }
   // Waits (signalled, bounded) until `queue` was seen `n` times.
   bool WaitFor(const std::string& queue, int n, absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return counts_[queue] >= n;
     };
     return mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
   }
   int Count(const std::string& queue) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return counts_[queue];
   }
   absl::Time first_at() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return first_at_;
   }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<std::string, int> counts_ ABSL_GUARDED_BY(mu_);
   absl::Time first_at_ ABSL_GUARDED_BY(mu_);
   bool any_ ABSL_GUARDED_BY(mu_) = false;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pg_test_env.h"
@@ -132,10 +132,10 @@ TEST(PgHang, IdleListenOutlivesQueryTimeout) {
   auto store = OpenTestStore(UniqueCollection("pg_hang"),
                              UrlWith("query_timeout=200"));
   ASSERT_TRUE(store.ok()) << store.status();
-  absl::Mutex mu;
+  Mutex mu;
   bool woken = false;
   auto h = (*store)->Subscribe([&](const std::string& queue) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     if (queue == "late") woken = true;
   });
   ASSERT_TRUE(h.ok()) << h.status();
@@ -144,7 +144,7 @@ TEST(PgHang, IdleListenOutlivesQueryTimeout) {
       store::JobInsertManyParams{.jobs = {MakeJob(1, "late")}, .now = kNow});
   ASSERT_TRUE(inserted.ok()) << inserted.status();
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&woken), absl::Seconds(5)));
   }
   (*store)->Unsubscribe(*h);

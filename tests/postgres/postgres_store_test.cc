@@ -5,12 +5,12 @@
 #include <set>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "store/registry.h"
 #include "pg_test_env.h"
+#include "store/registry.h"
 
 namespace popqueue::testing {
 namespace {
@@ -237,7 +237,7 @@ TEST_F(PostgresStoreTest, ConcurrentClaimersNeverShareAJob) {
   std::vector<store::NewJob> jobs;
   for (int i = 1; i <= 2000; ++i) jobs.push_back(MakeJob(i));
   ASSERT_TRUE(store_->JobInsertMany({.jobs = jobs, .now = kNow}).ok());
-  absl::Mutex mu;
+  Mutex mu;
   std::multiset<JobId> seen;
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -245,7 +245,7 @@ TEST_F(PostgresStoreTest, ConcurrentClaimersNeverShareAJob) {
       while (true) {
         std::vector<Job> got = Claim(50);
         if (got.empty()) return;
-        absl::MutexLock lock(&mu);
+        MutexLock lock(&mu);
         for (const Job& j : got) seen.insert(j.id);
       }
     });

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <map>
 
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pg_test_env.h"
@@ -35,10 +35,10 @@ TEST(PostgresRestartTest, UnavailableWhileDownThenRecoversWithNothingLost) {
   ASSERT_TRUE(opened.ok()) << opened.status();
   std::shared_ptr<store::pg::PostgresStore> store = *opened;
 
-  absl::Mutex mu;
+  Mutex mu;
   std::map<std::string, int> wakes;
   auto sub = store->Subscribe([&](const std::string& q) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     ++wakes[q];
   });
   ASSERT_TRUE(sub.ok());
@@ -92,7 +92,7 @@ TEST(PostgresRestartTest, UnavailableWhileDownThenRecoversWithNothingLost) {
   for (int i = 0; i < 40 && !woke; ++i) {
     ASSERT_TRUE(store->JobInsertMany(
         {.jobs = {MakeJob(300 + i, "wake")}, .now = kNow}).ok());
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return wakes["wake"] > 0; };
     woke = mu.AwaitWithTimeout(absl::Condition(&seen), absl::Milliseconds(250));
   }

@@ -10,8 +10,8 @@
 #include <set>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
@@ -59,11 +59,11 @@ TEST(RedisRestartTest, QueueSurvivesARedisRestartWithNothingLost) {
   ASSERT_TRUE(opened.ok()) << opened.status();
   Queue& queue = **opened;
 
-  absl::Mutex mu;
+  Mutex mu;
   std::set<std::string> done;  // payloads handled at least once
   ASSERT_TRUE(queue.Define("work", [&](const Job& job) {
     absl::SleepFor(absl::Milliseconds(2));  // a little work
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     done.insert(job.data);
     return true;
   }).ok());
@@ -76,7 +76,7 @@ TEST(RedisRestartTest, QueueSurvivesARedisRestartWithNothingLost) {
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(enqueue().ok());
   ASSERT_TRUE(queue.StartInBackground().ok());
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     auto some = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return done.size() >= 20; };
     ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&some), absl::Seconds(30)));
   }
@@ -115,7 +115,7 @@ TEST(RedisRestartTest, QueueSurvivesARedisRestartWithNothingLost) {
   queue.Stop();
   EXPECT_EQ(completed, 300);
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     EXPECT_EQ(done.size(), 300u);
     EXPECT_EQ(done.count("refused"), 0u);
   }

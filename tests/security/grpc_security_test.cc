@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "absl/synchronization/notification.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/create_channel.h"
@@ -59,7 +59,7 @@ class GrpcSecurityTest : public ::testing::Test {
     grpc::Slice slice(bytes);
     grpc::ByteBuffer request(&slice, 1), response;
     auto ctx = Ctx(token);
-    absl::Notification done;
+    Notification done;
     grpc::Status status;
     generic.UnaryCall(ctx.get(), method, grpc::StubOptions(), &request, &response,
                       [&](grpc::Status s) {

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -300,7 +300,7 @@ TEST_F(HttpServerTest, RequeueDeadJobAndRefuseLiveOnes) {
 }
 
 TEST_F(HttpServerTest, RunningJobConflictsAndCancel) {
-  absl::Notification started, release;
+  Notification started, release;
   ASSERT_TRUE(queue_
                   ->Define("block",
                            [&](const Job&) {

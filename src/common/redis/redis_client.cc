@@ -274,14 +274,14 @@ absl::StatusOr<Reply> Connection::Eval(const Script& script,
   for (int round = 0; round < 2; ++round) {
     std::string sha;
     {
-      absl::MutexLock lock(&script.mu_);
+      MutexLock lock(&script.mu_);
       sha = script.sha_;
     }
     if (sha.empty() || round == 1) {
       absl::StatusOr<Reply> loaded = Command({"SCRIPT", "LOAD", script.source_});
       if (!loaded.ok()) return loaded.status();
       sha = loaded->str;
-      absl::MutexLock lock(&script.mu_);
+      MutexLock lock(&script.mu_);
       script.sha_ = sha;
     }
     std::vector<std::string> argv;
@@ -379,7 +379,7 @@ Client::Lease::~Lease() {
 
 absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (absl::Now() < next_connect_) {
       return absl::UnavailableError(absl::StrCat(
           std::string(last_connect_error_.message()), " (retrying in ",
@@ -389,7 +389,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated() {
     }
   }
   absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(options_);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (conn.ok()) {
     backoff_ = absl::ZeroDuration();
     next_connect_ = absl::InfinitePast();
@@ -405,7 +405,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated() {
 absl::StatusOr<Client::Lease> Client::Acquire() {
   uint64_t generation = 0;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     while (!idle_.empty()) {
       auto [conn, gen] = std::move(idle_.back());
       idle_.pop_back();
@@ -421,7 +421,7 @@ absl::StatusOr<Client::Lease> Client::Acquire() {
 }
 
 void Client::Release(std::unique_ptr<Connection> conn, uint64_t generation) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (conn->broken()) {
     // Probably the server went away: drop the other idle connections too.
     if (generation == generation_) ++generation_;

@@ -43,8 +43,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "common/url.h"
 
 struct redisContext;
@@ -99,7 +99,7 @@ class Script {
  private:
   friend class Connection;
   std::string source_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   mutable std::string sha_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -190,7 +190,7 @@ class Client {
   absl::StatusOr<T> WithConnection(F&& f);
 
   const Options options_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<std::pair<std::unique_ptr<Connection>, uint64_t>> idle_
       ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;

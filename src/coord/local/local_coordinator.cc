@@ -14,7 +14,7 @@ absl::StatusOr<std::optional<Lock>> LocalCoordinator::LockAcquire(
     const LockAcquireParams& params) {
   if (absl::Status s = ValidateLockAcquire(params); !s.ok()) return s;
   absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = locks_.find(params.name);
   if (it != locks_.end() && it->second.expires_at > now) {
     if (it->second.owner != params.owner) return std::nullopt;
@@ -29,7 +29,7 @@ absl::StatusOr<std::optional<Lock>> LocalCoordinator::LockAcquire(
 absl::StatusOr<bool> LocalCoordinator::LockExtend(const LockExtendParams& params) {
   if (absl::Status s = ValidateLockExtend(params); !s.ok()) return s;
   absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = locks_.find(params.lock.name);
   if (it == locks_.end() || it->second.expires_at <= now ||
       it->second.owner != params.lock.owner || it->second.token != params.lock.token) {
@@ -41,7 +41,7 @@ absl::StatusOr<bool> LocalCoordinator::LockExtend(const LockExtendParams& params
 
 absl::Status LocalCoordinator::LockRelease(const Lock& lock) {
   if (absl::Status s = ValidateLock(lock); !s.ok()) return s;
-  absl::MutexLock l(&mu_);
+  MutexLock l(&mu_);
   auto it = locks_.find(lock.name);
   if (it != locks_.end() && it->second.owner == lock.owner &&
       it->second.token == lock.token) {
@@ -54,7 +54,7 @@ absl::StatusOr<RateLimitDecision> LocalCoordinator::RateLimitTake(
     const RateLimitTakeParams& params) {
   if (absl::Status s = ValidateRateLimit(params); !s.ok()) return s;
   absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = tats_.find(params.key);
   std::optional<absl::Time> tat;
   if (it != tats_.end()) tat = it->second;
@@ -66,7 +66,7 @@ absl::StatusOr<RateLimitDecision> LocalCoordinator::RateLimitTake(
 absl::Status LocalCoordinator::WorkerRegister(const WorkerRegisterParams& params) {
   if (absl::Status s = ValidateWorkerRegister(params); !s.ok()) return s;
   absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Registered& r = workers_[params.worker.id];
   r.info = params.worker;
   r.info.last_heartbeat_at = now;
@@ -77,7 +77,7 @@ absl::Status LocalCoordinator::WorkerRegister(const WorkerRegisterParams& params
 absl::Status LocalCoordinator::WorkerHeartbeat(const WorkerHeartbeatParams& params) {
   if (absl::Status s = ValidateWorkerHeartbeat(params); !s.ok()) return s;
   absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = workers_.find(params.worker_id);
   if (it == workers_.end() || it->second.expires_at <= now) {
     if (it != workers_.end()) workers_.erase(it);
@@ -93,14 +93,14 @@ absl::Status LocalCoordinator::WorkerHeartbeat(const WorkerHeartbeatParams& para
 
 absl::Status LocalCoordinator::WorkerDeregister(const std::string& worker_id) {
   if (absl::Status s = ValidateWorkerId(worker_id); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   workers_.erase(worker_id);
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<WorkerInfo>> LocalCoordinator::WorkerList() {
   absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::vector<WorkerInfo> out;
   for (auto it = workers_.begin(); it != workers_.end();) {
     if (it->second.expires_at <= now) {
@@ -116,7 +116,7 @@ absl::StatusOr<std::vector<WorkerInfo>> LocalCoordinator::WorkerList() {
 absl::Status LocalCoordinator::WakePublish(const std::string& queue) {
   // Callbacks run under the reader lock, so once WakeUnsubscribe (a writer)
   // returns, its callback is not running and never runs again.
-  absl::ReaderMutexLock lock(&wake_mu_);
+  ReaderMutexLock lock(&wake_mu_);
   for (const auto& [handle, cb] : subscribers_) cb(queue);
   return absl::OkStatus();
 }
@@ -124,14 +124,14 @@ absl::Status LocalCoordinator::WakePublish(const std::string& queue) {
 absl::StatusOr<int> LocalCoordinator::WakeSubscribe(
     std::function<void(const std::string& queue)> on_wake) {
   if (!on_wake) return absl::InvalidArgumentError("wake callback is empty");
-  absl::WriterMutexLock lock(&wake_mu_);
+  WriterMutexLock lock(&wake_mu_);
   int handle = next_handle_++;
   subscribers_[handle] = std::move(on_wake);
   return handle;
 }
 
 void LocalCoordinator::WakeUnsubscribe(int handle) {
-  absl::WriterMutexLock lock(&wake_mu_);
+  WriterMutexLock lock(&wake_mu_);
   subscribers_.erase(handle);
 }
 

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "coord/coordinator.h"
 #include "popqueue/clock.h"
 
@@ -71,13 +71,13 @@ class LocalCoordinator : public Coordinator {
   };
 
   Clock* const clock_;
-  absl::Mutex mu_;
+  Mutex mu_;
   int64_t last_token_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, HeldLock> locks_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Time> tats_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Registered> workers_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex wake_mu_;
+  Mutex wake_mu_;
   int next_handle_ ABSL_GUARDED_BY(wake_mu_) = 1;
   std::map<int, std::function<void(const std::string&)>> subscribers_
       ABSL_GUARDED_BY(wake_mu_);

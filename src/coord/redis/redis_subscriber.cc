@@ -32,7 +32,7 @@ RedisSubscriber::RedisSubscriber(std::shared_ptr<redis::Client> client,
 
 RedisSubscriber::~RedisSubscriber() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
@@ -41,11 +41,11 @@ RedisSubscriber::~RedisSubscriber() {
 int RedisSubscriber::Add(std::function<void(const std::string& queue)> callback) {
   int handle;
   {
-    absl::WriterMutexLock lock(&callbacks_mu_);
+    WriterMutexLock lock(&callbacks_mu_);
     handle = next_handle_++;
     callbacks_[handle] = std::move(callback);
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!started_) {
     started_ = true;
     thread_ = std::thread([this] { Loop(); });
@@ -54,17 +54,17 @@ int RedisSubscriber::Add(std::function<void(const std::string& queue)> callback)
 }
 
 void RedisSubscriber::Remove(int handle) {
-  absl::WriterMutexLock lock(&callbacks_mu_);
+  WriterMutexLock lock(&callbacks_mu_);
   callbacks_.erase(handle);
 }
 
 void RedisSubscriber::Deliver(const std::string& queue) {
-  absl::ReaderMutexLock lock(&callbacks_mu_);
+  ReaderMutexLock lock(&callbacks_mu_);
   for (const auto& [handle, cb] : callbacks_) cb(queue);
 }
 
 bool RedisSubscriber::WaitForStop(absl::Duration d) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
   return mu_.AwaitWithTimeout(absl::Condition(&stop), d);
 }

@@ -30,8 +30,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "common/redis/redis_client.h"
 
 namespace popqueue::coord {
@@ -62,12 +62,12 @@ class RedisSubscriber {
   const std::string channel_;
   const absl::Duration ping_interval_;
 
-  absl::Mutex callbacks_mu_;  // held (shared) while callbacks run
+  Mutex callbacks_mu_;  // held (shared) while callbacks run
   int next_handle_ ABSL_GUARDED_BY(callbacks_mu_) = 1;
   std::map<int, std::function<void(const std::string&)>> callbacks_
       ABSL_GUARDED_BY(callbacks_mu_);
 
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -35,7 +35,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue, Grpc
   std::unique_ptr<grpc::Server> started = builder.BuildAndStart();
   bool listening = started && server->port_ != 0;
   {
-    absl::MutexLock lock(&server->mu_);
+    MutexLock lock(&server->mu_);
     server->server_ = std::move(started);
   }
   if (!listening) {
@@ -46,7 +46,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue, Grpc
 }
 
 void GrpcServer::Stop() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!server_) return;
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();

@@ -13,7 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "popqueue/queue.h"
 
 namespace grpc {
@@ -55,7 +55,7 @@ class GrpcServer {
   GrpcServer() = default;
 
   std::unique_ptr<PopQueueService> service_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
   int port_ = 0;
 };

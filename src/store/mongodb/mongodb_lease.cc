@@ -79,7 +79,7 @@ absl::StatusOr<JobIdList> MongoStore::JobCompleteMany(
   for (const JobCompleteItem& item : items) {
     groups[{item.lease_token, item.result}].push_back(item.id);
   }
-  std::optional<absl::MutexLock> lock;  // see ferretdb_
+  std::optional<MutexLock> lock;  // see ferretdb_
   if (ferretdb_) lock.emplace(&lease_writes_mu_);
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<JobIdList> {
     std::vector<UpdateOp> ops;
@@ -150,7 +150,7 @@ absl::StatusOr<JobIdList> MongoStore::JobFailMany(
           item.id, JobStateName(item.to)));
     }
   }
-  std::optional<absl::MutexLock> lock;  // see ferretdb_
+  std::optional<MutexLock> lock;  // see ferretdb_
   if (ferretdb_) lock.emplace(&lease_writes_mu_);
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<JobIdList> {
     JobIdList out;
@@ -212,7 +212,7 @@ absl::StatusOr<JobHeartbeatManyResult> MongoStore::JobHeartbeatMany(
     groups[{item.lease_token, progress}].push_back(item.id);
     by_token[item.lease_token].push_back(item.id);
   }
-  std::optional<absl::MutexLock> lock;  // see ferretdb_
+  std::optional<MutexLock> lock;  // see ferretdb_
   if (ferretdb_) lock.emplace(&lease_writes_mu_);
   return With(
       jobs_,

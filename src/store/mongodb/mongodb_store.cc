@@ -224,7 +224,7 @@ absl::Status MongoStore::RegisterLevels(
     const std::vector<std::pair<std::string, int>>& levels) {
   std::vector<std::pair<std::string, int>> fresh;
   {
-    absl::MutexLock lock(&levels_mu_);
+    MutexLock lock(&levels_mu_);
     for (const auto& level : levels) {
       if (!known_levels_.count(level)) fresh.push_back(level);
     }
@@ -251,7 +251,7 @@ absl::Status MongoStore::RegisterLevels(
           "record priority levels: the server refused one: %s", e.message));
     }
   }
-  absl::MutexLock lock(&levels_mu_);
+  MutexLock lock(&levels_mu_);
   known_levels_.insert(fresh.begin(), fresh.end());
   return absl::OkStatus();
 }

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "store/mongodb/mongo_client.h"
 #include "store/store.h"
 
@@ -119,9 +119,9 @@ class MongoStore final : public Store {
   // outcomes of its jobs are serialized (lease_writes_mu_) lest a heartbeat
   // write a completed job back as running.
   bool ferretdb_ = false;
-  absl::Mutex lease_writes_mu_;
+  Mutex lease_writes_mu_;
 
-  absl::Mutex levels_mu_;
+  Mutex levels_mu_;
   std::set<std::pair<std::string, int>> known_levels_
       ABSL_GUARDED_BY(levels_mu_);
 };

@@ -19,7 +19,7 @@ Listener::Listener(ConnSettings settings, std::string channel)
 
 Listener::~Listener() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (wake_fds_[1] >= 0) {
@@ -33,7 +33,7 @@ Listener::~Listener() {
 }
 
 int Listener::Subscribe(Callback callback) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   int handle = next_handle_++;
   callbacks_.emplace(handle, std::move(callback));
   if (!started_) {
@@ -45,23 +45,23 @@ int Listener::Subscribe(Callback callback) {
 }
 
 void Listener::Unsubscribe(int handle) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   callbacks_.erase(handle);
 }
 
 bool Listener::listening() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return listening_;
 }
 
 bool Listener::Sleep(absl::Duration d) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
   return !stopping_;
 }
 
 void Listener::Dispatch(const std::string& queue) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (auto& [handle, callback] : callbacks_) callback(queue);
 }
 
@@ -70,7 +70,7 @@ void Listener::Run() {
   bool warned = false;
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (stopping_) return;
     }
     absl::StatusOr<ConnPtr> conn = Connect(settings_);
@@ -109,13 +109,13 @@ void Listener::Run() {
 
 void Listener::Listen(PGconn* conn) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     listening_ = true;
   }
   int sock = PQsocket(conn);
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (stopping_) break;
     }
     pollfd fds[2] = {{sock, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
@@ -135,7 +135,7 @@ void Listener::Listen(PGconn* conn) {
       Dispatch(queue);
     }
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   listening_ = false;
 }
 

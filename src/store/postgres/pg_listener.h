@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "store/postgres/pg_conn.h"
 
 namespace popqueue::store::pg {
@@ -56,7 +56,7 @@ class Listener {
   const std::string channel_;
   int wake_fds_[2] = {-1, -1};  // pipe: written to stop the thread
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<int, Callback> callbacks_ ABSL_GUARDED_BY(mu_);
   int next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

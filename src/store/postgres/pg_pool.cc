@@ -30,7 +30,7 @@ Pool::Pool(ConnSettings settings, int max_size)
     : settings_(std::move(settings)), max_size_(max_size < 1 ? 1 : max_size) {}
 
 Pool::~Pool() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   idle_.clear();
 }
 
@@ -67,7 +67,7 @@ absl::StatusOr<Pool::Lease> Pool::Acquire() {
 
   absl::StatusOr<ConnPtr> conn = Connect(settings_);
 
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!conn.ok()) {
     --open_;
     backoff_ = backoff_ == absl::ZeroDuration()
@@ -97,7 +97,7 @@ absl::StatusOr<Pool::Lease> Pool::Acquire() {
 
 void Pool::Release(std::unique_ptr<Session> session, bool broken) {
   std::vector<std::unique_ptr<Session>> dropped;  // closed outside the lock
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (broken) {
     // The server (or the network) went away: the idle connections are most
     // likely dead too.

@@ -22,8 +22,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/pg_exec.h"
 
@@ -94,7 +94,7 @@ class Pool {
   const ConnSettings settings_;
   const int max_size_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<std::unique_ptr<Session>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + connecting
   absl::Time next_connect_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

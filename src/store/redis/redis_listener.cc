@@ -11,14 +11,14 @@ Listener::Listener(std::shared_ptr<redis::Client> client, std::string channel)
 
 Listener::~Listener() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
 }
 
 bool Listener::stopping() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return stop_;
 }
 
@@ -41,20 +41,20 @@ absl::StatusOr<std::unique_ptr<redis::Connection>> Listener::Connect() {
 }
 
 absl::StatusOr<int> Listener::Subscribe(Callback callback) {
-  absl::MutexLock start(&start_mu_);
+  MutexLock start(&start_mu_);
   if (!thread_.joinable()) {
     absl::StatusOr<std::unique_ptr<redis::Connection>> conn = Connect();
     if (!conn.ok()) return conn.status();
     thread_ = std::thread(&Listener::Run, this, *std::move(conn));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const int handle = next_handle_++;
   callbacks_.emplace(handle, std::move(callback));
   return handle;
 }
 
 void Listener::Unsubscribe(int handle) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   callbacks_.erase(handle);
 }
 
@@ -65,7 +65,7 @@ void Listener::Run(std::unique_ptr<redis::Connection> conn) {
       absl::StatusOr<std::unique_ptr<redis::Connection>> again = Connect();
       if (!again.ok()) {
         // The client's backoff makes most attempts fail fast; wait a little.
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(100));
         continue;
       }
@@ -77,7 +77,7 @@ void Listener::Run(std::unique_ptr<redis::Connection> conn) {
     const redis::Reply& m = **r;
     if (m.type == redis::Reply::Type::kArray && m.elements.size() == 3 &&
         m.elements[0].str == "message") {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       for (auto& [handle, callback] : callbacks_) callback(m.elements[2].str);
     }
   }

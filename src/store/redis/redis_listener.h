@@ -22,7 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "common/redis/redis_client.h"
 
 namespace popqueue::store::redis_store {
@@ -50,9 +50,9 @@ class Listener {
 
   const std::shared_ptr<redis::Client> client_;
   const std::string channel_;
-  absl::Mutex start_mu_;  // serializes the first Subscribe
+  Mutex start_mu_;  // serializes the first Subscribe
   std::thread thread_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<int, Callback> callbacks_ ABSL_GUARDED_BY(mu_);
   int next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -218,7 +218,7 @@ absl::StatusOr<std::shared_ptr<SqliteStore>> SqliteStore::Open(
       Conn::Open(store->conn_options_, &store->queries_);
   if (!writer.ok()) return writer.status();
   {
-    absl::MutexLock lock(&store->write_mu_);
+    MutexLock lock(&store->write_mu_);
     store->writer_ = std::move(*writer);
   }
   if (absl::Status s = store->Migrate(); !s.ok()) return s;
@@ -273,20 +273,20 @@ absl::Status SqliteStore::Migrate() {
 
 absl::StatusOr<int> SqliteStore::Subscribe(
     std::function<void(const std::string& queue)> on_available) {
-  absl::WriterMutexLock lock(&notify_mu_);
+  WriterMutexLock lock(&notify_mu_);
   int handle = next_handle_++;
   subscribers_.emplace(handle, std::move(on_available));
   return handle;
 }
 
 void SqliteStore::Unsubscribe(int handle) {
-  absl::WriterMutexLock lock(&notify_mu_);
+  WriterMutexLock lock(&notify_mu_);
   subscribers_.erase(handle);
 }
 
 void SqliteStore::Notify(const std::set<std::string>& queues) {
   if (queues.empty()) return;
-  absl::ReaderMutexLock lock(&notify_mu_);
+  ReaderMutexLock lock(&notify_mu_);
   for (const auto& [handle, fn] : subscribers_) {
     for (const std::string& queue : queues) fn(queue);
   }

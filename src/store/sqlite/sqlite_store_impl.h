@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/store.h"
 
@@ -114,15 +114,15 @@ class SqliteStore final : public Store {
   QueryMap queries_;  // immutable after construction
   const bool in_memory_;
 
-  absl::Mutex write_mu_;
+  Mutex write_mu_;
   std::unique_ptr<Conn> writer_ ABSL_GUARDED_BY(write_mu_);
 
-  absl::Mutex read_mu_;
+  Mutex read_mu_;
   std::vector<std::unique_ptr<Conn>> idle_readers_ ABSL_GUARDED_BY(read_mu_);
 
   // Held shared while calling subscribers, exclusively to change them, so
   // that Unsubscribe returns only once no call to the handler is running.
-  absl::Mutex notify_mu_;
+  Mutex notify_mu_;
   std::map<int, std::function<void(const std::string&)>> subscribers_
       ABSL_GUARDED_BY(notify_mu_);
   int next_handle_ ABSL_GUARDED_BY(notify_mu_) = 1;
@@ -130,7 +130,7 @@ class SqliteStore final : public Store {
 
 template <typename Fn>
 auto SqliteStore::WithWriteTx(Fn fn) -> decltype(fn(std::declval<Conn&>())) {
-  absl::MutexLock lock(&write_mu_);
+  MutexLock lock(&write_mu_);
   WriteTx tx(*writer_);
   if (absl::Status s = tx.Begin(); !s.ok()) return s;
   auto result = fn(*writer_);
@@ -142,12 +142,12 @@ auto SqliteStore::WithWriteTx(Fn fn) -> decltype(fn(std::declval<Conn&>())) {
 template <typename Fn>
 auto SqliteStore::WithReader(Fn fn) -> decltype(fn(std::declval<Conn&>())) {
   if (in_memory_) {
-    absl::MutexLock lock(&write_mu_);
+    MutexLock lock(&write_mu_);
     return fn(*writer_);
   }
   std::unique_ptr<Conn> conn;
   {
-    absl::MutexLock lock(&read_mu_);
+    MutexLock lock(&read_mu_);
     if (!idle_readers_.empty()) {
       conn = std::move(idle_readers_.back());
       idle_readers_.pop_back();
@@ -160,7 +160,7 @@ auto SqliteStore::WithReader(Fn fn) -> decltype(fn(std::declval<Conn&>())) {
     conn = std::move(*opened);
   }
   auto result = fn(*conn);
-  absl::MutexLock lock(&read_mu_);
+  MutexLock lock(&read_mu_);
   if (idle_readers_.size() < kMaxIdleReaders) {
     idle_readers_.push_back(std::move(conn));
   }
