@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "cli/common.h"
 #include "common/mutex.h"
+#include "common/thread.h"
 
 namespace popqueue::cli {
 
@@ -268,7 +269,7 @@ int RunDemo(Queue& queue, const DemoOptions& options) {
   // workers once every demo job is final.
   Notification stop_watching;
   std::atomic<bool> timed_out = false;
-  std::thread watcher([&] {
+  std::thread watcher = StartThread([&] {
     absl::Time deadline = absl::Now() + options.timeout;
     bool announced = false;
     while (!stop_watching.WaitForNotificationWithTimeout(

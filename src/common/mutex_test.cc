@@ -1,5 +1,6 @@
 #include "common/mutex.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <thread>
 #include <vector>
@@ -138,12 +139,24 @@ TEST(NotificationTest, WaitsUntilNotified) {
 }
 
 #ifdef POPQUEUE_TSAN
-// Two threads take the lock, then each writes `unguarded` outside it.
+// Two threads take the lock, then each writes `unguarded` outside it, twice.
+// The relaxed counter makes the writes overlap in time without ordering them
+// (TSan sees no synchronization in relaxed atomics): the thread that locked
+// first has not seen the other's unlock, so its second write races with the
+// other's first whatever the schedule.
 [[noreturn]] void RaceOutsideTheLock() {
   Mutex mu;
   int unguarded = 0;
+  std::atomic<int> arrived{0};
+  auto meet = [&](int n) {
+    arrived.fetch_add(1, std::memory_order_relaxed);
+    while (arrived.load(std::memory_order_relaxed) < n) std::this_thread::yield();
+  };
   auto racer = [&](int v) {
     { MutexLock lock(&mu); }
+    meet(2);
+    unguarded = v;
+    meet(4);
     unguarded = v;
   };
   std::thread a(racer, 1);

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/thread.h"
 
 namespace popqueue::coord {
 
@@ -16,7 +17,7 @@ WorkerPresence::WorkerPresence(std::shared_ptr<Coordinator> coordinator, WorkerI
 
 WorkerPresence::~WorkerPresence() { Stop(); }
 
-void WorkerPresence::Start() { thread_ = std::thread([this] { Loop(); }); }
+void WorkerPresence::Start() { thread_ = StartThread([this] { Loop(); }); }
 
 void WorkerPresence::Stop() {
   {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/thread.h"
 
 namespace popqueue::core {
 
@@ -22,7 +23,7 @@ Completer::~Completer() {
   if (thread_.joinable()) Stop(absl::ZeroDuration());
 }
 
-void Completer::Start() { thread_ = std::thread([this] { Loop(); }); }
+void Completer::Start() { thread_ = StartThread([this] { Loop(); }); }
 
 void Completer::Add(Outcome outcome) {
   MutexLock lock(&mu_);

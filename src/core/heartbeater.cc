@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/thread.h"
 
 namespace popqueue::core {
 
@@ -25,7 +26,7 @@ Heartbeater::Heartbeater(
 
 Heartbeater::~Heartbeater() { Stop(); }
 
-void Heartbeater::Start() { thread_ = std::thread([this] { Loop(); }); }
+void Heartbeater::Start() { thread_ = StartThread([this] { Loop(); }); }
 
 void Heartbeater::Wake() {
   MutexLock lock(&mu_);

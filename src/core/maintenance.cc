@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/thread.h"
 
 namespace popqueue::core {
 
@@ -18,7 +19,7 @@ Maintenance::Maintenance(std::shared_ptr<store::Store> store, Clock* clock,
 
 Maintenance::~Maintenance() { Stop(); }
 
-void Maintenance::Start() { thread_ = std::thread([this] { Loop(); }); }
+void Maintenance::Start() { thread_ = StartThread([this] { Loop(); }); }
 
 bool Maintenance::is_leader() const {
   MutexLock lock(&mu_);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "core/maintenance.h"
 #include "core/signals.h"
 #include "store/registry.h"
@@ -360,8 +361,14 @@ absl::Status Queue::Impl::Start() {
   if (config_.worker.handle_signals) {
     handle = core::AddStopSignalCallback([this] { Stop(); });
   }
-  runtime->Wait();
-  if (handle) core::RemoveStopSignalCallback(handle);
+  if (handle) {
+    // The watcher takes the stop signals while this thread waits.
+    BlockStopSignals blocked;
+    runtime->Wait();
+    core::RemoveStopSignalCallback(handle);
+  } else {
+    runtime->Wait();
+  }
   return absl::OkStatus();
 }
 

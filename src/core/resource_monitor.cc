@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/log.h"
+#include "common/thread.h"
 
 namespace popqueue::core {
 namespace {
@@ -103,7 +104,7 @@ void ResourceMonitor::Start() {
     MutexLock lock(&check_mu_);
     if (!options_.read_load) proc_.Read().IgnoreError();  // first CPU sample
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = StartThread([this] { Loop(); });
 }
 
 void ResourceMonitor::Stop() {

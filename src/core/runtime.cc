@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "core/retry_policy.h"
 
 namespace popqueue::core {
@@ -110,8 +111,8 @@ absl::Status Runtime::Start() {
     MutexLock lock(&mu_);
     threads = limiter_.configured();
   }
-  for (int i = 0; i < threads; ++i) executors_.emplace_back([this] { ExecLoop(); });
-  fetcher_ = std::thread([this] { FetchLoop(); });
+  for (int i = 0; i < threads; ++i) executors_.push_back(StartThread([this] { ExecLoop(); }));
+  fetcher_ = StartThread([this] { FetchLoop(); });
   return absl::OkStatus();
 }
 

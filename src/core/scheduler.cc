@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/thread.h"
 
 namespace popqueue::core {
 
@@ -20,7 +21,7 @@ void Scheduler::Start() {
   // returns: a fire due right after it is never mistaken for one missed
   // before it (a late first pass in the thread would skip it).
   Tick(clock_->Now());
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = StartThread([this] { Loop(); });
 }
 
 void Scheduler::Stop() {

@@ -1,6 +1,7 @@
 #include "core/signals.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "common/log.h"
 #include "common/mutex.h"
+#include "common/thread.h"
 
 namespace popqueue::core {
 namespace {
@@ -41,8 +43,24 @@ Registry& R() {
 }
 
 void Watch() {
+  // The one thread pop-queue starts that takes SIGINT and SIGTERM (it was
+  // created with them blocked, like the others: common/thread.h).
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
   char b;
   while (true) {
+    // poll() first: ThreadSanitizer runs a signal handler at once only on a
+    // thread inside a call it knows blocks, which includes poll() but not
+    // read() (elsewhere it defers the handler until the thread's next libc
+    // call, which would never come).
+    pollfd readable{.fd = g_pipe[0], .events = POLLIN, .revents = 0};
+    if (poll(&readable, 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
     ssize_t n = read(g_pipe[0], &b, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0 || b == 0) return;  // 0: uninstall
@@ -72,7 +90,7 @@ int AddStopSignalCallback(std::function<void()> callback) {
     sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, &r.old_int);
     sigaction(SIGTERM, &sa, &r.old_term);
-    r.watcher = std::thread(Watch);
+    r.watcher = StartThread(Watch);
     r.installed = true;
   }
   int h = r.next++;

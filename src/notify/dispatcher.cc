@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "notify/email_notifier.h"
 #include "notify/notifier.h"
 #include "notify/slack_notifier.h"
@@ -172,7 +173,7 @@ Dispatcher::Dispatcher(std::vector<std::unique_ptr<Notifier>> notifiers, size_t 
     shared_->lanes.push_back(std::make_unique<Lane>(std::move(n), std::max<size_t>(capacity, 1)));
   }
   for (auto& lane : shared_->lanes) {
-    lane->thread = std::thread([l = lane.get()] { l->Run(); });
+    lane->thread = StartThread([l = lane.get()] { l->Run(); });
   }
 }
 
@@ -187,7 +188,7 @@ absl::Status Dispatcher::Attach(Queue& queue) {
     return absl::FailedPreconditionError(
         "notify: the backlog monitor is already attached to a queue");
   }
-  monitor_ = std::thread([this, q = &queue] { MonitorLoop(q); });
+  monitor_ = StartThread([this, q = &queue] { MonitorLoop(q); });
   return absl::OkStatus();
 }
 

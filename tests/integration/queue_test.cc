@@ -1,5 +1,8 @@
 // The worker runtime end to end on the embedded SQLite store: lifecycle,
 // ordering, retries, timeouts, cancellation, shutdown and validation.
+#include <signal.h>
+#include <time.h>
+
 #include <atomic>
 #include <map>
 #include <set>
@@ -8,6 +11,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "common/thread.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
@@ -298,6 +302,42 @@ TEST(Queue, StopReleasesJobsStillRunningAfterTheDeadline) {
   EXPECT_EQ(job->state, JobState::kRetryable);
   EXPECT_THAT(job->errors.at(0).message, HasSubstr("worker shutting down"));
   EXPECT_FALSE(queue.running());
+}
+
+// With handle_signals, SIGTERM reaches pop-queue's signal watcher and stops
+// the queue gracefully; the threads that run handlers block it, so a
+// handler's sleep is never cut short by it (common/thread.h).
+TEST(Queue, StopSignalReachesTheWatcherNotTheHandlers) {
+  TempDir dir;
+  QueueConfig config = FastConfig(dir);
+  config.worker.handle_signals = true;
+  config.worker.default_concurrency = 4;
+  Queue queue(config);
+  std::atomic<int> started{0}, finished{0}, interrupted{0}, unblocked{0};
+  ASSERT_TRUE(queue.Define("nap", [&](const Job&) {
+    sigset_t mask;
+    pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+    if (!sigismember(&mask, SIGTERM) || !sigismember(&mask, SIGINT)) ++unblocked;
+    ++started;
+    timespec nap{.tv_sec = 0, .tv_nsec = 300'000'000};
+    if (nanosleep(&nap, nullptr) != 0) ++interrupted;  // EINTR
+    ++finished;
+    return true;
+  }).ok());
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(queue.Enqueue("nap", "")->id);
+  // This thread blocks the signal too, so only pop-queue's watcher can take it.
+  BlockStopSignals test_thread;
+  absl::Status run;
+  std::thread runner([&] { run = queue.Start(); });
+  ASSERT_TRUE(testing::Eventually([&] { return started == 4; }, absl::Seconds(10)));
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);
+  runner.join();
+  EXPECT_TRUE(run.ok()) << run;
+  EXPECT_EQ(unblocked, 0);
+  EXPECT_EQ(interrupted, 0);
+  EXPECT_EQ(finished, 4);
+  for (int64_t id : ids) EXPECT_EQ(queue.GetJob(id)->state, JobState::kCompleted);
 }
 
 TEST(Queue, PerQueueConcurrencyIsRespected) {

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread.h"
 
 namespace popqueue::coord {
 namespace {
@@ -48,7 +49,7 @@ int RedisSubscriber::Add(std::function<void(const std::string& queue)> callback)
   MutexLock lock(&mu_);
   if (!started_) {
     started_ = true;
-    thread_ = std::thread([this] { Loop(); });
+    thread_ = StartThread([this] { Loop(); });
   }
   return handle;
 }

@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "httplib.h"
 #include "server/http/request_json.h"
 #include "server/http/routes.h"
@@ -159,7 +160,7 @@ class HttpServer::Impl {
     // Debian's cpp-httplib listens with a backlog of 5, compiled in: bursts
     // of new connections would be dropped. listen() again raises it.
     if (listen_socket_ >= 0) ::listen(listen_socket_, kListenBacklog);
-    thread_ = std::thread([this] {
+    thread_ = StartThread([this] {
       server_.listen_after_bind();
       listen_returned_ = true;
     });

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/thread.h"
 
 namespace popqueue::store::pg {
 namespace {
@@ -45,7 +46,7 @@ Wait WaitSocket(PGconn* conn, short events, absl::Time deadline) {
 void CancelInBackground(PGconn* conn) {
   PGcancel* cancel = PQgetCancel(conn);
   if (cancel == nullptr) return;
-  std::thread([cancel] {
+  StartThread([cancel] {
     char err[256];
     if (PQcancel(cancel, err, sizeof(err)) == 0) {
       Logf(LogLevel::kDebug, "postgres: cancel request failed: %s",

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "store/postgres/pg_exec.h"
 #include "store/postgres/sql_catalog.h"
 
@@ -38,7 +39,7 @@ int Listener::Subscribe(Callback callback) {
   callbacks_.emplace(handle, std::move(callback));
   if (!started_) {
     started_ = true;
-    thread_ = std::thread([this] { Run(); });
+    thread_ = StartThread([this] { Run(); });
     mu_.AwaitWithTimeout(absl::Condition(&listening_), absl::Seconds(2));
   }
   return handle;

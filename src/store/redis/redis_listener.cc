@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/thread.h"
 
 namespace popqueue::store::redis_store {
 
@@ -45,7 +46,7 @@ absl::StatusOr<int> Listener::Subscribe(Callback callback) {
   if (!thread_.joinable()) {
     absl::StatusOr<std::unique_ptr<redis::Connection>> conn = Connect();
     if (!conn.ok()) return conn.status();
-    thread_ = std::thread(&Listener::Run, this, *std::move(conn));
+    thread_ = StartThread(&Listener::Run, this, *std::move(conn));
   }
   MutexLock lock(&mu_);
   const int handle = next_handle_++;
