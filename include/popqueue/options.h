@@ -113,7 +113,9 @@ struct WorkerOptions {
   absl::Duration retain_cancelled = absl::Hours(24 * 7);
   absl::Duration retain_dead = absl::ZeroDuration();
   RetryPolicy retry;
-  // Install SIGINT/SIGTERM handlers in Start() that trigger a graceful Stop().
+  // Install SIGINT/SIGTERM handlers in Start() that trigger a graceful Stop()
+  // (taken by a watcher thread; the threads that run handlers block both
+  // signals either way: docs/lifecycle.md#shutdown).
   bool handle_signals = true;
 };
 
