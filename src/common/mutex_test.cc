@@ -122,6 +122,22 @@ TEST(MutexTest, ReadersShareAndAWriterExcludesThem) {
   EXPECT_EQ(value, 4000);
 }
 
+// Debian's Abseil is a debug build, whose deadlock detector (one
+// process-wide spinlock per Lock) aborts the program at the inverted lock
+// order below. The first pop-queue Mutex turns it off (mutex.h).
+TEST(MutexTest, AbseilDebugDeadlockDetectorIsOff) {
+  Mutex ours;
+  absl::Mutex a, b;
+  {
+    absl::MutexLock first(&a);
+    absl::MutexLock second(&b);
+  }
+  {
+    absl::MutexLock first(&b);
+    absl::MutexLock second(&a);
+  }
+}
+
 TEST(NotificationTest, WaitsUntilNotified) {
   Notification n;
   EXPECT_FALSE(n.HasBeenNotified());
@@ -164,6 +180,28 @@ TEST(NotificationTest, WaitsUntilNotified) {
   a.join();
   b.join();
   std::exit(unguarded == 0 ? 1 : 0);
+}
+
+// Two locks taken in both orders, one after the other (no actual deadlock).
+[[noreturn]] void InvertLockOrder() {
+  Mutex a, b;
+  {
+    MutexLock first(&a);
+    MutexLock second(&b);
+  }
+  {
+    MutexLock first(&b);
+    MutexLock second(&a);
+  }
+  std::exit(0);
+}
+
+// With Abseil's own detector off, TSan's sees pop-queue's locks through the
+// annotations and reports a lock-order inversion.
+TEST(MutexTsanTest, LockOrderInversionIsReported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(InvertLockOrder(), testing::ExitedWithCode(66),
+              "ThreadSanitizer: lock-order-inversion");
 }
 
 // The annotations order what happens under the lock, nothing more: a write

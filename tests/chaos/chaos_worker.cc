@@ -23,8 +23,14 @@ using popqueue::chaos::Kind;
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: chaos_worker DB_URL COLLECTION LOG_FILE CONCURRENCY\n");
+  if (argc != 5 && argc != 6) {
+    std::fprintf(stderr,
+                 "usage: chaos_worker DB_URL COLLECTION LOG_FILE CONCURRENCY [LEASE_SECONDS]\n");
+    return 2;
+  }
+  int lease_seconds = argc == 6 ? std::atoi(argv[5]) : 3;
+  if (lease_seconds < 1) {
+    std::fprintf(stderr, "chaos_worker: LEASE_SECONDS must be a positive integer\n");
     return 2;
   }
   int log_fd = open(argv[3], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -36,8 +42,9 @@ int main(int argc, char** argv) {
                                .retries = popqueue::chaos::kMaxAttempts - 1};
   config.worker.default_concurrency = std::atoi(argv[4]);
   config.worker.poll_interval = absl::Milliseconds(100);
-  // Short leases so that the jobs of a killed worker come back quickly.
-  config.worker.lease = absl::Seconds(3);
+  // Short leases (3 s unless given) so that the jobs of a killed worker come
+  // back quickly; a lease must still outlast the store's slowest round trips.
+  config.worker.lease = absl::Seconds(lease_seconds);
   config.worker.heartbeat_interval = absl::Milliseconds(500);
   config.worker.rescue_interval = absl::Milliseconds(500);
   config.worker.leader_ttl = absl::Seconds(3);
