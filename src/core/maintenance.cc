@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/time/time.h"
 #include "common/log.h"
 #include "common/thread.h"
 
@@ -65,6 +66,7 @@ bool Maintenance::ElectWithLock() {
       // (if it expired meanwhile the extend says so).
       Logf(LogLevel::kWarn, "extending leadership failed: %s",
            std::string(extended.status().message()));
+      call_failed_ = true;
       return false;
     }
     if (*extended) return true;
@@ -75,6 +77,7 @@ bool Maintenance::ElectWithLock() {
   if (!acquired.ok()) {
     Logf(LogLevel::kWarn, "leader election failed: %s",
          std::string(acquired.status().message()));
+    call_failed_ = true;
     return false;
   }
   lock_ = *acquired;
@@ -91,6 +94,7 @@ bool Maintenance::Elect(absl::Time now) {
   if (!elected.ok()) {
     Logf(LogLevel::kWarn, "leader election failed: %s",
          std::string(elected.status().message()));
+    call_failed_ = true;
     return false;
   }
   return *elected;
@@ -126,8 +130,17 @@ absl::StatusOr<int> Maintenance::Clean(store::Store& store,
 }
 
 void Maintenance::Loop() {
+  // After an outage of the store (or the coordinator), the leases that ran
+  // out meanwhile belong mostly to live workers that could not renew them;
+  // rescuing them at once would run those jobs twice. So the first pass that
+  // works again only sets when rescuing resumes: one lease later, time for
+  // every owner to heartbeat. A killed worker's jobs come back that much
+  // later, and only after an outage.
+  bool outage = false;
+  absl::Time rescue_from = absl::InfinitePast();
   while (true) {
     absl::Time now = clock_->Now();
+    call_failed_ = false;
     bool leader = Elect(now);
     {
       MutexLock lock(&mu_);
@@ -138,15 +151,28 @@ void Maintenance::Loop() {
       leader_ = leader;
     }
     if (leader) {
-      if (auto n = Rescue(*store_, now); !n.ok()) {
-        Logf(LogLevel::kWarn, "rescuer: %s", std::string(n.status().message()));
-      } else if (*n > 0) {
-        Logf(LogLevel::kInfo, "rescuer: %d jobs with expired leases returned", *n);
+      if (outage && !call_failed_) {
+        outage = false;
+        rescue_from = now + options_.lease;
+        Logf(LogLevel::kInfo,
+             "rescuer: reachable again; expired leases are rescued from %s on, "
+             "once their owners could renew them",
+             absl::FormatTime(rescue_from));
+      }
+      if (now >= rescue_from) {
+        if (auto n = Rescue(*store_, now); !n.ok()) {
+          call_failed_ = true;
+          Logf(LogLevel::kWarn, "rescuer: %s", std::string(n.status().message()));
+        } else if (*n > 0) {
+          Logf(LogLevel::kInfo, "rescuer: %d jobs with expired leases returned", *n);
+        }
       }
       if (auto n = Clean(*store_, options_, now); !n.ok()) {
+        call_failed_ = true;
         Logf(LogLevel::kWarn, "cleaner: %s", std::string(n.status().message()));
       }
     }
+    if (call_failed_) outage = true;
     MutexLock lock(&mu_);
     auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
     if (mu_.AwaitWithTimeout(absl::Condition(&stop), options_.rescue_interval)) {

@@ -65,6 +65,9 @@ class Maintenance {
   // The held leader lock (only touched by the loop thread, then by Stop()
   // after joining it).
   std::optional<coord::Lock> lock_;
+  // Loop thread only: a call of this pass failed (store or coordinator
+  // unreachable); see Loop().
+  bool call_failed_ = false;
 
   mutable Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

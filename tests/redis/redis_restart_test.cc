@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
 #include "redis_test_env.h"
+#include "tests/integration/test_util.h"
 
 namespace popqueue::testing {
 namespace {
@@ -33,15 +34,27 @@ int64_t Completed(Queue& q) {
   return n;
 }
 
-TEST(RedisRestartTest, QueueSurvivesARedisRestartWithNothingLost) {
-  POPQUEUE_REQUIRE_REDIS();
-  const std::string stop = EnvOr("POPQUEUE_TEST_REDIS_STOP");
-  const std::string start = EnvOr("POPQUEUE_TEST_REDIS_START");
-  if (stop.empty() || start.empty()) {
-    if (EnvOr("CI") == "true") FAIL() << "POPQUEUE_TEST_REDIS_STOP/START unset";
-    GTEST_SKIP() << "POPQUEUE_TEST_REDIS_STOP/START unset: the server is not "
-                    "ours to restart (run through scripts/with-services)";
+// Needs the commands that stop and start the test server: skips without
+// them (fails in CI).
+class RedisRestartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    POPQUEUE_REQUIRE_REDIS();
+    stop_ = EnvOr("POPQUEUE_TEST_REDIS_STOP");
+    start_ = EnvOr("POPQUEUE_TEST_REDIS_START");
+    if (stop_.empty() || start_.empty()) {
+      if (EnvOr("CI") == "true") FAIL() << "POPQUEUE_TEST_REDIS_STOP/START unset";
+      GTEST_SKIP() << "POPQUEUE_TEST_REDIS_STOP/START unset: the server is not "
+                      "ours to restart (run through scripts/with-services)";
+    }
   }
+  void StopServer() { ASSERT_EQ(std::system(stop_.c_str()), 0) << stop_; }
+  void StartServer() { ASSERT_EQ(std::system(start_.c_str()), 0) << start_; }
+
+  std::string stop_, start_;
+};
+
+TEST_F(RedisRestartTest, QueueSurvivesARedisRestartWithNothingLost) {
   auto url = ParseUrl(RedisUrl());
   ASSERT_TRUE(url.ok());
   const std::string host_port = absl::StrCat(url->host, ":", url->port);
@@ -81,7 +94,7 @@ TEST(RedisRestartTest, QueueSurvivesARedisRestartWithNothingLost) {
     ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&some), absl::Seconds(30)));
   }
 
-  ASSERT_EQ(std::system(stop.c_str()), 0) << stop;
+  ASSERT_NO_FATAL_FAILURE(StopServer());
   auto refused = queue.Enqueue("work", "refused");
   ASSERT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr(host_port));
@@ -90,7 +103,7 @@ TEST(RedisRestartTest, QueueSurvivesARedisRestartWithNothingLost) {
   EXPECT_TRUE(absl::IsUnavailable(counts.status())) << counts.status();
   auto list = queue.ListJobs({.limit = 10});
   EXPECT_TRUE(absl::IsUnavailable(list.status())) << list.status();
-  ASSERT_EQ(std::system(start.c_str()), 0) << start;
+  ASSERT_NO_FATAL_FAILURE(StartServer());
 
   // Back up: the same Queue reconnects (after at most the 2 s backoff).
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
@@ -119,6 +132,54 @@ TEST(RedisRestartTest, QueueSurvivesARedisRestartWithNothingLost) {
     EXPECT_EQ(done.size(), 300u);
     EXPECT_EQ(done.count("refused"), 0u);
   }
+  DeleteKeys(collection);
+}
+
+// A job that runs through an outage longer than its lease: its lease ran out
+// in the store, but its worker is alive and renews it once the server is
+// back. The rescuer, back too, waits one lease before rescuing, so the job
+// runs once (it used to be rescued at once and run a second time).
+TEST_F(RedisRestartTest, AJobRunningThroughAnOutageLongerThanItsLeaseRunsOnce) {
+  const std::string collection = UniqueCollection("outage");
+  QueueConfig config{.db_url = RedisUrl(), .collection = collection};
+  config.worker.default_concurrency = 2;  // a free slot for a second run
+  config.worker.poll_interval = absl::Milliseconds(50);
+  config.worker.lease = absl::Seconds(3);
+  config.worker.heartbeat_interval = absl::Seconds(1);
+  config.worker.rescue_interval = absl::Milliseconds(100);
+  config.worker.leader_ttl = absl::Seconds(2);
+  config.worker.handle_signals = false;
+  auto opened = Queue::Open(config);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Queue& queue = **opened;
+  std::atomic<int> starts{0};
+  Notification release;
+  ASSERT_TRUE(queue.Define("long", [&](const Job&) {
+    ++starts;
+    release.WaitForNotificationWithTimeout(absl::Seconds(60));
+    return true;
+  }).ok());
+  auto job = queue.Enqueue("long", "");
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(Eventually([&] { return starts == 1; }, absl::Seconds(10)));
+
+  ASSERT_NO_FATAL_FAILURE(StopServer());
+  absl::SleepFor(absl::Seconds(5));  // the lease (3 s) runs out meanwhile
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  // Long enough for the reconnected worker to heartbeat, and for a rescuer
+  // that did not wait to have returned the job and started it again.
+  absl::SleepFor(absl::Seconds(4));
+  EXPECT_EQ(starts, 1);
+  release.Notify();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto j = queue.GetJob(job->id);
+        return j.ok() && j->state == JobState::kCompleted;
+      },
+      absl::Seconds(20)));
+  queue.Stop();
+  EXPECT_EQ(starts, 1);
   DeleteKeys(collection);
 }
 
