@@ -396,7 +396,11 @@ absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated() {
   } else if (absl::IsUnavailable(conn.status())) {
     backoff_ = std::clamp(backoff_ * 2, absl::Milliseconds(50), absl::Seconds(2));
     next_connect_ = absl::Now() + backoff_;
-    last_connect_error_ = conn.status();
+    // A copy with a rep of its own: sharing the returned status's rep would
+    // make its reference count cross threads through Abseil's compiled
+    // Unref, which ThreadSanitizer cannot see (a false report).
+    last_connect_error_ =
+        absl::Status(conn.status().code(), conn.status().message());
     ++generation_;  // idle connections point at the same unreachable server
   }
   return conn;
