@@ -16,14 +16,20 @@
 
 namespace popqueue {
 
+// {SIGINT, SIGTERM}.
+inline sigset_t StopSignals() {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  return stop;
+}
+
 // Blocks SIGINT and SIGTERM on the calling thread for its lifetime.
 class BlockStopSignals {
  public:
   BlockStopSignals() {
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
+    const sigset_t stop = StopSignals();
     pthread_sigmask(SIG_BLOCK, &stop, &saved_);
   }
   ~BlockStopSignals() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }

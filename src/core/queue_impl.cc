@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -361,14 +362,11 @@ absl::Status Queue::Impl::Start() {
   if (config_.worker.handle_signals) {
     handle = core::AddStopSignalCallback([this] { Stop(); });
   }
-  if (handle) {
-    // The watcher takes the stop signals while this thread waits.
-    BlockStopSignals blocked;
-    runtime->Wait();
-    core::RemoveStopSignalCallback(handle);
-  } else {
-    runtime->Wait();
-  }
+  // The watcher takes the stop signals while this thread waits.
+  std::optional<BlockStopSignals> blocked;
+  if (handle) blocked.emplace();
+  runtime->Wait();
+  if (handle) core::RemoveStopSignalCallback(handle);
   return absl::OkStatus();
 }
 

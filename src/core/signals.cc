@@ -45,10 +45,7 @@ Registry& R() {
 void Watch() {
   // The one thread pop-queue starts that takes SIGINT and SIGTERM (it was
   // created with them blocked, like the others: common/thread.h).
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
+  const sigset_t stop = StopSignals();
   pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
   char b;
   while (true) {
