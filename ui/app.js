@@ -360,7 +360,12 @@ async function jobAction(kind) {
   $('detail-message').textContent = '';
   try {
     if (kind === 'requeue') {
-      await mutate(() => api('POST', '/api/requeue-job', { jobId: id }));
+      // The original README's route; it answers {message, job}.
+      await mutate(async () => {
+        const reply = await api('POST', '/api/requeue-job', { jobId: id });
+        $('detail-message').textContent = reply.message;
+        return reply;
+      });
     } else if (kind === 'cancel') {
       await mutate(() => api('POST', '/api/jobs/' + id + '/cancel'));
     } else if (kind === 'delete') {

@@ -77,6 +77,12 @@ nlohmann::json JobToJson(const Job& job) {
   };
 }
 
+std::string RequeuedMessage(const Job& job) {
+  int left = job.max_attempts - job.attempt;
+  return absl::StrCat("job ", job.id, " (", job.name, ") requeued: ", std::string(JobStateName(job.state)), ", ",
+                      left, left == 1 ? " attempt" : " attempts", " left");
+}
+
 nlohmann::json QueueCountsToJson(const std::vector<QueueCounts>& counts) {
   nlohmann::json out = nlohmann::json::object();
   for (const QueueCounts& q : counts) {

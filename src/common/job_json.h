@@ -26,6 +26,9 @@ absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(std::string_view json
 // The API form of a job (REST, CLI --json): ids as decimal strings, times as
 // RFC 3339, states by their stored spelling.
 nlohmann::json JobToJson(const Job& job);
+// The answer to a requeue, for people (REST and gRPC "message"):
+// "job 7260813574283264 (send-email) requeued: available, 4 attempts left".
+std::string RequeuedMessage(const Job& job);
 nlohmann::json QueueCountsToJson(const std::vector<QueueCounts>& counts);
 nlohmann::json WorkerToJson(const WorkerInfo& worker);
 

@@ -9,8 +9,9 @@
 //
 // Two pairs of keys name the same thing; the general key wins:
 //   job store:   dbUrl (any level) > postgresUrl (any level) > default
-//   coordinator: cacheUrl (any level) > redisUrl | memcachedUrl; redisUrl and
-//                memcachedUrl both set (and no cacheUrl) is an error.
+//   coordinator: cacheUrl (any level) > redisUrl (any level) > memcachedUrl
+//                (the original README's config.json sets all four URLs and
+//                must load: it runs on the dbUrl store coordinated by Redis).
 // A key that loses this way is kept and reported by notes().
 //
 // Every invalid value is InvalidArgument naming the key, where it came from

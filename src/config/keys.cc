@@ -29,11 +29,13 @@ constexpr KeySpec kKeys[] = {
     {.key = "redisUrl",
      .env = "REDIS_URL",
      .type = T::kUrl,
-     .help = "Redis coordinator (exclusive with memcachedUrl)"},
+     .help = "coordinator: redis://... (or memcached://...); wins over "
+             "memcachedUrl"},
     {.key = "memcachedUrl",
      .env = "MEMCACHED_URL",
      .type = T::kUrl,
-     .help = "Memcached coordinator (exclusive with redisUrl)"},
+     .help = "Memcached coordinator, used only when neither cacheUrl nor "
+             "redisUrl is set"},
     {.key = "dbName",
      .env = "POPQUEUE_DB_NAME",
      .flag = "db-name",

@@ -21,7 +21,8 @@ std::vector<std::string> SchemesFor(std::string_view key) {
     return {"sqlite", "postgres", "postgresql", "mongodb", "redis", "rediss"};
   }
   if (key == key::kPostgresUrl) return {"postgres", "postgresql"};
-  if (key == key::kRedisUrl) return {"redis", "rediss"};
+  // The original README: REDIS_URL is "Redis or Memcached connection URL".
+  if (key == key::kRedisUrl) return {"redis", "rediss", "memcached"};
   if (key == key::kMemcachedUrl) return {"memcached"};
   return {"redis", "rediss", "memcached"};  // cacheUrl
 }
@@ -136,13 +137,15 @@ absl::Status ResolveConnections(Config& config) {
           "%s (%s) is ignored: cacheUrl (%s) is set and wins", k,
           Origin(config, k), Origin(config, key::kCacheUrl)));
     }
-  } else if (redis && memcached) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "redisUrl (%s) and memcachedUrl (%s) are both set: expected at most "
-        "one coordinator; unset one, or choose with --cache-url",
-        Origin(config, key::kRedisUrl), Origin(config, key::kMemcachedUrl)));
   } else if (redis) {
+    // The original README's config.json sets both: Redis coordinates.
     config.cache_url_key_ = std::string(key::kRedisUrl);
+    if (memcached) {
+      config.notes_.push_back(absl::StrFormat(
+          "memcachedUrl (%s) is ignored: redisUrl (%s) is set and wins; "
+          "choose Memcached with cacheUrl or --cache-url",
+          Origin(config, key::kMemcachedUrl), Origin(config, key::kRedisUrl)));
+    }
   } else if (memcached) {
     config.cache_url_key_ = std::string(key::kMemcachedUrl);
   }

@@ -18,9 +18,8 @@ namespace popqueue::config {
 absl::Status ValidateValue(const KeySpec& spec, const nlohmann::json& value);
 
 // Picks the job store URL (dbUrl > postgresUrl > default) and the
-// coordinator URL (cacheUrl > redisUrl | memcachedUrl) and records notes for
-// the losers. InvalidArgument when redisUrl and memcachedUrl are both set
-// without cacheUrl.
+// coordinator URL (cacheUrl > redisUrl > memcachedUrl) and records notes for
+// the losers.
 absl::Status ResolveConnections(Config& config);
 
 // Rules between keys: heartbeatInterval < leaseDuration, backoffBase <=

@@ -205,11 +205,16 @@ TEST_F(ConfigTest, CacheUrlRules) {
   EXPECT_EQ(c->cache_url(), "memcached://localhost:11211");
   EXPECT_EQ(c->cache_url_key(), "memcachedUrl");
 
+  // Both set (the original README's config.json does it): redisUrl wins,
+  // whatever the levels, and the loser is noted.
   WriteConfig(R"({"redisUrl": "redis://localhost:6379"})");
-  std::string both = Error();
-  EXPECT_THAT(both, AllOf(HasSubstr("redisUrl (" + dir_ + "/config.json)"),
-                          HasSubstr("memcachedUrl (MEMCACHED_URL)"),
-                          HasSubstr("both set")));
+  c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->cache_url(), "redis://localhost:6379");
+  EXPECT_EQ(c->cache_url_key(), "redisUrl");
+  ASSERT_EQ(c->notes().size(), 1u);
+  EXPECT_THAT(c->notes()[0], AllOf(HasSubstr("memcachedUrl (MEMCACHED_URL) is ignored"),
+                                   HasSubstr("redisUrl (" + dir_ + "/config.json)")));
 
   // cacheUrl (here the --cache-url flag) settles it.
   options_.flags = {{"cache-url", "redis://other:6379"}};
@@ -219,9 +224,14 @@ TEST_F(ConfigTest, CacheUrlRules) {
   EXPECT_EQ(c->cache_url_key(), "cacheUrl");
   EXPECT_EQ(c->notes().size(), 2u);
 
+  // REDIS_URL is "Redis or Memcached connection URL" (the original README).
   options_.flags = {};
   options_.env = {{"REDIS_URL", "memcached://x:1"}};
   WriteConfig("{}");
+  c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->cache_url(), "memcached://x:1");
+  options_.env = {{"REDIS_URL", "mongodb://x:1"}};
   EXPECT_THAT(Error(), AllOf(HasSubstr("redisUrl"), HasSubstr("REDIS_URL"),
                              HasSubstr("redis://")));
 }

@@ -9,6 +9,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "common/job_json.h"
 #include "popqueue.grpc.pb.h"
 #include "popqueue/queue.h"
 #include "server/grpc/auth.h"
@@ -120,7 +121,19 @@ TEST_F(GrpcServiceTest, GetJobDetailsReturnsTheJob) {
   JobDetailsResponse resp;
   grpc::Status s = stub_->GetJobDetails(Ctx("").get(), req, &resp);  // reads need no token
   ASSERT_TRUE(s.ok()) << s.error_message();
-  const JobRecord& job = resp.job();
+  ASSERT_EQ(resp.jobdetails_size(), 1);
+  const JobDetail& detail = resp.jobdetails(0);
+  // The original README's fields.
+  EXPECT_EQ(detail.name(), "email");
+  EXPECT_EQ(detail.identifier(), "");
+  EXPECT_EQ(detail.status(), "available");
+  EXPECT_EQ(detail.createdat(), FormatTimestamp(clock_.Now()));
+  EXPECT_EQ(detail.pickedat(), "");
+  EXPECT_EQ(detail.finishedat(), "");
+  EXPECT_EQ(detail.id(), id);
+  EXPECT_EQ(detail.queue(), "default");
+  EXPECT_EQ(detail.max_attempts(), 3);
+  const JobRecord& job = detail.job();
   EXPECT_EQ(job.id(), id);
   EXPECT_EQ(job.name(), "email");
   EXPECT_EQ(job.queue(), "default");
@@ -133,8 +146,59 @@ TEST_F(GrpcServiceTest, GetJobDetailsReturnsTheJob) {
   EXPECT_EQ(Get(id).id(), id);
 }
 
+// The original README's call: an empty JobDetailsRequest lists the newest job
+// details; the request's extra fields filter and page.
+TEST_F(GrpcServiceTest, EmptyJobDetailsRequestListsNewestFirst) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(EnqueueOne("n" + std::to_string(i), "x"));
+  JobDetailsRequest req;
+  JobDetailsResponse resp;
+  grpc::Status s = stub_->GetJobDetails(Ctx("").get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.jobdetails_size(), 3);
+  EXPECT_EQ(resp.jobdetails(0).id(), ids[2]);
+  EXPECT_EQ(resp.jobdetails(0).name(), "n2");
+  EXPECT_EQ(resp.jobdetails(2).id(), ids[0]);
+  EXPECT_EQ(resp.next_before_id(), "");
+
+  req.set_limit(2);
+  resp.Clear();
+  ASSERT_TRUE(stub_->GetJobDetails(Ctx("").get(), req, &resp).ok());
+  ASSERT_EQ(resp.jobdetails_size(), 2);
+  ASSERT_NE(resp.next_before_id(), "");
+  req.set_before_id(resp.next_before_id());
+  resp.Clear();
+  ASSERT_TRUE(stub_->GetJobDetails(Ctx("").get(), req, &resp).ok());
+  ASSERT_EQ(resp.jobdetails_size(), 1);
+  EXPECT_EQ(resp.jobdetails(0).id(), ids[0]);
+
+  JobDetailsRequest by_name;
+  by_name.set_name("n1");
+  by_name.add_states("available");
+  resp.Clear();
+  ASSERT_TRUE(stub_->GetJobDetails(Ctx("").get(), by_name, &resp).ok());
+  ASSERT_EQ(resp.jobdetails_size(), 1);
+  EXPECT_EQ(resp.jobdetails(0).id(), ids[1]);
+
+  JobDetailsRequest bad;
+  bad.add_states("gone");
+  s = stub_->GetJobDetails(Ctx("").get(), bad, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("states[0]"));
+  bad.Clear();
+  bad.set_limit(1001);
+  EXPECT_EQ(stub_->GetJobDetails(Ctx("").get(), bad, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  bad.Clear();
+  bad.set_jobid(ids[0]);
+  bad.set_limit(5);
+  s = stub_->GetJobDetails(Ctx("").get(), bad, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("jobId"));
+}
+
 TEST_F(GrpcServiceTest, BadIdIsInvalidArgumentNamingTheField) {
-  for (const char* bad : {"", "abc", "12x", " 12", "-5", "0", "99999999999999999999"}) {
+  for (const char* bad : {"abc", "12x", " 12", "-5", "0", "99999999999999999999"}) {
     JobDetailsRequest req;
     req.set_jobid(bad);
     JobDetailsResponse resp;
@@ -192,6 +256,7 @@ TEST_F(GrpcServiceTest, RequeueOfAvailableIsFailedPreconditionOfDeadWorks) {
 
   s = stub_->RequeueJob(Ctx().get(), rq, &rr);
   ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(rr.message(), "job " + id + " (flaky) requeued: available, 1 attempt left");
   EXPECT_EQ(rr.job().state(), "available");
   EXPECT_EQ(rr.job().attempt(), 0);
   EXPECT_EQ(Get(id).state(), "available");

@@ -145,8 +145,10 @@ def run(args, grpc, pb, pb_grpc):
 
     # The outcome, through the original README's call.
     def details(job_id):
-        return stub.GetJobDetails(pb.JobDetailsRequest(jobId=job_id),
-                                  timeout=30).job
+        out = stub.GetJobDetails(pb.JobDetailsRequest(jobId=job_id), timeout=30)
+        expect(len(out.jobDetails) == 1 and out.jobDetails[0].id == job_id,
+               "GetJobDetails(jobId=%s): %s" % (job_id, out))
+        return out.jobDetails[0].job
 
     attempts = args.retries + 1
     ok = details(ok_id)
@@ -178,8 +180,10 @@ def run(args, grpc, pb, pb_grpc):
     expect(code == grpc.StatusCode.NOT_FOUND, "unknown job gave %s" % code)
 
     # The dead-letter job goes back to work on request.
-    requeued = stub.RequeueJob(pb.RequeueJobRequest(jobId=bad_id),
-                               metadata=auth, timeout=30).job
+    reply = stub.RequeueJob(pb.RequeueJobRequest(jobId=bad_id), metadata=auth, timeout=30)
+    expect(bad_id in reply.message and "requeued" in reply.message,
+           "RequeueJob message %r" % reply.message)
+    requeued = reply.job
     expect(requeued.state == "available" and requeued.attempt == 0,
            "requeued job: %s %d" % (requeued.state, requeued.attempt))
     listed = stub.ListJobs(pb.ListJobsRequest(queue="py", states=["available"]),

@@ -113,6 +113,9 @@ async function main() {
     await page.click('#token-form button[type=submit]');
     await page.waitForFunction(() => document.getElementById('detail-state').textContent === 'available',
                                null, { timeout: TIMEOUT });
+    // The server's sentence (the README's RequeueJobResponse.message) is shown.
+    const said = await page.textContent('#detail-message');
+    if (!/requeued: available/.test(said)) throw new Error(`requeue message shown: ${JSON.stringify(said)}`);
     const stored = await page.evaluate(() => sessionStorage.getItem('popqueue.token'));
     if (stored !== TOKEN) fail('token not kept in sessionStorage');
     // The server agrees.

@@ -167,10 +167,46 @@ TEST_F(HttpServerTest, EnqueueThenReadBackThroughEveryReadRoute) {
   EXPECT_EQ(job["maxAttempts"], 5);
   EXPECT_EQ(job["timeoutMs"], 2500);
 
+  // The original README's route: the same job, its state also as "status".
   auto details = Get("/api/job-details?jobId=" + id);
   ASSERT_TRUE(details);
   ASSERT_EQ(details->status, 200);
-  EXPECT_EQ(Body(details), job);
+  json expected = job;
+  expected["status"] = job["state"];
+  EXPECT_EQ(Body(details), expected);
+}
+
+// curl -X GET http://localhost:3000/api/job-details (the original README's
+// line): no parameter lists the newest job details, paginated.
+TEST_F(HttpServerTest, JobDetailsWithoutParametersListsNewestFirst) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(Enqueue({{"name", "n" + std::to_string(i)}}));
+  json all = Body(Get("/api/job-details"));
+  ASSERT_EQ(all["jobDetails"].size(), 3u) << all;
+  EXPECT_TRUE(all["nextBefore"].is_null());
+  const json& newest = all["jobDetails"][0];
+  EXPECT_EQ(newest["id"], ids[2]);
+  for (const char* field : {"name", "identifier", "status", "createdAt", "pickedAt", "finishedAt"}) {
+    EXPECT_TRUE(newest.contains(field)) << field;
+  }
+  EXPECT_EQ(newest["name"], "n2");
+  EXPECT_EQ(newest["status"], "available");
+  EXPECT_TRUE(newest["pickedAt"].is_null());
+  EXPECT_EQ(all["jobDetails"][2]["id"], ids[0]);
+
+  json page = Body(Get("/api/job-details?limit=2"));
+  ASSERT_EQ(page["jobDetails"].size(), 2u);
+  ASSERT_TRUE(page["nextBefore"].is_string());
+  json rest = Body(Get("/api/job-details?limit=2&before=" + page["nextBefore"].get<std::string>()));
+  ASSERT_EQ(rest["jobDetails"].size(), 1u);
+  EXPECT_EQ(rest["jobDetails"][0]["id"], ids[0]);
+  EXPECT_EQ(Body(Get("/api/job-details?name=n1"))["jobDetails"][0]["id"], ids[1]);
+  EXPECT_EQ(Body(Get("/api/job-details?state=dead"))["jobDetails"].size(), 0u);
+
+  ExpectError(Get("/api/job-details?limit=0"), 400, "INVALID_ARGUMENT", "limit");
+  ExpectError(Get("/api/job-details?state=gone"), 400, "INVALID_ARGUMENT", "state");
+  ExpectError(Get("/api/job-details?jobId=" + ids[0] + "&limit=2"), 400, "INVALID_ARGUMENT",
+              "limit");
 }
 
 TEST_F(HttpServerTest, DataMayBeAnyJsonValueAndIsStoredSerialized) {
@@ -260,7 +296,7 @@ TEST_F(HttpServerTest, BadAndUnknownIds) {
   ExpectError(Get("/api/jobs/-5"), 400, "INVALID_ARGUMENT", "id");
   ExpectError(Get("/api/jobs/99999999999999999999999"), 400, "INVALID_ARGUMENT", "id");
   ExpectError(Get("/api/job-details?jobId=1e5"), 400, "INVALID_ARGUMENT", "jobId");
-  ExpectError(Get("/api/job-details"), 400, "INVALID_ARGUMENT", "jobId");
+  ExpectError(Get("/api/job-details?jobId="), 400, "INVALID_ARGUMENT", "jobId");
   ExpectError(Post("/api/jobs/x/cancel", ""), 400, "INVALID_ARGUMENT", "id");
   ExpectError(Delete("/api/jobs/x"), 400, "INVALID_ARGUMENT", "id");
   ExpectError(Get("/api/jobs/12345"), 404, "NOT_FOUND", "");
@@ -291,8 +327,11 @@ TEST_F(HttpServerTest, RequeueDeadJobAndRefuseLiveOnes) {
   auto r = Post("/api/requeue-job", json{{"jobId", dead}}.dump());
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
-  EXPECT_EQ(Body(r)["state"], "available");
-  EXPECT_EQ(Body(r)["id"], dead);
+  // {"message": <a sentence>, "job": <the requeued job>}
+  ASSERT_EQ(Body(r)["job"]["maxAttempts"], 1);
+  EXPECT_EQ(Body(r)["message"], "job " + dead + " (fail) requeued: available, 1 attempt left");
+  EXPECT_EQ(Body(r)["job"]["state"], "available");
+  EXPECT_EQ(Body(r)["job"]["id"], dead);
   // Now available: requeueing again is a conflict.
   ExpectError(Post("/api/requeue-job", absl::StrCat(R"({"jobId":)", dead, "}")), 409,
               "FAILED_PRECONDITION", "");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "common/job_json.h"
 
 namespace popqueue::server {
 namespace {
@@ -144,6 +145,21 @@ void ToProto(const Job& job, JobRecord* out) {
     ToDuration(job.backoff_base, out->mutable_backoff_base());
   }
   out->set_cancel_requested(job.cancel_requested);
+}
+
+void ToJobDetail(const Job& job, JobDetail* out) {
+  out->set_name(job.name);
+  out->set_identifier(job.identifier);
+  out->set_status(std::string(JobStateName(job.state)));
+  out->set_createdat(FormatTimestamp(job.created_at));
+  if (job.picked_at) out->set_pickedat(FormatTimestamp(*job.picked_at));
+  if (job.finished_at) out->set_finishedat(FormatTimestamp(*job.finished_at));
+  out->set_id(std::to_string(job.id));
+  out->set_queue(job.queue);
+  out->set_attempt(job.attempt);
+  out->set_max_attempts(job.max_attempts);
+  ToProto(job, out->mutable_job());
+  *out->mutable_errors() = out->job().errors();
 }
 
 absl::StatusOr<EnqueueRequest> FromProto(const JobSpec& spec, std::string_view field) {

@@ -40,6 +40,9 @@ absl::StatusOr<absl::Duration> FromDuration(const google::protobuf::Duration& d,
                                             std::string_view field);
 
 void ToProto(const Job& job, JobRecord* out);
+// The original README's JobDetail (fields 1-6, times RFC 3339 UTC, "" when
+// unset) with the rest of the job.
+void ToJobDetail(const Job& job, JobDetail* out);
 // The enqueue request of `spec`; InvalidArgument naming `field`.<name>.
 // Values are otherwise validated by the Queue.
 absl::StatusOr<EnqueueRequest> FromProto(const JobSpec& spec, std::string_view field);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "common/job_json.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/convert.h"
 
@@ -12,6 +13,7 @@ namespace {
 
 constexpr int kMaxBatch = 1000;
 constexpr int kMaxLeaseSeconds = 24 * 3600;
+constexpr int kDefaultPageSize = JobFilter{}.limit;  // 50
 
 // Returns from the handler with the gRPC form of a non-OK absl status.
 #define POPQUEUE_RETURN_IF_ERROR(expr)                                     \
@@ -28,16 +30,59 @@ absl::StatusOr<absl::Duration> LeaseFromSeconds(int seconds) {
   return absl::Seconds(seconds);  // 0 = the default
 }
 
+// The listing filter of ListJobs and GetJobDetails (the same fields in both
+// requests). limit 0 is the default page; the Queue checks the range.
+absl::StatusOr<JobFilter> FilterFromRequest(
+    const google::protobuf::RepeatedPtrField<std::string>& states, const std::string& queue,
+    const std::string& name, const std::string& identifier, const std::string& before_id,
+    int32_t limit) {
+  JobFilter filter{.queue = queue,
+                   .name = name,
+                   .identifier = identifier,
+                   .limit = limit == 0 ? kDefaultPageSize : limit};
+  for (int i = 0; i < states.size(); ++i) {
+    auto state = ParseJobState(states[i]);
+    if (!state.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("states[%d]: %s", i, std::string(state.status().message())));
+    }
+    filter.states.push_back(*state);
+  }
+  if (!before_id.empty()) {
+    auto before = ParseRpcJobId(before_id, "before_id");
+    if (!before.ok()) return before.status();
+    filter.before_id = *before;
+  }
+  return filter;
+}
+
 }  // namespace
 
 grpc::Status PopQueueService::GetJobDetails(grpc::ServerContext* context,
                                             const JobDetailsRequest* request,
                                             JobDetailsResponse* response) {
-  auto id = ParseRpcJobId(request->jobid(), "jobId");
-  POPQUEUE_RETURN_IF_ERROR(id.status());
-  auto job = queue_->GetJob(*id);
-  POPQUEUE_RETURN_IF_ERROR(job.status());
-  ToProto(*job, response->mutable_job());
+  if (!request->jobid().empty()) {
+    // One job: the other fields would filter it away or page past it.
+    if (request->states_size() > 0 || !request->queue().empty() || !request->name().empty() ||
+        !request->identifier().empty() || request->limit() != 0 || !request->before_id().empty()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          "jobId: asks for one job; leave states, queue, name, identifier, limit and before_id "
+          "unset with it"));
+    }
+    auto id = ParseRpcJobId(request->jobid(), "jobId");
+    POPQUEUE_RETURN_IF_ERROR(id.status());
+    auto job = queue_->GetJob(*id);
+    POPQUEUE_RETURN_IF_ERROR(job.status());
+    ToJobDetail(*job, response->add_jobdetails());
+    return grpc::Status::OK;
+  }
+  auto filter = FilterFromRequest(request->states(), request->queue(), request->name(),
+                                  request->identifier(), request->before_id(), request->limit());
+  POPQUEUE_RETURN_IF_ERROR(filter.status());
+  auto page = queue_->ListJobs(*filter);
+  POPQUEUE_RETURN_IF_ERROR(page.status());
+  for (const Job& job : page->jobs) ToJobDetail(job, response->add_jobdetails());
+  if (page->next_before_id) response->set_next_before_id(std::to_string(*page->next_before_id));
   return grpc::Status::OK;
 }
 
@@ -49,6 +94,7 @@ grpc::Status PopQueueService::RequeueJob(grpc::ServerContext* context,
   POPQUEUE_RETURN_IF_ERROR(id.status());
   auto job = queue_->Requeue(*id);
   POPQUEUE_RETURN_IF_ERROR(job.status());
+  response->set_message(RequeuedMessage(*job));
   ToProto(*job, response->mutable_job());
   return grpc::Status::OK;
 }
@@ -107,24 +153,10 @@ grpc::Status PopQueueService::GetJob(grpc::ServerContext* context, const GetJobR
 
 grpc::Status PopQueueService::ListJobs(grpc::ServerContext* context, const ListJobsRequest* request,
                                        ListJobsResponse* response) {
-  JobFilter filter{.queue = request->queue(),
-                   .name = request->name(),
-                   .identifier = request->identifier(),
-                   .limit = request->limit() == 0 ? 50 : request->limit()};
-  for (int i = 0; i < request->states_size(); ++i) {
-    auto state = ParseJobState(request->states(i));
-    if (!state.ok()) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrFormat("states[%d]: %s", i, std::string(state.status().message()))));
-    }
-    filter.states.push_back(*state);
-  }
-  if (!request->before_id().empty()) {
-    auto before = ParseRpcJobId(request->before_id(), "before_id");
-    POPQUEUE_RETURN_IF_ERROR(before.status());
-    filter.before_id = *before;
-  }
-  auto page = queue_->ListJobs(filter);
+  auto filter = FilterFromRequest(request->states(), request->queue(), request->name(),
+                                  request->identifier(), request->before_id(), request->limit());
+  POPQUEUE_RETURN_IF_ERROR(filter.status());
+  auto page = queue_->ListJobs(*filter);
   POPQUEUE_RETURN_IF_ERROR(page.status());
   for (const Job& job : page->jobs) ToProto(job, response->add_jobs());
   if (page->next_before_id) response->set_next_before_id(std::to_string(*page->next_before_id));

@@ -1,4 +1,5 @@
-// Job routes: the original README's /api/job-details and /api/requeue-job,
+// Job routes: the original README's /api/job-details and /api/requeue-job
+// (their replies keep the README's names: jobDetails, status, message),
 // and the /api/jobs resource (enqueue, batch, list, get, cancel, retry,
 // delete) with the dead-letter listing.
 #include <string>
@@ -18,12 +19,15 @@ nlohmann::json EnqueueResultJson(const EnqueueResult& r) {
           {"state", std::string(JobStateName(r.state))}};
 }
 
+nlohmann::json NextBeforeJson(const JobPage& page) {
+  return page.next_before_id ? nlohmann::json(absl::StrCat(*page.next_before_id))
+                             : nlohmann::json(nullptr);
+}
+
 nlohmann::json PageJson(const JobPage& page) {
   nlohmann::json jobs = nlohmann::json::array();
   for (const Job& job : page.jobs) jobs.push_back(JobToJson(job));
-  return {{"jobs", std::move(jobs)},
-          {"nextBefore", page.next_before_id ? nlohmann::json(absl::StrCat(*page.next_before_id))
-                                             : nlohmann::json(nullptr)}};
+  return {{"jobs", std::move(jobs)}, {"nextBefore", NextBeforeJson(page)}};
 }
 
 Reply JobReply(const absl::StatusOr<Job>& job) {
@@ -31,17 +35,41 @@ Reply JobReply(const absl::StatusOr<Job>& job) {
   return JsonReply(JobToJson(*job));
 }
 
-// GET /api/job-details?jobId=...
+// A job as the original README's job details: the job with its state also
+// under the README's name, "status".
+nlohmann::json JobDetailJson(const Job& job) {
+  nlohmann::json j = JobToJson(job);
+  j["status"] = j["state"];
+  return j;
+}
+
+// GET /api/job-details: the newest job details, filtered and paginated as
+// GET /api/jobs ({"jobDetails": [...], "nextBefore": ...});
+// GET /api/job-details?jobId=...: one job.
 Reply JobDetails(RouteContext& c) {
   if (!c.request.has_param("jobId")) {
-    return ErrorReply(absl::InvalidArgumentError("jobId: required query parameter"));
+    auto filter = ParseJobFilter(c.request.params);
+    if (!filter.ok()) return ErrorReply(filter.status());
+    auto page = c.queue->ListJobs(*filter);
+    if (!page.ok()) return ErrorReply(page.status());
+    nlohmann::json details = nlohmann::json::array();
+    for (const Job& job : page->jobs) details.push_back(JobDetailJson(job));
+    return JsonReply({{"jobDetails", std::move(details)}, {"nextBefore", NextBeforeJson(*page)}});
+  }
+  for (const auto& [key, unused] : c.request.params) {
+    if (key != "jobId") {
+      return ErrorReply(absl::InvalidArgumentError(
+          key + ": not accepted with jobId (which asks for one job)"));
+    }
   }
   auto id = ParseJobId(c.request.get_param_value("jobId"), "jobId");
   if (!id.ok()) return ErrorReply(id.status());
-  return JobReply(c.queue->GetJob(*id));
+  auto job = c.queue->GetJob(*id);
+  if (!job.ok()) return ErrorReply(job.status());
+  return JsonReply(JobDetailJson(*job));
 }
 
-// POST /api/requeue-job {"jobId": "..."}
+// POST /api/requeue-job {"jobId": "..."}: {"message": "...", "job": {...}}
 Reply RequeueJob(RouteContext& c) {
   auto body = ParseJsonObject(c.request.body);
   if (!body.ok()) return ErrorReply(body.status());
@@ -54,7 +82,9 @@ Reply RequeueJob(RouteContext& c) {
   }
   auto id = JobIdFromJson(*it, "jobId");
   if (!id.ok()) return ErrorReply(id.status());
-  return JobReply(c.queue->Requeue(*id));
+  auto job = c.queue->Requeue(*id);
+  if (!job.ok()) return ErrorReply(job.status());
+  return JsonReply({{"message", RequeuedMessage(*job)}, {"job", JobToJson(*job)}});
 }
 
 // POST /api/jobs
