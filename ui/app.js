@@ -44,6 +44,14 @@ class ApiError extends Error {
   }
 }
 
+// Served by `popqueue serve`, the API is this page's own origin. Opened from
+// disk (the original README: "open pop-queue/ui/index.html in your
+// browser"), it is http://localhost:3000, or ?api=URL; that server must run
+// with --cors.
+const API_BASE = location.protocol === 'file:'
+  ? (new URLSearchParams(location.search).get('api') || 'http://localhost:3000').replace(/\/+$/, '')
+  : '';
+
 async function api(method, path, body) {
   const headers = { 'Accept': 'application/json' };
   const token = sessionStorage.getItem(TOKEN_KEY);
@@ -53,7 +61,16 @@ async function api(method, path, body) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(path, init);
+  let res;
+  try {
+    res = await fetch(API_BASE + path, init);
+  } catch (e) {
+    if (API_BASE) {
+      throw new Error('cannot reach ' + API_BASE + ': start it with `popqueue serve --cors` ' +
+                      '(or open the dashboard at ' + API_BASE + '/)');
+    }
+    throw e;
+  }
   let data = null;
   try { data = await res.json(); } catch (e) { data = null; }
   if (!res.ok) throw new ApiError(res.status, data);

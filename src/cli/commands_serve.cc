@@ -54,6 +54,9 @@ int RunServe(const Args& args) {
   flags.AddBool("no-grpc", "do not start the gRPC service");
   flags.AddValue("token", "TOKEN",
                  "bearer token for mutating calls (env POPQUEUE_TOKEN)");
+  flags.AddBool("cors",
+                "send CORS headers, e.g. for ui/index.html opened from disk "
+                "(env POPQUEUE_CORS)");
   flags.AddValue("log-level", "LEVEL",
                  "debug, info, warn or error (env POPQUEUE_LOG_LEVEL)");
   flags.AddBool("demo", "run demo workers and a stream of sample jobs");
@@ -75,6 +78,7 @@ int RunServe(const Args& args) {
   http.port = static_cast<int>(settings.GetInt(config::key::kPort));
   http.max_body_bytes =
       static_cast<size_t>(settings.GetInt(config::key::kMaxRequestBytes));
+  http.cors = settings.GetBool(config::key::kCors);
 #if POPQUEUE_WITH_GRPC
   server::GrpcOptions grpc;
 #else

@@ -223,6 +223,14 @@ constexpr KeySpec kKeys[] = {
      .type = T::kString,
      .help = "bearer token required by mutating REST and gRPC calls",
      .secret = true},
+    {.key = "cors",
+     .env = "POPQUEUE_CORS",
+     .flag = "cors",
+     .type = T::kBool,
+     .default_text = "false",
+     .help = "send CORS headers (Access-Control-Allow-Origin: *), so that pages "
+             "from elsewhere, such as ui/index.html opened from disk, can call "
+             "the API"},
     {.key = "maxRequestBytes",
      .env = "POPQUEUE_MAX_REQUEST_BYTES",
      .flag = "max-request-bytes",

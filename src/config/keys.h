@@ -88,6 +88,7 @@ inline constexpr std::string_view kPort = "port";
 inline constexpr std::string_view kGrpcAddress = "grpcAddress";
 inline constexpr std::string_view kGrpcEnabled = "grpcEnabled";
 inline constexpr std::string_view kToken = "token";
+inline constexpr std::string_view kCors = "cors";
 inline constexpr std::string_view kMaxRequestBytes = "maxRequestBytes";
 inline constexpr std::string_view kGrpcMaxMessageBytes = "grpcMaxMessageBytes";
 inline constexpr std::string_view kLogLevel = "logLevel";

@@ -26,7 +26,7 @@ function fail(message) {
 }
 
 function startServer() {
-  const child = spawn(serverPath, ['--token', TOKEN], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(serverPath, ['--token', TOKEN, '--cors'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
@@ -130,6 +130,19 @@ async function main() {
     await page.click(`#jobs-table tbody tr[data-id="${id}"]`);
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(outDir, 'dashboard.png'), fullPage: true });
+
+    // The original README: "open pop-queue/ui/index.html in your browser".
+    // From disk, the page calls the API at ?api= (default
+    // http://localhost:3000) through CORS.
+    const uiDir = process.env.POPQUEUE_UI_DIR;
+    if (!uiDir) fail('POPQUEUE_UI_DIR is not set');
+    const fromDisk = await context.newPage();
+    fromDisk.on('pageerror', (err) => problems.push('page error (from disk): ' + err.message));
+    await fromDisk.goto('file://' + join(uiDir, 'index.html') + '?api=' + encodeURIComponent(base));
+    await fromDisk.locator('#state-cards .card').first().waitFor();
+    await fromDisk.waitForFunction(() => document.querySelectorAll('#jobs-table tbody tr[data-id]').length >= 8,
+                                   null, { timeout: TIMEOUT });
+    await fromDisk.close();
     if (problems.length) fail(problems.join('\n'));
     console.log('dashboard test: OK (screenshot ' + join(outDir, 'dashboard.png') + ')');
   } finally {

@@ -37,7 +37,7 @@ int Fail(const std::string& what, const absl::Status& status) {
   return 1;
 }
 
-int Run(const std::string& dir, const std::string& token) {
+int Run(const std::string& dir, const std::string& token, bool cors) {
   QueueConfig config{.db_url = "sqlite://" + dir + "/dashboard.db", .retries = 0};
   config.worker.poll_interval = absl::Milliseconds(10);
   config.worker.handle_signals = false;
@@ -82,7 +82,7 @@ int Run(const std::string& dir, const std::string& token) {
   if (s = q.RegisterWorker(); !s.ok()) return Fail("register", s);
 
   auto http = server::HttpServer::Start(
-      &q, {.host = "127.0.0.1", .port = 0, .token = token, .metrics = &metrics});
+      &q, {.host = "127.0.0.1", .port = 0, .token = token, .cors = cors, .metrics = &metrics});
   if (!http.ok()) return Fail("serve", http.status());
   std::printf("PORT %d\n", (*http)->port());
   std::fflush(stdout);
@@ -98,15 +98,17 @@ int Run(const std::string& dir, const std::string& token) {
 
 int main(int argc, char** argv) {
   std::string token;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--token") token = argv[i + 1];
+  bool cors = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--token" && i + 1 < argc) token = argv[i + 1];
+    if (std::string(argv[i]) == "--cors") cors = true;
   }
   std::string tmpl = (std::filesystem::temp_directory_path() / "popqueue-dash-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) {
     std::perror("mkdtemp");
     return 1;
   }
-  int code = popqueue::Run(tmpl, token);
+  int code = popqueue::Run(tmpl, token, cors);
   std::filesystem::remove_all(tmpl);
   return code;
 }

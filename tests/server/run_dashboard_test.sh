@@ -34,4 +34,4 @@ if ! cmp -s package-lock.json node_modules/.popqueue-installed-lock 2>/dev/null;
   fi
   cp package-lock.json node_modules/.popqueue-installed-lock
 fi
-exec node dashboard.mjs "$server" "$chromium" "$work"
+POPQUEUE_UI_DIR=$(cd "$here/../../ui" && pwd) exec node dashboard.mjs "$server" "$chromium" "$work"
