@@ -23,12 +23,15 @@ def load(out):
 
 
 def collect(rows):
-    """{(system, backend): {...}} with the metrics of each workload."""
+    """{(system, backend, server): {...}} with the metrics of each workload.
+    server is "fast" for the runs on the --fast-postgres server, else "main"."""
     table = {}
     for r in rows:
-        key = (r["system"], r["backend"])
-        e = table.setdefault(key, {"system": r["system"], "backend": r["backend"], "w1": {},
-                                   "errors": [], "loads": [], "settings": {}})
+        server = r.get("pg_server", "main") if r["backend"] == "postgres" else "main"
+        key = (r["system"], r["backend"], server)
+        e = table.setdefault(key, {"system": r["system"], "backend": r["backend"], "server": server,
+                                   "w1": {}, "errors": [], "loads": [], "settings": {},
+                                   "cost": {}})
         if "skipped" in r:
             e["skipped"] = r["skipped"]
             continue
@@ -40,6 +43,9 @@ def collect(rows):
             e["loads"].append(r["load"][0])
         w = r["workload"]
         e["settings"][w] = r.get("settings", "")
+        cost = run_cost(r)
+        if cost:
+            e["cost"][f"w1 b={r['batch']}" if w == "w1" else w] = cost
         if w == "w1":
             e["w1"][r["batch"]] = r["jobs_per_s"]
         elif w == "w2":
@@ -52,8 +58,41 @@ def collect(rows):
         elif w == "w4":
             e["w4"] = r["latency_ms"]
     order = {s: i for i, s in enumerate(SYSTEM_ORDER)}
-    return sorted(table.values(), key=lambda e: (BACKENDS.index(e["backend"]) if e["backend"] in BACKENDS else 9,
+    return sorted(table.values(), key=lambda e: (e["server"] == "fast",
+                                                 BACKENDS.index(e["backend"]) if e["backend"] in BACKENDS else 9,
                                                  order.get(e["system"], 99)))
+
+
+def run_cost(r):
+    """What one run cost its server, per job processed (W1, W2: N; W3: the
+    jobs started in the window; W4: none, its samples wait on each other).
+    PostgreSQL commits exclude the harness's own store queries ("polls": one
+    read-only transaction each)."""
+    w = r.get("workload")
+    n = r.get("completed") if w == "w3" else r.get("jobs") if w in ("w1", "w2") else None
+    if not n:
+        return None
+    out = {"jobs": n, "jobs_per_s": r.get("jobs_per_s")}
+    pg = r.get("pg")
+    if pg:
+        k = 1000 / n
+        out.update({
+            "commits": (pg["commits"] - r.get("polls", 0)) * k,
+            "wal_syncs": pg["wal_syncs"] * k,
+            "wal_kb": pg["wal_bytes"] / 1024 * k,
+            "wal_fpi": pg.get("wal_fpi", 0) * k,
+            "autovacuum": pg.get("autovacuum_runs"),
+            "statements": [dict(s, per_1000=s["calls"] * k) for s in pg.get("statements", [])],
+        })
+    rd = r.get("redis")
+    if rd:
+        out.update({
+            "commands": rd["commands"] / n,
+            "by_command": {c: v / n for c, v in rd.get("by_command", {}).items()},
+            "keys_left": r.get("redis_keys_left"),
+            "polls": r.get("polls", 0),
+        })
+    return out if (pg or rd) else None
 
 
 def rate(v):
@@ -99,30 +138,32 @@ def ratios(entries):
     return out
 
 
-def markdown(entries, meta):
-    lines = []
-    n = meta.get("jobs", "?")
-    lines.append(f"# pop-queue benchmark ({meta.get('started_at', '?')[:10]})")
-    lines.append("")
-    lines.append(f"Machine: {meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, "
-                 f"{meta.get('memory_gib', '?')} GiB, {meta.get('kernel', '?')}. "
-                 f"Load average at start {meta.get('load_start', '?')}, at end {meta.get('load_end', '?')}.")
-    lines.append(f"Servers: PostgreSQL {meta.get('postgres') or '-'} (test settings: fsync off), "
-                 f"Redis {meta.get('redis') or '-'}; Node {meta.get('node') or '-'}, "
-                 f"Go {meta.get('go') or '-'}.")
-    lines.append(f"N = {n} no-op jobs; W2/W3 with {meta.get('concurrency', '?')} slots; "
-                 f"W3 over {meta.get('duration', '?')} s at depth >= {meta.get('depth', 4000)}; "
-                 f"W4 {meta.get('samples', '?')} samples at concurrency 1.")
-    if meta.get("smoke"):
-        lines.append("**Smoke run: tiny N, numbers mean nothing.**")
-    lines.append("")
-    lines.append("Throughput in jobs/s (higher is better), latency in ms (lower is better); "
-                 "load = 1-minute load average when the system's runs started (min-max).")
-    lines.append("")
-    lines.append("| backend | system | version | W1 b=1 | W1 b=100 | W1 b=1000 | W2 burn-down | "
-                 "W3 steady | W4 min | p50 | p95 | p99 | max | load |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    notes = []
+def pg_desc(st, own=""):
+    """A PostgreSQL server's settings as read from it (meta.json)."""
+    if not st:
+        return "-"
+    keys = ["fsync", "synchronous_commit", "full_page_writes", "wal_sync_method",
+            "shared_buffers", "max_connections"]
+    parts = [f"{k} {st[k]}" for k in keys if k in st]
+    if st.get("pg_stat_statements"):
+        parts.append("pg_stat_statements")
+    where = {"own": "a server of its own", "external": "an external server"}.get(own, "")
+    return (f"PostgreSQL {st.get('server_version', '?').split(' ')[0]} "
+            f"({', '.join(([where] if where else []) + parts)})")
+
+
+def redis_desc(st, own=""):
+    if not st:
+        return "Redis -"
+    where = {"own": "a server of its own", "external": "an external server"}.get(own, "")
+    parts = [f"{k} {st[k]}" for k in ["appendonly", "appendfsync"] if k in st]
+    return f"Redis {st.get('redis_version', '?')} ({', '.join(([where] if where else []) + parts)})"
+
+
+def throughput_table(entries):
+    lines = ["| backend | system | version | W1 b=1 | W1 b=100 | W1 b=1000 | W2 burn-down | "
+             "W3 steady | W4 min | p50 | p95 | p99 | max | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
         if "skipped" in e:
             lines.append(f"| {e['backend']} | {e['system']} | | {e['skipped']} | | | | | | | | | | |")
@@ -137,19 +178,160 @@ def markdown(entries, meta):
             rate(e.get("w2")), rate(e.get("w3")),
             ms(w4.get("min")), ms(w4.get("p50")), ms(w4.get("p95")), ms(w4.get("p99")),
             ms(w4.get("max")), load]) + " |")
-        for err in e["errors"]:
-            notes.append(f"- {e['system']}/{e['backend']} failed {err}")
-    lines.append("")
-    lines.append("pop-queue / best peer on the same backend (throughput: >1 means pop-queue is "
-                 "faster; W4 p50: <1 means pop-queue is faster):")
-    lines.append("")
-    lines.append("| backend | W1 b=1000 | W2 | W3 | W4 p50 |")
-    lines.append("|---|---|---|---|---|")
+    return lines
+
+
+def ratio_table(entries):
+    lines = ["pop-queue / best peer on the same backend (throughput: >1 means pop-queue is "
+             "faster; W4 p50: <1 means pop-queue is faster):", "",
+             "| backend | W1 b=1000 | W2 | W3 | W4 p50 |", "|---|---|---|---|---|"]
     for b, cells in ratios(entries):
         if cells is None:
             lines.append(f"| {b} | no peer on this backend | | | |")
         else:
             lines.append(f"| {b} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def workloads_of(e):
+    def order(w):
+        return (0, int(w.split("=")[1])) if w.startswith("w1") else (1, w)
+    return sorted(e["cost"], key=order)
+
+
+def num(v, digits=1):
+    if v is None:
+        return "-"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def pg_cost_table(entries, smoke=False):
+    rows = [e for e in entries if e["backend"] == "postgres" and "skipped" not in e
+            and any("commits" in c for c in e["cost"].values())]
+    if not rows:
+        return []
+    schema = ("the smoke run counts creating the schema too" if smoke else
+              "the schema is created before the counters start")
+    lines = ["Server cost per 1000 jobs on PostgreSQL (bench/counters.py: deltas of "
+             "pg_stat_database.xact_commit of the run's own database, without the harness's "
+             "own polling queries, and of server-wide pg_stat_wal; "
+             f"{schema}; W3 per job started in the window). They count work, not time: "
+             "machine load moves them far less than throughput, though batch sizes, and "
+             "so commits per job, still depend on timing:", "",
+             "| system | workload | jobs/s | commits | WAL syncs | WAL kB | full-page images | autovacuum runs |",
+             "|---|---|---|---|---|---|---|---|"]
+    for e in rows:
+        for w in workloads_of(e):
+            c = e["cost"][w]
+            if "commits" not in c:
+                continue
+            lines.append(f"| {e['system']} | {w.upper() if w in ('w2', 'w3') else w.replace('w1', 'W1')} | "
+                         f"{rate(c['jobs_per_s'])} | {num(c['commits'])} | {num(c['wal_syncs'])} | "
+                         f"{num(c['wal_kb'])} | {num(c['wal_fpi'])} | "
+                         f"{'-' if c.get('autovacuum') is None else c['autovacuum']} |")
+    return lines
+
+
+def redis_cost_table(entries):
+    rows = [e for e in entries if e["backend"] == "redis" and "skipped" not in e
+            and any("commands" in c for c in e["cost"].values())]
+    if not rows:
+        return []
+    lines = ["Redis commands per job (INFO commandstats deltas; commands that Lua scripts "
+             "call count too; W2 of the peers includes their harness's drain polls). "
+             "Keys left: what the run left in Redis, deleted by scripts/bench afterwards:", "",
+             "| system | workload | jobs/s | commands/job | top commands per job | keys left |",
+             "|---|---|---|---|---|---|"]
+    for e in rows:
+        for w in workloads_of(e):
+            c = e["cost"][w]
+            if "commands" not in c:
+                continue
+            top = ", ".join(f"{k} {v:.2f}" if v >= 0.1 else f"{k} {v:.3f}"
+                            for k, v in list(c["by_command"].items())[:5])
+            lines.append(f"| {e['system']} | {w.upper() if w in ('w2', 'w3') else w.replace('w1', 'W1')} | "
+                         f"{rate(c['jobs_per_s'])} | {c['commands']:.2f} | {top} | "
+                         f"{'-' if c.get('keys_left') is None else c['keys_left']} |")
+    return lines
+
+
+def statement_tables(entries, workload="w2", top=8):
+    rows = [e for e in entries if e["backend"] == "postgres" and "skipped" not in e
+            and e["cost"].get(workload, {}).get("statements")]
+    if not rows:
+        return []
+    lines = [f"Statements of {workload.upper()} per 1000 jobs (pg_stat_statements of the run's "
+             "database, track = all: nested ones, such as trigger bodies, are marked; "
+             "BEGIN/COMMIT show explicit transactions):", ""]
+    for e in rows:
+        c = e["cost"][workload]
+        lines.append(f"{e['system']} ({num(c['commits'])} commits, {num(c['wal_syncs'])} WAL syncs "
+                     "per 1000 jobs):")
+        lines.append("")
+        lines.append("| calls / 1000 jobs | rows / call | WAL bytes / call | level | statement |")
+        lines.append("|---|---|---|---|---|")
+        for st in c["statements"][:top]:
+            q = st["query"].replace("|", "\\|")
+            q = q if len(q) <= 110 else q[:107] + "..."
+            calls = st["calls"] or 1
+            lines.append(f"| {num(st['per_1000'])} | {num(st['rows'] / calls)} | "
+                         f"{num(float(st.get('wal_bytes') or 0) / calls, 0)} | "
+                         f"{'top' if st.get('top', True) else 'nested'} | `{q}` |")
+        lines.append("")
+    return lines
+
+
+def markdown(entries, meta):
+    lines = []
+    n = meta.get("jobs", "?")
+    main = [e for e in entries if e["server"] != "fast"]
+    fast = [e for e in entries if e["server"] == "fast"]
+    lines.append(f"# pop-queue benchmark ({meta.get('started_at', '?')[:10]})")
+    lines.append("")
+    lines.append(f"Machine: {meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, "
+                 f"{meta.get('memory_gib', '?')} GiB, {meta.get('kernel', '?')}. "
+                 f"Load average at start {meta.get('load_start', '?')}, at end {meta.get('load_end', '?')}.")
+    pg = meta.get("postgres_settings")
+    pg_text = pg_desc(pg, meta.get("postgres_server", "")) if pg else \
+        f"PostgreSQL {meta.get('postgres') or '-'} (settings not recorded)"
+    lines.append(f"Servers: {pg_text}; "
+                 f"{redis_desc(meta.get('redis_settings'), meta.get('redis_server', ''))}; "
+                 f"Node {meta.get('node') or '-'}, Go {meta.get('go') or '-'}.")
+    lines.append(f"N = {n} no-op jobs; W2/W3 with {meta.get('concurrency', '?')} slots; "
+                 f"W3 over {meta.get('duration', '?')} s at depth >= {meta.get('depth', 4000)}; "
+                 f"W4 {meta.get('samples', '?')} samples at concurrency 1.")
+    if meta.get("smoke"):
+        lines.append("**Smoke run: tiny N, numbers mean nothing.**")
+    lines.append("")
+    lines.append("Throughput in jobs/s (higher is better), latency in ms (lower is better); "
+                 "load = 1-minute load average when the system's runs started (min-max).")
+    lines.append("")
+    lines += throughput_table(main)
+    lines.append("")
+    lines += ratio_table(main)
+    for part in (pg_cost_table(main, meta.get("smoke")), redis_cost_table(main),
+                 statement_tables(main)):
+        if part:
+            lines.append("")
+            lines += part
+    if fast:
+        lines.append("")
+        lines.append("## PostgreSQL without durability (--fast-postgres)")
+        lines.append("")
+        lines.append(f"Not what users run: {pg_desc(meta.get('postgres_fast_settings'), 'own')}. "
+                     "Same systems, same run, after the durable ones.")
+        lines.append("")
+        lines += throughput_table(fast)
+        lines.append("")
+        lines += ratio_table(fast)
+        part = pg_cost_table(fast, meta.get("smoke"))
+        if part:
+            lines.append("")
+            lines += part
+    notes = [f"- {e['system']}/{e['backend']}{' (fast)' if e['server'] == 'fast' else ''} failed {err}"
+             for e in entries for err in e["errors"]]
     if notes:
         lines.append("")
         lines.append("Failures:")
@@ -157,7 +339,7 @@ def markdown(entries, meta):
     lines.append("")
     lines.append("Settings (throughput runs / latency run):")
     lines.append("")
-    for e in entries:
+    for e in main:
         if "skipped" in e or not e["settings"]:
             continue
         s = e["settings"]
@@ -248,7 +430,7 @@ def main():
     rows, meta = load(out)
     entries = collect(rows)
     (out / "results.md").write_text(markdown(entries, meta))
-    (out / "results.svg").write_text(svg(entries, meta))
+    (out / "results.svg").write_text(svg([e for e in entries if e["server"] != "fast"], meta))
     print((out / "results.md").read_text())
 
 

@@ -5,11 +5,14 @@
 //                  [--collection NAME]
 //     W1 then W2 on the same jobs, human-readable (the original CLI).
 //
-//   popqueue_bench --workload w1|w2|w3|w4 [--json] [--duration S]
+//   popqueue_bench --workload w0|w1|w2|w3|w4 [--json] [--duration S]
 //                  [--samples K] [--depth D] [--warmup K] [the flags above]
 //     One workload on fresh state, as scripts/bench runs it beside the peers
 //     (bench/peers/): the same definitions, one JSON line with --json.
 //
+// W0 open (migrate) and close only: scripts/bench runs it on a fresh
+//    database first, so the server counters of the measured run do not
+//    include creating the schema.
 // W1 enqueue N no-op jobs in batches of B (B = 1 uses Enqueue).
 // W2 burn-down: N jobs enqueued first; from the first handler start to the
 //    last completion the store recorded (the completer's event); checks that
@@ -76,8 +79,8 @@ bool Parse(int argc, char** argv, Args& a) {
     else if (k == "--warmup") a.warmup = std::atoi(v.c_str());
     else return false;
   }
-  bool known = a.workload.empty() || a.workload == "w1" || a.workload == "w2" ||
-               a.workload == "w3" || a.workload == "w4";
+  bool known = a.workload.empty() || a.workload == "w0" || a.workload == "w1" ||
+               a.workload == "w2" || a.workload == "w3" || a.workload == "w4";
   return known && a.jobs > 0 && a.batch > 0 && a.concurrency > 0 && a.duration > 0 &&
          a.samples > 0 && a.depth >= 0 && a.warmup >= 0;
 }
@@ -240,8 +243,9 @@ class Bench {
     return absl::ToDoubleSeconds(t1 - t0);
   }
 
-  // W3. Returns handler starts in the window; sets min_depth.
-  long W3(long& min_depth) {
+  // W3. Returns handler starts in the window; sets min_depth and the number
+  // of jobs enqueued in all.
+  long W3(long& min_depth, long& total_enqueued) {
     const long target = args_.depth * 3L / 2;
     const int step = static_cast<int>(std::min(1000L, std::max(1L, target)));
     long enqueued = 0;
@@ -271,6 +275,7 @@ class Bench {
       }
     }
     long done = tracker_.handled.load();
+    total_enqueued = enqueued;
     queue_->Stop();
     return done;
   }
@@ -347,7 +352,9 @@ int RunWorkload(const Args& args) {
                          std::to_string(args.workload == "w4" ? 1 : args.concurrency) +
                          " slots; EnqueueMany (Enqueue for 1)";
   bool ok = true;
-  if (args.workload == "w1") {
+  if (args.workload == "w0") {
+    fields = "\"jobs\":0";
+  } else if (args.workload == "w1") {
     double s = bench.W1(args.batch);
     if (s < 0) return 1;
     std::snprintf(buf, sizeof buf, "\"jobs\":%d,\"batch\":%d,\"seconds\":%.4f,\"jobs_per_s\":%.1f",
@@ -365,13 +372,14 @@ int RunWorkload(const Args& args) {
                   args.jobs, args.concurrency, s, args.jobs / s, once);
     fields = buf;
   } else if (args.workload == "w3") {
-    long min_depth = 0;
-    long done = bench.W3(min_depth);
+    long min_depth = 0, enqueued = 0;
+    long done = bench.W3(min_depth, enqueued);
     if (done < 0) return 1;
     std::snprintf(buf, sizeof buf,
                   "\"seconds\":%g,\"concurrency\":%d,\"completed\":%ld,\"jobs_per_s\":%.1f,"
-                  "\"min_depth\":%ld",
-                  args.duration, args.concurrency, done, done / args.duration, min_depth);
+                  "\"min_depth\":%ld,\"enqueued\":%ld",
+                  args.duration, args.concurrency, done, done / args.duration, min_depth,
+                  enqueued);
     fields = buf;
   } else {
     std::vector<double> ms = bench.W4();
@@ -403,7 +411,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: popqueue_bench [--db-url URL] [--jobs N] [--batch B] "
                  "[--concurrency C] [--collection NAME]\n"
-                 "                      [--workload w1|w2|w3|w4 [--json] [--duration S] "
+                 "                      [--workload w0|w1|w2|w3|w4 [--json] [--duration S] "
                  "[--samples K] [--depth D] [--warmup K]]\n");
     return 2;
   }

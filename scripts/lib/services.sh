@@ -71,6 +71,67 @@ EOS
   echo "services: postgres on 127.0.0.1:$port"
 }
 
+# services_init: the temporary folder of services_start without starting
+# anything (for callers that pick their servers one by one, as scripts/bench).
+services_init() {
+  [ -n "$SERVICES_DIR" ] || SERVICES_DIR=$(mktemp -d /tmp/popqueue-services.XXXXXX)
+}
+
+# start_postgres_server NAME MODE [-c name=value ...]: one more PostgreSQL
+# server, in $SERVICES_DIR/NAME (services_init first) on a free loopback port,
+# for scripts/bench. MODE "durable" keeps PostgreSQL's defaults, which are
+# Debian 12 postgresql-15's (fsync, synchronous_commit and full_page_writes
+# on; 100 connections, 128 MB shared_buffers); "fast" turns fsync,
+# synchronous_commit and full_page_writes off like the test server. Further
+# -c settings are passed on (the same to every server a caller starts, so
+# runs on them compare). Sets PG_SERVER_URL; services_stop stops it. The test
+# server (start_postgres) is unchanged.
+start_postgres_server() {
+  local name=$1 mode=$2 bin port dir runas="" opts="-c listen_addresses=127.0.0.1"
+  shift 2
+  case "$mode" in
+    durable) ;;
+    fast) opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off" ;;
+    *) echo "services: start_postgres_server: mode is durable or fast, not '$mode'" >&2; return 1 ;;
+  esac
+  while (($#)); do
+    [ "$1" = -c ] && [ -n "${2:-}" ] || { echo "services: start_postgres_server: expected -c name=value" >&2; return 1; }
+    opts="$opts -c $2"
+    shift 2
+  done
+  bin=$(pg_bin) || return 1
+  port=$(free_port)
+  dir="$SERVICES_DIR/$name"
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    runas=postgres
+    id postgres >/dev/null 2>&1 || runas=nobody
+    chown -R "$runas" "$dir"
+    chmod 755 "$SERVICES_DIR"
+  fi
+  local as="sh -c"
+  [ -n "$runas" ] && as="su -s /bin/sh $runas -c"
+  (cd / && $as "'$bin/initdb' -D '$dir/data' -U postgres -A trust --no-sync -E UTF8 >'$dir/initdb.log' 2>&1") ||
+    { cat "$dir/initdb.log" >&2; return 1; }
+  cat >"$dir/start.sh" <<EOS
+#!/bin/sh
+cd /
+cmd="'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-p $port -k '$dir' $opts\" start >/dev/null"
+$as "\$cmd"
+EOS
+  cat >"$dir/stop.sh" <<EOS
+#!/bin/sh
+cd /
+cmd="'$bin/pg_ctl' -D '$dir/data' -m fast -w stop >/dev/null"
+$as "\$cmd"
+EOS
+  chmod 755 "$dir/start.sh" "$dir/stop.sh"
+  "$dir/start.sh" || { cat "$dir/server.log" >&2; return 1; }
+  PG_SERVER_STOPS="${PG_SERVER_STOPS:-} $dir/stop.sh"
+  PG_SERVER_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  echo "services: postgres ($mode) on 127.0.0.1:$port"
+}
+
 # FerretDB (tests/mongodb/ferretdb): a MongoDB-wire server embedded in a tiny
 # Go program, with its SQLite backend. Built once per go.mod/go.sum/main.go
 # content into ~/.cache/popqueue-ferretdb (the first build downloads modules
@@ -228,6 +289,9 @@ services_stop() {
   [ -n "${FERRETDB_STOP:-}" ] && "$FERRETDB_STOP" || true
   FERRETDB_STOP=""
   [ -n "${PG_STOP:-}" ] && eval "$PG_STOP" || true
+  local stop
+  for stop in ${PG_SERVER_STOPS:-}; do "$stop" || true; done
+  PG_SERVER_STOPS=""
   [ -n "$SERVICES_DIR" ] && rm -rf "$SERVICES_DIR"
   SERVICES_DIR=""
 }
