@@ -24,7 +24,7 @@ std::string DescribeLimits(const config::Config& c) {
   std::vector<std::string> parts;
   for (std::string_view k :
        {key::kQueueConcurrency, key::kMaxConcurrency, key::kQueueRateLimits,
-        key::kJobRateLimits, key::kMaxHeldJobs, key::kResourceLimits}) {
+        key::kJobRateLimits, key::kMaxHeldJobs, key::kMaxPrefetch, key::kResourceLimits}) {
     const config::Setting* s = c.Get(k);
     if (s == nullptr || !c.IsSet(k)) continue;
     parts.push_back(absl::StrFormat(

@@ -121,7 +121,7 @@ void AddWorkerFlags(FlagSet& flags) {
   namespace key = config::key;
   AddKeyFlags(flags, "Worker limit flags (see docs/concurrency.md)",
               {key::kQueueConcurrency, key::kMaxConcurrency,
-               key::kQueueRateLimits, key::kJobRateLimits, key::kMaxHeldJobs,
+               key::kQueueRateLimits, key::kJobRateLimits, key::kMaxHeldJobs, key::kMaxPrefetch,
                key::kResourceLimits, key::kPollInterval, key::kLeaseDuration,
                key::kHeartbeatInterval, key::kShutdownDeadline});
 }

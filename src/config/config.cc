@@ -341,6 +341,7 @@ QueueConfig Config::ToQueueConfig() const {
   w.retain_dead = GetDuration(key::kRetainDead);
   w.max_concurrency = static_cast<int>(GetInt(key::kMaxConcurrency));
   w.max_held_jobs = static_cast<int>(GetInt(key::kMaxHeldJobs));
+  w.max_prefetch = static_cast<int>(GetInt(key::kMaxPrefetch));
   if (const Setting* s = Get(key::kQueueConcurrency)) {
     w.concurrency = CountMapFromJson(s->value);
   }

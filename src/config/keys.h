@@ -72,6 +72,7 @@ inline constexpr std::string_view kMaxConcurrency = "maxConcurrency";
 inline constexpr std::string_view kQueueRateLimits = "queueRateLimits";
 inline constexpr std::string_view kJobRateLimits = "jobRateLimits";
 inline constexpr std::string_view kMaxHeldJobs = "maxHeldJobs";
+inline constexpr std::string_view kMaxPrefetch = "maxPrefetch";
 inline constexpr std::string_view kResourceLimits = "resourceLimits";
 inline constexpr std::string_view kPollInterval = "pollInterval";
 inline constexpr std::string_view kLeaseDuration = "leaseDuration";

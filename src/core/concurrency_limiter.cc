@@ -169,4 +169,9 @@ int ConcurrencyLimiter::busy(const std::string& queue) const {
   return it == queues_.end() ? 0 : it->second.busy;
 }
 
+int ConcurrencyLimiter::limit(const std::string& queue) const {
+  auto it = queues_.find(queue);
+  return it == queues_.end() ? 0 : std::min(it->second.limit, limit_);
+}
+
 }  // namespace popqueue::core

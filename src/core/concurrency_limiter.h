@@ -57,6 +57,7 @@ class ConcurrencyLimiter {
   void SetLimit(int limit);
   int busy() const { return busy_; }
   int busy(const std::string& queue) const;
+  int limit(const std::string& queue) const;  // 0 for a queue not worked here
 
  private:
   struct Queue {

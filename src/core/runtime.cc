@@ -13,6 +13,15 @@
 namespace popqueue::core {
 namespace {
 
+// Claiming ahead (see runtime.h): how many claim round trips of work, and
+// the weight of a new sample in the smoothed times.
+constexpr double kAheadClaims = 2;
+constexpr double kSmoothing = 0.2;
+
+double Smooth(double mean, double sample) {
+  return mean == 0 ? sample : mean + kSmoothing * (sample - mean);
+}
+
 class ContextImpl : public JobContext {
  public:
   explicit ContextImpl(Execution* e) : e_(e) {}
@@ -176,9 +185,46 @@ void Runtime::FetchLoop() {
       Enqueue(std::move(start));
       for (auto& [queue, n] : wanted) n = free[queue];
     }
+    // Free slots go to jobs claimed ahead first; then each queue claims for
+    // its remaining free slots plus what it should have ahead, or only to
+    // refill its jobs ahead once half of them are gone.
+    struct Want {
+      std::string queue;
+      int ask;
+      int free;
+    };
+    std::vector<Want> plan;
+    std::vector<std::shared_ptr<Execution>> from_ahead;
+    {
+      MutexLock lock(&mu_);
+      std::map<std::string, int> free_by_queue(wanted.begin(), wanted.end());
+      for (const std::string& queue : limiter_.queues()) {
+        int free = free_by_queue[queue];
+        while (free > 0) {
+          std::shared_ptr<Execution> e = TakeAheadLocked(queue);
+          if (e == nullptr) break;
+          from_ahead.push_back(std::move(e));
+          --free;
+        }
+        Ahead& ahead = ahead_[queue];
+        const int target = AheadTargetLocked(queue, ahead);
+        const int deficit = std::max(0, target - static_cast<int>(ahead.jobs.size()));
+        if (free > 0) {
+          plan.push_back({queue, free + deficit, free});
+        } else if (ahead.more && deficit > 0 && 2 * deficit >= target) {
+          plan.push_back({queue, deficit, 0});
+        }
+      }
+    }
+    for (const auto& waiting : from_ahead) {
+      if (std::shared_ptr<Execution> e = StartAhead(waiting)) {
+        MutexLock lock(&mu_);
+        ready_.push_back(std::move(e));
+      }
+    }
     bool failed = false;
-    for (const auto& [queue, free] : wanted) {
-      if (free > 0 && !Claim(queue, free)) {
+    for (const Want& w : plan) {
+      if (!Claim(w.queue, w.ask, w.free)) {
         failed = true;
         break;
       }
@@ -205,8 +251,8 @@ void Runtime::FetchLoop() {
   }
 }
 
-bool Runtime::Claim(const std::string& queue, int free) {
-  int ask = gate_->QueueAllowance(queue, free);
+bool Runtime::Claim(const std::string& queue, int want, int free) {
+  int ask = gate_->QueueAllowance(queue, want);
   if (ask == 0) {
     // Over its rate limit: the gate's NextWake() brings the fetcher back.
     MutexLock lock(&mu_);
@@ -214,6 +260,7 @@ bool Runtime::Claim(const std::string& queue, int free) {
     return true;
   }
   absl::Time now = p_.clock->Now();
+  const absl::Time t0 = absl::Now();
   auto claimed = p_.store->JobClaim(store::JobClaimParams{.queues = {queue},
                                                          .worker_id = p_.worker_id,
                                                          .limit = ask,
@@ -228,6 +275,7 @@ bool Runtime::Claim(const std::string& queue, int free) {
   }
   const int got = static_cast<int>(claimed->size());
   gate_->QueueClaimed(queue, ask, got);
+  const double claim_seconds = absl::ToDoubleSeconds(absl::Now() - t0);
   std::vector<std::shared_ptr<Execution>> execs;
   execs.reserve(claimed->size());
   for (Job& job : *claimed) {
@@ -239,15 +287,27 @@ bool Runtime::Claim(const std::string& queue, int free) {
   // those over their name's limit.
   std::vector<std::shared_ptr<Execution>> admitted;
   if (gate_->active()) admitted = gate_->Admit(execs);
+  // Beyond the free slots: claimed ahead, waiting for a slot (never with a
+  // rate gate, whose asks never exceed the free slots).
+  std::vector<std::shared_ptr<Execution>> ahead;
+  if (!gate_->active() && static_cast<int>(execs.size()) > free) {
+    ahead.assign(execs.begin() + free, execs.end());
+    execs.resize(free);
+  }
   std::vector<std::shared_ptr<Execution>>& start = gate_->active() ? admitted : execs;
   // Set before the executions are shared: read by the heartbeater.
   for (auto& e : start) SetDeadline(*e, now);
   for (auto& e : execs) in_flight_.Add(e);  // held ones too: their leases live
+  for (auto& e : ahead) in_flight_.Add(e);
   const bool more = got >= ask && !gate_->QueueBlocked(queue);
   MutexLock lock(&mu_);
   limiter_.SetMore(queue, more);
   limiter_.Acquire(queue, static_cast<int>(start.size()));
   for (auto& e : start) ready_.push_back(std::move(e));
+  claim_seconds_ = Smooth(claim_seconds_, std::max(claim_seconds, 1e-6));
+  Ahead& waiting = ahead_[queue];
+  waiting.more = more;
+  for (auto& e : ahead) waiting.jobs.push_back(std::move(e));
   return true;
 }
 
@@ -278,9 +338,9 @@ void Runtime::Enqueue(std::vector<std::shared_ptr<Execution>> execs) {
 }
 
 void Runtime::ExecLoop() {
+  std::shared_ptr<Execution> exec;
   while (true) {
-    std::shared_ptr<Execution> exec;
-    {
+    if (exec == nullptr) {
       MutexLock lock(&mu_);
       auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return exit_ || !ready_.empty();
@@ -290,11 +350,56 @@ void Runtime::ExecLoop() {
       exec = std::move(ready_.front());
       ready_.pop_front();
     }
+    // Real time, whatever the queue's clock: it sizes the claims ahead.
+    const absl::Time t0 = absl::Now();
     Run(exec);
-    MutexLock lock(&mu_);
-    limiter_.Release(exec->job.queue);
-    if (limiter_.ShouldFetchAgain() || gate_->held() > 0) wake_ = true;
+    const double handler_seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+    const std::string queue = exec->job.queue;
+    std::shared_ptr<Execution> next;
+    {
+      MutexLock lock(&mu_);
+      limiter_.Release(queue);
+      Ahead& ahead = ahead_[queue];
+      ahead.handler_seconds = Smooth(ahead.handler_seconds, std::max(handler_seconds, 1e-6));
+      // The slot just freed goes to the next job claimed ahead, if any.
+      next = TakeAheadLocked(queue);
+      const int target = AheadTargetLocked(queue, ahead);
+      const bool refill = target > 0 && ahead.more &&
+                          2 * static_cast<int>(ahead.jobs.size()) <= target;
+      if (refill || limiter_.ShouldFetchAgain() || gate_->held() > 0) wake_ = true;
+    }
+    exec = next != nullptr ? StartAhead(next) : nullptr;
   }
+}
+
+int Runtime::AheadTargetLocked(const std::string& queue, const Ahead& a) const {
+  if (p_.options.max_prefetch <= 0 || gate_->active() || p_.store->SerializesClaims() ||
+      a.handler_seconds <= 0 || claim_seconds_ <= 0) {
+    return 0;
+  }
+  // Jobs the queue's slots finish during kAheadClaims claims.
+  double n = limiter_.limit(queue) * kAheadClaims * claim_seconds_ / a.handler_seconds;
+  return static_cast<int>(std::min<double>(n, p_.options.max_prefetch));
+}
+
+std::shared_ptr<Execution> Runtime::TakeAheadLocked(const std::string& queue) {
+  auto it = ahead_.find(queue);
+  if (stopping_ || it == ahead_.end() || it->second.jobs.empty() || !limiter_.CanStart(queue)) {
+    return nullptr;
+  }
+  std::shared_ptr<Execution> e = std::move(it->second.jobs.front());
+  it->second.jobs.pop_front();
+  limiter_.Acquire(queue, 1);
+  return e;
+}
+
+std::shared_ptr<Execution> Runtime::StartAhead(const std::shared_ptr<Execution>& waiting) {
+  std::shared_ptr<Execution> e = Unhold(waiting);
+  if (e == nullptr) {
+    MutexLock lock(&mu_);
+    limiter_.Release(waiting->job.queue);
+  }
+  return e;
 }
 
 void Runtime::Run(const std::shared_ptr<Execution>& exec) {
@@ -382,6 +487,24 @@ void Runtime::Stop() {
   // Jobs held for a rate limit never started: release them at once so
   // another worker can take them.
   for (const auto& e : gate_->TakeAllHeld()) {
+    e->RequestStop(StopReason::kShutdown);
+    if (e->Finalize()) {
+      completer_->Add(
+          Decide(e, absl::CancelledError("shutdown"), std::nullopt, absl::ZeroDuration()));
+    }
+  }
+
+  // Jobs claimed ahead never started either (executors take no more of them
+  // once stopping_ is set).
+  std::vector<std::shared_ptr<Execution>> waiting;
+  {
+    MutexLock lock(&mu_);
+    for (auto& [queue, ahead] : ahead_) {
+      for (auto& e : ahead.jobs) waiting.push_back(std::move(e));
+      ahead.jobs.clear();
+    }
+  }
+  for (const auto& e : waiting) {
     e->RequestStop(StopReason::kShutdown);
     if (e->Finalize()) {
       completer_->Add(

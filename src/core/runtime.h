@@ -1,12 +1,28 @@
 // The worker runtime of one process: fetcher, executor pool, completer,
 // heartbeater and leader-only maintenance.
 //
-// The fetcher claims, per queue, at most as many jobs as that queue has free
-// slots, in one JobClaim round trip, so a process never holds work it cannot
-// start and load spreads across processes by itself. It sleeps until a slot
-// frees on a queue that had more work, a store notification arrives, or the
-// poll interval passes. Executor threads (one per slot) run handlers and hand
-// outcomes to the completer, which batches the writes.
+// The fetcher claims, per queue, as many jobs as that queue has free slots,
+// in one JobClaim round trip, so load spreads across processes by itself. It
+// sleeps until a slot frees on a queue that had more work, a store
+// notification arrives, or the poll interval passes. Executor threads (one
+// per slot) run handlers and hand outcomes to the completer, which batches
+// the writes.
+//
+// Claiming ahead. Each claim is a committed transaction, so a store that
+// syncs its commits to disk answers in a millisecond or more. A queue whose
+// jobs finish faster than that would wait for every claim with its slots
+// idle, and pay one commit per handful of jobs. So the fetcher measures how
+// fast each queue starts jobs and also claims that many jobs for the next
+// two claim round trips (at most WorkerOptions::max_prefetch) beyond its
+// free slots: slots x 2 x claim time / mean handler time, both measured.
+// It refills them when half are gone; they wait here under lease (the
+// heartbeater extends it) and an executor takes the next one the moment it
+// finishes a job. A queue whose jobs take longer than two claims finishes
+// fewer than one per slot meanwhile, so none of its jobs are claimed ahead
+// and they stay free for other processes. Not used with rate limits (the
+// RateGate holds jobs its own way), nor on a store whose claims all wait for
+// one write lock (SQLite: Store::SerializesClaims). Jobs waiting ahead
+// at shutdown are released at once, like jobs held for a rate limit.
 //
 // How many jobs may run is decided by the ConcurrencyLimiter (per queue and a
 // global cap, the latter lowered by the ResourceMonitor under load), and
@@ -82,15 +98,34 @@ class Runtime {
 
  private:
   void FetchLoop();
-  // Claims up to `free` jobs of `queue` (fewer when rate limited) and queues
-  // the ones that may start. False when the store failed.
-  bool Claim(const std::string& queue, int free);
+  // Claims up to `want` jobs of `queue` (fewer when rate limited), queues
+  // the ones that may start in its `free` slots and keeps the rest ahead.
+  // False when the store failed.
+  bool Claim(const std::string& queue, int want, int free);
   // A held job whose turn came: a fresh attempt record with its timeout
   // starting now, or null when the heartbeater gave up on it meanwhile.
   std::shared_ptr<Execution> Unhold(const std::shared_ptr<Execution>& held);
   void SetDeadline(Execution& e, absl::Time now) const;
   // Queues released held jobs to run now, taking their slots.
   void Enqueue(std::vector<std::shared_ptr<Execution>> execs) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Jobs of one queue claimed ahead of free slots, and how fast it starts jobs.
+  struct Ahead {
+    std::deque<std::shared_ptr<Execution>> jobs;  // in claim order
+    double handler_seconds = 0;  // mean handler time, smoothed; 0 = none yet
+    bool more = false;  // the last claim filled up: the queue has more work
+  };
+  // How many jobs `queue` should have claimed ahead now.
+  int AheadTargetLocked(const std::string& queue, const Ahead& a) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The next job claimed ahead for `queue` when one of its slots is free,
+  // with the slot taken; null otherwise.
+  std::shared_ptr<Execution> TakeAheadLocked(const std::string& queue)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts a job taken by TakeAheadLocked: its deadline begins now. Null (and
+  // the slot given back) when its lease was lost while it waited.
+  std::shared_ptr<Execution> StartAhead(const std::shared_ptr<Execution>& waiting)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void ExecLoop();
   void Run(const std::shared_ptr<Execution>& exec);
   Outcome Decide(const std::shared_ptr<Execution>& exec, const absl::Status& status,
@@ -112,6 +147,8 @@ class Runtime {
   Mutex mu_;
   ConcurrencyLimiter limiter_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Execution>> ready_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Ahead> ahead_ ABSL_GUARDED_BY(mu_);
+  double claim_seconds_ ABSL_GUARDED_BY(mu_) = 0;  // JobClaim time, smoothed
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // no more fetching
   bool exit_ ABSL_GUARDED_BY(mu_) = false;      // executor threads exit

@@ -250,6 +250,12 @@ class Store {
   virtual absl::StatusOr<bool> CronFireOnce(
       const CronFireOnceParams& params) = 0;
 
+  // Whether every claim, from every process, waits for one write lock over
+  // the whole store (SQLite). The runtime then claims only for free slots:
+  // jobs claimed ahead (core/runtime.h) would let the process holding the
+  // lock run nearly everything while the others wait for it.
+  virtual bool SerializesClaims() const { return false; }
+
   // Optional capability: notifications of inserted (or requeued) available
   // jobs, so idle workers wake at once instead of polling. A backend without
   // it returns false and Subscribe is never called.

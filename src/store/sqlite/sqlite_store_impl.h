@@ -83,6 +83,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<bool> CronFireOnce(const CronFireOnceParams& params) override;
 
   bool SupportsNotify() const override { return true; }
+  bool SerializesClaims() const override { return true; }
   // In-process only: another process on the same file polls, or hears the
   // coordinator's wake-ups.
   bool NotifiesOtherProcesses() const override { return false; }
