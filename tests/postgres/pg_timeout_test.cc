@@ -16,6 +16,7 @@
 #include "pg_test_env.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/pg_listener.h"
+#include "store/postgres/pg_pool.h"
 #include "tests/support/black_hole.h"
 
 namespace popqueue::store::pg {
@@ -48,7 +49,8 @@ TEST(PgTimeouts, DefaultsBoundEveryWait) {
   EXPECT_EQ(p["keepalives_count"], "3");
   EXPECT_EQ(p["tcp_user_timeout"], "30000");
   EXPECT_EQ(p["options"],
-            "-c enable_bitmapscan=off -c statement_timeout=60000");
+            "-c enable_bitmapscan=off -c plan_cache_mode=force_generic_plan "
+            "-c statement_timeout=60000");
 }
 
 TEST(PgTimeouts, UrlOverridesEachDefault) {
@@ -61,12 +63,74 @@ TEST(PgTimeouts, UrlOverridesEachDefault) {
   EXPECT_EQ(p["keepalives_interval"], "1");
   EXPECT_EQ(p["keepalives_count"], "2");
   EXPECT_EQ(p["tcp_user_timeout"], "1500");
-  EXPECT_EQ(p["options"], "-c enable_bitmapscan=off -c statement_timeout=0");
+  EXPECT_EQ(p["options"],
+            "-c enable_bitmapscan=off -c plan_cache_mode=force_generic_plan "
+            "-c statement_timeout=0");
   EXPECT_EQ(p.count("statement_timeout"), 0u);  // not a libpq keyword
 
   // A statement_timeout given in ?options= wins over the default.
   p = ParamsOf("postgres://127.0.0.1/db?options=-c%20statement_timeout%3D5s");
-  EXPECT_EQ(p["options"], "-c statement_timeout=5s -c enable_bitmapscan=off");
+  EXPECT_EQ(p["options"],
+            "-c statement_timeout=5s -c enable_bitmapscan=off "
+            "-c plan_cache_mode=force_generic_plan");
+
+  // So does a plan_cache_mode given there.
+  p = ParamsOf("postgres://127.0.0.1/db?options=-c%20plan_cache_mode%3Dauto");
+  EXPECT_EQ(p["options"],
+            "-c plan_cache_mode=auto -c enable_bitmapscan=off "
+            "-c statement_timeout=60000");
+}
+
+// Prepared statements run their generic plan from the first call (the
+// server's own choice re-planned the claim and the insert on every call on a
+// new database: half of a job's latency); the unprepared job listing is
+// planned for its values, and leaves the session as it was, also when it
+// fails.
+TEST(PgPlans, PreparedAreGenericUnpreparedAreCustom) {
+  POPQUEUE_REQUIRE_POSTGRES();
+  absl::StatusOr<Url> url = ParseUrl(popqueue::testing::PostgresUrl());
+  ASSERT_TRUE(url.ok());
+  absl::StatusOr<ConnSettings> s = SettingsFromUrl(*url, "postgres");
+  ASSERT_TRUE(s.ok()) << s.status();
+  Pool pool(*s, 1);
+  absl::StatusOr<Pool::Lease> lease = pool.Acquire();
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  const std::string stmt = "SELECT count(*) FROM pg_class WHERE relname = $1::text";
+  for (int i = 0; i < 8; ++i) {
+    Params p;
+    p.Add(std::string("pg_class"));
+    absl::StatusOr<Result> r = lease->Exec("plan_probe", stmt, p, "probe");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(std::string(PQgetvalue(r->get(), 0, 0)), "1");
+  }
+  Params none;
+  absl::StatusOr<Result> plans = lease->ExecUnprepared(
+      "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+      "WHERE name = 'plan_probe'",
+      none, "plans");
+  ASSERT_TRUE(plans.ok()) << plans.status();
+  ASSERT_EQ(PQntuples(plans->get()), 1);
+  EXPECT_EQ(std::string(PQgetvalue(plans->get(), 0, 0)), "8");
+  EXPECT_EQ(std::string(PQgetvalue(plans->get(), 0, 1)), "0");
+
+  auto setting = [&](auto exec) {
+    absl::StatusOr<Result> r = exec("SELECT current_setting('plan_cache_mode')");
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? std::string(PQgetvalue(r->get(), 0, 0)) : "";
+  };
+  auto unprepared = [&](const std::string& sql) {
+    return lease->ExecUnprepared(sql, none, "setting");
+  };
+  auto prepared = [&](const std::string& sql) {
+    return lease->Exec("setting_probe", sql, none, "setting");
+  };
+  EXPECT_EQ(setting(unprepared), "force_custom_plan");
+  EXPECT_EQ(setting(prepared), "force_generic_plan");
+  // A failing listing ends its transaction: the session is as before.
+  absl::StatusOr<Result> bad = lease->ExecUnprepared("SELECT 1/0", none, "bad");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(setting(prepared), "force_generic_plan");
+  EXPECT_EQ(PQtransactionStatus(lease->conn()), PQTRANS_IDLE);
 }
 
 // query_timeout bounds each call on the client (a hung server cannot

@@ -184,13 +184,23 @@ absl::StatusOr<Result> Pool::Lease::ExecUnprepared(const std::string& sql,
                                                    const Params& params,
                                                    std::string_view what) {
   if (broken_) return Lost();
+  // The session forces generic plans (pg_conn.cc), which would apply to this
+  // unnamed statement too: planned for its values, inside one transaction
+  // whose SET LOCAL ends with it, whatever happens.
+  absl::Status begin = ExecSimple(
+      "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan", what);
+  if (!begin.ok()) return begin;
   std::vector<const char*> values = params.Pointers();
-  return Run(
+  absl::StatusOr<Result> res = Run(
       [&](PGconn* c) {
         return PQsendQueryParams(c, sql.c_str(), params.size(), nullptr,
                                  values.data(), nullptr, nullptr, 0);
       },
       what);
+  absl::Status end = ExecSimple(res.ok() ? "COMMIT" : "ROLLBACK", what);
+  if (!res.ok()) return res.status();
+  if (!end.ok()) return end;
+  return res;
 }
 
 absl::Status Pool::Lease::ExecSimple(const std::string& sql,
