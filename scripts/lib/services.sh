@@ -71,6 +71,32 @@ EOS
   echo "services: postgres on 127.0.0.1:$port"
 }
 
+# start_postgres_durable: a second test server with PostgreSQL's durable
+# defaults (fsync, synchronous_commit on), for the crash tests
+# (tests/postgres/crash_test.cc): kill.sh SIGKILLs the postmaster and every
+# backend, as a crash does (nothing is flushed, no shutdown checkpoint);
+# start.sh brings it back through crash recovery. wal_writer_delay 10 s: the
+# WAL of an asynchronous commit stays in the server's memory until the next
+# synchronous commit, so a crash really loses it.
+start_postgres_durable() {
+  start_postgres_server postgres-durable durable -c wal_writer_delay=10000 \
+    -c max_connections=50 || return 1
+  local dir="$SERVICES_DIR/postgres-durable"
+  cat >"$dir/kill.sh" <<EOS
+#!/bin/sh
+# Stop the postmaster first so it cannot restart its children, then SIGKILL all.
+pid=\$(head -1 '$dir/data/postmaster.pid' 2>/dev/null) || exit 1
+kill -STOP "\$pid" || exit 1
+pkill -KILL -P "\$pid"
+kill -KILL "\$pid"
+while kill -0 "\$pid" 2>/dev/null; do sleep 0.01; done
+EOS
+  chmod 755 "$dir/kill.sh"
+  export POPQUEUE_TEST_POSTGRES_DURABLE_URL="$PG_SERVER_URL"
+  export POPQUEUE_TEST_POSTGRES_DURABLE_KILL="$dir/kill.sh"
+  export POPQUEUE_TEST_POSTGRES_DURABLE_START="$dir/start.sh"
+}
+
 # services_init: the temporary folder of services_start without starting
 # anything (for callers that pick their servers one by one, as scripts/bench).
 services_init() {
@@ -137,6 +163,7 @@ EOS
 # content into ~/.cache/popqueue-ferretdb (the first build downloads modules
 # from the Go module proxy and takes a few minutes; later runs reuse it).
 SERVICES_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$SERVICES_ROOT/scripts/lib/redis_cluster.sh"  # start_redis_cluster, stop_redis_cluster
 
 ferretdb_build() {
   local src="$SERVICES_ROOT/tests/mongodb/ferretdb" go key cache bin
@@ -276,7 +303,7 @@ services_start() {
   SERVICES_DIR=$(mktemp -d /tmp/popqueue-services.XXXXXX)
   # POPQUEUE_SERVICES narrows the set during development (scripts/with-services).
   local s
-  for s in ${POPQUEUE_SERVICES:-postgres ferretdb redis memcached}; do
+  for s in ${POPQUEUE_SERVICES:-postgres postgres_durable ferretdb redis redis_cluster memcached}; do
     "start_$s" || return 1
   done
 }
@@ -284,6 +311,7 @@ services_start() {
 services_stop() {
   [ -n "${REDIS_STOP:-}" ] && "$REDIS_STOP" || true
   REDIS_STOP=""
+  stop_redis_cluster
   [ -n "${MEMCACHED_STOP:-}" ] && "$MEMCACHED_STOP" || true
   MEMCACHED_STOP=""
   [ -n "${FERRETDB_STOP:-}" ] && "$FERRETDB_STOP" || true
