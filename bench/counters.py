@@ -147,7 +147,7 @@ def pg_begin(url, db, checkpoint):
     return snap
 
 
-def statements(url, db, limit=15):
+def statements(url, db, limit=40):
     rows = psql(url, f"""
         SELECT coalesce(json_agg(t), '[]') FROM (
           SELECT toplevel AS top, calls, rows, wal_bytes, wal_fpi,
