@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# A worker host cut off from the store in the middle of its jobs (issue 19).
+#
+# Three hosts as network namespaces (scripts/lib/netns.sh): the server host
+# runs a PostgreSQL or a Redis of the test's own on the private bridge, hosts
+# w1 and w2 run one chaos_worker each (tests/chaos: 8 slots, 3 s leases, jobs
+# that complete, sleep, fail once or fail for good). As soon as w1 has started
+# a job, its link goes down and stays down for 4 leases: its jobs (the ones
+# it runs and the ones it claimed ahead) are rescued and worked by w2. Then
+# the link comes back and w1 goes on: its late completions and heartbeats
+# carry lease tokens the store no longer holds and are refused. In the end
+# (chaos_ctl check) every job is completed or dead exactly as its handler
+# decided, none is lost, and only jobs w1 had when it was cut ran twice; at
+# least one of w1's jobs was run again by w2.
+#
+#   partition_test.sh BUILD_DIR postgres|redis
+#
+# Needs root and `ip netns`: without them it fails under CI=true and skips
+# (exit 77) elsewhere, saying why.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "$1" && pwd)
+backend=$2
+source "$root/scripts/lib/netns.sh"
+
+if ! netns_available; then
+  why="needs root and ip netns (iproute2)"
+  if [ "${CI:-}" = true ]; then echo "partition_test: $why (CI=true)" >&2; exit 1; fi
+  echo "partition_test: skipped: $why"
+  exit 77
+fi
+worker=$build/tests/chaos/chaos_worker
+ctl=$build/tests/chaos/chaos_ctl
+jobs=20000
+
+work=$(mktemp -d /tmp/popqueue-partition.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  local s=$?
+  if ((s != 0 && s != 77)); then
+    for f in "$work"/w1.log "$work"/w2.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done >&2
+  fi
+  netns_cleanup
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+netns_init
+netns_host w1
+netns_host w2
+srv=${NETNS_ADDR[srv]}
+echo "partition_test: hosts srv=$srv w1=${NETNS_ADDR[w1]} w2=${NETNS_ADDR[w2]} ($backend)"
+
+case "$backend" in
+  postgres)
+    bin=
+    for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && bin=$d; done
+    [ -n "$bin" ] || { echo "partition_test: PostgreSQL binaries not found" >&2; exit 1; }
+    runas=postgres
+    id postgres >/dev/null 2>&1 || runas=nobody
+    mkdir "$work/pg"
+    chown "$runas" "$work/pg"
+    (cd / && su -s /bin/sh "$runas" -c "'$bin/initdb' -D '$work/pg/data' -U postgres -A trust --no-sync >'$work/pg/initdb.log' 2>&1") ||
+      { cat "$work/pg/initdb.log" >&2; exit 1; }
+    echo "host all all $NETNS_NET.0/24 trust" >>"$work/pg/data/pg_hba.conf"
+    (cd / && netns_exec srv su -s /bin/sh "$runas" -c "'$bin/pg_ctl' -D '$work/pg/data' -l '$work/pg/server.log' -w -o \"-p 5432 -k '$work/pg' -c listen_addresses=$srv -c fsync=off -c synchronous_commit=off\" start >/dev/null") ||
+      { cat "$work/pg/server.log" >&2; exit 1; }
+    url="postgres://postgres@$srv:5432/postgres"
+    ;;
+  redis)
+    netns_exec srv redis-server --bind "$srv" --port 6379 --protected-mode no --save '' \
+      --appendonly yes --appendfsync everysec --dir "$work" --daemonize no \
+      >"$work/redis.log" 2>&1 &
+    for _ in $(seq 100); do
+      netns_exec srv redis-cli -h "$srv" ping 2>/dev/null | grep -q PONG && break
+      sleep 0.1
+    done
+    url="redis://$srv:6379"
+    ;;
+  *) echo "partition_test: backend is postgres or redis, not '$backend'" >&2; exit 2 ;;
+esac
+collection=part_$$
+
+starts=$work/starts
+: >"$starts"
+ip netns exec "$(netns_name w1)" "$worker" "$url" "$collection" "$starts" 8 3 2>"$work/w1.log" &
+w1=$!
+ip netns exec "$(netns_name w2)" "$worker" "$url" "$collection" "$starts" 8 3 2>"$work/w2.log" &
+w2=$!
+netns_exec srv "$ctl" enqueue "$url" "$collection" "$jobs"
+
+for _ in $(seq 300); do
+  grep -q "^$w1 " "$starts" && break
+  sleep 0.01
+done
+grep -q "^$w1 " "$starts" || { echo "partition_test: w1 started no job" >&2; exit 1; }
+netns_cut w1
+cut_line=$(wc -l <"$starts")
+echo "partition_test: w1 (pid $w1) cut off after $(grep -c "^$w1 " "$starts") job starts"
+ip netns exec "$(netns_name srv)" "$ctl" wait "$url" "$collection" "$jobs" 300 &
+waiter=$!
+sleep 12
+netns_heal w1
+echo "partition_test: w1 healed after 12 s"
+status=0
+wait "$waiter" || status=$?
+kill -TERM "$w1" "$w2" 2>/dev/null || true
+wait "$w1" 2>/dev/null || true
+wait "$w2" 2>/dev/null || true
+((status == 0)) || { echo "partition_test: the jobs did not finish" >&2; tail -5 "$work"/w*.log >&2; exit 1; }
+
+# Jobs w1 started before the cut and w2 ran again afterwards: the rescue.
+rescued=$(awk -v w1="$w1" -v w2="$w2" -v cut="$cut_line" \
+  'NR <= cut && $1 == w1 { had[$2] = 1 } NR > cut && $1 == w2 && had[$2] { r[$2] = 1 }
+   END { n = 0; for (k in r) n++; print n }' "$starts")
+echo "partition_test: $rescued of w1's jobs run again by w2"
+echo "$w1" >"$work/cut"
+netns_exec srv "$ctl" check "$url" "$collection" "$jobs" "$starts" "$work/cut"
+((rescued > 0)) || { echo "partition_test: no job of the cut-off worker was rescued" >&2; exit 1; }
