@@ -89,31 +89,44 @@ ip netns exec "$(netns_name w2)" "$worker" "$url" "$collection" "$starts" 8 3 2>
 w2=$!
 netns_exec srv "$ctl" enqueue "$url" "$collection" "$jobs"
 
-for _ in $(seq 300); do
-  grep -q "^$w1 " "$starts" && break
+# The host to cut is the maintenance leader (it rescues expired leases): the
+# other host must take the leadership over before it can rescue anything.
+leader=""
+for _ in $(seq 500); do
+  if grep -q "took maintenance leadership" "$work/w1.log"; then leader=w1; break; fi
+  if grep -q "took maintenance leadership" "$work/w2.log"; then leader=w2; break; fi
   sleep 0.01
 done
-grep -q "^$w1 " "$starts" || { echo "partition_test: w1 started no job" >&2; exit 1; }
-netns_cut w1
+[ -n "$leader" ] || { echo "partition_test: no worker took the maintenance leadership" >&2; exit 1; }
+if [ "$leader" = w1 ]; then cut=$w1 cut_host=w1 other=$w2 other_host=w2; else cut=$w2 cut_host=w2 other=$w1 other_host=w1; fi
+for _ in $(seq 300); do
+  grep -q "^$cut " "$starts" && break
+  sleep 0.01
+done
+grep -q "^$cut " "$starts" || { echo "partition_test: $cut_host started no job" >&2; exit 1; }
+netns_cut "$cut_host"
 cut_line=$(wc -l <"$starts")
-echo "partition_test: w1 (pid $w1) cut off after $(grep -c "^$w1 " "$starts") job starts"
+echo "partition_test: $cut_host (pid $cut, the leader) cut off after $(grep -c "^$cut " "$starts") job starts"
 ip netns exec "$(netns_name srv)" "$ctl" wait "$url" "$collection" "$jobs" 300 &
 waiter=$!
 sleep 12
-netns_heal w1
-echo "partition_test: w1 healed after 12 s"
+netns_heal "$cut_host"
+echo "partition_test: $cut_host healed after 12 s"
 status=0
 wait "$waiter" || status=$?
 kill -TERM "$w1" "$w2" 2>/dev/null || true
 wait "$w1" 2>/dev/null || true
 wait "$w2" 2>/dev/null || true
-((status == 0)) || { echo "partition_test: the jobs did not finish" >&2; tail -5 "$work"/w*.log >&2; exit 1; }
+((status == 0)) || { echo "partition_test: the jobs did not finish" >&2; exit 1; }
+grep -q "took maintenance leadership" "$work/$other_host.log" ||
+  { echo "partition_test: $other_host never took the leadership over" >&2; exit 1; }
+echo "partition_test: $other_host took the leadership over"
 
-# Jobs w1 started before the cut and w2 ran again afterwards: the rescue.
-rescued=$(awk -v w1="$w1" -v w2="$w2" -v cut="$cut_line" \
-  'NR <= cut && $1 == w1 { had[$2] = 1 } NR > cut && $1 == w2 && had[$2] { r[$2] = 1 }
+# Jobs the cut host started before the cut and the other ran again afterwards.
+rescued=$(awk -v a="$cut" -v b="$other" -v cut="$cut_line" \
+  'NR <= cut && $1 == a { had[$2] = 1 } NR > cut && $1 == b && had[$2] { r[$2] = 1 }
    END { n = 0; for (k in r) n++; print n }' "$starts")
-echo "partition_test: $rescued of w1's jobs run again by w2"
-echo "$w1" >"$work/cut"
+echo "partition_test: $rescued of $cut_host's jobs run again by $other_host"
+echo "$cut" >"$work/cut"
 netns_exec srv "$ctl" check "$url" "$collection" "$jobs" "$starts" "$work/cut"
 ((rescued > 0)) || { echo "partition_test: no job of the cut-off worker was rescued" >&2; exit 1; }
