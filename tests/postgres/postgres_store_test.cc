@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pg_test_env.h"
+#include "store/postgres/sql_catalog.h"
 #include "store/registry.h"
 
 namespace popqueue::testing {
@@ -98,6 +99,39 @@ TEST(PostgresOpenTest, ConcurrentMigrationsAreSafe) {
   EXPECT_THAT(Column(c.get(), absl::StrCat("SELECT version FROM \"", collection,
                                            "_migrations\" ORDER BY 1")),
               ElementsAre("1", "2"));
+}
+
+// A start that finds the schema current reads the applied migrations and
+// goes on: it never waits for the migration lock, which another process may
+// hold for a long migration of another version.
+TEST(PostgresOpenTest, CurrentSchemaOpensWithoutTheMigrationLock) {
+  POPQUEUE_REQUIRE_POSTGRES();
+  std::string collection = UniqueCollection("migfast");
+  ASSERT_TRUE(OpenTestStore(collection).ok());
+  absl::StatusOr<store::pg::SqlCatalog> catalog = store::pg::SqlCatalog::Create(collection);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  RawConn holder = RawConnect();
+  ASSERT_THAT(Column(holder.get(), absl::StrCat("SELECT pg_advisory_lock(",
+                                                catalog->LockKey("migrate"), ")::text")),
+              ElementsAre(""));
+  absl::Time t0 = absl::Now();
+  auto again = OpenTestStore(collection);
+  EXPECT_TRUE(again.ok()) << again.status();
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
+  // A new collection still migrates under the lock: it waits for the holder.
+  std::string fresh = UniqueCollection("migfast");
+  absl::StatusOr<store::pg::SqlCatalog> fresh_catalog = store::pg::SqlCatalog::Create(fresh);
+  ASSERT_TRUE(fresh_catalog.ok());
+  ASSERT_THAT(Column(holder.get(), absl::StrCat("SELECT pg_advisory_lock(",
+                                                fresh_catalog->LockKey("migrate"), ")::text")),
+              ElementsAre(""));
+  std::atomic<bool> opened{false};
+  std::thread opener([&] { opened = OpenTestStore(fresh).ok(); });
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_FALSE(opened.load());
+  Column(holder.get(), "SELECT pg_advisory_unlock_all()::text");
+  opener.join();
+  EXPECT_TRUE(opened.load());
 }
 
 TEST_F(PostgresStoreTest, BatchInsertDeduplicatesIdentifiers) {

@@ -116,6 +116,30 @@ absl::Status PostgresStore::InTransaction(
 absl::Status PostgresStore::Migrate() {
   absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
   if (!lease.ok()) return lease.status();
+  auto read_applied = [&]() -> absl::StatusOr<std::set<int64_t>> {
+    absl::StatusOr<Result> applied =
+        lease->Exec("migrations_applied", catalog_.Query("migrations_applied"),
+                    Params(), "read applied migrations");
+    if (!applied.ok()) return applied.status();
+    std::set<int64_t> done;
+    for (int r = 0; r < PQntuples(applied->get()); ++r) {
+      done.insert(Int(applied->get(), r, 0));
+    }
+    return done;
+  };
+  // Every start but the first finds the schema current: one read, without
+  // the lock and its five round trips (each a transaction of the server).
+  // Any other answer (no migrations table yet, a migration missing) takes
+  // the locked path below, which decides.
+  if (absl::StatusOr<std::set<int64_t>> done = read_applied(); done.ok()) {
+    bool current = true;
+    for (const Migration& m : catalog_.migrations()) {
+      current = current && done->contains(m.version);
+    }
+    if (current) return absl::OkStatus();
+  } else if (absl::IsUnavailable(done.status())) {
+    return done.status();
+  }
   // Waiting for another process's migration, or migrating a large table,
   // may rightly take longer than the URL's statement_timeout.
   lease->set_query_timeout(
@@ -143,16 +167,10 @@ absl::Status PostgresStore::Migrate() {
         !s.ok()) {
       return s;
     }
-    absl::StatusOr<Result> applied =
-        lease->Exec("migrations_applied", catalog_.Query("migrations_applied"),
-                    Params(), "read applied migrations");
-    if (!applied.ok()) return applied.status();
-    std::set<int64_t> done;
-    for (int r = 0; r < PQntuples(applied->get()); ++r) {
-      done.insert(Int(applied->get(), r, 0));
-    }
+    absl::StatusOr<std::set<int64_t>> done = read_applied();
+    if (!done.ok()) return done.status();
     for (const Migration& m : catalog_.migrations()) {
-      if (done.contains(m.version)) continue;
+      if (done->contains(m.version)) continue;
       std::string what = absl::StrCat("apply migration ", m.name);
       absl::Status s = lease->ExecSimple("BEGIN", what);
       if (s.ok()) s = lease->ExecSimple(m.sql, what);
