@@ -22,6 +22,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$1" && pwd)
 backend=$2
 source "$root/scripts/lib/netns.sh"
+source "$root/tests/hosts/servers.sh"
 
 if ! netns_available; then
   why="needs root and ip netns (iproute2)"
@@ -51,34 +52,7 @@ netns_host w2
 srv=${NETNS_ADDR[srv]}
 echo "partition_test: hosts srv=$srv w1=${NETNS_ADDR[w1]} w2=${NETNS_ADDR[w2]} ($backend)"
 
-case "$backend" in
-  postgres)
-    bin=
-    for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && bin=$d; done
-    [ -n "$bin" ] || { echo "partition_test: PostgreSQL binaries not found" >&2; exit 1; }
-    runas=postgres
-    id postgres >/dev/null 2>&1 || runas=nobody
-    mkdir "$work/pg"
-    chown "$runas" "$work/pg"
-    (cd / && su -s /bin/sh "$runas" -c "'$bin/initdb' -D '$work/pg/data' -U postgres -A trust --no-sync >'$work/pg/initdb.log' 2>&1") ||
-      { cat "$work/pg/initdb.log" >&2; exit 1; }
-    echo "host all all $NETNS_NET.0/24 trust" >>"$work/pg/data/pg_hba.conf"
-    (cd / && netns_exec srv su -s /bin/sh "$runas" -c "'$bin/pg_ctl' -D '$work/pg/data' -l '$work/pg/server.log' -w -o \"-p 5432 -k '$work/pg' -c listen_addresses=$srv -c fsync=off -c synchronous_commit=off\" start >/dev/null") ||
-      { cat "$work/pg/server.log" >&2; exit 1; }
-    url="postgres://postgres@$srv:5432/postgres"
-    ;;
-  redis)
-    netns_exec srv redis-server --bind "$srv" --port 6379 --protected-mode no --save '' \
-      --appendonly yes --appendfsync everysec --dir "$work" --daemonize no \
-      >"$work/redis.log" 2>&1 &
-    for _ in $(seq 100); do
-      netns_exec srv redis-cli -h "$srv" ping 2>/dev/null | grep -q PONG && break
-      sleep 0.1
-    done
-    url="redis://$srv:6379"
-    ;;
-  *) echo "partition_test: backend is postgres or redis, not '$backend'" >&2; exit 2 ;;
-esac
+url=$(hosts_start_server "$backend" "$work")
 collection=part_$$
 
 starts=$work/starts
