@@ -22,33 +22,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$1" && pwd)
 backend=$2
 source "$root/scripts/lib/netns.sh"
-source "$root/tests/hosts/servers.sh"
+source "$root/tests/hosts/common.sh"
 
-if ! netns_available; then
-  why="needs root and ip netns (iproute2)"
-  if [ "${CI:-}" = true ]; then echo "partition_test: $why (CI=true)" >&2; exit 1; fi
-  echo "partition_test: skipped: $why"
-  exit 77
-fi
+hosts_setup partition_test
+work=$WORK
 worker=$build/tests/chaos/chaos_worker
 ctl=$build/tests/chaos/chaos_ctl
 jobs=20000
-
-work=$(mktemp -d /tmp/popqueue-partition.XXXXXX)
-chmod 755 "$work"
-cleanup() {
-  local s=$?
-  if ((s != 0 && s != 77)); then
-    for f in "$work"/w1.log "$work"/w2.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done >&2
-  fi
-  netns_cleanup
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-netns_init
-netns_host w1
-netns_host w2
 srv=${NETNS_ADDR[srv]}
 echo "partition_test: hosts srv=$srv w1=${NETNS_ADDR[w1]} w2=${NETNS_ADDR[w2]} ($backend)"
 

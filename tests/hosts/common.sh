@@ -1,3 +1,35 @@
+# What the tests of tests/hosts share (source scripts/lib/netns.sh first).
+
+# hosts_setup TEST: for a test with a server host and hosts w1, w2. Without
+# root and `ip netns` it fails under CI=true and exits 77 (a skip) elsewhere,
+# saying why. Otherwise sets WORK (a temporary folder), makes the hosts and
+# arranges that everything is removed at exit, with the tails of
+# $WORK/w1.log and w2.log printed when the test failed.
+hosts_setup() {
+  HOSTS_TEST=$1
+  if ! netns_available; then
+    local why="needs root and ip netns (iproute2)"
+    if [ "${CI:-}" = true ]; then echo "$HOSTS_TEST: $why (CI=true)" >&2; exit 1; fi
+    echo "$HOSTS_TEST: skipped: $why"
+    exit 77
+  fi
+  WORK=$(mktemp -d "/tmp/popqueue-$HOSTS_TEST.XXXXXX")
+  chmod 755 "$WORK"
+  trap hosts_cleanup EXIT
+  netns_init
+  netns_host w1
+  netns_host w2
+}
+
+hosts_cleanup() {
+  local s=$? f
+  if ((s != 0 && s != 77)); then
+    for f in "$WORK"/w1.log "$WORK"/w2.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done >&2
+  fi
+  netns_cleanup
+  rm -rf "$WORK"
+}
+
 # The store server of a tests/hosts test, on the server host of
 # scripts/lib/netns.sh (netns_init first): a PostgreSQL (fsync off: these
 # tests are about the network) or a Redis with AOF, listening on the bridge
