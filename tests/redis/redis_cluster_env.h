@@ -67,7 +67,11 @@ struct ClusterView {
 
   // Moves `slot` from masters[from] to masters[to] the way redis-cli
   // --cluster reshard does, but with all keys in one MIGRATE per round.
-  absl::Status MigrateSlot(int slot, size_t from, size_t to) const {
+  // `pause` is spent twice: after MIGRATING is set (the source still holds
+  // the keys but refuses scripts that touch missing ones), and after the
+  // keys moved but before SETSLOT NODE (the source answers ASK).
+  absl::Status MigrateSlot(int slot, size_t from, size_t to,
+                           absl::Duration pause = absl::ZeroDuration()) const {
     auto id = [&](size_t i) -> absl::StatusOr<std::string> {
       auto r = nodes[i]->Command({"CLUSTER", "MYID"});
       if (!r.ok()) return r.status();
@@ -86,6 +90,7 @@ struct ClusterView {
         !r.ok()) {
       return r.status();
     }
+    absl::SleepFor(pause);
     while (true) {
       auto keys = nodes[from]->Command({"CLUSTER", "GETKEYSINSLOT", s, "100000"});
       if (!keys.ok()) return keys.status();
@@ -96,6 +101,7 @@ struct ClusterView {
       for (const redis::Reply& k : keys->elements) migrate.push_back(k.str);
       if (auto r = nodes[from]->Command(migrate); !r.ok()) return r.status();
     }
+    absl::SleepFor(pause);
     for (size_t i : {to, from}) {
       if (auto r = nodes[i]->Command({"CLUSTER", "SETSLOT", s, "NODE", *to_id}); !r.ok()) {
         return r.status();

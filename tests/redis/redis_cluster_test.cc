@@ -98,6 +98,15 @@ TEST(RedisClusterTest, CollectionOnAnotherMasterThanTheFirstSeed) {
     ASSERT_TRUE(w.Enqueue(20).ok());
     ASSERT_TRUE(w.ClaimAndComplete(20).ok());
   }
+  // Scripts are loaded per node: after SCRIPT FLUSH everywhere, NOSCRIPT
+  // makes the slot's master load them again.
+  ASSERT_TRUE(view.cluster->CommandOnEveryMaster({"SCRIPT", "FLUSH"}).ok());
+  auto db = store::OpenStore({.url = RedisClusterUrl(), .collection = collection});
+  ASSERT_TRUE(db.ok()) << db.status();
+  Workload w(*db);
+  ASSERT_TRUE(w.Enqueue(5).ok());
+  ASSERT_TRUE(w.ClaimAndComplete(5).ok());
+  EXPECT_EQ(w.completed(), 5);
   // The keys live on the master that owns the slot, not on the first seed.
   EXPECT_GT(view.CountKeysInSlot(1, KeySlot(absl::StrCat("{", collection, "}"))), 0);
 }
@@ -131,13 +140,19 @@ TEST(RedisClusterTest, HandMigrationOfABusyCollectionLosesNothing) {
   });
   absl::SleepFor(absl::Milliseconds(300));
   const size_t to = 0;  // masters[2] owns the slot; move it to masters[0]
-  absl::Status moved = view.MigrateSlot(slot, 2, to);
+  const int before = w.completed();
+  const absl::Time t0 = absl::Now();
+  absl::Status moved = view.MigrateSlot(slot, 2, to, absl::Milliseconds(400));
+  const int during = w.completed() - before;
+  std::printf("migration of slot %d took %s; %d jobs completed meanwhile\n", slot,
+              absl::FormatDuration(absl::Now() - t0).c_str(), during);
   absl::SleepFor(absl::Milliseconds(500));
   stop = true;
   producer.join();
   consumer.join();
   ASSERT_TRUE(moved.ok()) << moved;
   EXPECT_EQ(errors.load(), 0);
+  EXPECT_GT(during, 0) << "no job went through while the slot was half-moved";
   ASSERT_TRUE(w.Drain().ok());
   EXPECT_GT(w.completed(), 200);
   EXPECT_TRUE(w.AllAcknowledgedCompletedOnce()) << w.Report();
