@@ -174,7 +174,9 @@ absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot,
                : std::string("Redis Cluster: no master known"));
     } else if (absl::StatusOr<NodePool::Lease> lease = node->Acquire();
                !lease.ok()) {
-      refused = lease.status();  // never sent: safe to retry
+      // Unreachable: never sent, safe to retry. AUTH refused: not retried.
+      if (!absl::IsUnavailable(lease.status())) return lease.status();
+      refused = lease.status();
     } else {
       const std::string endpoint = node->options().Endpoint();
       const absl::Duration left = deadline - absl::Now();
