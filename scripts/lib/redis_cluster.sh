@@ -32,18 +32,22 @@
 REDIS_CLUSTER_DIR=""
 
 start_redis_cluster() {
-  local i port bus dir node_timeout ports="" seeds="" create=""
+  local i port bus dir node_timeout ports="" seeds="" create="" used=""
   command -v redis-server >/dev/null || { echo "services: redis-server not found (install redis-server)" >&2; return 1; }
   command -v redis-cli >/dev/null || { echo "services: redis-cli not found (install redis-tools)" >&2; return 1; }
   node_timeout=${POPQUEUE_TEST_REDIS_CLUSTER_NODE_TIMEOUT:-5000}
   dir="$SERVICES_DIR/redis-cluster"
   mkdir -p "$dir"
   for i in 1 2 3 4 5 6; do
-    port=$(free_port)
     # The cluster bus defaults to port + 10000, which need not be free (or
     # even valid) for a random port: pick it too (cluster-port, Redis 7).
+    # No port twice among the twelve (free_port may hand one out again).
+    port=$(free_port)
+    while case " $used " in *" $port "*) true ;; *) false ;; esac; do port=$(free_port); done
+    used="$used $port"
     bus=$(free_port)
-    while [ "$bus" = "$port" ]; do bus=$(free_port); done
+    while case " $used " in *" $bus "*) true ;; *) false ;; esac; do bus=$(free_port); done
+    used="$used $bus"
     mkdir -p "$dir/node$i"
     cat >"$dir/node$i/redis.conf" <<EOS
 bind 127.0.0.1

@@ -6,7 +6,9 @@
 // resume. The node is started again and the test waits for the cluster to
 // be whole (3 masters + 3 replicas) before it ends. RUN_SERIAL: it disturbs
 // every other cluster test.
+#include <cstdio>
 #include <cstdlib>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -44,6 +46,12 @@ TEST(RedisClusterFailoverTest, KilledMasterIsReplacedWithoutReopening) {
     woken.insert(q);
   });
   ASSERT_TRUE(handle.ok());
+  std::set<std::string> available;  // the store's own wake-ups (T:available)
+  auto store_handle = (*db)->Subscribe([&](const std::string& q) {
+    MutexLock lock(&mu);
+    available.insert(q);
+  });
+  ASSERT_TRUE(store_handle.ok()) << store_handle.status();
 
   Workload w(*db);
   ASSERT_TRUE(w.Enqueue(100).ok());
@@ -63,7 +71,7 @@ TEST(RedisClusterFailoverTest, KilledMasterIsReplacedWithoutReopening) {
     EXPECT_LT(took, absl::Milliseconds(1000 + 2500)) << last;  // timeout_ms + connect
     if (last.ok()) break;
     EXPECT_EQ(last.code(), absl::StatusCode::kUnavailable) << last;
-    ++unavailable;
+    if (unavailable++ == 0) std::printf("refused: %s\n", last.ToString().c_str());
   }
   ASSERT_TRUE(last.ok()) << "no failover within 60 s: " << last;
   std::printf("failover: first enqueue accepted %s after the kill (%d calls "
@@ -85,6 +93,19 @@ TEST(RedisClusterFailoverTest, KilledMasterIsReplacedWithoutReopening) {
   }
   EXPECT_TRUE(got) << "no wake-up after the failover";
   (*coord)->WakeUnsubscribe(*handle);
+  {
+    MutexLock lock(&mu);
+    available.clear();
+  }
+  got = false;
+  while (!got && absl::Now() < deadline + absl::Seconds(10)) {
+    ASSERT_TRUE(w.Enqueue(1).ok());
+    absl::SleepFor(absl::Milliseconds(100));
+    MutexLock lock(&mu);
+    got = available.count("q") > 0;
+  }
+  EXPECT_TRUE(got) << "the store's listener did not subscribe again";
+  (*db)->Unsubscribe(*store_handle);
 
   ASSERT_EQ(Shell(absl::StrCat(start, " ", port)), 0);
   ASSERT_EQ(Shell(absl::StrCat(wait, " 90")), 0);

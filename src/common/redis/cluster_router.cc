@@ -222,7 +222,9 @@ absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot,
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
       return absl::UnavailableError(absl::StrCat(
-          refused.message(), " (Redis Cluster: still refused after ",
+          refused.message(), " (Redis Cluster",
+          slot ? absl::StrCat(", slot ", *slot) : std::string(),
+          ": still refused after ",
           absl::FormatDuration(options_.command_timeout),
           ", timeout_ms in the URL; a failover takes about 2x "
           "cluster-node-timeout)"));
