@@ -23,24 +23,31 @@
 #                                      as a replica)
 #   POPQUEUE_TEST_REDIS_CLUSTER_WAIT   script: wait.sh [SECONDS] waits until
 #                                      every running node says cluster_state:ok
-#                                      and every replica's link to its master
-#                                      is up (default 60 s)
+#                                      and sees 3 live masters holding all
+#                                      16384 slots, every replica's link to its
+#                                      master is up, and with all 6 nodes
+#                                      running there are 3 replicas (default
+#                                      60 s)
 
 REDIS_CLUSTER_DIR=""
 
 start_redis_cluster() {
-  local i port bus dir node_timeout ports="" seeds="" create=""
+  local i port bus dir node_timeout ports="" seeds="" create="" used=""
   command -v redis-server >/dev/null || { echo "services: redis-server not found (install redis-server)" >&2; return 1; }
   command -v redis-cli >/dev/null || { echo "services: redis-cli not found (install redis-tools)" >&2; return 1; }
   node_timeout=${POPQUEUE_TEST_REDIS_CLUSTER_NODE_TIMEOUT:-5000}
   dir="$SERVICES_DIR/redis-cluster"
   mkdir -p "$dir"
   for i in 1 2 3 4 5 6; do
-    port=$(free_port)
     # The cluster bus defaults to port + 10000, which need not be free (or
     # even valid) for a random port: pick it too (cluster-port, Redis 7).
+    # No port twice among the twelve (free_port may hand one out again).
+    port=$(free_port)
+    while case " $used " in *" $port "*) true ;; *) false ;; esac; do port=$(free_port); done
+    used="$used $port"
     bus=$(free_port)
-    while [ "$bus" = "$port" ]; do bus=$(free_port); done
+    while case " $used " in *" $bus "*) true ;; *) false ;; esac; do bus=$(free_port); done
+    used="$used $bus"
     mkdir -p "$dir/node$i"
     cat >"$dir/node$i/redis.conf" <<EOS
 bind 127.0.0.1
@@ -114,21 +121,35 @@ done
 EOS
   cat >"$dir/wait.sh" <<EOS
 #!/bin/sh
-# wait.sh [SECONDS]: until every running node reports cluster_state:ok and
-# every running replica has its master link up.
+# wait.sh [SECONDS]: until every running node reports cluster_state:ok, sees
+# 3 masters serving all 16384 slots and no failed node, every running
+# replica has its master link up, and (when all 6 run) 3 replicas. Right
+# after 'redis-cli --cluster create' the replicas are still slot-less
+# masters in 'cluster nodes'; this waits for them to become replicas.
 limit=\$(( \${1:-60} * 10 ))
 i=0
 while :; do
-  ok=1
+  ok=1; running=0
   for d in '$dir'/node*; do
     [ -f "\$d/pid" ] || continue
+    running=\$((running + 1))
     p=\$(cat "\$d/port")
     redis-cli -h 127.0.0.1 -p \$p cluster info 2>/dev/null | grep -q 'cluster_state:ok' || { ok=0; break; }
+    nodes=\$(redis-cli -h 127.0.0.1 -p \$p cluster nodes 2>/dev/null)
+    # Live masters that serve slots (a 9th field), and their slot total.
+    masters=\$(echo "\$nodes" | awk '\$3 ~ /master/ && \$3 !~ /fail/ && NF >= 9' | wc -l)
+    slots=\$(echo "\$nodes" | awk '\$3 ~ /master/ && \$3 !~ /fail/ { for (f = 9; f <= NF; f++) { if (\$f ~ /^\[/) continue; n = split(\$f, r, "-"); s += (n == 2 ? r[2] - r[1] + 1 : 1) } } END { print s + 0 }')
+    [ "\$masters" = 3 ] && [ "\$slots" = 16384 ] || { ok=0; break; }
+    echo "\$nodes" | awk '\$3 ~ /master/ && \$3 !~ /fail/ && NF < 9 { bad = 1 } END { exit bad }' || { ok=0; break; }
+    replicas=\$(echo "\$nodes" | awk '\$3 ~ /slave/ && \$3 !~ /fail/' | wc -l)
     info=\$(redis-cli -h 127.0.0.1 -p \$p info replication 2>/dev/null)
     case "\$info" in
       *role:slave*) echo "\$info" | grep -q 'master_link_status:up' || { ok=0; break; } ;;
     esac
+    echo "\$info" | grep -q 'role:' || { ok=0; break; }
+    seen_replicas=\$replicas
   done
+  if [ \$ok = 1 ] && [ \$running = 6 ] && [ "\$seen_replicas" != 3 ]; then ok=0; fi
   [ \$ok = 1 ] && exit 0
   i=\$((i + 1))
   [ \$i -gt \$limit ] && { echo "wait.sh: the cluster in $dir is not ok after \${1:-60} s" >&2; exit 1; }

@@ -40,6 +40,47 @@ absl::Status Invalid(absl::string_view url, absl::string_view why) {
       absl::StrCat("invalid URL \"", RedactRaw(url), "\": ", why));
 }
 
+// One "host[:port]" (or "[v6]:port") of an authority.
+absl::StatusOr<UrlHost> ParseHost(absl::string_view authority) {
+  UrlHost out;
+  absl::string_view port;
+  bool has_port = false;
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == absl::string_view::npos) {
+      return absl::InvalidArgumentError("unclosed '[' in host");
+    }
+    out.host = std::string(authority.substr(1, close - 1));
+    absl::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        return absl::InvalidArgumentError("unexpected text after ']'");
+      }
+      port = after.substr(1);
+      has_port = true;
+    }
+  } else {
+    size_t colon = authority.rfind(':');
+    if (colon != absl::string_view::npos) {
+      port = authority.substr(colon + 1);
+      authority = authority.substr(0, colon);
+      has_port = true;
+    }
+    out.host = std::string(authority);
+  }
+  if (has_port && (port.empty() || !absl::SimpleAtoi(port, &out.port) ||
+                   out.port < 1 || out.port > 65535)) {
+    return absl::InvalidArgumentError("the port must be a number from 1 to 65535");
+  }
+  for (char c : out.host) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
+        c != '_' && c != ':' && c != '%') {
+      return absl::InvalidArgumentError("the host has an invalid character");
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> PercentDecode(std::string_view std_in) {
@@ -68,12 +109,17 @@ std::string Url::Redacted() const {
   if (!user.empty() || !password.empty()) {
     absl::StrAppend(&out, user, password.empty() ? "" : ":***", "@");
   }
-  if (host.find(':') != std::string::npos) {
-    absl::StrAppend(&out, "[", host, "]");
-  } else {
-    absl::StrAppend(&out, host);
+  std::vector<UrlHost> all = hosts;
+  if (all.empty()) all.push_back({.host = host, .port = port});
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (i > 0) absl::StrAppend(&out, ",");
+    if (all[i].host.find(':') != std::string::npos) {
+      absl::StrAppend(&out, "[", all[i].host, "]");
+    } else {
+      absl::StrAppend(&out, all[i].host);
+    }
+    if (all[i].port != 0) absl::StrAppend(&out, ":", all[i].port);
   }
-  if (port != 0) absl::StrAppend(&out, ":", port);
   absl::StrAppend(&out, path);
   char sep = '?';
   for (const auto& [k, v] : query) {
@@ -157,37 +203,18 @@ absl::StatusOr<Url> ParseUrl(std::string_view std_url) {
     out.user = *du;
     out.password = *dp;
   }
-  absl::string_view port;
-  bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == absl::string_view::npos) return Invalid(url, "unclosed '[' in host");
-    out.host = std::string(authority.substr(1, close - 1));
-    absl::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return Invalid(url, "unexpected text after ']'");
-      port = after.substr(1);
-      has_port = true;
-    }
+  if (authority.empty()) {
+    out.hosts.push_back({});
   } else {
-    size_t colon = authority.rfind(':');
-    if (colon != absl::string_view::npos) {
-      port = authority.substr(colon + 1);
-      authority = authority.substr(0, colon);
-      has_port = true;
-    }
-    out.host = std::string(authority);
-  }
-  if (has_port && (port.empty() || !absl::SimpleAtoi(port, &out.port) ||
-                                  out.port < 1 || out.port > 65535)) {
-    return Invalid(url, "the port must be a number from 1 to 65535");
-  }
-  for (char c : out.host) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
-        c != '_' && c != ':' && c != '%') {
-      return Invalid(url, "the host has an invalid character");
+    for (absl::string_view one : absl::StrSplit(authority, ',')) {
+      if (one.empty()) return Invalid(url, "the host list has an empty entry");
+      absl::StatusOr<UrlHost> h = ParseHost(one);
+      if (!h.ok()) return Invalid(url, h.status().message());
+      out.hosts.push_back(*std::move(h));
     }
   }
+  out.host = out.hosts[0].host;
+  out.port = out.hosts[0].port;
   return out;
 }
 

@@ -1,14 +1,23 @@
 // Parsing of connection URLs: scheme://[user[:password]@]host[:port][/path][?k=v&...]
+// The authority may list several hosts, comma-separated
+// (redis://h1:7000,h2:7001/?cluster=1): each is kept in `hosts`; `host` and
+// `port` are the first. Whether a backend accepts several is its decision.
 #ifndef POPQUEUE_COMMON_URL_H_
 #define POPQUEUE_COMMON_URL_H_
 
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace popqueue {
+
+struct UrlHost {
+  std::string host;  // brackets stripped from IPv6
+  int port = 0;      // 0 when absent
+};
 
 struct Url {
   std::string scheme;    // lower-case, e.g. "sqlite", "postgres"
@@ -16,6 +25,8 @@ struct Url {
   std::string password;  // percent-decoded; never log it (see Redacted)
   std::string host;      // "" when absent; brackets stripped from IPv6
   int port = 0;          // 0 when absent
+  std::vector<UrlHost> hosts;  // every host of the authority, in order
+                               // (one, maybe empty; none for sqlite)
   std::string path;      // everything after the authority, without '?'; decoded
   std::map<std::string, std::string> query;  // decoded
 

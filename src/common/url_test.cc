@@ -53,6 +53,24 @@ TEST(ParseUrl, ClearErrors) {
   EXPECT_THAT(ParseUrl("postgres://h o/db").status().message(), HasSubstr("host"));
 }
 
+TEST(ParseUrl, HostLists) {
+  auto u = ParseUrl("redis://:pw@h1:7000,[::1]:7001,h3/?cluster=1");
+  ASSERT_TRUE(u.ok()) << u.status();
+  ASSERT_EQ(u->hosts.size(), 3u);
+  EXPECT_EQ(u->host, "h1");
+  EXPECT_EQ(u->port, 7000);
+  EXPECT_EQ(u->hosts[1].host, "::1");
+  EXPECT_EQ(u->hosts[1].port, 7001);
+  EXPECT_EQ(u->hosts[2].port, 0);
+  EXPECT_EQ(u->Redacted(), "redis://:***@h1:7000,[::1]:7001,h3/?cluster=1");
+  auto one = ParseUrl("redis://h:6379");
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->hosts.size(), 1u);
+  EXPECT_EQ(one->hosts[0].host, "h");
+  EXPECT_THAT(ParseUrl("redis://h1,,h2").status().message(), HasSubstr("empty entry"));
+  EXPECT_THAT(ParseUrl("redis://h1:1,h2:x").status().message(), HasSubstr("port"));
+}
+
 TEST(ParseUrl, ErrorsNeverShowThePassword) {
   auto bad = ParseUrl("postgres://u:topsecret@h:notaport/db");
   ASSERT_FALSE(bad.ok());

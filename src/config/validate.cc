@@ -18,13 +18,16 @@ namespace {
 // The URL schemes each URL key accepts.
 std::vector<std::string> SchemesFor(std::string_view key) {
   if (key == key::kDbUrl) {
-    return {"sqlite", "postgres", "postgresql", "mongodb", "redis", "rediss"};
+    return {"sqlite", "postgres", "postgresql", "mongodb", "redis", "rediss",
+            "redis+cluster"};
   }
   if (key == key::kPostgresUrl) return {"postgres", "postgresql"};
   // The original README: REDIS_URL is "Redis or Memcached connection URL".
-  if (key == key::kRedisUrl) return {"redis", "rediss", "memcached"};
+  if (key == key::kRedisUrl) {
+    return {"redis", "rediss", "redis+cluster", "memcached"};
+  }
   if (key == key::kMemcachedUrl) return {"memcached"};
-  return {"redis", "rediss", "memcached"};  // cacheUrl
+  return {"redis", "rediss", "redis+cluster", "memcached"};  // cacheUrl
 }
 
 bool HasControl(std::string_view s) {

@@ -40,6 +40,7 @@ const std::vector<Backend>& Backends() {
   static const auto* backends = new std::vector<Backend>{
 #if POPQUEUE_WITH_REDIS
       {"redis", OpenerOf<RedisCoordinator>()},
+      {"redis+cluster", OpenerOf<RedisCoordinator>()},
 #endif
 #if POPQUEUE_WITH_MEMCACHED
       {"memcached", OpenerOf<MemcachedCoordinator>()},

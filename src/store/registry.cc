@@ -42,7 +42,7 @@ const std::vector<Backend>& Backends() {
       {"mongodb", OpenMongoStore},
 #endif
 #if POPQUEUE_WITH_REDIS
-      {"redis", OpenRedisStore},
+      {"redis", OpenRedisStore}, {"redis+cluster", OpenRedisStore},
 #endif
   };
   return *backends;

@@ -26,6 +26,9 @@ std::vector<Backend> ServerBackends() {
   };
 #if POPQUEUE_WITH_REDIS
   b.push_back({.name = "redis", .url_env = "POPQUEUE_TEST_REDIS_URL", .open = open});
+  b.push_back({.name = "redis_cluster",
+               .url_env = "POPQUEUE_TEST_REDIS_CLUSTER_URL",
+               .open = open});
 #endif
 #if POPQUEUE_WITH_MEMCACHED
   b.push_back({.name = "memcached", .url_env = "POPQUEUE_TEST_MEMCACHED_URL", .open = open});

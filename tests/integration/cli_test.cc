@@ -22,6 +22,9 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/cli_env.h"
+#if POPQUEUE_WITH_REDIS
+#include "tests/redis/redis_cluster_env.h"
+#endif
 
 extern char** environ;
 
@@ -366,6 +369,34 @@ TEST_F(CliTest, DbUrlPrecedenceFlagOverEnvironment) {
   ASSERT_EQ(env.exit_code, 0) << env.err;
   EXPECT_EQ(json::parse(env.out)["jobs"].size(), 1u);
 }
+
+#if POPQUEUE_WITH_REDIS
+// Issue 18's report: on a 3-master cluster `popqueue enqueue --db-url
+// redis://127.0.0.1:7000 --collection jobs` failed with MOVED when the slot
+// of {jobs} sat on another master. With ?cluster=1 it works naming only
+// that first node; without, the error says what to add.
+TEST_F(CliTest, EnqueueOnARedisClusterNamingOneNode) {
+  POPQUEUE_REQUIRE_REDIS_CLUSTER();
+  auto view = ::popqueue::testing::ClusterView::Load();
+  ASSERT_GE(view.masters.size(), 2u);
+  const std::string collection =
+      ::popqueue::testing::CollectionOn(view, 1, "cli_jobs");
+  ::popqueue::testing::ScopedKeys cleanup(collection);
+  const std::string node = view.masters[0].Endpoint();
+  Result bad = Run({"enqueue", "x", "--db-url", "redis://" + node,
+                    "--collection", collection}, false);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("cluster=1"));
+  const std::string url = "redis://" + node + "/?cluster=1";
+  Result enq = Run({"enqueue", "x", "--db-url", url, "--collection", collection},
+                   false);
+  ASSERT_EQ(enq.exit_code, 0) << enq.err;
+  Result list = Run({"jobs", "--json", "--db-url", url, "--collection", collection},
+                    false);
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(json::parse(list.out)["jobs"].size(), 1u);
+}
+#endif
 
 TEST_F(CliTest, BadDbUrlIsReported) {
   Result r = Run({"jobs", "--db-url", "nosuchdb://x"}, false);

@@ -63,6 +63,8 @@ std::vector<DrainBackend> CompiledBackends() {
 #endif
 #ifdef POPQUEUE_DRAIN_REDIS
   out.push_back({"redis", "POPQUEUE_TEST_REDIS_URL", "popqueue"});
+  // One collection = one slot: the drain runs on one master of the cluster.
+  out.push_back({"redis_cluster", "POPQUEUE_TEST_REDIS_CLUSTER_URL", "popqueue"});
 #endif
 #ifdef POPQUEUE_DRAIN_MONGODB
   out.push_back({"mongodb", "POPQUEUE_TEST_MONGODB_URL", "popqueue_test"});

@@ -2,8 +2,9 @@
 // one cluster slot of the store's tag "{<collection>}". Checked two ways
 // against a real server while a workload runs every script: the keys left
 // under the tag, and every command the scripts ran (seen through MONITOR,
-// keys extracted by COMMAND GETKEYS). CRC16 is computed here, as Redis
-// Cluster does (CLUSTER KEYSLOT needs cluster mode).
+// keys extracted by COMMAND GETKEYS). CRC16 is the client's own
+// (common/redis/slot_map.h), pinned here to the cluster specification's
+// values (CLUSTER KEYSLOT needs cluster mode).
 #include <cstdint>
 #include <set>
 #include <string>
@@ -13,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "common/mutex.h"
+#include "common/redis/slot_map.h"
 #include "gtest/gtest.h"
 #include "redis_test_env.h"
 #include "store/redis/redis_store.h"
@@ -20,30 +22,8 @@
 namespace popqueue::testing {
 namespace {
 
-// CRC16-CCITT (XMODEM), the cluster's key hash.
-uint16_t Crc16(std::string_view s) {
-  uint16_t crc = 0;
-  for (unsigned char c : s) {
-    crc ^= static_cast<uint16_t>(c) << 8;
-    for (int i = 0; i < 8; ++i) {
-      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
-                           : static_cast<uint16_t>(crc << 1);
-    }
-  }
-  return crc;
-}
-
-// The cluster slot of `key`, honouring {hash tags}.
-int KeySlot(std::string_view key) {
-  size_t open = key.find('{');
-  if (open != std::string_view::npos) {
-    size_t close = key.find('}', open + 1);
-    if (close != std::string_view::npos && close != open + 1) {
-      key = key.substr(open + 1, close - open - 1);
-    }
-  }
-  return Crc16(key) & 16383;
-}
+using redis::Crc16;
+using redis::KeySlot;
 
 TEST(RedisSlotTest, KeySlotMatchesTheClusterSpec) {
   EXPECT_EQ(Crc16("123456789"), 0x31C3);

@@ -39,6 +39,23 @@ inline std::string EnvOr(const char* name, const char* fallback = "") {
     }                                                                        \
   } while (0)
 
+inline std::string RedisClusterUrl() {
+  return EnvOr("POPQUEUE_TEST_REDIS_CLUSTER_URL");
+}
+
+// Skips the test without the test cluster; fails it in CI (CI=true).
+#define POPQUEUE_REQUIRE_REDIS_CLUSTER()                                      \
+  do {                                                                        \
+    if (::popqueue::testing::RedisClusterUrl().empty()) {                     \
+      if (::popqueue::testing::EnvOr("CI") == "true") {                       \
+        FAIL() << "POPQUEUE_TEST_REDIS_CLUSTER_URL is not set (CI=true): run " \
+                  "the tests through scripts/with-services";                  \
+      }                                                                       \
+      GTEST_SKIP() << "POPQUEUE_TEST_REDIS_CLUSTER_URL is not set; run "      \
+                      "through scripts/with-services to start the cluster";   \
+    }                                                                         \
+  } while (0)
+
 // A collection (key prefix) no other test uses.
 inline std::string UniqueCollection(const std::string& prefix) {
   return absl::StrCat(prefix, "_", RandomToken() & 0xffffffffff);
@@ -53,21 +70,13 @@ inline std::shared_ptr<redis::Client> RawClient() {
   return client.ok() ? *client : nullptr;
 }
 
-// Every key of the store with collection `collection`.
+// Every key of the store with collection `collection` (on every master of
+// a cluster).
 inline std::vector<std::string> KeysOf(redis::Client& client,
                                        const std::string& collection) {
-  std::vector<std::string> keys;
-  std::string cursor = "0";
-  do {
-    auto r = client.Command({"SCAN", cursor, "MATCH",
-                             absl::StrCat("{", collection, "}:*"), "COUNT",
-                             "1000"});
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (!r.ok() || r->elements.size() != 2) break;
-    cursor = r->elements[0].str;
-    for (const redis::Reply& k : r->elements[1].elements) keys.push_back(k.str);
-  } while (cursor != "0");
-  return keys;
+  auto keys = client.ScanKeys(absl::StrCat("{", collection, "}:*"));
+  EXPECT_TRUE(keys.ok()) << keys.status();
+  return keys.ok() ? *std::move(keys) : std::vector<std::string>{};
 }
 
 inline void DeleteKeys(const std::string& collection) {

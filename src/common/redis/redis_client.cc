@@ -13,7 +13,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/redis/cluster_router.h"
+#include "common/redis/node_pool.h"
 
 namespace popqueue::redis {
 namespace {
@@ -98,21 +101,46 @@ absl::StatusOr<int> ParseQueryInt(const Url& url, const std::string& key,
 }  // namespace
 
 absl::StatusOr<Options> Options::FromUrl(const Url& url) {
-  if (url.scheme != "redis") {
+  if (url.scheme != "redis" && url.scheme != "redis+cluster") {
     return absl::InvalidArgumentError(absl::StrCat(
-        "expected a redis:// URL, got \"", url.Redacted(), "\""));
+        "expected a redis:// or redis+cluster:// URL, got \"", url.Redacted(),
+        "\""));
   }
   Options o;
   if (!url.host.empty()) o.host = url.host;
   if (url.port != 0) o.port = url.port;
   o.user = url.user;
   o.password = url.password;
+  o.cluster = url.scheme == "redis+cluster";
+  if (auto it = url.query.find("cluster"); it != url.query.end()) {
+    if (it->second == "1" || it->second == "true") {
+      o.cluster = true;
+    } else if (it->second != "0" && it->second != "false") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "redis URL ", url.Redacted(), ": cluster=\"", it->second,
+          "\" must be 1 or 0 (true or false)"));
+    }
+  }
+  if (url.hosts.size() > 1 && !o.cluster) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "redis URL ", url.Redacted(), ": several hosts name a Redis Cluster's "
+        "seed nodes: add ?cluster=1 or write redis+cluster://"));
+  }
+  for (const UrlHost& h : url.hosts) {
+    o.seeds.push_back({.host = h.host.empty() ? "127.0.0.1" : h.host,
+                       .port = h.port == 0 ? 6379 : h.port});
+  }
   std::string path = url.path;
   if (!path.empty() && path[0] == '/') path.erase(0, 1);
   if (!path.empty() && (!absl::SimpleAtoi(path, &o.db) || o.db < 0)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "redis URL ", url.Redacted(), ": the path must be a database number "
         "(redis://host:port/2), got \"", path, "\""));
+  }
+  if (o.cluster && o.db != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "redis URL ", url.Redacted(), ": a Redis Cluster has only database 0, "
+        "got /", o.db));
   }
   absl::StatusOr<int> v = ParseQueryInt(url, "connect_timeout_ms", 2000, 1);
   if (!v.ok()) return v.status();
@@ -129,7 +157,12 @@ absl::StatusOr<Options> Options::FromUrl(const Url& url) {
   return o;
 }
 
-std::string Options::Endpoint() const { return absl::StrCat(host, ":", port); }
+std::string Options::Endpoint() const {
+  if (!cluster) return absl::StrCat(host, ":", port);
+  std::vector<std::string> nodes;
+  for (const NodeAddress& n : seeds) nodes.push_back(n.Endpoint());
+  return absl::StrCat("Redis Cluster ", absl::StrJoin(nodes, ","));
+}
 
 absl::StatusOr<int64_t> Reply::AsInt() const {
   if (type == Type::kInteger) return integer;
@@ -144,8 +177,13 @@ absl::Status ErrorReplyToStatus(std::string_view error_text,
                                 std::string_view endpoint) {
   const std::string text(error_text);
   const std::string msg = absl::StrCat("redis ", std::string(endpoint), ": ", text);
+  if (ParseRedirect(text)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        msg, " (the server is a Redis Cluster node: add ?cluster=1 to the "
+        "URL or write redis+cluster://)"));
+  }
   for (const char* p : {"LOADING", "BUSY", "READONLY", "TRYAGAIN",
-                        "CLUSTERDOWN", "MASTERDOWN", "MOVED", "ASK"}) {
+                        "CLUSTERDOWN", "MASTERDOWN"}) {
     if (absl::StartsWith(text, absl::StrCat(p, " "))) {
       return absl::UnavailableError(msg);
     }
@@ -237,6 +275,18 @@ absl::StatusOr<Reply> Connection::ReadOne() {
 }
 
 absl::StatusOr<Reply> Connection::Command(const std::vector<std::string>& args) {
+  absl::StatusOr<Reply> r = Call(args);
+  if (r.ok() && r->is_error()) {
+    return ErrorReplyToStatus(r->str, options_.Endpoint());
+  }
+  return r;
+}
+
+void Connection::SetCommandTimeout(absl::Duration timeout) {
+  redisSetTimeout(ctx_, TimevalOf(timeout));
+}
+
+absl::StatusOr<Reply> Connection::Call(const std::vector<std::string>& args) {
   if (broken()) return IoError("connection unusable");
   ArgvView v(args);
   void* raw = redisCommandArgv(ctx_, static_cast<int>(args.size()),
@@ -244,7 +294,6 @@ absl::StatusOr<Reply> Connection::Command(const std::vector<std::string>& args) 
   if (raw == nullptr) return IoError("command failed");
   Reply out = Convert(static_cast<redisReply*>(raw));
   freeReplyObject(raw);
-  if (out.is_error()) return ErrorReplyToStatus(out.str, options_.Endpoint());
   return out;
 }
 
@@ -271,6 +320,16 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
 absl::StatusOr<Reply> Connection::Eval(const Script& script,
                                        const std::vector<std::string>& keys,
                                        const std::vector<std::string>& args) {
+  absl::StatusOr<Reply> r = EvalCall(script, keys, args);
+  if (r.ok() && r->is_error()) {
+    return ErrorReplyToStatus(r->str, options_.Endpoint());
+  }
+  return r;
+}
+
+absl::StatusOr<Reply> Connection::EvalCall(const Script& script,
+                                           const std::vector<std::string>& keys,
+                                           const std::vector<std::string>& args) {
   for (int round = 0; round < 2; ++round) {
     std::string sha;
     {
@@ -278,8 +337,8 @@ absl::StatusOr<Reply> Connection::Eval(const Script& script,
       sha = script.sha_;
     }
     if (sha.empty() || round == 1) {
-      absl::StatusOr<Reply> loaded = Command({"SCRIPT", "LOAD", script.source_});
-      if (!loaded.ok()) return loaded.status();
+      absl::StatusOr<Reply> loaded = Call({"SCRIPT", "LOAD", script.source_});
+      if (!loaded.ok() || loaded->is_error()) return loaded;
       sha = loaded->str;
       MutexLock lock(&script.mu_);
       script.sha_ = sha;
@@ -298,9 +357,8 @@ absl::StatusOr<Reply> Connection::Eval(const Script& script,
     Reply out = Convert(static_cast<redisReply*>(raw));
     freeReplyObject(raw);
     if (out.is_error() && absl::StartsWith(out.str, "NOSCRIPT") && round == 0) {
-      continue;  // the server forgot the script (restart, SCRIPT FLUSH)
+      continue;  // the server (or this node) does not know the script yet
     }
-    if (out.is_error()) return ErrorReplyToStatus(out.str, options_.Endpoint());
     return out;
   }
   return absl::InternalError("unreachable");
@@ -356,11 +414,22 @@ absl::StatusOr<std::optional<Reply>> Connection::ReadReply(
 
 // -------------------------------------------------------------------- Client
 
+Client::Client(Options options) : options_(std::move(options)) {
+  if (options_.cluster) {
+    router_ = std::make_unique<ClusterRouter>(options_);
+  } else {
+    single_ = std::make_shared<NodePool>(options_);
+  }
+}
+
+Client::~Client() = default;
+
 absl::StatusOr<std::shared_ptr<Client>> Client::Connect(const Options& options) {
   auto client = std::make_shared<Client>(options);
-  absl::StatusOr<Lease> lease = client->Acquire();
-  if (!lease.ok()) return lease.status();
-  absl::StatusOr<Reply> pong = (*lease)->Command({"PING"});
+  if (client->router_ != nullptr) {
+    if (absl::Status s = client->router_->Refresh(); !s.ok()) return s;
+  }
+  absl::StatusOr<Reply> pong = client->Command({"PING"});
   if (!pong.ok()) return pong.status();
   return client;
 }
@@ -371,95 +440,100 @@ absl::StatusOr<std::shared_ptr<Client>> Client::Connect(const Url& url) {
   return Connect(*options);
 }
 
-Client::Lease::~Lease() {
-  if (client_ != nullptr && conn_ != nullptr) {
-    client_->Release(std::move(conn_), generation_);
-  }
-}
-
 absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated() {
-  {
-    MutexLock lock(&mu_);
-    if (absl::Now() < next_connect_) {
-      return absl::UnavailableError(absl::StrCat(
-          std::string(last_connect_error_.message()), " (retrying in ",
-          absl::FormatDuration(absl::Trunc(next_connect_ - absl::Now(),
-                                           absl::Milliseconds(1))),
-          ")"));
-    }
-  }
-  absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(options_);
-  MutexLock lock(&mu_);
-  if (conn.ok()) {
-    backoff_ = absl::ZeroDuration();
-    next_connect_ = absl::InfinitePast();
-  } else if (absl::IsUnavailable(conn.status())) {
-    backoff_ = std::clamp(backoff_ * 2, absl::Milliseconds(50), absl::Seconds(2));
-    next_connect_ = absl::Now() + backoff_;
-    // A copy with a rep of its own: sharing the returned status's rep would
-    // make its reference count cross threads through Abseil's compiled
-    // Unref, which ThreadSanitizer cannot see (a false report).
-    last_connect_error_ =
-        absl::Status(conn.status().code(), conn.status().message());
-    ++generation_;  // idle connections point at the same unreachable server
-  }
-  return conn;
-}
-
-absl::StatusOr<Client::Lease> Client::Acquire() {
-  uint64_t generation = 0;
-  {
-    MutexLock lock(&mu_);
-    while (!idle_.empty()) {
-      auto [conn, gen] = std::move(idle_.back());
-      idle_.pop_back();
-      if (gen == generation_ && !conn->broken()) {
-        return Lease(this, std::move(conn), gen);
-      }
-    }
-    generation = generation_;
-  }
-  absl::StatusOr<std::unique_ptr<Connection>> conn = OpenDedicated();
-  if (!conn.ok()) return conn.status();
-  return Lease(this, *std::move(conn), generation);
-}
-
-void Client::Release(std::unique_ptr<Connection> conn, uint64_t generation) {
-  MutexLock lock(&mu_);
-  if (conn->broken()) {
-    // Probably the server went away: drop the other idle connections too.
-    if (generation == generation_) ++generation_;
-    return;
-  }
-  if (generation != generation_ ||
-      idle_.size() >= static_cast<size_t>(options_.pool_size)) {
-    return;
-  }
-  idle_.emplace_back(std::move(conn), generation);
-}
-
-template <typename T, typename F>
-absl::StatusOr<T> Client::WithConnection(F&& f) {
-  absl::StatusOr<Lease> lease = Acquire();
-  if (!lease.ok()) return lease.status();
-  return f(**lease);
+  return router_ != nullptr ? router_->OpenAny() : single_->OpenDedicated();
 }
 
 absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {
-  return WithConnection<Reply>([&](Connection& c) { return c.Command(args); });
+  if (router_ == nullptr) {
+    absl::StatusOr<NodePool::Lease> lease = single_->Acquire();
+    if (!lease.ok()) return lease.status();
+    return (*lease)->Command(args);
+  }
+  if (IsPerNodeCommand(args)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        args[0], " is per node on a Redis Cluster: use CommandOnEveryMaster "
+        "or ScanKeys"));
+  }
+  std::optional<size_t> key = FirstKeyIndex(args);
+  return router_->Run(key ? std::optional<int>(KeySlot(args[*key])) : std::nullopt,
+                      [&](Connection& c) { return c.Call(args); });
 }
 
 absl::StatusOr<std::vector<Reply>> Client::Pipeline(
     const std::vector<std::vector<std::string>>& commands) {
-  return WithConnection<std::vector<Reply>>(
-      [&](Connection& c) { return c.Pipeline(commands); });
+  if (router_ != nullptr) return router_->Pipeline(commands);
+  absl::StatusOr<NodePool::Lease> lease = single_->Acquire();
+  if (!lease.ok()) return lease.status();
+  return (*lease)->Pipeline(commands);
+}
+
+absl::StatusOr<std::vector<Reply>> Client::PipelineOrError(
+    const std::vector<std::vector<std::string>>& commands) {
+  absl::StatusOr<std::vector<Reply>> r = Pipeline(commands);
+  if (!r.ok()) return r;
+  for (const Reply& reply : *r) {
+    if (reply.is_error()) {
+      return ErrorReplyToStatus(reply.str, options_.Endpoint());
+    }
+  }
+  return r;
 }
 
 absl::StatusOr<Reply> Client::Eval(const Script& script,
                                    const std::vector<std::string>& keys,
                                    const std::vector<std::string>& args) {
-  return WithConnection<Reply>(
-      [&](Connection& c) { return c.Eval(script, keys, args); });
+  if (router_ == nullptr) {
+    absl::StatusOr<NodePool::Lease> lease = single_->Acquire();
+    if (!lease.ok()) return lease.status();
+    return (*lease)->Eval(script, keys, args);
+  }
+  return router_->Run(
+      keys.empty() ? std::nullopt : std::optional<int>(KeySlot(keys[0])),
+      [&](Connection& c) { return c.EvalCall(script, keys, args); });
+}
+
+absl::StatusOr<std::vector<Reply>> Client::CommandOnEveryMaster(
+    const std::vector<std::string>& args) {
+  absl::StatusOr<std::vector<std::shared_ptr<NodePool>>> nodes =
+      router_ != nullptr ? router_->Masters()
+                         : std::vector<std::shared_ptr<NodePool>>{single_};
+  if (!nodes.ok()) return nodes.status();
+  std::vector<Reply> out;
+  for (const std::shared_ptr<NodePool>& node : *nodes) {
+    absl::StatusOr<NodePool::Lease> lease = node->Acquire();
+    if (!lease.ok()) return lease.status();
+    absl::StatusOr<Reply> r = (*lease)->Command(args);
+    if (!r.ok()) return r.status();
+    out.push_back(*std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> Client::ScanKeys(
+    const std::string& pattern) {
+  absl::StatusOr<std::vector<std::shared_ptr<NodePool>>> nodes =
+      router_ != nullptr ? router_->Masters()
+                         : std::vector<std::shared_ptr<NodePool>>{single_};
+  if (!nodes.ok()) return nodes.status();
+  std::vector<std::string> keys;
+  for (const std::shared_ptr<NodePool>& node : *nodes) {
+    absl::StatusOr<NodePool::Lease> lease = node->Acquire();
+    if (!lease.ok()) return lease.status();
+    std::string cursor = "0";
+    do {
+      absl::StatusOr<Reply> r = (*lease)->Command(
+          {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+      if (!r.ok()) return r.status();
+      if (r->elements.size() != 2) {
+        return absl::InternalError(absl::StrCat(
+            "redis ", node->options().Endpoint(), ": malformed SCAN reply"));
+      }
+      cursor = r->elements[0].str;
+      for (const Reply& k : r->elements[1].elements) keys.push_back(k.str);
+    } while (cursor != "0");
+  }
+  return keys;
 }
 
 }  // namespace popqueue::redis

@@ -1,5 +1,7 @@
 // A small, synchronous Redis client over hiredis, shared by the Redis job
-// store (src/store/redis) and the Redis coordinator (src/coord/redis).
+// store (src/store/redis) and the Redis coordinator (src/coord/redis). It
+// talks to one server or to a Redis Cluster; callers do not need to know
+// which (see "Redis Cluster" below).
 //
 //   auto client = redis::Client::Connect(*ParseUrl("redis://:pw@host:6379/2"));
 //   absl::StatusOr<redis::Reply> r = (*client)->Command({"GET", key});
@@ -9,6 +11,10 @@
 // - URLs: redis://[[user]:password@]host[:port][/db][?connect_timeout_ms=N&
 //   timeout_ms=N&keepalive_s=N&pool_size=N]. AUTH (with user for Redis 6
 //   ACLs) and SELECT run on every new connection.
+// - Redis Cluster URLs: redis://h1:7000,h2:7001/?cluster=1 or
+//   redis+cluster://h1:7000,h2:7001 (several seed nodes, any of which may be
+//   down; a database number other than 0 is refused, Cluster has only db 0).
+//   Several hosts without cluster mode are refused.
 // - Timeouts: connects give up after connect_timeout_ms (2000), commands
 //   (and AUTH, SELECT, SUBSCRIBE's send) after timeout_ms (5000). Every
 //   connection has TCP keepalives (keepalive_s, 15: probes after 15 s idle,
@@ -18,15 +24,26 @@
 //   ever formatted from values.
 // - Errors: the server cannot be reached, a connection breaks or a command
 //   times out -> kUnavailable naming host:port (never the password); AUTH
-//   refused -> kPermissionDenied; LOADING/BUSY/READONLY/TRYAGAIN/CLUSTERDOWN/
-//   MOVED/ASK -> kUnavailable; OOM -> kResourceExhausted; other error
-//   replies -> kInternal with the server's text. A call that failed with
-//   kUnavailable may or may not have run on the server (the reply was lost).
-// - Reconnects: a broken connection is dropped (with every idle connection
-//   opened before it: they most likely point at the same dead server); the
-//   next call opens a fresh one. After a failed connect, new connects wait
-//   an exponential backoff (50 ms doubling to 2 s); calls in that window fail
-//   at once with kUnavailable instead of each waiting for a timeout.
+//   refused -> kPermissionDenied; LOADING/BUSY/READONLY/TRYAGAIN/CLUSTERDOWN
+//   -> kUnavailable; MOVED/ASK on a single-node URL -> kFailedPrecondition
+//   (the server is a cluster node: use a cluster URL); OOM ->
+//   kResourceExhausted; other error replies -> kInternal with the server's
+//   text. A call that failed with kUnavailable may or may not have run on
+//   the server (the reply was lost).
+// - Reconnects: per server, by NodePool (node_pool.h): broken connections
+//   are dropped, failed connects back off (50 ms doubling to 2 s).
+//
+// Redis Cluster
+// -------------
+// With a cluster URL, Command, Pipeline and Eval go to the master of the
+// slot of their first key (Eval: keys[0]), following MOVED and ASK and
+// riding out failovers and migrations within timeout_ms; keyless commands
+// (PING, PUBLISH) go to any master. cluster_router.h says how. A pipeline's
+// keys must share one slot, as must a script's. Commands whose answer is
+// per node (SCAN, KEYS, DBSIZE, FLUSH*, SCRIPT) are refused by Command:
+// use CommandOnEveryMaster or ScanKeys, which work on both kinds.
+// OpenDedicated connects to any reachable master (cluster pub/sub reaches
+// every node).
 //
 // Thread-safety: Client and Script are safe for concurrent use. Connection
 // is not (one thread at a time); Client lends them out one per call.
@@ -45,6 +62,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "common/redis/slot_map.h"
 #include "common/url.h"
 
 struct redisContext;
@@ -61,11 +79,13 @@ struct Options {
   absl::Duration command_timeout = absl::Seconds(5);
   absl::Duration keepalive = absl::Seconds(15);  // TCP_KEEPIDLE; see above
   int pool_size = 8;  // idle connections kept; more may be open briefly
+  bool cluster = false;  // a Redis Cluster (host:port is then seeds[0])
+  std::vector<NodeAddress> seeds;  // cluster: the URL's hosts, in order
 
   // From a parsed redis:// URL (see the file comment). InvalidArgument for
   // other schemes, a bad db path or bad query values.
   static absl::StatusOr<Options> FromUrl(const Url& url);
-  // "host:port", for messages.
+  // "host:port" (cluster: "Redis Cluster h1:p1,h2:p2"), for messages.
   std::string Endpoint() const;
 };
 
@@ -114,6 +134,8 @@ class Connection {
 
   // Runs one command. Error replies become a Status.
   absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
+  // Runs one command; error replies are returned in place (Reply::kError).
+  absl::StatusOr<Reply> Call(const std::vector<std::string>& args);
   // Sends all commands, then reads all replies (one round trip). Error
   // replies are returned in place (Reply::kError); only connection failures
   // fail the whole call.
@@ -123,6 +145,13 @@ class Connection {
   absl::StatusOr<Reply> Eval(const Script& script,
                              const std::vector<std::string>& keys,
                              const std::vector<std::string>& args);
+  // The same with error replies returned in place.
+  absl::StatusOr<Reply> EvalCall(const Script& script,
+                                 const std::vector<std::string>& keys,
+                                 const std::vector<std::string>& args);
+  // The socket timeout of the calls that follow (options().command_timeout
+  // until changed).
+  void SetCommandTimeout(absl::Duration timeout);
 
   // For SUBSCRIBE connections: sends a command without reading its reply.
   absl::Status Send(const std::vector<std::string>& args);
@@ -144,59 +173,50 @@ class Connection {
   bool broken_ = false;
 };
 
-// A pool of connections to one server. Thread-safe.
+class NodePool;
+class ClusterRouter;
+
+// The client: a pool of connections to one server, or a router over the
+// masters of a cluster (Options::cluster). Thread-safe.
 class Client {
  public:
-  // Opens one connection to check the server (and credentials) now.
+  // Checks the server (and credentials) now; cluster: loads the slot map.
   static absl::StatusOr<std::shared_ptr<Client>> Connect(const Options& options);
   static absl::StatusOr<std::shared_ptr<Client>> Connect(const Url& url);
-  explicit Client(Options options) : options_(std::move(options)) {}
+  // No I/O: the first call connects.
+  explicit Client(Options options);
+  ~Client();
 
   absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
+  // One round trip (cluster: to the master of the commands' one slot).
+  // Error replies are returned in place.
   absl::StatusOr<std::vector<Reply>> Pipeline(
+      const std::vector<std::vector<std::string>>& commands);
+  // Pipeline, but the first error reply fails the call (naming the node).
+  absl::StatusOr<std::vector<Reply>> PipelineOrError(
       const std::vector<std::vector<std::string>>& commands);
   absl::StatusOr<Reply> Eval(const Script& script,
                              const std::vector<std::string>& keys,
                              const std::vector<std::string>& args);
 
-  // A connection lent to the caller for several calls in a row (e.g.
-  // WATCH/MULTI/EXEC). It returns to the pool on destruction unless broken.
-  class Lease {
-   public:
-    Lease(Client* client, std::unique_ptr<Connection> conn, uint64_t gen)
-        : client_(client), conn_(std::move(conn)), generation_(gen) {}
-    Lease(Lease&&) = default;
-    Lease& operator=(Lease&&) = default;
-    ~Lease();
-    Connection* operator->() { return conn_.get(); }
-    Connection& operator*() { return *conn_; }
+  // `args` on the server, or on every master of a cluster; the first error
+  // fails the call.
+  absl::StatusOr<std::vector<Reply>> CommandOnEveryMaster(
+      const std::vector<std::string>& args);
+  // Every key matching `pattern` (SCAN MATCH), over every master.
+  absl::StatusOr<std::vector<std::string>> ScanKeys(const std::string& pattern);
 
-   private:
-    Client* client_;
-    std::unique_ptr<Connection> conn_;
-    uint64_t generation_ = 0;
-  };
-  absl::StatusOr<Lease> Acquire();
-
-  // A dedicated connection outside the pool (e.g. for SUBSCRIBE), honouring
-  // the reconnect backoff.
+  // A dedicated connection outside the pools (e.g. for SUBSCRIBE), honouring
+  // the reconnect backoff: to the server, or to any reachable master.
   absl::StatusOr<std::unique_ptr<Connection>> OpenDedicated();
 
+  bool cluster() const { return options_.cluster; }
   const Options& options() const { return options_; }
 
  private:
-  void Release(std::unique_ptr<Connection> conn, uint64_t generation);
-  template <typename T, typename F>
-  absl::StatusOr<T> WithConnection(F&& f);
-
   const Options options_;
-  Mutex mu_;
-  std::vector<std::pair<std::unique_ptr<Connection>, uint64_t>> idle_
-      ABSL_GUARDED_BY(mu_);
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Duration backoff_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
-  absl::Time next_connect_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Status last_connect_error_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<NodePool> single_;       // !cluster
+  std::unique_ptr<ClusterRouter> router_;  // cluster
 };
 
 }  // namespace popqueue::redis

@@ -1,12 +1,15 @@
 // The Redis coordinator: locks with fencing tokens, rate limits, the worker
 // registry and wake-ups on one Redis server (redis://[[user]:password@]host
-// [:port][/db], see common/redis/redis_client.h for options).
+// [:port][/db]) or a Redis Cluster (redis+cluster://h1:p1,h2:p2 or
+// redis://h1:p1,h2:p2/?cluster=1); see common/redis/redis_client.h.
 //
 // Every multi-step change is one Lua script under lua/ (each states its
 // KEYS, ARGV and return), and every time is Redis TIME, so processes on any
 // machine agree. Keys: "popqueue:{<ns>}:" + lock:<name>, lockseq:<name>,
 // rate:<key>, worker:<id>, workers (index), wake (channel). The hash tag
-// {<ns>} keeps one namespace in one Redis Cluster slot.
+// {<ns>} keeps one namespace in one Redis Cluster slot; wake-ups are
+// published through any master (cluster pub/sub reaches every node) and the
+// subscriber moves to another master when its node dies.
 //
 // - Lock: a hash {owner, token} with PEXPIRE ttl; the token counter never
 //   expires and tokens are max(last + 1, TIME in microseconds).

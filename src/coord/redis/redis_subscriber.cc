@@ -99,7 +99,7 @@ RedisSubscriber::Subscribe() {
   if (absl::Status s = (*conn)->Send({"SUBSCRIBE", channel_}); !s.ok()) {
     return s;
   }
-  const std::string endpoint = client_->options().Endpoint();
+  const std::string endpoint = (*conn)->options().Endpoint();
   const absl::Duration timeout = client_->options().command_timeout;
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
@@ -126,7 +126,7 @@ RedisSubscriber::Subscribe() {
 }
 
 absl::Status RedisSubscriber::Listen(redis::Connection& conn) {
-  const std::string endpoint = client_->options().Endpoint();
+  const std::string endpoint = conn.options().Endpoint();
   const absl::Duration timeout = client_->options().command_timeout;
   absl::Time next_ping = absl::Now() + ping_interval_;
   std::optional<absl::Time> pong_due;  // set while a PING is unanswered

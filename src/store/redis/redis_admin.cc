@@ -158,27 +158,16 @@ absl::Status RedisStore::QueuePause(const QueueNameParams& params) {
 
 absl::Status RedisStore::QueueResume(const QueueNameParams& params) {
   // Resumed queues may have due jobs: wake the workers.
-  absl::StatusOr<std::vector<redis::Reply>> r = client_->Pipeline(
-      {{"HDEL", Key("paused"), params.queue},
-       {"PUBLISH", Key("available"), params.queue}});
-  if (!r.ok()) return r.status();
-  for (const redis::Reply& reply : *r) {
-    if (reply.is_error()) {
-      return redis::ErrorReplyToStatus(reply.str, client_->options().Endpoint());
-    }
-  }
-  return absl::OkStatus();
+  return client_
+      ->PipelineOrError({{"HDEL", Key("paused"), params.queue},
+                         {"PUBLISH", Key("available"), params.queue}})
+      .status();
 }
 
 absl::StatusOr<std::vector<QueueInfo>> RedisStore::QueueList() {
-  absl::StatusOr<std::vector<redis::Reply>> r = client_->Pipeline(
+  absl::StatusOr<std::vector<redis::Reply>> r = client_->PipelineOrError(
       {{"HGETALL", Key("counts")}, {"HKEYS", Key("paused")}});
   if (!r.ok()) return r.status();
-  for (const redis::Reply& reply : *r) {
-    if (reply.is_error()) {
-      return redis::ErrorReplyToStatus(reply.str, client_->options().Endpoint());
-    }
-  }
   auto counts = ParseCounts((*r)[0]);
   if (!counts.ok()) return counts.status();
   std::map<std::string, QueueInfo> queues;

@@ -35,7 +35,7 @@ absl::StatusOr<std::unique_ptr<redis::Connection>> Listener::Connect() {
   if (!r->has_value() || (*r)->type != redis::Reply::Type::kArray ||
       (*r)->elements.empty() || (*r)->elements[0].str != "subscribe") {
     return absl::UnavailableError(absl::StrCat(
-        "Redis at ", client_->options().Endpoint(),
+        "Redis at ", (*conn)->options().Endpoint(),
         ": no confirmation of SUBSCRIBE ", channel_));
   }
   return conn;

@@ -39,6 +39,12 @@
 // tests/redis/redis_slot_test.cc) and scales out by giving independent
 // applications their own collections. Scripts declare KEYS[1] = T:all, which
 // routes the call to the slot, and build the other keys from ARGV[1] = T.
+// On a cluster URL the client (common/redis/cluster_router.h) sends each
+// call to the slot's master and follows MOVED/ASK; lua/lib.lua's probe makes
+// a script refused mid-migration change nothing, so the client can resend
+// it. Spreading one collection's queues over masters (per-queue tags, a
+// global slot for identifiers, per-slot fan-out and merge) is issue 18's
+// phase 2.
 //
 // Wake-ups: scripts that make jobs available PUBLISH the queue name on
 // T:available, once per queue per call (see redis_listener.h).

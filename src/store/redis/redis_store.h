@@ -27,7 +27,8 @@
 namespace popqueue::store {
 
 // redis://[[user]:password@]host[:port][/db][?timeout_ms=&connect_timeout_ms=
-// &pool_size=]. Keys are prefixed "{<config.collection>}:"; db_name is not
+// &pool_size=], or a Redis Cluster: redis://h1:p1,h2:p2/?cluster=1 or
+// redis+cluster://h1:p1,h2:p2 (common/redis/redis_client.h). Keys are prefixed "{<config.collection>}:"; db_name is not
 // used (the URL path selects the database number). Runs Migrate().
 absl::StatusOr<std::shared_ptr<Store>> OpenRedisStore(const Url& url,
                                                       const StoreConfig& config);

@@ -12,6 +12,14 @@
 -- exact below 2^53 (the year 2255).
 local T = ARGV[1]
 
+-- Redis Cluster: while the slot of T is being migrated, the first access to
+-- a key this node no longer (or not yet) holds fails the script ("Script
+-- attempted to access a non local key"). This probe of a key that never
+-- exists makes that first access come before any write, so a refused
+-- script has changed nothing and the client may send it again
+-- (common/redis/cluster_router.h). Elsewhere it costs one EXISTS.
+redis.call('EXISTS', T .. ':migrating-probe')
+
 local function k(kind, name)
   if name == nil then return T .. ':' .. kind end
   return T .. ':' .. kind .. ':' .. name
