@@ -164,16 +164,11 @@ EOS
 # from the Go module proxy and takes a few minutes; later runs reuse it).
 SERVICES_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$SERVICES_ROOT/scripts/lib/redis_cluster.sh"  # start_redis_cluster, stop_redis_cluster
+source "$SERVICES_ROOT/scripts/lib/go.sh"  # go_bin
 
 ferretdb_build() {
   local src="$SERVICES_ROOT/tests/mongodb/ferretdb" go key cache bin
-  go=$(command -v go || true)
-  [ -z "$go" ] && [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go
-  [ -z "$go" ] && [ -x /usr/lib/go/bin/go ] && go=/usr/lib/go/bin/go
-  if [ -z "$go" ]; then
-    echo "services: no Go toolchain to build FerretDB (install golang-go)" >&2
-    return 1
-  fi
+  go=$(go_bin FerretDB) || return 1
   key=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)
   cache="${XDG_CACHE_HOME:-$HOME/.cache}/popqueue-ferretdb"
   bin="$cache/ferretdb-$key"

@@ -13,19 +13,15 @@
 #
 # Needs curl for the HTTP API.
 
+source "$(dirname "${BASH_SOURCE[0]}")/go.sh"  # go_bin
+
 TOXIPROXY_VERSION=v2.5.0
 TOXIPROXY_API=""
 TOXIPROXY_PID=""
 
 toxiproxy_build() {
   local go cache bin
-  go=$(command -v go || true)
-  [ -z "$go" ] && [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go
-  [ -z "$go" ] && [ -x /usr/lib/go/bin/go ] && go=/usr/lib/go/bin/go
-  if [ -z "$go" ]; then
-    echo "toxiproxy: no Go toolchain to build it (install golang-go)" >&2
-    return 1
-  fi
+  go=$(go_bin Toxiproxy) || return 1
   cache="${XDG_CACHE_HOME:-$HOME/.cache}/popqueue-toxiproxy/$TOXIPROXY_VERSION"
   bin="$cache/server"
   if [ ! -x "$bin" ]; then

@@ -1,4 +1,5 @@
-# What the tests of tests/hosts share (source scripts/lib/netns.sh first).
+# What the tests of tests/hosts share, on top of scripts/lib/netns.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/netns.sh"
 
 # hosts_setup TEST: for a test with a server host and hosts w1, w2. Without
 # root and `ip netns` it fails under CI=true and exits 77 (a skip) elsewhere,

@@ -16,7 +16,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$1" && pwd)
 backend=$2
-source "$root/scripts/lib/netns.sh"
 source "$root/tests/hosts/common.sh"
 
 hosts_setup cron_partition_test
