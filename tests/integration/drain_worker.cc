@@ -37,10 +37,10 @@ bool AwaitStart() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
+  if (argc != 7) {
     std::fprintf(stderr,
                  "usage: drain_worker DB_URL DB_NAME COLLECTION LOG_FILE "
-                 "CONCURRENCY\n");
+                 "CONCURRENCY MAX_PREFETCH\n");
     return 2;
   }
   const int log_fd =
@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
                                .retries = 0};
   config.worker.default_concurrency = std::atoi(argv[5]);
   config.worker.poll_interval = absl::Milliseconds(100);
+  config.worker.max_prefetch = std::atoi(argv[6]);
   // Keep finished jobs (no cleaner): the test counts them.
   config.worker.retain_completed = absl::ZeroDuration();
   popqueue::Queue queue(config);
