@@ -108,8 +108,8 @@ struct WorkerOptions {
   // finish during two claims (measured). Jobs that take longer than two
   // claims are never claimed ahead. 0 = claim only for free slots. Not used
   // with rate limits.
-  int max_prefetch = 500;
-  int completer_batch = 500;
+  int max_prefetch = 1000;
+  int completer_batch = 1000;
   absl::Duration rescue_interval = absl::Seconds(5);
   absl::Duration leader_ttl = absl::Seconds(15);
   // On Stop(): how long in-flight handlers get to finish before their jobs are

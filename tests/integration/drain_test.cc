@@ -268,10 +268,10 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
   const std::string log = tmp.path() + "/drain.log";
   WorkerGroup workers;
   // Each process may hold up to max_prefetch jobs claimed ahead (default
-  // 500): on a slow store three processes would hold a 2000-job drain between
-  // them before the fourth's first claim. Bounded to a sixteenth of the jobs
-  // per process, every process gets a share of even a small drain.
-  const int max_prefetch = std::min(500, n / (4 * kWorkers));
+  // 1000): on a slow store three processes would hold a 2000-job drain
+  // between them before the fourth's first claim. Bounded to a sixteenth of
+  // the jobs per process, every process gets a share of even a small drain.
+  const int max_prefetch = std::min(WorkerOptions{}.max_prefetch, n / (4 * kWorkers));
   ASSERT_TRUE(workers.Spawn({POPQUEUE_DRAIN_WORKER, url, backend.db_name,
                              collection, log, std::to_string(kConcurrency),
                              std::to_string(max_prefetch)}));
