@@ -8,17 +8,6 @@ std::string FormatTimestamp(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
-std::string ErrorsToStoredJson(const std::vector<JobError>& errors) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const JobError& e : errors) {
-    out.push_back({{"attempt", e.attempt},
-                   {"at", absl::ToUnixMillis(e.at)},
-                   {"message", e.message}});
-  }
-  // Replace invalid UTF-8 rather than throw: error texts come from handlers.
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(
     std::string_view json) {
   std::vector<JobError> out;

@@ -18,9 +18,9 @@ namespace popqueue {
 // RFC 3339 UTC with milliseconds: "2026-11-27T20:50:53.123Z".
 std::string FormatTimestamp(absl::Time t);
 
-// The stored form of Job::errors: [{"attempt":1,"at":<unix ms>,"message":"..."}].
-std::string ErrorsToStoredJson(const std::vector<JobError>& errors);
-// Parses the stored form; Internal (corrupt row) on malformed input.
+// Parses the stored form of Job::errors,
+// [{"attempt":1,"at":<unix ms>,"message":"..."}]; Internal (corrupt row) on
+// malformed input.
 absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(std::string_view json);
 
 // The API form of a job (REST, CLI --json): ids as decimal strings, times as

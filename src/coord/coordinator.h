@@ -83,6 +83,11 @@ class Coordinator {
   // "redis", "memcached" or "local".
   virtual std::string_view Kind() const = 0;
 
+  // Whether what this coordinator holds is seen by other processes (Redis,
+  // Memcached). When not (the in-process default), the worker registry and
+  // the maintenance leadership go through the store instead.
+  virtual bool SharedAcrossProcesses() const { return true; }
+
   // Takes the lock when free or expired; nullopt when someone else holds it.
   // The holder calling again gets its lock back (same token) with a new ttl.
   virtual absl::StatusOr<std::optional<Lock>> LockAcquire(

@@ -15,8 +15,8 @@ Maintenance::Maintenance(std::shared_ptr<store::Store> store, Clock* clock,
       clock_(clock),
       options_(options),
       worker_id_(std::move(worker_id)),
-      coordinator_(coordinator && coordinator->Kind() != "local" ? std::move(coordinator)
-                                                                 : nullptr) {}
+      coordinator_(coordinator && coordinator->SharedAcrossProcesses() ? std::move(coordinator)
+                                                                       : nullptr) {}
 
 Maintenance::~Maintenance() { Stop(); }
 

@@ -23,7 +23,8 @@ namespace {
 constexpr int kMaxPriority = 1000000;
 constexpr size_t kMaxNameBytes = 255;
 constexpr size_t kMaxQueueBytes = 128;
-constexpr int kMaxAttempts = 10000;
+// The largest max_attempts a job may have (retries + 1 stays below it).
+constexpr int kMaxAttemptsLimit = 10000;
 
 std::string Hostname() {
   char buf[256] = {0};
@@ -54,9 +55,9 @@ absl::Status ValidateConfig(const QueueConfig& c) {
     return absl::InvalidArgumentError(
         absl::StrFormat("retries must be >= 0, got %d", c.retries));
   }
-  if (c.retries >= kMaxAttempts) {
+  if (c.retries >= kMaxAttemptsLimit) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("retries must be < %d, got %d", kMaxAttempts, c.retries));
+        absl::StrFormat("retries must be < %d, got %d", kMaxAttemptsLimit, c.retries));
   }
   const WorkerOptions& w = c.worker;
   if (w.default_concurrency < 1) {
@@ -104,16 +105,6 @@ Queue::Impl::Impl(QueueConfig config)
       status_ = store.status();
     }
   }
-  OpenCoordinator();
-  worker_id_ = config_.worker.worker_id.empty() ? DefaultWorkerId()
-                                                : config_.worker.worker_id;
-}
-
-Queue::Impl::Impl(QueueConfig config, std::shared_ptr<store::Store> store)
-    : config_(std::move(config)),
-      clock_(config_.clock ? config_.clock : Clock::Real()),
-      store_(std::move(store)) {
-  status_ = ValidateConfig(config_);
   OpenCoordinator();
   worker_id_ = config_.worker.worker_id.empty() ? DefaultWorkerId()
                                                 : config_.worker.worker_id;
@@ -225,9 +216,9 @@ absl::StatusOr<store::NewJob> Queue::Impl::Validate(const EnqueueRequest& r,
     return absl::InvalidArgumentError("delay: must not be negative");
   }
   int max_attempts = o.max_attempts.value_or(config_.retries + 1);
-  if (max_attempts < 1 || max_attempts > kMaxAttempts) {
+  if (max_attempts < 1 || max_attempts > kMaxAttemptsLimit) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("max_attempts: must be 1-%d, got %d", kMaxAttempts, max_attempts));
+        absl::StrFormat("max_attempts: must be 1-%d, got %d", kMaxAttemptsLimit, max_attempts));
   }
   if (o.timeout && *o.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeout: must be positive");

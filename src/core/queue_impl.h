@@ -30,8 +30,6 @@ namespace popqueue {
 class Queue::Impl {
  public:
   explicit Impl(QueueConfig config);
-  // For tests and embedders that already hold a store.
-  Impl(QueueConfig config, std::shared_ptr<store::Store> store);
   ~Impl();
 
   const absl::Status& status() const { return status_; }
@@ -75,7 +73,7 @@ class Queue::Impl {
   void OpenCoordinator();
   // True when the registry and leadership go through the coordinator.
   bool shared_coordinator() const {
-    return coordinator_ && coordinator_->Kind() != "local";
+    return coordinator_ && coordinator_->SharedAcrossProcesses();
   }
   WorkerInfo Self() const;
   // How often this worker heartbeats the registry.

@@ -102,7 +102,6 @@ class RateGate {
   // or the coordinator failed.
   bool Take(const std::string& key, const RateLimit& limit, int64_t cost,
             absl::Duration* retry_after);
-  void CountHeld();
 
   const std::shared_ptr<coord::Coordinator> coordinator_;
   Clock* const clock_;

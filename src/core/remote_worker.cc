@@ -112,16 +112,11 @@ absl::StatusOr<FailJobOutcome> RemoteWorkerApi::FailJob(JobId id, int64_t lease_
     return LeaseLost(*job, lease_token);
   }
   absl::Time now = impl.Now();
+  const core::FailureDecision d = core::DecideFailure(
+      impl.config().worker.retry, *job, job->cancel_requested, retry, now);
   FailJobOutcome outcome;
-  if (job->cancel_requested) {
-    outcome.state = JobState::kCancelled;
-  } else if (!retry || job->attempt >= job->max_attempts) {
-    outcome.state = JobState::kDead;
-  } else {
-    outcome.state = JobState::kRetryable;
-    outcome.next_run_at =
-        now + core::RetryDelay(impl.config().worker.retry, job->attempt, job->backoff_base);
-  }
+  outcome.state = d.to;
+  if (d.to == JobState::kRetryable) outcome.next_run_at = d.run_at;
   store::JobFailManyParams params{.now = now};
   params.items.push_back(store::JobFailItem{
       .id = id,

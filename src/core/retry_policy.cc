@@ -26,4 +26,12 @@ absl::Duration RetryDelay(const RetryPolicy& policy, int attempt,
   return absl::Seconds(std::max(0.0, seconds));
 }
 
+FailureDecision DecideFailure(const RetryPolicy& policy, const Job& job, bool cancelled,
+                              bool retry, absl::Time now, double u) {
+  if (cancelled) return {.to = JobState::kCancelled, .run_at = now};
+  if (!retry || job.attempt >= job.max_attempts) return {.to = JobState::kDead, .run_at = now};
+  return {.to = JobState::kRetryable,
+          .run_at = now + RetryDelay(policy, job.attempt, job.backoff_base, u)};
+}
+
 }  // namespace popqueue::core

@@ -3,6 +3,7 @@
 #define POPQUEUE_CORE_RETRY_POLICY_H_
 
 #include "absl/time/time.h"
+#include "popqueue/job.h"
 #include "popqueue/options.h"
 
 namespace popqueue::core {
@@ -15,6 +16,20 @@ namespace popqueue::core {
 absl::Duration RetryDelay(const RetryPolicy& policy, int attempt,
                           absl::Duration base_override = absl::ZeroDuration(),
                           double u = -1);
+
+// Where a failed attempt of `job` goes: the one failure policy of the
+// library's own workers (runtime.cc) and of remote workers (remote_worker.cc).
+//   cancelled  a cancel was requested: kCancelled, never retried;
+//   otherwise  kDead when `retry` is false (the handler said the failure is
+//              final) or the job used its last attempt, else kRetryable at
+//              now + RetryDelay(policy, job.attempt, job.backoff_base).
+// `run_at` is meaningful for kRetryable only (now for the others).
+struct FailureDecision {
+  JobState to;
+  absl::Time run_at;
+};
+FailureDecision DecideFailure(const RetryPolicy& policy, const Job& job, bool cancelled,
+                              bool retry, absl::Time now, double u = -1);
 
 }  // namespace popqueue::core
 

@@ -94,7 +94,7 @@ absl::Status Runtime::Start() {
                 "timed out after %s", absl::FormatDuration(e->deadline - e->started_at))),
             std::nullopt, p_.clock->Now() - e->started_at));
       },
-      /*store_registry=*/!p_.coordinator || p_.coordinator->Kind() == "local");
+      /*store_registry=*/!p_.coordinator || !p_.coordinator->SharedAcrossProcesses());
   maintenance_ = std::make_unique<Maintenance>(p_.store, p_.clock, p_.options,
                                                p_.worker_id, p_.coordinator);
   if (p_.store->SupportsNotify()) {
@@ -440,10 +440,6 @@ Outcome Runtime::Decide(const std::shared_ptr<Execution>& exec,
   }
   o.error = std::string(status.message());
   if (o.error.empty()) o.error = absl::StatusCodeToString(status.code());
-  if (stop == StopReason::kCancelRequested) {
-    o.to = JobState::kCancelled;
-    return o;
-  }
   if (stop == StopReason::kShutdown) {
     // Released: not the job's fault, so it is retried at once and never dies
     // of it (a later failure still counts the attempts used).
@@ -453,13 +449,11 @@ Outcome Runtime::Decide(const std::shared_ptr<Execution>& exec,
     o.error = absl::StrFormat("%s: released by %s", StopReasonText(stop), p_.worker_id);
     return o;
   }
-  if (job.attempt >= job.max_attempts) {
-    o.to = JobState::kDead;
-    return o;
-  }
-  o.to = JobState::kRetryable;
-  o.run_at = p_.clock->Now() +
-             RetryDelay(p_.options.retry, job.attempt, job.backoff_base);
+  const FailureDecision d =
+      DecideFailure(p_.options.retry, job, stop == StopReason::kCancelRequested,
+                    /*retry=*/true, p_.clock->Now());
+  o.to = d.to;
+  if (d.to == JobState::kRetryable) o.run_at = d.run_at;
   return o;
 }
 

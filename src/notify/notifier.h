@@ -9,13 +9,16 @@
 // gives up with a log line and a counter. A slow or hanging endpoint delays
 // only its own channel.
 //
-//   ASSIGN_OR_RETURN(auto config, notify::ParseNotifyConfig(json["notificationConfig"]));
-//   ASSIGN_OR_RETURN(auto dispatcher, notify::Dispatcher::Create(config));
-//   RETURN_IF_ERROR(dispatcher->Attach(queue));  // before queue.Start()
+//   absl::StatusOr<notify::NotifyConfig> config =
+//       notify::ParseNotifyConfig(json["notificationConfig"]);
+//   if (!config.ok()) return config.status();
+//   auto dispatcher = notify::Dispatcher::Create(*config);
+//   if (!dispatcher.ok()) return dispatcher.status();
+//   if (absl::Status s = (*dispatcher)->Attach(queue); !s.ok()) return s;  // before Start()
 //   queue.Start();
 //   ...
 //   queue.Stop();
-//   dispatcher->Stop();  // before `queue` is destroyed (the backlog monitor uses it)
+//   (*dispatcher)->Stop();  // before `queue` is destroyed (the backlog monitor uses it)
 #ifndef POPQUEUE_NOTIFY_NOTIFIER_H_
 #define POPQUEUE_NOTIFY_NOTIFIER_H_
 

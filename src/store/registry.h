@@ -13,7 +13,7 @@ namespace popqueue::store {
 
 struct StoreConfig {
   std::string url;         // sqlite:// postgres:// mongodb:// redis://
-  std::string db_name;     // database (PostgreSQL, MongoDB); see docs/stores.md
+  std::string db_name;     // database (PostgreSQL, MongoDB); see docs/store-contract.md
   std::string collection;  // table / collection / key prefix
 };
 

@@ -40,6 +40,7 @@ class LocalCoordinator : public Coordinator {
   explicit LocalCoordinator(Clock* clock = Clock::Real());
 
   std::string_view Kind() const override { return "local"; }
+  bool SharedAcrossProcesses() const override { return false; }
 
   absl::StatusOr<std::optional<Lock>> LockAcquire(const LockAcquireParams& params) override;
   absl::StatusOr<bool> LockExtend(const LockExtendParams& params) override;

@@ -13,11 +13,6 @@ std::string StateStr(JobState state) {
   return std::string(JobStateName(state));
 }
 
-std::vector<std::string> NonFinalStates() {
-  return {StateStr(JobState::kScheduled), StateStr(JobState::kAvailable),
-          StateStr(JobState::kRunning), StateStr(JobState::kRetryable)};
-}
-
 std::string JobKey(JobId id) { return absl::StrFormat("%d", id); }
 
 std::string LeaseKey(int64_t lease_token) {

@@ -73,9 +73,6 @@ absl::StatusOr<JobState> ReadState(const bson_t* doc);
 // The string form of a state for filters and updates.
 std::string StateStr(JobState state);
 
-// The non-final states, as stored.
-std::vector<std::string> NonFinalStates();
-
 }  // namespace popqueue::store::mongodb
 
 #endif  // POPQUEUE_STORE_MONGODB_JOB_DOC_H_

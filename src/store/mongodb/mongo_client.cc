@@ -350,17 +350,6 @@ absl::StatusOr<UpdateResult> Collection::UpdateOne(
   return ReadUpdateResult(reply.get());
 }
 
-absl::StatusOr<UpdateResult> Collection::UpdateMany(
-    const Doc& filter, const Doc& update, std::string_view what) const {
-  Reply reply;
-  bson_error_t error;
-  if (!mongoc_collection_update_many(c_, filter.get(), update.get(), nullptr,
-                                     reply.out(), &error)) {
-    return pool_.ErrorStatus(error, what);
-  }
-  return ReadUpdateResult(reply.get());
-}
-
 absl::StatusOr<UpdateResult> Collection::ReplaceOne(
     const Doc& filter, const Doc& replacement, bool upsert,
     std::string_view what) const {

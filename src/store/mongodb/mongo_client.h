@@ -197,8 +197,6 @@ class Collection {
   absl::StatusOr<UpdateResult> UpdateOne(const Doc& filter, const Doc& update,
                                          bool upsert,
                                          std::string_view what) const;
-  absl::StatusOr<UpdateResult> UpdateMany(const Doc& filter, const Doc& update,
-                                          std::string_view what) const;
   absl::StatusOr<UpdateResult> ReplaceOne(const Doc& filter,
                                           const Doc& replacement, bool upsert,
                                           std::string_view what) const;

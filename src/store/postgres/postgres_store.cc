@@ -25,7 +25,7 @@ absl::StatusOr<std::shared_ptr<Store>> OpenPostgresStore(
 namespace pg {
 namespace {
 
-constexpr int kMaxAttempts = 4;  // serialization failures / deadlocks
+constexpr int kMaxTxAttempts = 4;  // serialization failures / deadlocks
 constexpr absl::Duration kCompactEvery = absl::Seconds(5);
 // The client bound of Migrate()'s calls at the least, since it lifts
 // statement_timeout: migrating a large table, or waiting for another
@@ -91,7 +91,7 @@ absl::StatusOr<Result> PostgresStore::Run(std::string_view name,
     if (!lease.ok()) return lease.status();
     absl::StatusOr<Result> r =
         lease->Exec(name, catalog_.Query(name), params, what);
-    if (r.ok() || !absl::IsAborted(r.status()) || attempt >= kMaxAttempts) {
+    if (r.ok() || !absl::IsAborted(r.status()) || attempt >= kMaxTxAttempts) {
       return r;
     }
     absl::SleepFor(absl::Milliseconds(2 * attempt));
@@ -108,7 +108,7 @@ absl::Status PostgresStore::InTransaction(
     if (s.ok()) s = body(*lease);
     if (s.ok()) s = lease->ExecSimple("COMMIT", what);
     // On failure the lease rolls back when it is released.
-    if (s.ok() || !absl::IsAborted(s) || attempt >= kMaxAttempts) return s;
+    if (s.ok() || !absl::IsAborted(s) || attempt >= kMaxTxAttempts) return s;
     absl::SleepFor(absl::Milliseconds(2 * attempt));
   }
 }

@@ -108,7 +108,6 @@ class PostgresStore : public Store {
                                       const Params& params,
                                       std::string_view what, JobId id);
   absl::Status SetPaused(const QueueNameParams& params, bool paused);
-  void MaybeCompactCounts(int64_t delta_rows);
 
   SqlCatalog catalog_;
   Pool pool_;
