@@ -185,7 +185,11 @@ absl::Status MongoStore::Migrate() {
   workers.push_back(
       IndexSpec("last_heartbeat_at", Keys({{"last_heartbeat_at", 1}})));
   plan.emplace_back(workers_, std::move(workers));
-  for (const auto& [collection, indexes] : plan) {
+  for (const auto& entry : plan) {
+    // Named references, not a structured binding: lambdas capture those only
+    // from C++20 compilers newer than Debian 12's clang 14.
+    const auto& collection = entry.first;
+    const auto& indexes = entry.second;
     absl::Status s = With(collection, [&](const Collection& c) {
       // Only what is missing: the usual start (indexes in place) writes
       // nothing, so processes starting together do not race on createIndexes
@@ -203,7 +207,7 @@ absl::Status MongoStore::Migrate() {
         std::vector<Doc> missing;
         for (const Doc& spec : indexes) {
           if (!have.count(GetStr(spec.get(), "name").value_or(""))) {
-            missing.push_back(std::move(Doc(bson_copy(spec.get()))));
+            missing.push_back(Doc(bson_copy(spec.get())));
           }
         }
         if (missing.empty()) return absl::OkStatus();
