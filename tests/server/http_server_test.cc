@@ -650,8 +650,8 @@ TEST_F(HttpServerTest, OpenApiDocumentMatchesTheRoutes) {
   for (const RouteInfo& route : HttpServer::Routes()) {
     served.emplace(std::string(route.method), std::string(route.path));
     // The document states the token scope each route needs.
-    EXPECT_EQ(scopes[{std::string(route.method), std::string(route.path)}],
-              ScopeName(route.scope))
+    std::pair<std::string, std::string> key(route.method, route.path);
+    EXPECT_EQ(scopes[key], ScopeName(route.scope))
         << route.method << " " << route.path;
   }
   EXPECT_EQ(documented, served);
