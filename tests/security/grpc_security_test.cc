@@ -262,6 +262,13 @@ TEST_F(GrpcSecurityTest, EveryRpcHasAScope) {
   }
   EXPECT_EQ(ScopeOfRpc("GetJobDetails"), Scope::kRead);
   EXPECT_EQ(ScopeOfRpc("RequeueJob"), Scope::kAdmin);
+  // Every RPC reads job data at least; all but Get*/List* change something.
+  for (const RpcScope& r : RpcScopes()) {
+    EXPECT_GE(r.scope, Scope::kRead) << r.method;
+    if (!r.method.starts_with("Get") && !r.method.starts_with("List")) {
+      EXPECT_GE(r.scope, Scope::kWrite) << r.method;
+    }
+  }
 }
 
 // Walks the service descriptor once per credential: no token, a wrong one,

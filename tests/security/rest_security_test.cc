@@ -416,8 +416,15 @@ TEST_F(RestSecurityTest, EveryRouteAnswersAsItsScopeSays) {
   EXPECT_GE(routes_of[Scope::kRead], 7);
   EXPECT_GE(routes_of[Scope::kWrite], 2);
   EXPECT_GE(routes_of[Scope::kAdmin], 6);
-  // The README's two routes: reading needs read, requeueing admin.
+  // The README's two routes: reading needs read, requeueing admin; and the
+  // rules no table edit may break: every POST and DELETE needs write or
+  // more, every API read a token.
   for (const RouteInfo& route : HttpServer::Routes()) {
+    if (route.method != "GET") EXPECT_GE(route.scope, Scope::kWrite) << route.path;
+    std::string_view p = route.path;
+    if ((p.starts_with("/api/") && p != "/api/openapi.json") || p == "/metrics") {
+      EXPECT_GE(route.scope, Scope::kRead) << route.path;
+    }
     if (route.path == "/api/job-details") EXPECT_EQ(route.scope, Scope::kRead);
     if (route.path == "/api/requeue-job") EXPECT_EQ(route.scope, Scope::kAdmin);
     if (route.path == "/healthz" || route.path == "/readyz") EXPECT_EQ(route.scope, Scope::kOpen);
