@@ -1,6 +1,11 @@
 // The pop-queue dashboard: plain JavaScript over the REST API, refreshed
 // every 2 s. Every value from the server is put on the page with
 // textContent (never innerHTML), so job data can never become markup.
+// A server with tokens answers 401 (reads too, when it has scoped tokens):
+// the dashboard then asks for a token once and keeps it only in this tab's
+// sessionStorage (gone when the tab closes; never localStorage or a
+// cookie). A token of too small a scope gets 403, shown as the server's
+// sentence ("... needs scope admin").
 'use strict';
 
 const STATES = ['scheduled', 'available', 'running', 'retryable', 'completed', 'dead', 'cancelled'];
@@ -19,6 +24,7 @@ const view = {
   selected: null,      // id of the job in the detail panel
   stateHistory: [],    // [{at: Date, counts}] seen by this page
   pendingRetry: null,  // action to run again once a token is entered
+  pendingWhere: null,  // id of the element that shows its refusal
   deleteArmed: false,
 };
 
@@ -37,10 +43,13 @@ function setStatus(text) { $('status').textContent = text; }
 class ApiError extends Error {
   constructor(status, body) {
     const e = (body && body.error) || {};
-    super(e.message || ('HTTP ' + status));
+    super(status === 403
+      ? 'Refused: ' + (e.message || 'this token may not do that')
+      : (e.message || ('HTTP ' + status)));
     this.status = status;
     this.code = e.code || '';
     this.field = e.field || '';
+    this.requiredScope = e.requiredScope || '';
   }
 }
 
@@ -78,13 +87,15 @@ async function api(method, path, body) {
 }
 
 // Runs a mutating call; on 401 asks for the token and runs it again once
-// one is entered.
-async function mutate(action) {
+// one is entered. `where` is the id of the element that shows a refusal of
+// the retried call (the first call's errors go to the caller).
+async function mutate(action, where) {
   try {
     return await action();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       view.pendingRetry = action;
+      view.pendingWhere = where;
       showTokenForm(sessionStorage.getItem(TOKEN_KEY) ? 'That token was refused.' : '');
       return null;
     }
@@ -93,9 +104,11 @@ async function mutate(action) {
 }
 
 function showTokenForm(message) {
-  $('token-form').hidden = false;
+  const form = $('token-form');
+  const wasHidden = form.hidden;
+  form.hidden = false;
   $('token-message').textContent = message || '';
-  $('token-input').focus();
+  if (wasHidden) $('token-input').focus();
 }
 
 function formatTime(iso) {
@@ -236,7 +249,13 @@ function renderQueues(queues) {
     button.type = 'button';
     button.addEventListener('click', () => run(async () => {
       const verb = q.paused ? 'resume' : 'pause';
-      await mutate(() => api('POST', '/api/queues/' + encodeURIComponent(q.name) + '/' + verb));
+      $('queues-message').textContent = '';
+      try {
+        await mutate(() => api('POST', '/api/queues/' + encodeURIComponent(q.name) + '/' + verb),
+                     'queues-message');
+      } catch (e) {
+        $('queues-message').textContent = e.message;
+      }
       await refresh();
     }));
     const td = el('td');
@@ -382,9 +401,9 @@ async function jobAction(kind) {
         const reply = await api('POST', '/api/requeue-job', { jobId: id });
         $('detail-message').textContent = reply.message;
         return reply;
-      });
+      }, 'detail-message');
     } else if (kind === 'cancel') {
-      await mutate(() => api('POST', '/api/jobs/' + id + '/cancel'));
+      await mutate(() => api('POST', '/api/jobs/' + id + '/cancel'), 'detail-message');
     } else if (kind === 'delete') {
       if (!view.deleteArmed) {
         view.deleteArmed = true;
@@ -392,7 +411,7 @@ async function jobAction(kind) {
         return;
       }
       view.deleteArmed = false;
-      const done = await mutate(() => api('DELETE', '/api/jobs/' + id));
+      const done = await mutate(() => api('DELETE', '/api/jobs/' + id), 'detail-message');
       if (done) closeDetail();
     }
   } catch (e) {
@@ -430,7 +449,16 @@ async function refresh() {
       if (view.selected) await openJob(view.selected);
       setStatus('updated ' + new Date().toLocaleTimeString());
     } catch (e) {
-      setStatus('error: ' + e.message);
+      if (e instanceof ApiError && e.status === 401) {
+        // Reads need a token: ask once (the form stays until answered).
+        setStatus('this server needs a token to show jobs');
+        if ($('token-form').hidden) {
+          showTokenForm(sessionStorage.getItem(TOKEN_KEY)
+            ? 'That token was refused.' : 'This server needs a token to show jobs.');
+        }
+      } else {
+        setStatus('error: ' + e.message);
+      }
     } finally {
       refreshing = null;
     }
@@ -454,16 +482,35 @@ function init() {
   $('btn-delete').addEventListener('click', () => run(() => jobAction('delete')));
   $('btn-close').addEventListener('click', closeDetail);
   $('token-button').addEventListener('click', () => showTokenForm(''));
-  $('token-cancel').addEventListener('click', () => { $('token-form').hidden = true; view.pendingRetry = null; });
+  $('token-cancel').addEventListener('click', () => {
+    $('token-form').hidden = true;
+    view.pendingRetry = null;
+    view.pendingWhere = null;
+  });
   $('token-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const token = $('token-input').value.trim();
     if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+    $('queues-message').textContent = '';
     $('token-input').value = '';
     $('token-form').hidden = true;
     const retry = view.pendingRetry;
+    const where = view.pendingWhere;
     view.pendingRetry = null;
-    if (retry) run(async () => { await mutate(retry); await refresh(); });
+    view.pendingWhere = null;
+    if (retry) {
+      run(async () => {
+        try {
+          await mutate(retry, where);
+        } catch (e) {
+          // A refused change (403) is shown where the action was asked.
+          if (where) $(where).textContent = e.message; else throw e;
+        }
+        await refresh();
+      });
+    } else {
+      run(refresh);
+    }
   });
   run(refresh);
   setInterval(() => run(refresh), REFRESH_MS);

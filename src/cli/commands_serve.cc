@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
@@ -13,6 +16,8 @@
 #include "cli/demo.h"
 #include "cli/notifications.h"
 #include "config/keys.h"
+#include "config/validate.h"
+#include "server/access.h"
 #if POPQUEUE_WITH_GRPC
 #include "server/grpc/grpc_server.h"
 #endif
@@ -31,6 +36,21 @@ void WaitForStopSignal(const sigset_t& set) {
                sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+// "; mutating calls need the bearer token", "; 3 tokens, reads need a read
+// token", ... for the start-up line.
+std::string AccessSummary(const server::AccessOptions& access) {
+  size_t n = access.tokens.size() + (access.legacy_token.empty() ? 0 : 1);
+  if (n == 0) return "; no token: every call is open";
+  auto policy = server::AccessPolicy::Create(access);
+  bool public_reads = policy.ok() && policy->public_reads();
+  if (access.tokens.empty()) {
+    return public_reads ? "; mutating calls need the bearer token"
+                        : "; every call but /healthz and /readyz needs the bearer token";
+  }
+  return absl::StrFormat("; %d token%s, %s", n, n == 1 ? "" : "s",
+                         public_reads ? "reads open (--public-reads)" : "reads need a read token");
+}
+
 }  // namespace
 
 int RunServe(const Args& args) {
@@ -39,7 +59,9 @@ int RunServe(const Args& args) {
       "Serves the REST API and the dashboard, the gRPC service and /metrics "
       "over the job\nstore until SIGINT/SIGTERM. Mutating calls need "
       "`Authorization: Bearer TOKEN` when\n--token (env POPQUEUE_TOKEN) is "
-      "set.\n\n--demo also runs demo workers in this process with a stream "
+      "set. --tokens id:scope:secret,... (env POPQUEUE_TOKENS)\ngives tokens "
+      "of scope read, write or admin; with them, reads need a read token\n"
+      "unless --public-reads (docs/security.md).\n\n--demo also runs demo workers in this process with a stream "
       "of sample jobs\n(immediate, delayed, prioritized, failing until dead, "
       "and a recurring one every\n10 seconds), so the dashboard is live at "
       "once.");
@@ -54,6 +76,12 @@ int RunServe(const Args& args) {
   flags.AddBool("no-grpc", "do not start the gRPC service");
   flags.AddValue("token", "TOKEN",
                  "bearer token for mutating calls (env POPQUEUE_TOKEN)");
+  flags.AddValue("tokens", "ID:SCOPE:SECRET,...",
+                 "scoped tokens, scope read, write or admin (env "
+                 "POPQUEUE_TOKENS)");
+  flags.AddBool("public-reads",
+                "leave reads open even with --tokens (env "
+                "POPQUEUE_PUBLIC_READS)");
   flags.AddBool("cors",
                 "send CORS headers, e.g. for ui/index.html opened from disk "
                 "(env POPQUEUE_CORS)");
@@ -84,13 +112,18 @@ int RunServe(const Args& args) {
 #else
   struct {
     std::string address, token;
+    std::vector<server::AccessToken> tokens;
+    std::optional<bool> public_reads;
     int max_message_bytes;
   } grpc;
 #endif
   grpc.address = settings.GetString(config::key::kGrpcAddress);
   grpc.max_message_bytes =
       static_cast<int>(settings.GetInt(config::key::kGrpcMaxMessageBytes));
-  http.token = grpc.token = settings.GetString(config::key::kToken);
+  server::AccessOptions access = config::AccessOptionsOf(settings);
+  http.token = grpc.token = access.legacy_token;
+  http.tokens = grpc.tokens = access.tokens;
+  http.public_reads = grpc.public_reads = access.public_reads;
   const bool grpc_enabled = settings.GetBool(config::key::kGrpcEnabled);
   const bool demo = flags.GetBool("demo");
 
@@ -138,7 +171,7 @@ int RunServe(const Args& args) {
                (*http_server)->port(),
                grpc_server ? absl::StrFormat("; gRPC on port %d", grpc_server->port()).c_str()
                            : "",
-               http.token.empty() ? "" : "; mutating calls need the bearer token");
+               AccessSummary(access).c_str());
 
   if (demo) {
     if (absl::Status s = queue->Define("demo-tick", [](const Job&) { return true; }); !s.ok()) {

@@ -230,8 +230,22 @@ constexpr KeySpec kKeys[] = {
      .env = "POPQUEUE_TOKEN",
      .flag = "token",
      .type = T::kString,
-     .help = "bearer token required by mutating REST and gRPC calls",
+     .help = "the single bearer token of mutating REST and gRPC calls (scope "
+             "admin, id \"token\"); alone, it leaves reads open",
      .secret = true},
+    {.key = "tokens",
+     .env = "POPQUEUE_TOKENS",
+     .flag = "tokens",
+     .type = T::kList,
+     .help = "scoped bearer tokens id:scope:secret (scope read, write or "
+             "admin); with any, reads need a read token (docs/security.md)",
+     .secret = true},
+    {.key = "publicReads",
+     .env = "POPQUEUE_PUBLIC_READS",
+     .flag = "public-reads",
+     .type = T::kBool,
+     .help = "leave read routes and RPCs open even with tokens set (default: "
+             "open only when tokens is not set)"},
     {.key = "cors",
      .env = "POPQUEUE_CORS",
      .flag = "cors",

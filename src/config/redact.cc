@@ -103,6 +103,18 @@ nlohmann::json RedactJson(const nlohmann::json& value) {
 }
 
 std::string RedactedText(const KeySpec& spec, const nlohmann::json& value) {
+  if (spec.secret && spec.type == ValueType::kList && value.is_array()) {
+    // Token entries id:scope:secret keep their id and scope.
+    std::vector<std::string> items;
+    for (const auto& item : value) {
+      std::string s = item.is_string() ? item.get<std::string>() : "";
+      size_t first = s.find(':');
+      size_t second = first == std::string::npos ? first : s.find(':', first + 1);
+      items.push_back(second == std::string::npos ? std::string(kRedacted)
+                                                  : s.substr(0, second + 1) + kRedacted);
+    }
+    return absl::StrJoin(items, ",");
+  }
   if (spec.secret) {
     if (value.is_string() && value.get<std::string>().empty()) return "";
     return kRedacted;

@@ -4,12 +4,15 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/url.h"
 #include "config/redact.h"
 #include "config/value.h"
+#include "server/access.h"
 #include "store/registry.h"
 
 namespace popqueue::config {
@@ -102,6 +105,19 @@ absl::Status ValidateValue(const KeySpec& spec, const nlohmann::json& value) {
     }
     return absl::OkStatus();
   }
+  if (k == key::kTokens) {
+    size_t i = 0;
+    for (const nlohmann::json& item : value) {
+      ++i;
+      absl::StatusOr<server::AccessToken> t =
+          server::ParseTokenEntry(item.get_ref<const std::string&>());
+      if (!t.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("entry %d: %s", i, t.status().message()));
+      }
+    }
+    return absl::OkStatus();
+  }
   if (spec.type == ValueType::kDuration) {
     bool may_be_zero = k == key::kRetainCompleted ||
                        k == key::kRetainCancelled || k == key::kRetainDead;
@@ -159,6 +175,18 @@ absl::Status ResolveConnections(Config& config) {
 }
 
 absl::Status ValidateRelations(const Config& config) {
+  // Ids and secrets unique, the token key's id free, publicReads false only
+  // with a token: the server's own rules, checked at load.
+  absl::StatusOr<server::AccessPolicy> access =
+      server::AccessPolicy::Create(AccessOptionsOf(config));
+  if (!access.ok()) {
+    absl::string_view message = access.status().message();
+    std::string_view what = key::kTokens;
+    if (absl::ConsumePrefix(&message, "publicReads: ")) what = key::kPublicReads;
+    absl::ConsumePrefix(&message, "tokens: ");
+    return absl::InvalidArgumentError(
+        absl::StrFormat("invalid %s (%s): %s", what, Origin(config, what), message));
+  }
   if (config.GetDuration(key::kHeartbeatInterval) >=
       config.GetDuration(key::kLeaseDuration)) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -179,6 +207,16 @@ absl::Status ValidateRelations(const Config& config) {
         Origin(config, key::kBackoffCap)));
   }
   return absl::OkStatus();
+}
+
+server::AccessOptions AccessOptionsOf(const Config& config) {
+  server::AccessOptions options{.legacy_token = config.GetString(key::kToken)};
+  for (const std::string& entry : config.GetList(key::kTokens)) {
+    absl::StatusOr<server::AccessToken> t = server::ParseTokenEntry(entry);
+    if (t.ok()) options.tokens.push_back(*std::move(t));  // checked at load
+  }
+  if (config.IsSet(key::kPublicReads)) options.public_reads = config.GetBool(key::kPublicReads);
+  return options;
 }
 
 }  // namespace popqueue::config

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "config/keys.h"
 #include "nlohmann/json.hpp"
+#include "server/access.h"
 
 namespace popqueue::config {
 
@@ -23,8 +24,12 @@ absl::Status ValidateValue(const KeySpec& spec, const nlohmann::json& value);
 absl::Status ResolveConnections(Config& config);
 
 // Rules between keys: heartbeatInterval < leaseDuration, backoffBase <=
-// backoffCap.
+// backoffCap, and the access rules of token, tokens and publicReads.
 absl::Status ValidateRelations(const Config& config);
+
+// The access settings (token, tokens, publicReads) for the servers'
+// options (server/access.h).
+server::AccessOptions AccessOptionsOf(const Config& config);
 
 }  // namespace popqueue::config
 

@@ -16,6 +16,7 @@
 
 #include "config/keys.h"
 #include "config/redact.h"
+#include "config/validate.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
@@ -405,6 +406,69 @@ TEST_F(ConfigTest, SecretsNeverAppear) {
   EXPECT_THAT(Error(), AllOf(HasSubstr("dbUrl"), Not(HasSubstr("env-pw"))));
   options_.env = {{"POPQUEUE_TOKEN", "bad\ttoken-pw"}};
   EXPECT_THAT(Error(), AllOf(HasSubstr("token"), Not(HasSubstr("token-pw"))));
+}
+
+// tokens: id:scope:secret entries from every source; a bad entry names the
+// entry, the field and the source, never the secret; config check shows id
+// and scope only.
+TEST_F(ConfigTest, ScopedTokensAndPublicReads) {
+  WriteConfig(R"({"tokens": ["viewer:read:file-secret-0123456789",
+                             "ops:admin:file-secret-abcdefghij"]})");
+  absl::StatusOr<Config> c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  server::AccessOptions access = AccessOptionsOf(*c);
+  ASSERT_EQ(access.tokens.size(), 2u);
+  EXPECT_EQ(access.tokens[0].id, "viewer");
+  EXPECT_EQ(access.tokens[0].scope, server::Scope::kRead);
+  EXPECT_EQ(access.tokens[1].secret, "file-secret-abcdefghij");
+  EXPECT_FALSE(access.public_reads.has_value());
+  std::string report = c->ToRedactedJson().dump();
+  EXPECT_THAT(report, AllOf(HasSubstr("viewer:read:***,ops:admin:***"),
+                            Not(HasSubstr("file-secret"))));
+
+  // The environment (comma-separated) wins over the file; flags over both.
+  options_.env = {{"POPQUEUE_TOKENS", "ci:write:env-secret-0123456789, old:read:env-secret-abcdefghij"},
+                  {"POPQUEUE_PUBLIC_READS", "yes"}};
+  c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  access = AccessOptionsOf(*c);
+  ASSERT_EQ(access.tokens.size(), 2u);
+  EXPECT_EQ(access.tokens[1].id, "old");
+  EXPECT_EQ(access.public_reads, true);
+  options_.flags = {{"tokens", "new:admin:flag-secret-0123456789"}, {"public-reads", "false"}};
+  c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  access = AccessOptionsOf(*c);
+  ASSERT_EQ(access.tokens.size(), 1u);
+  EXPECT_EQ(access.tokens[0].id, "new");
+  EXPECT_EQ(access.public_reads, false);
+
+  // Bad entries: the key, the source, the entry and the field; no secret.
+  options_.flags.clear();
+  const struct {
+    std::string tokens, want;
+  } bad[] = {
+      {"a:read:good-secret-0123456789,b:wrte:hidden-secret-0123456789", "entry 2: scope of token \"b\""},
+      {"a:read:tooshort", "entry 1: secret of token \"a\": expected at least 16"},
+      {"hidden-secret-without-colons", "entry 1: expected id:scope:secret"},
+      {"a:read:hidden-secret-0123456789,a:admin:other-secret-0123456789", "\"a\" is used twice"},
+      {"a:read:hidden-secret-0123456789,b:admin:hidden-secret-0123456789", "same secret"},
+  };
+  for (const auto& b : bad) {
+    options_.env = {{"POPQUEUE_TOKENS", b.tokens}};
+    std::string error = Error();
+    EXPECT_THAT(error, AllOf(HasSubstr("invalid tokens"), HasSubstr("POPQUEUE_TOKENS"),
+                             HasSubstr(b.want), Not(HasSubstr("hidden-secret")),
+                             Not(HasSubstr("tooshort")), Not(HasSubstr("wrte"))))
+        << b.tokens;
+  }
+  // publicReads false needs a token.
+  std::filesystem::remove(dir_ + "/config.json");
+  options_.env = {{"POPQUEUE_PUBLIC_READS", "false"}};
+  EXPECT_THAT(Error(), AllOf(HasSubstr("invalid publicReads"), HasSubstr("POPQUEUE_PUBLIC_READS"),
+                             HasSubstr("needs a token")));
+  options_.env["POPQUEUE_TOKEN"] = "legacy";
+  EXPECT_TRUE(Load().ok());
 }
 
 TEST(RedactTest, Urls) {

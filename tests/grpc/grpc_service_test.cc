@@ -314,15 +314,6 @@ TEST_F(GrpcServiceTest, MutatingCallsNeedTheToken) {
   EXPECT_EQ(lr.jobs_size(), 1);
 }
 
-TEST(ConstantTimeEquals, ComparesWholeStrings) {
-  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
-  EXPECT_TRUE(ConstantTimeEquals("", ""));
-  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
-  EXPECT_FALSE(ConstantTimeEquals("abc", "ab"));
-  EXPECT_FALSE(ConstantTimeEquals("ab", "abc"));
-  EXPECT_FALSE(ConstantTimeEquals("", "a"));
-}
-
 TEST_F(GrpcServiceTest, EnqueueBatchDuplicatesAndFieldErrors) {
   EnqueueJobsRequest req;
   for (int i = 0; i < 3; ++i) {

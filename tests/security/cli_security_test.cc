@@ -176,5 +176,38 @@ TEST_F(CliSecurityTest, PasswordsInUrlsAreNeverPrinted) {
   }
 }
 
+// Bad token entries stop `serve` and `config check` with a message naming
+// the key, the source, the entry and the field, exit 2, and never the
+// secret; good ones are listed as id:scope:***.
+TEST_F(CliSecurityTest, BadTokensStopStartUpWithoutShowingASecret) {
+  const std::string secret = "tok3n-Secret-value-9f";
+  const struct {
+    std::vector<std::string> args, env;
+    std::string want;
+  } bad[] = {
+      {{"serve", "--port", "0", "--no-grpc", "--tokens", "ci:wrte:" + secret}, {},
+       "scope of token \"ci\""},
+      {{"config", "check"}, {"POPQUEUE_TOKENS=ops:admin:" + secret + ",ci:read:short"},
+       "entry 2: secret of token \"ci\""},
+      {{"config", "check"}, {"POPQUEUE_TOKENS=a:read:" + secret + ",b:admin:" + secret},
+       "same secret"},
+      {{"serve", "--port", "0", "--no-grpc", "--public-reads=false"}, {}, "publicReads"},
+  };
+  for (const auto& b : bad) {
+    std::vector<std::string> args = b.args;
+    args.insert(args.begin() + 1, {"--db-url", dir_.SqliteUrl()});
+    if (args[0] == "config") args.erase(args.begin() + 1, args.begin() + 3);
+    Result r = Run(args, b.env);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(args) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(b.want)) << r.err;
+    EXPECT_THAT(r.err + r.out, Not(HasSubstr(secret)));
+  }
+  Result ok = Run({"config", "check"},
+                  {"POPQUEUE_TOKENS=ops:admin:" + secret + ",grafana:read:" + secret + "-2"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("ops:admin:***,grafana:read:***"));
+  EXPECT_THAT(ok.err + ok.out, Not(HasSubstr(secret)));
+}
+
 }  // namespace
 }  // namespace popqueue

@@ -1,8 +1,12 @@
-// Bad input through the gRPC door: every mutating RPC needs the token (the
-// service descriptor is walked, so new RPCs are covered), oversized payloads
+// Bad input through the gRPC door: every RPC answers as its token scope says
+// (the service descriptor is walked for each scope, so new RPCs are
+// covered), mutating calls leave an audit line, oversized payloads
 // and messages are RESOURCE_EXHAUSTED, undecodable or hostile messages get a
 // clear status and change nothing, and injection strings are stored verbatim.
 #include <chrono>
+#include <map>
+#include <optional>
+#include <sstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -17,27 +21,35 @@
 #include "gtest/gtest.h"
 #include "popqueue.grpc.pb.h"
 #include "popqueue/queue.h"
+#include "server/grpc/auth.h"
 #include "server/grpc/grpc_server.h"
 #include "tests/integration/test_util.h"
+#include "tests/support/stderr_capture.h"
 
 namespace popqueue::server {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::TempDir;
 
 constexpr char kToken[] = "grpc-secret-token-77c3";
 
 class GrpcSecurityTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Start({.token = kToken}); }
+
+  void Start(GrpcOptions options) {
+    server_.reset();
+    queue_.reset();
     QueueConfig config{.db_url = dir_.SqliteUrl(), .retries = 0, .max_payload_bytes = 1000};
     config.worker.handle_signals = false;
     auto queue = Queue::Open(config);
     ASSERT_TRUE(queue.ok()) << queue.status();
     queue_ = std::move(*queue);
-    auto server = GrpcServer::Start(
-        queue_.get(), {.address = "127.0.0.1:0", .token = kToken, .max_message_bytes = 64 << 10});
+    options.address = "127.0.0.1:0";
+    options.max_message_bytes = 64 << 10;
+    auto server = GrpcServer::Start(queue_.get(), options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
@@ -222,6 +234,156 @@ TEST_F(GrpcSecurityTest, InjectionStringsAreStoredVerbatim) {
     EXPECT_EQ(listed.jobs_size(), 1) << s;
   }
   EXPECT_EQ(JobCount(), static_cast<int64_t>(std::size(evil)));
+}
+
+
+constexpr char kReadSecret[] = "viewer-secret-7f3a9c1e55";
+constexpr char kWriteSecret[] = "worker-secret-2b8d4e0a77";
+constexpr char kAdminSecret[] = "operator-secret-9c6e1f3b22";
+
+std::vector<AccessToken> ScopedTokens() {
+  return {{"viewer", Scope::kRead, kReadSecret},
+          {"worker", Scope::kWrite, kWriteSecret},
+          {"operator", Scope::kAdmin, kAdminSecret}};
+}
+
+// The scope table and the service agree: every RPC has a row, every row an
+// RPC.
+TEST_F(GrpcSecurityTest, EveryRpcHasAScope) {
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName("popqueue.PopQueue");
+  ASSERT_NE(service, nullptr);
+  for (int i = 0; i < service->method_count(); ++i) {
+    EXPECT_TRUE(ScopeOfRpc(service->method(i)->name()).has_value())
+        << service->method(i)->name() << " has no row in server/grpc/auth.cc";
+  }
+  for (const RpcScope& r : RpcScopes()) {
+    EXPECT_NE(service->FindMethodByName(std::string(r.method)), nullptr) << r.method;
+  }
+  EXPECT_EQ(ScopeOfRpc("GetJobDetails"), Scope::kRead);
+  EXPECT_EQ(ScopeOfRpc("RequeueJob"), Scope::kAdmin);
+  // Every RPC reads job data at least; all but Get*/List* change something.
+  for (const RpcScope& r : RpcScopes()) {
+    EXPECT_GE(r.scope, Scope::kRead) << r.method;
+    if (!r.method.starts_with("Get") && !r.method.starts_with("List")) {
+      EXPECT_GE(r.scope, Scope::kWrite) << r.method;
+    }
+  }
+}
+
+// Walks the service descriptor once per credential: no token, a wrong one,
+// and a token of each scope. UNAUTHENTICATED without a valid token,
+// PERMISSION_DENIED naming the scope needed for too small a scope, past the
+// check otherwise (an empty request then fails validation, if anything).
+TEST_F(GrpcSecurityTest, EveryRpcAnswersAsItsScopeSays) {
+  Start({.tokens = ScopedTokens()});
+  auto job = queue_->Enqueue("n", "x");
+  ASSERT_TRUE(job.ok());
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName("popqueue.PopQueue");
+  ASSERT_NE(service, nullptr);
+  const struct {
+    std::string secret;
+    std::optional<Scope> scope;
+  } callers[] = {{"", std::nullopt},
+                 {"not-a-token-at-all-0000", std::nullopt},
+                 {kReadSecret, Scope::kRead},
+                 {kWriteSecret, Scope::kWrite},
+                 {kAdminSecret, Scope::kAdmin}};
+  std::map<Scope, int> rpcs_of;
+  for (int i = 0; i < service->method_count(); ++i) {
+    const std::string& name = service->method(i)->name();
+    std::optional<Scope> needed = ScopeOfRpc(name);
+    ASSERT_TRUE(needed.has_value()) << name;
+    ++rpcs_of[*needed];
+    for (const auto& caller : callers) {
+      std::string what = name + " with " +
+                         (caller.scope ? std::string(ScopeName(*caller.scope)) : "'" + caller.secret + "'");
+      grpc::Status s = RawCall("/popqueue.PopQueue/" + name, "", caller.secret);
+      if (caller.scope && *caller.scope >= *needed) {
+        EXPECT_NE(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << what;
+        EXPECT_NE(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << what << s.error_message();
+      } else if (caller.scope) {
+        EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << what;
+        EXPECT_THAT(s.error_message(), HasSubstr("needs scope " + std::string(ScopeName(*needed))));
+      } else {
+        EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << what;
+        EXPECT_FALSE(s.error_message().empty());
+      }
+      if (!caller.secret.empty()) EXPECT_THAT(s.error_message(), Not(HasSubstr(caller.secret)));
+    }
+  }
+  EXPECT_GE(rpcs_of[Scope::kRead], 3);
+  EXPECT_GE(rpcs_of[Scope::kWrite], 5);
+  EXPECT_GE(rpcs_of[Scope::kAdmin], 2);
+  EXPECT_EQ(JobCount(), 1);
+  EXPECT_EQ(queue_->GetJob(job->id)->state, JobState::kAvailable);
+}
+
+TEST_F(GrpcSecurityTest, PublicReadsKeepReadRpcsOpen) {
+  Start({.tokens = ScopedTokens(), .public_reads = true});
+  ListJobsResponse listed;
+  EXPECT_TRUE(stub_->ListJobs(Ctx("").get(), ListJobsRequest(), &listed).ok());
+  EnqueueJobsRequest req;
+  req.add_jobs()->set_name("n");
+  EnqueueJobsResponse resp;
+  EXPECT_EQ(stub_->Enqueue(Ctx("").get(), req, &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(stub_->Enqueue(Ctx(kWriteSecret).get(), req, &resp).ok());
+}
+
+// One INFO line per mutating RPC, allowed or refused; none for reads; no
+// payload, no secret.
+TEST_F(GrpcSecurityTest, EveryMutatingRpcLeavesOneAuditLine) {
+  Start({.tokens = ScopedTokens()});
+  std::string log, id;
+  {
+    ::popqueue::testing::StderrCapture capture(dir_.path() + "/stderr.log");
+    ASSERT_TRUE(capture.ok());
+    EnqueueJobsRequest req;
+    JobSpec* spec = req.add_jobs();
+    spec->set_name("n");
+    spec->set_queue("mail");
+    spec->set_data("payload-must-not-be-logged");
+    EnqueueJobsResponse resp;
+    ASSERT_TRUE(stub_->Enqueue(Ctx(kWriteSecret).get(), req, &resp).ok());
+    id = resp.results(0).id();
+    CancelJobRequest cancel;
+    cancel.set_job_id(id);
+    JobRecord record;
+    EXPECT_EQ(stub_->CancelJob(Ctx(kWriteSecret).get(), cancel, &record).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_TRUE(stub_->CancelJob(Ctx(kAdminSecret).get(), cancel, &record).ok());
+    RequeueJobRequest requeue;
+    requeue.set_jobid(id);
+    RequeueJobResponse requeued;
+    EXPECT_TRUE(stub_->RequeueJob(Ctx(kAdminSecret).get(), requeue, &requeued).ok());
+    EXPECT_EQ(stub_->RequeueJob(Ctx("").get(), requeue, &requeued).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    GetJobRequest get;
+    get.set_job_id(id);
+    EXPECT_TRUE(stub_->GetJob(Ctx(kReadSecret).get(), get, &record).ok());
+    log = capture.text();
+  }
+  std::vector<std::string> audit;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("audit: ") != std::string::npos) audit.push_back(line);
+  }
+  ASSERT_EQ(audit.size(), 5u) << log;
+  const std::string expected[] = {
+      "audit: token=worker grpc Enqueue -> OK job=" + id + " queue=mail",
+      "audit: token=worker grpc CancelJob -> PERMISSION_DENIED",
+      "audit: token=operator grpc CancelJob -> OK job=" + id,
+      "audit: token=operator grpc RequeueJob -> OK job=" + id,
+      "audit: token=- grpc RequeueJob -> UNAUTHENTICATED",
+  };
+  for (size_t i = 0; i < audit.size(); ++i) {
+    EXPECT_THAT(audit[i], ::testing::EndsWith(expected[i])) << i;
+  }
+  for (const char* secret : {kReadSecret, kWriteSecret, kAdminSecret, "payload-must-not-be-logged"}) {
+    EXPECT_THAT(log, Not(HasSubstr(secret)));
+  }
 }
 
 }  // namespace

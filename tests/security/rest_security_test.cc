@@ -1,5 +1,7 @@
 // Bad input through the REST door, and the server's security properties:
-// every mutating route needs the token, oversized payloads get 413 under
+// every route answers as its token scope says (the route table is walked for
+// each scope), the single token keeps its meaning, every mutation leaves one
+// audit line without payload or secret, oversized payloads get 413 under
 // configurable limits, malformed or hostile input gets a clear error and
 // changes nothing, raw protocol garbage does not hurt the server, secrets
 // never reach the log, and the dashboard has no way to turn data into code.
@@ -8,6 +10,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -22,6 +26,7 @@
 #include "popqueue/queue.h"
 #include "server/http/http_server.h"
 #include "tests/integration/test_util.h"
+#include "tests/support/stderr_capture.h"
 
 namespace popqueue::server {
 namespace {
@@ -32,6 +37,15 @@ using testing::TempDir;
 using json = nlohmann::json;
 
 constexpr char kToken[] = "rest-secret-token-5a1b";
+constexpr char kReadSecret[] = "viewer-secret-7f3a9c1e55";
+constexpr char kWriteSecret[] = "producer-secret-2b8d4e0a77";
+constexpr char kAdminSecret[] = "operator-secret-9c6e1f3b22";
+
+std::vector<AccessToken> ScopedTokens() {
+  return {{"viewer", Scope::kRead, kReadSecret},
+          {"producer", Scope::kWrite, kWriteSecret},
+          {"operator", Scope::kAdmin, kAdminSecret}};
+}
 
 class RestSecurityTest : public ::testing::Test {
  protected:
@@ -332,6 +346,182 @@ TEST_F(RestSecurityTest, DashboardKeepsJobDataInert) {
   EXPECT_THAT(r->get_header_value("Content-Type"), HasSubstr("application/json"));
   EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff");
   EXPECT_EQ(json::parse(r->body)["data"], payload);
+}
+
+
+// Prepares what a successful call of `route` needs (a fresh job; a
+// cancelled one for the requeue routes) and returns the path and body.
+std::pair<std::string, std::string> Prepare(Queue& queue, const RouteInfo& route) {
+  auto job = queue.Enqueue("n", "payload-must-not-be-logged");
+  EXPECT_TRUE(job.ok()) << job.status();
+  std::string id = absl::StrCat(job->id);
+  std::string_view path_view = route.path;
+  if (path_view == "/api/requeue-job" || path_view == "/api/jobs/{id}/retry") {
+    EXPECT_TRUE(queue.Cancel(job->id).ok());
+  }
+  std::string path = absl::StrReplaceAll(std::string(route.path),
+                                         {{"{id}", id}, {"{name}", "default"}});
+  std::string body;
+  if (path_view == "/api/requeue-job") body = R"({"jobId":")" + id + R"("})";
+  if (path_view == "/api/jobs") body = R"({"name":"n","data":"payload-must-not-be-logged"})";
+  if (path_view == "/api/jobs/batch") body = R"({"jobs":[{"name":"n"},{"name":"m"}]})";
+  return {path, body};
+}
+
+// Walks the route table once per credential: no token, a wrong one, and a
+// token of each scope. Every route answers 401 (no or a wrong token), 403
+// naming the scope it needs (a valid token of a smaller scope), or success,
+// as its scope says; open routes answer without a token.
+TEST_F(RestSecurityTest, EveryRouteAnswersAsItsScopeSays) {
+  Start(HttpOptions{.tokens = ScopedTokens()});
+  const struct {
+    std::string secret;
+    std::optional<Scope> scope;  // nullopt: not a valid token
+  } callers[] = {{"", std::nullopt},
+                 {"not-a-token-at-all-0000", std::nullopt},
+                 {kReadSecret, Scope::kRead},
+                 {kWriteSecret, Scope::kWrite},
+                 {kAdminSecret, Scope::kAdmin}};
+  std::map<Scope, int> routes_of;
+  for (const RouteInfo& route : HttpServer::Routes()) {
+    ++routes_of[route.scope];
+    std::string method(route.method);
+    for (const auto& caller : callers) {
+      auto [path, body] = Prepare(*queue_, route);
+      std::string what = method + " " + std::string(route.path) + " with " +
+                         (caller.scope ? std::string(ScopeName(*caller.scope)) : "'" + caller.secret + "'");
+      auto r = Send(method, path, body, caller.secret);
+      ASSERT_TRUE(r) << what;
+      if (route.scope == Scope::kOpen || (caller.scope && *caller.scope >= route.scope)) {
+        EXPECT_GE(r->status, 200) << what << ": " << r->body;
+        EXPECT_LT(r->status, 300) << what << ": " << r->body;
+        continue;
+      }
+      int want = caller.scope ? 403 : 401;
+      ExpectClearError(r, want, what);
+      json error = json::parse(r->body, nullptr, false)["error"];
+      EXPECT_EQ(error.value("requiredScope", ""), ScopeName(route.scope)) << what;
+      EXPECT_EQ(error.value("code", ""), want == 401 ? "UNAUTHENTICATED" : "PERMISSION_DENIED");
+      if (want == 401) EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer") << what;
+      if (want == 403) {
+        EXPECT_THAT(error.value("message", ""),
+                    HasSubstr("needs scope " + std::string(ScopeName(route.scope))));
+      }
+      EXPECT_THAT(r->body, Not(HasSubstr(caller.secret.empty() ? "\x01" : caller.secret)));
+    }
+  }
+  // The table has routes of every scope (a table that lost its scopes
+  // would pass the loop trivially).
+  EXPECT_GE(routes_of[Scope::kOpen], 5);
+  EXPECT_GE(routes_of[Scope::kRead], 7);
+  EXPECT_GE(routes_of[Scope::kWrite], 2);
+  EXPECT_GE(routes_of[Scope::kAdmin], 6);
+  // The README's two routes: reading needs read, requeueing admin; and the
+  // rules no table edit may break: every POST and DELETE needs write or
+  // more, every API read a token.
+  for (const RouteInfo& route : HttpServer::Routes()) {
+    if (route.method != "GET") EXPECT_GE(route.scope, Scope::kWrite) << route.path;
+    std::string_view p = route.path;
+    if ((p.starts_with("/api/") && p != "/api/openapi.json") || p == "/metrics") {
+      EXPECT_GE(route.scope, Scope::kRead) << route.path;
+    }
+    if (route.path == "/api/job-details") EXPECT_EQ(route.scope, Scope::kRead);
+    if (route.path == "/api/requeue-job") EXPECT_EQ(route.scope, Scope::kAdmin);
+    if (route.path == "/healthz" || route.path == "/readyz") EXPECT_EQ(route.scope, Scope::kOpen);
+  }
+}
+
+TEST_F(RestSecurityTest, PublicReadsKeepReadsOpenWithScopedTokens) {
+  Start(HttpOptions{.tokens = ScopedTokens(), .public_reads = true});
+  ASSERT_TRUE(queue_->Enqueue("n", "x").ok());
+  for (const RouteInfo& route : HttpServer::Routes()) {
+    auto [path, body] = Prepare(*queue_, route);
+    auto r = Send(std::string(route.method), path, body);
+    ASSERT_TRUE(r);
+    if (route.scope <= Scope::kRead) {
+      EXPECT_EQ(r->status, 200) << route.path << ": " << r->body;
+    } else {
+      EXPECT_EQ(r->status, 401) << route.path;
+    }
+  }
+}
+
+// The original single token with scoped tokens beside it: still admin, and
+// reads now need a token (any scope), which it is.
+TEST_F(RestSecurityTest, TheSingleTokenIsAnAdminTokenBesideScopedOnes) {
+  Start(HttpOptions{.token = kToken, .tokens = ScopedTokens()});
+  auto job = queue_->Enqueue("n", "x");
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(Send("GET", "/api/job-details")->status, 401);
+  EXPECT_EQ(Send("GET", "/api/job-details", "", kToken)->status, 200);
+  EXPECT_EQ(Send("GET", "/api/job-details", "", kReadSecret)->status, 200);
+  EXPECT_EQ(Send("POST", absl::StrCat("/api/jobs/", job->id, "/cancel"), "", kToken)->status, 200);
+}
+
+TEST_F(RestSecurityTest, BadTokenOptionsStopTheServer) {
+  QueueConfig config{.db_url = dir_.SqliteUrl(), .retries = 0};
+  config.worker.handle_signals = false;
+  auto q = Queue::Open(config);
+  ASSERT_TRUE(q.ok());
+  auto s = HttpServer::Start(q->get(), {.port = 0, .tokens = {{"a", Scope::kRead, "short"}}});
+  EXPECT_TRUE(absl::IsInvalidArgument(s.status())) << s.status();
+  EXPECT_THAT(s.status().message(), HasSubstr("secret of token \"a\""));
+  s = HttpServer::Start(q->get(), {.port = 0, .public_reads = false});
+  EXPECT_TRUE(absl::IsInvalidArgument(s.status())) << s.status();
+}
+
+// One INFO line per mutation, allowed or refused: who (the token id), what,
+// the status and which job or queue. Reads leave none; payloads, queries and
+// secrets never appear.
+TEST_F(RestSecurityTest, EveryMutationLeavesOneAuditLine) {
+  Start(HttpOptions{.tokens = ScopedTokens()});
+  auto job = queue_->Enqueue("n", "x");
+  ASSERT_TRUE(job.ok());
+  std::string id = absl::StrCat(job->id);
+  std::string log;
+  std::string enqueued;
+  {
+    ::popqueue::testing::StderrCapture capture(dir_.path() + "/stderr.log");
+    ASSERT_TRUE(capture.ok());
+    auto created = Send("POST", "/api/jobs",
+                        R"({"name":"n","queue":"mail","data":"payload-must-not-be-logged"})",
+                        kWriteSecret);
+    ASSERT_EQ(created->status, 201);
+    enqueued = json::parse(created->body)["id"];
+    EXPECT_EQ(Send("POST", "/api/jobs/" + id + "/cancel", "", kWriteSecret)->status, 403);
+    EXPECT_EQ(Send("POST", "/api/jobs/" + id + "/cancel", "", "wrong-token-value-1234")->status,
+              401);
+    EXPECT_EQ(Send("POST", "/api/jobs/" + id + "/cancel", "", kAdminSecret)->status, 200);
+    EXPECT_EQ(Send("POST", "/api/requeue-job", R"({"jobId":")" + id + R"("})", kAdminSecret)->status,
+              200);
+    EXPECT_EQ(Send("POST", "/api/queues/mail/pause", "", kAdminSecret)->status, 200);
+    EXPECT_EQ(Send("DELETE", "/api/jobs/" + enqueued, "", kAdminSecret)->status, 200);
+    EXPECT_EQ(Send("GET", "/api/jobs?identifier=x", "", kReadSecret)->status, 200);
+    EXPECT_EQ(Send("GET", "/api/jobs/" + id, "", kAdminSecret)->status, 200);
+    log = capture.text();
+  }
+  std::vector<std::string> audit;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("audit: ") != std::string::npos) audit.push_back(line);
+  }
+  ASSERT_EQ(audit.size(), 7u) << log;
+  const std::string expected[] = {
+      "INFO  popqueue: audit: token=producer POST /api/jobs -> 201 job=" + enqueued + " queue=mail",
+      "INFO  popqueue: audit: token=producer POST /api/jobs/" + id + "/cancel -> 403 job=" + id,
+      "INFO  popqueue: audit: token=- POST /api/jobs/" + id + "/cancel -> 401 job=" + id,
+      "INFO  popqueue: audit: token=operator POST /api/jobs/" + id + "/cancel -> 200 job=" + id,
+      "INFO  popqueue: audit: token=operator POST /api/requeue-job -> 200 job=" + id,
+      "INFO  popqueue: audit: token=operator POST /api/queues/mail/pause -> 200 queue=mail",
+      "INFO  popqueue: audit: token=operator DELETE /api/jobs/" + enqueued + " -> 200 job=" + enqueued,
+  };
+  for (size_t i = 0; i < audit.size(); ++i) {
+    EXPECT_THAT(audit[i], ::testing::EndsWith(expected[i])) << i;
+  }
+  for (const char* secret : {kReadSecret, kWriteSecret, kAdminSecret, "wrong-token-value-1234",
+                             "payload-must-not-be-logged", "Bearer", "identifier=x"}) {
+    EXPECT_THAT(log, Not(HasSubstr(secret)));
+  }
 }
 
 }  // namespace

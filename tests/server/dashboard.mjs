@@ -9,6 +9,12 @@
 // injection probe shows it as literal text (no element is created, no
 // alert fires); its detail opens; Requeue asks for the token (the server has
 // one), then moves the job to "available". Saves dashboard.png in <out dir>.
+// Then, against a server with scoped tokens: the page asks for a token
+// before it shows anything; with a read token it shows jobs and refuses
+// Requeue and Pause with the server's sentence (the scope needed); a write
+// token is refused too (requeue and pause are admin); an admin token
+// requeues. The token lives only in the tab's sessionStorage: no
+// localStorage, no cookie, and a new tab asks again.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,14 +25,17 @@ import { chromium } from 'playwright-core';
 const [serverPath, chromiumPath, outDir] = process.argv.slice(2);
 const PROBE = '<img src=x onerror=alert(1)>';
 const TOKEN = 'dashboard-test-token';
+const READ = 'viewer-secret-0123456789';
+const WRITE = 'producer-secret-0123456789';
+const ADMIN = 'operator-secret-0123456789';
 const TIMEOUT = 15000;
 
 function fail(message) {
   throw new Error(message);
 }
 
-function startServer() {
-  const child = spawn(serverPath, ['--token', TOKEN, '--cors'], { stdio: ['pipe', 'pipe', 'inherit'] });
+function startServer(args) {
+  const child = spawn(serverPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
@@ -49,7 +58,8 @@ async function stopServer(child) {
 }
 
 async function main() {
-  const { child, port } = startServer();
+  const { child, port } = startServer(['--token', TOKEN, '--cors']);
+  let scoped = null;
   const userDataDir = mkdtempSync(join(tmpdir(), 'popqueue-chromium-'));
   let context = null;
   const problems = [];
@@ -70,8 +80,9 @@ async function main() {
     });
     page.on('pageerror', (err) => problems.push('page error: ' + err.message));
     page.on('console', (msg) => {
-      // The 401 that makes the dashboard ask for the token is expected.
-      if (msg.type() === 'error' && !/status of 401/.test(msg.text())) {
+      // The 401s that make the dashboard ask for a token, and the 403s of
+      // refused changes, are expected.
+      if (msg.type() === 'error' && !/status of 40[13]/.test(msg.text())) {
         problems.push('console error: ' + msg.text());
       }
     });
@@ -143,13 +154,103 @@ async function main() {
     await fromDisk.waitForFunction(() => document.querySelectorAll('#jobs-table tbody tr[data-id]').length >= 8,
                                    null, { timeout: TIMEOUT });
     await fromDisk.close();
+
+    await scopedTokens(context, problems, (s) => { scoped = s; });
     if (problems.length) fail(problems.join('\n'));
     console.log('dashboard test: OK (screenshot ' + join(outDir, 'dashboard.png') + ')');
   } finally {
     if (context) await context.close().catch(() => {});
     rmSync(userDataDir, { recursive: true, force: true });
     await stopServer(child);
+    if (scoped) await stopServer(scoped);
   }
+}
+
+async function scopedTokens(context, problems, started) {
+  const server = startServer(['--tokens', `viewer:read:${READ},producer:write:${WRITE},operator:admin:${ADMIN}`]);
+  started(server.child);
+  const base = 'http://127.0.0.1:' + (await server.port);
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('pageerror', (err) => problems.push('page error (scoped): ' + err.message));
+  page.on('dialog', async (d) => { problems.push('a dialog fired: ' + d.message()); await d.dismiss(); });
+  const jobState = async (id) => {
+    const r = await fetch(base + '/api/jobs/' + id, { headers: { Authorization: 'Bearer ' + READ } });
+    return (await r.json()).state;
+  };
+  const useToken = async (token) => {
+    if (await page.locator('#token-form').isHidden()) await page.click('#token-button');
+    await page.fill('#token-input', token);
+    await page.click('#token-form button[type=submit]');
+    await page.locator('#token-form').waitFor({ state: 'hidden' });
+  };
+
+  // Reads need a token: the page asks before it shows a job.
+  await page.goto(base + '/');
+  await page.locator('#token-form').waitFor({ state: 'visible' });
+  const asked = await page.textContent('#token-message');
+  if (!/needs a token to show jobs/.test(asked)) fail('token prompt says ' + JSON.stringify(asked));
+  if ((await page.locator('#jobs-table tbody tr[data-id]').count()) !== 0) fail('jobs shown without a token');
+  if ((await (await fetch(base + '/api/jobs')).status) !== 401) fail('the API reads without a token');
+
+  // A read token: everything is shown.
+  await useToken(READ);
+  await page.waitForFunction(() => document.querySelectorAll('#jobs-table tbody tr[data-id]').length >= 8,
+                             null, { timeout: TIMEOUT });
+  await page.locator('#queues-table tbody tr[data-queue="billing"]').waitFor();
+  const storage = await page.evaluate(() => ({
+    session: sessionStorage.getItem('popqueue.token'), local: localStorage.length, cookie: document.cookie,
+  }));
+  if (storage.session !== READ) fail('the token is not in sessionStorage');
+  if (storage.local !== 0 || storage.cookie !== '') fail('the token left sessionStorage: ' + JSON.stringify(storage));
+
+  // Mutation buttons are refused with the server's sentence.
+  await page.selectOption('#state-filter', 'dead');
+  await page.waitForFunction(() => {
+    const r = [...document.querySelectorAll('#jobs-table tbody tr[data-id]')];
+    return r.length === 3 && r.every((tr) => tr.querySelector('.badge').textContent === 'dead');
+  }, null, { timeout: TIMEOUT });
+  const row = page.locator('#jobs-table tbody tr[data-id]').first();
+  const id = await row.getAttribute('data-id');
+  await row.click();
+  await page.waitForFunction((want) => document.getElementById('detail-id').textContent === want, id);
+  const refusedWith = async (selector, scope) => {
+    await page.waitForFunction(([sel, sc]) => {
+      const t = document.querySelector(sel).textContent;
+      return t.startsWith('Refused: ') && t.includes('has scope ' + sc) && t.includes('needs scope admin');
+    }, [selector, scope], { timeout: TIMEOUT });
+  };
+  await page.click('#btn-requeue');
+  await refusedWith('#detail-message', 'read');
+  if (await page.locator('#token-form').isVisible()) fail('a 403 asked for a token again');
+  await page.click('#queues-table tbody tr[data-queue="billing"] button');
+  await refusedWith('#queues-message', 'read');
+  if ((await jobState(id)) !== 'dead') fail('a read token requeued the job');
+
+  // A write token (producers, workers) may not requeue either.
+  await useToken(WRITE);
+  await page.click('#btn-requeue');
+  await refusedWith('#detail-message', 'write');
+  if ((await jobState(id)) !== 'dead') fail('a write token requeued the job');
+
+  // An admin token requeues.
+  await useToken(ADMIN);
+  await page.click('#btn-requeue');
+  await page.waitForFunction(() => document.getElementById('detail-state').textContent === 'available',
+                             null, { timeout: TIMEOUT });
+  if (!/requeued: available/.test(await page.textContent('#detail-message'))) fail('no requeue message');
+  if ((await jobState(id)) !== 'available') fail('the server did not requeue');
+  await page.screenshot({ path: join(outDir, 'dashboard-scoped.png'), fullPage: true });
+
+  // The token belongs to the tab: a new tab asks again.
+  const other = await context.newPage();
+  await other.goto(base + '/');
+  await other.locator('#token-form').waitFor({ state: 'visible' });
+  if (await other.evaluate(() => sessionStorage.getItem('popqueue.token')) !== null) {
+    fail('a new tab has the token');
+  }
+  await other.close();
+  await page.close();
 }
 
 main().then(() => process.exit(0), (err) => {

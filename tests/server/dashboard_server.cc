@@ -4,14 +4,18 @@
 // HttpServer on a free port. Prints "PORT <n>" once listening and serves
 // until stdin closes, then removes the temporary files.
 //
-//   dashboard_server [--token T]
+//   dashboard_server [--token T] [--tokens id:scope:secret,...] [--cors]
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
 
 #include "absl/time/clock.h"
 #include "popqueue/queue.h"
+#include "server/access.h"
 #include "server/http/http_server.h"
 #include "server/metrics.h"
 
@@ -37,7 +41,8 @@ int Fail(const std::string& what, const absl::Status& status) {
   return 1;
 }
 
-int Run(const std::string& dir, const std::string& token, bool cors) {
+int Run(const std::string& dir, const std::string& token,
+        const std::vector<server::AccessToken>& tokens, bool cors) {
   QueueConfig config{.db_url = "sqlite://" + dir + "/dashboard.db", .retries = 0};
   config.worker.poll_interval = absl::Milliseconds(10);
   config.worker.handle_signals = false;
@@ -82,7 +87,8 @@ int Run(const std::string& dir, const std::string& token, bool cors) {
   if (s = q.RegisterWorker(); !s.ok()) return Fail("register", s);
 
   auto http = server::HttpServer::Start(
-      &q, {.host = "127.0.0.1", .port = 0, .token = token, .cors = cors, .metrics = &metrics});
+      &q, {.host = "127.0.0.1", .port = 0, .token = token, .tokens = tokens, .cors = cors,
+           .metrics = &metrics});
   if (!http.ok()) return Fail("serve", http.status());
   std::printf("PORT %d\n", (*http)->port());
   std::fflush(stdout);
@@ -98,9 +104,21 @@ int Run(const std::string& dir, const std::string& token, bool cors) {
 
 int main(int argc, char** argv) {
   std::string token;
+  std::vector<popqueue::server::AccessToken> tokens;
   bool cors = false;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--token" && i + 1 < argc) token = argv[i + 1];
+    if (std::string(argv[i]) == "--tokens" && i + 1 < argc) {
+      for (absl::string_view entry : absl::StrSplit(argv[i + 1], ',')) {
+        auto t = popqueue::server::ParseTokenEntry(std::string(entry));
+        if (!t.ok()) {
+          std::fprintf(stderr, "dashboard_server: --tokens: %s\n",
+                       std::string(t.status().message()).c_str());
+          return 2;
+        }
+        tokens.push_back(*t);
+      }
+    }
     if (std::string(argv[i]) == "--cors") cors = true;
   }
   std::string tmpl = (std::filesystem::temp_directory_path() / "popqueue-dash-XXXXXX").string();
@@ -108,7 +126,7 @@ int main(int argc, char** argv) {
     std::perror("mkdtemp");
     return 1;
   }
-  int code = popqueue::Run(tmpl, token, cors);
+  int code = popqueue::Run(tmpl, token, tokens, cors);
   std::filesystem::remove_all(tmpl);
   return code;
 }

@@ -2,6 +2,7 @@
 // temporary SQLite file, exercised with a real HTTP client.
 #include "server/http/http_server.h"
 
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -635,6 +636,7 @@ TEST_F(HttpServerTest, OpenApiDocumentMatchesTheRoutes) {
   ASSERT_TRUE(doc.is_object()) << "openapi.json is not JSON";
   EXPECT_THAT(doc.value("openapi", ""), ::testing::StartsWith("3."));
   std::set<std::pair<std::string, std::string>> documented, served;
+  std::map<std::pair<std::string, std::string>, std::string> scopes;
   for (const auto& [path, item] : doc["paths"].items()) {
     for (const auto& [method, op] : item.items()) {
       if (method == "parameters") continue;
@@ -642,10 +644,15 @@ TEST_F(HttpServerTest, OpenApiDocumentMatchesTheRoutes) {
       for (char& c : upper) c = static_cast<char>(std::toupper(c));
       documented.emplace(upper, path);
       EXPECT_TRUE(op.contains("responses")) << method << " " << path;
+      scopes[{upper, path}] = op.value("x-popqueue-scope", "");
     }
   }
   for (const RouteInfo& route : HttpServer::Routes()) {
     served.emplace(std::string(route.method), std::string(route.path));
+    // The document states the token scope each route needs.
+    std::pair<std::string, std::string> key(route.method, route.path);
+    EXPECT_EQ(scopes[key], ScopeName(route.scope))
+        << route.method << " " << route.path;
   }
   EXPECT_EQ(documented, served);
 }

@@ -1,11 +1,17 @@
-// Bearer-token checks for the gRPC service.
+// Access control for the gRPC service: the scope each RPC of
+// popqueue.PopQueue needs (one table, walked by the security tests), the
+// check of the "authorization: Bearer <token>" metadata against the shared
+// AccessPolicy (server/access.h), and the audit line of every mutating call.
 #ifndef POPQUEUE_SERVER_GRPC_AUTH_H_
 #define POPQUEUE_SERVER_GRPC_AUTH_H_
 
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/access.h"
 
 namespace grpc {
 class ServerContext;
@@ -13,14 +19,23 @@ class ServerContext;
 
 namespace popqueue::server {
 
-// Compares in time that depends only on the lengths, never on where the
-// inputs first differ, so a caller cannot guess a token byte by byte.
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
+struct RpcScope {
+  std::string_view method;  // "RequeueJob"
+  Scope scope;
+};
 
-// OK when `token` is empty (auth off) or the call carries the metadata
-// "authorization: Bearer <token>"; Unauthenticated otherwise. The message
-// never contains the token or what the caller sent.
-absl::Status CheckBearerToken(const grpc::ServerContext& context, const std::string& token);
+// Every RPC of popqueue.PopQueue with the scope it needs (docs/security.md).
+std::span<const RpcScope> RpcScopes();
+// The scope of `method`, or nullopt for a method not in the table (which the
+// service then refuses).
+std::optional<Scope> ScopeOfRpc(std::string_view method);
+
+// The caller of `method`, or Unauthenticated / PermissionDenied as
+// AccessPolicy::Authorize decides from the call's "authorization" metadata;
+// `who` as there.
+absl::StatusOr<Caller> AuthorizeRpc(const grpc::ServerContext& context,
+                                    const AccessPolicy& policy, std::string_view method,
+                                    std::string* who);
 
 }  // namespace popqueue::server
 

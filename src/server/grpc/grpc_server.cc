@@ -22,8 +22,12 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue, Grpc
     return absl::InvalidArgumentError(absl::StrFormat(
         "max_message_bytes: must be at least 1024, got %d", options.max_message_bytes));
   }
+  auto access = AccessPolicy::Create({.legacy_token = options.token,
+                                      .tokens = options.tokens,
+                                      .public_reads = options.public_reads});
+  if (!access.ok()) return access.status();
   std::unique_ptr<GrpcServer> server(new GrpcServer());
-  server->service_ = std::make_unique<PopQueueService>(queue, std::move(options.token));
+  server->service_ = std::make_unique<PopQueueService>(queue, *std::move(access));
   grpc::ServerBuilder builder;
   // No TLS here: terminate it in front of the server (or add it when needed).
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);

@@ -9,12 +9,15 @@
 #define POPQUEUE_SERVER_GRPC_GRPC_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "common/mutex.h"
 #include "popqueue/queue.h"
+#include "server/access.h"
 
 namespace grpc {
 class Server;
@@ -26,8 +29,12 @@ class PopQueueService;
 
 struct GrpcOptions {
   std::string address = "0.0.0.0:50051";  // host:port; port 0 = a free port
-  // When set, mutating calls need the metadata "authorization: Bearer <token>".
+  // The original single token: when set, mutating calls need the metadata
+  // "authorization: Bearer <token>" (scope admin, id "token").
   std::string token;
+  // Scoped tokens and public reads, as HttpOptions (docs/security.md).
+  std::vector<AccessToken> tokens;
+  std::optional<bool> public_reads;
   int max_message_bytes = 4 << 20;  // largest request accepted
 };
 
@@ -37,7 +44,7 @@ class GrpcServer {
  public:
   // Listens on options.address and serves on gRPC's own threads until Stop().
   // Unavailable when the address cannot be bound, InvalidArgument for bad
-  // options.
+  // options (tokens: AccessPolicy::Create).
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(Queue* queue, GrpcOptions options);
   ~GrpcServer();  // Stop()
 

@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/job_json.h"
 #include "server/grpc/auth.h"
@@ -58,196 +60,243 @@ absl::StatusOr<JobFilter> FilterFromRequest(
 
 }  // namespace
 
+template <typename Body>
+grpc::Status PopQueueService::Call(const grpc::ServerContext& context, std::string_view method,
+                                   Body&& body) {
+  std::string who;
+  absl::StatusOr<Caller> caller = AuthorizeRpc(context, access_, method, &who);
+  std::string audit;
+  grpc::Status status = caller.ok() ? body(&audit) : ToGrpcStatus(caller.status());
+  std::optional<Scope> scope = ScopeOfRpc(method);
+  if (!scope || *scope >= Scope::kWrite) {
+    LogAudit(who, "grpc " + std::string(method),
+             absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
+             audit);
+  }
+  return status;
+}
+
 grpc::Status PopQueueService::GetJobDetails(grpc::ServerContext* context,
                                             const JobDetailsRequest* request,
                                             JobDetailsResponse* response) {
-  if (!request->jobid().empty()) {
-    // One job: the other fields would filter it away or page past it.
-    if (request->states_size() > 0 || !request->queue().empty() || !request->name().empty() ||
-        !request->identifier().empty() || request->limit() != 0 || !request->before_id().empty()) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          "jobId: asks for one job; leave states, queue, name, identifier, limit and before_id "
-          "unset with it"));
+  return Call(*context, "GetJobDetails", [&](std::string* audit) -> grpc::Status {
+    if (!request->jobid().empty()) {
+      // One job: the other fields would filter it away or page past it.
+      if (request->states_size() > 0 || !request->queue().empty() || !request->name().empty() ||
+          !request->identifier().empty() || request->limit() != 0 || !request->before_id().empty()) {
+        return ToGrpcStatus(absl::InvalidArgumentError(
+            "jobId: asks for one job; leave states, queue, name, identifier, limit and before_id "
+            "unset with it"));
+      }
+      auto id = ParseRpcJobId(request->jobid(), "jobId");
+      POPQUEUE_RETURN_IF_ERROR(id.status());
+      auto job = queue_->GetJob(*id);
+      POPQUEUE_RETURN_IF_ERROR(job.status());
+      ToJobDetail(*job, response->add_jobdetails());
+      return grpc::Status::OK;
     }
-    auto id = ParseRpcJobId(request->jobid(), "jobId");
-    POPQUEUE_RETURN_IF_ERROR(id.status());
-    auto job = queue_->GetJob(*id);
-    POPQUEUE_RETURN_IF_ERROR(job.status());
-    ToJobDetail(*job, response->add_jobdetails());
+    auto filter = FilterFromRequest(request->states(), request->queue(), request->name(),
+                                    request->identifier(), request->before_id(), request->limit());
+    POPQUEUE_RETURN_IF_ERROR(filter.status());
+    auto page = queue_->ListJobs(*filter);
+    POPQUEUE_RETURN_IF_ERROR(page.status());
+    for (const Job& job : page->jobs) ToJobDetail(job, response->add_jobdetails());
+    if (page->next_before_id) response->set_next_before_id(std::to_string(*page->next_before_id));
     return grpc::Status::OK;
-  }
-  auto filter = FilterFromRequest(request->states(), request->queue(), request->name(),
-                                  request->identifier(), request->before_id(), request->limit());
-  POPQUEUE_RETURN_IF_ERROR(filter.status());
-  auto page = queue_->ListJobs(*filter);
-  POPQUEUE_RETURN_IF_ERROR(page.status());
-  for (const Job& job : page->jobs) ToJobDetail(job, response->add_jobdetails());
-  if (page->next_before_id) response->set_next_before_id(std::to_string(*page->next_before_id));
-  return grpc::Status::OK;
+  });
 }
 
 grpc::Status PopQueueService::RequeueJob(grpc::ServerContext* context,
                                          const RequeueJobRequest* request,
                                          RequeueJobResponse* response) {
-  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  auto id = ParseRpcJobId(request->jobid(), "jobId");
-  POPQUEUE_RETURN_IF_ERROR(id.status());
-  auto job = queue_->Requeue(*id);
-  POPQUEUE_RETURN_IF_ERROR(job.status());
-  response->set_message(RequeuedMessage(*job));
-  ToProto(*job, response->mutable_job());
-  return grpc::Status::OK;
+  return Call(*context, "RequeueJob", [&](std::string* audit) -> grpc::Status {
+    auto id = ParseRpcJobId(request->jobid(), "jobId");
+    POPQUEUE_RETURN_IF_ERROR(id.status());
+    *audit = absl::StrCat("job=", *id);
+    auto job = queue_->Requeue(*id);
+    POPQUEUE_RETURN_IF_ERROR(job.status());
+    response->set_message(RequeuedMessage(*job));
+    ToProto(*job, response->mutable_job());
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status PopQueueService::Enqueue(grpc::ServerContext* context,
                                       const EnqueueJobsRequest* request,
                                       EnqueueJobsResponse* response) {
-  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  int n = request->jobs_size();
-  if (n < 1 || n > kMaxBatch) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrFormat("jobs: must hold 1-%d jobs, got %d", kMaxBatch, n)));
-  }
-  std::vector<EnqueueRequest> requests;
-  requests.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    auto r = FromProto(request->jobs(i), absl::StrFormat("jobs[%d]", i));
-    POPQUEUE_RETURN_IF_ERROR(r.status());
-    // Too large a payload is a resource limit (RESOURCE_EXHAUSTED, as REST's
-    // 413), not a malformed request.
-    if (size_t limit = queue_->config().max_payload_bytes; r->data.size() > limit) {
-      return ToGrpcStatus(absl::ResourceExhaustedError(
-          absl::StrFormat("jobs[%d].data: payload of %d bytes exceeds the limit of %d bytes", i,
-                          r->data.size(), limit)));
-    }
-    requests.push_back(std::move(*r));
-  }
-  auto results = queue_->EnqueueMany(std::move(requests));
-  if (!results.ok()) {
-    // The Queue names the field without the index for a single job; the
-    // request's field is always jobs[i].
-    if (n == 1 && absl::IsInvalidArgument(results.status())) {
+  return Call(*context, "Enqueue", [&](std::string* audit) -> grpc::Status {
+    int n = request->jobs_size();
+    if (n < 1 || n > kMaxBatch) {
       return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrFormat("jobs[0].%s", std::string(results.status().message()))));
+          absl::StrFormat("jobs: must hold 1-%d jobs, got %d", kMaxBatch, n)));
     }
-    return ToGrpcStatus(results.status());
-  }
-  for (const EnqueueResult& r : *results) {
-    EnqueuedJob* out = response->add_results();
-    out->set_id(std::to_string(r.id));
-    out->set_inserted(r.inserted);
-    out->set_state(std::string(JobStateName(r.state)));
-  }
-  return grpc::Status::OK;
+    std::vector<EnqueueRequest> requests;
+    requests.reserve(n);
+    for (int i = 0; i < n; ++i) {
+      auto r = FromProto(request->jobs(i), absl::StrFormat("jobs[%d]", i));
+      POPQUEUE_RETURN_IF_ERROR(r.status());
+      // Too large a payload is a resource limit (RESOURCE_EXHAUSTED, as REST's
+      // 413), not a malformed request.
+      if (size_t limit = queue_->config().max_payload_bytes; r->data.size() > limit) {
+        return ToGrpcStatus(absl::ResourceExhaustedError(
+            absl::StrFormat("jobs[%d].data: payload of %d bytes exceeds the limit of %d bytes", i,
+                            r->data.size(), limit)));
+      }
+      requests.push_back(std::move(*r));
+    }
+    auto results = queue_->EnqueueMany(std::move(requests));
+    if (!results.ok()) {
+      // The Queue names the field without the index for a single job; the
+      // request's field is always jobs[i].
+      if (n == 1 && absl::IsInvalidArgument(results.status())) {
+        return ToGrpcStatus(absl::InvalidArgumentError(
+            absl::StrFormat("jobs[0].%s", std::string(results.status().message()))));
+      }
+      return ToGrpcStatus(results.status());
+    }
+    std::vector<int64_t> ids;
+    std::vector<std::string> queues;
+    for (int i = 0; i < n; ++i) {
+      queues.push_back(request->jobs(i).queue().empty() ? kDefaultQueue : request->jobs(i).queue());
+    }
+    for (const EnqueueResult& r : *results) {
+      ids.push_back(r.id);
+      EnqueuedJob* out = response->add_results();
+      out->set_id(std::to_string(r.id));
+      out->set_inserted(r.inserted);
+      out->set_state(std::string(JobStateName(r.state)));
+    }
+    *audit = AuditTarget(ids, queues);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status PopQueueService::GetJob(grpc::ServerContext* context, const GetJobRequest* request,
                                      JobRecord* response) {
-  auto id = ParseRpcJobId(request->job_id(), "job_id");
-  POPQUEUE_RETURN_IF_ERROR(id.status());
-  auto job = queue_->GetJob(*id);
-  POPQUEUE_RETURN_IF_ERROR(job.status());
-  ToProto(*job, response);
-  return grpc::Status::OK;
+  return Call(*context, "GetJob", [&](std::string* audit) -> grpc::Status {
+    auto id = ParseRpcJobId(request->job_id(), "job_id");
+    POPQUEUE_RETURN_IF_ERROR(id.status());
+    auto job = queue_->GetJob(*id);
+    POPQUEUE_RETURN_IF_ERROR(job.status());
+    ToProto(*job, response);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status PopQueueService::ListJobs(grpc::ServerContext* context, const ListJobsRequest* request,
                                        ListJobsResponse* response) {
-  auto filter = FilterFromRequest(request->states(), request->queue(), request->name(),
-                                  request->identifier(), request->before_id(), request->limit());
-  POPQUEUE_RETURN_IF_ERROR(filter.status());
-  auto page = queue_->ListJobs(*filter);
-  POPQUEUE_RETURN_IF_ERROR(page.status());
-  for (const Job& job : page->jobs) ToProto(job, response->add_jobs());
-  if (page->next_before_id) response->set_next_before_id(std::to_string(*page->next_before_id));
-  return grpc::Status::OK;
+  return Call(*context, "ListJobs", [&](std::string* audit) -> grpc::Status {
+    auto filter = FilterFromRequest(request->states(), request->queue(), request->name(),
+                                    request->identifier(), request->before_id(), request->limit());
+    POPQUEUE_RETURN_IF_ERROR(filter.status());
+    auto page = queue_->ListJobs(*filter);
+    POPQUEUE_RETURN_IF_ERROR(page.status());
+    for (const Job& job : page->jobs) ToProto(job, response->add_jobs());
+    if (page->next_before_id) response->set_next_before_id(std::to_string(*page->next_before_id));
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status PopQueueService::CancelJob(grpc::ServerContext* context,
                                         const CancelJobRequest* request, JobRecord* response) {
-  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  auto id = ParseRpcJobId(request->job_id(), "job_id");
-  POPQUEUE_RETURN_IF_ERROR(id.status());
-  auto job = queue_->Cancel(*id);
-  POPQUEUE_RETURN_IF_ERROR(job.status());
-  ToProto(*job, response);
-  return grpc::Status::OK;
+  return Call(*context, "CancelJob", [&](std::string* audit) -> grpc::Status {
+    auto id = ParseRpcJobId(request->job_id(), "job_id");
+    POPQUEUE_RETURN_IF_ERROR(id.status());
+    *audit = absl::StrCat("job=", *id);
+    auto job = queue_->Cancel(*id);
+    POPQUEUE_RETURN_IF_ERROR(job.status());
+    ToProto(*job, response);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status PopQueueService::FetchJobs(grpc::ServerContext* context,
                                         const FetchJobsRequest* request,
                                         FetchJobsResponse* response) {
-  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  auto lease = LeaseFromSeconds(request->lease_seconds());
-  POPQUEUE_RETURN_IF_ERROR(lease.status());
-  FetchJobsParams params{.queues = {request->queues().begin(), request->queues().end()},
-                         .worker_id = request->worker_id(),
-                         .limit = request->limit() == 0 ? 1 : request->limit(),
-                         .lease = *lease};
-  auto jobs = remote_.FetchJobs(params);
-  POPQUEUE_RETURN_IF_ERROR(jobs.status());
-  for (const Job& job : *jobs) {
-    LeasedJob* out = response->add_jobs();
-    ToProto(job, out->mutable_job());
-    out->set_lease_token(std::to_string(job.lease_token));
-    if (job.lease_expires_at) ToTimestamp(*job.lease_expires_at, out->mutable_lease_expires_at());
-  }
-  return grpc::Status::OK;
+  return Call(*context, "FetchJobs", [&](std::string* audit) -> grpc::Status {
+    auto lease = LeaseFromSeconds(request->lease_seconds());
+    POPQUEUE_RETURN_IF_ERROR(lease.status());
+    FetchJobsParams params{.queues = {request->queues().begin(), request->queues().end()},
+                           .worker_id = request->worker_id(),
+                           .limit = request->limit() == 0 ? 1 : request->limit(),
+                           .lease = *lease};
+    auto jobs = remote_.FetchJobs(params);
+    POPQUEUE_RETURN_IF_ERROR(jobs.status());
+    for (const Job& job : *jobs) {
+      LeasedJob* out = response->add_jobs();
+      ToProto(job, out->mutable_job());
+      out->set_lease_token(std::to_string(job.lease_token));
+      if (job.lease_expires_at) ToTimestamp(*job.lease_expires_at, out->mutable_lease_expires_at());
+    }
+    std::vector<int64_t> ids;
+    for (const Job& job : *jobs) ids.push_back(job.id);
+    *audit = absl::StrCat("worker=", absl::CHexEscape(request->worker_id()), " ",
+                          ids.empty() ? std::string("jobs=0") : AuditTarget(ids, {}));
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status PopQueueService::CompleteJob(grpc::ServerContext* context,
                                           const CompleteJobRequest* request,
                                           CompleteJobResponse* response) {
-  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  auto id = ParseRpcJobId(request->job_id(), "job_id");
-  POPQUEUE_RETURN_IF_ERROR(id.status());
-  auto token = ParseLeaseToken(request->lease_token(), "lease_token");
-  POPQUEUE_RETURN_IF_ERROR(token.status());
-  std::optional<std::string> result;
-  if (request->has_result()) result = request->result().value();
-  return ToGrpcStatus(remote_.CompleteJob(*id, *token, std::move(result)));
+  return Call(*context, "CompleteJob", [&](std::string* audit) -> grpc::Status {
+    auto id = ParseRpcJobId(request->job_id(), "job_id");
+    POPQUEUE_RETURN_IF_ERROR(id.status());
+    *audit = absl::StrCat("job=", *id);
+    auto token = ParseLeaseToken(request->lease_token(), "lease_token");
+    POPQUEUE_RETURN_IF_ERROR(token.status());
+    std::optional<std::string> result;
+    if (request->has_result()) result = request->result().value();
+    return ToGrpcStatus(remote_.CompleteJob(*id, *token, std::move(result)));
+  });
 }
 
 grpc::Status PopQueueService::FailJob(grpc::ServerContext* context, const FailJobRequest* request,
                                       FailJobResponse* response) {
-  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  auto id = ParseRpcJobId(request->job_id(), "job_id");
-  POPQUEUE_RETURN_IF_ERROR(id.status());
-  auto token = ParseLeaseToken(request->lease_token(), "lease_token");
-  POPQUEUE_RETURN_IF_ERROR(token.status());
-  auto outcome = remote_.FailJob(*id, *token, request->error(), !request->no_retry());
-  POPQUEUE_RETURN_IF_ERROR(outcome.status());
-  response->set_state(std::string(JobStateName(outcome->state)));
-  if (outcome->state == JobState::kRetryable) {
-    ToTimestamp(outcome->next_run_at, response->mutable_next_run_at());
-  }
-  return grpc::Status::OK;
+  return Call(*context, "FailJob", [&](std::string* audit) -> grpc::Status {
+    auto id = ParseRpcJobId(request->job_id(), "job_id");
+    POPQUEUE_RETURN_IF_ERROR(id.status());
+    *audit = absl::StrCat("job=", *id);
+    auto token = ParseLeaseToken(request->lease_token(), "lease_token");
+    POPQUEUE_RETURN_IF_ERROR(token.status());
+    auto outcome = remote_.FailJob(*id, *token, request->error(), !request->no_retry());
+    POPQUEUE_RETURN_IF_ERROR(outcome.status());
+    response->set_state(std::string(JobStateName(outcome->state)));
+    if (outcome->state == JobState::kRetryable) {
+      ToTimestamp(outcome->next_run_at, response->mutable_next_run_at());
+    }
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status PopQueueService::Heartbeat(grpc::ServerContext* context,
                                         const HeartbeatRequest* request,
                                         HeartbeatResponse* response) {
-  POPQUEUE_RETURN_IF_ERROR(CheckBearerToken(*context, token_));
-  auto lease = LeaseFromSeconds(request->lease_seconds());
-  POPQUEUE_RETURN_IF_ERROR(lease.status());
-  std::vector<RemoteHeartbeatItem> items;
-  items.reserve(request->items_size());
-  for (int i = 0; i < request->items_size(); ++i) {
-    const HeartbeatItem& in = request->items(i);
-    auto id = ParseRpcJobId(in.job_id(), absl::StrFormat("items[%d].job_id", i));
-    POPQUEUE_RETURN_IF_ERROR(id.status());
-    auto token = ParseLeaseToken(in.lease_token(), absl::StrFormat("items[%d].lease_token", i));
-    POPQUEUE_RETURN_IF_ERROR(token.status());
-    RemoteHeartbeatItem item{.id = *id, .lease_token = *token};
-    if (in.has_progress()) item.progress = in.progress().value();
-    items.push_back(item);
-  }
-  auto beat = remote_.Heartbeat(items, *lease);
-  POPQUEUE_RETURN_IF_ERROR(beat.status());
-  for (JobId id : beat->extended) response->add_extended_ids(std::to_string(id));
-  for (JobId id : beat->cancel_requested) response->add_cancel_requested_ids(std::to_string(id));
-  for (JobId id : beat->lost) response->add_lost_ids(std::to_string(id));
-  return grpc::Status::OK;
+  return Call(*context, "Heartbeat", [&](std::string* audit) -> grpc::Status {
+    auto lease = LeaseFromSeconds(request->lease_seconds());
+    POPQUEUE_RETURN_IF_ERROR(lease.status());
+    std::vector<RemoteHeartbeatItem> items;
+    items.reserve(request->items_size());
+    for (int i = 0; i < request->items_size(); ++i) {
+      const HeartbeatItem& in = request->items(i);
+      auto id = ParseRpcJobId(in.job_id(), absl::StrFormat("items[%d].job_id", i));
+      POPQUEUE_RETURN_IF_ERROR(id.status());
+      auto token = ParseLeaseToken(in.lease_token(), absl::StrFormat("items[%d].lease_token", i));
+      POPQUEUE_RETURN_IF_ERROR(token.status());
+      RemoteHeartbeatItem item{.id = *id, .lease_token = *token};
+      if (in.has_progress()) item.progress = in.progress().value();
+      items.push_back(item);
+    }
+    std::vector<int64_t> ids;
+    for (const RemoteHeartbeatItem& item : items) ids.push_back(item.id);
+    if (!ids.empty()) *audit = AuditTarget(ids, {});
+    auto beat = remote_.Heartbeat(items, *lease);
+    POPQUEUE_RETURN_IF_ERROR(beat.status());
+    for (JobId id : beat->extended) response->add_extended_ids(std::to_string(id));
+    for (JobId id : beat->cancel_requested) response->add_cancel_requested_ids(std::to_string(id));
+    for (JobId id : beat->lost) response->add_lost_ids(std::to_string(id));
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace popqueue::server

@@ -1,25 +1,27 @@
 // PopQueueService: the handlers of service popqueue.PopQueue. Each one
-// checks auth (mutating calls), parses its request, calls the Queue (or its
-// RemoteWorkerApi for the worker protocol) and maps the result back; no queue
-// logic lives here.
+// runs through Call(), which checks the token scope of the RPC (auth.h) and
+// writes the audit line of a mutating call, then parses its request, calls
+// the Queue (or its RemoteWorkerApi for the worker protocol) and maps the
+// result back; no queue logic lives here.
 #ifndef POPQUEUE_SERVER_GRPC_SERVICE_H_
 #define POPQUEUE_SERVER_GRPC_SERVICE_H_
 
 #include <string>
+#include <string_view>
 
 #include "popqueue.grpc.pb.h"
 #include "popqueue/queue.h"
 #include "popqueue/remote_worker.h"
+#include "server/access.h"
 
 namespace popqueue::server {
 
 // Thread-safe: gRPC calls the handlers from many threads at once.
 class PopQueueService final : public PopQueue::Service {
  public:
-  // `queue` is not owned and must outlive the service. `token` empty = no
-  // auth.
-  PopQueueService(Queue* queue, std::string token)
-      : queue_(queue), remote_(*queue), token_(std::move(token)) {}
+  // `queue` is not owned and must outlive the service.
+  PopQueueService(Queue* queue, AccessPolicy access)
+      : queue_(queue), remote_(*queue), access_(std::move(access)) {}
 
   grpc::Status GetJobDetails(grpc::ServerContext* context, const JobDetailsRequest* request,
                              JobDetailsResponse* response) override;
@@ -43,9 +45,14 @@ class PopQueueService final : public PopQueue::Service {
                          HeartbeatResponse* response) override;
 
  private:
+  // Authorizes `method` for the caller, runs body(&audit) (which may set the
+  // audit target, e.g. "job=12") and logs the audit line of a mutating RPC.
+  template <typename Body>
+  grpc::Status Call(const grpc::ServerContext& context, std::string_view method, Body&& body);
+
   Queue* queue_;
   RemoteWorkerApi remote_;
-  const std::string token_;
+  const AccessPolicy access_;
 };
 
 }  // namespace popqueue::server

@@ -89,6 +89,7 @@ ApiError ToApiError(const absl::Status& status) {
 nlohmann::json ApiErrorJson(const ApiError& error) {
   nlohmann::json body = {{"code", error.code}, {"message", error.message}};
   if (!error.field.empty()) body["field"] = error.field;
+  if (!error.required_scope.empty()) body["requiredScope"] = error.required_scope;
   return {{"error", body}};
 }
 

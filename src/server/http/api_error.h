@@ -1,5 +1,5 @@
 // API errors: an absl::Status mapped mechanically to an HTTP status and the
-// JSON error body {"error": {"code", "message", "field"}}.
+// JSON error body {"error": {"code", "message", "field", "requiredScope"}}.
 //
 // Field naming convention: a status whose message starts with "<field>: "
 // (e.g. "jobs[2].priority: must be an integer") names that field. The
@@ -21,6 +21,9 @@ struct ApiError {
   std::string code;  // an absl code name: "INVALID_ARGUMENT", "NOT_FOUND", ...
   std::string message;
   std::string field;  // "" when no single field is at fault
+  // 401/403 from the access check: the token scope the call needs
+  // ("read", "write", "admin"); "" otherwise.
+  std::string required_scope;
 };
 
 // InvalidArgument 400, Unauthenticated 401, PermissionDenied 403, NotFound

@@ -1,9 +1,10 @@
 // The HTTP front: one catch-all httplib handler per method feeds Dispatch(),
 // which matches the route table (routes_*.cc), then applies what every route
-// shares: the bearer token on mutating methods, the JSON content type and
-// the body limit, CORS, security headers and the JSON error shape. Keeping
-// the table ours (not httplib's regexes) lets the OpenAPI test compare it
-// with the document and gives 404 vs 405 for free.
+// shares: the token scope the route needs (server/access.h), the JSON
+// content type and the body limit, CORS, security headers, the JSON error
+// shape and the audit line of every mutation. Keeping the table ours (not
+// httplib's regexes) lets the OpenAPI and security tests walk it and gives
+// 404 vs 405 for free.
 #include "server/http/http_server.h"
 
 #include <sys/socket.h>
@@ -37,7 +38,13 @@ Reply ErrorReply(const ApiError& error) {
   return r;
 }
 
-Reply ErrorReply(const absl::Status& status) { return ErrorReply(ToApiError(status)); }
+Reply ErrorReply(const absl::Status& status) {
+  ApiError error = ToApiError(status);
+  if (std::optional<Scope> scope = RequiredScopeOf(status)) {
+    error.required_scope = std::string(ScopeName(*scope));
+  }
+  return ErrorReply(error);
+}
 
 namespace {
 
@@ -70,17 +77,6 @@ bool MatchPath(std::string_view pattern, std::string_view path,
   return true;
 }
 
-// Constant-time in the length of `given`: the time taken tells nothing of
-// where a wrong token first differs.
-bool TokenMatches(std::string_view given, std::string_view expected) {
-  volatile unsigned char diff = given.size() != expected.size();
-  for (size_t i = 0; i < given.size(); ++i) {
-    unsigned char want = i < expected.size() ? expected[i] : 0;
-    diff = diff | (static_cast<unsigned char>(given[i]) ^ want);
-  }
-  return diff == 0;
-}
-
 bool IsJsonContentType(const std::string& value) {
   absl::string_view media = absl::StripAsciiWhitespace(
       absl::string_view(value).substr(0, absl::string_view(value).find(';')));
@@ -91,8 +87,8 @@ bool IsJsonContentType(const std::string& value) {
 
 class HttpServer::Impl {
  public:
-  Impl(Queue* queue, HttpOptions options)
-      : queue_(queue), options_(std::move(options)) {
+  Impl(Queue* queue, HttpOptions options, AccessPolicy access)
+      : queue_(queue), options_(std::move(options)), access_(std::move(access)) {
     if (options_.metrics == nullptr) {
       own_metrics_ = std::make_unique<Metrics>(queue_->config().clock);
       options_.metrics = own_metrics_.get();
@@ -205,7 +201,9 @@ class HttpServer::Impl {
     }
   }
 
-  Reply Route(const httplib::Request& req) {
+  // Routes `req`; sets *matched to its route once found and *who to the id
+  // of the token that passed.
+  Reply Route(const httplib::Request& req, const server::Route** matched, std::string* who) {
     std::string method = req.method == "HEAD" ? std::string("GET") : req.method;
     std::vector<std::string> params;
     const server::Route* found = nullptr;
@@ -233,20 +231,10 @@ class HttpServer::Impl {
       r.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
       return r;
     }
-    if (!options_.token.empty() && (method == "POST" || method == "DELETE")) {
-      const std::string& auth = req.get_header_value("Authorization");
-      constexpr std::string_view kBearer = "Bearer ";
-      bool ok = auth.size() > kBearer.size() &&
-                absl::EqualsIgnoreCase(absl::string_view(auth).substr(0, kBearer.size()),
-                                       absl::string_view(kBearer.data(), kBearer.size())) &&
-                TokenMatches(std::string_view(auth).substr(kBearer.size()), options_.token);
-      if (!ok) {
-        return ErrorReply(ApiError{
-            .http_status = 401, .code = "UNAUTHENTICATED",
-            .message = auth.empty() ? "this route needs Authorization: Bearer <token>"
-                                    : "the bearer token is not valid"});
-      }
-    }
+    *matched = found;
+    absl::StatusOr<Caller> caller =
+        access_.Authorize(req.get_header_value("Authorization"), found->scope, who);
+    if (!caller.ok()) return ErrorReply(caller.status());
     if (found->json_body) {
       if (!IsJsonContentType(req.get_header_value("Content-Type"))) {
         return ErrorReply(ApiError{.http_status = 415, .code = "INVALID_ARGUMENT",
@@ -265,14 +253,17 @@ class HttpServer::Impl {
   void Dispatch(const httplib::Request& req, httplib::Response& res) {
     absl::Time start = absl::Now();
     Reply reply;
+    const server::Route* route = nullptr;
+    std::string who = "-";
     try {
-      reply = Route(req);
+      reply = Route(req, &route, &who);
     } catch (const std::exception& e) {
       Logf(LogLevel::kError, "http: %s %s: %s", req.method, absl::CHexEscape(req.path),
            e.what());
       reply = ErrorReply(absl::InternalError("internal error"));
     }
     WriteReply(reply, res);
+    if (route != nullptr && route->scope >= Scope::kWrite) Audit(req, *route, who, reply);
     if (LogEnabled(LogLevel::kDebug)) {
       // The path only: headers (the token) are never logged.
       Logf(LogLevel::kDebug, "http: %s %s -> %d in %dus", req.method,
@@ -281,8 +272,26 @@ class HttpServer::Impl {
     }
   }
 
+  // One INFO line per mutation, allowed or not: who (the token id, "-" for
+  // none), method, path, status, and which job or queue. Never the body,
+  // the query or a header.
+  static void Audit(const httplib::Request& req, const server::Route& route,
+                    const std::string& who, const Reply& reply) {
+    if (!LogEnabled(LogLevel::kInfo)) return;
+    std::string target = reply.audit;
+    std::vector<std::string> params;
+    if (target.empty() && MatchPath(route.path, req.path, &params) && !params.empty()) {
+      bool queue = absl::StrContains(absl::string_view(route.path.data(), route.path.size()),
+                                     "{name}");
+      target = absl::StrCat(queue ? "queue=" : "job=", absl::CHexEscape(params[0]));
+    }
+    LogAudit(who, absl::StrCat(std::string(route.method), " ", absl::CHexEscape(req.path)),
+             absl::StrCat(reply.status), target);
+  }
+
   Queue* const queue_;
   HttpOptions options_;
+  const AccessPolicy access_;
   std::unique_ptr<Metrics> own_metrics_;
   httplib::Server server_;
   static constexpr int kListenBacklog = 1024;
@@ -296,14 +305,18 @@ class HttpServer::Impl {
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Queue* queue,
                                                               HttpOptions options) {
   if (queue == nullptr) return absl::InvalidArgumentError("queue must not be null");
-  auto impl = std::make_unique<Impl>(queue, std::move(options));
+  auto access = AccessPolicy::Create({.legacy_token = options.token,
+                                      .tokens = options.tokens,
+                                      .public_reads = options.public_reads});
+  if (!access.ok()) return access.status();
+  auto impl = std::make_unique<Impl>(queue, std::move(options), *std::move(access));
   if (absl::Status s = impl->Listen(); !s.ok()) return s;
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
 std::vector<RouteInfo> HttpServer::Routes() {
   std::vector<RouteInfo> out;
-  for (const Route& r : AllRoutes()) out.push_back(RouteInfo{r.method, r.path});
+  for (const Route& r : AllRoutes()) out.push_back(RouteInfo{r.method, r.path, r.scope});
   return out;
 }
 

@@ -15,12 +15,14 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "popqueue/queue.h"
+#include "server/access.h"
 #include "server/metrics.h"
 
 namespace popqueue::server {
@@ -28,9 +30,14 @@ namespace popqueue::server {
 struct HttpOptions {
   std::string host = "0.0.0.0";
   int port = 3000;  // 0 = pick a free port (see HttpServer::port())
-  // Bearer token required by every mutating route (POST, DELETE); "" = none.
-  // Compared in constant time and never logged.
+  // The original single bearer token: every mutating route (POST, DELETE)
+  // needs it, reads stay open unless `tokens` or public_reads say otherwise.
+  // "" = none. It acts with scope admin and the id "token".
   std::string token;
+  // Scoped tokens (read, write, admin; docs/security.md). With any of them,
+  // read routes need a read token too, unless public_reads is true.
+  std::vector<AccessToken> tokens;
+  std::optional<bool> public_reads;  // nullopt = open unless `tokens`
   size_t max_body_bytes = 1 << 20;  // larger request bodies get 413
   bool cors = false;                // Access-Control-Allow-* headers
   int threads = 0;                  // request threads; 0 = automatic
@@ -43,13 +50,15 @@ struct HttpOptions {
 struct RouteInfo {
   std::string_view method;  // "GET", "POST", "DELETE"
   std::string_view path;    // "/api/jobs/{id}"
+  Scope scope;              // the token scope it needs (kOpen: none)
 };
 
 class HttpServer {
  public:
   // Listens on options.host:options.port and serves `queue` (not owned; it
   // must outlive the server) until Stop(). Returns once listening;
-  // Unavailable when the address cannot be bound.
+  // Unavailable when the address cannot be bound, InvalidArgument for bad
+  // tokens (AccessPolicy::Create).
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(Queue* queue,
                                                            HttpOptions options);
   // Every route the server registers.

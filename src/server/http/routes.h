@@ -12,6 +12,7 @@
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "popqueue/queue.h"
+#include "server/access.h"
 #include "server/http/api_error.h"
 #include "server/metrics.h"
 
@@ -32,6 +33,10 @@ struct Reply {
   std::string body;
   std::string content_type = "application/json; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
+  // For the audit line of a mutating route: which job(s) or queue, as
+  // "job=123" or "jobs=3 queue=mail". The path's {id} and {name} are added
+  // by the server; never payloads or secrets.
+  std::string audit;
 };
 
 Reply JsonReply(const nlohmann::json& value, int status = 200);
@@ -43,6 +48,9 @@ using RouteHandler = Reply (*)(RouteContext&);
 struct Route {
   std::string_view method;
   std::string_view path;  // segments in {braces} match one path segment
+  // The token scope the route needs (docs/security.md); kWrite and kAdmin
+  // routes are the mutations, each audited.
+  Scope scope;
   // POST routes whose handler reads a JSON body: Content-Type must be
   // application/json (415) and the body must be present.
   bool json_body;

@@ -207,18 +207,18 @@ Reply StylesCss(RouteContext&) { return Asset("styles.css", "text/css; charset=u
 
 std::vector<Route> AdminRoutes() {
   return {
-      {"GET", "/api/queues", false, ListQueues},
-      {"POST", "/api/queues/{name}/pause", false, PauseQueue},
-      {"POST", "/api/queues/{name}/resume", false, ResumeQueue},
-      {"GET", "/api/workers", false, ListWorkers},
-      {"GET", "/api/stats", false, Stats},
-      {"GET", "/api/openapi.json", false, OpenApi},
-      {"GET", "/metrics", false, MetricsText},
-      {"GET", "/healthz", false, Healthz},
-      {"GET", "/readyz", false, Readyz},
-      {"GET", "/", false, Index},
-      {"GET", "/app.js", false, AppJs},
-      {"GET", "/styles.css", false, StylesCss},
+      {"GET", "/api/queues", Scope::kRead, false, ListQueues},
+      {"POST", "/api/queues/{name}/pause", Scope::kAdmin, false, PauseQueue},
+      {"POST", "/api/queues/{name}/resume", Scope::kAdmin, false, ResumeQueue},
+      {"GET", "/api/workers", Scope::kRead, false, ListWorkers},
+      {"GET", "/api/stats", Scope::kRead, false, Stats},
+      {"GET", "/api/openapi.json", Scope::kOpen, false, OpenApi},
+      {"GET", "/metrics", Scope::kRead, false, MetricsText},
+      {"GET", "/healthz", Scope::kOpen, false, Healthz},
+      {"GET", "/readyz", Scope::kOpen, false, Readyz},
+      {"GET", "/", Scope::kOpen, false, Index},
+      {"GET", "/app.js", Scope::kOpen, false, AppJs},
+      {"GET", "/styles.css", Scope::kOpen, false, StylesCss},
   };
 }
 

@@ -83,8 +83,10 @@ Reply RequeueJob(RouteContext& c) {
   auto id = JobIdFromJson(*it, "jobId");
   if (!id.ok()) return ErrorReply(id.status());
   auto job = c.queue->Requeue(*id);
-  if (!job.ok()) return ErrorReply(job.status());
-  return JsonReply({{"message", RequeuedMessage(*job)}, {"job", JobToJson(*job)}});
+  Reply reply = job.ok() ? JsonReply({{"message", RequeuedMessage(*job)}, {"job", JobToJson(*job)}})
+                         : ErrorReply(job.status());
+  reply.audit = absl::StrCat("job=", *id);
+  return reply;
 }
 
 // POST /api/jobs
@@ -98,11 +100,13 @@ Reply EnqueueJob(RouteContext& c) {
     return ErrorReply(s);
   }
   std::string name = request->name;
+  std::string queue = request->options.queue.empty() ? kDefaultQueue : request->options.queue;
   auto result = c.queue->Enqueue(name, std::move(request->data), request->options);
   if (!result.ok()) return ErrorReply(result.status());
   if (result->inserted) c.metrics->RecordEnqueued(name);
   Reply reply = JsonReply(EnqueueResultJson(*result), result->inserted ? 201 : 200);
   reply.headers.emplace_back("Location", absl::StrCat("/api/jobs/", result->id));
+  reply.audit = AuditTarget({static_cast<int64_t>(result->id)}, {queue});
   return reply;
 }
 
@@ -137,8 +141,12 @@ Reply EnqueueBatch(RouteContext& c) {
     requests.push_back(std::move(*r));
   }
   std::vector<std::string> names;
+  std::vector<std::string> queues;
   names.reserve(requests.size());
-  for (const EnqueueRequest& r : requests) names.push_back(r.name);
+  for (const EnqueueRequest& r : requests) {
+    names.push_back(r.name);
+    queues.push_back(r.options.queue.empty() ? kDefaultQueue : r.options.queue);
+  }
   auto results = c.queue->EnqueueMany(std::move(requests));
   if (!results.ok()) {
     // A single-job batch gets the Queue's unprefixed message; name the item.
@@ -151,14 +159,18 @@ Reply EnqueueBatch(RouteContext& c) {
   }
   nlohmann::json out = nlohmann::json::array();
   bool any_inserted = false;
+  std::vector<int64_t> ids;
   for (size_t i = 0; i < results->size(); ++i) {
     if ((*results)[i].inserted) {
       c.metrics->RecordEnqueued(names[i]);
       any_inserted = true;
     }
+    ids.push_back((*results)[i].id);
     out.push_back(EnqueueResultJson((*results)[i]));
   }
-  return JsonReply({{"results", std::move(out)}}, any_inserted ? 201 : 200);
+  Reply reply = JsonReply({{"results", std::move(out)}}, any_inserted ? 201 : 200);
+  reply.audit = AuditTarget(ids, queues);
+  return reply;
 }
 
 // GET /api/jobs?state=&name=&queue=&identifier=&limit=&before=
@@ -217,16 +229,16 @@ Reply DeleteJob(RouteContext& c) {
 
 std::vector<Route> JobRoutes() {
   return {
-      {"GET", "/api/job-details", false, JobDetails},
-      {"POST", "/api/requeue-job", true, RequeueJob},
-      {"POST", "/api/jobs", true, EnqueueJob},
-      {"POST", "/api/jobs/batch", true, EnqueueBatch},
-      {"GET", "/api/jobs", false, ListJobs},
-      {"GET", "/api/jobs/{id}", false, GetJob},
-      {"POST", "/api/jobs/{id}/cancel", false, CancelJob},
-      {"POST", "/api/jobs/{id}/retry", false, RetryJob},
-      {"DELETE", "/api/jobs/{id}", false, DeleteJob},
-      {"GET", "/api/dead-letter", false, ListDead},
+      {"GET", "/api/job-details", Scope::kRead, false, JobDetails},
+      {"POST", "/api/requeue-job", Scope::kAdmin, true, RequeueJob},
+      {"POST", "/api/jobs", Scope::kWrite, true, EnqueueJob},
+      {"POST", "/api/jobs/batch", Scope::kWrite, true, EnqueueBatch},
+      {"GET", "/api/jobs", Scope::kRead, false, ListJobs},
+      {"GET", "/api/jobs/{id}", Scope::kRead, false, GetJob},
+      {"POST", "/api/jobs/{id}/cancel", Scope::kAdmin, false, CancelJob},
+      {"POST", "/api/jobs/{id}/retry", Scope::kAdmin, false, RetryJob},
+      {"DELETE", "/api/jobs/{id}", Scope::kAdmin, false, DeleteJob},
+      {"GET", "/api/dead-letter", Scope::kRead, false, ListDead},
   };
 }
 
