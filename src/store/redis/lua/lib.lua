@@ -10,22 +10,23 @@
 --   Q .. ':<kind>:<name>' with the user-supplied name last.
 -- - KEYS[1] is "<tag>:migrating-probe" of the one slot the call touches on
 --   a cluster: the client routes by it, and every other key of the call is
---   in that slot. On a single node (no slots to respect) some scripts also
---   do the collection slot's part in the same call ('fused' mode, ARGV
---   flag): the identifier reservation, the id directory, the queue set.
+--   in that slot (tests/redis/redis_slot_test.cc watches it). On a single
+--   node (no slots to respect) some scripts also do the collection slot's
+--   part in the same call ('fused' mode, an ARGV flag): the identifier
+--   reservation, the id directory, the queue set.
 -- Ids are 19-digit zero-padded decimal strings (lexicographic = numeric
 -- order) and never become Lua numbers (they exceed 2^53). Times are Unix
 -- microseconds, passed as decimal strings; they are compared as Lua numbers,
 -- exact below 2^53 (the year 2255).
 local C = ARGV[1]
 
--- Redis Cluster: while a slot is being migrated, the first access to a key
--- the node no longer (or not yet) holds fails the script ("Script attempted
--- to access a non local key"). This probe of a key that never exists makes
--- that first access come before any write, so a refused script has changed
--- nothing and the client may send it again (common/redis/cluster_router.h).
--- Elsewhere it costs one EXISTS.
-redis.call('EXISTS', KEYS[1])
+-- Redis Cluster and slot migrations: KEYS[1], the probe, never exists.
+-- While its slot is being migrated the owner therefore answers ASK before
+-- running anything, and the client waits for the migration to end rather
+-- than follow the ASK (common/redis/cluster_router.h): a script touches
+-- keys it does not declare, which the importing node would create anew
+-- beside the ones still on the migrating node. So a script runs on one
+-- node holding every key of its slot, or not at all.
 
 local function k(Q, kind, name)
   if name == nil then return Q .. ':' .. kind end
