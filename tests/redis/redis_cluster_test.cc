@@ -110,8 +110,10 @@ TEST(RedisClusterTest, CollectionOnAnotherMasterThanTheFirstSeed) {
   ASSERT_TRUE(w.ClaimAndComplete(5).ok());
   EXPECT_EQ(w.completed(), 5);
   // The keys live on the master that owns their slots, not on the first seed.
-  EXPECT_GT(view.CountKeysInSlot(1, KeySlot(store::redis_store::CollectionTag(collection))), 0);
-  EXPECT_GT(view.CountKeysInSlot(1, KeySlot(store::redis_store::QueueTag(collection, "q"))), 0);
+  for (const std::string& tag : {store::redis_store::CollectionTag(collection),
+                                 store::redis_store::QueueTag(collection, "q")}) {
+    EXPECT_GT(view.CountKeysInSlot(1, KeySlot(tag)), 0) << tag;
+  }
 }
 
 // The slots of a busy queue and of its collection migrated by hand

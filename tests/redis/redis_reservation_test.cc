@@ -143,7 +143,8 @@ TEST_P(RedisReservationTest, AReservationWhoseInserterDiedIsTakenOver) {
                                    .now = kT0, .lease = absl::Seconds(30),
                                    .lease_token = 5});
   ASSERT_TRUE(claimed.ok() && claimed->size() == 1u) << claimed.status();
-  auto done = store_->JobCompleteMany({.items = {{.id = 11, .lease_token = 5}}, .now = kT0});
+  auto done =
+      store_->JobCompleteMany({.items = {{.id = 11, .lease_token = 5}}, .now = kT0});
   ASSERT_TRUE(done.ok() && done->size() == 1u) << done.status();
   const absl::Time t1 = absl::Now();
   r = store_->JobInsertMany({.jobs = {Job(12, "q", "k")}, .now = kT0});
@@ -170,9 +171,11 @@ TEST_P(RedisReservationTest, ARequeueUnderARevokedTokenIsRefused) {
   ASSERT_TRUE(failed.ok() && failed->size() == 1u) << failed.status();
 
   const std::string q = store_->QueueTag("q");
-  auto entry = store_->client().Command({"HGET", absl::StrCat(store_->tag(), ":uniq"), "r"});
+  auto entry =
+      store_->client().Command({"HGET", absl::StrCat(store_->tag(), ":uniq"), "r"});
   ASSERT_TRUE(entry.ok() && !entry->is_nil()) << entry.status();
-  auto taken = Script(scripts_.job_uniq_take, store_->tag(), {"r", entry->str, IdKey(20), q});
+  auto taken =
+      Script(scripts_.job_uniq_take, store_->tag(), {"r", entry->str, IdKey(20), q});
   ASSERT_TRUE(taken.ok() && taken->elements.size() == 2u) << taken.status();
   ASSERT_EQ(taken->elements[0].str, "ok");
   const std::string token = absl::StrCat(taken->elements[1].integer);

@@ -85,7 +85,8 @@ void Workload(store::Store& s) {
                              .lease_token = 9});
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 4u);
-  ASSERT_TRUE(s.JobCompleteMany({.items = {{.id = 1, .lease_token = 9}}, .now = t0}).ok());
+  ASSERT_TRUE(
+      s.JobCompleteMany({.items = {{.id = 1, .lease_token = 9}}, .now = t0}).ok());
   ASSERT_TRUE(s.JobFailMany({.items = {{.id = 2, .lease_token = 9,
                                          .to = JobState::kDead, .error = "x"}},
                              .now = t0}).ok());

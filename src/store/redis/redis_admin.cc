@@ -17,6 +17,8 @@
 namespace popqueue::store::redis_store {
 namespace {
 
+const std::string kNone;  // the verb of an empty script reply
+
 // The reply of job_requeue.lua / job_cancel.lua: {'ok', HGETALL} or a refusal.
 absl::StatusOr<Job> AdminReply(const redis::Reply& r, JobId id,
                                std::string_view verb) {
@@ -91,19 +93,20 @@ absl::StatusOr<Job> RedisStore::JobGet(const JobGetParams& params) {
 absl::StatusOr<Job> RedisStore::JobRequeue(const JobRequeueParams& params) {
   absl::StatusOr<std::string> tag = TagOf(params.id);
   if (!tag.ok()) return tag.status();
-  std::string token = "0";
+  std::optional<std::string> token;  // of the reservation, once taken
   for (int round = 0; round < kMaxRounds; ++round) {
     absl::StatusOr<redis::Reply> r =
         Run(scripts_.job_requeue, *tag,
-            {Micros(params.now), fused_ ? "1" : "0", *tag, IdKey(params.id), token});
+            {Micros(params.now), fused_ ? "1" : "0", *tag, IdKey(params.id),
+             token.value_or("0")});
     if (!r.ok()) return r.status();
-    const std::string verb = r->elements.empty() ? "" : r->elements[0].str;
+    const std::string& verb = r->elements.empty() ? kNone : r->elements[0].str;
     if (verb == "reserve" && r->elements.size() == 2) {
       absl::StatusOr<std::string> t = ReserveFor(r->elements[1].str, params.id, *tag);
       if (!t.ok()) return t.status();
       token = *t;
     } else if (verb == "revoked") {
-      token = "0";  // another enqueue took the identifier over meanwhile
+      token.reset();  // another enqueue took the identifier over meanwhile
     } else {
       return AdminReply(*r, params.id, "requeue");
     }
@@ -128,7 +131,7 @@ absl::Status RedisStore::JobDelete(const JobDeleteParams& params) {
   absl::StatusOr<redis::Reply> r = Run(scripts_.job_delete, *tag,
                                        {fused_ ? "1" : "0", *tag, IdKey(params.id)});
   if (!r.ok()) return r.status();
-  const std::string verb = r->elements.empty() ? "" : r->elements[0].str;
+  const std::string& verb = r->elements.empty() ? kNone : r->elements[0].str;
   if (verb == "notfound") {
     return absl::NotFoundError(absl::StrCat("job ", params.id, " not found"));
   }
@@ -268,7 +271,9 @@ absl::StatusOr<int> RedisStore::JobDeleteFinishedBefore(
       }
     }
     directory_.Forget(ids);
-    if (absl::Status s = ForgetJobs(gone); !s.ok()) return s;
+    if (!fused_) {
+      if (absl::Status s = ForgetJobs(gone); !s.ok()) return s;
+    }
     deleted += n;
     left -= n;
   }

@@ -166,7 +166,8 @@ absl::Status RedisStore::ReserveRound(const std::vector<NewJob>& jobs,
   for (size_t k = 0; k < held.size(); ++k) {
     const size_t i = held_jobs[k];
     if ((*holders)[k].live) {
-      absl::StatusOr<EnqueueResult> one = ResultOf(held[k].id, false, (*holders)[k].state);
+      absl::StatusOr<EnqueueResult> one =
+          ResultOf(held[k].id, false, (*holders)[k].state);
       if (!one.ok()) return one.status();
       p[i].result = *one;
     } else {
@@ -420,7 +421,8 @@ absl::StatusOr<std::string> RedisStore::ReserveFor(const std::string& identifier
                                                    JobId id, const std::string& tag) {
   const std::string idkey = IdKey(id);
   for (int round = 0; round < kMaxRounds; ++round) {
-    absl::StatusOr<redis::Reply> cur = client_->Command({"HGET", Key("uniq"), identifier});
+    absl::StatusOr<redis::Reply> cur =
+        client_->Command({"HGET", Key("uniq"), identifier});
     if (!cur.ok()) return cur.status();
     std::string expected;
     if (!cur->is_nil()) {

@@ -77,8 +77,10 @@
 // single-node hot path costs what it did with one slot per collection
 // (redis-store.md has the commands per job). On a cluster URL the client
 // (common/redis/cluster_router.h) sends each call to its slot's master and
-// follows MOVED/ASK; lib.lua's probe makes a script refused mid-migration
-// change nothing, so the client can resend it.
+// follows MOVED (and ASK for plain commands). A script declares only a
+// probe key that never exists, so while its slot is being migrated the
+// owner refuses it with ASK before it runs, and the client waits for the
+// migration to end: a script never runs beside half of its slot's keys.
 //
 // Wake-ups: scripts that make jobs available PUBLISH the queue name on
 // C:available, once per queue per call (see redis_listener.h).
@@ -88,6 +90,7 @@
 #include "store/redis/redis_store.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <utility>
@@ -214,6 +217,10 @@ absl::StatusOr<std::vector<std::string>> RedisStore::QueueNames() {
   std::vector<std::string> names;
   for (const redis::Reply& e : r->elements) names.push_back(e.str);
   std::sort(names.begin(), names.end());
+  // What this process registered and is no longer there (the keys were
+  // deleted under it) is registered again by the next insert.
+  MutexLock lock(&mu_);
+  registered_ = std::set<std::string>(names.begin(), names.end());
   return names;
 }
 
@@ -485,17 +492,15 @@ absl::StatusOr<JobHeartbeatManyResult> RedisStore::JobHeartbeatMany(
 
 absl::StatusOr<int> RedisStore::JobRescueExpired(
     const JobRescueExpiredParams& params) {
-  absl::StatusOr<std::vector<std::string>> names = QueueNames();
-  if (!names.ok()) return names.status();
-  std::vector<std::string> tags;
-  for (const std::string& q : *names) tags.push_back(QueueTag(q));
+  absl::StatusOr<std::vector<std::string>> tags = AllQueueTags();
+  if (!tags.ok()) return tags.status();
   int left = std::max(params.limit, 1), rescued = 0;
-  for (const std::vector<size_t>& group : Groups(tags)) {
+  for (const std::vector<size_t>& group : Groups(*tags)) {
     if (left <= 0) break;
     std::vector<std::string> args = {Micros(params.now), absl::StrCat(left)};
-    for (size_t i : group) args.push_back(tags[i]);
+    for (size_t i : group) args.push_back((*tags)[i]);
     absl::StatusOr<redis::Reply> r =
-        Run(scripts_.job_rescue_expired, tags[group[0]], std::move(args));
+        Run(scripts_.job_rescue_expired, (*tags)[group[0]], std::move(args));
     if (!r.ok()) return r.status();
     rescued += static_cast<int>(r->integer);
     left -= static_cast<int>(r->integer);

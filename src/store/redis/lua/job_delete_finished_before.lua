@@ -5,8 +5,8 @@
 --          slot here; '0' = the client runs job_forget.lua)
 -- ARGV[3]  state    ARGV[4] before (us)    ARGV[5] limit
 -- ARGV[6..] the queues' tags Q
--- Returns {n, id1, identifier1, id2, ...}: how many were deleted and, when
--- not fused, which (with their identifiers).
+-- Returns {n, id1, identifier1, id2, ...}: how many were deleted and which
+-- (with their identifiers).
 local fused, state, before, left = ARGV[2] == '1', ARGV[3], ARGV[4], tonumber(ARGV[5])
 local gone = {}
 for q = 6, #ARGV do
@@ -24,13 +24,10 @@ for q = 6, #ARGV do
   end
   left = left - #ids
 end
+if fused and #gone > 0 then forget_jobs(gone) end
 local out = {#gone}
-if fused then
-  if #gone > 0 then forget_jobs(gone) end
-else
-  for _, g in ipairs(gone) do
-    out[#out + 1] = g[1]
-    out[#out + 1] = g[2]
-  end
+for _, g in ipairs(gone) do
+  out[#out + 1] = g[1]
+  out[#out + 1] = g[2]
 end
 return flush_then(out)

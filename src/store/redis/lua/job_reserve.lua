@@ -21,7 +21,8 @@ for at = first, #ARGV, 3 do
   ids[#ids + 1] = id
 end
 for i = 1, #ids, CHUNK do
-  local found = redis.call('HMGET', C .. ':dir', unpack(ids, i, math.min(#ids, i + CHUNK - 1)))
+  local found = redis.call('HMGET', C .. ':dir',
+                          unpack(ids, i, math.min(#ids, i + CHUNK - 1)))
   for j, v in ipairs(found) do
     local at = first + (i + j - 2) * 3
     if v and not (retry and v == ARGV[at + 1]) then return {'exists', ARGV[at]} end
