@@ -62,11 +62,12 @@
 //   first asks each for its best `limit` candidates (peek), merges them by
 //   (priority, run_at, id), and claims from each slot as many as it has in
 //   the merged top `limit`. Without concurrent claimers that is exactly
-//   the global order; under contention each slot still yields its best
-//   remaining jobs, in order, and a claim may return fewer than `limit`
-//   when another worker took the peeked jobs first (the engine claims
-//   again). Never a job twice. The runtime claims one queue per call, so
-//   this path serves remote workers over several queues.
+//   the global order. Under contention each slot still yields its best
+//   remaining jobs, in order, up to its share: if another worker took
+//   peeked jobs first, those may rank behind jobs of another slot (the
+//   merge is as of the peek), and a slot that ran out yields fewer. Never
+//   a job twice. The runtime claims one queue per call, so this path
+//   serves remote workers over several queues.
 // - Everything over all queues (counts, QueueList, JobList without a
 //   queue, the rescuer, the cleaner) reads C:queues and runs one script
 //   per slot, merging the results (limits are shared out in order).
