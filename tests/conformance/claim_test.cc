@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "store_conformance.h"
@@ -60,6 +61,46 @@ TEST_P(StoreConformanceTest, ClaimOrderSpansQueuesAndPromotedJobs) {
   PQ_ASSERT_OK_AND_ASSIGN(
       claimed, Claim({"b", "a"}, 3, kT0 + absl::Seconds(10)));
   EXPECT_EQ(Ids(claimed), (std::vector<JobId>{c.id}));
+}
+
+// Six queues (on a Redis Cluster, six slots: the claim merges them), one of
+// them paused: claims of 5 take the jobs of the other five queues exactly in
+// the global (priority, run_at, id) order, each batch in that order.
+TEST_P(StoreConformanceTest, ClaimOrderAcrossManyQueues) {
+  const std::vector<std::string> queues = {"m0", "m1", "m2", "m3", "m4", "m5"};
+  struct Key {
+    int priority;
+    absl::Time run_at;
+    JobId id;
+    bool operator<(const Key& o) const {
+      return std::tie(priority, run_at, id) < std::tie(o.priority, o.run_at, o.id);
+    }
+  };
+  std::vector<Key> expected;
+  store::JobInsertManyParams params{.now = kT0};
+  for (int i = 0; i < 30; ++i) {
+    NewJob job = Job(queues[(i * 7) % 6]);
+    job.priority = (i * 5) % 3 - 1;
+    job.run_at = kT0 - absl::Seconds((i * 11) % 4);
+    if (i % 4 == 0) job.id = job.id - 10'000;  // ids out of insertion order
+    params.jobs.push_back(job);
+    if (job.queue != "m3") expected.push_back({job.priority, job.run_at, job.id});
+  }
+  PQ_ASSERT_OK(db().JobInsertMany(params));
+  PQ_ASSERT_OK(db().QueuePause({.queue = "m3", .now = kT0}));
+  std::sort(expected.begin(), expected.end());
+
+  std::vector<JobId> claimed_ids;
+  for (int round = 0; round < 10; ++round) {
+    PQ_ASSERT_OK_AND_ASSIGN(
+        auto claimed, Claim({"m5", "m3", "m1", "m0", "m4", "m2"}, 5));
+    if (claimed.empty()) break;
+    EXPECT_LE(claimed.size(), 5u);
+    for (const popqueue::Job& j : claimed) claimed_ids.push_back(j.id);
+  }
+  std::vector<JobId> expected_ids;
+  for (const Key& k : expected) expected_ids.push_back(k.id);
+  EXPECT_EQ(claimed_ids, expected_ids);
 }
 
 TEST_P(StoreConformanceTest, DelayedJobsAreNeverClaimedEarly) {

@@ -16,13 +16,13 @@ namespace popqueue::conformance {
 namespace {
 
 // Deletes every key of the store with collection `collection` (on every
-// master of a cluster).
+// master of a cluster): "{<collection>}:..." and "{<collection>:<queue>}:...".
 void DeleteKeys(const std::string& url, const std::string& collection) {
   absl::StatusOr<Url> parsed = ParseUrl(url);
   if (!parsed.ok()) return;
   auto client = redis::Client::Connect(*parsed);
   if (!client.ok()) return;
-  auto keys = (*client)->ScanKeys(absl::StrCat("{", collection, "}:*"));
+  auto keys = (*client)->ScanKeys(absl::StrCat("{", collection, "[}:]*"));
   if (!keys.ok()) return;
   // One UNLINK per key: on a cluster they may not share a slot in general.
   for (const std::string& key : *keys) (void)(*client)->Command({"UNLINK", key});

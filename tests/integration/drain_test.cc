@@ -4,6 +4,11 @@
 // nothing else, and each process does a real share of the work (workers
 // claim only what their free slots can take, so the load balances itself).
 //
+// On the Redis Cluster it runs twice: with the jobs on one queue (one slot,
+// one master), and spread over six queues whose slots are on the three
+// masters, two each (drain_redis_cluster_queues): there every master must
+// hold keys of the collection's queues at the end.
+//
 // N = 50000, except on MongoDB: 50000 against a real MongoDB (MONGODB_URL)
 // or with POPQUEUE_TEST_MONGODB_FULL=1, else 2000, which keeps the test
 // quick on FerretDB, the default test server. The test prints which N ran
@@ -36,6 +41,11 @@
 #include "store/registry.h"
 #include "store/store.h"
 #include "tests/integration/test_util.h"
+#ifdef POPQUEUE_DRAIN_REDIS
+#include "common/redis/redis_client.h"
+#include "common/redis/slot_map.h"
+#include "store/redis/keys.h"
+#endif
 
 namespace popqueue {
 namespace {
@@ -50,6 +60,7 @@ struct DrainBackend {
   std::string name;     // test-name suffix
   std::string url_env;  // "" for SQLite (a temp file)
   std::string db_name;  // database (PostgreSQL without a URL path, MongoDB)
+  int queues = 1;       // jobs spread round robin over this many queues
 };
 
 std::ostream& operator<<(std::ostream& os, const DrainBackend& b) {
@@ -63,8 +74,11 @@ std::vector<DrainBackend> CompiledBackends() {
 #endif
 #ifdef POPQUEUE_DRAIN_REDIS
   out.push_back({"redis", "POPQUEUE_TEST_REDIS_URL", "popqueue"});
-  // One collection = one slot: the drain runs on one master of the cluster.
+  // One queue = one slot: the drain runs on one master of the cluster...
   out.push_back({"redis_cluster", "POPQUEUE_TEST_REDIS_CLUSTER_URL", "popqueue"});
+  // ... and six queues of one collection on the three masters.
+  out.push_back(
+      {"redis_cluster_queues", "POPQUEUE_TEST_REDIS_CLUSTER_URL", "popqueue", 6});
 #endif
 #ifdef POPQUEUE_DRAIN_MONGODB
   out.push_back({"mongodb", "POPQUEUE_TEST_MONGODB_URL", "popqueue_test"});
@@ -209,6 +223,73 @@ std::map<JobState, int64_t> Counts(store::Store& db) {
   return counts;
 }
 
+#ifdef POPQUEUE_DRAIN_REDIS
+// The cluster's slot map, from CLUSTER SLOTS.
+absl::StatusOr<redis::SlotMap> ClusterMap(const std::string& url) {
+  absl::StatusOr<Url> parsed = ParseUrl(url);
+  if (!parsed.ok()) return parsed.status();
+  absl::StatusOr<std::shared_ptr<redis::Client>> client = redis::Client::Connect(*parsed);
+  if (!client.ok()) return client.status();
+  absl::StatusOr<redis::Reply> slots = (*client)->Command({"CLUSTER", "SLOTS"});
+  if (!slots.ok()) return slots.status();
+  return redis::ParseClusterSlots(*slots, (*client)->options().seeds[0]);
+}
+
+// `n` queue names of `collection` whose slots are spread evenly over the
+// cluster's masters.
+absl::StatusOr<std::vector<std::string>> SpreadQueues(const std::string& url,
+                                                      const std::string& collection,
+                                                      int n) {
+  absl::StatusOr<redis::SlotMap> map = ClusterMap(url);
+  if (!map.ok()) return map.status();
+  const size_t masters = map->masters.size();
+  if (masters == 0) return absl::FailedPreconditionError("the cluster has no master");
+  std::map<int, int> per_master;
+  std::vector<std::string> out;
+  for (int i = 0; static_cast<int>(out.size()) < n && i < 10000; ++i) {
+    const std::string q = absl::StrCat("q", i);
+    const int owner =
+        map->owner[redis::KeySlot(store::redis_store::QueueTag(collection, q))];
+    if (owner < 0 || per_master[owner] >= (n + static_cast<int>(masters) - 1) /
+                                              static_cast<int>(masters)) {
+      continue;
+    }
+    ++per_master[owner];
+    out.push_back(q);
+  }
+  if (static_cast<int>(out.size()) < n) {
+    return absl::InternalError("no spread of queue names found");
+  }
+  return out;
+}
+
+// Per master of the cluster: how many keys of `queues` it holds.
+std::vector<std::pair<std::string, int64_t>> KeysPerMaster(
+    const std::string& url, const std::string& collection,
+    const std::vector<std::string>& queues) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  absl::StatusOr<redis::SlotMap> map = ClusterMap(url);
+  EXPECT_TRUE(map.ok()) << map.status();
+  if (!map.ok()) return out;
+  for (size_t m = 0; m < map->masters.size(); ++m) {
+    auto node = redis::Client::Connect(
+        *ParseUrl(absl::StrCat("redis://", map->masters[m].Endpoint())));
+    EXPECT_TRUE(node.ok()) << node.status();
+    if (!node.ok()) continue;
+    int64_t keys = 0;
+    for (const std::string& q : queues) {
+      const int slot = redis::KeySlot(store::redis_store::QueueTag(collection, q));
+      if (map->owner[slot] != static_cast<int>(m)) continue;
+      auto n = (*node)->Command({"CLUSTER", "COUNTKEYSINSLOT", absl::StrCat(slot)});
+      EXPECT_TRUE(n.ok()) << n.status();
+      if (n.ok()) keys += n->integer;
+    }
+    out.emplace_back(map->masters[m].Endpoint(), keys);
+  }
+  return out;
+}
+#endif
+
 class DrainTest : public ::testing::TestWithParam<DrainBackend> {};
 
 TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
@@ -240,6 +321,23 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
 
   const std::string collection =
       absl::StrCat("drain_", getpid(), "_", RandomToken() & 0xffffff);
+  std::vector<std::string> queues = {std::string(kDefaultQueue)};
+  if (backend.queues > 1) {
+#ifdef POPQUEUE_DRAIN_REDIS
+    auto spread = SpreadQueues(url, collection, backend.queues);
+    ASSERT_TRUE(spread.ok()) << spread.status();
+    queues = *spread;
+#else
+    GTEST_FAIL() << "several queues are only planned on the Redis Cluster";
+#endif
+  }
+  std::string queue_list;
+  for (const std::string& q : queues) {
+    queue_list += (queue_list.empty() ? "" : ",") + q;
+  }
+  if (queues.size() > 1) {
+    std::printf("[%s] queues %s\n", backend.name.c_str(), queue_list.c_str());
+  }
   {
     QueueConfig config{.db_url = url,
                        .db_name = backend.db_name,
@@ -252,7 +350,9 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
     for (int done = 0; done < n; done += 1000) {
       std::vector<EnqueueRequest> batch;
       for (int i = done; i < std::min(n, done + 1000); ++i) {
-        batch.push_back({.name = "drain", .data = std::to_string(i)});
+        batch.push_back({.name = "drain",
+                         .data = std::to_string(i),
+                         .options = {.queue = queues[i % queues.size()]}});
       }
       auto enqueued = producer.EnqueueMany(std::move(batch));
       ASSERT_TRUE(enqueued.ok()) << enqueued.status();
@@ -272,9 +372,11 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
   // between them before the fourth's first claim. Bounded to a sixteenth of
   // the jobs per process, every process gets a share of even a small drain.
   const int max_prefetch = std::min(WorkerOptions{}.max_prefetch, n / (4 * kWorkers));
-  ASSERT_TRUE(workers.Spawn({POPQUEUE_DRAIN_WORKER, url, backend.db_name,
-                             collection, log, std::to_string(kConcurrency),
-                             std::to_string(max_prefetch)}));
+  std::vector<std::string> worker_args = {
+      POPQUEUE_DRAIN_WORKER, url, backend.db_name, collection, log,
+      std::to_string(kConcurrency), std::to_string(max_prefetch)};
+  if (queues.size() > 1) worker_args.push_back(queue_list);
+  ASSERT_TRUE(workers.Spawn(worker_args));
   ASSERT_TRUE(workers.Start(absl::Seconds(60)))
       << "the workers did not all open the store within 60 s";
   const absl::Time start = absl::Now();
@@ -344,6 +446,30 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
     EXPECT_GE(jobs, min_share * n)
         << "worker pid " << worker_pid << " did less than "
         << 100 * min_share << "% of the work";
+  }
+
+  // Every queue drained, and (six queues on a cluster) every master held
+  // some of them.
+  if (queues.size() > 1) {
+    std::map<std::string, int64_t> completed_of;
+    auto by_queue = db.JobCountByState();
+    ASSERT_TRUE(by_queue.ok()) << by_queue.status();
+    for (const QueueCounts& q : *by_queue) {
+      auto it = q.by_state.find(JobState::kCompleted);
+      completed_of[q.queue] = it == q.by_state.end() ? 0 : it->second;
+    }
+    for (const std::string& q : queues) {
+      EXPECT_GE(completed_of[q], n / static_cast<int64_t>(queues.size())) << q;
+    }
+#ifdef POPQUEUE_DRAIN_REDIS
+    const auto keys = KeysPerMaster(url, collection, queues);
+    EXPECT_EQ(keys.size(), 3u);
+    for (const auto& [master, count] : keys) {
+      std::printf("[%s] master %s holds %lld keys of the queues\n",
+                  backend.name.c_str(), master.c_str(), static_cast<long long>(count));
+      EXPECT_GT(count, 0) << "master " << master << " holds none of the queues";
+    }
+#endif
   }
 
   // Leave a server as found (its schema aside); keep the jobs when the test

@@ -3,7 +3,11 @@
 // test counts handler runs per job and per process. Runs until SIGTERM
 // (graceful drain) or SIGKILL.
 //
-//   drain_worker DB_URL DB_NAME COLLECTION LOG_FILE CONCURRENCY
+//   drain_worker DB_URL DB_NAME COLLECTION LOG_FILE CONCURRENCY MAX_PREFETCH [QUEUES]
+//
+// QUEUES: comma-separated queue names (default: the default queue); the
+// process runs CONCURRENCY handlers at most over all of them, and each
+// queue gets its share.
 //
 // Start barrier: once its Queue is open it writes one byte to stdout and
 // waits for stdin to reach end-of-file before starting its workers, so the
@@ -11,10 +15,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "popqueue/queue.h"
 
@@ -37,10 +43,10 @@ bool AwaitStart() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 7) {
+  if (argc != 7 && argc != 8) {
     std::fprintf(stderr,
                  "usage: drain_worker DB_URL DB_NAME COLLECTION LOG_FILE "
-                 "CONCURRENCY MAX_PREFETCH\n");
+                 "CONCURRENCY MAX_PREFETCH [QUEUES]\n");
     return 2;
   }
   const int log_fd =
@@ -54,6 +60,18 @@ int main(int argc, char** argv) {
                                .collection = argv[3],
                                .retries = 0};
   config.worker.default_concurrency = std::atoi(argv[5]);
+  if (argc == 8) {
+    std::string list = argv[7];
+    for (size_t at = 0; at <= list.size();) {
+      const size_t comma = std::min(list.find(',', at), list.size());
+      config.worker.queues.push_back(list.substr(at, comma - at));
+      at = comma + 1;
+    }
+    const int n = static_cast<int>(config.worker.queues.size());
+    config.worker.max_concurrency = config.worker.default_concurrency;
+    config.worker.default_concurrency =
+        std::max(1, (config.worker.default_concurrency + n - 1) / n);
+  }
   config.worker.poll_interval = absl::Milliseconds(100);
   config.worker.max_prefetch = std::atoi(argv[6]);
   // Keep finished jobs (no cleaner): the test counts them.

@@ -12,7 +12,7 @@
 # and this test must change). Then the same command naming 6 nodes, which is
 # what docs/redis-store.md tells users, and pop-queue on it: `popqueue
 # enqueue` and `popqueue jobs` with `redis://127.0.0.1:7000/?cluster=1` on
-# collections whose slots sit on each of the three masters.
+# the queues of one collection, whose slots sit on each of the three masters.
 #
 #   readme_redis_cluster_test.sh README POPQUEUE_CLI
 set -euo pipefail
@@ -68,26 +68,32 @@ for _ in $(seq 300); do
 done
 echo "readme_redis_cluster: $six: $(in_ns redis-cli -p 7000 cluster nodes | grep -c master) masters, $(in_ns redis-cli -p 7000 cluster nodes | grep -c slave) replicas"
 
-# pop-queue on it, naming the first node only: collections whose one slot
-# (all keys of a collection share a hash tag) lies on every master.
+# pop-queue on it, naming the first node only: one collection whose queues
+# (each has a hash tag of its own, {<collection>:<queue>}) lie on every
+# master, and every job listed by `popqueue jobs` over the whole collection.
 url='redis://127.0.0.1:7000/?cluster=1'
+collection=readme_c
 declare -A seen=()
+ids=()
 i=0
 while ((${#seen[@]} < 3 && i < 200)); do
-  collection=readme_c$i
+  queue=q$i
   i=$((i + 1))
-  id=$(in_ns "$cli" enqueue send-email --data '{"to":"a@example.com"}' --db-url "$url" --collection "$collection") ||
-    { echo "readme_redis_cluster: enqueue on $collection failed" >&2; exit 1; }
-  jobs=$(in_ns "$cli" jobs --json --db-url "$url" --collection "$collection")
-  grep -q "\"$id\"\|\"id\": *\"$id\"\|$id" <<<"$jobs" || { echo "readme_redis_cluster: job $id not listed: $jobs" >&2; exit 1; }
-  # Which master holds the collection's keys.
+  id=$(in_ns "$cli" enqueue send-email --data '{"to":"a@example.com"}' --queue "$queue" --db-url "$url" --collection "$collection") ||
+    { echo "readme_redis_cluster: enqueue on queue $queue failed" >&2; exit 1; }
+  ids+=("$id")
+  # Which master holds the queue's keys.
   owner=""
   for port in 7000 7001 7002 7003 7004 7005; do
     in_ns redis-cli -p "$port" info replication | grep -q role:master || continue
-    [ -n "$(in_ns redis-cli -p "$port" --scan --pattern "*$collection*" | head -1)" ] && owner=$port
+    [ -n "$(in_ns redis-cli -p "$port" --scan --pattern "{$collection:$queue}:*" | head -1)" ] && owner=$port
   done
-  [ -n "$owner" ] || { echo "readme_redis_cluster: no master holds $collection" >&2; exit 1; }
+  [ -n "$owner" ] || { echo "readme_redis_cluster: no master holds queue $queue" >&2; exit 1; }
   seen[$owner]=1
 done
-((${#seen[@]} == 3)) || { echo "readme_redis_cluster: collections reached ${#seen[@]} masters only" >&2; exit 1; }
-echo "readme_redis_cluster: popqueue enqueue/jobs with $url on $i collections, spread over all 3 masters"
+((${#seen[@]} == 3)) || { echo "readme_redis_cluster: queues reached ${#seen[@]} masters only" >&2; exit 1; }
+jobs=$(in_ns "$cli" jobs --json --limit 500 --db-url "$url" --collection "$collection")
+for id in "${ids[@]}"; do
+  grep -q "$id" <<<"$jobs" || { echo "readme_redis_cluster: job $id not listed: $jobs" >&2; exit 1; }
+done
+echo "readme_redis_cluster: popqueue enqueue/jobs with $url on $i queues of one collection, spread over all 3 masters"

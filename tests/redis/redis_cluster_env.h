@@ -1,5 +1,6 @@
 // Helpers of the Redis Cluster tests: the cluster's masters as the client
-// sees them (CLUSTER SLOTS order), collections placed on a chosen master,
+// sees them (CLUSTER SLOTS order), collections (and a queue) placed on a
+// chosen master,
 // a hand slot migration, and a workload that records what was acknowledged.
 #ifndef POPQUEUE_TESTS_REDIS_REDIS_CLUSTER_ENV_H_
 #define POPQUEUE_TESTS_REDIS_REDIS_CLUSTER_ENV_H_
@@ -19,6 +20,7 @@
 #include "common/redis/redis_client.h"
 #include "common/redis/slot_map.h"
 #include "gtest/gtest.h"
+#include "store/redis/keys.h"
 #include "store/store.h"
 #include "tests/redis/redis_test_env.h"
 
@@ -66,12 +68,13 @@ struct ClusterView {
   }
 
   // Moves `slot` from masters[from] to masters[to] the way redis-cli
-  // --cluster reshard does, but with all keys in one MIGRATE per round.
-  // `pause` is spent twice: after MIGRATING is set (the source still holds
-  // the keys but refuses scripts that touch missing ones), and after the
+  // --cluster reshard does: `batch` keys per MIGRATE (0 = all at once).
+  // `pause` is spent after MIGRATING is set (the source still holds the
+  // keys), after each batch (the keys are on both nodes), and after the
   // keys moved but before SETSLOT NODE (the source answers ASK).
   absl::Status MigrateSlot(int slot, size_t from, size_t to,
-                           absl::Duration pause = absl::ZeroDuration()) const {
+                           absl::Duration pause = absl::ZeroDuration(),
+                           int batch = 0) const {
     auto id = [&](size_t i) -> absl::StatusOr<std::string> {
       auto r = nodes[i]->Command({"CLUSTER", "MYID"});
       if (!r.ok()) return r.status();
@@ -91,8 +94,10 @@ struct ClusterView {
       return r.status();
     }
     absl::SleepFor(pause);
+    const std::string count = batch > 0 ? absl::StrCat(batch) : "100000";
+    int rounds = 0;
     while (true) {
-      auto keys = nodes[from]->Command({"CLUSTER", "GETKEYSINSLOT", s, "100000"});
+      auto keys = nodes[from]->Command({"CLUSTER", "GETKEYSINSLOT", s, count});
       if (!keys.ok()) return keys.status();
       if (keys->elements.empty()) break;
       std::vector<std::string> migrate = {"MIGRATE", masters[to].host,
@@ -100,6 +105,8 @@ struct ClusterView {
                                           "10000", "KEYS"};
       for (const redis::Reply& k : keys->elements) migrate.push_back(k.str);
       if (auto r = nodes[from]->Command(migrate); !r.ok()) return r.status();
+      // A few pauses mid-way (keys on both nodes); not one per batch.
+      if (batch > 0 && ++rounds <= 3) absl::SleepFor(pause / 4);
     }
     absl::SleepFor(pause);
     for (size_t i : {to, from}) {
@@ -115,13 +122,16 @@ struct ClusterView {
   }
 };
 
-// A fresh collection name whose slot masters[master] serves.
+// A fresh collection name whose collection slot and the slot of its queue
+// `queue` (Workload's "q" by default) masters[master] serves.
 inline std::string CollectionOn(const ClusterView& view, size_t master,
-                                const std::string& prefix) {
+                                const std::string& prefix,
+                                const std::string& queue = "q") {
   for (int i = 0;; ++i) {
     std::string name = absl::StrCat(UniqueCollection(prefix), "_", i);
-    if (view.OwnerOf(redis::KeySlot(absl::StrCat("{", name, "}"))) ==
-        static_cast<int>(master)) {
+    const int want = static_cast<int>(master);
+    if (view.OwnerOf(redis::KeySlot(store::redis_store::CollectionTag(name))) == want &&
+        view.OwnerOf(redis::KeySlot(store::redis_store::QueueTag(name, queue))) == want) {
       return name;
     }
   }

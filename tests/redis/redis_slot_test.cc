@@ -1,11 +1,15 @@
-// Redis Cluster readiness: every key a store script touches hashes to the
-// one cluster slot of the store's tag "{<collection>}". Checked two ways
-// against a real server while a workload runs every script: the keys left
-// under the tag, and every command the scripts ran (seen through MONITOR,
-// keys extracted by COMMAND GETKEYS). CRC16 is the client's own
-// (common/redis/slot_map.h), pinned here to the cluster specification's
-// values (CLUSTER KEYSLOT needs cluster mode).
+// Redis Cluster readiness of the store's key layout, on the test cluster
+// while a workload runs every script: each script call touches the keys of
+// one slot only, the slot its KEYS[1] names (every command it ran, seen
+// through MONITOR on each master, keys extracted by COMMAND GETKEYS), and
+// the queues of one collection land on several masters with all their keys
+// in their own slot. Redis 7 lets an old-style EVAL touch several slots of
+// one node, so only watching the commands proves it. CRC16 is the client's
+// own (common/redis/slot_map.h), pinned here to the cluster
+// specification's values.
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -16,8 +20,9 @@
 #include "common/mutex.h"
 #include "common/redis/slot_map.h"
 #include "gtest/gtest.h"
-#include "redis_test_env.h"
+#include "store/redis/keys.h"
 #include "store/redis/redis_store.h"
+#include "tests/redis/redis_cluster_env.h"
 
 namespace popqueue::testing {
 namespace {
@@ -64,14 +69,15 @@ std::vector<std::string> MonitorArgs(const std::string& line) {
   return args;
 }
 
-// Runs every store call (so every script) once or more.
+// Runs every store call (so every script) once or more, on queues qa, qb
+// and qc.
 void Workload(store::Store& s) {
   const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
   std::vector<store::NewJob> jobs;
   for (int i = 1; i <= 6; ++i) {
     jobs.push_back({.id = i, .queue = i % 2 ? "qa" : "qb", .name = "n",
-                    .identifier = i == 1 ? "ident" : "", .max_attempts = 2,
-                    .run_at = i == 6 ? t0 + absl::Hours(1) : t0});
+                    .identifier = i == 1 ? "ident" : i == 2 ? "again" : "",
+                    .max_attempts = 2, .run_at = i == 6 ? t0 + absl::Hours(1) : t0});
   }
   ASSERT_TRUE(s.JobInsertMany({.jobs = jobs, .now = t0}).ok());
   auto claimed = s.JobClaim({.queues = {"qa", "qb"}, .worker_id = "w",
@@ -79,14 +85,22 @@ void Workload(store::Store& s) {
                              .lease_token = 9});
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 4u);
-  ASSERT_TRUE(s.JobCompleteMany({.items = {{.id = 1, .lease_token = 9}}, .now = t0}).ok());
+  ASSERT_TRUE(
+      s.JobCompleteMany({.items = {{.id = 1, .lease_token = 9}}, .now = t0}).ok());
   ASSERT_TRUE(s.JobFailMany({.items = {{.id = 2, .lease_token = 9,
                                          .to = JobState::kDead, .error = "x"}},
                              .now = t0}).ok());
   ASSERT_TRUE(s.JobHeartbeatMany({.items = {{.id = 3, .lease_token = 9}},
                                   .now = t0, .lease = absl::Seconds(5)}).ok());
   ASSERT_TRUE(s.JobRescueExpired({.now = t0 + absl::Minutes(1)}).ok());
-  ASSERT_TRUE(s.JobRequeue({.id = 2, .now = t0}).ok());
+  // Job 1 (completed) holds a stale reservation of "ident": checked, taken.
+  auto dup = s.JobInsertMany({.jobs = {{.id = 7, .queue = "qc", .name = "n",
+                                        .identifier = "ident", .max_attempts = 1,
+                                        .run_at = t0}},
+                              .now = t0});
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  ASSERT_TRUE((*dup)[0].inserted);
+  ASSERT_TRUE(s.JobRequeue({.id = 2, .now = t0}).ok());  // with identifier
   ASSERT_TRUE(s.JobCancel({.id = 5, .now = t0}).ok());
   ASSERT_TRUE(s.JobDelete({.id = 5}).ok());
   ASSERT_TRUE(s.JobGet({.id = 1}).ok());
@@ -107,78 +121,132 @@ void Workload(store::Store& s) {
                               .job = {.id = 100, .queue = "qc", .name = "n",
                                       .max_attempts = 1, .run_at = t0},
                               .now = t0}).ok());
+  // The same fire again: the reservation is forgotten (job_forget.lua).
+  ASSERT_TRUE(s.CronFireOnce({.schedule = "c", .fire_time = t0,
+                              .job = {.id = 101, .queue = "qc", .name = "n",
+                                      .max_attempts = 1, .run_at = t0},
+                              .now = t0}).ok());
 }
 
-TEST(RedisSlotTest, EveryScriptKeySharesTheStoreSlot) {
-  POPQUEUE_REQUIRE_REDIS();
-  const std::string collection = UniqueCollection("slot");
-  auto url = ParseUrl(RedisUrl());
-  ASSERT_TRUE(url.ok());
+// A collection whose queues qa, qb and qc are on three different masters.
+std::string SpreadCollection(const ClusterView& view) {
+  for (int i = 0;; ++i) {
+    std::string name = absl::StrCat(UniqueCollection("slot"), "_", i);
+    std::set<int> owners;
+    for (const char* q : {"qa", "qb", "qc"}) {
+      owners.insert(view.OwnerOf(KeySlot(store::redis_store::QueueTag(name, q))));
+    }
+    if (owners.size() == 3) return name;
+  }
+}
+
+TEST(RedisSlotTest, EveryScriptCallStaysInOneSlotAndQueuesSpread) {
+  POPQUEUE_REQUIRE_REDIS_CLUSTER();
+  ClusterView view = ClusterView::Load();
+  ASSERT_EQ(view.masters.size(), 3u);
+  const std::string collection = SpreadCollection(view);
+  ScopedKeys cleanup(collection);
   auto opened = store::redis_store::RedisStore::Open(
-      *url, {.url = RedisUrl(), .collection = collection});
+      *ParseUrl(RedisClusterUrl()), {.url = RedisClusterUrl(), .collection = collection});
   ASSERT_TRUE(opened.ok()) << opened.status();
   std::shared_ptr<store::redis_store::RedisStore> s = *opened;
-  const int slot = KeySlot(s->tag());
 
-  // Watch every command the server runs while the workload runs.
-  auto options = redis::Options::FromUrl(*url);
-  ASSERT_TRUE(options.ok());
-  auto monitor = redis::Connection::Open(*options);
-  ASSERT_TRUE(monitor.ok()) << monitor.status();
-  ASSERT_TRUE((*monitor)->Send({"MONITOR"}).ok());
-  auto ok = (*monitor)->ReadReply(absl::Seconds(5));
-  ASSERT_TRUE(ok.ok() && ok->has_value()) << ok.status();
-
+  // Watch every command each master runs while the workload runs.
+  std::vector<std::unique_ptr<redis::Connection>> monitors;
+  for (const redis::NodeAddress& m : view.masters) {
+    redis::Options options = view.cluster->options();
+    options.cluster = false;
+    options.host = m.host;
+    options.port = m.port;
+    auto monitor = redis::Connection::Open(options);
+    ASSERT_TRUE(monitor.ok()) << monitor.status();
+    ASSERT_TRUE((*monitor)->Send({"MONITOR"}).ok());
+    auto ok = (*monitor)->ReadReply(absl::Seconds(5));
+    ASSERT_TRUE(ok.ok() && ok->has_value()) << ok.status();
+    monitors.push_back(*std::move(monitor));
+  }
   Workload(*s);
-  // A marker that ends what we read.
+  // A marker on every master ends what we read.
   const std::string marker = absl::StrCat(collection, "-done");
-  ASSERT_TRUE(s->client().Command({"ECHO", marker}).ok());
+  ASSERT_TRUE(view.cluster->CommandOnEveryMaster({"ECHO", marker}).ok());
 
-  std::vector<std::vector<std::string>> script_commands;
-  std::set<std::string> scripts_seen;  // SHA1s
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    auto line = (*monitor)->ReadReply(absl::Seconds(1));
-    ASSERT_TRUE(line.ok()) << line.status();
-    if (!line->has_value()) continue;
-    const std::string& text = (*line)->str;
-    if (absl::StrContains(text, marker)) break;
-    if (!absl::StrContains(text, collection)) continue;
-    std::vector<std::string> args = MonitorArgs(text);
-    if (args.empty()) continue;
-    if (absl::StrContains(text, " lua] ")) {
-      script_commands.push_back(std::move(args));
-    } else if (absl::EqualsIgnoreCase(args[0], "evalsha")) {
-      scripts_seen.insert(args[1]);
-      ASSERT_GE(args.size(), 4u);
-      // Declared KEYS are in the slot too.
-      int nkeys = std::stoi(args[2]);
-      for (int i = 0; i < nkeys; ++i) {
-        EXPECT_EQ(KeySlot(args[3 + i]), slot) << args[3 + i];
+  // One script call: the slot of its KEYS[1] and the commands it ran.
+  struct Call {
+    std::string sha;
+    int slot;
+    size_t master;
+    std::vector<std::vector<std::string>> commands;
+  };
+  std::vector<Call> calls;
+  for (size_t m = 0; m < monitors.size(); ++m) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    bool done = false;
+    Call* open = nullptr;
+    while (!done && absl::Now() < deadline) {
+      auto line = monitors[m]->ReadReply(absl::Seconds(1));
+      ASSERT_TRUE(line.ok()) << line.status();
+      if (!line->has_value()) continue;
+      const std::string& text = (*line)->str;
+      if (absl::StrContains(text, marker)) done = true;
+      std::vector<std::string> args = MonitorArgs(text);
+      if (args.empty()) continue;
+      if (absl::StrContains(text, " lua] ")) {  // runs inside the call before
+        if (open != nullptr) open->commands.push_back(std::move(args));
+        continue;
+      }
+      open = nullptr;
+      if (absl::EqualsIgnoreCase(args[0], "evalsha") && args.size() >= 4 &&
+          absl::StrContains(text, collection)) {
+        calls.push_back({args[1], KeySlot(args[3]), m, {}});
+        open = &calls.back();
+      }
+    }
+    ASSERT_TRUE(done) << "no marker from master " << m;
+  }
+  std::set<std::string> shas;
+  size_t commands_checked = 0;
+  for (const Call& call : calls) {
+    shas.insert(call.sha);
+    EXPECT_EQ(view.OwnerOf(call.slot), static_cast<int>(call.master));
+    for (const auto& cmd : call.commands) {
+      std::vector<std::string> getkeys = {"COMMAND", "GETKEYS"};
+      getkeys.insert(getkeys.end(), cmd.begin(), cmd.end());
+      auto keys = view.cluster->Command(getkeys);
+      if (!keys.ok()) continue;  // PUBLISH and friends have no keys
+      ++commands_checked;
+      for (const redis::Reply& k : keys->elements) {
+        EXPECT_EQ(KeySlot(k.str), call.slot)
+            << "script " << call.sha << " (slot " << call.slot << ") ran " << cmd[0]
+            << " on " << k.str;
       }
     }
   }
-  EXPECT_EQ(scripts_seen.size(), 18u) << "every script of scripts.h runs once";
-  EXPECT_GE(script_commands.size(), 50u);
-  std::set<std::string> commands_checked;
-  for (const auto& cmd : script_commands) {
-    std::vector<std::string> getkeys = {"COMMAND", "GETKEYS"};
-    getkeys.insert(getkeys.end(), cmd.begin(), cmd.end());
-    auto keys = s->client().Command(getkeys);
-    if (!keys.ok()) continue;  // PUBLISH and friends have no keys
-    for (const redis::Reply& k : keys->elements) {
-      EXPECT_EQ(KeySlot(k.str), slot) << "script command " << cmd[0]
-                                      << " touches " << k.str;
-    }
-    commands_checked.insert(absl::AsciiStrToUpper(cmd[0]));
-  }
-  EXPECT_TRUE(commands_checked.count("ZADD")) << "MONITOR saw no script commands";
+  EXPECT_EQ(shas.size(), 23u) << "every script of scripts.h runs at least once";
+  EXPECT_GE(commands_checked, 80u);
 
-  // Everything the workload left behind is in the slot too.
-  std::vector<std::string> keys = KeysOf(s->client(), collection);
-  EXPECT_GE(keys.size(), 10u);
-  for (const std::string& key : keys) EXPECT_EQ(KeySlot(key), slot) << key;
-  DeleteKeys(collection);
+  // Each queue's keys are in its own slot, on its own master; the
+  // collection's in the collection slot.
+  const std::vector<std::string> keys = KeysOf(*view.cluster, collection);
+  std::map<int, int> keys_per_slot;
+  for (const std::string& key : keys) ++keys_per_slot[KeySlot(key)];
+  std::set<int> masters_used;
+  for (const char* q : {"qa", "qb", "qc"}) {
+    const std::string tag = s->QueueTag(q);
+    const int slot = KeySlot(tag);
+    EXPECT_GT(keys_per_slot[slot], 3) << q;
+    EXPECT_GT(view.CountKeysInSlot(view.OwnerOf(slot), slot), 3) << q;
+    masters_used.insert(view.OwnerOf(slot));
+  }
+  EXPECT_EQ(masters_used.size(), 3u);
+  EXPECT_GT(keys_per_slot[KeySlot(s->tag())], 3);
+  for (const std::string& key : keys) {
+    const bool collection_key = absl::StartsWith(key, s->tag() + ":");
+    bool queue_key = false;
+    for (const char* q : {"qa", "qb", "qc"}) {
+      queue_key = queue_key || absl::StartsWith(key, s->QueueTag(q) + ":");
+    }
+    EXPECT_TRUE(collection_key || queue_key) << key;
+  }
 }
 
 }  // namespace

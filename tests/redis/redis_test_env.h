@@ -71,10 +71,10 @@ inline std::shared_ptr<redis::Client> RawClient() {
 }
 
 // Every key of the store with collection `collection` (on every master of
-// a cluster).
+// a cluster): "{<collection>}:..." and "{<collection>:<queue>}:...".
 inline std::vector<std::string> KeysOf(redis::Client& client,
                                        const std::string& collection) {
-  auto keys = client.ScanKeys(absl::StrCat("{", collection, "}:*"));
+  auto keys = client.ScanKeys(absl::StrCat("{", collection, "[}:]*"));
   EXPECT_TRUE(keys.ok()) << keys.status();
   return keys.ok() ? *std::move(keys) : std::vector<std::string>{};
 }

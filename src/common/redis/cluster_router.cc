@@ -149,7 +149,7 @@ void ClusterRouter::Moved(const Redirect& redirect) {
 }
 
 absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot,
-                                         const Call& call) {
+                                         const Call& call, bool script) {
   const absl::Time deadline = absl::Now() + options_.command_timeout;
   absl::Duration backoff = kFirstBackoff;
   std::shared_ptr<NodePool> ask_node;
@@ -200,7 +200,12 @@ absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot,
         return r.status();
       }
       if (!r->is_error()) return r;
-      if (std::optional<Redirect> redirect = ParseRedirect(r->str)) {
+      std::optional<Redirect> redirect = ParseRedirect(r->str);
+      if (redirect && redirect->ask && script) {
+        refused = absl::UnavailableError(absl::StrCat(
+            "redis ", endpoint, ": slot ", redirect->slot,
+            " is being migrated (", r->str, "); a script waits until it is done"));
+      } else if (redirect) {
         if (++redirects > kMaxRedirects) {
           return absl::UnavailableError(absl::StrCat(
               "Redis Cluster: more than ", kMaxRedirects,
@@ -214,9 +219,11 @@ absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot,
           Moved(*redirect);
         }
         continue;
+      } else if (!IsRetryableRefusal(r->str)) {
+        return ErrorReplyToStatus(r->str, endpoint);
+      } else {
+        refused = absl::UnavailableError(absl::StrCat("redis ", endpoint, ": ", r->str));
       }
-      if (!IsRetryableRefusal(r->str)) return ErrorReplyToStatus(r->str, endpoint);
-      refused = absl::UnavailableError(absl::StrCat("redis ", endpoint, ": ", r->str));
     }
     RefreshIfDue();
     const absl::Duration left = deadline - absl::Now();

@@ -12,7 +12,12 @@
 //   The entry is corrected at once, the whole map is reloaded (at most every
 //   kRefreshInterval), and the call is sent again to the new owner.
 // - ASK <slot> <node>: the slot is being migrated and this key has left.
-//   The call is sent once to <node>, preceded by ASKING; the map is kept.
+//   A command is sent once to <node>, preceded by ASKING; the map is kept.
+//   A script is not: it may touch keys it did not declare, and the
+//   importing node would create those anew while the migrating node still
+//   holds them (two copies of a job). A script answered ASK is sent again
+//   to the slot's owner after a backoff, like TRYAGAIN, until the migration
+//   ends and the owner answers MOVED.
 // - TRYAGAIN (a multi-key call during a migration), CLUSTERDOWN (a slot
 //   without a master, e.g. before a failover completes), MASTERDOWN,
 //   LOADING, READONLY and "Script attempted to access a non local key" (a
@@ -76,7 +81,9 @@ class ClusterRouter {
   using Call = std::function<absl::StatusOr<Reply>(Connection&)>;
   // Runs `call` on the master of `slot` (nullopt: any master) as described
   // in the file comment. Error replies become a Status naming the node.
-  absl::StatusOr<Reply> Run(std::optional<int> slot, const Call& call);
+  // `script`: an ASK redirection is waited out instead of followed.
+  absl::StatusOr<Reply> Run(std::optional<int> slot, const Call& call,
+                            bool script = false);
 
   // The commands in one round trip to the master of their slot (they must
   // share one; keyless ones may ride along). Commands answered with a

@@ -490,7 +490,8 @@ absl::StatusOr<Reply> Client::Eval(const Script& script,
   }
   return router_->Run(
       keys.empty() ? std::nullopt : std::optional<int>(KeySlot(keys[0])),
-      [&](Connection& c) { return c.EvalCall(script, keys, args); });
+      [&](Connection& c) { return c.EvalCall(script, keys, args); },
+      /*script=*/true);
 }
 
 absl::StatusOr<std::vector<Reply>> Client::CommandOnEveryMaster(

@@ -1,6 +1,8 @@
 // The Redis store's reads and admin calls: get, list, counts, requeue,
-// cancel, delete, cleanup, queues, leadership, the worker registry and cron
-// fires. See redis_store.cc for the data layout.
+// cancel, delete, cleanup, queues, leadership and the worker registry. See
+// redis_store.cc for the data layout. Calls by id find the job's queue in
+// the directory (C:dir); calls over all queues read C:queues and run one
+// script per slot group (all queues at once on a single node).
 #include <algorithm>
 #include <map>
 #include <set>
@@ -14,6 +16,8 @@
 
 namespace popqueue::store::redis_store {
 namespace {
+
+const std::string kNone;  // the verb of an empty script reply
 
 // The reply of job_requeue.lua / job_cancel.lua: {'ok', HGETALL} or a refusal.
 absl::StatusOr<Job> AdminReply(const redis::Reply& r, JobId id,
@@ -42,29 +46,43 @@ absl::StatusOr<Job> AdminReply(const redis::Reply& r, JobId id,
                                           std::string(verb)));
 }
 
-// "<state>|<queue>" -> count, from HGETALL T:counts.
-absl::StatusOr<std::map<std::string, std::map<JobState, int64_t>>> ParseCounts(
-    const redis::Reply& r) {
-  std::map<std::string, std::map<JobState, int64_t>> out;
+// state -> count, from HGETALL Q:counts (zero counts left out).
+absl::StatusOr<std::map<JobState, int64_t>> ParseCounts(const redis::Reply& r) {
+  std::map<JobState, int64_t> out;
   for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
     const std::string& field = r.elements[i].str;
-    size_t bar = field.find('|');
-    if (bar == std::string::npos) continue;
-    absl::StatusOr<JobState> state = ParseJobState(field.substr(0, bar));
+    absl::StatusOr<JobState> state = ParseJobState(field);
     absl::StatusOr<int64_t> n = r.elements[i + 1].AsInt();
     if (!state.ok() || !n.ok()) {
       return absl::InternalError(absl::StrCat("malformed count field \"", field, "\""));
     }
-    if (*n != 0) out[field.substr(bar + 1)][*state] = *n;
+    if (*n != 0) out[*state] = *n;
   }
   return out;
 }
 
 }  // namespace
 
+absl::StatusOr<std::string> RedisStore::TagOf(JobId id) {
+  absl::StatusOr<std::optional<std::string>> tag = directory_.LookupUncached(id);
+  if (!tag.ok()) return tag.status();
+  if (!*tag) return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+  return **tag;
+}
+
+absl::StatusOr<std::vector<std::string>> RedisStore::AllQueueTags() {
+  absl::StatusOr<std::vector<std::string>> names = QueueNames();
+  if (!names.ok()) return names.status();
+  std::vector<std::string> tags;
+  for (const std::string& q : *names) tags.push_back(QueueTag(q));
+  return tags;
+}
+
 absl::StatusOr<Job> RedisStore::JobGet(const JobGetParams& params) {
+  absl::StatusOr<std::string> tag = TagOf(params.id);
+  if (!tag.ok()) return tag.status();
   absl::StatusOr<redis::Reply> r =
-      client_->Command({"HGETALL", Key("job", IdKey(params.id))});
+      client_->Command({"HGETALL", absl::StrCat(*tag, ":job:", IdKey(params.id))});
   if (!r.ok()) return r.status();
   if (r->elements.empty()) {
     return absl::NotFoundError(absl::StrCat("job ", params.id, " not found"));
@@ -73,30 +91,61 @@ absl::StatusOr<Job> RedisStore::JobGet(const JobGetParams& params) {
 }
 
 absl::StatusOr<Job> RedisStore::JobRequeue(const JobRequeueParams& params) {
-  absl::StatusOr<redis::Reply> r = RunJobScript(
-      scripts_.job_requeue, {Micros(params.now), IdKey(params.id)});
-  if (!r.ok()) return r.status();
-  return AdminReply(*r, params.id, "requeue");
+  absl::StatusOr<std::string> tag = TagOf(params.id);
+  if (!tag.ok()) return tag.status();
+  std::optional<std::string> token;  // of the reservation, once taken
+  for (int round = 0; round < kMaxRounds; ++round) {
+    absl::StatusOr<redis::Reply> r =
+        Run(scripts_.job_requeue, *tag,
+            {Micros(params.now), fused_ ? "1" : "0", *tag, IdKey(params.id),
+             token.value_or("0")});
+    if (!r.ok()) return r.status();
+    const std::string& verb = r->elements.empty() ? kNone : r->elements[0].str;
+    if (verb == "reserve" && r->elements.size() == 2) {
+      absl::StatusOr<std::string> t = ReserveFor(r->elements[1].str, params.id, *tag);
+      if (!t.ok()) return t.status();
+      token = *t;
+    } else if (verb == "revoked") {
+      token.reset();  // another enqueue took the identifier over meanwhile
+    } else {
+      return AdminReply(*r, params.id, "requeue");
+    }
+  }
+  return absl::AbortedError(absl::StrCat(
+      "the identifier of job ", params.id, " changed hands ", kMaxRounds,
+      " times while it was being requeued; try again"));
 }
 
 absl::StatusOr<Job> RedisStore::JobCancel(const JobCancelParams& params) {
-  absl::StatusOr<redis::Reply> r = RunJobScript(
-      scripts_.job_cancel, {Micros(params.now), IdKey(params.id)});
+  absl::StatusOr<std::string> tag = TagOf(params.id);
+  if (!tag.ok()) return tag.status();
+  absl::StatusOr<redis::Reply> r = Run(scripts_.job_cancel, *tag,
+                                       {Micros(params.now), *tag, IdKey(params.id)});
   if (!r.ok()) return r.status();
   return AdminReply(*r, params.id, "cancel");
 }
 
 absl::Status RedisStore::JobDelete(const JobDeleteParams& params) {
-  absl::StatusOr<redis::Reply> r =
-      RunJobScript(scripts_.job_delete, {IdKey(params.id)});
+  absl::StatusOr<std::string> tag = TagOf(params.id);
+  if (!tag.ok()) return tag.status();
+  absl::StatusOr<redis::Reply> r = Run(scripts_.job_delete, *tag,
+                                       {fused_ ? "1" : "0", *tag, IdKey(params.id)});
   if (!r.ok()) return r.status();
-  if (r->str == "notfound") {
+  const std::string& verb = r->elements.empty() ? kNone : r->elements[0].str;
+  if (verb == "notfound") {
     return absl::NotFoundError(absl::StrCat("job ", params.id, " not found"));
   }
-  if (r->str == "running") {
+  if (verb == "running") {
     return absl::FailedPreconditionError(absl::StrCat(
         "job ", params.id, " is running; cancel it or wait for it to finish"));
   }
+  if (verb != "ok" || r->elements.size() != 2) {
+    return absl::InternalError("job_delete.lua returned a bad reply");
+  }
+  directory_.Forget({params.id});
+  // The job is gone; a directory entry left by a failure here resolves to
+  // "not found", and its reservation is stale (see redis_insert.cc).
+  if (!fused_) return ForgetJobs({{IdKey(params.id), r->elements[1].str}});
   return absl::OkStatus();
 }
 
@@ -106,31 +155,86 @@ absl::StatusOr<JobPage> RedisStore::JobList(const JobListParams& params) {
     return absl::InvalidArgumentError(
         absl::StrCat("list limit must be 1..1000, got ", f.limit));
   }
-  std::vector<std::string> args = {f.before_id ? IdKey(*f.before_id) : "",
-                                   absl::StrCat(f.limit), f.identifier, f.queue,
-                                   f.name};
+  std::vector<std::string> tags;
+  if (!f.queue.empty()) {
+    tags.push_back(QueueTag(f.queue));
+  } else {
+    absl::StatusOr<std::vector<std::string>> all = AllQueueTags();
+    if (!all.ok()) return all.status();
+    tags = *std::move(all);
+  }
   std::set<JobState> states(f.states.begin(), f.states.end());
-  for (JobState s : states) args.push_back(std::string(JobStateName(s)));
-  absl::StatusOr<redis::Reply> r = RunJobScript(scripts_.job_list, std::move(args));
-  if (!r.ok()) return r.status();
-  absl::StatusOr<std::vector<Job>> jobs = JobsFromReplies(*r);
-  if (!jobs.ok()) return jobs.status();
+  std::vector<std::string> head = {f.before_id ? IdKey(*f.before_id) : "",
+                                   absl::StrCat(f.limit), f.identifier, f.name,
+                                   absl::StrCat(states.size())};
+  for (JobState s : states) head.push_back(std::string(JobStateName(s)));
   JobPage page;
-  page.jobs = *std::move(jobs);
+  for (const std::vector<size_t>& group : Groups(tags)) {
+    std::vector<std::string> args = head;
+    for (size_t i : group) args.push_back(tags[i]);
+    absl::StatusOr<redis::Reply> r =
+        Run(scripts_.job_list, tags[group[0]], std::move(args));
+    if (!r.ok()) return r.status();
+    absl::StatusOr<std::vector<Job>> jobs = JobsFromReplies(*r);
+    if (!jobs.ok()) return jobs.status();
+    for (Job& job : *jobs) page.jobs.push_back(std::move(job));
+  }
+  // Each slot's page is its newest `limit`: the merged page is theirs.
+  std::sort(page.jobs.begin(), page.jobs.end(),
+            [](const Job& a, const Job& b) { return a.id > b.id; });
+  if (static_cast<int>(page.jobs.size()) > f.limit) page.jobs.resize(f.limit);
   if (static_cast<int>(page.jobs.size()) == f.limit) {
     page.next_before_id = page.jobs.back().id;
   }
   return page;
 }
 
+absl::StatusOr<std::vector<QueueInfo>> RedisStore::QueueStats() {
+  absl::StatusOr<std::vector<std::string>> names = QueueNames();
+  if (!names.ok()) return names.status();
+  std::vector<std::string> tags;
+  for (const std::string& q : *names) tags.push_back(QueueTag(q));
+  std::vector<QueueInfo> out(names->size());
+  for (const std::vector<size_t>& group : Groups(tags)) {
+    std::vector<std::string> args;
+    for (size_t i : group) args.push_back(tags[i]);
+    absl::StatusOr<redis::Reply> r =
+        Run(scripts_.queue_stats, tags[group[0]], std::move(args));
+    if (!r.ok()) return r.status();
+    if (r->elements.size() != 2 * group.size()) {
+      return absl::InternalError("queue_stats.lua returned a short reply");
+    }
+    for (size_t g = 0; g < group.size(); ++g) {
+      QueueInfo& info = out[group[g]];
+      info.name = (*names)[group[g]];
+      absl::StatusOr<std::map<JobState, int64_t>> counts =
+          ParseCounts(r->elements[2 * g]);
+      if (!counts.ok()) return counts.status();
+      info.counts = *std::move(counts);
+      info.paused = r->elements[2 * g + 1].integer == 1;
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<QueueCounts>> RedisStore::JobCountByState() {
-  absl::StatusOr<redis::Reply> r = client_->Command({"HGETALL", Key("counts")});
-  if (!r.ok()) return r.status();
-  auto counts = ParseCounts(*r);
-  if (!counts.ok()) return counts.status();
+  absl::StatusOr<std::vector<QueueInfo>> stats = QueueStats();
+  if (!stats.ok()) return stats.status();
   std::vector<QueueCounts> out;
-  for (auto& [queue, by_state] : *counts) {
-    out.push_back({.queue = queue, .by_state = std::move(by_state)});
+  for (QueueInfo& q : *stats) {
+    if (!q.counts.empty()) {
+      out.push_back({.queue = q.name, .by_state = std::move(q.counts)});
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<QueueInfo>> RedisStore::QueueList() {
+  absl::StatusOr<std::vector<QueueInfo>> stats = QueueStats();
+  if (!stats.ok()) return stats.status();
+  std::vector<QueueInfo> out;
+  for (QueueInfo& q : *stats) {
+    if (q.paused || !q.counts.empty()) out.push_back(std::move(q));
   }
   return out;
 }
@@ -142,46 +246,61 @@ absl::StatusOr<int> RedisStore::JobDeleteFinishedBefore(
         "only finished jobs can be cleaned up, not ",
         std::string(JobStateName(params.state))));
   }
-  absl::StatusOr<redis::Reply> r = RunJobScript(
-      scripts_.job_delete_finished_before,
-      {std::string(JobStateName(params.state)), Micros(params.before),
-       absl::StrCat(std::max(params.limit, 1))});
-  if (!r.ok()) return r.status();
-  return static_cast<int>(r->integer);
+  absl::StatusOr<std::vector<std::string>> tags = AllQueueTags();
+  if (!tags.ok()) return tags.status();
+  int left = std::max(params.limit, 1), deleted = 0;
+  for (const std::vector<size_t>& group : Groups(*tags)) {
+    if (left <= 0) break;
+    std::vector<std::string> args = {fused_ ? "1" : "0",
+                                     std::string(JobStateName(params.state)),
+                                     Micros(params.before), absl::StrCat(left)};
+    for (size_t i : group) args.push_back((*tags)[i]);
+    absl::StatusOr<redis::Reply> r = Run(scripts_.job_delete_finished_before,
+                                         (*tags)[group[0]], std::move(args));
+    if (!r.ok()) return r.status();
+    if (r->elements.empty()) {
+      return absl::InternalError("job_delete_finished_before.lua returned a bad reply");
+    }
+    const int n = static_cast<int>(r->elements[0].integer);
+    std::vector<std::pair<std::string, std::string>> gone;
+    std::vector<JobId> ids;
+    for (size_t i = 1; i + 1 < r->elements.size(); i += 2) {
+      gone.emplace_back(r->elements[i].str, r->elements[i + 1].str);
+      if (absl::StatusOr<JobId> id = ParseId(r->elements[i].str); id.ok()) {
+        ids.push_back(*id);
+      }
+    }
+    directory_.Forget(ids);
+    if (!fused_) {
+      if (absl::Status s = ForgetJobs(gone); !s.ok()) return s;
+    }
+    deleted += n;
+    left -= n;
+  }
+  return deleted;
 }
 
 absl::Status RedisStore::QueuePause(const QueueNameParams& params) {
-  absl::StatusOr<redis::Reply> r = client_->Command(
-      {"HSET", Key("paused"), params.queue, Micros(params.now)});
-  return r.status();
+  // Registered first, so that QueueList sees the paused queue.
+  const std::vector<std::string> name = {params.queue};
+  if (!Unregistered(name).empty()) {
+    absl::StatusOr<redis::Reply> r =
+        client_->Command({"SADD", Key("queues"), params.queue});
+    if (!r.ok()) return r.status();
+    MarkRegistered(name);
+  }
+  return client_
+      ->Command({"SET", absl::StrCat(QueueTag(params.queue), ":paused"),
+                 Micros(params.now)})
+      .status();
 }
 
 absl::Status RedisStore::QueueResume(const QueueNameParams& params) {
   // Resumed queues may have due jobs: wake the workers.
   return client_
-      ->PipelineOrError({{"HDEL", Key("paused"), params.queue},
+      ->PipelineOrError({{"DEL", absl::StrCat(QueueTag(params.queue), ":paused")},
                          {"PUBLISH", Key("available"), params.queue}})
       .status();
-}
-
-absl::StatusOr<std::vector<QueueInfo>> RedisStore::QueueList() {
-  absl::StatusOr<std::vector<redis::Reply>> r = client_->PipelineOrError(
-      {{"HGETALL", Key("counts")}, {"HKEYS", Key("paused")}});
-  if (!r.ok()) return r.status();
-  auto counts = ParseCounts((*r)[0]);
-  if (!counts.ok()) return counts.status();
-  std::map<std::string, QueueInfo> queues;
-  for (auto& [queue, by_state] : *counts) {
-    queues[queue] = {.name = queue, .counts = std::move(by_state)};
-  }
-  for (const redis::Reply& q : (*r)[1].elements) {
-    QueueInfo& info = queues[q.str];
-    info.name = q.str;
-    info.paused = true;
-  }
-  std::vector<QueueInfo> out;
-  for (auto& [name, info] : queues) out.push_back(std::move(info));
-  return out;
 }
 
 absl::StatusOr<bool> RedisStore::LeaderAttemptElect(
@@ -248,21 +367,6 @@ absl::StatusOr<std::vector<WorkerInfo>> RedisStore::WorkerList(
   std::sort(out.begin(), out.end(),
             [](const WorkerInfo& a, const WorkerInfo& b) { return a.id < b.id; });
   return out;
-}
-
-absl::StatusOr<bool> RedisStore::CronFireOnce(const CronFireOnceParams& params) {
-  if (absl::Status s = ValidateNewJob(params.job); !s.ok()) return s;
-  std::vector<std::string> args = {Micros(params.now), Micros(params.fire_time),
-                                   params.schedule};
-  AppendNewJobArgs(params.job, &args);
-  absl::StatusOr<redis::Reply> r =
-      RunJobScript(scripts_.cron_fire_once, std::move(args));
-  if (!r.ok()) return r.status();
-  if (r->integer < 0) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "job id ", params.job.id, " is already taken; nothing was stored"));
-  }
-  return r->integer == 1;
 }
 
 }  // namespace popqueue::store::redis_store

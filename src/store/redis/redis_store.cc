@@ -1,60 +1,104 @@
-// The Redis job store: the hot path (insert, claim, complete, fail,
-// heartbeat, rescue). Reads and admin calls are in redis_admin.cc.
+// The Redis job store: the hot path (claim, complete, fail, heartbeat,
+// rescue). Inserts and identifier reservations are in redis_insert.cc,
+// reads and admin calls in redis_admin.cc.
+//
+// Key layout
+// ----------
+// Two kinds of hash tag (keys.h), so that on a Redis Cluster each queue of
+// a collection has a slot of its own and the queues spread over the
+// masters, while everything that spans queues lives in one slot:
+//
+//   C = "{<collection>}"  the collection slot:
+//     C:dir        hash: job id -> Q of its queue (calls by id alone).
+//     C:uniq       hash: identifier -> "<id>|<token>|<Q>", the reservation
+//                  of the job holding it; C:seq counts the tokens.
+//     C:queues     set of every queue name used (what fans out).
+//     C:meta, C:leader:<name>, C:workers + C:worker:<id>; channel
+//     C:available (wake-ups).
+//   Q = "{<collection>:<queue>}"  one slot per queue ('%{}' escaped):
+//     Q:job:<id>   hash: the job.
+//     Q:avail      sorted set (all scores 0, ordered by member) of
+//                  "<priority+2^31 %010d><run_at us %016d><id %019d>":
+//                  lexicographic order is exactly the claim order
+//                  (priority, run_at, id), which no double score can hold
+//                  for 63-bit ids.
+//     Q:sched      scheduled and retryable jobs by run_at (us, exact in a
+//                  double until 2255); a claim first moves the due ones.
+//     Q:running    running jobs by lease expiry (the rescuer).
+//     Q:fin:<state> completed/dead/cancelled jobs by finished_at (cleaner).
+//     Q:all, Q:n:<name>, Q:i:<identifier>, Q:st:<state>
+//                  id-ordered sets for JobList's keyset pagination.
+//     Q:counts     state -> count; Q:paused; Q:cron:<schedule> (fire
+//                  records); Q:void:<id> (revoked reservations, 1 day).
 //
 // Why it is shaped this way
 // -------------------------
-// A job is one hash, T:job:<id>. Everything else is an index kept in step
-// with the hashes by Lua scripts, which Redis runs atomically: a claim is a
-// single script, so two workers can never take the same job, and a crash of
-// the client between two steps cannot leave half a change behind.
+// A job and every index of it share its queue's slot, so each change to
+// it is one single-slot Lua script, which Redis runs atomically: a claim
+// is one script, so two workers can never take the same job, and a
+// complete/fail/heartbeat checks the lease token in the same step that
+// changes the job (fencing). What spans queues is kept exact as follows:
 //
-//   T:avail:<queue>  sorted set (all scores 0, ordered by member) of
-//                    "<priority+2^31 %010d><run_at us %016d><id %019d>":
-//                    lexicographic order is exactly the claim order
-//                    (priority, run_at, id), which no double score can hold
-//                    for 63-bit ids.
-//   T:sched:<queue>  sorted set of scheduled and retryable jobs by run_at
-//                    (us, exact in a double until 2255). A claim first moves
-//                    the due ones to T:avail.
-//   T:running        sorted set of running jobs by lease expiry (rescuer).
-//   T:fin:<state>    completed/dead/cancelled jobs by finished_at (cleaner).
-//   T:all, T:q:<queue>, T:n:<name>, T:i:<identifier>, T:st:<state>
-//                    id-ordered sets for JobList's keyset pagination.
-//   T:uniq           identifier -> id of the non-final job holding it.
-//   T:counts         "<state>|<queue>" -> count (JobCountByState, QueueList).
-//   T:paused, T:leader:<name>, T:workers + T:worker:<id>, T:cron:<schedule>.
+// - Ids: a new id is checked against C:dir, and C:dir is written before
+//   the job (job_reserve.lua), so an id is never taken twice, a batch
+//   with a taken id stores nothing, and any job can be found by id. The
+//   engine completes what it claimed, so complete/fail/heartbeat find the
+//   queue in a cache of claimed jobs (directory.h) without a round trip.
+// - Identifiers: uniqueness is one reservation per identifier in C:uniq,
+//   taken in the collection slot before the job is written in its queue's
+//   slot. The entry may name a job that is final (stale: the next job with
+//   the identifier takes it over; finishing a job never has to reach the
+//   collection slot) or that does not exist: its inserter is still on its
+//   way, or died between the two steps. A contender waits kInsertGrace
+//   for it, then revokes the entry's token in the holder's slot
+//   (Q:void:<id>, or uniq_rev on a final job) and takes the entry over; a
+//   late insert or requeue under a revoked token is refused in its own
+//   slot and starts again. So at most one non-final job ever holds an
+//   identifier, and a crash between the steps is resolved by the next
+//   enqueue of that identifier. Requeue takes a fresh reservation the same
+//   way.
+// - Claims over several queues: one script per slot; the queues of one
+//   slot are claimed together in exact order. Over several slots the store
+//   first asks each for its best `limit` candidates (peek), merges them by
+//   (priority, run_at, id), and claims from each slot as many as it has in
+//   the merged top `limit`. Without concurrent claimers that is exactly
+//   the global order. Under contention each slot still yields its best
+//   remaining jobs, in order, up to its share: if another worker took
+//   peeked jobs first, those may rank behind jobs of another slot (the
+//   merge is as of the peek), and a slot that ran out yields fewer. Never
+//   a job twice. The runtime claims one queue per call, so this path
+//   serves remote workers over several queues.
+// - Everything over all queues (counts, QueueList, JobList without a
+//   queue, the rescuer, the cleaner) reads C:queues and runs one script
+//   per slot, merging the results (limits are shared out in order).
 //
-// Hash tags and Redis Cluster
-// ---------------------------
-// T is "{<collection>}": the whole store lives in one cluster slot. The
-// issue asked for a tag per queue; that was weighed and rejected for now,
-// because three guarantees of the store contract span queues and would stop
-// being atomic across slots: identifier uniqueness is global (an enqueue on
-// queue A must see a holder on queue B), a claim over several queues must
-// take jobs in one global (priority, run_at, id) order, and JobGet/JobList
-// address jobs by id alone. Per-queue slots would need a two-phase
-// identifier reservation in a global slot plus client-side merging, and
-// would lose exactly-once claims across queues. One slot per collection
-// keeps every script single-slot (Cluster accepts them, see
-// tests/redis/redis_slot_test.cc) and scales out by giving independent
-// applications their own collections. Scripts declare KEYS[1] = T:all, which
-// routes the call to the slot, and build the other keys from ARGV[1] = T.
-// On a cluster URL the client (common/redis/cluster_router.h) sends each
-// call to the slot's master and follows MOVED/ASK; lua/lib.lua's probe makes
-// a script refused mid-migration change nothing, so the client can resend
-// it. Spreading one collection's queues over masters (per-queue tags, a
-// global slot for identifiers, per-slot fan-out and merge) is issue 18's
-// phase 2.
+// On a single node there are no slots to respect: every call over many
+// queues is one script, and inserts, cron fires and deletes do the
+// collection slot's part in the same script ("fused", lua/lib.lua), so the
+// single-node hot path costs what it did with one slot per collection
+// (redis-store.md has the commands per job). On a cluster URL the client
+// (common/redis/cluster_router.h) sends each call to its slot's master and
+// follows MOVED (and ASK for plain commands). A script declares only a
+// probe key that never exists, so while its slot is being migrated the
+// owner refuses it with ASK before it runs, and the client waits for the
+// migration to end: a script never runs beside half of its slot's keys.
 //
 // Wake-ups: scripts that make jobs available PUBLISH the queue name on
-// T:available, once per queue per call (see redis_listener.h).
+// C:available, once per queue per call (see redis_listener.h).
+//
+// Layout 1 (everything under "{<collection>}", before issue 18) is refused
+// at open with kFailedPrecondition naming the fix (Migrate()).
 #include "store/redis/redis_store.h"
 
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 #include "store/redis/job_hash.h"
+#include "store/redis/keys.h"
 #include "store/validate.h"
 
 namespace popqueue::store {
@@ -70,8 +114,6 @@ absl::StatusOr<std::shared_ptr<Store>> OpenRedisStore(const Url& url,
 namespace redis_store {
 namespace {
 
-constexpr int kSchemaVersion = 1;
-
 absl::Status ValidateLease(const JobClaimParams& p) {
   if (p.limit < 1) {
     return absl::InvalidArgumentError(
@@ -83,21 +125,25 @@ absl::Status ValidateLease(const JobClaimParams& p) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<JobIdList> IdsFromReply(const redis::Reply& reply) {
-  JobIdList ids;
-  for (const redis::Reply& e : reply.elements) {
-    absl::StatusOr<JobId> id = ParseId(e.str);
-    if (!id.ok()) return id.status();
-    ids.push_back(*id);
-  }
-  return ids;
+// The claim order of two jobs (lua/lib.lua avail_member: run_at below 0
+// counts as 0).
+bool ClaimsBefore(const Job& a, const Job& b) {
+  const int64_t ra = std::max<int64_t>(0, absl::ToUnixMicros(a.run_at));
+  const int64_t rb = std::max<int64_t>(0, absl::ToUnixMicros(b.run_at));
+  if (a.priority != b.priority) return a.priority < b.priority;
+  if (ra != rb) return ra < rb;
+  return a.id < b.id;
 }
+
+// Items of a by-id batch grouped for script calls: per group, per queue
+// tag, the item indexes.
+using Sections = std::vector<std::pair<std::string, std::vector<size_t>>>;
 
 }  // namespace
 
-void AppendNewJobArgs(const NewJob& job, std::vector<std::string>* args) {
+void AppendNewJobArgs(const NewJob& job, const std::string& token,
+                      std::vector<std::string>* args) {
   args->push_back(IdKey(job.id));
-  args->push_back(job.queue);
   args->push_back(job.name);
   args->push_back(job.identifier);
   args->push_back(job.data);
@@ -106,6 +152,7 @@ void AppendNewJobArgs(const NewJob& job, std::vector<std::string>* args) {
   args->push_back(Micros(job.run_at));
   args->push_back(Micros(job.timeout));
   args->push_back(Micros(job.backoff_base));
+  args->push_back(token);
 }
 
 absl::StatusOr<std::vector<Job>> JobsFromReplies(const redis::Reply& reply) {
@@ -136,8 +183,15 @@ absl::StatusOr<std::shared_ptr<RedisStore>> RedisStore::Open(
 RedisStore::RedisStore(std::shared_ptr<redis::Client> client,
                        const std::string& prefix)
     : client_(std::move(client)),
-      tag_(absl::StrCat("{", prefix, "}")),
+      collection_(prefix),
+      tag_(CollectionTag(prefix)),
+      fused_(!client_->cluster()),
+      directory_(client_.get(), absl::StrCat(tag_, ":dir")),
       listener_(client_, absl::StrCat(tag_, ":available")) {}
+
+std::string RedisStore::QueueTag(std::string_view queue) const {
+  return redis_store::QueueTag(collection_, queue);
+}
 
 std::string RedisStore::Key(std::string_view kind) const {
   return absl::StrCat(tag_, ":", std::string(kind));
@@ -146,14 +200,48 @@ std::string RedisStore::Key(std::string_view kind, std::string_view name) const 
   return absl::StrCat(tag_, ":", std::string(kind), ":", std::string(name));
 }
 
-absl::StatusOr<redis::Reply> RedisStore::RunJobScript(
-    const redis::Script& script, std::vector<std::string> args) {
+absl::StatusOr<redis::Reply> RedisStore::Run(const redis::Script& script,
+                                             const std::string& tag,
+                                             std::vector<std::string> args) {
   args.insert(args.begin(), tag_);
-  return client_->Eval(script, {Key("all")}, args);
+  return client_->Eval(script, {ProbeKey(tag)}, args);
+}
+
+std::vector<std::vector<size_t>> RedisStore::Groups(
+    const std::vector<std::string>& tags) const {
+  return GroupBySlot(tags, !fused_);
+}
+
+absl::StatusOr<std::vector<std::string>> RedisStore::QueueNames() {
+  absl::StatusOr<redis::Reply> r = client_->Command({"SMEMBERS", Key("queues")});
+  if (!r.ok()) return r.status();
+  std::vector<std::string> names;
+  for (const redis::Reply& e : r->elements) names.push_back(e.str);
+  std::sort(names.begin(), names.end());
+  // What this process registered and is no longer there (the keys were
+  // deleted under it) is registered again by the next insert.
+  MutexLock lock(&mu_);
+  registered_ = std::set<std::string>(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> RedisStore::Unregistered(
+    const std::vector<std::string>& names) {
+  std::set<std::string> out;
+  MutexLock lock(&mu_);
+  for (const std::string& n : names) {
+    if (!registered_.contains(n)) out.insert(n);
+  }
+  return {out.begin(), out.end()};
+}
+
+void RedisStore::MarkRegistered(const std::vector<std::string>& names) {
+  MutexLock lock(&mu_);
+  registered_.insert(names.begin(), names.end());
 }
 
 // There is no schema to create: keys appear on first write. Migrate records
-// the layout version and refuses data written by a newer layout.
+// the layout version and refuses data written by another layout.
 absl::Status RedisStore::Migrate() {
   const std::string meta = Key("meta");
   absl::StatusOr<redis::Reply> set = client_->Command(
@@ -169,72 +257,167 @@ absl::Status RedisStore::Migrate() {
         "(layout version ", *version, ", this build knows ", kSchemaVersion,
         "); upgrade popqueue or use another collection"));
   }
+  if (*version < kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the Redis keys of collection \"", collection_, "\" use layout version ",
+        *version, " (the whole collection under the one hash tag ", tag_,
+        "); this popqueue uses layout ", kSchemaVersion,
+        " (a hash tag per queue) and does not convert them. Finish the jobs "
+        "with the popqueue that wrote them, then delete the collection's keys "
+        "(redis-cli --scan --pattern '", tag_, ":*' | xargs redis-cli unlink), "
+        "or open another collection (docs/redis-store.md, \"Layout versions\")"));
+  }
   return absl::OkStatus();
 }
 
-absl::StatusOr<JobInsertManyResult> RedisStore::JobInsertMany(
-    const JobInsertManyParams& params) {
-  JobInsertManyResult out;
-  if (params.jobs.empty()) return out;
-  std::vector<std::string> args = {Micros(params.now)};
-  args.reserve(1 + params.jobs.size() * 10);
-  for (const NewJob& job : params.jobs) {
-    if (absl::Status s = ValidateNewJob(job); !s.ok()) return s;
-    AppendNewJobArgs(job, &args);
+absl::StatusOr<redis::Reply> RedisStore::ClaimGroup(
+    const JobClaimParams& params, const std::vector<std::string>& names,
+    const std::vector<std::string>& tags, const std::vector<size_t>& group,
+    int limit, bool peek) {
+  std::vector<std::string> args = {
+      Micros(params.now),       absl::StrCat(limit),
+      params.worker_id,         absl::StrCat(params.lease_token),
+      Micros(params.now + params.lease), peek ? "1" : "0"};
+  for (size_t i : group) {
+    args.push_back(tags[i]);
+    args.push_back(names[i]);
   }
-  absl::StatusOr<redis::Reply> r =
-      RunJobScript(scripts_.job_insert_many, std::move(args));
-  if (!r.ok()) return r.status();
-  const auto& e = r->elements;
-  if (!e.empty() && e[0].str == "exists") {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "job id ", e.size() > 1 ? e[1].str : "?",
-        " is already taken; nothing of the batch was stored"));
-  }
-  if (e.size() != 1 + 3 * params.jobs.size()) {
-    return absl::InternalError("job_insert_many.lua returned a short reply");
-  }
-  for (size_t i = 1; i < e.size(); i += 3) {
-    absl::StatusOr<JobId> id = ParseId(e[i].str);
-    if (!id.ok()) return id.status();
-    absl::StatusOr<JobState> state = ParseJobState(e[i + 2].str);
-    if (!state.ok()) return state.status();
-    out.push_back({.id = *id, .inserted = e[i + 1].integer == 1, .state = *state});
-  }
-  return out;
+  return Run(scripts_.job_claim, tags[group[0]], std::move(args));
 }
 
 absl::StatusOr<JobClaimResult> RedisStore::JobClaim(const JobClaimParams& params) {
   if (absl::Status s = ValidateLease(params); !s.ok()) return s;
-  if (params.queues.empty()) return JobClaimResult{};
-  std::vector<std::string> args = {
-      Micros(params.now), absl::StrCat(params.limit), params.worker_id,
-      absl::StrCat(params.lease_token), Micros(params.now + params.lease)};
-  args.insert(args.end(), params.queues.begin(), params.queues.end());
-  absl::StatusOr<redis::Reply> r = RunJobScript(scripts_.job_claim, std::move(args));
-  if (!r.ok()) return r.status();
-  return JobsFromReplies(*r);
+  std::vector<std::string> names, tags;
+  for (const std::string& q : params.queues) {
+    if (std::find(names.begin(), names.end(), q) != names.end()) continue;
+    names.push_back(q);
+    tags.push_back(QueueTag(q));
+  }
+  if (names.empty()) return JobClaimResult{};
+  const std::vector<std::vector<size_t>> groups = Groups(tags);
+  // Over several slots: how many to claim from each (see the essay).
+  std::vector<int> quota(groups.size(), params.limit);
+  if (groups.size() > 1) {
+    std::vector<std::pair<std::string, size_t>> best;  // member, group
+    for (size_t g = 0; g < groups.size(); ++g) {
+      absl::StatusOr<redis::Reply> r =
+          ClaimGroup(params, names, tags, groups[g], params.limit, true);
+      if (!r.ok()) return r.status();
+      for (size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+        best.emplace_back(r->elements[i].str, g);
+      }
+    }
+    std::sort(best.begin(), best.end());
+    std::fill(quota.begin(), quota.end(), 0);
+    for (size_t i = 0; i < best.size() && i < static_cast<size_t>(params.limit); ++i) {
+      ++quota[best[i].second];
+    }
+  }
+  JobClaimResult out;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (quota[g] == 0) continue;
+    absl::StatusOr<redis::Reply> r =
+        ClaimGroup(params, names, tags, groups[g], quota[g], false);
+    if (!r.ok()) return r.status();
+    absl::StatusOr<std::vector<Job>> jobs = JobsFromReplies(*r);
+    if (!jobs.ok()) return jobs.status();
+    for (Job& job : *jobs) out.push_back(std::move(job));
+  }
+  if (groups.size() > 1) std::sort(out.begin(), out.end(), ClaimsBefore);
+  for (const Job& job : out) directory_.Remember(job.id, QueueTag(job.queue));
+  return out;
 }
+
+namespace {
+
+// The items' queue tags from the directory, grouped for script calls.
+// Items of unknown jobs are left out (they cannot match a lease).
+template <typename Item>
+absl::StatusOr<std::vector<Sections>> GroupItems(
+    Directory& directory, const std::vector<Item>& items,
+    const std::function<std::vector<std::vector<size_t>>(
+        const std::vector<std::string>&)>& groups_of) {
+  std::vector<JobId> ids;
+  ids.reserve(items.size());
+  for (const Item& item : items) ids.push_back(item.id);
+  absl::StatusOr<std::vector<std::optional<std::string>>> tags =
+      directory.Lookup(ids);
+  if (!tags.ok()) return tags.status();
+  // Distinct tags, and the items of each.
+  std::vector<std::string> distinct;
+  std::map<std::string, size_t> index;
+  std::vector<std::vector<size_t>> items_of;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!(*tags)[i]) continue;
+    auto [it, added] = index.emplace(*(*tags)[i], distinct.size());
+    if (added) {
+      distinct.push_back(*(*tags)[i]);
+      items_of.emplace_back();
+    }
+    items_of[it->second].push_back(i);
+  }
+  std::vector<Sections> out;
+  for (const std::vector<size_t>& group : groups_of(distinct)) {
+    Sections sections;
+    for (size_t t : group) sections.emplace_back(distinct[t], items_of[t]);
+    out.push_back(std::move(sections));
+  }
+  return out;
+}
+
+// The ids of `items` that are in `matched`, in params order, each once.
+template <typename Item>
+JobIdList InParamsOrder(const std::vector<Item>& items, std::set<JobId> matched) {
+  JobIdList out;
+  for (const Item& item : items) {
+    if (matched.erase(item.id) == 1) out.push_back(item.id);
+  }
+  return out;
+}
+
+absl::Status AddIds(const redis::Reply& reply, std::set<JobId>* out) {
+  for (const redis::Reply& e : reply.elements) {
+    absl::StatusOr<JobId> id = ParseId(e.str);
+    if (!id.ok()) return id.status();
+    out->insert(*id);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<JobIdList> RedisStore::JobCompleteMany(
     const JobCompleteManyParams& params) {
   if (params.items.empty()) return JobIdList{};
-  std::vector<std::string> args = {Micros(params.now)};
-  for (const JobCompleteItem& item : params.items) {
-    args.push_back(IdKey(item.id));
-    args.push_back(absl::StrCat(item.lease_token));
-    args.push_back(item.result ? "1" : "0");
-    args.push_back(item.result.value_or(""));
+  auto groups = GroupItems(directory_, params.items,
+                           [this](const auto& tags) { return Groups(tags); });
+  if (!groups.ok()) return groups.status();
+  std::set<JobId> done;
+  for (const Sections& sections : *groups) {
+    std::vector<std::string> args = {Micros(params.now)};
+    for (const auto& [tag, indexes] : sections) {
+      args.push_back(tag);
+      args.push_back(absl::StrCat(indexes.size()));
+      for (size_t i : indexes) {
+        const JobCompleteItem& item = params.items[i];
+        args.push_back(IdKey(item.id));
+        args.push_back(absl::StrCat(item.lease_token));
+        args.push_back(item.result ? "1" : "0");
+        args.push_back(item.result.value_or(""));
+      }
+    }
+    absl::StatusOr<redis::Reply> r =
+        Run(scripts_.job_complete_many, sections[0].first, std::move(args));
+    if (!r.ok()) return r.status();
+    if (absl::Status s = AddIds(*r, &done); !s.ok()) return s;
   }
-  absl::StatusOr<redis::Reply> r =
-      RunJobScript(scripts_.job_complete_many, std::move(args));
-  if (!r.ok()) return r.status();
-  return IdsFromReply(*r);
+  JobIdList out = InParamsOrder(params.items, std::move(done));
+  directory_.Forget(out);
+  return out;
 }
 
 absl::StatusOr<JobIdList> RedisStore::JobFailMany(const JobFailManyParams& params) {
   if (params.items.empty()) return JobIdList{};
-  std::vector<std::string> args = {Micros(params.now)};
   for (const JobFailItem& item : params.items) {
     if (item.to != JobState::kRetryable && item.to != JobState::kDead &&
         item.to != JobState::kCancelled) {
@@ -242,52 +425,88 @@ absl::StatusOr<JobIdList> RedisStore::JobFailMany(const JobFailManyParams& param
           "a failed job goes to retryable, dead or cancelled, not ",
           std::string(JobStateName(item.to))));
     }
-    args.push_back(IdKey(item.id));
-    args.push_back(absl::StrCat(item.lease_token));
-    args.push_back(std::string(JobStateName(item.to)));
-    args.push_back(Micros(item.run_at));
-    args.push_back(item.error);
   }
-  absl::StatusOr<redis::Reply> r =
-      RunJobScript(scripts_.job_fail_many, std::move(args));
-  if (!r.ok()) return r.status();
-  return IdsFromReply(*r);
+  auto groups = GroupItems(directory_, params.items,
+                           [this](const auto& tags) { return Groups(tags); });
+  if (!groups.ok()) return groups.status();
+  std::set<JobId> done;
+  for (const Sections& sections : *groups) {
+    std::vector<std::string> args = {Micros(params.now)};
+    for (const auto& [tag, indexes] : sections) {
+      args.push_back(tag);
+      args.push_back(absl::StrCat(indexes.size()));
+      for (size_t i : indexes) {
+        const JobFailItem& item = params.items[i];
+        args.push_back(IdKey(item.id));
+        args.push_back(absl::StrCat(item.lease_token));
+        args.push_back(std::string(JobStateName(item.to)));
+        args.push_back(Micros(item.run_at));
+        args.push_back(item.error);
+      }
+    }
+    absl::StatusOr<redis::Reply> r =
+        Run(scripts_.job_fail_many, sections[0].first, std::move(args));
+    if (!r.ok()) return r.status();
+    if (absl::Status s = AddIds(*r, &done); !s.ok()) return s;
+  }
+  JobIdList out = InParamsOrder(params.items, std::move(done));
+  directory_.Forget(out);
+  return out;
 }
 
 absl::StatusOr<JobHeartbeatManyResult> RedisStore::JobHeartbeatMany(
     const JobHeartbeatManyParams& params) {
   JobHeartbeatManyResult out;
   if (params.items.empty()) return out;
-  std::vector<std::string> args = {Micros(params.now),
-                                   Micros(params.now + params.lease)};
-  for (const JobHeartbeatItem& item : params.items) {
-    args.push_back(IdKey(item.id));
-    args.push_back(absl::StrCat(item.lease_token));
-    args.push_back(item.progress ? absl::StrCat(std::clamp(*item.progress, 0, 100))
-                                 : "");
+  auto groups = GroupItems(directory_, params.items,
+                           [this](const auto& tags) { return Groups(tags); });
+  if (!groups.ok()) return groups.status();
+  std::set<JobId> extended, cancel;
+  for (const Sections& sections : *groups) {
+    std::vector<std::string> args = {Micros(params.now),
+                                     Micros(params.now + params.lease)};
+    for (const auto& [tag, indexes] : sections) {
+      args.push_back(tag);
+      args.push_back(absl::StrCat(indexes.size()));
+      for (size_t i : indexes) {
+        const JobHeartbeatItem& item = params.items[i];
+        args.push_back(IdKey(item.id));
+        args.push_back(absl::StrCat(item.lease_token));
+        args.push_back(item.progress
+                           ? absl::StrCat(std::clamp(*item.progress, 0, 100))
+                           : "");
+      }
+    }
+    absl::StatusOr<redis::Reply> r =
+        Run(scripts_.job_heartbeat_many, sections[0].first, std::move(args));
+    if (!r.ok()) return r.status();
+    if (r->elements.size() != 2) {
+      return absl::InternalError("job_heartbeat_many.lua returned a bad reply");
+    }
+    if (absl::Status s = AddIds(r->elements[0], &extended); !s.ok()) return s;
+    if (absl::Status s = AddIds(r->elements[1], &cancel); !s.ok()) return s;
   }
-  absl::StatusOr<redis::Reply> r =
-      RunJobScript(scripts_.job_heartbeat_many, std::move(args));
-  if (!r.ok()) return r.status();
-  if (r->elements.size() != 2) {
-    return absl::InternalError("job_heartbeat_many.lua returned a bad reply");
-  }
-  absl::StatusOr<JobIdList> extended = IdsFromReply(r->elements[0]);
-  if (!extended.ok()) return extended.status();
-  absl::StatusOr<JobIdList> cancel = IdsFromReply(r->elements[1]);
-  if (!cancel.ok()) return cancel.status();
-  out.extended = *std::move(extended);
-  out.cancel_requested = *std::move(cancel);
+  out.extended = InParamsOrder(params.items, std::move(extended));
+  out.cancel_requested = InParamsOrder(params.items, std::move(cancel));
   return out;
 }
 
 absl::StatusOr<int> RedisStore::JobRescueExpired(
     const JobRescueExpiredParams& params) {
-  absl::StatusOr<redis::Reply> r = RunJobScript(
-      scripts_.job_rescue_expired,
-      {Micros(params.now), absl::StrCat(std::max(params.limit, 1))});
-  if (!r.ok()) return r.status();
-  return static_cast<int>(r->integer);
+  absl::StatusOr<std::vector<std::string>> tags = AllQueueTags();
+  if (!tags.ok()) return tags.status();
+  int left = std::max(params.limit, 1), rescued = 0;
+  for (const std::vector<size_t>& group : Groups(*tags)) {
+    if (left <= 0) break;
+    std::vector<std::string> args = {Micros(params.now), absl::StrCat(left)};
+    for (size_t i : group) args.push_back((*tags)[i]);
+    absl::StatusOr<redis::Reply> r =
+        Run(scripts_.job_rescue_expired, (*tags)[group[0]], std::move(args));
+    if (!r.ok()) return r.status();
+    rescued += static_cast<int>(r->integer);
+    left -= static_cast<int>(r->integer);
+  }
+  return rescued;
 }
 
 absl::StatusOr<int> RedisStore::Subscribe(

@@ -28,6 +28,10 @@ std::string WithLib(std::string_view file) {
 
 Scripts::Scripts()
     : job_insert_many(WithLib("job_insert_many.lua")),
+      job_reserve(WithLib("job_reserve.lua")),
+      job_uniq_check(WithLib("job_uniq_check.lua")),
+      job_uniq_take(WithLib("job_uniq_take.lua")),
+      job_forget(WithLib("job_forget.lua")),
       job_claim(WithLib("job_claim.lua")),
       job_complete_many(WithLib("job_complete_many.lua")),
       job_fail_many(WithLib("job_fail_many.lua")),
@@ -38,6 +42,7 @@ Scripts::Scripts()
       job_delete(WithLib("job_delete.lua")),
       job_delete_finished_before(WithLib("job_delete_finished_before.lua")),
       job_list(WithLib("job_list.lua")),
+      queue_stats(WithLib("queue_stats.lua")),
       cron_fire_once(WithLib("cron_fire_once.lua")),
       leader_attempt_elect(Load("leader_attempt_elect.lua")),
       leader_resign(Load("leader_resign.lua")),

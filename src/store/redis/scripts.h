@@ -14,6 +14,10 @@ struct Scripts {
   Scripts();
 
   redis::Script job_insert_many;
+  redis::Script job_reserve;
+  redis::Script job_uniq_check;
+  redis::Script job_uniq_take;
+  redis::Script job_forget;
   redis::Script job_claim;
   redis::Script job_complete_many;
   redis::Script job_fail_many;
@@ -24,6 +28,7 @@ struct Scripts {
   redis::Script job_delete;
   redis::Script job_delete_finished_before;
   redis::Script job_list;
+  redis::Script queue_stats;
   redis::Script cron_fire_once;
   redis::Script leader_attempt_elect;
   redis::Script leader_resign;

@@ -1,20 +1,26 @@
 -- Completes running jobs whose lease token matches.
--- KEYS[1]  T:all
--- ARGV[1]  T    ARGV[2] now (us)
--- ARGV[3..] 4 values per item: id, lease token, has_result ('1'/'0'), result
+-- KEYS[1]  <tag>:migrating-probe of the slot
+-- ARGV[1]  C    ARGV[2] now (us)
+-- ARGV[3..] per queue: Q, n, then n x 4 values: id, lease token,
+--           has_result ('1'/'0'), result
 -- Returns the ids that were completed.
 local now = ARGV[2]
 local done = {}
-for at = 3, #ARGV, 4 do
-  local id, token = ARGV[at], ARGV[at + 1]
-  local f = redis.call('HMGET', jkey(id), 'state', 'lease_token', 'queue', 'identifier')
-  if f[1] == 'running' and f[2] == token then
-    zrem_later(T .. ':running', id)
-    finish(id, f[3], f[4], 'running', 'completed', now)
-    if ARGV[at + 2] == '1' then
-      redis.call('HSET', jkey(id), 'result', ARGV[at + 3])
+local at = 3
+while at <= #ARGV do
+  local Q, n = ARGV[at], tonumber(ARGV[at + 1])
+  for i = at + 2, at + 1 + 4 * n, 4 do
+    local id, token = ARGV[i], ARGV[i + 1]
+    local f = redis.call('HMGET', jkey(Q, id), 'state', 'lease_token')
+    if f[1] == 'running' and f[2] == token then
+      zrem_later(k(Q, 'running'), id)
+      finish(Q, id, 'running', 'completed', now)
+      if ARGV[i + 2] == '1' then
+        redis.call('HSET', jkey(Q, id), 'result', ARGV[i + 3])
+      end
+      done[#done + 1] = id
     end
-    done[#done + 1] = id
   end
+  at = at + 2 + 4 * n
 end
 return flush_then(done)

@@ -1,29 +1,34 @@
 -- Fails running jobs whose lease token matches: to retryable (due again at
 -- run_at), dead or cancelled. The error is appended as {attempt, now, text}.
--- KEYS[1]  T:all
--- ARGV[1]  T    ARGV[2] now (us)
--- ARGV[3..] 5 values per item: id, lease token, to ('retryable', 'dead' or
---           'cancelled'), run_at (us, for retryable), error text
+-- KEYS[1]  <tag>:migrating-probe of the slot
+-- ARGV[1]  C    ARGV[2] now (us)
+-- ARGV[3..] per queue: Q, n, then n x 5 values: id, lease token, to
+--           ('retryable', 'dead' or 'cancelled'), run_at (us, for
+--           retryable), error text
 -- Returns the ids that were changed.
 local now = ARGV[2]
 local done = {}
-for at = 3, #ARGV, 5 do
-  local id, token, to, run_us, message =
-    ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
-  local f = redis.call('HMGET', jkey(id), 'state', 'lease_token', 'queue',
-                       'identifier', 'attempt')
-  if f[1] == 'running' and f[2] == token then
-    zrem_later(T .. ':running', id)
-    redis.call('HDEL', jkey(id), 'lease_expires_at')
-    append_error(id, f[5], now, message)
-    if to == 'retryable' then
-      move_state(id, f[3], 'running', 'retryable')
-      redis.call('HSET', jkey(id), 'run_at', run_us)
-      redis.call('ZADD', k('sched', f[3]), run_us, id)
-    else
-      finish(id, f[3], f[4], 'running', to, now)
+local at = 3
+while at <= #ARGV do
+  local Q, n = ARGV[at], tonumber(ARGV[at + 1])
+  for i = at + 2, at + 1 + 5 * n, 5 do
+    local id, token, to, run_us, message =
+      ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+    local f = redis.call('HMGET', jkey(Q, id), 'state', 'lease_token', 'attempt')
+    if f[1] == 'running' and f[2] == token then
+      zrem_later(k(Q, 'running'), id)
+      redis.call('HDEL', jkey(Q, id), 'lease_expires_at')
+      append_error(Q, id, f[3], now, message)
+      if to == 'retryable' then
+        move_state(Q, id, 'running', 'retryable')
+        redis.call('HSET', jkey(Q, id), 'run_at', run_us)
+        redis.call('ZADD', k(Q, 'sched'), run_us, id)
+      else
+        finish(Q, id, 'running', to, now)
+      end
+      done[#done + 1] = id
     end
-    done[#done + 1] = id
   end
+  at = at + 2 + 5 * n
 end
 return flush_then(done)
