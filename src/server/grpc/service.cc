@@ -15,7 +15,7 @@ namespace {
 
 constexpr int kMaxBatch = 1000;
 constexpr int kMaxLeaseSeconds = 24 * 3600;
-constexpr int kDefaultPageSize = JobFilter{}.limit;  // 50
+const int kDefaultPageSize = JobFilter{}.limit;  // 50 (JobFilter is no literal type)
 
 // Returns from the handler with the gRPC form of a non-OK absl status.
 #define POPQUEUE_RETURN_IF_ERROR(expr)                                     \
