@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/field_error.h"
 #include "common/log.h"
 #include "common/thread.h"
 #include "core/maintenance.h"
@@ -44,10 +45,9 @@ absl::Status ValidateQueueName(const std::string& q) {
                 c == '-' || c == '.' || c == ':');
   }
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "queue \"%s\" is not a valid queue name: expected 1-%d characters of "
-      "A-Z a-z 0-9 _ - . :",
-      q, kMaxQueueBytes));
+  return FieldError("queue", absl::StrFormat("\"%s\" is not a valid queue name: expected 1-%d "
+                                             "characters of A-Z a-z 0-9 _ - . :",
+                                             q, kMaxQueueBytes));
 }
 
 absl::Status ValidateConfig(const QueueConfig& c) {
@@ -162,7 +162,7 @@ absl::Status Queue::Impl::Every(std::string_view name, std::string_view expressi
   auto schedule = core::CronSchedule::Parse(expression, options.time_zone);
   if (!schedule.ok()) return schedule.status();
   if (options.catch_up_window <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("catch_up_window: must be positive");
+    return FieldError("catch_up_window", "must be positive");
   }
   std::string id = options.schedule_id.empty()
                        ? absl::StrFormat("%s %s", name, expression)
@@ -191,40 +191,37 @@ absl::StatusOr<store::NewJob> Queue::Impl::Validate(const EnqueueRequest& r,
                                                      absl::Time now) {
   const EnqueueOptions& o = r.options;
   if (r.name.empty() || r.name.size() > kMaxNameBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("name: job name must be 1-%d bytes", kMaxNameBytes));
+    return FieldError("name", absl::StrFormat("job name must be 1-%d bytes", kMaxNameBytes));
   }
   std::string queue = o.queue.empty() ? std::string(kDefaultQueue) : o.queue;
   if (absl::Status s = ValidateQueueName(queue); !s.ok()) return s;
   if (o.identifier.size() > kMaxNameBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("identifier: at most %d bytes", kMaxNameBytes));
+    return FieldError("identifier", absl::StrFormat("at most %d bytes", kMaxNameBytes));
   }
   if (r.data.size() > config_.max_payload_bytes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "data: payload of %d bytes exceeds the limit of %d bytes", r.data.size(),
-        config_.max_payload_bytes));
+    return FieldError("data", absl::StrFormat("payload of %d bytes exceeds the limit of %d bytes",
+                                              r.data.size(), config_.max_payload_bytes));
   }
   if (o.priority < -kMaxPriority || o.priority > kMaxPriority) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "priority: must be between %d and %d", -kMaxPriority, kMaxPriority));
+    return FieldError("priority",
+                      absl::StrFormat("must be between %d and %d", -kMaxPriority, kMaxPriority));
   }
   if (o.run_at && o.delay) {
     return absl::InvalidArgumentError("run_at and delay are exclusive: set one");
   }
   if (o.delay && *o.delay < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("delay: must not be negative");
+    return FieldError("delay", "must not be negative");
   }
   int max_attempts = o.max_attempts.value_or(config_.retries + 1);
   if (max_attempts < 1 || max_attempts > kMaxAttemptsLimit) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("max_attempts: must be 1-%d, got %d", kMaxAttemptsLimit, max_attempts));
+    return FieldError("max_attempts",
+                      absl::StrFormat("must be 1-%d, got %d", kMaxAttemptsLimit, max_attempts));
   }
   if (o.timeout && *o.timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("timeout: must be positive");
+    return FieldError("timeout", "must be positive");
   }
   if (o.backoff_base && *o.backoff_base <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("backoff_base: must be positive");
+    return FieldError("backoff_base", "must be positive");
   }
   absl::Time run_at = o.run_at ? *o.run_at : now + o.delay.value_or(absl::ZeroDuration());
   return store::NewJob{.id = ids_.Next(now),
@@ -250,8 +247,7 @@ absl::StatusOr<std::vector<EnqueueResult>> Queue::Impl::EnqueueMany(
     auto job = Validate(requests[i], now);
     if (!job.ok()) {
       if (requests.size() == 1) return job.status();
-      return absl::Status(job.status().code(),
-                          absl::StrFormat("jobs[%d].%s", i, std::string(job.status().message())));
+      return PrefixField(job.status(), absl::StrFormat("jobs[%d].", i));
     }
     params.jobs.push_back(std::move(*job));
   }

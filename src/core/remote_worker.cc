@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "common/field_error.h"
 #include "common/ids.h"
 #include "core/queue_impl.h"
 #include "core/retry_policy.h"
@@ -27,9 +28,9 @@ constexpr absl::Duration kMaxLease = absl::Hours(24);
 absl::StatusOr<absl::Duration> LeaseOrDefault(absl::Duration lease, const QueueConfig& config) {
   if (lease == absl::ZeroDuration()) return config.worker.lease;
   if (lease < absl::Seconds(1) || lease > kMaxLease) {
-    return absl::InvalidArgumentError(absl::StrFormat("lease: must be between 1s and %s, got %s",
-                                                      absl::FormatDuration(kMaxLease),
-                                                      absl::FormatDuration(lease)));
+    return FieldError("lease", absl::StrFormat("must be between 1s and %s, got %s",
+                                               absl::FormatDuration(kMaxLease),
+                                               absl::FormatDuration(lease)));
   }
   return lease;
 }
@@ -52,14 +53,13 @@ absl::StatusOr<std::vector<Job>> RemoteWorkerApi::FetchJobs(const FetchJobsParam
   Queue::Impl& impl = *queue_.impl_;
   if (!impl.status().ok()) return impl.status();
   if (params.worker_id.empty()) {
-    return absl::InvalidArgumentError("worker_id: required (the lease holder)");
+    return FieldError("worker_id", "required (the lease holder)");
   }
   if (params.worker_id.size() > 255) {
-    return absl::InvalidArgumentError("worker_id: at most 255 bytes");
+    return FieldError("worker_id", "at most 255 bytes");
   }
   if (params.limit < 1 || params.limit > kMaxBatch) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("limit: must be 1-%d, got %d", kMaxBatch, params.limit));
+    return FieldError("limit", absl::StrFormat("must be 1-%d, got %d", kMaxBatch, params.limit));
   }
   auto lease = LeaseOrDefault(params.lease, impl.config());
   if (!lease.ok()) return lease.status();

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "common/field_error.h"
 #include "common/job_json.h"
 
 namespace popqueue::server {
@@ -21,7 +22,7 @@ absl::StatusOr<int64_t> ParseInt64(std::string_view text, std::string_view field
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc() || ptr != end) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s: must be %s, got \"%s\"", field, what,
+    return FieldError(field, absl::StrFormat("must be %s, got \"%s\"", what,
                                                       std::string(text.substr(0, 64))));
   }
   return value;
@@ -65,8 +66,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 absl::StatusOr<JobId> ParseRpcJobId(std::string_view text, std::string_view field) {
   auto id = ParseInt64(text, field, "a decimal job id");
   if (id.ok() && *id <= 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: must be a positive decimal job id, got \"%s\"", field, std::string(text)));
+    return FieldError(field, absl::StrFormat("must be a positive decimal job id, got \"%s\"", std::string(text)));
   }
   return id;
 }
@@ -97,8 +97,7 @@ absl::StatusOr<absl::Time> FromTimestamp(const google::protobuf::Timestamp& t,
                                          std::string_view field) {
   if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
       t.nanos() > 999999999) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: not a valid timestamp (seconds %d, nanos %d)", field, t.seconds(), t.nanos()));
+    return FieldError(field, absl::StrFormat("not a valid timestamp (seconds %d, nanos %d)", t.seconds(), t.nanos()));
   }
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
@@ -108,8 +107,7 @@ absl::StatusOr<absl::Duration> FromDuration(const google::protobuf::Duration& d,
   bool sign_ok = (d.seconds() >= 0 && d.nanos() >= 0) || (d.seconds() <= 0 && d.nanos() <= 0);
   if (d.seconds() < -kMaxDurationSeconds || d.seconds() > kMaxDurationSeconds ||
       d.nanos() < -999999999 || d.nanos() > 999999999 || !sign_ok) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: not a valid duration (seconds %d, nanos %d)", field, d.seconds(), d.nanos()));
+    return FieldError(field, absl::StrFormat("not a valid duration (seconds %d, nanos %d)", d.seconds(), d.nanos()));
   }
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }

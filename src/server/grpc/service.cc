@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/field_error.h"
 #include "common/job_json.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/convert.h"
@@ -127,8 +128,8 @@ grpc::Status PopQueueService::Enqueue(grpc::ServerContext* context,
   return Call(*context, "Enqueue", [&](std::string* audit) -> grpc::Status {
     int n = request->jobs_size();
     if (n < 1 || n > kMaxBatch) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrFormat("jobs: must hold 1-%d jobs, got %d", kMaxBatch, n)));
+      return ToGrpcStatus(
+          FieldError("jobs", absl::StrFormat("must hold 1-%d jobs, got %d", kMaxBatch, n)));
     }
     std::vector<EnqueueRequest> requests;
     requests.reserve(n);
@@ -138,9 +139,11 @@ grpc::Status PopQueueService::Enqueue(grpc::ServerContext* context,
       // Too large a payload is a resource limit (RESOURCE_EXHAUSTED, as REST's
       // 413), not a malformed request.
       if (size_t limit = queue_->config().max_payload_bytes; r->data.size() > limit) {
-        return ToGrpcStatus(absl::ResourceExhaustedError(
-            absl::StrFormat("jobs[%d].data: payload of %d bytes exceeds the limit of %d bytes", i,
-                            r->data.size(), limit)));
+        return ToGrpcStatus(FieldError(
+            absl::StrFormat("jobs[%d].data", i),
+            absl::StrFormat("payload of %d bytes exceeds the limit of %d bytes", r->data.size(),
+                            limit),
+            absl::StatusCode::kResourceExhausted));
       }
       requests.push_back(std::move(*r));
     }
@@ -149,8 +152,7 @@ grpc::Status PopQueueService::Enqueue(grpc::ServerContext* context,
       // The Queue names the field without the index for a single job; the
       // request's field is always jobs[i].
       if (n == 1 && absl::IsInvalidArgument(results.status())) {
-        return ToGrpcStatus(absl::InvalidArgumentError(
-            absl::StrFormat("jobs[0].%s", std::string(results.status().message()))));
+        return ToGrpcStatus(PrefixField(results.status(), "jobs[0]."));
       }
       return ToGrpcStatus(results.status());
     }

@@ -2,13 +2,10 @@
 
 #include <string_view>
 
+#include "common/field_error.h"
+
 namespace popqueue::server {
 namespace {
-
-bool IsFieldChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '.' || c == '[' || c == ']';
-}
 
 // The Queue API's snake_case option names as REST fields.
 std::string RestFieldName(std::string_view name) {
@@ -23,22 +20,13 @@ std::string RestFieldName(std::string_view name) {
   return std::string(name);
 }
 
-// "jobs[2].max_attempts: ..." -> "jobs[2].maxAttempts".
-std::string FieldOf(std::string_view message) {
-  size_t colon = message.find(": ");
-  if (colon != std::string_view::npos && colon > 0) {
-    std::string_view field = message.substr(0, colon);
-    bool ok = true;
-    for (char c : field) ok = ok && IsFieldChar(c);
-    if (ok) {
-      size_t dot = field.rfind('.');
-      if (dot == std::string_view::npos) return RestFieldName(field);
-      return std::string(field.substr(0, dot + 1)) + RestFieldName(field.substr(dot + 1));
-    }
-  }
-  // The Queue's queue-name check: "queue \"x\" is not a valid queue name".
-  if (message.rfind("queue \"", 0) == 0) return "queue";
-  return "";
+// The field a status names (common/field_error.h), its last part in REST's
+// spelling: "jobs[2].max_attempts" -> "jobs[2].maxAttempts".
+std::string RestField(const absl::Status& status) {
+  std::string field = ErrorField(status);
+  size_t dot = field.rfind('.');
+  if (dot == std::string::npos) return RestFieldName(field);
+  return field.substr(0, dot + 1) + RestFieldName(std::string_view(field).substr(dot + 1));
 }
 
 }  // namespace
@@ -78,11 +66,7 @@ ApiError ToApiError(const absl::Status& status) {
   ApiError e{.http_status = HttpStatusFor(status.code()),
              .code = absl::StatusCodeToString(status.code()),
              .message = message};
-  if (status.code() == absl::StatusCode::kInvalidArgument ||
-      status.code() == absl::StatusCode::kOutOfRange ||
-      status.code() == absl::StatusCode::kResourceExhausted) {
-    e.field = FieldOf(message);
-  }
+  e.field = RestField(status);
   return e;
 }
 

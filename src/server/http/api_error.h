@@ -1,11 +1,10 @@
 // API errors: an absl::Status mapped mechanically to an HTTP status and the
 // JSON error body {"error": {"code", "message", "field", "requiredScope"}}.
 //
-// Field naming convention: a status whose message starts with "<field>: "
-// (e.g. "jobs[2].priority: must be an integer") names that field. The
-// request parsers build messages that way, and the Queue's validation
-// messages ("max_attempts: must be 1-...") are translated to the REST field
-// names ("maxAttempts").
+// The field: a status made by FieldError (common/field_error.h) names it in
+// its payload, never in a message to be parsed. The request parsers use REST's
+// names ("jobs[2].priority"); the Queue's validation uses the C++ API's
+// ("max_attempts"), translated here to REST's ("maxAttempts").
 #ifndef POPQUEUE_SERVER_HTTP_API_ERROR_H_
 #define POPQUEUE_SERVER_HTTP_API_ERROR_H_
 

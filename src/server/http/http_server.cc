@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/field_error.h"
 #include "common/log.h"
 #include "common/thread.h"
 #include "httplib.h"
@@ -242,7 +243,7 @@ class HttpServer::Impl {
                                    .field = "Content-Type"});
       }
       if (req.body.empty()) {
-        return ErrorReply(absl::InvalidArgumentError("body: required (a JSON object)"));
+        return ErrorReply(FieldError("body", "required (a JSON object)"));
       }
     }
     RouteContext context{.queue = queue_, .metrics = options_.metrics, .request = req,

@@ -5,16 +5,14 @@
 #include <set>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/field_error.h"
 
 namespace popqueue::server {
 namespace {
-
-absl::Status FieldError(std::string_view field, std::string_view message) {
-  return absl::InvalidArgumentError(absl::StrFormat("%s: %s", field, message));
-}
 
 struct TooDeep {};
 
@@ -219,9 +217,10 @@ absl::StatusOr<EnqueueRequest> ParseEnqueueRequest(const nlohmann::json& item,
 absl::Status CheckPayloadSize(const EnqueueRequest& request, size_t max_payload_bytes,
                               const std::string& prefix) {
   if (request.data.size() <= max_payload_bytes) return absl::OkStatus();
-  return absl::ResourceExhaustedError(
-      absl::StrFormat("%sdata: payload of %d bytes exceeds the limit of %d bytes", prefix,
-                      request.data.size(), max_payload_bytes));
+  return FieldError(absl::StrCat(prefix, "data"),
+                    absl::StrFormat("payload of %d bytes exceeds the limit of %d bytes",
+                                    request.data.size(), max_payload_bytes),
+                    absl::StatusCode::kResourceExhausted);
 }
 
 absl::StatusOr<JobFilter> ParseJobFilter(const QueryParams& params) {

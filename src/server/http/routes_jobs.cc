@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/field_error.h"
 #include "common/job_json.h"
 #include "server/http/request_json.h"
 #include "server/http/routes.h"
@@ -58,8 +59,7 @@ Reply JobDetails(RouteContext& c) {
   }
   for (const auto& [key, unused] : c.request.params) {
     if (key != "jobId") {
-      return ErrorReply(absl::InvalidArgumentError(
-          key + ": not accepted with jobId (which asks for one job)"));
+      return ErrorReply(FieldError(key, "not accepted with jobId (which asks for one job)"));
     }
   }
   auto id = ParseJobId(c.request.get_param_value("jobId"), "jobId");
@@ -74,10 +74,10 @@ Reply RequeueJob(RouteContext& c) {
   auto body = ParseJsonObject(c.request.body);
   if (!body.ok()) return ErrorReply(body.status());
   auto it = body->find("jobId");
-  if (it == body->end()) return ErrorReply(absl::InvalidArgumentError("jobId: required"));
+  if (it == body->end()) return ErrorReply(FieldError("jobId", "required"));
   for (const auto& [key, unused] : body->items()) {
     if (key != "jobId") {
-      return ErrorReply(absl::InvalidArgumentError(key + ": unknown field; expected jobId"));
+      return ErrorReply(FieldError(key, "unknown field; expected jobId"));
     }
   }
   auto id = JobIdFromJson(*it, "jobId");
@@ -116,17 +116,16 @@ Reply EnqueueBatch(RouteContext& c) {
   if (!body.ok()) return ErrorReply(body.status());
   for (const auto& [key, unused] : body->items()) {
     if (key != "jobs") {
-      return ErrorReply(absl::InvalidArgumentError(key + ": unknown field; expected jobs"));
+      return ErrorReply(FieldError(key, "unknown field; expected jobs"));
     }
   }
   auto it = body->find("jobs");
-  if (it == body->end()) return ErrorReply(absl::InvalidArgumentError("jobs: required"));
+  if (it == body->end()) return ErrorReply(FieldError("jobs", "required"));
   if (!it->is_array()) {
-    return ErrorReply(absl::InvalidArgumentError("jobs: must be an array of jobs"));
+    return ErrorReply(FieldError("jobs", "must be an array of jobs"));
   }
   if (it->empty() || it->size() > kMaxBatchJobs) {
-    return ErrorReply(absl::InvalidArgumentError(
-        absl::StrCat("jobs: must hold 1-", kMaxBatchJobs, " jobs")));
+    return ErrorReply(FieldError("jobs", absl::StrCat("must hold 1-", kMaxBatchJobs, " jobs")));
   }
   std::vector<EnqueueRequest> requests;
   requests.reserve(it->size());
@@ -150,10 +149,8 @@ Reply EnqueueBatch(RouteContext& c) {
   auto results = c.queue->EnqueueMany(std::move(requests));
   if (!results.ok()) {
     // A single-job batch gets the Queue's unprefixed message; name the item.
-    if (names.size() == 1 && absl::IsInvalidArgument(results.status()) &&
-        std::string(results.status().message()).rfind("jobs[", 0) != 0) {
-      return ErrorReply(absl::InvalidArgumentError(
-          absl::StrCat("jobs[0].", std::string(results.status().message()))));
+    if (names.size() == 1 && absl::IsInvalidArgument(results.status())) {
+      return ErrorReply(PrefixField(results.status(), "jobs[0]."));
     }
     return ErrorReply(results.status());
   }
@@ -185,8 +182,8 @@ Reply ListJobs(RouteContext& c) {
 // GET /api/dead-letter?name=&queue=&identifier=&limit=&before=
 Reply ListDead(RouteContext& c) {
   if (c.request.has_param("state")) {
-    return ErrorReply(absl::InvalidArgumentError(
-        "state: not accepted here: the dead-letter list holds dead jobs only"));
+    return ErrorReply(
+        FieldError("state", "not accepted here: the dead-letter list holds dead jobs only"));
   }
   auto filter = ParseJobFilter(c.request.params);
   if (!filter.ok()) return ErrorReply(filter.status());
