@@ -1,8 +1,9 @@
 // wait=N on the test cluster: with wait=1 the store's writes come back only
 // once the slot's replica has them. With that replica stopped (SIGSTOP, so
 // no failover starts: only masters fail over) a write fails with
-// kUnavailable after timeout_ms saying 0 of 1 replicas acknowledged it,
-// while it stays applied on the master (a refused claim leaves the job
+// kUnavailable after timeout_ms saying 0 of 1 replicas acknowledged it (a
+// script, a command, a pipeline, a coordinator lock alike) while it
+// stays applied on the master (a refused claim leaves the job
 // running there; the rescuer hands it out again); reads do not wait. After
 // SIGCONT writes are acknowledged again and every job completes once.
 #include <signal.h>
@@ -113,6 +114,9 @@ TEST(RedisClusterWaitTest, WritesWaitForTheReplicaAndFailWhenItIsStopped) {
                                     .now = absl::Now(), .lease = absl::Seconds(30),
                                     .lease_token = 7});
     EXPECT_TRUE(absl::IsUnavailable(claimed.status())) << claimed.status();
+    // A pipeline (QueueResume: DEL + PUBLISH in the queue's slot) too.
+    absl::Status resumed = (*db)->QueueResume({.queue = "q", .now = absl::Now()});
+    EXPECT_TRUE(absl::IsUnavailable(resumed)) << resumed;
     // Reads do not wait.
     t0 = absl::Now();
     auto counts = (*db)->JobCountByState();
