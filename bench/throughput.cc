@@ -6,7 +6,8 @@
 //     W1 then W2 on the same jobs, human-readable (the original CLI).
 //
 //   popqueue_bench --workload w0|w1|w2|w3|w4 [--json] [--duration S]
-//                  [--samples K] [--depth D] [--warmup K] [the flags above]
+//                  [--samples K] [--depth D] [--warmup K] [--queues Q]
+//                  [the flags above]
 //     One workload on fresh state, as scripts/bench runs it beside the peers
 //     (bench/peers/): the same definitions, one JSON line with --json.
 //
@@ -21,6 +22,10 @@
 //    least `depth` jobs wait in the store; handler starts over S seconds.
 // W4 latency: concurrency 1, K sequential samples of enqueue call to handler
 //    start (after `warmup` discarded ones); each job completes before the next.
+// --queues Q (default 1: the default queue): job i goes to queue "q<i % Q>"
+//    and the workers take all Q queues (each gets its share of the slots),
+//    e.g. to spread a collection over the masters of a Redis Cluster
+//    (bench/cluster.sh).
 // Default store: a fresh SQLite file in /tmp, deleted at exit.
 #include <unistd.h>
 
@@ -56,6 +61,7 @@ struct Args {
   int samples = 1000;
   int depth = 4000;
   int warmup = 10;
+  int queues = 1;
 };
 
 bool Parse(int argc, char** argv, Args& a) {
@@ -77,12 +83,13 @@ bool Parse(int argc, char** argv, Args& a) {
     else if (k == "--samples") a.samples = std::atoi(v.c_str());
     else if (k == "--depth") a.depth = std::atoi(v.c_str());
     else if (k == "--warmup") a.warmup = std::atoi(v.c_str());
+    else if (k == "--queues") a.queues = std::atoi(v.c_str());
     else return false;
   }
   bool known = a.workload.empty() || a.workload == "w0" || a.workload == "w1" ||
                a.workload == "w2" || a.workload == "w3" || a.workload == "w4";
   return known && a.jobs > 0 && a.batch > 0 && a.concurrency > 0 && a.duration > 0 &&
-         a.samples > 0 && a.depth >= 0 && a.warmup >= 0;
+         a.samples > 0 && a.depth >= 0 && a.warmup >= 0 && a.queues > 0;
 }
 
 std::string Quote(const std::string& s) {
@@ -151,6 +158,12 @@ class Bench {
     popqueue::QueueConfig config{.db_url = args_.db_url, .collection = args_.collection,
                                  .retries = 0};
     config.worker.default_concurrency = concurrency;
+    if (args_.queues > 1) {
+      for (int q = 0; q < args_.queues; ++q) config.worker.queues.push_back(QueueOf(q));
+      config.worker.max_concurrency = concurrency;
+      config.worker.default_concurrency =
+          std::max(1, (concurrency + args_.queues - 1) / args_.queues);
+    }
     config.worker.handle_signals = false;
     config.worker.retain_completed = absl::ZeroDuration();
     queue_ = std::make_unique<popqueue::Queue>(config);
@@ -188,14 +201,24 @@ class Bench {
     return true;
   }
 
+  // --queues: "q<i>"; one queue: the default.
+  std::string QueueOf(int i) const {
+    return args_.queues > 1 ? "q" + std::to_string(i % args_.queues) : "";
+  }
+
   bool EnqueueRange(int from, int n) {
     absl::Status s;
     if (n == 1) {
-      s = queue_->Enqueue("noop", std::to_string(from)).status();
+      popqueue::EnqueueOptions options;
+      if (args_.queues > 1) options.queue = QueueOf(from);
+      s = queue_->Enqueue("noop", std::to_string(from), options).status();
     } else {
       std::vector<popqueue::EnqueueRequest> batch;
       batch.reserve(n);
-      for (int i = 0; i < n; ++i) batch.push_back({.name = "noop", .data = std::to_string(from + i)});
+      for (int i = 0; i < n; ++i) {
+        batch.push_back({.name = "noop", .data = std::to_string(from + i)});
+        if (args_.queues > 1) batch.back().options.queue = QueueOf(from + i);
+      }
       s = queue_->EnqueueMany(std::move(batch)).status();
     }
     if (!s.ok()) std::fprintf(stderr, "bench: enqueue: %s\n", std::string(s.message()).c_str());
@@ -350,7 +373,9 @@ int RunWorkload(const Args& args) {
   std::string fields;
   std::string settings = "default options, " +
                          std::to_string(args.workload == "w4" ? 1 : args.concurrency) +
-                         " slots; EnqueueMany (Enqueue for 1)";
+                         " slots; EnqueueMany (Enqueue for 1)" +
+                         (args.queues > 1 ? "; " + std::to_string(args.queues) + " queues"
+                                          : std::string());
   bool ok = true;
   if (args.workload == "w0") {
     fields = "\"jobs\":0";
@@ -412,7 +437,7 @@ int main(int argc, char** argv) {
                  "usage: popqueue_bench [--db-url URL] [--jobs N] [--batch B] "
                  "[--concurrency C] [--collection NAME]\n"
                  "                      [--workload w0|w1|w2|w3|w4 [--json] [--duration S] "
-                 "[--samples K] [--depth D] [--warmup K]]\n");
+                 "[--samples K] [--depth D] [--warmup K] [--queues Q]]\n");
     return 2;
   }
   std::string cleanup;

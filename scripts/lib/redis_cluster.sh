@@ -5,6 +5,10 @@
 # as the service "redis_cluster" (start_redis_cluster) and stops it in
 # services_stop (stop_redis_cluster). Everything lives in
 # $SERVICES_DIR/redis-cluster/node<1..6>/ (config, AOF, nodes.conf, log).
+# A test or script may start a cluster of its own the same way: source
+# services.sh, set SERVICES_DIR to a folder of its own, call
+# start_redis_cluster, and run $SERVICES_DIR/redis-cluster/stop.sh at the
+# end (tests/integration/drain_cluster_test.cc, bench/cluster.sh).
 #
 # Settings (environment):
 #   POPQUEUE_TEST_REDIS_CLUSTER_NODE_TIMEOUT  cluster-node-timeout in ms

@@ -41,6 +41,65 @@ TEST(RedisOptionsTest, FromUrl) {
   }
 }
 
+TEST(RedisOptionsTest, WaitReplicas) {
+  auto o = redis::Options::FromUrl(*ParseUrl("redis://h?wait=2"));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->wait_replicas, 2);
+  EXPECT_EQ(redis::Options::FromUrl(*ParseUrl("redis://h"))->wait_replicas, 0);
+  auto cluster = redis::Options::FromUrl(*ParseUrl("redis://a:1,b:2/?cluster=1&wait=1"));
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  EXPECT_EQ(cluster->wait_replicas, 1);
+  for (const char* bad : {"redis://h?wait=-1", "redis://h?wait=x", "redis://h?wait=",
+                          "redis+cluster://a:1,b:2?wait=1.5"}) {
+    auto refused = redis::Options::FromUrl(*ParseUrl(bad));
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr("wait=")) << bad;
+  }
+  EXPECT_TRUE(redis::IsReadOnlyCommand({"hgetall", "k"}));
+  EXPECT_TRUE(redis::IsReadOnlyCommand({"PUBLISH", "c", "m"}));
+  EXPECT_FALSE(redis::IsReadOnlyCommand({"SET", "k", "v"}));
+  EXPECT_FALSE(redis::IsReadOnlyCommand({"SOMENEWCOMMAND"}));  // unknown: a write
+}
+
+// The test server has no replica: with wait=1 every write fails after
+// timeout_ms saying none acknowledged it (and stays applied), reads and
+// read-only scripts do not wait.
+TEST(RedisClientTest, WaitWithoutReplicasRefusesWritesNotReads) {
+  POPQUEUE_REQUIRE_REDIS();
+  const std::string base = RedisUrl();
+  const std::string url = absl::StrCat(
+      base, base.find('?') == std::string::npos ? "?" : "&", "wait=1&timeout_ms=300");
+  auto client = redis::Client::Connect(*ParseUrl(url));
+  ASSERT_TRUE(client.ok()) << client.status();
+  const std::string key = UniqueCollection("{client}:wait");
+  absl::Time t0 = absl::Now();
+  auto set = (*client)->Command({"SET", key, "v"});
+  const absl::Duration took = absl::Now() - t0;
+  ASSERT_EQ(set.status().code(), absl::StatusCode::kUnavailable) << set.status();
+  EXPECT_THAT(std::string(set.status().message()),
+              HasSubstr("0 of the 1 replicas that wait=1 asks for"));
+  EXPECT_GE(took, absl::Milliseconds(250));
+  EXPECT_LT(took, absl::Milliseconds(300 + 250 + 200));
+  // Applied on the master all the same, and read back without waiting.
+  t0 = absl::Now();
+  auto got = (*client)->Command({"GET", key});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->str, "v");
+  redis::Script read("return redis.call('GET', KEYS[1])",
+                     redis::Script::Access::kReadOnly);
+  auto read_back = (*client)->Eval(read, {key}, {});
+  ASSERT_TRUE(read_back.ok()) << read_back.status();
+  EXPECT_EQ(read_back->str, "v");
+  EXPECT_LT(absl::Now() - t0, absl::Milliseconds(200));
+  redis::Script write("return redis.call('SET', KEYS[1], ARGV[1])");
+  EXPECT_TRUE(absl::IsUnavailable((*client)->Eval(write, {key}, {"w"}).status()));
+  auto piped = (*client)->Pipeline({{"GET", key}, {"DEL", key}});
+  EXPECT_TRUE(absl::IsUnavailable(piped.status())) << piped.status();
+  auto gone = RawClient()->Command({"EXISTS", key});
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->integer, 0);
+}
+
 TEST(RedisClientTest, UnreachableServerIsUnavailableQuicklyWithoutPassword) {
   const absl::Time start = absl::Now();
   auto client = redis::Client::Connect(

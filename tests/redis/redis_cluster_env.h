@@ -40,9 +40,10 @@ struct ClusterView {
   std::vector<redis::NodeAddress> masters;                 // map order
   std::vector<std::shared_ptr<redis::Client>> nodes;       // one per master
 
-  static ClusterView Load() {
+  // The test cluster, or the one at `url` (a cluster of a test's own).
+  static ClusterView Load(const std::string& url = RedisClusterUrl()) {
     ClusterView v;
-    v.cluster = ClientOf(RedisClusterUrl());
+    v.cluster = ClientOf(url);
     if (v.cluster == nullptr) return v;
     auto slots = v.cluster->Command({"CLUSTER", "SLOTS"});
     EXPECT_TRUE(slots.ok()) << slots.status();

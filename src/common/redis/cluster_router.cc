@@ -42,6 +42,13 @@ absl::StatusOr<Reply> WithinDeadline(Connection& conn, absl::Duration left,
 
 }  // namespace
 
+absl::StatusOr<Reply> Acknowledged(Connection& conn, absl::StatusOr<Reply> reply,
+                                   bool wait, absl::Time deadline) {
+  if (!wait || !reply.ok() || reply->is_error()) return reply;
+  if (absl::Status s = conn.WaitForReplicas(deadline); !s.ok()) return s;
+  return reply;
+}
+
 ClusterRouter::ClusterRouter(Options options) : options_(std::move(options)) {}
 
 std::shared_ptr<NodePool> ClusterRouter::PoolFor(const NodeAddress& node) {
@@ -242,7 +249,8 @@ absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot,
 }
 
 absl::StatusOr<std::vector<Reply>> ClusterRouter::Pipeline(
-    const std::vector<std::vector<std::string>>& commands) {
+    const std::vector<std::vector<std::string>>& commands, bool wait) {
+  const absl::Time deadline = absl::Now() + options_.command_timeout;
   std::optional<int> slot;
   for (const std::vector<std::string>& args : commands) {
     std::optional<size_t> key = FirstKeyIndex(args);
@@ -261,7 +269,7 @@ absl::StatusOr<std::vector<Reply>> ClusterRouter::Pipeline(
     Reply out;
     out.type = Reply::Type::kArray;
     out.elements = *std::move(replies);
-    return out;
+    return Acknowledged(c, std::move(out), wait, deadline);
   });
   if (!batch.ok()) return batch.status();
   std::vector<Reply> out = std::move(batch->elements);
@@ -273,7 +281,9 @@ absl::StatusOr<std::vector<Reply>> ClusterRouter::Pipeline(
     std::optional<size_t> key = FirstKeyIndex(commands[i]);
     absl::StatusOr<Reply> again =
         Run(key ? std::optional<int>(KeySlot(commands[i][*key])) : std::nullopt,
-            [&](Connection& c) { return c.Call(commands[i]); });
+            [&](Connection& c) {
+              return Acknowledged(c, c.Call(commands[i]), wait, deadline);
+            });
     if (!again.ok()) return again.status();
     out[i] = *std::move(again);
   }

@@ -31,6 +31,12 @@
 //   it twice is safe. It fails with kUnavailable naming the node, and the
 //   map is reloaded before the next call.
 //
+// wait=N: the Client's calls that may write pass through Acknowledged, so
+// WAIT runs on the connection that wrote, right after a reply that is no
+// error (redirections and refusals ran nothing), with what is left of the
+// call's deadline. Too few replicas -> kUnavailable from the attempt,
+// which the router treats as a reply lost (not retried, map reloaded).
+//
 // Every call keeps to one deadline, timeout_ms of the URL: retries stop
 // when it passes (kUnavailable saying what was last refused and by which
 // node), and an attempt started late gets only the time that is left as its
@@ -63,6 +69,11 @@
 
 namespace popqueue::redis {
 
+// `reply`, after conn.WaitForReplicas(deadline) when `wait` and the reply
+// is no error reply; that wait's failure replaces it.
+absl::StatusOr<Reply> Acknowledged(Connection& conn, absl::StatusOr<Reply> reply,
+                                   bool wait, absl::Time deadline);
+
 class ClusterRouter {
  public:
   static constexpr absl::Duration kRefreshInterval = absl::Milliseconds(100);
@@ -88,9 +99,10 @@ class ClusterRouter {
   // The commands in one round trip to the master of their slot (they must
   // share one; keyless ones may ride along). Commands answered with a
   // redirection or a retryable refusal are then run again one by one through
-  // Run; other error replies stay in place.
+  // Run; other error replies stay in place. `wait`: WAIT after the round
+  // trip and after each command run again (see Acknowledged).
   absl::StatusOr<std::vector<Reply>> Pipeline(
-      const std::vector<std::vector<std::string>>& commands);
+      const std::vector<std::vector<std::string>>& commands, bool wait = false);
 
   // The pools of the current masters (after loading the map if empty).
   absl::StatusOr<std::vector<std::shared_ptr<NodePool>>> Masters();

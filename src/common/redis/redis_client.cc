@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -20,6 +21,23 @@
 
 namespace popqueue::redis {
 namespace {
+
+// wait=N: WAIT gets at least this long, even when the write used up the
+// call's deadline, and its socket this much more than WAIT's own timeout
+// (a WAIT that times out is read, not cut off).
+constexpr absl::Duration kMinWait = absl::Milliseconds(10);
+constexpr absl::Duration kWaitReadSlack = absl::Milliseconds(250);
+
+// Commands that change no data (IsReadOnlyCommand), upper case.
+constexpr std::string_view kReadOnlyCommands[] = {
+    "ASKING",   "CLIENT",     "CLUSTER", "COMMAND",  "CONFIG",    "DBSIZE",
+    "ECHO",     "EXISTS",     "GET",     "HEXISTS",  "HGET",      "HGETALL",
+    "HKEYS",    "HLEN",       "HMGET",   "HVALS",    "INFO",      "KEYS",
+    "LLEN",     "LRANGE",     "MGET",    "OBJECT",   "PING",      "PTTL",
+    "PUBLISH",  "SCAN",       "SCARD",   "SISMEMBER", "SMEMBERS", "SPUBLISH",
+    "STRLEN",   "TIME",       "TTL",     "TYPE",     "WAIT",      "ZCARD",
+    "ZCOUNT",   "ZRANGE",     "ZRANGEBYLEX", "ZRANGEBYSCORE", "ZRANK",
+    "ZREVRANGE", "ZSCORE"};
 
 timeval TimevalOf(absl::Duration d) {
   return absl::ToTimeval(std::max(d, absl::Milliseconds(1)));
@@ -154,6 +172,9 @@ absl::StatusOr<Options> Options::FromUrl(const Url& url) {
   v = ParseQueryInt(url, "pool_size", 8, 1);
   if (!v.ok()) return v.status();
   o.pool_size = *v;
+  v = ParseQueryInt(url, "wait", 0, 0);
+  if (!v.ok()) return v.status();
+  o.wait_replicas = *v;
   return o;
 }
 
@@ -171,6 +192,15 @@ absl::StatusOr<int64_t> Reply::AsInt() const {
   return absl::InternalError(absl::StrCat(
       "expected an integer reply from Redis, got type ", static_cast<int>(type),
       " \"", str.substr(0, 64), "\""));
+}
+
+bool IsReadOnlyCommand(const std::vector<std::string>& args) {
+  if (args.empty()) return true;
+  const std::string name = absl::AsciiStrToUpper(args[0]);
+  for (std::string_view read : kReadOnlyCommands) {
+    if (name == read) return true;
+  }
+  return false;
 }
 
 absl::Status ErrorReplyToStatus(std::string_view error_text,
@@ -284,6 +314,26 @@ absl::StatusOr<Reply> Connection::Command(const std::vector<std::string>& args) 
 
 void Connection::SetCommandTimeout(absl::Duration timeout) {
   redisSetTimeout(ctx_, TimevalOf(timeout));
+}
+
+absl::Status Connection::WaitForReplicas(absl::Time deadline) {
+  const int n = options_.wait_replicas;
+  if (n <= 0) return absl::OkStatus();
+  const absl::Duration wait = std::max(deadline - absl::Now(), kMinWait);
+  const int64_t ms = absl::ToInt64Milliseconds(wait);  // >= 10: never 0 (forever)
+  SetCommandTimeout(absl::Milliseconds(ms) + kWaitReadSlack);
+  absl::StatusOr<Reply> r = Call({"WAIT", absl::StrCat(n), absl::StrCat(ms)});
+  SetCommandTimeout(options_.command_timeout);
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return ErrorReplyToStatus(r->str, options_.Endpoint());
+  absl::StatusOr<int64_t> acked = r->AsInt();
+  if (!acked.ok()) return acked.status();
+  if (*acked >= n) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "redis ", options_.Endpoint(), ": ", *acked, " of the ", n,
+      " replicas that wait=", n, " asks for acknowledged the write within ",
+      ms, " ms (WAIT ", n, " ", ms, "); it is applied on this master and may "
+      "or may not survive a failover"));
 }
 
 absl::StatusOr<Reply> Connection::Call(const std::vector<std::string>& args) {
@@ -445,10 +495,15 @@ absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated() {
 }
 
 absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {
+  const bool wait = options_.wait_replicas > 0 && !IsReadOnlyCommand(args);
+  const absl::Time deadline = absl::Now() + options_.command_timeout;
   if (router_ == nullptr) {
     absl::StatusOr<NodePool::Lease> lease = single_->Acquire();
     if (!lease.ok()) return lease.status();
-    return (*lease)->Command(args);
+    absl::StatusOr<Reply> r = (*lease)->Command(args);
+    if (!r.ok() || !wait) return r;
+    if (absl::Status s = (*lease)->WaitForReplicas(deadline); !s.ok()) return s;
+    return r;
   }
   if (IsPerNodeCommand(args)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -457,15 +512,23 @@ absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {
   }
   std::optional<size_t> key = FirstKeyIndex(args);
   return router_->Run(key ? std::optional<int>(KeySlot(args[*key])) : std::nullopt,
-                      [&](Connection& c) { return c.Call(args); });
+                      [&](Connection& c) {
+                        return Acknowledged(c, c.Call(args), wait, deadline);
+                      });
 }
 
 absl::StatusOr<std::vector<Reply>> Client::Pipeline(
     const std::vector<std::vector<std::string>>& commands) {
-  if (router_ != nullptr) return router_->Pipeline(commands);
+  const bool wait = options_.wait_replicas > 0 &&
+                    !std::all_of(commands.begin(), commands.end(), IsReadOnlyCommand);
+  if (router_ != nullptr) return router_->Pipeline(commands, wait);
+  const absl::Time deadline = absl::Now() + options_.command_timeout;
   absl::StatusOr<NodePool::Lease> lease = single_->Acquire();
   if (!lease.ok()) return lease.status();
-  return (*lease)->Pipeline(commands);
+  absl::StatusOr<std::vector<Reply>> r = (*lease)->Pipeline(commands);
+  if (!r.ok() || !wait) return r;
+  if (absl::Status s = (*lease)->WaitForReplicas(deadline); !s.ok()) return s;
+  return r;
 }
 
 absl::StatusOr<std::vector<Reply>> Client::PipelineOrError(
@@ -483,14 +546,21 @@ absl::StatusOr<std::vector<Reply>> Client::PipelineOrError(
 absl::StatusOr<Reply> Client::Eval(const Script& script,
                                    const std::vector<std::string>& keys,
                                    const std::vector<std::string>& args) {
+  const bool wait = options_.wait_replicas > 0 && script.writes();
+  const absl::Time deadline = absl::Now() + options_.command_timeout;
   if (router_ == nullptr) {
     absl::StatusOr<NodePool::Lease> lease = single_->Acquire();
     if (!lease.ok()) return lease.status();
-    return (*lease)->Eval(script, keys, args);
+    absl::StatusOr<Reply> r = (*lease)->Eval(script, keys, args);
+    if (!r.ok() || !wait) return r;
+    if (absl::Status s = (*lease)->WaitForReplicas(deadline); !s.ok()) return s;
+    return r;
   }
   return router_->Run(
       keys.empty() ? std::nullopt : std::optional<int>(KeySlot(keys[0])),
-      [&](Connection& c) { return c.EvalCall(script, keys, args); },
+      [&](Connection& c) {
+        return Acknowledged(c, c.EvalCall(script, keys, args), wait, deadline);
+      },
       /*script=*/true);
 }
 

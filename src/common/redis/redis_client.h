@@ -9,8 +9,8 @@
 //   r = (*client)->Eval(claim, {key1, key2}, {arg1, arg2});
 //
 // - URLs: redis://[[user]:password@]host[:port][/db][?connect_timeout_ms=N&
-//   timeout_ms=N&keepalive_s=N&pool_size=N]. AUTH (with user for Redis 6
-//   ACLs) and SELECT run on every new connection.
+//   timeout_ms=N&keepalive_s=N&pool_size=N&wait=N]. AUTH (with user for
+//   Redis 6 ACLs) and SELECT run on every new connection.
 // - Redis Cluster URLs: redis://h1:7000,h2:7001/?cluster=1 or
 //   redis+cluster://h1:7000,h2:7001 (several seed nodes, any of which may be
 //   down; a database number other than 0 is refused, Cluster has only db 0).
@@ -30,6 +30,14 @@
 //   kResourceExhausted; other error replies -> kInternal with the server's
 //   text. A call that failed with kUnavailable may or may not have run on
 //   the server (the reply was lost).
+// - wait=N (default 0): every call that may write (a Script not marked
+//   kReadOnly, a Command or Pipeline holding a command outside the read-only
+//   list in redis_client.cc) is followed, on the same connection, by
+//   WAIT N <ms left of timeout_ms> before its reply is handed back. Fewer
+//   than N replicas in time -> kUnavailable saying how many acknowledged
+//   (the write stays applied on the master: it may survive or be lost in a
+//   failover). WAIT is not consensus; docs/redis-store.md says what it buys.
+//   CommandOnEveryMaster, ScanKeys and dedicated connections never wait.
 // - Reconnects: per server, by NodePool (node_pool.h): broken connections
 //   are dropped, failed connects back off (50 ms doubling to 2 s).
 //
@@ -80,6 +88,7 @@ struct Options {
   absl::Duration keepalive = absl::Seconds(15);  // TCP_KEEPIDLE; see above
   int pool_size = 8;  // idle connections kept; more may be open briefly
   bool cluster = false;  // a Redis Cluster (host:port is then seeds[0])
+  int wait_replicas = 0;  // wait=N: WAIT N after every write (see above)
   std::vector<NodeAddress> seeds;  // cluster: the URL's hosts, in order
 
   // From a parsed redis:// URL (see the file comment). InvalidArgument for
@@ -103,6 +112,11 @@ struct Reply {
   absl::StatusOr<int64_t> AsInt() const;
 };
 
+// True when `args` (a command) changes no data, so wait=N need not WAIT
+// after it (reads, PUBLISH, PING, CLUSTER ...). Unknown commands count as
+// writes.
+bool IsReadOnlyCommand(const std::vector<std::string>& args);
+
 // Maps an error reply to a Status (see the file comment); `endpoint` names
 // the server in the message.
 absl::Status ErrorReplyToStatus(std::string_view error_text,
@@ -113,12 +127,17 @@ absl::Status ErrorReplyToStatus(std::string_view error_text,
 // again and retries once.
 class Script {
  public:
-  explicit Script(std::string source) : source_(std::move(source)) {}
+  // kReadOnly: the script never writes, so wait=N does not WAIT after it.
+  enum class Access { kReadWrite, kReadOnly };
+  explicit Script(std::string source, Access access = Access::kReadWrite)
+      : source_(std::move(source)), access_(access) {}
   const std::string& source() const { return source_; }
+  bool writes() const { return access_ == Access::kReadWrite; }
 
  private:
   friend class Connection;
   std::string source_;
+  Access access_;
   mutable Mutex mu_;
   mutable std::string sha_ ABSL_GUARDED_BY(mu_);
 };
@@ -152,6 +171,11 @@ class Connection {
   // The socket timeout of the calls that follow (options().command_timeout
   // until changed).
   void SetCommandTimeout(absl::Duration timeout);
+  // wait=N: WAIT for options().wait_replicas replicas to hold this
+  // connection's writes, until `deadline` (but at least 10 ms), then sets
+  // the socket timeout back to command_timeout. OK when N is 0 or enough
+  // replicas acknowledged; kUnavailable saying how many did otherwise.
+  absl::Status WaitForReplicas(absl::Time deadline);
 
   // For SUBSCRIBE connections: sends a command without reading its reply.
   absl::Status Send(const std::vector<std::string>& args);

@@ -62,7 +62,8 @@ RedisCoordinator::RedisCoordinator(std::shared_ptr<redis::Client> client,
       worker_register_(Script("worker_register.lua")),
       worker_heartbeat_(Script("worker_heartbeat.lua")),
       worker_deregister_(Script("worker_deregister.lua")),
-      worker_list_(Script("worker_list.lua")),
+      // Its only writes prune expired entries: wait=N need not WAIT after it.
+      worker_list_(Script("worker_list.lua"), redis::Script::Access::kReadOnly),
       subscriber_(client_, prefix_ + "wake") {}
 
 std::string RedisCoordinator::Key(const std::string& kind, const std::string& name) const {

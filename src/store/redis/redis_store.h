@@ -35,7 +35,7 @@
 namespace popqueue::store {
 
 // redis://[[user]:password@]host[:port][/db][?timeout_ms=&connect_timeout_ms=
-// &pool_size=], or a Redis Cluster: redis://h1:p1,h2:p2/?cluster=1 or
+// &pool_size=&wait=], or a Redis Cluster: redis://h1:p1,h2:p2/?cluster=1 or
 // redis+cluster://h1:p1,h2:p2 (common/redis/redis_client.h). Keys start
 // with "{<config.collection>}:" or "{<config.collection>:<queue>}:"; db_name
 // is not used (the URL path selects the database number). Runs Migrate().

@@ -19,6 +19,10 @@ std::string Load(std::string_view file) {
   return std::string(text);
 }
 
+// Scripts after which wait=N does not WAIT: reads, and worker_list, whose
+// only writes prune expired entries that the next list prunes again.
+constexpr redis::Script::Access kReadOnly = redis::Script::Access::kReadOnly;
+
 // A job script: the shared helpers, then the script itself.
 std::string WithLib(std::string_view file) {
   return Load("lib.lua") + "\n" + Load(file);
@@ -41,14 +45,14 @@ Scripts::Scripts()
       job_cancel(WithLib("job_cancel.lua")),
       job_delete(WithLib("job_delete.lua")),
       job_delete_finished_before(WithLib("job_delete_finished_before.lua")),
-      job_list(WithLib("job_list.lua")),
-      queue_stats(WithLib("queue_stats.lua")),
+      job_list(WithLib("job_list.lua"), kReadOnly),
+      queue_stats(WithLib("queue_stats.lua"), kReadOnly),
       cron_fire_once(WithLib("cron_fire_once.lua")),
       leader_attempt_elect(Load("leader_attempt_elect.lua")),
       leader_resign(Load("leader_resign.lua")),
       worker_register(Load("worker_register.lua")),
       worker_heartbeat(Load("worker_heartbeat.lua")),
       worker_deregister(Load("worker_deregister.lua")),
-      worker_list(Load("worker_list.lua")) {}
+      worker_list(Load("worker_list.lua"), kReadOnly) {}
 
 }  // namespace popqueue::store::redis_store
