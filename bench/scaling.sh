@@ -16,7 +16,7 @@
 #   --concurrency C   slots per process (100, as W2 of docs/benchmarks.md)
 #   --bin PATH        popqueue_scaling (default build/bench/popqueue_scaling)
 #   --out DIR         where the results go (bench/results/scaling)
-#   --smoke           the ctest bench_scaling_smoke: N=4000, 1 and 2 processes
+#   --smoke           the ctest bench_scaling_smoke: N=10000, 1 and 2 processes
 #
 # Servers, started by this script on the server host and listening on the
 # bridge address only, their files in a temporary folder removed at the end:
@@ -49,7 +49,7 @@ while (($#)); do
     --concurrency) concurrency=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    --smoke) smoke=1; jobs=4000 processes="1 2"; shift ;;
+    --smoke) smoke=1; jobs=10000 processes="1 2"; shift ;;
     -h|--help) usage ;;
     *) echo "scaling: unknown argument $1" >&2; usage ;;
   esac
