@@ -37,6 +37,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/lib/netns.sh"
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the source tree
 
 jobs=100000 processes="1 2 4 8" backends="postgres redis" concurrency=100
 bin=$root/build/bench/popqueue_scaling out=$root/bench/results/scaling smoke=0
