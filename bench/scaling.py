@@ -30,7 +30,8 @@ AOF rewrite first, so every step starts from a small AOF):
      the last completion anywhere.
 
 The step fails when a worker fails, the jobs do not finish within the
-timeout, a job ran twice or never (from the index files), or a process's
+timeout, a job ran twice or never (from the index files), the store does
+not hold exactly N completed jobs afterwards, or a process's
 share of the jobs (completed / (N / processes)) is outside [0.5, 2].
 """
 import argparse
@@ -314,6 +315,18 @@ def step(a):
         out["postgres"] = {"commits_per_job": round(pg["commits"] / n, 3),
                            "wal_syncs_per_job": round(pg["wal_syncs"] / n, 4),
                            "wal_bytes_per_job": round(pg["wal_bytes"] / n, 1)}
+    # After pg_end: the count's own transaction is not in the step's commits.
+    # The store's own record: N completed, nothing else.
+    cnt = subprocess.run(["ip", "netns", "exec", hosts[0], a.bin, "count", url, "scale"],
+                         capture_output=True, text=True, timeout=120)
+    if cnt.returncode != 0:
+        errors.append(f"count failed: {cnt.stderr.strip()}")
+    else:
+        done, other = (int(x) for x in cnt.stdout.split())
+        out["store_completed"] = done
+        if done != n or other:
+            errors.append(f"the store holds {done} completed jobs of {n} and {other} in other states")
+    if db:
         counters.psql(admin, f'DROP DATABASE "{db}"')
     out["load_end"] = os.getloadavg()
     out["ok"] = not errors

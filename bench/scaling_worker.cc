@@ -6,6 +6,10 @@
 //     Enqueues JOBS no-op jobs named "noop" (payload: the index 0..JOBS-1)
 //     in batches of 1000 (EnqueueMany) and prints the seconds it took.
 //
+//   popqueue_scaling count DB_URL COLLECTION
+//     Prints the jobs the store holds: "<completed> <other>\n" (other: every
+//     job in any other state), so the driver checks the store's own record.
+//
 //   popqueue_scaling work DB_URL COLLECTION JOBS CONCURRENCY IDS_FILE
 //     Opens the queue, prints "ready\n" and waits until stdin reaches
 //     end-of-file (the start barrier of bench/scaling.py, so that no process
@@ -55,6 +59,7 @@ int ParsePositive(const char* s) {
 int Usage() {
   std::fprintf(stderr,
                "usage: popqueue_scaling enqueue DB_URL COLLECTION JOBS\n"
+               "       popqueue_scaling count DB_URL COLLECTION\n"
                "       popqueue_scaling work DB_URL COLLECTION JOBS CONCURRENCY IDS_FILE\n");
   return 2;
 }
@@ -80,6 +85,29 @@ int Enqueue(const std::string& url, const std::string& collection, int jobs) {
     }
   }
   std::printf("%.3f\n", absl::ToDoubleSeconds(absl::Now() - t0));
+  return 0;
+}
+
+int Count(const std::string& url, const std::string& collection) {
+  popqueue::QueueConfig config{.db_url = url, .collection = collection, .retries = 0};
+  auto queue = popqueue::Queue::Open(config);
+  if (!queue.ok()) {
+    std::fprintf(stderr, "popqueue_scaling: %s\n", std::string(queue.status().message()).c_str());
+    return 1;
+  }
+  auto counts = (*queue)->CountByState();
+  if (!counts.ok()) {
+    std::fprintf(stderr, "popqueue_scaling: %s\n",
+                 std::string(counts.status().message()).c_str());
+    return 1;
+  }
+  int64_t completed = 0, other = 0;
+  for (const auto& q : *counts) {
+    for (const auto& [state, n] : q.by_state) {
+      (state == popqueue::JobState::kCompleted ? completed : other) += n;
+    }
+  }
+  std::printf("%lld %lld\n", static_cast<long long>(completed), static_cast<long long>(other));
   return 0;
 }
 
@@ -203,6 +231,7 @@ int main(int argc, char** argv) {
     }
     return Enqueue(argv[2], argv[3], jobs);
   }
+  if (mode == "count" && argc == 4) return Count(argv[2], argv[3]);
   if (mode == "work" && argc == 7) {
     int jobs = ParsePositive(argv[4]);
     int concurrency = ParsePositive(argv[5]);
