@@ -33,11 +33,15 @@ hosts_cleanup() {
 
 # The store server of a tests/hosts test, on the server host of
 # scripts/lib/netns.sh (netns_init first): a PostgreSQL (fsync off: these
-# tests are about the network) or a Redis with AOF, listening on the bridge
-# address only, with its files in WORK. Prints the URL the worker hosts use.
-# netns_cleanup stops it with everything else in the namespaces.
+# tests are about the network), a Redis with AOF, or a Redis Cluster of 3
+# masters and 3 replicas (the README's recipe: cluster-enabled yes,
+# cluster-node-timeout 5000, appendonly yes, made by `redis-cli --cluster
+# create ... --cluster-replicas 1`; ports 7001-7006 of the server host),
+# listening on the bridge address only, with its files in WORK. Prints the
+# URL the worker hosts use. netns_cleanup stops it with everything else in
+# the namespaces.
 #
-#   url=$(hosts_start_server postgres|redis WORK)
+#   url=$(hosts_start_server postgres|redis|redis_cluster WORK)
 hosts_start_server() {
   local backend=$1 work=$2 srv=${NETNS_ADDR[srv]} bin="" runas d
   case "$backend" in
@@ -66,6 +70,68 @@ hosts_start_server() {
       done
       echo "redis://$srv:6379"
       ;;
-    *) echo "hosts: backend is postgres or redis, not '$backend'" >&2; return 2 ;;
+    redis_cluster)
+      hosts_start_redis_cluster "$work" || return 1
+      echo "redis://$srv:7001,$srv:7002,$srv:7003/?cluster=1"
+      ;;
+    *) echo "hosts: backend is postgres, redis or redis_cluster, not '$backend'" >&2; return 2 ;;
   esac
+}
+
+# hosts_start_redis_cluster WORK: the six nodes of hosts_start_server
+# redis_cluster on the server host, joined into a cluster; returns when
+# every node says cluster_state:ok and sees 3 masters holding all 16384
+# slots and 3 replicas whose link to their master is up (at most 60 s).
+hosts_start_redis_cluster() {
+  local work=$1 srv=${NETNS_ADDR[srv]} i port create="" ok nodes
+  for i in 1 2 3 4 5 6; do
+    port=$((7000 + i))
+    mkdir -p "$work/cluster/node$i"
+    cat >"$work/cluster/node$i/redis.conf" <<EOS
+bind $srv
+port $port
+protected-mode no
+daemonize no
+dir $work/cluster/node$i
+cluster-enabled yes
+cluster-config-file $work/cluster/node$i/nodes.conf
+cluster-node-timeout 5000
+appendonly yes
+appendfsync everysec
+save ""
+repl-diskless-sync-delay 0
+logfile $work/cluster/node$i/server.log
+EOS
+    netns_exec srv redis-server "$work/cluster/node$i/redis.conf" >/dev/null 2>&1 &
+    create="$create $srv:$port"
+  done
+  for port in 7001 7002 7003 7004 7005 7006; do
+    for i in $(seq 100); do
+      netns_exec srv redis-cli -h "$srv" -p "$port" ping 2>/dev/null | grep -q PONG && break
+      sleep 0.1
+    done
+  done
+  # shellcheck disable=SC2086
+  netns_exec srv redis-cli --cluster create $create --cluster-replicas 1 --cluster-yes \
+    >"$work/cluster/create.log" 2>&1 || { cat "$work/cluster/create.log" >&2; return 1; }
+  for i in $(seq 600); do
+    ok=1
+    for port in 7001 7002 7003 7004 7005 7006; do
+      netns_exec srv redis-cli -h "$srv" -p "$port" cluster info 2>/dev/null |
+        grep -q cluster_state:ok || { ok=0; break; }
+      nodes=$(netns_exec srv redis-cli -h "$srv" -p "$port" cluster nodes 2>/dev/null)
+      echo "$nodes" | awk '$3 ~ /master/ && $3 !~ /fail/ && NF >= 9 { m++ }
+        $3 ~ /slave/ && $3 !~ /fail/ && $8 == "connected" { r++ }
+        END { exit !(m == 3 && r == 3) }' || { ok=0; break; }
+      if netns_exec srv redis-cli -h "$srv" -p "$port" info replication 2>/dev/null | grep -q role:slave; then
+        netns_exec srv redis-cli -h "$srv" -p "$port" info replication | grep -q master_link_status:up ||
+          { ok=0; break; }
+      fi
+    done
+    ((ok)) && return 0
+    sleep 0.1
+  done
+  echo "hosts: the Redis Cluster on $srv:7001-7006 is not ok after 60 s" >&2
+  tail -5 "$work"/cluster/node*/server.log >&2
+  return 1
 }

@@ -2,13 +2,14 @@
 # Cron across a cut-off host (issue 19): two hosts as network namespaces
 # (scripts/lib/netns.sh) each run cron_worker (tests/integration: the same
 # three every-second schedules, racing for every fire through the store's
-# fire records) against a PostgreSQL or Redis of the test's own on the server
-# host, for 16 s. From second 4 to second 10 host w1's link is down; when it
-# comes back it races again, also for the fire times it missed. Every fire
+# fire records) against a PostgreSQL, a Redis or a Redis Cluster of the
+# test's own on the server host (tests/hosts/common.sh), for 16 s. From
+# second 4 to second 10 host w1's link is down; when it comes back it races
+# again, also for the fire times it missed. Every fire
 # time of every schedule must be enqueued exactly once, and w2 alone must have
 # kept firing while w1 was away (no second without a fire longer than 2 s).
 #
-#   cron_partition_test.sh BUILD_DIR postgres|redis
+#   cron_partition_test.sh BUILD_DIR postgres|redis|redis_cluster
 #
 # Needs root and `ip netns`: fails under CI=true without them, skips (exit 77)
 # elsewhere, saying why.

@@ -2,7 +2,8 @@
 # A worker host cut off from the store in the middle of its jobs (issue 19).
 #
 # Three hosts as network namespaces (scripts/lib/netns.sh): the server host
-# runs a PostgreSQL or a Redis of the test's own on the private bridge, hosts
+# runs a PostgreSQL, a Redis or a Redis Cluster (3 masters + 3 replicas,
+# tests/hosts/common.sh) of the test's own on the private bridge, hosts
 # w1 and w2 run one chaos_worker each (tests/chaos: 8 slots, 3 s leases, jobs
 # that complete, sleep, fail once or fail for good). As soon as w1 has started
 # a job, its link goes down and stays down for 4 leases: its jobs (the ones
@@ -13,7 +14,7 @@
 # decided, none is lost, and only jobs w1 had when it was cut ran twice; at
 # least one of w1's jobs was run again by w2.
 #
-#   partition_test.sh BUILD_DIR postgres|redis
+#   partition_test.sh BUILD_DIR postgres|redis|redis_cluster
 #
 # Needs root and `ip netns`: without them it fails under CI=true and skips
 # (exit 77) elsewhere, saying why.
