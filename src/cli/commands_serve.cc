@@ -99,7 +99,8 @@ int RunServe(const Args& args) {
       "`Authorization: Bearer TOKEN` when\n--token (env POPQUEUE_TOKEN) is "
       "set. --tokens id:scope:secret,... (env POPQUEUE_TOKENS)\ngives tokens "
       "of scope read, write or admin; with them, reads need a read token\n"
-      "unless --public-reads (docs/security.md).\n\n--demo also runs demo workers in this process with a stream "
+      "unless --public-reads (docs/security.md).\n\n--tls-cert and --tls-key "
+      "make both ports TLS only; SIGHUP re-reads them.\n\n--demo also runs demo workers in this process with a stream "
       "of sample jobs\n(immediate, delayed, prioritized, failing until dead, "
       "and a recurring one every\n10 seconds), so the dashboard is live at "
       "once.");
