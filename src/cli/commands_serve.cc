@@ -1,7 +1,17 @@
 // popqueue serve: the REST API and dashboard (:3000), the gRPC service
 // (:50051) and /metrics over one Queue; with --demo, demo workers and a
 // stream of sample jobs in the same process.
+//
+// Signals: SIGINT and SIGTERM stop (taken by sigwait in the main thread, or
+// by the demo's Queue); SIGHUP re-reads the TLS certificate and key, taken
+// by a thread of its own. All three are blocked in every thread before any
+// starts, so no other thread receives them.
+#include <pthread.h>
 #include <signal.h>
+
+#include <atomic>
+#include <functional>
+#include <thread>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +25,7 @@
 #include "cli/common.h"
 #include "cli/demo.h"
 #include "cli/notifications.h"
+#include "common/log.h"
 #include "config/keys.h"
 #include "config/validate.h"
 #include "server/access.h"
@@ -51,6 +62,33 @@ std::string AccessSummary(const server::AccessOptions& access) {
                          public_reads ? "reads open (--public-reads)" : "reads need a read token");
 }
 
+// Runs `reload` on every SIGHUP until destroyed. SIGHUP must be blocked in
+// every thread already.
+class SighupReloader {
+ public:
+  explicit SighupReloader(std::function<void()> reload)
+      : thread_([this, reload = std::move(reload)] {
+          sigset_t set;
+          sigemptyset(&set);
+          sigaddset(&set, SIGHUP);
+          for (;;) {
+            int sig = 0;
+            sigwait(&set, &sig);
+            if (stop_) return;
+            reload();
+          }
+        }) {}
+  ~SighupReloader() {
+    stop_ = true;
+    pthread_kill(thread_.native_handle(), SIGHUP);  // pending for it alone
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 }  // namespace
 
 int RunServe(const Args& args) {
@@ -61,7 +99,8 @@ int RunServe(const Args& args) {
       "`Authorization: Bearer TOKEN` when\n--token (env POPQUEUE_TOKEN) is "
       "set. --tokens id:scope:secret,... (env POPQUEUE_TOKENS)\ngives tokens "
       "of scope read, write or admin; with them, reads need a read token\n"
-      "unless --public-reads (docs/security.md).\n\n--demo also runs demo workers in this process with a stream "
+      "unless --public-reads (docs/security.md).\n\n--tls-cert and --tls-key "
+      "make both ports TLS only; SIGHUP re-reads them.\n\n--demo also runs demo workers in this process with a stream "
       "of sample jobs\n(immediate, delayed, prioritized, failing until dead, "
       "and a recurring one every\n10 seconds), so the dashboard is live at "
       "once.");
@@ -88,6 +127,8 @@ int RunServe(const Args& args) {
   flags.AddValue("log-level", "LEVEL",
                  "debug, info, warn or error (env POPQUEUE_LOG_LEVEL)");
   flags.AddBool("demo", "run demo workers and a stream of sample jobs");
+  AddKeyFlags(flags, "TLS flags (docs/security.md)",
+              {config::key::kTlsCert, config::key::kTlsKey, config::key::kGrpcClientCa});
   AddKeyFlags(flags, "Limit flags",
               {config::key::kMaxRequestBytes, config::key::kMaxPayloadBytes,
                config::key::kGrpcMaxMessageBytes});
@@ -107,6 +148,8 @@ int RunServe(const Args& args) {
   http.max_body_bytes =
       static_cast<size_t>(settings.GetInt(config::key::kMaxRequestBytes));
   http.cors = settings.GetBool(config::key::kCors);
+  const server::TlsFiles tls = config::TlsFilesOf(settings);  // checked at load
+  http.tls = tls;
 #if POPQUEUE_WITH_GRPC
   server::GrpcOptions grpc;
 #else
@@ -115,11 +158,13 @@ int RunServe(const Args& args) {
     std::vector<server::AccessToken> tokens;
     std::optional<bool> public_reads;
     int max_message_bytes;
+    server::TlsFiles tls;
   } grpc;
 #endif
   grpc.address = settings.GetString(config::key::kGrpcAddress);
   grpc.max_message_bytes =
       static_cast<int>(settings.GetInt(config::key::kGrpcMaxMessageBytes));
+  grpc.tls = tls;
   server::AccessOptions access = config::AccessOptionsOf(settings);
   http.token = grpc.token = access.legacy_token;
   http.tokens = grpc.tokens = access.tokens;
@@ -136,6 +181,10 @@ int RunServe(const Args& args) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   if (!demo) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t reload_signal;
+  sigemptyset(&reload_signal);
+  sigaddset(&reload_signal, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &reload_signal, nullptr);
 
   std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, std::move(config), &exit_code);
   if (queue == nullptr) return exit_code;
@@ -166,12 +215,34 @@ int RunServe(const Args& args) {
   };
   std::unique_ptr<NoGrpc> grpc_server;  // this build has no gRPC service
 #endif
-  std::fprintf(stderr, "popqueue: dashboard and REST API on http://%s:%d/%s%s\n",
+  std::fprintf(stderr, "popqueue: dashboard and REST API on %s://%s:%d/%s%s%s\n",
+               tls.enabled() ? "https" : "http",
                http.host == "0.0.0.0" ? "localhost" : http.host.c_str(),
                (*http_server)->port(),
                grpc_server ? absl::StrFormat("; gRPC on port %d", grpc_server->port()).c_str()
                            : "",
+               tls.enabled() ? "; TLS only (SIGHUP re-reads the certificate)" : "",
                AccessSummary(access).c_str());
+  if (tls.enabled()) {
+    Logf(LogLevel::kInfo, "tls: serving %s", (*http_server)->TlsDescription());
+  }
+  SighupReloader reloader([&] {
+    if (!tls.enabled()) {
+      Logf(LogLevel::kInfo, "SIGHUP: no TLS configured, nothing to reload");
+      return;
+    }
+    absl::Status s = (*http_server)->ReloadTls();
+#if POPQUEUE_WITH_GRPC
+    if (s.ok() && grpc_server) s = grpc_server->ReloadTls();
+#endif
+    if (s.ok()) {
+      Logf(LogLevel::kInfo, "SIGHUP: TLS certificate reloaded: %s",
+           (*http_server)->TlsDescription());
+    } else {
+      Logf(LogLevel::kError, "SIGHUP: TLS reload refused, the previous certificate stays: %s",
+           s.message());
+    }
+  });
 
   if (demo) {
     if (absl::Status s = queue->Define("demo-tick", [](const Job&) { return true; }); !s.ok()) {

@@ -14,6 +14,7 @@
 #include "config/value.h"
 #include "server/access.h"
 #include "store/registry.h"
+#include "common/redis/redis_no_tls.h"
 
 namespace popqueue::config {
 namespace {
@@ -46,6 +47,9 @@ absl::Status ValidateUrl(const KeySpec& spec, const std::string& url) {
     // ParseUrl quotes the (redacted) URL and says what is wrong.
     return absl::InvalidArgumentError(parsed.status().message());
   }
+  if (parsed->scheme == "rediss") {
+    return absl::InvalidArgumentError(redis::kNoTlsMessage);
+  }
   std::vector<std::string> schemes = SchemesFor(spec.key);
   for (const std::string& s : schemes) {
     if (parsed->scheme == s) return absl::OkStatus();
@@ -69,6 +73,37 @@ std::string Origin(const Config& config, std::string_view key) {
   return s->source == Source::kDefault ? "default" : s->origin;
 }
 
+// Both of tlsCert and tlsKey or neither, grpcClientCa only with them, and
+// the files load (server/tls.h): a server must not start to fail its first
+// handshake.
+absl::Status ValidateTls(const Config& config) {
+  const bool cert = config.IsSet(key::kTlsCert), tls_key = config.IsSet(key::kTlsKey);
+  if (cert != tls_key) {
+    std::string_view given = cert ? key::kTlsCert : key::kTlsKey;
+    std::string_view missing = cert ? key::kTlsKey : key::kTlsCert;
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s (%s) is set but %s is not: TLS needs both the certificate and its key", given,
+        Origin(config, given), missing));
+  }
+  if (!cert) {
+    if (config.IsSet(key::kGrpcClientCa)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "grpcClientCa (%s) needs tlsCert and tlsKey: client certificates are "
+          "verified only over TLS",
+          Origin(config, key::kGrpcClientCa)));
+    }
+    return absl::OkStatus();
+  }
+  server::TlsFile failed = server::TlsFile::kCert;
+  absl::Status st = server::CheckTlsFiles(TlsFilesOf(config), &failed);
+  if (st.ok()) return st;
+  std::string_view what = failed == server::TlsFile::kCert  ? key::kTlsCert
+                          : failed == server::TlsFile::kKey ? key::kTlsKey
+                                                            : key::kGrpcClientCa;
+  return absl::InvalidArgumentError(
+      absl::StrFormat("invalid %s (%s): %s", what, Origin(config, what), st.message()));
+}
+
 }  // namespace
 
 absl::Status ValidateValue(const KeySpec& spec, const nlohmann::json& value) {
@@ -84,6 +119,13 @@ absl::Status ValidateValue(const KeySpec& spec, const nlohmann::json& value) {
             "expected a token without control characters");
       }
       return absl::OkStatus();
+    }
+    if (k == key::kTlsCert || k == key::kTlsKey || k == key::kGrpcClientCa) {
+      if (s.empty() || HasControl(s) || s.size() > 4096) {
+        return absl::InvalidArgumentError(
+            "expected a file path without control characters");
+      }
+      return absl::OkStatus();  // the files: ValidateRelations
     }
     if (s.empty() || HasControl(s) || s.size() > 255) {
       return absl::InvalidArgumentError(
@@ -187,6 +229,7 @@ absl::Status ValidateRelations(const Config& config) {
     return absl::InvalidArgumentError(
         absl::StrFormat("invalid %s (%s): %s", what, Origin(config, what), message));
   }
+  if (absl::Status s = ValidateTls(config); !s.ok()) return s;
   if (config.GetDuration(key::kHeartbeatInterval) >=
       config.GetDuration(key::kLeaseDuration)) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -207,6 +250,12 @@ absl::Status ValidateRelations(const Config& config) {
         Origin(config, key::kBackoffCap)));
   }
   return absl::OkStatus();
+}
+
+server::TlsFiles TlsFilesOf(const Config& config) {
+  return {.cert_file = config.GetString(key::kTlsCert),
+          .key_file = config.GetString(key::kTlsKey),
+          .client_ca_file = config.GetString(key::kGrpcClientCa)};
 }
 
 server::AccessOptions AccessOptionsOf(const Config& config) {

@@ -11,6 +11,7 @@
 #include "config/keys.h"
 #include "nlohmann/json.hpp"
 #include "server/access.h"
+#include "server/tls.h"
 
 namespace popqueue::config {
 
@@ -24,12 +25,17 @@ absl::Status ValidateValue(const KeySpec& spec, const nlohmann::json& value);
 absl::Status ResolveConnections(Config& config);
 
 // Rules between keys: heartbeatInterval < leaseDuration, backoffBase <=
-// backoffCap, and the access rules of token, tokens and publicReads.
+// backoffCap, the access rules of token, tokens and publicReads, and the
+// TLS files (tlsCert with tlsKey, both loading and matching; grpcClientCa
+// only with them, holding a CA certificate).
 absl::Status ValidateRelations(const Config& config);
 
 // The access settings (token, tokens, publicReads) for the servers'
 // options (server/access.h).
 server::AccessOptions AccessOptionsOf(const Config& config);
+
+// tlsCert, tlsKey and grpcClientCa for the servers' options.
+server::TlsFiles TlsFilesOf(const Config& config);
 
 }  // namespace popqueue::config
 

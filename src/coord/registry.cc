@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/redis/redis_no_tls.h"
 #include "coord/coordinator.h"
 #include "coord/local/local_coordinator.h"
 #if POPQUEUE_WITH_MEMCACHED
@@ -69,6 +70,7 @@ absl::StatusOr<std::shared_ptr<Coordinator>> OpenCoordinator(const std::string& 
   }
   std::string scheme = cache_url.substr(0, sep);
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme == "rediss") return absl::InvalidArgumentError(redis::kNoTlsMessage);
   for (const Backend& b : Backends()) {
     if (scheme == b.scheme) return b.open(cache_url, ns);
   }

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/redis/redis_no_tls.h"
 #include "common/url.h"
 #include "store/sqlite/sqlite_store.h"
 #if POPQUEUE_WITH_POSTGRES
@@ -82,6 +83,7 @@ absl::StatusOr<std::shared_ptr<Store>> OpenStore(const StoreConfig& config) {
       !s.ok()) {
     return s;
   }
+  if (url->scheme == "rediss") return absl::InvalidArgumentError(redis::kNoTlsMessage);
   for (const Backend& b : Backends()) {
     if (b.scheme == url->scheme) return b.open(*url, config);
   }

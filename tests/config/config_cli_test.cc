@@ -109,6 +109,18 @@ TEST_F(ConfigCliTest, InvalidConfigurationStopsEveryCommandNamingTheKey) {
        {"config", "check"},
        {"retries", "an integer"}},
       {"{", {}, {"migrate"}, {"config.json", "not valid JSON"}},
+      // Redis over TLS needs a tunnel (hiredis 0.14 has no TLS).
+      {"", {{"DB_URL", "rediss://cache:6380"}}, {"stats"}, {"dbUrl", "stunnel"}},
+      {R"({"redisUrl": "rediss://cache:6380"})", {}, {"serve"}, {"redisUrl", "no TLS"}},
+      // TLS files: both or neither, present and loadable, the client CA only
+      // with them.
+      {R"({"tlsCert": "server.crt"})", {}, {"serve"}, {"tlsCert", "tlsKey is not"}},
+      {"",
+       {{"POPQUEUE_TLS_CERT", "/nonexistent/server.crt"},
+        {"POPQUEUE_TLS_KEY", "/nonexistent/server.key"}},
+       {"config", "check"},
+       {"tlsCert", "POPQUEUE_TLS_CERT", "/nonexistent/server.crt"}},
+      {"", {{"POPQUEUE_GRPC_CLIENT_CA", "ca.crt"}}, {"serve"}, {"grpcClientCa", "needs tlsCert"}},
   };
   ExpectRefused(cases);
 }

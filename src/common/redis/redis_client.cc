@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "common/redis/cluster_router.h"
 #include "common/redis/node_pool.h"
+#include "common/redis/redis_no_tls.h"
 
 namespace popqueue::redis {
 namespace {
@@ -119,6 +120,7 @@ absl::StatusOr<int> ParseQueryInt(const Url& url, const std::string& key,
 }  // namespace
 
 absl::StatusOr<Options> Options::FromUrl(const Url& url) {
+  if (url.scheme == "rediss") return absl::InvalidArgumentError(kNoTlsMessage);
   if (url.scheme != "redis" && url.scheme != "redis+cluster") {
     return absl::InvalidArgumentError(absl::StrCat(
         "expected a redis:// or redis+cluster:// URL, got \"", url.Redacted(),

@@ -18,9 +18,13 @@
 #include "common/mutex.h"
 #include "popqueue/queue.h"
 #include "server/access.h"
+#include "server/tls.h"
 
 namespace grpc {
 class Server;
+namespace experimental {
+class CertificateProviderInterface;
+}  // namespace experimental
 }  // namespace grpc
 
 namespace popqueue::server {
@@ -36,6 +40,9 @@ struct GrpcOptions {
   std::vector<AccessToken> tokens;
   std::optional<bool> public_reads;
   int max_message_bytes = 4 << 20;  // largest request accepted
+  // cert_file and key_file set: TLS only. client_ca_file set: every client
+  // must present a certificate signed by one of its CAs.
+  TlsFiles tls;
 };
 
 // Thread-safety: port() and Stop() may be called from any thread. The Queue
@@ -57,14 +64,27 @@ class GrpcServer {
   // seconds, then cancels them) and returns when the server is down.
   // Idempotent.
   void Stop();
+  // True when serving TLS.
+  bool tls() const { return !tls_dir_.empty(); }
+  // Checks the configured files again and hands them to gRPC, which
+  // presents the new certificate (and trusts the new client CAs) within
+  // about a second, for new connections. On error nothing changes.
+  // FailedPrecondition without TLS or once stopped.
+  absl::Status ReloadTls();
 
  private:
   GrpcServer() = default;
+  absl::Status WriteTlsCopies() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::unique_ptr<PopQueueService> service_;
   Mutex mu_;
   std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
   int port_ = 0;
+  TlsFiles tls_files_;
+  // The private folder of the files gRPC watches; "" without TLS.
+  std::string tls_dir_;
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace popqueue::server

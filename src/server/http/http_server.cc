@@ -5,6 +5,11 @@
 // shape and the audit line of every mutation. Keeping the table ours (not
 // httplib's regexes) lets the OpenAPI and security tests walk it and gives
 // 404 vs 405 for free.
+//
+// With TLS files (HttpOptions::tls) the listener is httplib's SSLServer
+// and speaks HTTPS only; its SSL context asks the TlsIdentity for the
+// certificate at each handshake (server/tls.h), so ReloadTls() needs no new
+// listener.
 #include "server/http/http_server.h"
 
 #include <sys/socket.h>
@@ -97,26 +102,38 @@ class HttpServer::Impl {
   }
 
   absl::Status Listen() {
+    if (options_.tls.enabled()) {
+      absl::StatusOr<std::unique_ptr<TlsIdentity>> identity =
+          TlsIdentity::Load(options_.tls.cert_file, options_.tls.key_file);
+      if (!identity.ok()) return identity.status();
+      identity_ = *std::move(identity);
+      auto ssl = std::make_unique<httplib::SSLServer>(
+          [this](SSL_CTX& ctx) { return identity_->Configure(ctx); });
+      if (!ssl->is_valid()) return absl::InternalError("TLS: cannot set up the SSL context");
+      server_ = std::move(ssl);
+    } else {
+      server_ = std::make_unique<httplib::Server>();
+    }
     size_t threads = options_.threads > 0
                          ? static_cast<size_t>(options_.threads)
                          : std::max<size_t>(64, 16 * std::thread::hardware_concurrency());
-    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server_.set_payload_max_length(options_.max_body_bytes);
-    server_.set_keep_alive_max_count(1000);
-    server_.set_keep_alive_timeout(2);
-    server_.set_tcp_nodelay(true);
+    server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_->set_payload_max_length(options_.max_body_bytes);
+    server_->set_keep_alive_max_count(1000);
+    server_->set_keep_alive_timeout(2);
+    server_->set_tcp_nodelay(true);
     auto handler = [this](const httplib::Request& req, httplib::Response& res) {
       Dispatch(req, res);
     };
-    server_.Get(".*", handler);
-    server_.Post(".*", handler);
-    server_.Put(".*", handler);
-    server_.Patch(".*", handler);
-    server_.Delete(".*", handler);
-    server_.Options(".*", handler);
+    server_->Get(".*", handler);
+    server_->Post(".*", handler);
+    server_->Put(".*", handler);
+    server_->Patch(".*", handler);
+    server_->Delete(".*", handler);
+    server_->Options(".*", handler);
     // Errors httplib answers itself (413 for a large body, 400 for a bad
     // request line) get the JSON error shape too.
-    server_.set_error_handler(httplib::Server::HandlerWithResponse(
+    server_->set_error_handler(httplib::Server::HandlerWithResponse(
         [this](const httplib::Request& req, httplib::Response& res) {
           if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
           ApiError e{.http_status = res.status, .code = "INVALID_ARGUMENT",
@@ -132,7 +149,7 @@ class HttpServer::Impl {
           WriteReply(ErrorReply(e), res);
           return httplib::Server::HandlerResponse::Handled;
         }));
-    server_.set_exception_handler(
+    server_->set_exception_handler(
         [this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
           WriteReply(ErrorReply(absl::InternalError("internal error")), res);
         });
@@ -140,14 +157,14 @@ class HttpServer::Impl {
     // httplib's default sets SO_REUSEPORT, which lets a second server bind
     // a port already served (and silently share its connections): only
     // SO_REUSEADDR here, so a busy port is an error.
-    server_.set_socket_options([this](socket_t sock) {
+    server_->set_socket_options([this](socket_t sock) {
       int yes = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
       listen_socket_ = sock;
     });
     if (options_.port == 0) {
-      port_ = server_.bind_to_any_port(options_.host);
-    } else if (server_.bind_to_port(options_.host, options_.port)) {
+      port_ = server_->bind_to_any_port(options_.host);
+    } else if (server_->bind_to_port(options_.host, options_.port)) {
       port_ = options_.port;
     }
     if (port_ <= 0) {
@@ -158,14 +175,14 @@ class HttpServer::Impl {
     // of new connections would be dropped. listen() again raises it.
     if (listen_socket_ >= 0) ::listen(listen_socket_, kListenBacklog);
     thread_ = StartThread([this] {
-      server_.listen_after_bind();
+      server_->listen_after_bind();
       listen_returned_ = true;
     });
     // stop() only takes effect once the accept loop runs: wait for it.
-    while (!server_.is_running() && !listen_returned_) {
+    while (!server_->is_running() && !listen_returned_) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    if (!server_.is_running()) {
+    if (!server_->is_running()) {
       thread_.join();
       return absl::UnavailableError(absl::StrFormat("cannot serve on %s:%d", options_.host,
                                                     port_));
@@ -175,12 +192,13 @@ class HttpServer::Impl {
 
   void Stop() {
     std::call_once(stopped_, [this] {
-      server_.stop();
+      if (server_) server_->stop();
       if (thread_.joinable()) thread_.join();
     });
   }
 
   int port() const { return port_; }
+  TlsIdentity* identity() const { return identity_.get(); }
 
  private:
   void WriteReply(const Reply& reply, httplib::Response& res) {
@@ -294,7 +312,9 @@ class HttpServer::Impl {
   HttpOptions options_;
   const AccessPolicy access_;
   std::unique_ptr<Metrics> own_metrics_;
-  httplib::Server server_;
+  // Declared before server_: the SSL context's callback uses it.
+  std::unique_ptr<TlsIdentity> identity_;
+  std::unique_ptr<httplib::Server> server_;
   static constexpr int kListenBacklog = 1024;
   int port_ = 0;
   int listen_socket_ = -1;
@@ -324,6 +344,18 @@ std::vector<RouteInfo> HttpServer::Routes() {
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() { Stop(); }
 int HttpServer::port() const { return impl_->port(); }
+bool HttpServer::tls() const { return impl_->identity() != nullptr; }
+
+absl::Status HttpServer::ReloadTls() {
+  if (impl_->identity() == nullptr) {
+    return absl::FailedPreconditionError("the HTTP server does not serve TLS");
+  }
+  return impl_->identity()->Reload();
+}
+
+std::string HttpServer::TlsDescription() const {
+  return impl_->identity() == nullptr ? "" : impl_->identity()->Describe();
+}
 void HttpServer::Stop() { impl_->Stop(); }
 
 }  // namespace popqueue::server

@@ -8,7 +8,7 @@
 //   ...
 //   (*http)->Stop();
 //
-// Thread-safety: Start/Stop/port may be called from any thread; requests run
+// Thread-safety: Start/Stop/port/ReloadTls may be called from any thread; requests run
 // on the server's own thread pool.
 #ifndef POPQUEUE_SERVER_HTTP_HTTP_SERVER_H_
 #define POPQUEUE_SERVER_HTTP_HTTP_SERVER_H_
@@ -24,6 +24,7 @@
 #include "popqueue/queue.h"
 #include "server/access.h"
 #include "server/metrics.h"
+#include "server/tls.h"
 
 namespace popqueue::server {
 
@@ -41,6 +42,9 @@ struct HttpOptions {
   size_t max_body_bytes = 1 << 20;  // larger request bodies get 413
   bool cors = false;                // Access-Control-Allow-* headers
   int threads = 0;                  // request threads; 0 = automatic
+  // cert_file and key_file set: HTTPS only (a plain HTTP client gets no
+  // answer), the pair re-read by ReloadTls(). client_ca_file is gRPC's.
+  TlsFiles tls;
   // Counters for /metrics and /api/stats; not owned. nullptr = the server
   // keeps its own, which then count only its enqueues (no worker events).
   Metrics* metrics = nullptr;
@@ -69,6 +73,14 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const;
+  // True when serving HTTPS.
+  bool tls() const;
+  // Re-reads the certificate and key: handshakes after an OK return present
+  // the new pair; on error the previous one stays. FailedPrecondition
+  // without TLS.
+  absl::Status ReloadTls();
+  // The served certificate ("subject ..., serial ..."), "" without TLS.
+  std::string TlsDescription() const;
   // Stops accepting, finishes requests in flight and joins the threads.
   // Idempotent.
   void Stop();
