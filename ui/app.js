@@ -269,11 +269,14 @@ function renderQueues(queues) {
 function renderWorkers(workers) {
   const rows = workers.map((w) => {
     const tr = el('tr');
-    tr.append(el('td', w.id), el('td', w.host), el('td', (w.queues || []).join(', ')),
-              el('td', w.running), el('td', formatTime(w.lastHeartbeatAt)));
+    // el() sets textContent: ids, hosts and addresses come from other
+    // processes and are shown as text, never parsed as HTML.
+    tr.append(el('td', w.id), el('td', w.host), el('td', w.address || '-'), el('td', w.pid),
+              el('td', (w.queues || []).join(', ')), el('td', w.running),
+              el('td', formatTime(w.lastHeartbeatAt)));
     return tr;
   });
-  $('workers-table').tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(5, 'no live workers')]));
+  $('workers-table').tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(7, 'no live workers')]));
 }
 
 // ---- jobs -------------------------------------------------------------

@@ -44,7 +44,11 @@ struct QueueInfo {
 
 struct WorkerInfo {
   std::string id;
-  std::string host;
+  std::string host;      // gethostname()
+  // The worker's own network address as the registry's server sees it (the
+  // local address of a route to the store's or coordinator's host; the host
+  // name when there is no such route, e.g. SQLite).
+  std::string address;
   int64_t pid = 0;
   std::vector<std::string> queues;
   absl::Time started_at = absl::UnixEpoch();

@@ -251,9 +251,11 @@ int RunWorkers(const Args& args) {
     return kExitOk;
   }
   Table table(
-      {"ID", "HOST", "PID", "QUEUES", "RUNNING", "STARTED", "LAST_HEARTBEAT"});
+      {"ID", "HOST", "ADDRESS", "PID", "QUEUES", "RUNNING", "STARTED",
+       "LAST_HEARTBEAT"});
   for (const WorkerInfo& w : *workers) {
     table.AddRow({Printable(w.id, 40), Printable(w.host, 30),
+                  Printable(w.address.empty() ? "-" : w.address, 46),
                   absl::StrFormat("%d", w.pid),
                   Printable(absl::StrJoin(w.queues, ","), 40),
                   absl::StrFormat("%d", w.running), ShortTime(w.started_at),

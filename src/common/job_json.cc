@@ -88,6 +88,7 @@ nlohmann::json QueueCountsToJson(const std::vector<QueueCounts>& counts) {
 nlohmann::json WorkerToJson(const WorkerInfo& w) {
   return {{"id", w.id},
           {"host", w.host},
+          {"address", w.address},
           {"pid", w.pid},
           {"queues", w.queues},
           {"startedAt", FormatTimestamp(w.started_at)},

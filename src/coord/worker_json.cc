@@ -8,6 +8,7 @@ namespace popqueue::coord {
 std::string WorkerToJson(const WorkerInfo& w) {
   nlohmann::json j = {{"id", w.id},
                       {"host", w.host},
+                      {"address", w.address},
                       {"pid", w.pid},
                       {"queues", w.queues},
                       {"started_at_us", absl::ToUnixMicros(w.started_at)},
@@ -29,6 +30,7 @@ std::optional<WorkerInfo> WorkerFromJson(const std::string& text) {
   WorkerInfo w;
   w.id = str("id");
   w.host = str("host");
+  w.address = str("address");  // absent in records written before it
   w.pid = num("pid");
   if (j.contains("queues") && j["queues"].is_array()) {
     for (const auto& q : j["queues"]) {

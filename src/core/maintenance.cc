@@ -136,12 +136,38 @@ void Maintenance::Loop() {
   // works again only sets when rescuing resumes: one lease later, time for
   // every owner to heartbeat. A killed worker's jobs come back that much
   // later, and only after an outage.
+  //
+  // An outage is a call that failed, and also one that succeeded but took
+  // longer than heartbeat_interval: a server stopped (SIGSTOP, a swap
+  // storm) or a link cut shorter than the client's timeout answers late
+  // instead of failing, and the workers' heartbeats through it were stalled
+  // as long. Without this, the pass whose election returns after the stall
+  // rescues at once the leases of live workers that lapsed during it (216
+  // duplicate runs in tests/hosts/outage_test.sh before). The stall is
+  // measured on this thread's calls only: it may have begun before the call
+  // did, so a call slower than one heartbeat interval (not one lease) counts.
+  // A store slower than that on every call defers rescue while it lasts;
+  // each such pass is logged.
   bool outage = false;
   absl::Time rescue_from = absl::InfinitePast();
+  // Times a pass's calls: a slow one is an outage (above).
+  auto stalled = [this](absl::Time since, const char* what) {
+    absl::Duration took = clock_->Now() - since;
+    if (took <= options_.heartbeat_interval) return false;
+    Logf(LogLevel::kWarn,
+         "rescuer: %s took %s (heartbeat interval %s): treated as an outage",
+         what, absl::FormatDuration(took),
+         absl::FormatDuration(options_.heartbeat_interval));
+    return true;
+  };
   while (true) {
     absl::Time now = clock_->Now();
     call_failed_ = false;
     bool leader = Elect(now);
+    if (stalled(now, "leader election")) {
+      outage = true;
+      now = clock_->Now();  // the stall ended here: rescue waits from now on
+    }
     {
       MutexLock lock(&mu_);
       if (leader != leader_) {
@@ -160,17 +186,21 @@ void Maintenance::Loop() {
              absl::FormatTime(rescue_from));
       }
       if (now >= rescue_from) {
+        const absl::Time started = clock_->Now();
         if (auto n = Rescue(*store_, now); !n.ok()) {
           call_failed_ = true;
           Logf(LogLevel::kWarn, "rescuer: %s", std::string(n.status().message()));
         } else if (*n > 0) {
           Logf(LogLevel::kInfo, "rescuer: %d jobs with expired leases returned", *n);
         }
+        if (stalled(started, "rescuing")) outage = true;
       }
+      const absl::Time started = clock_->Now();
       if (auto n = Clean(*store_, options_, now); !n.ok()) {
         call_failed_ = true;
         Logf(LogLevel::kWarn, "cleaner: %s", std::string(n.status().message()));
       }
+      if (stalled(started, "cleaning")) outage = true;
     }
     if (call_failed_) outage = true;
     MutexLock lock(&mu_);

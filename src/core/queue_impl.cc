@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/field_error.h"
+#include "common/host_address.h"
 #include "common/log.h"
 #include "common/thread.h"
 #include "core/maintenance.h"
@@ -27,14 +28,8 @@ constexpr size_t kMaxQueueBytes = 128;
 // The largest max_attempts a job may have (retries + 1 stays below it).
 constexpr int kMaxAttemptsLimit = 10000;
 
-std::string Hostname() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown-host";
-  return buf;
-}
-
 std::string DefaultWorkerId() {
-  return absl::StrFormat("%s-%d-%04x", Hostname(), getpid(),
+  return absl::StrFormat("%s-%d-%04x", LocalHostname(), getpid(),
                          static_cast<int>(RandomToken() & 0xffff));
 }
 
@@ -387,8 +382,12 @@ bool Queue::Impl::running() {
 }
 
 WorkerInfo Queue::Impl::Self() const {
+  // The registry's server sees this host by the address of the route to it
+  // (found at registration, so the one the connection itself takes).
   WorkerInfo w{.id = worker_id_,
-               .host = Hostname(),
+               .host = LocalHostname(),
+               .address = RegistryAddress(shared_coordinator() ? config_.cache_url
+                                                               : config_.db_url),
                .pid = getpid(),
                .queues = config_.worker.queues,
                .started_at = clock_->Now()};

@@ -1,9 +1,11 @@
 // Conformance: leader election, the worker registry and once-only cron
 // fires.
 #include <atomic>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "store_conformance.h"
@@ -100,6 +102,45 @@ TEST_P(StoreConformanceTest, WorkerRegistry) {
                           db().WorkerList({.now = t1, .ttl = absl::Seconds(30)}));
   ASSERT_EQ(workers.size(), 1u);
   EXPECT_EQ(workers[0].id, "w2");
+}
+
+// Workers on many hosts are told apart by the address their registry's server
+// sees (WorkerInfo::address) and their pid: both read back as registered, an
+// IPv6 address too, and a worker registering again from elsewhere (a moved
+// host, a restarted process) replaces both.
+TEST_P(StoreConformanceTest, WorkerRegistryKeepsAddressAndPid) {
+  WorkerInfo a{.id = "on-a", .host = "node", .address = "10.77.0.2",
+               .pid = 4242, .queues = {"default"}, .started_at = kT0};
+  WorkerInfo b{.id = "on-b", .host = "node", .address = "fd00:77::3",
+               .pid = 2147483649, .queues = {"default"}, .started_at = kT0};
+  WorkerInfo none{.id = "no-address", .host = "node", .pid = 7,
+                  .queues = {"default"}, .started_at = kT0};
+  for (const WorkerInfo& w : {a, b, none}) {
+    PQ_ASSERT_OK(db().WorkerRegister({.worker = w, .now = kT0}));
+  }
+  auto list = [&](absl::Time now) {
+    absl::StatusOr<std::vector<WorkerInfo>> got =
+        db().WorkerList({.now = now, .ttl = absl::Seconds(30)});
+    EXPECT_TRUE(got.ok()) << got.status();
+    std::map<std::string, std::pair<std::string, int64_t>> out;
+    for (const WorkerInfo& w : got.ok() ? *got : std::vector<WorkerInfo>{}) {
+      out[w.id] = {w.address, w.pid};
+    }
+    return out;
+  };
+  using Seen = std::map<std::string, std::pair<std::string, int64_t>>;
+  EXPECT_EQ(list(kT0), (Seen{{"on-a", {"10.77.0.2", 4242}},
+                             {"on-b", {"fd00:77::3", 2147483649}},
+                             {"no-address", {"", 7}}}));
+  // A heartbeat keeps them; registering again from another host moves them.
+  const absl::Time t1 = kT0 + absl::Seconds(5);
+  PQ_ASSERT_OK(db().WorkerHeartbeat({.worker_id = "on-a", .running = 1, .now = t1}));
+  a.address = "10.77.0.9";
+  a.pid = 99;
+  PQ_ASSERT_OK(db().WorkerRegister({.worker = a, .now = t1}));
+  EXPECT_EQ(list(t1), (Seen{{"on-a", {"10.77.0.9", 99}},
+                            {"on-b", {"fd00:77::3", 2147483649}},
+                            {"no-address", {"", 7}}}));
 }
 
 TEST_P(StoreConformanceTest, CronFireOnceUnderRacingThreads) {

@@ -1,4 +1,6 @@
 // Conformance: the worker registry.
+#include <string>
+
 #include "absl/time/clock.h"
 #include "coord_conformance.h"
 
@@ -8,6 +10,7 @@ namespace {
 WorkerInfo Worker(const std::string& id) {
   return WorkerInfo{.id = id,
                     .host = "host-" + id,
+                    .address = "10.77.0." + std::to_string(id.size()),
                     .pid = 4242,
                     .queues = {"default", "mail"},
                     .started_at = absl::FromUnixSeconds(1700000000),
@@ -33,6 +36,7 @@ TEST_P(CoordConformanceTest, RegistryRegisterHeartbeatListDeregister) {
   const WorkerInfo* w = Find(*list, "w1");
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->host, "host-w1");
+  EXPECT_EQ(w->address, "10.77.0.2");
   EXPECT_EQ(w->pid, 4242);
   EXPECT_EQ(w->queues, (std::vector<std::string>{"default", "mail"}));
   EXPECT_EQ(w->started_at, absl::FromUnixSeconds(1700000000));
@@ -45,6 +49,8 @@ TEST_P(CoordConformanceTest, RegistryRegisterHeartbeatListDeregister) {
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_NE(Find(*list, "w1"), nullptr);
   EXPECT_EQ(Find(*list, "w1")->running, 3);
+  EXPECT_EQ(Find(*list, "w1")->address, "10.77.0.2");  // a heartbeat keeps it
+  EXPECT_EQ(Find(*list, "w1")->pid, 4242);
 
   ASSERT_TRUE(c().WorkerDeregister("w1").ok());
   list = Peer()->WorkerList();

@@ -69,6 +69,7 @@ absl::Status MongoStore::WorkerRegister(const WorkerRegisterParams& params) {
   if (w.id.empty()) return absl::InvalidArgumentError("worker id is empty");
   Doc record;
   record.Str("host", w.host)
+      .Str("address", w.address)
       .Int64("pid", w.pid)
       .StrArray("queues", w.queues)
       .Time("started_at", w.started_at)
@@ -127,6 +128,7 @@ absl::StatusOr<std::vector<WorkerInfo>> MongoStore::WorkerList(
           WorkerInfo w{
               .id = GetStr(doc, "_id").value_or(""),
               .host = GetStr(doc, "host").value_or(""),
+              .address = GetStr(doc, "address").value_or(""),
               .pid = GetInt64(doc, "pid").value_or(0),
               .started_at =
                   GetTime(doc, "started_at").value_or(absl::UnixEpoch()),

@@ -234,7 +234,7 @@ absl::Status PostgresStore::WorkerRegister(const WorkerRegisterParams& params) {
                                                  w.queues.end());
   Params p;
   p.Add(w.id).Add(w.host).Add(w.pid).Add(TextArray(queues)).Add(w.started_at)
-      .Add(params.now).Add(w.running);
+      .Add(params.now).Add(w.running).Add(w.address);
   return Run("worker_register", p, "register a worker").status();
 }
 
@@ -281,6 +281,7 @@ absl::StatusOr<std::vector<WorkerInfo>> PostgresStore::WorkerList(
     w.started_at = FromMicros(Int(res, row, 4));
     w.last_heartbeat_at = FromMicros(Int(res, row, 5));
     w.running = static_cast<int>(Int(res, row, 6));
+    w.address = std::string(Text(res, row, 7));
     out.push_back(std::move(w));
   }
   return out;

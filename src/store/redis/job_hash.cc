@@ -150,6 +150,7 @@ absl::StatusOr<WorkerInfo> WorkerFromHash(const redis::Reply& reply) {
   WorkerInfo w;
   w.id = Str(m, "id");
   w.host = Str(m, "host");
+  w.address = Str(m, "address");  // absent on hashes written before it
   int64_t started = 0, beat = 0;
   for (absl::Status s :
        {Int(m, "pid", &w.pid), Int(m, "started_at", &started),

@@ -326,7 +326,7 @@ absl::Status RedisStore::WorkerRegister(const WorkerRegisterParams& params) {
   return client_
       ->Eval(scripts_.worker_register, {Key("workers"), Key("worker", w.id)},
              {w.id, w.host, absl::StrCat(w.pid), nlohmann::json(w.queues).dump(),
-              Micros(w.started_at), Micros(params.now)})
+              Micros(w.started_at), Micros(params.now), w.address})
       .status();
 }
 

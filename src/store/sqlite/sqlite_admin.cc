@@ -363,6 +363,7 @@ absl::Status SqliteStore::WorkerRegister(const WorkerRegisterParams& params) {
     if (!reg.ok()) return reg.status();
     reg->Bind(":id", w.id)
         .Bind(":host", w.host)
+        .Bind(":address", w.address)
         .Bind(":pid", w.pid)
         .Bind(":queues",
               nlohmann::json(w.queues).dump(
@@ -412,6 +413,7 @@ absl::StatusOr<std::vector<WorkerInfo>> SqliteStore::WorkerList(
       if (!*row) break;
       WorkerInfo w{.id = list->Text(0),
                    .host = list->Text(1),
+                   .address = list->Text(7),
                    .pid = list->Int(2),
                    .started_at = list->Time(4),
                    .last_heartbeat_at = list->Time(5),

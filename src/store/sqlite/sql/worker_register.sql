@@ -1,9 +1,10 @@
--- Params: :id, :host, :pid, :queues (JSON array), :started_at, :now.
+-- Params: :id, :host, :address, :pid, :queues (JSON array), :started_at, :now.
 INSERT INTO "{{table}}_workers"
-  (id, host, pid, queues, started_at, last_heartbeat_at, running)
-VALUES (:id, :host, :pid, :queues, :started_at, :now, 0)
+  (id, host, address, pid, queues, started_at, last_heartbeat_at, running)
+VALUES (:id, :host, :address, :pid, :queues, :started_at, :now, 0)
 ON CONFLICT (id) DO UPDATE SET
   host = excluded.host,
+  address = excluded.address,
   pid = excluded.pid,
   queues = excluded.queues,
   started_at = excluded.started_at,
