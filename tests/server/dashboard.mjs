@@ -140,10 +140,10 @@ async function main() {
     await page.locator('#workers-table tbody tr td').first().waitFor();
     // Each worker row shows its address and pid (columns 3 and 4), as the API gives them.
     const apiWorkers = (await (await fetch(base + '/api/workers')).json()).workers;
-    const shown = await page.$$eval('#workers-table tbody tr', (trs) =>
+    const workerRows = await page.$$eval('#workers-table tbody tr', (trs) =>
       trs.map((tr) => Array.from(tr.cells, (td) => td.textContent)));
     for (const w of apiWorkers) {
-      const row = shown.find((cells) => cells[0] === w.id);
+      const row = workerRows.find((cells) => cells[0] === w.id);
       if (!row) fail('worker ' + w.id + ' not shown');
       if (!w.address) fail('worker ' + w.id + ' has no address in /api/workers');
       if (row[2] !== w.address || row[3] !== String(w.pid)) {
