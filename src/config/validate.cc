@@ -9,12 +9,12 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/redis/redis_no_tls.h"
 #include "common/url.h"
 #include "config/redact.h"
 #include "config/value.h"
 #include "server/access.h"
 #include "store/registry.h"
-#include "common/redis/redis_no_tls.h"
 
 namespace popqueue::config {
 namespace {

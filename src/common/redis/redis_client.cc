@@ -10,8 +10,8 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -498,14 +498,12 @@ absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated() {
 
 absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {
   const bool wait = options_.wait_replicas > 0 && !IsReadOnlyCommand(args);
-  const absl::Time deadline = absl::Now() + options_.command_timeout;
+  const absl::Time deadline =
+      wait ? absl::Now() + options_.command_timeout : absl::InfiniteFuture();
   if (router_ == nullptr) {
     absl::StatusOr<NodePool::Lease> lease = single_->Acquire();
     if (!lease.ok()) return lease.status();
-    absl::StatusOr<Reply> r = (*lease)->Command(args);
-    if (!r.ok() || !wait) return r;
-    if (absl::Status s = (*lease)->WaitForReplicas(deadline); !s.ok()) return s;
-    return r;
+    return Acknowledged(**lease, (*lease)->Command(args), wait, deadline);
   }
   if (IsPerNodeCommand(args)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -524,7 +522,8 @@ absl::StatusOr<std::vector<Reply>> Client::Pipeline(
   const bool wait = options_.wait_replicas > 0 &&
                     !std::all_of(commands.begin(), commands.end(), IsReadOnlyCommand);
   if (router_ != nullptr) return router_->Pipeline(commands, wait);
-  const absl::Time deadline = absl::Now() + options_.command_timeout;
+  const absl::Time deadline =
+      wait ? absl::Now() + options_.command_timeout : absl::InfiniteFuture();
   absl::StatusOr<NodePool::Lease> lease = single_->Acquire();
   if (!lease.ok()) return lease.status();
   absl::StatusOr<std::vector<Reply>> r = (*lease)->Pipeline(commands);
@@ -549,14 +548,12 @@ absl::StatusOr<Reply> Client::Eval(const Script& script,
                                    const std::vector<std::string>& keys,
                                    const std::vector<std::string>& args) {
   const bool wait = options_.wait_replicas > 0 && script.writes();
-  const absl::Time deadline = absl::Now() + options_.command_timeout;
+  const absl::Time deadline =
+      wait ? absl::Now() + options_.command_timeout : absl::InfiniteFuture();
   if (router_ == nullptr) {
     absl::StatusOr<NodePool::Lease> lease = single_->Acquire();
     if (!lease.ok()) return lease.status();
-    absl::StatusOr<Reply> r = (*lease)->Eval(script, keys, args);
-    if (!r.ok() || !wait) return r;
-    if (absl::Status s = (*lease)->WaitForReplicas(deadline); !s.ok()) return s;
-    return r;
+    return Acknowledged(**lease, (*lease)->Eval(script, keys, args), wait, deadline);
   }
   return router_->Run(
       keys.empty() ? std::nullopt : std::optional<int>(KeySlot(keys[0])),
