@@ -14,6 +14,10 @@
 local now, limit, worker, token, expires =
   ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 local peek = ARGV[7] == '1'
+local CLAIM_FIELDS = {'attempt', 'state', 'picked_at', 'worker_id', 'lease_token',
+                      'lease_expires_at'}
+local CLAIM_FIELD = {}
+for c, f in ipairs(CLAIM_FIELDS) do CLAIM_FIELD[f] = c end
 local candidates = {}
 local seen = {}
 for i = 8, #ARGV, 2 do
@@ -41,13 +45,31 @@ for i = 1, math.min(limit, #candidates) do
   else
     local Q = ARGV[at]
     local id = string.sub(member, 27)
-    redis.call('ZREM', k(Q, 'avail'), member)
+    local key = jkey(Q, id)
+    zrem_later(k(Q, 'avail'), member)
     move_state(Q, id, 'available', 'running', true)
-    redis.call('HINCRBY', jkey(Q, id), 'attempt', 1)
-    redis.call('HSET', jkey(Q, id), 'state', 'running', 'picked_at', now,
+    -- One read and one write per job: the reply is the hash as read, with
+    -- the fields this claim writes put in (appended when absent).
+    local h = redis.call('HGETALL', key)
+    local pos = {false, false, false, false, false, false}
+    for j = 1, #h, 2 do
+      local c = CLAIM_FIELD[h[j]]
+      if c then pos[c] = j + 1 end
+    end
+    local vals = {tostring(pos[1] and tonumber(h[pos[1]]) + 1 or 1), 'running', now, worker,
+                  token, expires}
+    redis.call('HSET', key, 'attempt', vals[1], 'state', 'running', 'picked_at', now,
                'worker_id', worker, 'lease_token', token, 'lease_expires_at', expires)
+    for c = 1, 6 do
+      if pos[c] then
+        h[pos[c]] = vals[c]
+      else
+        h[#h + 1] = CLAIM_FIELDS[c]
+        h[#h + 1] = vals[c]
+      end
+    end
     zadd_later(k(Q, 'running'), expires, id)
-    out[#out + 1] = redis.call('HGETALL', jkey(Q, id))
+    out[#out + 1] = h
   end
 end
 return flush_then(out)
