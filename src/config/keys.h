@@ -87,6 +87,7 @@ inline constexpr std::string_view kRetainDead = "retainDead";
 inline constexpr std::string_view kHost = "host";
 inline constexpr std::string_view kPort = "port";
 inline constexpr std::string_view kGrpcAddress = "grpcAddress";
+inline constexpr std::string_view kMetricsAddress = "metricsAddress";
 inline constexpr std::string_view kGrpcEnabled = "grpcEnabled";
 inline constexpr std::string_view kTlsCert = "tlsCert";
 inline constexpr std::string_view kTlsKey = "tlsKey";
