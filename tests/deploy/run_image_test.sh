@@ -107,7 +107,7 @@ if ! podman image exists "$base"; then
 fi
 took
 
-build_args=(--network host "${limits[@]}" -v "$ccache_dir:/ccache"
+build_args=(--format docker --network host "${limits[@]}" -v "$ccache_dir:/ccache"
             --build-arg BASE_IMAGE=$base --build-arg RUNTIME_IMAGE=$base
             --ignorefile "$root/deploy/Dockerfile.dockerignore" -f "$root/deploy/Dockerfile")
 step "podman build $image (runtime target)"
@@ -128,8 +128,9 @@ port=$(free_port)
 gport=$(free_port)
 serve=pqt-serve-$tag
 containers+=("$serve")
+# The port by environment, which the image's HEALTHCHECK reads too.
 pm run -d --name "$serve" --network host "${limits[@]}" -v "$work/data:/var/lib/popqueue" \
-  "$image" --port "$port" --grpc-address "127.0.0.1:$gport" >/dev/null
+  -e POPQUEUE_PORT="$port" "$image" --grpc-address "127.0.0.1:$gport" >/dev/null 2>>"$work/podman.log"
 wait_for 60 curl -fsS "http://127.0.0.1:$port/healthz" ||
   { podman logs "$serve" | tail -20; fail "serve: /healthz did not answer"; }
 curl -fsS "http://127.0.0.1:$port/readyz" | grep -q '"ready"' || fail "serve: /readyz"
@@ -138,7 +139,10 @@ curl -fsS "http://127.0.0.1:$port/app.js" >/dev/null || fail "serve: dashboard s
 [ "$(podman exec "$serve" id -u)" = 10001 ] || fail "serve: not running as uid 10001"
 podman top "$serve" user,args | grep -q "popqueue serve" || fail "serve: process"
 [ -s "$work/data/popqueue.db" ] || fail "serve: no SQLite file on the volume"
-pm stop -t 20 "$serve" >/dev/null
+# The image's HEALTHCHECK, run once (podman schedules it with systemd timers,
+# which these hosts lack).
+podman healthcheck run "$serve" 2>>"$work/podman.log" || fail "serve: the image's HEALTHCHECK failed"
+pm stop -t 20 "$serve" >/dev/null 2>>"$work/podman.log"
 [ "$(podman inspect --format '{{.State.ExitCode}}' "$serve")" = 0 ] || fail "serve: exit code after SIGTERM"
 echo "   serve: /healthz /readyz / answered on :$port as uid 10001; SIGTERM -> exit 0"
 took
@@ -158,11 +162,11 @@ pm run -d --name "$worker" --network host "${limits[@]}" -v "$work/ledger:/ledge
   -e WORKER_TIMEOUT=30000 -e POPQUEUE_METRICS_ADDRESS="127.0.0.1:$mport" \
   --entrypoint popqueue "$image" worker --concurrency 20 --shutdown-deadline 10s \
   --exec 'work=echo "$POPQUEUE_JOB_ID" >> /ledger/ids' \
-  --exec 'slow=sleep 3; echo "$POPQUEUE_JOB_ID" >> /ledger/slow' >/dev/null
+  --exec 'slow=sleep 3; echo "$POPQUEUE_JOB_ID" >> /ledger/slow' >/dev/null 2>>"$work/podman.log"
 wait_for 60 curl -fsS "http://127.0.0.1:$mport/healthz" ||
   { podman logs "$worker" | tail -20; fail "worker: /healthz did not answer"; }
 curl -fsS "http://127.0.0.1:$mport/readyz" | grep -q '"ready"' || fail "worker: /readyz"
-seq 1 1000 | xargs -P 4 -I{} "$popqueue" enqueue work --data "job-{}" >"$work/enqueued" ||
+seq 1 1000 | xargs -P 4 -I{} "$popqueue" enqueue work --data "job-{}" >"$work/enqueued" 2>>"$work/enqueue.log" ||
   fail "enqueue"
 [ "$(sort -u "$work/enqueued" | wc -l)" = 1000 ] || fail "enqueue: expected 1000 ids"
 count_ids() { [ -f "$work/ledger/ids" ] && wc -l <"$work/ledger/ids" || echo 0; }
@@ -176,19 +180,21 @@ diff <(sort "$work/enqueued") <(sort "$work/ledger/ids") >/dev/null || fail "wor
 curl -fsS "http://127.0.0.1:$mport/metrics" | grep -q 'popqueue_jobs_completed_total{name="work"} 1000' ||
   fail "worker: /metrics does not count 1000 completions"
 [ "$(podman exec "$worker" id -u)" = 10001 ] || fail "worker: not running as uid 10001"
+podman healthcheck run "$worker" 2>>"$work/podman.log" ||
+  fail "worker: the image's HEALTHCHECK (POPQUEUE_METRICS_ADDRESS) failed"
 "$popqueue" workers | grep -q image-worker-1 || fail "worker: WORKER_ID not in the registry"
 echo "   worker: 1000 jobs, 1000 runs, each once; /metrics counted 1000; uid 10001; WORKER_ID registered"
 took
 
 step "SIGTERM to the worker container while 5 slow jobs run"
-for i in 1 2 3 4 5; do "$popqueue" enqueue slow --data "slow-$i" >>"$work/slow-enqueued"; done
+for i in 1 2 3 4 5; do "$popqueue" enqueue slow --data "slow-$i" >>"$work/slow-enqueued" 2>>"$work/enqueue.log"; done
 running() {
   "$popqueue" jobs --state running --json | python3 -c \
     'import json,sys; sys.exit(0 if len(json.load(sys.stdin)["jobs"]) == 5 else 1)'
 }
 wait_for 30 running || fail "slow jobs did not start"
 t0=$(date +%s.%N)
-pm stop -t 30 "$worker" >/dev/null
+pm stop -t 30 "$worker" >/dev/null 2>>"$work/podman.log"
 t1=$(date +%s.%N)
 elapsed=$(python3 -c "print(round($t1 - $t0, 1))")
 code=$(podman inspect --format '{{.State.ExitCode}}' "$worker")
@@ -205,12 +211,13 @@ took
 
 # --- a C++ worker image FROM popqueue-dev -----------------------------------
 step "examples/docker-worker built FROM $dev and run"
-pm build --network host "${limits[@]}" --build-arg DEV_IMAGE=$dev --build-arg RUNTIME_IMAGE=$image \
+pm build --format docker --network host "${limits[@]}" --build-arg DEV_IMAGE=$dev --build-arg RUNTIME_IMAGE=$image \
   -t "$example" "$root/examples/docker-worker" >"$work/build-example.log" 2>&1 ||
   { tail -30 "$work/build-example.log"; fail "podman build examples/docker-worker"; }
 cxx=pqt-example-$tag
 containers+=("$cxx")
-pm run -d --name "$cxx" --network host "${limits[@]}" -e DB_URL="$pg" "$example" >/dev/null
+pm run -d --name "$cxx" --network host "${limits[@]}" -e DB_URL="$pg" "$example" >/dev/null \
+  2>>"$work/podman.log"
 all_reversed() {
   for id in "${ids[@]}"; do
     "$popqueue" job "$id" --json | python3 -c \
@@ -223,7 +230,7 @@ export POPQUEUE_COLLECTION=jobs
 ids=()
 for i in $(seq 1 20); do ids+=("$("$popqueue" enqueue reverse --data "abc-$i")"); done
 wait_for 60 all_reversed || { podman logs "$cxx" | tail -20; fail "docker-worker: jobs not completed"; }
-pm stop -t 20 "$cxx" >/dev/null
+pm stop -t 20 "$cxx" >/dev/null 2>>"$work/podman.log"
 [ "$(podman inspect --format '{{.State.ExitCode}}' "$cxx")" = 0 ] || fail "docker-worker: exit code"
 echo "   docker-worker: 20 jobs reversed by the C++ worker image; SIGTERM -> exit 0"
 took
