@@ -263,7 +263,7 @@ start_mongojava() {
   local args="$port memory"
   [ "$backend" = h2 ] && args="$port h2 '$dir/data.mv'"
   write_daemon_scripts "$dir" \
-    "java -Xmx2g -XX:+UseParallelGC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp '$cp' popqueue.MongoJavaServer $args" \
+    "java -Xmx2g -XX:+UseParallelGC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dio.netty.eventLoopThreads=16 -cp '$cp' popqueue.MongoJavaServer $args" \
     "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $port), 1)'"
   "$dir/start.sh" || { cat "$dir/server.log" >&2; return 1; }
   MONGOJAVA_STOP="$dir/stop.sh"
