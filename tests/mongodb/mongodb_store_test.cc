@@ -378,6 +378,32 @@ TEST_P(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   EXPECT_FALSE(rest->next_before_id.has_value());
 }
 
+// The write concern docs/mongodb.md advises for a replica set
+// (w=majority, journal=true) rides on the URL: every write of the store
+// inherits it from the driver, and each server accepts it (a standalone
+// MongoDB treats majority as its one member).
+TEST_P(MongoStore, MajorityJournaledWriteConcernFromTheUrl) {
+  POPQUEUE_REQUIRE_MONGODB(url);
+  const std::string with_concern =
+      url + (url.find('?') == std::string::npos ? "?" : "&") +
+      "w=majority&journal=true";
+  auto store = OpenOrDie(with_concern, FreshCollection("concern"));
+  ASSERT_NE(store, nullptr);
+  auto inserted =
+      store->JobInsertMany({.jobs = {MakeJob(70), MakeJob(71)}, .now = kNow});
+  ASSERT_TRUE(inserted.ok()) << inserted.status();
+  JobClaimParams p = Claim(2);
+  auto claimed = store->JobClaim(p);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 2u);
+  auto done = store->JobCompleteMany(
+      {.items = {{.id = 70, .lease_token = p.lease_token},
+                 {.id = 71, .lease_token = p.lease_token}},
+       .now = kNow});
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->size(), 2u);
+}
+
 // Several claimers race over the same jobs: each job is claimed (and
 // completed) exactly once.
 TEST_P(MongoStore, ConcurrentClaimersNeverShareAJob) {
