@@ -78,17 +78,21 @@ absl::StatusOr<std::vector<Job>> RemoteWorkerApi::FetchJobs(const FetchJobsParam
   std::vector<std::string> queues = params.queues;
   if (queues.empty()) queues.push_back(kDefaultQueue);
   std::shared_ptr<core::RemoteWorkers> remote = impl.remote_workers();
-  TouchRegistry(params.worker_id, params.address, queues);
   // Long-poll: claim, and when nothing was due wait for a notification of
   // one of the queues (or a poll interval: jobs that become due by time
   // notify nobody), then claim again, until the deadline. Real time.
   const absl::Time deadline = absl::Now() + std::min(params.wait, options_.max_wait);
   std::vector<Job> jobs;
+  bool touched = false;
   while (true) {
     core::RemoteWorkers::Snapshot seen = remote->Take(queues);
     auto claimed = ClaimOnce(params, queues, *lease);
     if (!claimed.ok()) return claimed.status();
     jobs = std::move(*claimed);
+    // Registered once per fetch (when due), with the jobs just claimed
+    // counted, before any wait: a worker waiting for work is listed too.
+    if (!touched) TouchRegistry(params.worker_id, params.address, queues);
+    touched = true;
     const absl::Time now = absl::Now();
     if (!jobs.empty() || now >= deadline || stopping_.load() || remote->stopping() ||
         (params.cancelled && params.cancelled())) {
