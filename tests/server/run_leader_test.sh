@@ -4,16 +4,33 @@
 # leadership row sampled from the store every 50 ms while the leader is
 # stopped (SIGTERM: it resigns) twice, so each process leads in turn.
 #
-#   run_leader_test.sh <popqueue>
+#   run_leader_test.sh <popqueue> [sqlite|postgres]
+#
+# postgres: on the server of POPQUEUE_TEST_POSTGRES_URL (scripts/with-services),
+# in a collection of its own, sampled with psql; skipped (77) without the URL,
+# a failure under CI=true.
 #
 # Checks, at every sample: exactly one unexpired leader row, held by one of
 # the three live processes; after each stop, another takes over within the
 # rescue interval (1 s) plus slack; and from the processes' own logs (took /
 # lost / resigned), no two ever believed they led at the same time.
 set -euo pipefail
-popqueue=$1
+popqueue=$1 backend=${2:-sqlite}
 work=$(mktemp -d)
-db_url=sqlite://$work/q.db
+collection=leader$$
+case $backend in
+  sqlite) db_url=sqlite://$work/q.db ;;
+  postgres)
+    db_url=${POPQUEUE_TEST_POSTGRES_URL:-}
+    if [[ -z $db_url ]]; then
+      rm -rf "$work"
+      if [[ ${CI:-} == true ]]; then echo "FAIL: POPQUEUE_TEST_POSTGRES_URL is not set" >&2; exit 1; fi
+      echo "SKIP: POPQUEUE_TEST_POSTGRES_URL is not set (scripts/with-services)"
+      exit 77
+    fi ;;
+  *) echo "usage: run_leader_test.sh <popqueue> [sqlite|postgres]" >&2; exit 2 ;;
+esac
+export POPQUEUE_COLLECTION=$collection
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -35,12 +52,25 @@ done
 pids+=($!)
 echo "worker-c $!" >>"$work/ids"
 
-python3 - "$work" <<'PY'
-import os, re, signal, sqlite3, sys, time
-work = sys.argv[1]
+python3 - "$work" "$backend" "$db_url" "$collection" <<'PY'
+import os, re, signal, sqlite3, subprocess, sys, time
+work, backend, db_url, collection = sys.argv[1:5]
 procs = dict(line.split() for line in open(os.path.join(work, "ids")))
 procs = {k: int(v) for k, v in procs.items()}
-db = sqlite3.connect(os.path.join(work, "q.db"), timeout=5)
+if backend == "sqlite":
+    db = sqlite3.connect(os.path.join(work, "q.db"), timeout=5)
+else:
+    psql_url = db_url.split("?")[0]
+    def psql(sql):
+        return subprocess.run(["psql", psql_url, "-Atc", sql], check=True,
+                              capture_output=True, text=True).stdout.split("\n")
+    found = [l for l in psql("SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) "
+                             "FROM information_schema.tables WHERE table_name LIKE '%s%%leaders'"
+                             % collection) if l]
+    if len(found) != 1:
+        print("FAIL: leaders table of %s: %s" % (collection, found), file=sys.stderr)
+        sys.exit(1)
+    leaders_table = found[0]
 
 def fail(msg):
     print("FAIL:", msg, file=sys.stderr)
@@ -49,12 +79,19 @@ def fail(msg):
         print(open(os.path.join(work, name + ".log")).read()[-3000:], file=sys.stderr)
     sys.exit(1)
 
+def rows():
+    if backend == "sqlite":
+        return db.execute('SELECT leader_id, expires_at FROM "%s_leaders" '
+                          "WHERE name = 'maintenance'" % collection).fetchall()
+    out = psql("SELECT leader_id || ' ' || expires_at FROM %s WHERE name = 'maintenance'"
+               % leaders_table)
+    return [(l.split()[0], int(l.split()[1])) for l in out if l]
+
 def leaders():
-    rows = db.execute('SELECT leader_id, expires_at FROM "jobs_leaders" '
-                      "WHERE name = 'maintenance'").fetchall()
+    rows_now = rows()
     now = time.time()
     live = []
-    for leader, expires in rows:
+    for leader, expires in rows_now:
         scale = 1e6 if expires > 1e14 else 1e3 if expires > 1e11 else 1
         if expires / scale > now:
             live.append(leader)
@@ -68,7 +105,7 @@ def sample(seconds, alive):
     while time.time() < end:
         try:
             live = leaders()
-        except sqlite3.OperationalError as e:  # the table before the first election
+        except (sqlite3.OperationalError, subprocess.CalledProcessError):  # before the first election
             live = []
         if len(live) != 1 and (n > 0 or seen is not None):
             fail("sample %d: %d live leaders %s (want exactly 1)" % (n, len(live), live))
@@ -86,7 +123,7 @@ while True:
     try:
         if leaders():
             break
-    except sqlite3.OperationalError:
+    except (sqlite3.OperationalError, subprocess.CalledProcessError):
         pass
     if time.time() > deadline:
         fail("no leader elected in 20 s")
