@@ -107,7 +107,13 @@ void RemoteWorkers::Claimed(const std::string& worker, const std::string& queue,
   MutexLock lock(&mu_);
   Worker& w = workers_[worker];
   for (const Job& job : jobs) {
-    w.held[job.id] = Held{.job = job, .expires = job.lease_expires_at.value_or(clock_->Now())};
+    Held& h = w.held[job.id];
+    h.job = job;
+    // Kept small: a worker may hold a thousand jobs of a megabyte each.
+    h.job.data.clear();
+    h.job.errors.clear();
+    h.job.result.reset();
+    h.expires = job.lease_expires_at.value_or(clock_->Now());
     holder_[job.id] = worker;
   }
 }

@@ -4,7 +4,9 @@
 //
 // - Held jobs: the jobs each remote worker fetched and has not finished yet
 //   (dropped when completed, failed, reported lost by a heartbeat, or when
-//   their lease ran out), with their record for the job events.
+//   their lease ran out), with their record for the job events (without
+//   its payload, errors and result: a worker may hold a thousand jobs of a
+//   megabyte each; the completed event of a remote job carries no data).
 // - Limits: a remote worker is limited as one worker process is: per queue
 //   by WorkerOptions::concurrency[queue] (queues without an entry: no
 //   per-queue limit, the fetch's own `limit` bounds it) and across queues

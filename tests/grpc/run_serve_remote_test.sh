@@ -3,12 +3,15 @@
 # `popqueue serve` alone on a temporary SQLite file: no `popqueue worker`
 # anywhere, so the rescue of a dead worker's job is serve's own maintenance.
 #
-#   run_serve_remote_test.sh <popqueue> <serve_remote_workers.py> <proto dir>
+#   run_serve_remote_test.sh <popqueue> <serve_remote_workers.py> <proto dir> [sqlite|postgres]
+#
+# postgres: on the server of POPQUEUE_TEST_POSTGRES_URL (scripts/with-services),
+# in a collection of its own; skipped (77) without it, a failure under CI=true.
 #
 # Exit 77 (CTest: skipped) when no Python with grpcio and grpc_tools is found,
 # except under CI=true, where that is a failure.
 set -euo pipefail
-popqueue=$1 client=$2 proto_dir=$3
+popqueue=$1 client=$2 proto_dir=$3 backend=${4:-sqlite}
 
 python=
 for candidate in ${POPQUEUE_PYTHON:-} /usr/bin/python3 python3; do
@@ -29,7 +32,20 @@ if [[ -z $python ]]; then
 fi
 
 work=$(mktemp -d)
-db_url=sqlite://$work/q.db
+case $backend in
+  sqlite) db_url=sqlite://$work/q.db ;;
+  postgres)
+    db_url=${POPQUEUE_TEST_POSTGRES_URL:-}
+    if [[ -z $db_url ]]; then
+      rm -rf "$work"
+      if [[ ${CI:-} == true ]]; then echo "FAIL: POPQUEUE_TEST_POSTGRES_URL is not set" >&2; exit 1; fi
+      echo "SKIP: POPQUEUE_TEST_POSTGRES_URL is not set (scripts/with-services)"
+      exit 77
+    fi ;;
+  *) echo "usage: run_serve_remote_test.sh <popqueue> <client> <proto dir> [sqlite|postgres]" >&2; exit 2 ;;
+esac
+# Every process of the test (serve, `popqueue workers`) in one collection.
+export POPQUEUE_COLLECTION=remote$$
 # Rescue every second; heartbeat interval 1 s, so the registry keeps a silent
 # worker 3 x 1 s + 5 s = 8 s.
 WORKER_ID=serve-alone POPQUEUE_RESCUE_INTERVAL=1s "$popqueue" serve --db-url "$db_url" --port 0 \
