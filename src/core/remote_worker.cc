@@ -111,14 +111,17 @@ absl::StatusOr<std::vector<Job>> RemoteWorkerApi::ClaimOnce(
     absl::Duration lease) {
   Queue::Impl& impl = *queue_.impl_;
   std::shared_ptr<core::RemoteWorkers> remote = impl.remote_workers();
+  auto claim = [&](const std::vector<std::string>& from, int limit) {
+    return impl.store()->JobClaim(store::JobClaimParams{.queues = from,
+                                                       .worker_id = params.worker_id,
+                                                       .limit = limit,
+                                                       .now = impl.Now(),
+                                                       .lease = lease,
+                                                       .lease_token = RandomToken()});
+  };
   if (!remote->limited()) {
-    auto jobs = impl.store()->JobClaim(store::JobClaimParams{.queues = queues,
-                                                            .worker_id = params.worker_id,
-                                                            .limit = params.limit,
-                                                            .now = impl.Now(),
-                                                            .lease = lease,
-                                                            .lease_token = RandomToken()});
-    if (jobs.ok()) remote->Claimed(params.worker_id, "", params.limit, *jobs);
+    auto jobs = claim(queues, params.limit);
+    if (jobs.ok()) remote->Claimed(params.worker_id, *jobs);
     return jobs;
   }
   // Limits are per queue: claim queue by queue, each for what it allows.
@@ -126,20 +129,12 @@ absl::StatusOr<std::vector<Job>> RemoteWorkerApi::ClaimOnce(
   for (const std::string& queue : queues) {
     const int want = params.limit - static_cast<int>(out.size());
     if (want <= 0) break;
-    const int ask = remote->Allowance(params.worker_id, queue, want);
-    if (ask <= 0) continue;
-    auto jobs = impl.store()->JobClaim(store::JobClaimParams{.queues = {queue},
-                                                            .worker_id = params.worker_id,
-                                                            .limit = ask,
-                                                            .now = impl.Now(),
-                                                            .lease = lease,
-                                                            .lease_token = RandomToken()});
+    auto jobs = remote->ClaimLimited(params.worker_id, queue, want,
+                                     [&](int n) { return claim({queue}, n); });
     if (!jobs.ok()) {
-      remote->Claimed(params.worker_id, queue, ask, {});
       if (out.empty()) return jobs.status();
       break;  // those already claimed are leased: hand them out
     }
-    remote->Claimed(params.worker_id, queue, ask, *jobs);
     for (Job& job : *jobs) out.push_back(std::move(job));
   }
   return out;

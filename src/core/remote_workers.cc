@@ -1,6 +1,7 @@
 #include "core/remote_workers.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "common/log.h"
@@ -9,12 +10,15 @@
 namespace popqueue::core {
 namespace {
 
-// The queue rate limits only: a job-name limit cannot be applied to a
-// fetch that returns at once (the local runtime holds such jobs until their
-// turn; see docs/grpc.md).
-WorkerOptions QueueLimitsOnly(WorkerOptions options) {
-  options.job_rate_limits.clear();
-  return options;
+// The keeper's tick; held jobs are heartbeaten every third of their lease
+// (at least 1 s), so this bounds how late a beat can be.
+constexpr absl::Duration kKeeperTick = absl::Milliseconds(100);
+
+absl::Duration LeaseOf(const Job& job) {
+  if (job.lease_expires_at && job.picked_at && *job.lease_expires_at > *job.picked_at) {
+    return *job.lease_expires_at - *job.picked_at;
+  }
+  return absl::Seconds(1);
 }
 
 }  // namespace
@@ -28,11 +32,11 @@ RemoteWorkers::RemoteWorkers(std::shared_ptr<store::Store> store,
       options_(options),
       // As Queue::Impl's own registry interval.
       registry_interval_(std::min(options.heartbeat_interval, options.lease / 3)) {
-  {
-    MutexLock lock(&gate_mu_);
-    gate_ = std::make_unique<RateGate>(coordinator_, QueueLimitsOnly(options_));
-    limited_ = gate_->active() || !options_.concurrency.empty() || options_.max_concurrency > 0;
-  }
+  limited_ = RateGate(coordinator_, options_).active() || !options_.concurrency.empty() ||
+             options_.max_concurrency > 0;
+  bool name_limits = false;
+  for (const auto& [name, limit] : options_.job_rate_limits) name_limits |= limit.limit > 0;
+  if (name_limits) keeper_ = std::thread([this] { KeepLoop(); });
   if (store_ && store_->SupportsNotify()) {
     auto sub = store_->Subscribe([this](const std::string& q) { OnNotify(q); });
     if (sub.ok()) subscription_ = *sub;
@@ -50,6 +54,7 @@ RemoteWorkers::RemoteWorkers(std::shared_ptr<store::Store> store,
 
 RemoteWorkers::~RemoteWorkers() {
   StopWaiting();
+  ReleaseHeld();
   if (subscription_ >= 0) store_->Unsubscribe(subscription_);
   if (wake_subscription_ >= 0) coordinator_->WakeUnsubscribe(wake_subscription_);
 }
@@ -75,36 +80,93 @@ void RemoteWorkers::PruneLocked(absl::Time now) {
   pruned_ = now;
 }
 
-int RemoteWorkers::Allowance(const std::string& worker, const std::string& queue, int want) {
+absl::StatusOr<std::vector<Job>> RemoteWorkers::ClaimLimited(const std::string& worker,
+                                                             const std::string& queue, int want,
+                                                             const ClaimFn& claim) {
+  std::shared_ptr<Gate> gate;
   {
     MutexLock lock(&mu_);
-    PruneLocked(clock_->Now());
+    const absl::Time now = clock_->Now();
+    PruneLocked(now);
+    Worker& w = workers_[worker];
+    w.seen = std::max(w.seen, now);  // not pruned before the fetch's Touch()
     int in_queue = 0;
-    int total = 0;
-    if (auto w = workers_.find(worker); w != workers_.end()) {
-      for (const auto& [id, h] : w->second.held) {
-        ++total;
-        if (h.job.queue == queue) ++in_queue;
-      }
-    }
+    for (const auto& [id, h] : w.held) in_queue += h.job.queue == queue ? 1 : 0;
     if (auto it = options_.concurrency.find(queue); it != options_.concurrency.end()) {
       want = std::min(want, it->second - in_queue);
     }
-    if (options_.max_concurrency > 0) want = std::min(want, options_.max_concurrency - total);
+    if (options_.max_concurrency > 0) {
+      want = std::min(want, options_.max_concurrency - static_cast<int>(w.held.size()));
+    }
+    if (want <= 0) return std::vector<Job>{};
+    if (!w.gate) w.gate = std::make_shared<Gate>(coordinator_, options_);
+    gate = w.gate;
   }
-  if (want <= 0) return 0;
-  MutexLock lock(&gate_mu_);
-  return gate_->QueueAllowance(queue, want);
+  std::vector<Job> out;
+  std::vector<std::shared_ptr<Execution>> cancelled;
+  absl::Status failed;
+  {
+    MutexLock lock(&gate->mu);
+    // Jobs held for their name's turn go first, then a claim for the rest.
+    std::map<std::string, int> slots{{queue, want}};
+    for (const auto& e : gate->gate.ReleaseDue(slots, cancelled)) {
+      gate->beat_due.erase(e->job.id);
+      out.push_back(e->job);
+    }
+    for (const auto& e : cancelled) gate->beat_due.erase(e->job.id);
+    const int ask = gate->gate.QueueAllowance(queue, slots[queue]);
+    if (ask > 0) {
+      auto claimed = claim(ask);
+      if (!claimed.ok()) {
+        gate->gate.QueueClaimed(queue, ask, 0);
+        failed = claimed.status();
+      } else {
+        gate->gate.QueueClaimed(queue, ask, static_cast<int>(claimed->size()));
+        std::vector<std::shared_ptr<Execution>> execs;
+        for (Job& job : *claimed) execs.push_back(std::make_shared<Execution>(std::move(job)));
+        std::set<JobId> admitted;
+        for (const auto& e : gate->gate.Admit(execs)) {
+          admitted.insert(e->job.id);
+          out.push_back(e->job);
+        }
+        const absl::Time now = clock_->Now();
+        for (const auto& e : execs) {
+          if (e && !admitted.count(e->job.id)) {
+            gate->beat_due[e->job.id] = now + LeaseOf(e->job) / 3;
+          }
+        }
+      }
+    }
+  }
+  if (!cancelled.empty()) {
+    // Cancel() was asked for while they waited: they end cancelled unstarted.
+    store::JobFailManyParams params{.now = clock_->Now()};
+    for (const auto& e : cancelled) {
+      params.items.push_back(store::JobFailItem{.id = e->job.id,
+                                                .lease_token = e->job.lease_token,
+                                                .to = JobState::kCancelled,
+                                                .run_at = params.now,
+                                                .error = "cancelled before it started"});
+    }
+    if (auto done = store_->JobFailMany(params); !done.ok()) {
+      Logf(LogLevel::kWarn, "remote workers: cancelling held jobs failed: %s",
+           std::string(done.status().message()));
+    }
+  }
+  if (!failed.ok() && out.empty()) return failed;  // else hand out what there is
+  MutexLock lock(&mu_);
+  HandOutLocked(worker, out);
+  return out;
 }
 
-void RemoteWorkers::Claimed(const std::string& worker, const std::string& queue, int asked,
-                            const std::vector<Job>& jobs) {
-  if (!queue.empty()) {
-    MutexLock lock(&gate_mu_);
-    gate_->QueueClaimed(queue, asked, static_cast<int>(jobs.size()));
-  }
+void RemoteWorkers::Claimed(const std::string& worker, const std::vector<Job>& jobs) {
   if (jobs.empty()) return;
   MutexLock lock(&mu_);
+  HandOutLocked(worker, jobs);
+}
+
+void RemoteWorkers::HandOutLocked(const std::string& worker, const std::vector<Job>& jobs) {
+  if (jobs.empty()) return;
   Worker& w = workers_[worker];
   for (const Job& job : jobs) {
     Held& h = w.held[job.id];
@@ -115,6 +177,111 @@ void RemoteWorkers::Claimed(const std::string& worker, const std::string& queue,
     h.job.result.reset();
     h.expires = job.lease_expires_at.value_or(clock_->Now());
     holder_[job.id] = worker;
+  }
+}
+
+int RemoteWorkers::held_for_rate_limit() {
+  std::vector<std::shared_ptr<Gate>> gates;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [id, w] : workers_) {
+      if (w.gate) gates.push_back(w.gate);
+    }
+  }
+  int n = 0;
+  for (const auto& g : gates) n += g->gate.held();  // held() is thread-safe
+  return n;
+}
+
+void RemoteWorkers::KeepLoop() {
+  while (true) {
+    {
+      MutexLock lock(&mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return keeper_stop_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop), kKeeperTick)) return;
+    }
+    KeepOnce();
+  }
+}
+
+void RemoteWorkers::KeepOnce() {
+  std::vector<std::shared_ptr<Gate>> gates;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [id, w] : workers_) {
+      if (w.gate) gates.push_back(w.gate);
+    }
+  }
+  for (const auto& g : gates) {
+    // The held jobs due for a beat, grouped by lease length.
+    std::map<absl::Duration, std::vector<std::shared_ptr<Execution>>> due;
+    const absl::Time now = clock_->Now();
+    {
+      MutexLock lock(&g->mu);
+      for (const auto& e : g->gate.Held()) {
+        if (e->finalized.load()) continue;
+        auto it = g->beat_due.find(e->job.id);
+        if (it != g->beat_due.end() && it->second > now) continue;
+        due[LeaseOf(e->job)].push_back(e);
+      }
+    }
+    for (const auto& [lease, execs] : due) {
+      store::JobHeartbeatManyParams params{.now = now, .lease = lease};
+      for (const auto& e : execs) {
+        params.items.push_back({.id = e->job.id, .lease_token = e->job.lease_token});
+      }
+      auto beat = store_->JobHeartbeatMany(params);
+      if (!beat.ok()) {
+        Logf(LogLevel::kWarn, "remote workers: keeping held leases failed: %s",
+             std::string(beat.status().message()));
+        continue;  // tried again next tick
+      }
+      std::set<JobId> extended(beat->extended.begin(), beat->extended.end());
+      std::set<JobId> cancel(beat->cancel_requested.begin(), beat->cancel_requested.end());
+      MutexLock lock(&g->mu);
+      for (const auto& e : execs) {
+        if (!extended.count(e->job.id)) {
+          e->Finalize();  // lost: ReleaseDue drops it
+          g->beat_due.erase(e->job.id);
+          continue;
+        }
+        if (cancel.count(e->job.id)) e->RequestStop(StopReason::kCancelRequested);
+        g->beat_due[e->job.id] = now + std::max(lease / 3, absl::Milliseconds(300));
+      }
+    }
+  }
+}
+
+void RemoteWorkers::ReleaseHeld() {
+  std::vector<std::shared_ptr<Gate>> gates;
+  {
+    MutexLock lock(&mu_);
+    if (keeper_stop_) return;
+    keeper_stop_ = true;
+    for (const auto& [id, w] : workers_) {
+      if (w.gate) gates.push_back(w.gate);
+    }
+  }
+  if (keeper_.joinable()) keeper_.join();
+  store::JobFailManyParams params{.now = clock_->Now()};
+  for (const auto& g : gates) {
+    MutexLock lock(&g->mu);
+    for (const auto& e : g->gate.TakeAllHeld()) {
+      if (!e->Finalize()) continue;
+      // As the local runtime releases held jobs at shutdown: retryable now.
+      params.items.push_back(store::JobFailItem{
+          .id = e->job.id,
+          .lease_token = e->job.lease_token,
+          .to = JobState::kRetryable,
+          .run_at = params.now,
+          .error = "released unstarted: the server stopped while the job waited for its "
+                   "job-name rate limit"});
+    }
+  }
+  if (params.items.empty()) return;
+  if (auto done = store_->JobFailMany(params); !done.ok()) {
+    Logf(LogLevel::kWarn, "remote workers: releasing %d held jobs failed: %s",
+         static_cast<int>(params.items.size()), std::string(done.status().message()));
   }
 }
 
@@ -231,8 +398,11 @@ bool RemoteWorkers::Wait(const std::vector<std::string>& queues, const Snapshot&
 }
 
 void RemoteWorkers::StopWaiting() {
-  MutexLock lock(&wake_mu_);
-  stopping_ = true;
+  {
+    MutexLock lock(&wake_mu_);
+    stopping_ = true;
+  }
+  ReleaseHeld();
 }
 
 bool RemoteWorkers::stopping() {

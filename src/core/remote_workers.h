@@ -10,10 +10,17 @@
 // - Limits: a remote worker is limited as one worker process is: per queue
 //   by WorkerOptions::concurrency[queue] (queues without an entry: no
 //   per-queue limit, the fetch's own `limit` bounds it) and across queues
-//   by max_concurrency (0 = none), counting the jobs it holds; the queue
-//   rate limits (queue_rate_limits) go through a RateGate over the queue's
-//   coordinator, so with Redis or Memcached they hold across every server
-//   and worker. Paused queues are the store's: JobClaim skips them.
+//   by max_concurrency (0 = none), counting the jobs it holds; and through a
+//   RateGate of its own over the queue's coordinator (so with Redis or
+//   Memcached the buckets are shared by every server and worker) by the
+//   queue rate limits, which gate the claim, and the job-name rate limits,
+//   which gate the start: a claimed job whose name is over its limit is
+//   held here, its lease kept alive by the keeper thread, and handed to the
+//   same worker's next fetch of its queue once its turn comes (as the local
+//   runtime holds it; see rate_gate.h). Held jobs of a worker that stops
+//   fetching are no longer kept alive once it drops out of the registry:
+//   their leases expire and the rescuer takes them back. Paused queues are
+//   the store's: JobClaim skips them.
 // - Registry: Touch() says when a worker's entry is due to be written
 //   (first sight, changed queues, or a registry interval since the last
 //   write), so a busy fetcher costs one registry write per interval.
@@ -22,7 +29,7 @@
 //   generation per queue; a waiting fetch sleeps until one of its queues
 //   moves, its deadline, or StopWaiting().
 //
-// The held jobs are this server's view: a worker that talks to several
+// The jobs handed out are this server's view: a worker that talks to several
 // servers is limited per server. Rate limits with a shared coordinator are
 // cluster-wide.
 //
@@ -32,10 +39,12 @@
 #define POPQUEUE_CORE_REMOTE_WORKERS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -61,17 +70,20 @@ class RemoteWorkers {
   RemoteWorkers& operator=(const RemoteWorkers&) = delete;
 
   // True when some queue may limit a fetch (a concurrency or rate limit):
-  // the fetch then claims queue by queue.
+  // the fetch then claims queue by queue, through ClaimLimited().
   bool limited() const { return limited_; }
-  // How many jobs of `queue` `worker` may claim now, at most `want`: 0 when
-  // its concurrency is used up or the queue is over its rate limit. Takes
-  // rate tokens; report the claim with Claimed().
-  int Allowance(const std::string& worker, const std::string& queue, int want)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  // The claim of `queue` for `worker` asked for `asked` and got `jobs`, now
-  // held by it. `queue` "" = a claim over several queues, without limits.
-  void Claimed(const std::string& worker, const std::string& queue, int asked,
-               const std::vector<Job>& jobs) ABSL_LOCKS_EXCLUDED(mu_);
+  using ClaimFn = std::function<absl::StatusOr<std::vector<Job>>(int limit)>;
+  // Up to `want` jobs of `queue` for `worker` within its limits: first jobs
+  // held for it whose name's turn came, then `claim(n)` for what the
+  // concurrency and queue rate limits allow; claimed jobs over their name's
+  // rate limit stay held here. The jobs returned are the worker's now.
+  absl::StatusOr<std::vector<Job>> ClaimLimited(const std::string& worker,
+                                                const std::string& queue, int want,
+                                                const ClaimFn& claim) ABSL_LOCKS_EXCLUDED(mu_);
+  // Jobs claimed without limits are the worker's now.
+  void Claimed(const std::string& worker, const std::vector<Job>& jobs) ABSL_LOCKS_EXCLUDED(mu_);
+  // How many jobs held for a job-name rate limit, for every worker.
+  int held_for_rate_limit() ABSL_LOCKS_EXCLUDED(mu_);
   // The job is finished or lost: no longer held. Returns its record as
   // fetched, when some worker held it here.
   std::optional<Job> Release(JobId id) ABSL_LOCKS_EXCLUDED(mu_);
@@ -99,7 +111,8 @@ class RemoteWorkers {
   Snapshot Take(const std::vector<std::string>& queues) ABSL_LOCKS_EXCLUDED(wake_mu_);
   bool Wait(const std::vector<std::string>& queues, const Snapshot& seen, absl::Time until)
       ABSL_LOCKS_EXCLUDED(wake_mu_);
-  // Every waiting fetch returns now, and later ones do not wait (shutdown).
+  // Every waiting fetch returns now, and later ones do not wait; jobs held
+  // for a job-name limit are given back (shutdown).
   void StopWaiting() ABSL_LOCKS_EXCLUDED(wake_mu_);
   // Wakes every waiting fetch, as a notification of every queue would.
   void WakeAll() { OnNotify(""); }
@@ -110,16 +123,35 @@ class RemoteWorkers {
     Job job;
     absl::Time expires;
   };
+  // A worker's rate gate and the jobs it holds for a job-name limit. The
+  // gate is not thread-safe by itself; fetches of one worker and the keeper
+  // take turns on `mu`.
+  struct Gate {
+    explicit Gate(std::shared_ptr<coord::Coordinator> c, const WorkerOptions& o)
+        : gate(std::move(c), o) {}
+    Mutex mu;
+    RateGate gate ABSL_GUARDED_BY(mu);
+    std::map<JobId, absl::Time> beat_due ABSL_GUARDED_BY(mu);  // keeper's schedule
+  };
   struct Worker {
     WorkerInfo info;
-    std::map<JobId, Held> held;
+    std::map<JobId, Held> held;  // handed out, not finished
     absl::Time written = absl::InfinitePast();  // the last registry write
     absl::Time seen = absl::InfinitePast();
+    std::shared_ptr<Gate> gate;  // created by its first limited fetch
   };
   // Drops held jobs whose lease ran out, and workers silent and idle for
   // longer than the registry keeps them.
   void PruneLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandOutLocked(const std::string& worker, const std::vector<Job>& jobs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnNotify(const std::string& queue) ABSL_LOCKS_EXCLUDED(wake_mu_);
+  // The keeper thread: heartbeats the jobs held for job-name limits every
+  // third of their lease (only when such limits are configured).
+  void KeepLoop();
+  void KeepOnce() ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops the keeper and gives every held job back (retryable now).
+  void ReleaseHeld() ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::shared_ptr<store::Store> store_;
   const std::shared_ptr<coord::Coordinator> coordinator_;
@@ -134,9 +166,8 @@ class RemoteWorkers {
   std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   std::map<JobId, std::string> holder_ ABSL_GUARDED_BY(mu_);  // job -> worker
   absl::Time pruned_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  // Not thread-safe by itself: used under gate_mu_.
-  Mutex gate_mu_;
-  std::unique_ptr<RateGate> gate_ ABSL_GUARDED_BY(gate_mu_);
+  bool keeper_stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread keeper_;
 
   Mutex wake_mu_;
   uint64_t all_ ABSL_GUARDED_BY(wake_mu_) = 0;

@@ -144,6 +144,65 @@ TEST_F(RemoteWorkersTest, FetchHonoursTheQueueRateLimit) {
   EXPECT_EQ(Fetch("w", 10, {"free"}).size(), 1u);  // other queues are not limited
 }
 
+// A job over its name's rate limit is held at the server, its lease kept
+// alive, and handed to the worker's next fetch when its turn comes (as the
+// library's workers hold it); at shutdown it is given back.
+TEST_F(RemoteWorkersTest, JobsOverTheirNameRateLimitWaitAtTheServer) {
+  Open([](QueueConfig& c) {
+    // 5 per second, taken one at a time: a start every 200 ms.
+    c.worker.job_rate_limits["tick"] = {.limit = 5, .period = absl::Seconds(1)};
+    c.worker.job_rate_limits["sms"] = {.limit = 1, .period = absl::Hours(1)};
+  });
+  EnqueueN(3, "default", "tick");
+  auto first = Fetch("w", 10);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].job().name(), "tick");
+  EXPECT_TRUE(Fetch("w", 10).empty());  // the other two wait for their turn
+  absl::SleepFor(absl::Milliseconds(300));
+  auto second = Fetch("w", 10);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].job().attempt(), 1);  // claimed once, never given back
+  EXPECT_EQ(second[0].job().worker_id(), "w");
+
+  // A held job's lease is kept alive while it waits.
+  EnqueueN(2, "sms-q", "sms");
+  auto sms = Fetch("s", 10, {"sms-q"});
+  ASSERT_EQ(sms.size(), 1u);
+  std::string held_id;
+  {
+    ListJobsRequest req;
+    req.set_queue("sms-q");
+    ListJobsResponse resp;
+    ASSERT_TRUE(stub_->ListJobs(Ctx().get(), req, &resp).ok());
+    for (const JobRecord& j : resp.jobs()) {
+      if (j.id() != sms[0].job().id()) held_id = j.id();
+    }
+  }
+  ASSERT_FALSE(held_id.empty());
+  auto lease_end = [&] {
+    GetJobRequest req;
+    req.set_job_id(held_id);
+    JobRecord job;
+    EXPECT_TRUE(stub_->GetJob(Ctx().get(), req, &job).ok());
+    EXPECT_EQ(job.state(), "running");
+    return job.lease_expires_at().seconds();
+  };
+  const int64_t before = lease_end();
+  clock_.Advance(absl::Seconds(20));  // two thirds of the 30 s lease
+  const int64_t want = absl::ToUnixSeconds(clock_.Now()) + 30;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (lease_end() != want && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(lease_end(), want) << "the keeper did not extend the held job's lease (was "
+                               << before << ")";
+
+  // At shutdown the held jobs go back: retryable at once.
+  server_->Stop();
+  queue_->Stop();
+  auto job = queue_->GetJob(std::stoll(held_id));
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->state, JobState::kRetryable);
+}
+
 TEST_F(RemoteWorkersTest, PausedQueueGivesNothingUntilResumed) {
   Open();
   EnqueueN(2, "p");
