@@ -180,19 +180,6 @@ void RemoteWorkers::HandOutLocked(const std::string& worker, const std::vector<J
   }
 }
 
-int RemoteWorkers::held_for_rate_limit() {
-  std::vector<std::shared_ptr<Gate>> gates;
-  {
-    MutexLock lock(&mu_);
-    for (const auto& [id, w] : workers_) {
-      if (w.gate) gates.push_back(w.gate);
-    }
-  }
-  int n = 0;
-  for (const auto& g : gates) n += g->gate.held();  // held() is thread-safe
-  return n;
-}
-
 void RemoteWorkers::KeepLoop() {
   while (true) {
     {

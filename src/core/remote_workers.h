@@ -82,8 +82,6 @@ class RemoteWorkers {
                                                 const ClaimFn& claim) ABSL_LOCKS_EXCLUDED(mu_);
   // Jobs claimed without limits are the worker's now.
   void Claimed(const std::string& worker, const std::vector<Job>& jobs) ABSL_LOCKS_EXCLUDED(mu_);
-  // How many jobs held for a job-name rate limit, for every worker.
-  int held_for_rate_limit() ABSL_LOCKS_EXCLUDED(mu_);
   // The job is finished or lost: no longer held. Returns its record as
   // fetched, when some worker held it here.
   std::optional<Job> Release(JobId id) ABSL_LOCKS_EXCLUDED(mu_);
