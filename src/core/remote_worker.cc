@@ -83,16 +83,15 @@ absl::StatusOr<std::vector<Job>> RemoteWorkerApi::FetchJobs(const FetchJobsParam
   // notify nobody), then claim again, until the deadline. Real time.
   const absl::Time deadline = absl::Now() + std::min(params.wait, options_.max_wait);
   std::vector<Job> jobs;
-  bool touched = false;
   while (true) {
     core::RemoteWorkers::Snapshot seen = remote->Take(queues);
     auto claimed = ClaimOnce(params, queues, *lease);
     if (!claimed.ok()) return claimed.status();
     jobs = std::move(*claimed);
-    // Registered once per fetch (when due), with the jobs just claimed
-    // counted, before any wait: a worker waiting for work is listed too.
-    if (!touched) TouchRegistry(params.worker_id, params.address, queues);
-    touched = true;
+    // Registered (when due: Touch throttles) with the jobs just claimed
+    // counted, and again while it waits, so a worker long-polling for longer
+    // than the registry's ttl stays listed.
+    TouchRegistry(params.worker_id, params.address, queues);
     const absl::Time now = absl::Now();
     if (!jobs.empty() || now >= deadline || stopping_.load() || remote->stopping() ||
         (params.cancelled && params.cancelled())) {
