@@ -109,11 +109,37 @@ absl::StatusOr<std::vector<Job>> RemoteWorkers::ClaimLimited(const std::string& 
     MutexLock lock(&gate->mu);
     // Jobs held for their name's turn go first, then a claim for the rest.
     std::map<std::string, int> slots{{queue, want}};
-    for (const auto& e : gate->gate.ReleaseDue(slots, cancelled)) {
-      gate->beat_due.erase(e->job.id);
-      out.push_back(e->job);
-    }
+    std::vector<std::shared_ptr<Execution>> due = gate->gate.ReleaseDue(slots, cancelled);
+    for (const auto& e : due) gate->beat_due.erase(e->job.id);
     for (const auto& e : cancelled) gate->beat_due.erase(e->job.id);
+    if (!due.empty()) {
+      // They start now: a fresh lease, so the worker is told a true expiry
+      // (the keeper extended it meanwhile). One whose lease was lost is
+      // dropped; its slot goes to the claim below.
+      const absl::Time now = clock_->Now();
+      std::map<absl::Duration, std::vector<std::shared_ptr<Execution>>> by_lease;
+      for (const auto& e : due) by_lease[LeaseOf(e->job)].push_back(e);
+      for (const auto& [lease, execs] : by_lease) {
+        store::JobHeartbeatManyParams params{.now = now, .lease = lease};
+        for (const auto& e : execs) {
+          params.items.push_back({.id = e->job.id, .lease_token = e->job.lease_token});
+        }
+        auto beat = store_->JobHeartbeatMany(params);
+        std::set<JobId> extended;
+        if (beat.ok()) extended.insert(beat->extended.begin(), beat->extended.end());
+        for (const auto& e : execs) {
+          if (!beat.ok() || extended.count(e->job.id)) {
+            Job job = e->job;
+            // Unconfirmed when the beat failed: the old expiry, the keeper's
+            // last extension being at least that.
+            if (beat.ok()) job.lease_expires_at = now + lease;
+            out.push_back(std::move(job));
+          } else {
+            ++slots[queue];
+          }
+        }
+      }
+    }
     const int ask = gate->gate.QueueAllowance(queue, slots[queue]);
     if (ask > 0) {
       auto claimed = claim(ask);
