@@ -18,9 +18,14 @@
 // and changes nothing. FailJob decides retryable (after the Queue's
 // config().worker.retry backoff) versus dead exactly as the local workers do.
 //
-// Outcomes raise the Queue's job events (OnEvent: metrics, notifications)
-// as the library's own workers do: started, completed, retrying, dead,
-// cancelled.
+// Remote workers are first-class: FetchJobs applies the limits of the
+// Queue's WorkerOptions to each worker_id (concurrency, queue and job-name
+// rate limits; see FetchJobs), may wait for work (FetchJobsParams::wait),
+// and registers the worker in the worker registry (ListWorkers); outcomes
+// raise the Queue's job events (OnEvent: metrics, notifications) as the
+// library's own workers do: started, completed, retrying, dead, cancelled.
+// The state behind this (the jobs each worker holds, their limits, the
+// wake-ups) belongs to the Queue, shared by all its RemoteWorkerApi objects.
 //
 // Thread-safety: every method may be called from any thread. The Queue must
 // outlive the RemoteWorkerApi.
@@ -99,7 +104,9 @@ class RemoteWorkerApi {
   // Claims up to params.limit due jobs (running now, attempt incremented),
   // fewer when the limits of the Queue's WorkerOptions allow fewer (the
   // per-queue concurrency[queue] and max_concurrency, counting the jobs the
-  // worker holds, and queue_rate_limits; paused queues give none). Each
+  // worker holds, and queue_rate_limits; a job over its job_rate_limits
+  // waits in the Queue, leased, for the worker's next fetch; paused queues
+  // give none). Each
   // returned Job carries its lease_token and lease_expires_at. Registers
   // the worker (address, queues, running jobs) in the worker registry.
   absl::StatusOr<std::vector<Job>> FetchJobs(const FetchJobsParams& params);

@@ -2,7 +2,7 @@
 // the worker protocol (RemoteWorkerApi, gRPC FetchJobs/Heartbeat/...), so
 // that they are registered, limited and woken like the library's own.
 //
-// - Held jobs: the jobs each remote worker fetched and has not finished yet
+// - Jobs out: the jobs each remote worker fetched and has not finished yet
 //   (dropped when completed, failed, reported lost by a heartbeat, or when
 //   their lease ran out), with their record for the job events (without
 //   its payload, errors and result: a worker may hold a thousand jobs of a
