@@ -182,6 +182,21 @@ int RunServe(const Args& args) {
   http.public_reads = grpc.public_reads = access.public_reads;
   const bool grpc_enabled = settings.GetBool(config::key::kGrpcEnabled);
   const bool demo = flags.GetBool("demo");
+  // Without --demo serve runs no workers of its own: flags that only size
+  // in-process workers would do nothing, so they are refused (remote
+  // workers' limits, leases and heartbeats do apply here). The same keys
+  // from the environment or a config.json shared with workers are fine.
+  if (!demo) {
+    for (std::string_view flag : {"max-prefetch", "resource-limits"}) {
+      if (flags.Has(flag)) {
+        return UsageError(
+            flags, absl::StrFormat("--%s sizes in-process workers, and serve runs none "
+                                   "without --demo (remote workers fetch what they ask for); "
+                                   "pass it to `popqueue worker`",
+                                   flag));
+      }
+    }
+  }
 
   QueueConfig config = settings.ToQueueConfig();
   if (demo) ConfigureDemo(config);

@@ -531,6 +531,16 @@ TEST_F(CliTest, WorkerEndpointServesMetricsAndProbes) {
   EXPECT_THAT(bad.err, HasSubstr("metricsAddress"));
 }
 
+// serve without --demo runs no workers: a flag that only sizes in-process
+// workers is refused instead of doing nothing.
+TEST_F(CliTest, ServeRefusesWorkerOnlyFlags) {
+  for (const char* flag : {"--max-prefetch=10", "--resource-limits=on"}) {
+    Result r = Run({"serve", flag, "--port", "0", "--no-grpc"});
+    EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("serve runs none without --demo")) << flag;
+  }
+}
+
 TEST_F(CliTest, DemoRunsEveryJobToAFinalState) {
   Result r = Run(
       {"worker", "--demo", "--demo-exit-when-done", "--demo-timeout", "60s"},
