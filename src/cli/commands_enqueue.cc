@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "common/errno_text.h"
 
 namespace popqueue::cli {
 namespace {
@@ -126,7 +127,7 @@ int RunEnqueue(const Args& args) {
     if (!in || !ReadAll(in, &data)) {
       return Failure("enqueue", absl::NotFoundError(absl::StrFormat(
                                     "cannot read --data-file %s: %s", *path,
-                                    std::strerror(errno))));
+                                    ErrnoText(errno))));
     }
   }
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "common/errno_text.h"
 #include "config/limits.h"
 #include "config/redact.h"
 #include "config/validate.h"
@@ -140,7 +141,7 @@ absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "cannot read config file %s: %s", path, std::strerror(errno)));
+        "cannot read config file %s: %s", path, ErrnoText(errno)));
   }
   std::ostringstream text;
   text << in.rdbuf();

@@ -56,7 +56,7 @@ int ParseValue(const std::string& s, const FieldSpec& spec) {
   std::string upper;
   for (char c : s) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   for (int i = 0; spec.names[i] != nullptr; ++i) {
-    if (upper == spec.names[i]) return spec.min + i + (spec.min == 0 ? 0 : 0);
+    if (upper == spec.names[i]) return spec.min + i;
   }
   return -1;
 }

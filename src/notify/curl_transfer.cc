@@ -50,6 +50,7 @@ struct ReadState {
 size_t ReadFromString(char* buffer, size_t size, size_t n, void* user) {
   auto* s = static_cast<ReadState*>(user);
   size_t len = std::min(size * n, s->data->size() - s->offset);
+  // A body chunk, not a C string. NOLINTNEXTLINE(bugprone-not-null-terminated-result)
   std::memcpy(buffer, s->data->data() + s->offset, len);
   s->offset += len;
   return len;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/errno_text.h"
 #include "common/redis/cluster_router.h"
 #include "common/redis/node_pool.h"
 #include "common/redis/redis_no_tls.h"
@@ -455,7 +456,7 @@ absl::StatusOr<std::optional<Reply>> Connection::ReadReply(
     if (n < 0) {
       broken_ = true;
       return absl::UnavailableError(absl::StrCat(
-          "Redis at ", options_.Endpoint(), ": poll failed: ", strerror(errno)));
+          "Redis at ", options_.Endpoint(), ": poll failed: ", ErrnoText(errno)));
     }
     if (n == 0) continue;  // the deadline check above ends the loop
     if (redisBufferRead(ctx_) != REDIS_OK) {

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/errno_text.h"
 #include "common/field_error.h"
 #include "common/log.h"
 #include "common/thread.h"
@@ -174,7 +175,7 @@ class HttpServer::Impl {
     }
     if (port_ <= 0) {
       return absl::UnavailableError(absl::StrFormat(
-          "cannot listen on %s:%d: %s", options_.host, options_.port, std::strerror(errno)));
+          "cannot listen on %s:%d: %s", options_.host, options_.port, ErrnoText(errno)));
     }
     // Debian's cpp-httplib listens with a backlog of 5, compiled in: bursts
     // of new connections would be dropped. listen() again raises it.

@@ -18,7 +18,7 @@ bool Healthy(PGconn* conn) {
   if (PQstatus(conn) != CONNECTION_OK) return false;
   // Twice: a server that shut down sent an error and then closed; one read
   // may take the error and stop short of the end of the stream.
-  if (PQconsumeInput(conn) == 0 || PQconsumeInput(conn) == 0) return false;
+  if (PQconsumeInput(conn) == 0 || PQconsumeInput(conn) == 0) return false;  // NOLINT(misc-redundant-expression)
   while (PGnotify* n = PQnotifies(conn)) PQfreemem(n);
   return PQstatus(conn) == CONNECTION_OK &&
          PQtransactionStatus(conn) == PQTRANS_IDLE;
