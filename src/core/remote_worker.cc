@@ -4,7 +4,8 @@
 // The decisions mirror the local runtime (runtime.cc Decide, heartbeater.cc)
 // so that a job behaves the same whoever runs it: the same retry policy and
 // attempt budget, cancellation winning over retry, and every change fenced
-// by the lease token.
+// by the lease token. A job past its timeout keeps its lease while its worker
+// heartbeats it; the heartbeat answer tells the worker to stop (`stop`).
 #include "popqueue/remote_worker.h"
 
 #include <algorithm>
@@ -152,6 +153,31 @@ absl::StatusOr<RemoteHeartbeatResult> RemoteWorkerApi::Heartbeat(
     params.items.push_back(store::JobHeartbeatItem{
         .id = item.id, .lease_token = item.lease_token, .progress = progress});
   }
+  // Past its timeout: the worker is told to stop, and the job shows it (the
+  // stop request rides on this heartbeat). The timeout counts from the claim
+  // (picked_at), as for local workers; one read per job.
+  const absl::Time now = params.now;
+  for (store::JobHeartbeatItem& item : params.items) {
+    auto job = impl.store()->JobGet(store::JobGetParams{.id = item.id});
+    if (!job.ok() || job->state != JobState::kRunning ||
+        job->lease_token != item.lease_token || !job->picked_at) {
+      continue;  // the heartbeat below reports it lost
+    }
+    const absl::Duration timeout =
+        job->timeout > absl::ZeroDuration() ? job->timeout : impl.config().worker.default_timeout;
+    const absl::Time deadline = *job->picked_at + timeout;
+    if (job->stopping) {
+      item.stopping = job->stopping;  // reported once: keep since-when
+    } else if (now >= deadline) {
+      item.stopping = JobStopping{.reason = "timeout", .since = deadline};
+    } else if (job->cancel_requested) {
+      item.stopping = JobStopping{.reason = "cancel", .since = now};
+    }
+    if (item.stopping && !item.stopping->overdue &&
+        now >= item.stopping->since + impl.config().worker.stop_grace) {
+      item.stopping->overdue = true;
+    }
+  }
   auto beat = impl.store()->JobHeartbeatMany(params);
   if (!beat.ok()) return beat.status();
   RemoteHeartbeatResult result{.extended = std::move(beat->extended),
@@ -159,6 +185,9 @@ absl::StatusOr<RemoteHeartbeatResult> RemoteWorkerApi::Heartbeat(
   std::set<JobId> held(result.extended.begin(), result.extended.end());
   for (const RemoteHeartbeatItem& item : items) {
     if (!held.count(item.id)) result.lost.push_back(item.id);
+  }
+  for (const store::JobHeartbeatItem& item : params.items) {
+    if (item.stopping && held.count(item.id)) result.stop.push_back(item.id);
   }
   return result;
 }

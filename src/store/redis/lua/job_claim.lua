@@ -46,6 +46,7 @@ for i = 1, math.min(limit, #candidates) do
     redis.call('HINCRBY', jkey(Q, id), 'attempt', 1)
     redis.call('HSET', jkey(Q, id), 'state', 'running', 'picked_at', now,
                'worker_id', worker, 'lease_token', token, 'lease_expires_at', expires)
+    redis.call('HDEL', jkey(Q, id), 'stop_reason', 'stopping_since', 'stop_overdue')
     zadd_later(k(Q, 'running'), expires, id)
     out[#out + 1] = redis.call('HGETALL', jkey(Q, id))
   end
