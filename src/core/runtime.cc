@@ -4,6 +4,7 @@
 #include <exception>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -487,7 +488,8 @@ bool Runtime::Run(const std::shared_ptr<Execution>& exec, ExecutorSlot& slot) {
 
 Outcome Runtime::Decide(const std::shared_ptr<Execution>& exec,
                         const absl::Status& status,
-                        std::optional<std::string> result, absl::Duration elapsed) {
+                        std::optional<std::string> result, absl::Duration elapsed,
+                        const std::string& released_why) {
   const Job& job = exec->job;
   Outcome o{.exec = exec, .elapsed = elapsed};
   StopReason stop = exec->stop();
@@ -505,8 +507,7 @@ Outcome Runtime::Decide(const std::shared_ptr<Execution>& exec,
     o.run_at = p_.clock->Now();
     o.released = true;
     o.error = absl::StrFormat("%s: released by %s", StopReasonText(stop), p_.worker_id);
-    // Stop() says why when the handler was asked to stop and did not.
-    if (status.message() != "shutdown") o.error = std::string(status.message());
+    if (!released_why.empty()) absl::StrAppend(&o.error, ": ", released_why);
     return o;
   }
   const FailureDecision d =
@@ -598,19 +599,24 @@ void Runtime::Stop() {
   for (const auto& e : in_flight_.Snapshot()) {
     e->RequestStop(StopReason::kShutdown, p_.clock->Now());
     if (!e->Finalize()) continue;
-    absl::Status why = absl::CancelledError("shutdown");
+    // Not started (claimed ahead, queued): plainly released. Started: its
+    // handler ignored the stop request; say so.
+    absl::Status status = absl::CancelledError("shutdown");
+    std::string why;
     const absl::Time now = p_.clock->Now();
     if (std::optional<absl::Time> since = e->stopping_since(); since && e->started()) {
-      why = absl::CancelledError(absl::StrFormat(
-          "released at shutdown by %s: the handler was still running %s after it was asked "
-          "to stop (%s)",
-          p_.worker_id, absl::FormatDuration(now - *since), StopReasonText(e->stop())));
-      Logf(LogLevel::kError, "job %d: %s", e->job.id, std::string(why.message()));
+      why = absl::StrFormat("the handler was still running %s after it was asked to stop (%s)",
+                            absl::FormatDuration(now - *since), StopReasonText(e->stop()));
+      // A timeout or cancel decides the attempt as usual; the reason says
+      // it was released, not stopped.
+      status = absl::CancelledError(
+          absl::StrFormat("released at shutdown by %s: %s", p_.worker_id, why));
+      Logf(LogLevel::kError, "job %d: released at shutdown: %s", e->job.id, why);
       MutexLock lock(&mu_);
       ++overruns_;
       overrun_seconds_ += absl::ToDoubleSeconds(std::max(now - *since, absl::ZeroDuration()));
     }
-    completer_->Add(Decide(e, why, std::nullopt, now - e->started_at));
+    completer_->Add(Decide(e, status, std::nullopt, now - e->started_at, why));
   }
   {
     MutexLock lock(&mu_);

@@ -145,8 +145,10 @@ class Runtime {
   // False when Stop() abandoned the slot while the handler ran.
   bool Run(const std::shared_ptr<Execution>& exec, ExecutorSlot& slot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(slot.mu) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // `released_why`: for a shutdown release, why the handler did not stop.
   Outcome Decide(const std::shared_ptr<Execution>& exec, const absl::Status& status,
-                 std::optional<std::string> result, absl::Duration elapsed);
+                 std::optional<std::string> result, absl::Duration elapsed,
+                 const std::string& released_why = "");
   void Emit(const JobEvent& event);
   void OnNotify(const std::string& queue) ABSL_LOCKS_EXCLUDED(mu_);
 
