@@ -571,7 +571,11 @@ void Runtime::Stop() {
   // and give them the last stop_grace (at most half) of the deadline to
   // return, so that what is released below has stopped (an `--exec` command
   // is killed by then) unless its handler ignores every request.
-  const absl::Time release_at = absl::Now() + p_.options.shutdown_deadline;
+  // The release leaves a tenth of the deadline (at most 500 ms) to store the
+  // outcomes, resign and deregister, so the whole Stop() fits in it.
+  const absl::Duration reserve =
+      std::min(absl::Milliseconds(500), p_.options.shutdown_deadline / 10);
+  const absl::Time release_at = absl::Now() + p_.options.shutdown_deadline - reserve;
   const absl::Duration window = std::min(p_.options.stop_grace, p_.options.shutdown_deadline / 2);
   auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return ready_.empty() && limiter_.busy() == 0;

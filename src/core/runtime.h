@@ -34,7 +34,8 @@
 //
 // Shutdown (Stop): stop fetching; release jobs held for a rate limit; wait
 // for running handlers until stop_grace (at most half the deadline) before
-// the drain deadline, then ask them to stop and wait for the rest of it;
+// the release time (the drain deadline less a tenth of it, at most 500 ms,
+// kept for storing the outcomes), then ask them to stop and wait until then;
 // release what still runs (retryable at once, another worker may take it;
 // the error says the handler ignored the stop request); join the executors,
 // leaving behind (detached) any still inside such a handler, so Stop() ends

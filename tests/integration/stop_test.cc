@@ -239,7 +239,7 @@ class StopTest : public ::testing::TestWithParam<Backend> {
 
   // The retry started only after attempt 1 ended (ledger times), and no
   // retry command found attempt 1's process alive.
-  void ExpectNoOverlap(absl::Time first_end) {
+  void ExpectNoOverlap(absl::Time first_end, const char* what = "the first run ended") {
     std::vector<Entry> ledger = ReadLedger(ledger_);
     std::optional<Entry> start2 = Find(ledger, "start", 2);
     ASSERT_TRUE(start2.has_value());
@@ -247,8 +247,8 @@ class StopTest : public ::testing::TestWithParam<Backend> {
                                      << absl::FormatDuration(first_end - start2->at)
                                      << " before the first run ended";
     for (const Entry& e : ledger) EXPECT_NE(e.event, "overlap") << "attempt 1 still alive";
-    std::printf("[%s] retry started %.3f s after the first run ended\n",
-                GetParam().name.c_str(), absl::ToDoubleSeconds(start2->at - first_end));
+    std::printf("[%s] retry started %.3f s after %s\n", GetParam().name.c_str(),
+                absl::ToDoubleSeconds(start2->at - first_end), what);
   }
 
   testing::TempDir tmp_;
@@ -349,7 +349,7 @@ TEST_P(StopTest, SigtermDuringIgnoredStopEndsWithinTheShutdownDeadline) {
   std::erase(pids_, holder);
   std::printf("[%s] SIGTERMed worker exited after %.3f s (deadline 3 s)\n",
               GetParam().name.c_str(), absl::ToDoubleSeconds(took));
-  EXPECT_LE(took, absl::Milliseconds(3800));
+  EXPECT_LE(took, absl::Milliseconds(3500));
   ASSERT_TRUE(Eventually([&] { return Has(ledger_, "end", 2); }, absl::Seconds(20)));
   ASSERT_TRUE(Eventually([&] { return Get(id).state == JobState::kCompleted; }));
   Job job = Get(id);
@@ -383,9 +383,9 @@ TEST_P(StopTest, SigtermDuringExecEndsWithinTheShutdownDeadline) {
   std::erase(pids_, holder);
   std::printf("[%s] SIGTERMed exec worker exited after %.3f s (deadline 3 s)\n",
               GetParam().name.c_str(), absl::ToDoubleSeconds(took));
-  EXPECT_LE(took, absl::Milliseconds(3800));
+  EXPECT_LE(took, absl::Milliseconds(3500));
   ASSERT_TRUE(Eventually([&] { return Has(ledger_, "end", 2); }, absl::Seconds(20)));
-  ExpectNoOverlap(sent);
+  ExpectNoOverlap(sent, "SIGTERM was sent");
   ASSERT_TRUE(Eventually([&] { return Get(id).state == JobState::kCompleted; }));
 }
 
