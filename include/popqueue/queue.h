@@ -34,7 +34,9 @@ class JobContext {
   virtual ~JobContext() = default;
   virtual const Job& job() const = 0;
   // True once the job should stop: cancelled by Cancel(), past its timeout,
-  // lease lost, or the process is shutting down past its drain deadline.
+  // lease lost, or the process is shutting down near its drain deadline. The
+  // attempt keeps its lease until the handler returns (no retry starts
+  // beside it), so return promptly.
   virtual bool cancelled() const = 0;
   // Once cancelled(): the (real) time by which the handler must have
   // returned; past it the worker reports the handler overdue, and at
