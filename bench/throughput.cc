@@ -42,6 +42,9 @@
 #include "absl/time/clock.h"
 #include "common/mutex.h"
 #include "popqueue/queue.h"
+#ifdef POPQUEUE_BENCH_MONGODB
+#include "store/mongodb/command_count.h"
+#endif
 
 #ifndef POPQUEUE_BENCH_VERSION
 #define POPQUEUE_BENCH_VERSION "unknown"
@@ -362,7 +365,20 @@ double Percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(sorted.size() - 1, k == 0 ? 0 : k - 1)];
 }
 
-// One workload; prints a JSON line (--json) or a line of text.
+// Commands the MongoDB store has sent (store/mongodb/command_count.h), or -1
+// when this build has no MongoDB store.
+long long MongoCommands() {
+#ifdef POPQUEUE_BENCH_MONGODB
+  return popqueue::store::mongodb::CommandsSent();
+#else
+  return -1;
+#endif
+}
+
+// One workload; prints a JSON line (--json) or a line of text. On MongoDB
+// the line also carries the store's round trips over the measured part
+// ("store_commands") and per job ("commands_per_job": per job enqueued for
+// W1, per job run for W2 (enqueue excluded) and W3, per sample for W4).
 int RunWorkload(const Args& args) {
   std::string load = LoadAverage();
   std::string backend = args.db_url.substr(0, args.db_url.find("://"));
@@ -377,16 +393,21 @@ int RunWorkload(const Args& args) {
                          (args.queues > 1 ? "; " + std::to_string(args.queues) + " queues"
                                           : std::string());
   bool ok = true;
+  long long commands_before = MongoCommands();
+  long long per = 0;  // jobs the commands are divided by
   if (args.workload == "w0") {
     fields = "\"jobs\":0";
   } else if (args.workload == "w1") {
     double s = bench.W1(args.batch);
     if (s < 0) return 1;
+    per = args.jobs;
     std::snprintf(buf, sizeof buf, "\"jobs\":%d,\"batch\":%d,\"seconds\":%.4f,\"jobs_per_s\":%.1f",
                   args.jobs, args.batch, s, args.jobs / s);
     fields = buf;
   } else if (args.workload == "w2") {
     if (!bench.EnqueueAll(args.jobs, 1000)) return 1;
+    commands_before = MongoCommands();
+    per = args.jobs;
     int once = 0;
     double s = bench.W2(once);
     if (s < 0) return 1;
@@ -400,6 +421,7 @@ int RunWorkload(const Args& args) {
     long min_depth = 0, enqueued = 0;
     long done = bench.W3(min_depth, enqueued);
     if (done < 0) return 1;
+    per = done;
     std::snprintf(buf, sizeof buf,
                   "\"seconds\":%g,\"concurrency\":%d,\"completed\":%ld,\"jobs_per_s\":%.1f,"
                   "\"min_depth\":%ld,\"enqueued\":%ld",
@@ -409,12 +431,19 @@ int RunWorkload(const Args& args) {
   } else {
     std::vector<double> ms = bench.W4();
     if (ms.empty()) return 1;
+    per = static_cast<long long>(ms.size());
     std::snprintf(buf, sizeof buf,
                   "\"samples\":%zu,\"latency_ms\":{\"min\":%.3f,\"p50\":%.3f,\"p95\":%.3f,"
                   "\"p99\":%.3f,\"max\":%.3f}",
                   ms.size(), ms.front(), Percentile(ms, 50), Percentile(ms, 95),
                   Percentile(ms, 99), ms.back());
     fields = buf;
+  }
+  if (backend == "mongodb" && commands_before >= 0 && per > 0) {
+    const long long commands = MongoCommands() - commands_before;
+    std::snprintf(buf, sizeof buf, ",\"store_commands\":%lld,\"commands_per_job\":%.3f",
+                  commands, static_cast<double>(commands) / per);
+    fields += buf;
   }
   if (args.json) {
     std::printf("{\"system\":\"pop-queue\",\"version\":%s,\"backend\":%s,\"workload\":%s,"

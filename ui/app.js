@@ -271,7 +271,7 @@ function renderWorkers(workers) {
     const tr = el('tr');
     // el() sets textContent: ids, hosts and addresses come from other
     // processes and are shown as text, never parsed as HTML.
-    tr.append(el('td', w.id), el('td', w.host), el('td', w.address || '-'), el('td', w.pid),
+    tr.append(el('td', w.id), el('td', w.host), el('td', w.address || '-'), el('td', w.pid || '-'),
               el('td', (w.queues || []).join(', ')), el('td', w.running),
               el('td', formatTime(w.lastHeartbeatAt)));
     return tr;

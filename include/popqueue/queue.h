@@ -186,6 +186,13 @@ class Queue {
   // releases the rest for another attempt. Idempotent.
   void Stop();
   bool running() const;
+  // Takes part in leader election and, while leader, runs the maintenance
+  // services (rescuer of expired leases, cleaner) and the Every() schedules,
+  // without running workers: for a process whose jobs run in remote workers
+  // (`popqueue serve`). Stop() ends it; workers started later take over.
+  absl::Status StartMaintenance();
+  // Whether this process holds the maintenance leadership now.
+  bool is_leader() const;
   // The concurrency of this process's workers now: the limit in force
   // (lowered under load when resource-aware), running and held jobs. All
   // zero while workers are not running.

@@ -18,12 +18,23 @@
 // and changes nothing. FailJob decides retryable (after the Queue's
 // config().worker.retry backoff) versus dead exactly as the local workers do.
 //
+// Remote workers are first-class: FetchJobs applies the limits of the
+// Queue's WorkerOptions to each worker_id (concurrency, queue and job-name
+// rate limits; see FetchJobs), may wait for work (FetchJobsParams::wait),
+// and registers the worker in the worker registry (ListWorkers); outcomes
+// raise the Queue's job events (OnEvent: metrics, notifications) as the
+// library's own workers do: started, completed, retrying, dead, cancelled.
+// The state behind this (the jobs each worker holds, their limits, the
+// wake-ups) belongs to the Queue, shared by all its RemoteWorkerApi objects.
+//
 // Thread-safety: every method may be called from any thread. The Queue must
 // outlive the RemoteWorkerApi.
 #ifndef POPQUEUE_REMOTE_WORKER_H_
 #define POPQUEUE_REMOTE_WORKER_H_
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +53,29 @@ struct FetchJobsParams {
   int limit = 1;                    // 1..1000
   // Lease length; zero = config().worker.lease. At most 24 hours.
   absl::Duration lease = absl::ZeroDuration();
+  // Long-poll: when no job is due, wait up to this long for one (woken by
+  // the same notifications as the library's workers), at most
+  // RemoteWorkerOptions::max_wait. Zero = return at once.
+  absl::Duration wait = absl::ZeroDuration();
+  // The caller's network address, for the worker registry ("" = unknown).
+  std::string address;
+  // Polled while waiting: true ends the wait (the caller went away).
+  std::function<bool()> cancelled;
+};
+
+// An explicit registration (RegisterWorker); fetching or heartbeating with
+// a worker id registers it too.
+struct RemoteWorkerRegistration {
+  std::string worker_id;             // required
+  std::vector<std::string> queues;   // the queues it works
+  std::string host;                  // "" = its address
+  int64_t pid = 0;
+  std::string address;               // the caller's network address
+};
+
+struct RemoteWorkerOptions {
+  // The longest FetchJobsParams::wait honoured (longer waits are cut).
+  absl::Duration max_wait = absl::Seconds(20);
 };
 
 // Where FailJob sent the job.
@@ -69,11 +103,23 @@ struct RemoteHeartbeatResult {
 
 class RemoteWorkerApi {
  public:
-  explicit RemoteWorkerApi(Queue& queue) : queue_(queue) {}
+  explicit RemoteWorkerApi(Queue& queue, RemoteWorkerOptions options = {})
+      : queue_(queue), options_(options) {}
 
-  // Claims up to params.limit due jobs (running now, attempt incremented).
-  // Each returned Job carries its lease_token and lease_expires_at.
+  // Claims up to params.limit due jobs (running now, attempt incremented),
+  // fewer when the limits of the Queue's WorkerOptions allow fewer (the
+  // per-queue concurrency[queue] and max_concurrency, counting the jobs the
+  // worker holds, and queue_rate_limits; a job over its job_rate_limits
+  // waits in the Queue, leased, for the worker's next fetch; paused queues
+  // give none). Each
+  // returned Job carries its lease_token and lease_expires_at. Registers
+  // the worker (address, queues, running jobs) in the worker registry.
   absl::StatusOr<std::vector<Job>> FetchJobs(const FetchJobsParams& params);
+
+  // Writes the worker's registry entry now; DeregisterWorker removes it
+  // (without one, it drops out once it stops calling).
+  absl::Status RegisterWorker(const RemoteWorkerRegistration& registration);
+  absl::Status DeregisterWorker(const std::string& worker_id);
 
   // Marks the job completed with an optional result (at most
   // config().max_payload_bytes). NotFound for unknown ids;
@@ -90,11 +136,26 @@ class RemoteWorkerApi {
 
   // Extends the leases of `items` (1..1000) by `lease` (zero =
   // config().worker.lease) and stores their progress.
+  // With `worker_id`, it also heartbeats that worker's registry entry.
   absl::StatusOr<RemoteHeartbeatResult> Heartbeat(const std::vector<RemoteHeartbeatItem>& items,
-                                                  absl::Duration lease = absl::ZeroDuration());
+                                                  absl::Duration lease = absl::ZeroDuration(),
+                                                  const std::string& worker_id = "",
+                                                  const std::string& address = "");
+
+  // Waiting fetches return now, and later ones do not wait (shutdown).
+  void StopWaiting();
 
  private:
+  absl::StatusOr<std::vector<Job>> ClaimOnce(const FetchJobsParams& params,
+                                             const std::vector<std::string>& queues,
+                                             absl::Duration lease);
+  // Writes the registry entry of `worker` when due.
+  void TouchRegistry(const std::string& worker, const std::string& address,
+                     const std::vector<std::string>& queues);
+
   Queue& queue_;
+  const RemoteWorkerOptions options_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace popqueue

@@ -4,7 +4,9 @@
 #
 # Exports: POPQUEUE_TEST_POSTGRES_URL, POPQUEUE_TEST_MONGODB_URL (with
 # POPQUEUE_TEST_MONGODB_{STOP,START,RESTART}; MONGODB_URL, when set, is
-# exported instead of starting FerretDB), and for restart tests
+# exported instead of starting FerretDB), POPQUEUE_TEST_MONGOJAVA_URL (with
+# POPQUEUE_TEST_MONGOJAVA_{STOP,START,RESTART}: mongo-java-server, a second
+# MongoDB-wire server), and for restart tests
 # POPQUEUE_TEST_POSTGRES_{DATA,STOP,START,RESTART} (STOP/START/RESTART are
 # executable scripts that stop / start / restart that server in place),
 # POPQUEUE_TEST_REDIS_URL (with POPQUEUE_TEST_REDIS_{STOP,START,RESTART}) and
@@ -220,6 +222,58 @@ start_ferretdb() {
   echo "services: ferretdb (mongodb) on 127.0.0.1:$port"
 }
 
+# mongo-java-server (tests/mongodb/javaserver): a second MongoDB-wire server,
+# in Java, so the MongoDB suites run on two implementations (FerretDB above
+# and this one; docs/mongodb.md lists where they differ). Maven resolves it
+# from Maven Central into ~/.m2 and builds the ten-line main into
+# ~/.cache/popqueue-mongojava once per pom.xml/main content. Its H2 backend
+# (an MVStore file in the service folder) keeps the data across a restart,
+# which the restart and chaos tests need; POPQUEUE_MONGOJAVA_BACKEND=memory
+# picks the in-memory backend (faster, loses everything on restart).
+mongojava_build() {
+  local src="$SERVICES_ROOT/tests/mongodb/javaserver" key cache out
+  command -v mvn >/dev/null && command -v java >/dev/null ||
+    { echo "services: mvn and java not found (scripts/install-deps installs maven and openjdk-17-jdk-headless)" >&2; return 1; }
+  key=$(cat "$src/pom.xml" "$src"/src/main/java/popqueue/*.java | sha256sum | cut -c1-16)
+  cache="${XDG_CACHE_HOME:-$HOME/.cache}/popqueue-mongojava"
+  out="$cache/$key"
+  if [ ! -f "$out/classpath.txt" ]; then
+    mkdir -p "$cache"
+    echo "services: building mongo-java-server's main (first run only) into $cache" >&2
+    rm -rf "$out.tmp.$$"
+    (cd "$src" && mvn -q -B -Dstyle.color=never -Dpopqueue.build.dir="$out.tmp.$$" package \
+      dependency:build-classpath -Dmdep.outputFile="$out.tmp.$$/classpath.txt") >&2 ||
+      { rm -rf "$out.tmp.$$"; return 1; }
+    rm -rf "$out" && mv "$out.tmp.$$" "$out"
+    find "$cache" -mindepth 1 -maxdepth 1 ! -name "$key" -exec rm -rf {} +
+  fi
+  echo "$out/classes:$(cat "$out/classpath.txt")"
+}
+
+start_mongojava() {
+  local cp port dir backend=${POPQUEUE_MONGOJAVA_BACKEND:-h2}
+  case "$backend" in
+    h2|memory) ;;
+    *) echo "services: POPQUEUE_MONGOJAVA_BACKEND is h2 or memory, not '$backend'" >&2; return 1 ;;
+  esac
+  cp=$(mongojava_build) || return 1
+  port=$(free_port)
+  dir="$SERVICES_DIR/mongojava"
+  mkdir -p "$dir"
+  local args="$port memory"
+  [ "$backend" = h2 ] && args="$port h2 '$dir/data.mv'"
+  write_daemon_scripts "$dir" \
+    "java -Xmx2g -XX:+UseParallelGC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dio.netty.eventLoopThreads=16 -cp '$cp' popqueue.MongoJavaServer $args" \
+    "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $port), 1)'"
+  "$dir/start.sh" || { cat "$dir/server.log" >&2; return 1; }
+  MONGOJAVA_STOP="$dir/stop.sh"
+  export POPQUEUE_TEST_MONGOJAVA_URL="mongodb://127.0.0.1:$port/"
+  export POPQUEUE_TEST_MONGOJAVA_STOP="$dir/stop.sh"
+  export POPQUEUE_TEST_MONGOJAVA_START="$dir/start.sh"
+  export POPQUEUE_TEST_MONGOJAVA_RESTART="$dir/restart.sh"
+  echo "services: mongo-java-server ($backend backend) on 127.0.0.1:$port"
+}
+
 # A daemon started from start.sh with its pid in $dir/pid; stop.sh kills it
 # (TERM, then KILL after 10 s) and restart.sh does both, same port and data.
 write_daemon_scripts() {
@@ -298,7 +352,7 @@ services_start() {
   SERVICES_DIR=$(mktemp -d /tmp/popqueue-services.XXXXXX)
   # POPQUEUE_SERVICES narrows the set during development (scripts/with-services).
   local s
-  for s in ${POPQUEUE_SERVICES:-postgres postgres_durable ferretdb redis redis_cluster memcached}; do
+  for s in ${POPQUEUE_SERVICES:-postgres postgres_durable ferretdb mongojava redis redis_cluster memcached}; do
     "start_$s" || return 1
   done
 }
@@ -311,6 +365,8 @@ services_stop() {
   MEMCACHED_STOP=""
   [ -n "${FERRETDB_STOP:-}" ] && "$FERRETDB_STOP" || true
   FERRETDB_STOP=""
+  [ -n "${MONGOJAVA_STOP:-}" ] && "$MONGOJAVA_STOP" || true
+  MONGOJAVA_STOP=""
   [ -n "${PG_STOP:-}" ] && eval "$PG_STOP" || true
   local stop
   for stop in ${PG_SERVER_STOPS:-}; do "$stop" || true; done

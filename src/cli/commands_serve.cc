@@ -1,5 +1,7 @@
 // popqueue serve: the REST API and dashboard (:3000), the gRPC service
-// (:50051) and /metrics over one Queue; with --demo, demo workers and a
+// (:50051) and /metrics over one Queue, and the leader-elected maintenance
+// (rescuer, cleaner, cron) that worker processes also run, so servers plus
+// remote workers need no `popqueue worker`; with --demo, demo workers and a
 // stream of sample jobs in the same process.
 //
 // Signals: SIGINT and SIGTERM stop (taken by sigwait in the main thread, or
@@ -113,6 +115,12 @@ int RunServe(const Args& args) {
                  "gRPC listen address (env POPQUEUE_GRPC_ADDRESS; default "
                  "0.0.0.0:50051)");
   flags.AddBool("no-grpc", "do not start the gRPC service");
+  flags.AddBool("no-maintenance",
+                "take no part in leader election: no rescuer, cleaner or cron schedules "
+                "here (env POPQUEUE_SERVE_MAINTENANCE=false)");
+  flags.AddValue("max-fetch-wait", "DURATION",
+                 "the longest long-poll wait of a gRPC FetchJobs (env "
+                 "POPQUEUE_MAX_FETCH_WAIT; default 20s)");
   flags.AddValue("token", "TOKEN",
                  "bearer token for mutating calls (env POPQUEUE_TOKEN)");
   flags.AddValue("tokens", "ID:SCOPE:SECRET,...",
@@ -164,6 +172,9 @@ int RunServe(const Args& args) {
   grpc.address = settings.GetString(config::key::kGrpcAddress);
   grpc.max_message_bytes =
       static_cast<int>(settings.GetInt(config::key::kGrpcMaxMessageBytes));
+#if POPQUEUE_WITH_GRPC
+  grpc.max_fetch_wait = settings.GetDuration(config::key::kMaxFetchWait);
+#endif
   grpc.tls = tls;
   server::AccessOptions access = config::AccessOptionsOf(settings);
   http.token = grpc.token = access.legacy_token;
@@ -244,6 +255,12 @@ int RunServe(const Args& args) {
     }
   });
 
+  // Without workers here, serve still elects a leader and maintains: the
+  // leases of dead remote workers are rescued with no `popqueue worker`
+  // anywhere. The --demo workers do it themselves.
+  if (!demo && settings.GetBool(config::key::kServeMaintenance)) {
+    if (absl::Status s = queue->StartMaintenance(); !s.ok()) return Failure("serve", s);
+  }
   if (demo) {
     if (absl::Status s = queue->Define("demo-tick", [](const Job&) { return true; }); !s.ok()) {
       return Failure("serve", s);
@@ -259,6 +276,7 @@ int RunServe(const Args& args) {
   }
   if (grpc_server) grpc_server->Stop();
   (*http_server)->Stop();
+  queue->Stop();  // maintenance: resigns the leadership
   (*notifications)->Stop();
   return exit_code;
 }

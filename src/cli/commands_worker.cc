@@ -13,6 +13,9 @@
 #include "cli/notifications.h"
 #include "config/keys.h"
 #include "config/redact.h"
+#include "config/validate.h"
+#include "server/http/http_server.h"
+#include "server/metrics.h"
 
 namespace popqueue::cli {
 namespace {
@@ -75,6 +78,7 @@ int RunWorker(const Args& args) {
                  "then (default 2m)");
   AddWorkerFlags(flags);
   AddKeyFlags(flags, "Limit flags", {config::key::kMaxPayloadBytes});
+  AddKeyFlags(flags, "Endpoint flags (docs/metrics.md)", {config::key::kMetricsAddress});
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
 
@@ -141,6 +145,34 @@ int RunWorker(const Args& args) {
     return code;
   }
 
+  // /metrics, /healthz and /readyz of this process, for Prometheus and the
+  // probes of an orchestrator (deploy/kubernetes/worker-deployment.yaml).
+  server::Metrics metrics;
+  std::unique_ptr<server::HttpServer> endpoint;
+  if (const std::string address = loaded->GetString(config::key::kMetricsAddress);
+      !address.empty()) {
+    if (absl::Status s = queue->OnEvent(metrics.Listener()); !s.ok()) {
+      return Failure("worker: metrics", s);
+    }
+    server::HttpOptions http;
+    const size_t colon = address.rfind(':');  // HOST:PORT, checked at load
+    http.host = address.substr(0, colon);
+    http.port = std::stoi(address.substr(colon + 1));
+    http.metrics = &metrics;
+    http.probes_only = true;
+    http.threads = 2;
+    http.tls = config::TlsFilesOf(*loaded);
+    const server::AccessOptions access = config::AccessOptionsOf(*loaded);
+    http.token = access.legacy_token;
+    http.tokens = access.tokens;
+    http.public_reads = access.public_reads;
+    auto started = server::HttpServer::Start(queue.get(), http);
+    if (!started.ok()) return Failure("worker: --metrics-address", started.status());
+    endpoint = std::move(*started);
+    std::fprintf(stderr, "popqueue: worker endpoint (/metrics, /healthz, /readyz) on %s:%d\n",
+                 http.host.c_str(), endpoint->port());
+  }
+
   const WorkerOptions& w = queue->config().worker;
   std::vector<std::string> queues =
       w.queues.empty() ? std::vector<std::string>{kDefaultQueue} : w.queues;
@@ -153,6 +185,7 @@ int RunWorker(const Args& args) {
     std::fprintf(stderr, "popqueue: worker limits: %s\n", limits.c_str());
   }
   absl::Status run = queue->Start();
+  if (endpoint != nullptr) endpoint->Stop();
   (*notifications)->Stop();
   if (!run.ok()) return Failure("worker", run);
   std::fprintf(stderr, "popqueue: worker %s stopped\n",

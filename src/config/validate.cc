@@ -140,6 +140,10 @@ absl::Status ValidateValue(const KeySpec& spec, const nlohmann::json& value) {
             "letter or _");
       }
     }
+    if (k == key::kMetricsAddress && !s.empty() && !IsHostPort(s)) {
+      return absl::InvalidArgumentError(
+          "expected HOST:PORT with a port from 0 to 65535, e.g. 0.0.0.0:9090");
+    }
     if (k == key::kGrpcAddress && !IsHostPort(s)) {
       return absl::InvalidArgumentError(
           "expected HOST:PORT with a port from 0 to 65535, e.g. "

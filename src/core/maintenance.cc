@@ -41,6 +41,7 @@ void Maintenance::Stop() {
     leader_ = false;
   }
   if (was_leader || lock_) Resign();
+  if (was_leader) Logf(LogLevel::kInfo, "worker %s resigned maintenance leadership", worker_id_);
 }
 
 void Maintenance::Resign() {

@@ -9,7 +9,10 @@
 // - rescuer: running jobs whose lease expired (their worker died or was
 //   partitioned) go back to retryable, or dead when no attempts remain;
 // - cleaner: finished jobs past their state's retention are deleted.
-// Leadership lapses by itself when the leader dies (TTL); Stop() resigns.
+// Worker processes run it inside their runtime; `popqueue serve`, which runs
+// no workers, runs it through Queue::StartMaintenance(), so servers and
+// workers contest one leadership. Leadership lapses by itself when the
+// leader dies (TTL); Stop() resigns.
 // A leader that cannot reach the coordinator (or store) stops acting as
 // leader until it can confirm its leadership again.
 #ifndef POPQUEUE_CORE_MAINTENANCE_H_

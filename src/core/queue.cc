@@ -97,6 +97,8 @@ absl::Status Queue::Start() { return impl_->Start(); }
 absl::Status Queue::StartInBackground() { return impl_->StartInBackground(); }
 void Queue::Stop() { impl_->Stop(); }
 bool Queue::running() const { return impl_->running(); }
+absl::Status Queue::StartMaintenance() { return impl_->StartMaintenance(); }
+bool Queue::is_leader() const { return impl_->is_leader(); }
 
 ConcurrencyStats Queue::Concurrency() const {
   std::shared_ptr<core::Runtime> runtime = impl_->runtime();

@@ -299,19 +299,14 @@ absl::Status Queue::Impl::StartInBackground() {
                                .handlers = handlers_,
                                .listeners = listeners_,
                                .coordinator = coordinator_};
+    // The workers' runtime elects and maintains from now on.
+    if (maintenance_) {
+      maintenance_->Stop();
+      maintenance_.reset();
+    }
     runtime_ = std::make_shared<core::Runtime>(std::move(params));
     if (absl::Status s = runtime_->Start(); !s.ok()) return s;
-    if (!schedules_.empty()) {
-      scheduler_ = std::make_shared<core::Scheduler>(
-          store_, clock_, schedules_,
-          [this](const core::CronEntry& e, absl::Time fire) {
-            EnqueueRequest r{.name = e.name, .data = e.data, .options = e.options.job};
-            r.options.delay.reset();
-            r.options.run_at = fire;
-            return Validate(r, clock_->Now());
-          });
-      scheduler_->Start();
-    }
+    StartSchedulerLocked();
     need_register = !registered_;
     registered_ = true;
   }
@@ -331,6 +326,38 @@ absl::Status Queue::Impl::StartInBackground() {
   }
   Logf(LogLevel::kInfo, "worker %s started", worker_id_);
   return absl::OkStatus();
+}
+
+void Queue::Impl::StartSchedulerLocked() {
+  if (schedules_.empty() || scheduler_) return;
+  scheduler_ = std::make_shared<core::Scheduler>(
+      store_, clock_, schedules_, [this](const core::CronEntry& e, absl::Time fire) {
+        EnqueueRequest r{.name = e.name, .data = e.data, .options = e.options.job};
+        r.options.delay.reset();
+        r.options.run_at = fire;
+        return Validate(r, clock_->Now());
+      });
+  scheduler_->Start();
+}
+
+absl::Status Queue::Impl::StartMaintenance() {
+  if (!status_.ok()) return status_;
+  MutexLock lock(&mu_);
+  if (runtime_ && !runtime_->stopped()) return absl::OkStatus();  // its own does it
+  if (maintenance_) return absl::FailedPreconditionError("maintenance already running");
+  maintenance_ = std::make_unique<core::Maintenance>(store_, clock_, config_.worker, worker_id_,
+                                                     coordinator_);
+  maintenance_->Start();
+  StartSchedulerLocked();
+  Logf(LogLevel::kInfo, "%s: maintenance (leader election, rescuer, cleaner) started",
+       worker_id_);
+  return absl::OkStatus();
+}
+
+bool Queue::Impl::is_leader() {
+  MutexLock lock(&mu_);
+  if (maintenance_) return maintenance_->is_leader();
+  return runtime_ && runtime_->is_leader();
 }
 
 absl::Status Queue::Impl::Start() {
@@ -356,16 +383,22 @@ void Queue::Impl::Stop() {
   std::shared_ptr<core::Runtime> runtime;
   std::shared_ptr<core::Scheduler> scheduler;
   std::unique_ptr<coord::WorkerPresence> presence;
+  std::unique_ptr<core::Maintenance> maintenance;
+  std::shared_ptr<core::RemoteWorkers> remote;
   bool registered;
   {
     MutexLock lock(&mu_);
     runtime = runtime_;
     scheduler = std::move(scheduler_);
     presence = std::move(presence_);
+    maintenance = std::move(maintenance_);
+    remote = remote_workers_;
     registered = registered_;
     registered_ = false;
   }
+  if (remote) remote->StopWaiting();  // long-polling fetches return now
   if (scheduler) scheduler->Stop();
+  if (maintenance) maintenance->Stop();  // resigns
   if (presence) presence->Stop();  // before deregistering: no late beat
   if (!runtime) return;
   runtime->Stop();
@@ -423,6 +456,54 @@ absl::Status Queue::Impl::DeregisterWorker() {
     return coordinator_->WorkerDeregister(worker_id_);
   }
   return store_->WorkerDeregister(store::WorkerDeregisterParams{.worker_id = worker_id_});
+}
+
+absl::Status Queue::Impl::RegistryUpsert(const WorkerInfo& worker) {
+  if (!status_.ok()) return status_;
+  if (shared_coordinator()) {
+    return coordinator_->WorkerRegister(coord::WorkerRegisterParams{
+        .worker = worker, .ttl = 3 * registry_interval() + absl::Seconds(5)});
+  }
+  const absl::Time now = clock_->Now();
+  // The store's register resets `running`; its heartbeat sets it.
+  if (absl::Status s = store_->WorkerRegister({.worker = worker, .now = now}); !s.ok()) return s;
+  return store_->WorkerHeartbeat(
+      store::WorkerHeartbeatParams{.worker_id = worker.id, .running = worker.running, .now = now});
+}
+
+absl::Status Queue::Impl::RegistryRemove(const std::string& worker_id) {
+  if (!status_.ok()) return status_;
+  if (shared_coordinator()) return coordinator_->WorkerDeregister(worker_id);
+  return store_->WorkerDeregister(store::WorkerDeregisterParams{.worker_id = worker_id});
+}
+
+void Queue::Impl::Emit(const JobEvent& event) {
+  std::vector<EventListener> listeners;
+  {
+    MutexLock lock(&mu_);
+    listeners = listeners_;
+  }
+  for (const EventListener& l : listeners) {
+    try {
+      l(event);
+    } catch (...) {
+      Logf(LogLevel::kWarn, "an event listener threw; ignored");
+    }
+  }
+}
+
+bool Queue::Impl::has_listeners() {
+  MutexLock lock(&mu_);
+  return !listeners_.empty();
+}
+
+std::shared_ptr<core::RemoteWorkers> Queue::Impl::remote_workers() {
+  MutexLock lock(&mu_);
+  if (!remote_workers_) {
+    remote_workers_ = std::make_shared<core::RemoteWorkers>(store_, coordinator_, clock_,
+                                                            config_.worker);
+  }
+  return remote_workers_;
 }
 
 absl::StatusOr<std::vector<WorkerInfo>> Queue::Impl::ListWorkers() {

@@ -20,6 +20,8 @@
 #include "common/mutex.h"
 #include "coord/coordinator.h"
 #include "coord/worker_presence.h"
+#include "core/maintenance.h"
+#include "core/remote_workers.h"
 #include "core/runtime.h"
 #include "core/scheduler.h"
 #include "popqueue/queue.h"
@@ -52,6 +54,13 @@ class Queue::Impl {
 
   absl::Status StartInBackground();
   absl::Status Start();  // blocking
+  // Leader election and the leader-only services (rescuer, cleaner) plus the
+  // cron schedules, without workers: for `popqueue serve`, whose jobs run in
+  // remote workers. Workers started later take the services over.
+  absl::Status StartMaintenance();
+  // Whether this process holds the maintenance leadership now (its workers'
+  // or StartMaintenance()'s).
+  bool is_leader();
   void Stop();
   bool running();
   std::shared_ptr<core::Runtime> runtime() ABSL_LOCKS_EXCLUDED(mu_) {
@@ -68,6 +77,18 @@ class Queue::Impl {
 
   absl::Time Now() const { return clock_->Now(); }
 
+  // Calls the OnEvent listeners, for outcomes reported by remote workers.
+  void Emit(const JobEvent& event) ABSL_LOCKS_EXCLUDED(mu_);
+  // True when some listener would receive Emit().
+  bool has_listeners() ABSL_LOCKS_EXCLUDED(mu_);
+  // The server-side state of remote workers, shared by every RemoteWorkerApi
+  // of this queue; created on first use.
+  std::shared_ptr<core::RemoteWorkers> remote_workers() ABSL_LOCKS_EXCLUDED(mu_);
+  // The registry for a worker of another process (remote workers): written
+  // where this process's own entry would be.
+  absl::Status RegistryUpsert(const WorkerInfo& worker);
+  absl::Status RegistryRemove(const std::string& worker_id);
+
  private:
   absl::StatusOr<store::NewJob> Validate(const EnqueueRequest& r, absl::Time now);
   void OpenCoordinator();
@@ -76,6 +97,8 @@ class Queue::Impl {
     return coordinator_ && coordinator_->SharedAcrossProcesses();
   }
   WorkerInfo Self() const;
+  // Starts the cron scheduler for schedules_, unless running already.
+  void StartSchedulerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // How often this worker heartbeats the registry.
   absl::Duration registry_interval() const;
 
@@ -93,6 +116,9 @@ class Queue::Impl {
   std::shared_ptr<core::Runtime> runtime_ ABSL_GUARDED_BY(mu_);
   std::vector<core::CronEntry> schedules_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<core::Scheduler> scheduler_ ABSL_GUARDED_BY(mu_);
+  // StartMaintenance()'s, while no workers run.
+  std::unique_ptr<core::Maintenance> maintenance_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<core::RemoteWorkers> remote_workers_ ABSL_GUARDED_BY(mu_);
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
   // Heartbeats the coordinator's registry while workers run.
   std::unique_ptr<coord::WorkerPresence> presence_ ABSL_GUARDED_BY(mu_);

@@ -207,6 +207,12 @@ std::vector<std::shared_ptr<Execution>> RateGate::TakeAllHeld() {
   return out;
 }
 
+std::vector<std::shared_ptr<Execution>> RateGate::Held() const {
+  std::vector<std::shared_ptr<Execution>> out;
+  for (const auto& [name, n] : names_) out.insert(out.end(), n.held.begin(), n.held.end());
+  return out;
+}
+
 absl::Time RateGate::NextWake() const {
   absl::Time now = clock_->Now();
   absl::Time next = absl::InfiniteFuture();

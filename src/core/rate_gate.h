@@ -74,6 +74,8 @@ class RateGate {
       std::map<std::string, int>& free_slots, std::vector<std::shared_ptr<Execution>>& cancelled);
   // Everything held (at shutdown).
   std::vector<std::shared_ptr<Execution>> TakeAllHeld();
+  // The held jobs, still held (for a keeper of their leases).
+  std::vector<std::shared_ptr<Execution>> Held() const;
 
   // When a refused queue or name may be granted again (InfiniteFuture when
   // nothing waits), in the clock's time.

@@ -98,6 +98,8 @@ class Runtime {
   // The concurrency limit in force, running and held jobs, last load reading.
   ConcurrencyStats concurrency() ABSL_LOCKS_EXCLUDED(mu_);
   bool stopped() ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether this process holds the maintenance leadership now.
+  bool is_leader() const { return maintenance_ && maintenance_->is_leader(); }
   // Tells the handler running `id` in this process, if any, to stop now
   // rather than at the next heartbeat. The store records the request.
   void RequestCancel(JobId id);

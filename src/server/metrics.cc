@@ -107,14 +107,14 @@ std::string Metrics::RenderPrometheus() const {
   const Counter counters[] = {
       {"popqueue_jobs_enqueued_total", "Jobs newly enqueued through this server.",
        &PerName::enqueued},
-      {"popqueue_jobs_completed_total", "Job attempts that succeeded in this process.",
+      {"popqueue_jobs_completed_total", "Job attempts that succeeded in this process or its remote workers.",
        &PerName::completed},
       {"popqueue_jobs_failed_total",
-       "Job attempts that failed in this process (retried or dead).", &PerName::failed},
+       "Job attempts that failed in this process or its remote workers (retried or dead).", &PerName::failed},
       {"popqueue_jobs_dead_total",
-       "Jobs that exhausted their attempts in this process (dead-letter).",
+       "Jobs that exhausted their attempts in this process or its remote workers (dead-letter).",
        &PerName::dead},
-      {"popqueue_jobs_cancelled_total", "Jobs that ended cancelled in this process.",
+      {"popqueue_jobs_cancelled_total", "Jobs that ended cancelled in this process or its remote workers.",
        &PerName::cancelled},
   };
   for (const Counter& c : counters) {

@@ -1,7 +1,9 @@
-// Runs the store conformance suite on the MongoDB store: one set of
-// collections per test in the database "popqueue_conformance" of the server
-// from POPQUEUE_TEST_MONGODB_URL (FerretDB, or MONGODB_URL's real MongoDB),
-// opened through the registry like a user would, dropped afterwards.
+// Runs the store conformance suite on the MongoDB store, on each MongoDB-wire
+// server the test services start: POPQUEUE_TEST_MONGODB_URL (FerretDB, or
+// MONGODB_URL's real MongoDB) and POPQUEUE_TEST_MONGOJAVA_URL
+// (mongo-java-server). One set of collections per test in the database
+// "popqueue_conformance", opened through the registry like a user would,
+// dropped afterwards.
 #include <string>
 
 #include "gtest/gtest.h"
@@ -39,16 +41,19 @@ absl::StatusOr<FreshStore> MakeMongo(const std::string& url,
                     .cleanup = [url, unique] { DropCollection(url, unique); }};
 }
 
-INSTANTIATE_TEST_SUITE_P(MongoDB, StoreConformanceTest,
-                         ::testing::Values(Backend{
-                             .name = "mongodb",
-                             .url_env = "POPQUEUE_TEST_MONGODB_URL",
-                             .make = &MakeMongo,
-                             // FerretDB (the default test server) scans the
-                             // jobs table once per query: 2000 jobs keep
-                             // the test near a minute on a busy machine.
-                             .stress_jobs = 2000}),
-                         BackendName);
+INSTANTIATE_TEST_SUITE_P(
+    MongoDB, StoreConformanceTest,
+    ::testing::Values(Backend{.name = "mongodb",
+                              .url_env = "POPQUEUE_TEST_MONGODB_URL",
+                              .make = &MakeMongo,
+                              // FerretDB (the default test server) scans the
+                              // jobs table once per query: 2000 jobs keep
+                              // the test near a minute on a busy machine.
+                              .stress_jobs = 2000},
+                      Backend{.name = "mongojava",
+                              .url_env = "POPQUEUE_TEST_MONGOJAVA_URL",
+                              .make = &MakeMongo}),
+    BackendName);
 
 }  // namespace
 }  // namespace popqueue::conformance

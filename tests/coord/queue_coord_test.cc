@@ -10,6 +10,7 @@
 #include "core/maintenance.h"
 #include "gmock/gmock.h"
 #include "popqueue/queue.h"
+#include "popqueue/remote_worker.h"
 #include "store/registry.h"
 #include "tests/integration/test_util.h"
 
@@ -194,6 +195,64 @@ TEST_P(QueueCoordTest, EnqueueWakesIdleWorkersOfOtherQueueObjects) {
   std::printf("enqueue to start across queue objects: %.1f ms\n",
               absl::ToDoubleMilliseconds(absl::Now() - t0));
   consumer.Stop();
+}
+
+// Remote workers behind two servers of one queue (two Queues with their
+// RemoteWorkerApi, as two `popqueue serve`): the queue rate limit holds
+// across both through the coordinator, and a worker fetching from one is in
+// the registry the other lists; a StartMaintenance() server leads through
+// the coordinator lock.
+TEST_P(QueueCoordTest, RemoteWorkersShareLimitsAndRegistryAcrossServers) {
+  QueueConfig ca = Config("server-a");
+  QueueConfig cb = Config("server-b");
+  for (QueueConfig* c : {&ca, &cb}) {
+    // One per 10 minutes: each server alone would grant one of its own.
+    c->worker.queue_rate_limits["metered"] = {.limit = 1, .period = absl::Minutes(10)};
+  }
+  Queue a(ca);
+  Queue b(cb);
+  ASSERT_TRUE(a.status().ok()) << a.status();
+  ASSERT_TRUE(b.status().ok()) << b.status();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(a.Enqueue("job", "{}", {.queue = "metered"}).ok());
+  }
+  RemoteWorkerApi api_a(a);
+  RemoteWorkerApi api_b(b);
+  size_t total = 0;
+  for (int i = 0; i < 10; ++i) {
+    RemoteWorkerApi& api = i % 2 == 0 ? api_a : api_b;
+    auto jobs = api.FetchJobs({.queues = {"metered"},
+                               .worker_id = "remote-" + std::to_string(i),
+                               .limit = 10,
+                               .address = "10.1.2.3"});
+    ASSERT_TRUE(jobs.ok()) << jobs.status();
+    total += jobs->size();
+  }
+  EXPECT_EQ(total, 1u) << "the rate limit of 1 per 10 minutes did not hold across the servers";
+
+  // remote-0 fetched through a; b's listing (the coordinator's) has it.
+  auto workers = b.ListWorkers();
+  ASSERT_TRUE(workers.ok()) << workers.status();
+  bool found = false;
+  for (const WorkerInfo& w : *workers) {
+    if (w.id != "remote-0") continue;
+    found = true;
+    EXPECT_EQ(w.address, "10.1.2.3");
+    EXPECT_EQ(w.queues, (std::vector<std::string>{"metered"}));
+  }
+  EXPECT_TRUE(found) << "remote-0 is not in the coordinator's registry";
+  ASSERT_TRUE(api_a.DeregisterWorker("remote-0").ok());
+  EXPECT_THAT(Ids(*QueueView()), ::testing::Not(::testing::Contains("remote-0")));
+
+  ASSERT_TRUE(a.StartMaintenance().ok());
+  ASSERT_TRUE(b.StartMaintenance().ok());
+  EXPECT_TRUE(Eventually([&] { return a.is_leader() || b.is_leader(); }, absl::Seconds(10)));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(a.is_leader() && b.is_leader());
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  a.Stop();
+  b.Stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, QueueCoordTest, ::testing::ValuesIn(ServerBackends()),

@@ -16,6 +16,7 @@ import path from "node:path";
 import { validate as lintDockerfile } from "dockerfile-utils";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { ConfigMap, Secret, Service } from "kubernetes-models/v1";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import YAML from "yaml";
 
@@ -46,6 +47,7 @@ const models = {
   "v1 ConfigMap": ConfigMap,
   "v1 Secret": Secret,
   "policy/v1 PodDisruptionBudget": PodDisruptionBudget,
+  "autoscaling/v2 HorizontalPodAutoscaler": HorizontalPodAutoscaler,
 };
 
 const k8sDir = path.join(deployDir, "kubernetes");
@@ -79,9 +81,9 @@ for (const { file, obj } of objects) {
 
 const find = (kind, name) =>
   objects.map((o) => o.obj).find((o) => o.kind === kind && (!name || o.metadata.name === name));
-const deployment = find("Deployment");
+const deployment = find("Deployment", "popqueue");  // serve: API + dashboard
 const service = find("Service");
-const pdb = find("PodDisruptionBudget");
+const pdb = find("PodDisruptionBudget", "popqueue");
 const pod = deployment.spec.template;
 const container = pod.spec.containers[0];
 const subset = (sel, labels) =>
@@ -136,6 +138,82 @@ check("resources requested; runs as non-root", () => {
   assert(pod.spec.securityContext.runAsNonRoot === true, "runAsNonRoot");
 });
 
+// --- The worker Deployment: the original README's env block ---------------
+
+// The original README's Deployment (tests/readme/original_README.md, the
+// contract): its name, replicas and env block.
+const readme = fs.readFileSync(path.join(root, "tests", "readme", "original_README.md"), "utf8");
+const k8sSection = readme.slice(readme.indexOf(
+  "### Running Multiple `pop-queue` Jobs on Different Nodes in Kubernetes"));
+const readmeYaml = /```yaml\n([\s\S]*?)```/.exec(k8sSection)[1];
+const readmeDeployment = YAML.parse(readmeYaml);
+const readmeEnv = readmeDeployment.spec.template.spec.containers[0].env;
+const worker = find("Deployment", readmeDeployment.metadata.name);
+const workerPod = worker?.spec?.template;
+const workerContainer = workerPod?.spec?.containers?.[0];
+check("worker Deployment pop-queue exists, runs `popqueue worker`, 3 replicas", () => {
+  assert(worker, `no Deployment named ${readmeDeployment.metadata.name} (the README's name)`);
+  assert(worker.spec.replicas === readmeDeployment.spec.replicas,
+    `replicas: ${readmeDeployment.spec.replicas} as in the README`);
+  assert(subset(worker.spec.selector.matchLabels, workerPod.metadata.labels), "selector");
+  assert(!subset(service.spec.selector, workerPod.metadata.labels),
+    "the API Service must not select worker pods");
+  assert(JSON.stringify(workerContainer.command) === '["popqueue","worker"]', "command");
+  assert(workerContainer.args.some((a) => a.startsWith("--exec=")), "an --exec handler");
+});
+check("worker env is exactly the README's env block, URLs from a Secret", () => {
+  // The README's names in its order: the URLs (inline values there, from
+  // the Secret here), WORKER_ID from the pod's name, WORKER_TIMEOUT "30000".
+  const names = workerContainer.env.map((e) => e.name);
+  const want = readmeEnv.map((e) => e.name);
+  assert(JSON.stringify(names) === JSON.stringify(want),
+    `env names ${names.join(",")}, README ${want.join(",")}`);
+  const env = Object.fromEntries(workerContainer.env.map((e) => [e.name, e]));
+  for (const e of readmeEnv) {
+    if (e.valueFrom) {
+      assert(JSON.stringify(env[e.name].valueFrom) === JSON.stringify(e.valueFrom),
+        `${e.name}: valueFrom as in the README`);
+    } else if (e.name === "WORKER_TIMEOUT") {
+      assert(env[e.name].value === e.value, `${e.name}: "${e.value}" as in the README`);
+    }
+  }
+  for (const n of want.filter((n) => n.endsWith("_URL"))) {
+    const ref = env[n].valueFrom?.secretKeyRef;
+    assert(ref, `${n} from a secretKeyRef`);
+    const s = find("Secret", ref.name);
+    assert(s && s.stringData?.[ref.key] !== undefined, `${n}: Secret ${ref.name} key ${ref.key}`);
+  }
+  assert(env.WORKER_ID.valueFrom?.fieldRef?.fieldPath === "metadata.name", "WORKER_ID");
+  assert(env.WORKER_TIMEOUT.value === "30000", "WORKER_TIMEOUT \"30000\"");
+});
+check("worker probes /healthz and /readyz on its --metrics-address port", () => {
+  const ports = Object.fromEntries(workerContainer.ports.map((p) => [p.name, p.containerPort]));
+  const arg = workerContainer.args.find((a) => a.startsWith("--metrics-address="));
+  assert(arg, "--metrics-address=HOST:PORT");
+  const port = Number(arg.slice(arg.lastIndexOf(":") + 1));
+  assert(ports.metrics === port, `container port metrics ${ports.metrics} vs ${port}`);
+  assert(workerContainer.livenessProbe.httpGet.path === "/healthz", "liveness path");
+  assert(workerContainer.readinessProbe.httpGet.path === "/readyz", "readiness path");
+  for (const p of [workerContainer.livenessProbe, workerContainer.readinessProbe,
+                   workerContainer.startupProbe]) {
+    if (p) assert(p.httpGet.port in ports, `probe port ${p.httpGet.port}`);
+  }
+  assert(workerPod.spec.securityContext.runAsNonRoot === true, "runAsNonRoot");
+  assert(workerContainer.resources?.requests?.cpu, "cpu request (the HPA needs one)");
+});
+check("worker PodDisruptionBudget and HorizontalPodAutoscaler target the workers", () => {
+  const wpdb = find("PodDisruptionBudget", "pop-queue-workers");
+  assert(wpdb && subset(wpdb.spec.selector.matchLabels, workerPod.metadata.labels), "worker PDB");
+  assert(!subset(pdb.spec.selector.matchLabels, workerPod.metadata.labels),
+    "the server PDB must not count worker pods");
+  const hpa = find("HorizontalPodAutoscaler");
+  assert(hpa && hpa.spec.scaleTargetRef.kind === "Deployment" &&
+         hpa.spec.scaleTargetRef.name === "pop-queue", "HPA scaleTargetRef");
+  assert(hpa.spec.minReplicas >= 1 && hpa.spec.maxReplicas >= hpa.spec.minReplicas, "HPA bounds");
+  assert(hpa.spec.metrics.some((m) => m.type === "External" &&
+    /^popqueue_/.test(m.external.metric.name)), "an External metric on popqueue's gauges");
+});
+
 // The environment and config.json the pod would get.
 const configMap = find("ConfigMap", "popqueue-config");
 const envMap = find("ConfigMap", "popqueue-env");
@@ -144,12 +222,16 @@ const configJson = JSON.parse(configMap.data["config.json"]);
 check("terminationGracePeriodSeconds outlasts config.json shutdownDeadline", () => {
   const m = /^([0-9]+)s$/.exec(configJson.shutdownDeadline ?? "");
   assert(m, "config.json needs shutdownDeadline in seconds, e.g. \"25s\"");
-  const grace = pod.spec.terminationGracePeriodSeconds;
-  assert(grace > Number(m[1]) && grace <= Number(m[1]) + 15,
-    `grace ${grace}s vs shutdownDeadline ${m[1]}s: expected a few seconds more`);
+  for (const p of [pod, workerPod]) {
+    const grace = p.spec.terminationGracePeriodSeconds;
+    assert(grace > Number(m[1]) && grace <= Number(m[1]) + 15,
+      `grace ${grace}s vs shutdownDeadline ${m[1]}s: expected a few seconds more`);
+  }
 });
 check("the example Secret holds no real secret", () => {
   for (const [k, v] of Object.entries(secret.stringData ?? {})) {
+    // A URL without credentials (memcached://host:port) holds no secret.
+    if (/^[a-z+]+:\/\/[^@\s]+$/.test(v)) continue;
     assert(v.includes("CHANGE-ME"), `${k} should be a CHANGE-ME placeholder`);
   }
   assert(!secret.data, "use stringData placeholders, not base64 data");
@@ -199,10 +281,16 @@ const instructions = dockerfile.replace(/\\\n/g, " ").split("\n")
   .map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
 const froms = instructions.filter((l) => /^FROM /i.test(l));
 const last = (re) => instructions.filter((l) => re.test(l)).pop() ?? "";
-check("multi-stage build on Debian bookworm", () => {
-  assert(froms.length >= 2, "expected a build stage and a runtime stage");
-  assert(/ARG DEBIAN_RELEASE=bookworm/.test(dockerfile), "DEBIAN_RELEASE=bookworm");
-  for (const f of froms) assert(/debian:\$\{DEBIAN_RELEASE\}/.test(f), `${f}: expected debian:bookworm`);
+check("multi-stage build on Debian bookworm, bases as build arguments", () => {
+  assert(froms.length >= 3, "expected build, dev and runtime stages");
+  assert(/^ARG BASE_IMAGE=debian:bookworm$/m.test(dockerfile), "ARG BASE_IMAGE=debian:bookworm");
+  assert(/^ARG RUNTIME_IMAGE=debian:bookworm-slim$/m.test(dockerfile),
+    "ARG RUNTIME_IMAGE=debian:bookworm-slim");
+  for (const f of froms) {
+    assert(/^FROM (\$\{BASE_IMAGE\}|\$\{RUNTIME_IMAGE\}|build) AS \w+$/.test(f), `${f}`);
+  }
+  assert(froms.some((f) => / AS dev$/.test(f)), "a dev target (the C++ SDK image)");
+  assert(/ AS runtime$/.test(froms[froms.length - 1]), "runtime is the last (default) stage");
 });
 check("runtime stage: non-root, ports, health check, entrypoint", () => {
   const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));

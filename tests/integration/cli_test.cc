@@ -20,6 +20,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "popqueue/queue.h"
 #include "popqueue/remote_worker.h"
@@ -501,6 +502,65 @@ TEST_F(CliTest, WorkerRunsExecHandlers) {
   ASSERT_EQ(b["errors"].size(), 1u) << b.dump();
   EXPECT_THAT(b["errors"][0]["message"].get<std::string>(),
               HasSubstr("exit status 3: broken"));
+}
+
+// `popqueue worker --metrics-address`: /healthz, /readyz and /metrics of the
+// worker process itself (its own job counters), nothing else.
+TEST_F(CliTest, WorkerEndpointServesMetricsAndProbes) {
+  for (int i = 0; i < 3; ++i) Enqueue({"shout", "--data", "hi"});
+  const std::string log = dir_ + "/worker.log";
+  std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH, "worker", "--db-url", db_url_,
+                                     "--exec", "shout=tr a-z A-Z",
+                                     "--metrics-address", "127.0.0.1:0"};
+  std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
+  std::vector<std::string> env_s = ::popqueue::testing::EnvironmentWithoutPopqueue();
+  std::vector<char*> envp = ::popqueue::testing::NullTerminated(env_s);
+  pid_t pid = 0;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  // "popqueue: worker endpoint (/metrics, /healthz, /readyz) on 127.0.0.1:PORT"
+  int port = 0;
+  const std::string marker = "/readyz) on 127.0.0.1:";
+  for (int i = 0; i < 200 && port == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::string text = ReadFile(log);
+    if (size_t at = text.find(marker); at != std::string::npos) {
+      port = std::atoi(text.c_str() + at + marker.size());
+    }
+  }
+  ASSERT_GT(port, 0) << ReadFile(log);
+  httplib::Client http("127.0.0.1", port);
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ready = http.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  auto api = http.Get("/api/jobs");
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->status, 404) << "a worker's endpoint serves no API";
+  std::string metrics;
+  for (int i = 0; i < 200; ++i) {
+    auto m = http.Get("/metrics");
+    ASSERT_TRUE(m);
+    metrics = m->body;
+    if (metrics.find("popqueue_jobs_completed_total{name=\"shout\"} 3") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(metrics, HasSubstr("popqueue_jobs_completed_total{name=\"shout\"} 3"));
+  EXPECT_THAT(metrics, HasSubstr("popqueue_concurrency_limit"));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  Result bad = Run({"worker", "--exec", "a=b", "--metrics-address", "nope"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("metricsAddress"));
 }
 
 TEST_F(CliTest, DemoRunsEveryJobToAFinalState) {

@@ -9,9 +9,9 @@
 // masters, two each (drain_redis_cluster_queues): there every master must
 // hold keys of the collection's queues at the end.
 //
-// N = 50000, except on MongoDB: 50000 against a real MongoDB (MONGODB_URL)
-// or with POPQUEUE_TEST_MONGODB_FULL=1, else 2000, which keeps the test
-// quick on FerretDB, the default test server. The test prints which N ran
+// N = 50000, except on MongoDB's FerretDB: 50000 against a real MongoDB
+// (MONGODB_URL) or with POPQUEUE_TEST_MONGODB_FULL=1, else 2000, which keeps
+// the test quick on FerretDB; on mongo-java-server (drain_mongojava) 50000. The test prints which N ran
 // and why, the drain time, and each process's share.
 //
 // Server backends read their URL from POPQUEUE_TEST_<BACKEND>_URL (set by
@@ -82,6 +82,8 @@ std::vector<DrainBackend> CompiledBackends() {
 #endif
 #ifdef POPQUEUE_DRAIN_MONGODB
   out.push_back({"mongodb", "POPQUEUE_TEST_MONGODB_URL", "popqueue_test"});
+  // mongo-java-server, the second MongoDB-wire test server.
+  out.push_back({"mongojava", "POPQUEUE_TEST_MONGOJAVA_URL", "popqueue_test"});
 #endif
   return out;
 }
@@ -98,6 +100,10 @@ struct Plan {
 };
 
 Plan PlanFor(const std::string& backend) {
+  if (backend == "mongojava") {
+    return {kFullJobs, "mongo-java-server serves the full N",
+            absl::Minutes(12)};
+  }
   if (backend != "mongodb") {
     return {kFullJobs, "the N of the PostgreSQL issue", absl::Minutes(8)};
   }

@@ -2,9 +2,10 @@
 // the downtime fail with kUnavailable within a bounded time (and name the
 // host, never a password), the same Store works again once the server is
 // back, with its data, and a Queue whose workers run through a restart
-// completes every job exactly once. Needs POPQUEUE_TEST_MONGODB_STOP/START/
-// RESTART (FerretDB started by scripts/lib/services.sh); skipped against an
-// external MongoDB.
+// completes every job exactly once. Runs on each server of mongo_test_util.h
+// and needs its STOP/START/RESTART scripts (FerretDB and mongo-java-server,
+// with its H2 backend, started by scripts/lib/services.sh); skipped against
+// an external MongoDB.
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -20,11 +21,12 @@
 namespace popqueue::store {
 namespace {
 
-using ::popqueue::testing::EnvOr;
 using ::popqueue::testing::FreshCollection;
 using ::popqueue::testing::OpenOrDie;
 
-TEST(MongoStoreRestart, UnreachableServerIsUnavailableQuickly) {
+using MongoStoreRestart = ::popqueue::testing::MongoServerTest;
+
+TEST(MongoStoreUnreachable, UnreachableServerIsUnavailableQuickly) {
   // Nothing listens on port 1.
   const absl::Time start = absl::Now();
   auto store = OpenStore(
@@ -39,10 +41,10 @@ TEST(MongoStoreRestart, UnreachableServerIsUnavailableQuickly) {
   EXPECT_EQ(message.find("secret"), std::string::npos) << message;
 }
 
-TEST(MongoStoreRestart, UnavailableDuringDowntimeThenRecovers) {
+TEST_P(MongoStoreRestart, UnavailableDuringDowntimeThenRecovers) {
   POPQUEUE_REQUIRE_MONGODB(url);
-  const std::string stop = EnvOr("POPQUEUE_TEST_MONGODB_STOP");
-  const std::string start = EnvOr("POPQUEUE_TEST_MONGODB_START");
+  const std::string stop = ServerEnv("STOP");
+  const std::string start = ServerEnv("START");
   if (stop.empty() || start.empty()) {
     GTEST_SKIP() << "the server is external (MONGODB_URL): cannot restart it";
   }
@@ -101,9 +103,9 @@ TEST(MongoStoreRestart, UnavailableDuringDowntimeThenRecovers) {
 // than a lease, so no lease may be lost). Before the heartbeat's read-back
 // compared times as stored, every job still running when a heartbeat came
 // back was dropped as "lease lost", rescued and run again until dead.
-TEST(MongoStoreRestart, QueueCompletesEveryJobOnceAcrossARestart) {
+TEST_P(MongoStoreRestart, QueueCompletesEveryJobOnceAcrossARestart) {
   POPQUEUE_REQUIRE_MONGODB(url);
-  const std::string restart = EnvOr("POPQUEUE_TEST_MONGODB_RESTART");
+  const std::string restart = ServerEnv("RESTART");
   if (restart.empty()) {
     GTEST_SKIP() << "the server is external (MONGODB_URL): cannot restart it";
   }
@@ -171,6 +173,8 @@ TEST(MongoStoreRestart, QueueCompletesEveryJobOnceAcrossARestart) {
     EXPECT_EQ(n, 1) << "job " << id << " ran " << n << " times";
   }
 }
+
+POPQUEUE_MONGODB_SERVERS(MongoStoreRestart);
 
 }  // namespace
 }  // namespace popqueue::store

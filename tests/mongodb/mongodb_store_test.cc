@@ -1,4 +1,5 @@
-// MongoDB store behaviour on a real MongoDB-wire server: the parts that its
+// MongoDB store behaviour on each real MongoDB-wire server (FerretDB and
+// mongo-java-server, or a real MongoDB; mongo_test_util.h): the parts that its
 // portable mechanisms (unique_key instead of a partial index, compensation
 // instead of transactions, claim by conditional bulk update) must get right.
 // The shared conformance suite covers the whole contract.
@@ -21,6 +22,8 @@ namespace {
 
 using ::popqueue::testing::FreshCollection;
 using ::popqueue::testing::OpenOrDie;
+
+using MongoStore = ::popqueue::testing::MongoServerTest;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
@@ -45,7 +48,7 @@ JobClaimParams Claim(int limit, absl::Time now = kNow) {
                         .lease_token = RandomToken()};
 }
 
-TEST(MongoStore, InsertDedupesIdentifiersAndRefusesTakenIds) {
+TEST_P(MongoStore, InsertDedupesIdentifiersAndRefusesTakenIds) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("insert"));
   ASSERT_NE(store, nullptr);
@@ -77,7 +80,7 @@ TEST(MongoStore, InsertDedupesIdentifiersAndRefusesTakenIds) {
   EXPECT_EQ((*later)[0].state, JobState::kScheduled);
 }
 
-TEST(MongoStore, ClaimsInOrderSkipsPausedQueuesAndFencesCompletion) {
+TEST_P(MongoStore, ClaimsInOrderSkipsPausedQueuesAndFencesCompletion) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("claim"));
   ASSERT_NE(store, nullptr);
@@ -138,7 +141,7 @@ TEST(MongoStore, ClaimsInOrderSkipsPausedQueuesAndFencesCompletion) {
   EXPECT_TRUE((*reuse)[0].inserted);
 }
 
-TEST(MongoStore, FailRetriesThenDeadAndRescuesExpiredLeases) {
+TEST_P(MongoStore, FailRetriesThenDeadAndRescuesExpiredLeases) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("fail"));
   ASSERT_NE(store, nullptr);
@@ -196,7 +199,7 @@ TEST(MongoStore, FailRetriesThenDeadAndRescuesExpiredLeases) {
 
 // The real clock has nanoseconds; the store keeps microseconds. The
 // read-backs of heartbeat and complete must still recognize their own writes.
-TEST(MongoStore, ReadBacksCompareTimesAsStored) {
+TEST_P(MongoStore, ReadBacksCompareTimesAsStored) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("precision"));
   ASSERT_NE(store, nullptr);
@@ -229,7 +232,7 @@ TEST(MongoStore, ReadBacksCompareTimesAsStored) {
 // A claimer that stopped between writing its claim record and moving the job
 // (killed, or the server restarted) leaves the record behind. Once that
 // claim's lease has expired, the job is claimable again.
-TEST(MongoStore, AbandonedClaimRecordIsReleasedAfterItsLease) {
+TEST_P(MongoStore, AbandonedClaimRecordIsReleasedAfterItsLease) {
   POPQUEUE_REQUIRE_MONGODB(url);
   const std::string collection = FreshCollection("abandoned");
   auto store = OpenOrDie(url, collection);
@@ -270,7 +273,7 @@ TEST(MongoStore, AbandonedClaimRecordIsReleasedAfterItsLease) {
   EXPECT_EQ(got[0].state, JobState::kRunning);
 }
 
-TEST(MongoStore, HeartbeatCancelDeleteAndAdmin) {
+TEST_P(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("admin"));
   ASSERT_NE(store, nullptr);
@@ -375,9 +378,35 @@ TEST(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   EXPECT_FALSE(rest->next_before_id.has_value());
 }
 
+// The write concern docs/mongodb.md advises for a replica set
+// (w=majority, journal=true) rides on the URL: every write of the store
+// inherits it from the driver, and each server accepts it (a standalone
+// MongoDB treats majority as its one member).
+TEST_P(MongoStore, MajorityJournaledWriteConcernFromTheUrl) {
+  POPQUEUE_REQUIRE_MONGODB(url);
+  const std::string with_concern =
+      url + (url.find('?') == std::string::npos ? "?" : "&") +
+      "w=majority&journal=true";
+  auto store = OpenOrDie(with_concern, FreshCollection("concern"));
+  ASSERT_NE(store, nullptr);
+  auto inserted =
+      store->JobInsertMany({.jobs = {MakeJob(70), MakeJob(71)}, .now = kNow});
+  ASSERT_TRUE(inserted.ok()) << inserted.status();
+  JobClaimParams p = Claim(2);
+  auto claimed = store->JobClaim(p);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 2u);
+  auto done = store->JobCompleteMany(
+      {.items = {{.id = 70, .lease_token = p.lease_token},
+                 {.id = 71, .lease_token = p.lease_token}},
+       .now = kNow});
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->size(), 2u);
+}
+
 // Several claimers race over the same jobs: each job is claimed (and
 // completed) exactly once.
-TEST(MongoStore, ConcurrentClaimersNeverShareAJob) {
+TEST_P(MongoStore, ConcurrentClaimersNeverShareAJob) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("race"));
   ASSERT_NE(store, nullptr);
@@ -418,6 +447,8 @@ TEST(MongoStore, ConcurrentClaimersNeverShareAJob) {
   EXPECT_EQ(seen.size(), static_cast<size_t>(kJobs));
   for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << "job " << id;
 }
+
+POPQUEUE_MONGODB_SERVERS(MongoStore);
 
 }  // namespace
 }  // namespace popqueue::store

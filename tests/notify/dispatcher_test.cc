@@ -12,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "notify/notifier.h"
 #include "popqueue/queue.h"
+#include "popqueue/remote_worker.h"
 #include "tests/integration/test_util.h"
 #include "tests/notify/test_http_server.h"
 
@@ -141,6 +142,44 @@ TEST(Dispatcher, DeliversJobEventsFromARealQueue) {
   EXPECT_EQ(died["job"]["data"], "payload-1");
   EXPECT_EQ(died["queue"], "default");
   EXPECT_NE(died["deliveryId"], failed["deliveryId"]);
+}
+
+// A remote worker's outcomes (RemoteWorkerApi, behind gRPC FailJob) raise
+// the same notifications: job.failed for a retried attempt, job.dead for the
+// FailJob that dead-letters the job.
+TEST(Dispatcher, DeliversRemoteWorkersOutcomes) {
+  TestHttpServer server(nullptr);
+  TempDir dir;
+  Queue queue(FastConfig(dir, /*retries=*/1));
+  ASSERT_TRUE(queue.status().ok()) << queue.status();
+  auto dispatcher = Dispatcher::Create(HookConfig(server.Url(), 100));
+  ASSERT_TRUE(dispatcher.ok()) << dispatcher.status();
+  ASSERT_TRUE((*dispatcher)->Attach(queue).ok());
+  ASSERT_TRUE(queue.Enqueue("remote-doomed", "payload-r").ok());
+  RemoteWorkerApi api(queue);
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    std::vector<Job> jobs;
+    for (int i = 0; i < 200 && jobs.empty(); ++i) {  // the retry is due after 1 ms
+      auto fetched = api.FetchJobs({.worker_id = "py-remote", .limit = 1});
+      ASSERT_TRUE(fetched.ok()) << fetched.status();
+      jobs = *fetched;
+      if (jobs.empty()) absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_EQ(jobs.size(), 1u) << "attempt " << attempt;
+    auto outcome = api.FailJob(jobs[0].id, jobs[0].lease_token, "remote failure");
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    EXPECT_EQ(outcome->state, attempt == 1 ? JobState::kRetryable : JobState::kDead);
+  }
+  ASSERT_TRUE((*dispatcher)->WaitIdle(absl::Seconds(10)));
+  std::vector<testing::RecordedRequest> r = server.requests();
+  ASSERT_EQ(r.size(), 2u);
+  nlohmann::json failed = nlohmann::json::parse(r[0].body);
+  nlohmann::json died = nlohmann::json::parse(r[1].body);
+  EXPECT_EQ(failed["event"], "job.failed");
+  EXPECT_EQ(died["event"], "job.dead");
+  EXPECT_EQ(died["job"]["name"], "remote-doomed");
+  EXPECT_EQ(died["job"]["attempt"], 2);
+  EXPECT_EQ(died["job"]["data"], "payload-r");
 }
 
 TEST(Dispatcher, BacklogFiresOncePerCrossing) {

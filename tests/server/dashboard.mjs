@@ -158,15 +158,19 @@ async function main() {
     await page.waitForFunction(() => document.querySelectorAll('#jobs-table tbody tr[data-id]').length >= 8);
     await page.locator('#queues-table tbody tr[data-queue="billing"]').waitFor();
     await page.locator('#workers-table tbody tr td').first().waitFor();
-    // Each worker row shows its address and pid (columns 3 and 4), as the API gives them.
+    // Each worker row shows its address and pid (columns 3 and 4), as the API gives them;
+    // a remote worker (pid 0) shows '-' for its pid.
     const apiWorkers = (await (await fetch(base + '/api/workers')).json()).workers;
+    if (!apiWorkers.some((w) => w.id === 'py-remote-1' && w.address === '10.9.8.7')) {
+      fail('the remote worker py-remote-1 is not in /api/workers: ' + JSON.stringify(apiWorkers));
+    }
     const workerRows = await page.$$eval('#workers-table tbody tr', (trs) =>
       trs.map((tr) => Array.from(tr.cells, (td) => td.textContent)));
     for (const w of apiWorkers) {
       const row = workerRows.find((cells) => cells[0] === w.id);
       if (!row) fail('worker ' + w.id + ' not shown');
       if (!w.address) fail('worker ' + w.id + ' has no address in /api/workers');
-      if (row[2] !== w.address || row[3] !== String(w.pid)) {
+      if (row[2] !== w.address || row[3] !== (w.pid ? String(w.pid) : '-')) {
         fail('worker row ' + JSON.stringify(row) + ' does not show address ' + w.address + ' pid ' + w.pid);
       }
     }

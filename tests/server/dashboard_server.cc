@@ -107,6 +107,15 @@ int Run(const std::string& dir, const std::string& token,
   if (s = enqueue("resize-image", "{\"w\":640}"); !s.ok()) return Fail("enqueue", s);
   if (s = enqueue("report", "{}", {.delay = absl::Hours(1)}); !s.ok()) return Fail("enqueue", s);
   if (s = q.RegisterWorker(); !s.ok()) return Fail("register", s);
+  // A remote (gRPC) worker, as `serve` registers one: its connection's
+  // address, no pid.
+  popqueue::RemoteWorkerApi remote(q);
+  if (s = remote.RegisterWorker({.worker_id = "py-remote-1",
+                                 .queues = {"billing"},
+                                 .address = "10.9.8.7"});
+      !s.ok()) {
+    return Fail("register remote", s);
+  }
 
   auto http = server::HttpServer::Start(
       &q, {.host = "127.0.0.1", .port = 0, .token = token, .tokens = tokens, .cors = cors,

@@ -15,6 +15,7 @@ constexpr RpcScope kRpcScopes[] = {
     {"FetchJobs", Scope::kWrite},    {"CompleteJob", Scope::kWrite},
     {"FailJob", Scope::kWrite},      {"Heartbeat", Scope::kWrite},
     {"RequeueJob", Scope::kAdmin},   {"CancelJob", Scope::kAdmin},
+    {"RegisterWorker", Scope::kWrite}, {"DeregisterWorker", Scope::kWrite},
 };
 
 }  // namespace

@@ -104,7 +104,11 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue, Grpc
                                       .public_reads = options.public_reads});
   if (!access.ok()) return access.status();
   std::unique_ptr<GrpcServer> server(new GrpcServer());
-  server->service_ = std::make_unique<PopQueueService>(queue, *std::move(access));
+  if (options.max_fetch_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("max_fetch_wait: must not be negative");
+  }
+  server->service_ = std::make_unique<PopQueueService>(
+      queue, *std::move(access), RemoteWorkerOptions{.max_wait = options.max_fetch_wait});
 
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (options.tls.enabled()) {
@@ -164,6 +168,7 @@ absl::Status GrpcServer::ReloadTls() {
 void GrpcServer::Stop() {
   MutexLock lock(&mu_);
   if (server_) {
+    service_->StopWaiting();  // long-polling fetches answer now, with no jobs
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server_->Wait();
     server_.reset();

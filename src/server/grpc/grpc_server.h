@@ -15,6 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/mutex.h"
 #include "popqueue/queue.h"
 #include "server/access.h"
@@ -40,6 +41,8 @@ struct GrpcOptions {
   std::vector<AccessToken> tokens;
   std::optional<bool> public_reads;
   int max_message_bytes = 4 << 20;  // largest request accepted
+  // The longest long-poll FetchJobs wait honoured (longer ones are cut).
+  absl::Duration max_fetch_wait = absl::Seconds(20);
   // cert_file and key_file set: TLS only. client_ca_file set: every client
   // must present a certificate signed by one of its CAs.
   TlsFiles tls;

@@ -6,6 +6,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/match.h"
 #include "common/field_error.h"
 #include "common/job_json.h"
 #include "server/grpc/auth.h"
@@ -57,6 +59,24 @@ absl::StatusOr<JobFilter> FilterFromRequest(
     filter.before_id = *before;
   }
   return filter;
+}
+
+// The caller's IP address from gRPC's peer string ("ipv4:10.0.0.7:52144",
+// "ipv6:[::1]:52144", "ipv6:%5B::1%5D:52144"), for the worker registry;
+// other transports (unix:...) as given.
+std::string PeerAddress(const grpc::ServerContext& context) {
+  std::string peer = context.peer();
+  for (absl::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (!absl::StartsWith(peer, scheme)) continue;
+    std::string rest = absl::StrReplaceAll(peer.substr(scheme.size()), {{"%5B", "["}, {"%5D", "]"}});
+    size_t colon = rest.rfind(':');
+    if (colon != std::string::npos) rest.resize(colon);
+    if (rest.size() >= 2 && rest.front() == '[' && rest.back() == ']') {
+      rest = rest.substr(1, rest.size() - 2);
+    }
+    return rest;
+  }
+  return peer;
 }
 
 }  // namespace
@@ -221,7 +241,14 @@ grpc::Status PopQueueService::FetchJobs(grpc::ServerContext* context,
     FetchJobsParams params{.queues = {request->queues().begin(), request->queues().end()},
                            .worker_id = request->worker_id(),
                            .limit = request->limit() == 0 ? 1 : request->limit(),
-                           .lease = *lease};
+                           .lease = *lease,
+                           .address = PeerAddress(*context),
+                           .cancelled = [context] { return context->IsCancelled(); }};
+    if (request->has_wait()) {
+      auto wait = FromDuration(request->wait(), "wait");
+      POPQUEUE_RETURN_IF_ERROR(wait.status());
+      params.wait = *wait;
+    }
     auto jobs = remote_.FetchJobs(params);
     POPQUEUE_RETURN_IF_ERROR(jobs.status());
     for (const Job& job : *jobs) {
@@ -292,13 +319,36 @@ grpc::Status PopQueueService::Heartbeat(grpc::ServerContext* context,
     std::vector<int64_t> ids;
     for (const RemoteHeartbeatItem& item : items) ids.push_back(item.id);
     if (!ids.empty()) *audit = AuditTarget(ids, {});
-    auto beat = remote_.Heartbeat(items, *lease);
+    auto beat = remote_.Heartbeat(items, *lease, request->worker_id(), PeerAddress(*context));
     POPQUEUE_RETURN_IF_ERROR(beat.status());
     for (JobId id : beat->extended) response->add_extended_ids(std::to_string(id));
     for (JobId id : beat->cancel_requested) response->add_cancel_requested_ids(std::to_string(id));
     for (JobId id : beat->lost) response->add_lost_ids(std::to_string(id));
     for (JobId id : beat->stop) response->add_stop_ids(std::to_string(id));
     return grpc::Status::OK;
+  });
+}
+
+grpc::Status PopQueueService::RegisterWorker(grpc::ServerContext* context,
+                                             const RegisterWorkerRequest* request,
+                                             RegisterWorkerResponse* response) {
+  return Call(*context, "RegisterWorker", [&](std::string* audit) -> grpc::Status {
+    *audit = absl::StrCat("worker=", absl::CHexEscape(request->worker_id()));
+    RemoteWorkerRegistration r{.worker_id = request->worker_id(),
+                               .queues = {request->queues().begin(), request->queues().end()},
+                               .host = request->host(),
+                               .pid = request->pid(),
+                               .address = PeerAddress(*context)};
+    return ToGrpcStatus(remote_.RegisterWorker(r));
+  });
+}
+
+grpc::Status PopQueueService::DeregisterWorker(grpc::ServerContext* context,
+                                               const DeregisterWorkerRequest* request,
+                                               DeregisterWorkerResponse* response) {
+  return Call(*context, "DeregisterWorker", [&](std::string* audit) -> grpc::Status {
+    *audit = absl::StrCat("worker=", absl::CHexEscape(request->worker_id()));
+    return ToGrpcStatus(remote_.DeregisterWorker(request->worker_id()));
   });
 }
 

@@ -20,8 +20,11 @@ namespace popqueue::server {
 class PopQueueService final : public PopQueue::Service {
  public:
   // `queue` is not owned and must outlive the service.
-  PopQueueService(Queue* queue, AccessPolicy access)
-      : queue_(queue), remote_(*queue), access_(std::move(access)) {}
+  PopQueueService(Queue* queue, AccessPolicy access, RemoteWorkerOptions remote = {})
+      : queue_(queue), remote_(*queue, remote), access_(std::move(access)) {}
+
+  // Long-polling FetchJobs calls return now (before the server shuts down).
+  void StopWaiting() { remote_.StopWaiting(); }
 
   grpc::Status GetJobDetails(grpc::ServerContext* context, const JobDetailsRequest* request,
                              JobDetailsResponse* response) override;
@@ -43,6 +46,11 @@ class PopQueueService final : public PopQueue::Service {
                        FailJobResponse* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context, const HeartbeatRequest* request,
                          HeartbeatResponse* response) override;
+  grpc::Status RegisterWorker(grpc::ServerContext* context, const RegisterWorkerRequest* request,
+                              RegisterWorkerResponse* response) override;
+  grpc::Status DeregisterWorker(grpc::ServerContext* context,
+                                const DeregisterWorkerRequest* request,
+                                DeregisterWorkerResponse* response) override;
 
  private:
   // Authorizes `method` for the caller, runs body(&audit) (which may set the

@@ -63,6 +63,11 @@ const std::vector<Route>& AllRoutes() {
   return *routes;
 }
 
+// The routes of a worker's endpoint (HttpOptions::probes_only).
+bool IsProbeRoute(const Route& r) {
+  return r.path == "/metrics" || r.path == "/healthz" || r.path == "/readyz";
+}
+
 // Matches `path` against a route pattern; fills `params` with the {values}.
 bool MatchPath(std::string_view pattern, std::string_view path,
                std::vector<std::string>* params) {
@@ -228,6 +233,7 @@ class HttpServer::Impl {
     const server::Route* found = nullptr;
     std::vector<std::string> allowed;
     for (const server::Route& r : AllRoutes()) {
+      if (options_.probes_only && !IsProbeRoute(r)) continue;
       if (!MatchPath(r.path, req.path, &params)) continue;
       allowed.emplace_back(r.method);
       if (r.method == method) {

@@ -48,6 +48,9 @@ struct HttpOptions {
   // Counters for /metrics and /api/stats; not owned. nullptr = the server
   // keeps its own, which then count only its enqueues (no worker events).
   Metrics* metrics = nullptr;
+  // Only /metrics, /healthz and /readyz (`popqueue worker --metrics-address`,
+  // or a C++ program that runs workers): every other path is 404.
+  bool probes_only = false;
 };
 
 // One route, as documented in the OpenAPI document.

@@ -1,5 +1,6 @@
 #include "store/mongodb/mongo_client.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/log.h"
+#include "store/mongodb/command_count.h"
 
 namespace popqueue::store::mongodb {
 namespace {
@@ -26,7 +28,16 @@ void LogHandler(mongoc_log_level_t level, const char* domain,
       absl::StrFormat("mongoc %s: %s", domain, message));
 }
 
+std::atomic<int64_t> commands_sent{0};
+
+// Command monitoring: one call per command the driver sends.
+void CountCommand(const mongoc_apm_command_started_t*) {
+  commands_sent.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
+
+int64_t CommandsSent() { return commands_sent.load(std::memory_order_relaxed); }
 
 void InitDriver() {
   static std::once_flag once;
@@ -240,6 +251,11 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(const std::string& url) {
         "mongodb %s: the driver refused the URL's options", pool->hosts_));
   }
   mongoc_client_pool_set_error_api(pool->pool_, MONGOC_ERROR_API_VERSION_2);
+  // Counts round trips (command_count.h); set before any client is popped.
+  mongoc_apm_callbacks_t* callbacks = mongoc_apm_callbacks_new();
+  mongoc_apm_set_command_started_cb(callbacks, &CountCommand);
+  mongoc_client_pool_set_apm_callbacks(pool->pool_, callbacks, nullptr);
+  mongoc_apm_callbacks_destroy(callbacks);
   return pool;
 }
 

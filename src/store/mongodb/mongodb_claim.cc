@@ -21,9 +21,13 @@
 // and the next candidates of the window take the lost ones' places. A record
 // left by a claimer that stopped before moving its job is released once that
 // claim's lease has expired (ReleaseAbandonedClaims).
-// One unordered bulk update moves the won jobs to running, filtered on each
-// job as found (an admin may have cancelled one in between): per job
-// ({_id, key, state, claim_seq}) for a few, per group of candidates found
+// A found document is kept only if it still matches its find (in state,
+// field and due time): a server may return one that changed after its index
+// matched it. One unordered bulk update moves the won jobs to running,
+// filtered on each job as found (an admin may have cancelled one in
+// between), the state precondition in the filter, as MongoDB documents a
+// single-document update atomic: per job
+// ({_id, ready|wait, state, claim_seq}) for a few, per group of candidates found
 // alike ({ready|wait, state, claim_seq, _id: {$in}}) for many, because
 // FerretDB scans the whole collection once per update. When the window runs out
 // with jobs lost, it looks again (three rounds at most), so a claimer under
@@ -33,6 +37,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -110,8 +115,12 @@ std::vector<UpdateOp> ClaimUpdates(const std::vector<const Candidate*>& won,
   std::vector<UpdateOp> ops;
   if (won.size() < kGroupedClaimUpdate) {
     for (const Candidate* c : won) {
+      // Where it was found is part of the precondition: a claimable state
+      // holds `ready` or `wait`, a running job neither.
       Doc mine = ById(c->id);
-      mine.Str("state", c->state).Int64("claim_seq", c->claim_seq);
+      mine.Str(c->field, c->value)
+          .Str("state", c->state)
+          .Int64("claim_seq", c->claim_seq);
       ops.push_back(UpdateOp{std::move(mine), change(c->claim_seq)});
     }
     return ops;
@@ -349,7 +358,19 @@ absl::StatusOr<JobClaimResult> MongoStore::JobClaim(
           jobs.Find(filter, opts, "claim: find due jobs");
       if (!found.ok()) return found.status();
       for (BsonPtr& d : *found) {
-        candidates.push_back(ReadCandidate(std::move(d), field, value));
+        Candidate c = ReadCandidate(std::move(d), field, value);
+        // Only documents that match what was asked: mongo-java-server may
+        // return one that changed between its index lookup and its read
+        // (MongoAtomicity.FindReturnsOnlyDocumentsMatchingItsFilter), e.g.
+        // a job another claimer just moved to running.
+        if (GetStr(c.doc.get(), field).value_or("") != value) continue;
+        const bool claimable =
+            std::string_view(field) == "ready"
+                ? c.state == "available"
+                : (c.state == "scheduled" || c.state == "retryable") &&
+                      c.run_at <= absl::ToUnixMicros(params.now);
+        if (!claimable) continue;
+        candidates.push_back(std::move(c));
       }
       return absl::OkStatus();
     };

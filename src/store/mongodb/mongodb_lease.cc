@@ -287,6 +287,7 @@ absl::StatusOr<int> MongoStore::JobRescueExpired(
                       .Sub("sort", Keys({{"lease_expires_at", 1}}))
                       .Int64("limit", params.limit)
                       .Sub("projection", Keys({{"_id", 1},
+                                               {"state", 1},
                                                {"queue", 1},
                                                {"attempt", 1},
                                                {"max_attempts", 1},
@@ -299,6 +300,14 @@ absl::StatusOr<int> MongoStore::JobRescueExpired(
     int rescued = 0;
     for (const BsonPtr& d : *docs) {
       const bson_t* doc = d.get();
+      // The filter below pins the lease as read; it must be one that has
+      // expired (a server may return a document changed since its index
+      // matched it, as in the claim).
+      std::optional<absl::Time> expires = GetTime(doc, "lease_expires_at");
+      if (GetStr(doc, "state").value_or("") != "running" || !expires ||
+          *expires >= params.now) {
+        continue;
+      }
       const int64_t attempt = GetInt64(doc, "attempt").value_or(0);
       const bool cancel = GetBool(doc, "cancel_requested");
       const bool retry =

@@ -20,9 +20,13 @@
 //   _id). One unordered insertMany of claim records "<id>:<claim_seq + 1>"
 //   into <collection>_claims: the unique _id lets exactly one of several
 //   racing claimers win each claim of a job (FerretDB's findAndModify is a
-//   read followed by a blind write, so it cannot decide that itself). One
-//   unordered bulk update then moves the won jobs to running, filtered on
-//   {_id, key, state, claim_seq} as found.
+//   read followed by a blind write, so it cannot decide that itself:
+//   tests/mongodb/mongodb_atomicity_test.cc). One unordered bulk update then
+//   moves the won jobs to running, filtered on {_id, ready|wait, state,
+//   claim_seq} as found: the state precondition in the filter, the form
+//   MongoDB documents as atomic. A found document that no longer matches its
+//   find is dropped first (mongo-java-server may return one that changed
+//   after its index matched it).
 // - Fencing (mongodb_lease.cc). Complete, fail, heartbeat and rescue filter
 //   on {_id, key, state: running, lease_token}: a match is the change, no
 //   match means the lease was lost.

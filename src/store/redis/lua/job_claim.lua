@@ -14,6 +14,11 @@
 local now, limit, worker, token, expires =
   ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 local peek = ARGV[7] == '1'
+local CLAIM_FIELDS = {'attempt', 'state', 'picked_at', 'worker_id', 'lease_token',
+                      'lease_expires_at'}
+local CLAIM_FIELD = {}
+for c, f in ipairs(CLAIM_FIELDS) do CLAIM_FIELD[f] = c end
+local STOP_FIELD = {stop_reason = true, stopping_since = true, stop_overdue = true}
 local candidates = {}
 local seen = {}
 for i = 8, #ARGV, 2 do
@@ -41,14 +46,48 @@ for i = 1, math.min(limit, #candidates) do
   else
     local Q = ARGV[at]
     local id = string.sub(member, 27)
-    redis.call('ZREM', k(Q, 'avail'), member)
+    local key = jkey(Q, id)
+    zrem_later(k(Q, 'avail'), member)
     move_state(Q, id, 'available', 'running', true)
-    redis.call('HINCRBY', jkey(Q, id), 'attempt', 1)
-    redis.call('HSET', jkey(Q, id), 'state', 'running', 'picked_at', now,
+    -- One read and one write per job: the reply is the hash as read, with
+    -- the fields this claim writes put in (appended when absent).
+    local h = redis.call('HGETALL', key)
+    local pos = {false, false, false, false, false, false}
+    for j = 1, #h, 2 do
+      local c = CLAIM_FIELD[h[j]]
+      if c then pos[c] = j + 1 end
+    end
+    local vals = {tostring(pos[1] and tonumber(h[pos[1]]) + 1 or 1), 'running', now, worker,
+                  token, expires}
+    redis.call('HSET', key, 'attempt', vals[1], 'state', 'running', 'picked_at', now,
                'worker_id', worker, 'lease_token', token, 'lease_expires_at', expires)
-    redis.call('HDEL', jkey(Q, id), 'stop_reason', 'stopping_since', 'stop_overdue')
+    for c = 1, 6 do
+      if pos[c] then
+        h[pos[c]] = vals[c]
+      else
+        h[#h + 1] = CLAIM_FIELDS[c]
+        h[#h + 1] = vals[c]
+      end
+    end
+    -- A new attempt starts with no stop request (Job::stopping): dropped
+    -- from the hash and the reply, only when a former attempt left one.
+    local stop_at = false
+    for j = 1, #h, 2 do
+      if STOP_FIELD[h[j]] then stop_at = true end
+    end
+    if stop_at then
+      redis.call('HDEL', key, 'stop_reason', 'stopping_since', 'stop_overdue')
+      local kept = {}
+      for j = 1, #h, 2 do
+        if not STOP_FIELD[h[j]] then
+          kept[#kept + 1] = h[j]
+          kept[#kept + 1] = h[j + 1]
+        end
+      end
+      h = kept
+    end
     zadd_later(k(Q, 'running'), expires, id)
-    out[#out + 1] = redis.call('HGETALL', jkey(Q, id))
+    out[#out + 1] = h
   end
 end
 return flush_then(out)

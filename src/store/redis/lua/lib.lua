@@ -28,9 +28,40 @@ local C = ARGV[1]
 -- beside the ones still on the migrating node. So a script runs on one
 -- node holding every key of its slot, or not at all.
 
+-- Keys are memoized per run: a batch names the same few keys once per job,
+-- and a lookup of existing strings costs less than building and interning
+-- a new one.
+local key_memo = {}
 local function k(Q, kind, name)
-  if name == nil then return Q .. ':' .. kind end
-  return Q .. ':' .. kind .. ':' .. name
+  local byq = key_memo[Q]
+  if not byq then
+    byq = {}
+    key_memo[Q] = byq
+  end
+  if name == nil then
+    local key = byq[kind]
+    if not key then
+      key = Q .. ':' .. kind
+      byq[kind] = key
+    end
+    return key
+  end
+  local named = byq[1]
+  if not named then
+    named = {}
+    byq[1] = named
+  end
+  local byk = named[kind]
+  if not byk then
+    byk = {}
+    named[kind] = byk
+  end
+  local key = byk[name]
+  if not key then
+    key = Q .. ':' .. kind .. ':' .. name
+    byk[name] = key
+  end
+  return key
 end
 local function jkey(Q, id) return Q .. ':job:' .. id end
 
