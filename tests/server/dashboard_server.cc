@@ -91,7 +91,8 @@ int Run(const std::string& dir, const std::string& token,
     if (!t.ok()) return Fail("enqueue", t.status());
     RemoteWorkerApi remote(q);
     auto got = remote.FetchJobs(
-        {.worker_id = "remote-transcoder", .limit = 1, .lease = absl::Hours(1)});
+        {.worker_id = "remote-transcoder", .limit = 1, .lease = absl::Hours(1),
+         .address = "10.9.8.6"});
     if (!got.ok() || got->size() != 1) {
       return Fail("fetch transcode", got.ok() ? absl::InternalError("no job") : got.status());
     }
