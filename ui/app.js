@@ -355,6 +355,11 @@ function renderDetail(job) {
   field(dl, 'Lease until', formatTime(job.leaseExpiresAt));
   field(dl, 'Timeout', job.timeoutMs ? job.timeoutMs / 1000 + ' s' : 'queue default');
   if (job.cancelRequested) field(dl, 'Cancel', 'requested');
+  if (job.stopping) {
+    const why = { timeout: 'timed out', cancel: 'cancel requested', shutdown: 'worker shutting down' }[job.stopping.reason] || job.stopping.reason;
+    field(dl, 'Stopping', why + ' since ' + formatTime(job.stopping.since) +
+      (job.stopping.overdue ? ': overdue, the handler ignores the stop request' : ': waiting for the handler to return'));
+  }
   $('detail-progress').style.width = Math.max(0, Math.min(100, job.progress || 0)) + '%';
   let payload = job.data;
   try { payload = JSON.stringify(JSON.parse(job.data), null, 2); } catch (e) { /* not JSON */ }

@@ -57,6 +57,16 @@ struct JobError {
   std::string message;
 };
 
+// A running attempt its worker has asked to stop, written with the worker's
+// heartbeats until the handler returns (the job keeps its lease meanwhile, so
+// its retry cannot start beside it). Describes the current (or, once the job
+// left running, the last) attempt; cleared when the job is claimed again.
+struct JobStopping {
+  std::string reason;  // "timeout", "cancel" or "shutdown"
+  absl::Time since = absl::UnixEpoch();  // when the worker asked
+  bool overdue = false;  // still running past the hard limit (since + stop grace)
+};
+
 // A job as stored. Users fill `data` (and optionally the other inputs) when
 // enqueueing with the original API: `queue.Now(popqueue::Job{.data = "x"}, ...)`.
 // Fields after `data` are set by the library.
@@ -83,6 +93,7 @@ struct Job {
   absl::Duration timeout = absl::ZeroDuration();  // 0 = the queue's default
   absl::Duration backoff_base = absl::ZeroDuration();  // 0 = policy default
   bool cancel_requested = false;          // Cancel() called while running
+  std::optional<JobStopping> stopping;    // see JobStopping
 };
 
 }  // namespace popqueue

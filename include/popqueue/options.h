@@ -115,6 +115,13 @@ struct WorkerOptions {
   // On Stop(): how long in-flight handlers get to finish before their jobs are
   // released for another attempt.
   absl::Duration shutdown_deadline = absl::Seconds(25);
+  // A handler asked to stop (timeout, cancel, shutdown) has this long to
+  // return; the `--exec` handler SIGKILLs its command just before. Past it the
+  // handler is overdue: logged, counted (popqueue_handlers_overdue), shown on
+  // the job, and its slot stays busy until it returns. The hard limit of an
+  // attempt is thus its timeout plus stop_grace. At shutdown the last
+  // stop_grace of shutdown_deadline (at most half of it) is this stop.
+  absl::Duration stop_grace = absl::Seconds(5);
   // Retention of finished jobs, applied by the leader's cleaner (0 = keep).
   absl::Duration retain_completed = absl::Hours(24);
   absl::Duration retain_cancelled = absl::Hours(24 * 7);

@@ -34,8 +34,14 @@ class JobContext {
   virtual ~JobContext() = default;
   virtual const Job& job() const = 0;
   // True once the job should stop: cancelled by Cancel(), past its timeout,
-  // lease lost, or the process is shutting down past its drain deadline.
+  // lease lost, or the process is shutting down near its drain deadline. The
+  // attempt keeps its lease until the handler returns (no retry starts
+  // beside it), so return promptly.
   virtual bool cancelled() const = 0;
+  // Once cancelled(): the (real) time by which the handler must have
+  // returned; past it the worker reports the handler overdue, and at
+  // shutdown releases its job. InfiniteFuture() while not asked to stop.
+  virtual absl::Time stop_deadline() const { return absl::InfiniteFuture(); }
   // Reports progress 0..100 (clamped); stored with the next heartbeat.
   virtual void SetProgress(int percent) = 0;
   // Sets the result string stored on completion.
@@ -106,6 +112,15 @@ struct ConcurrencyStats {
   int held = 0;        // claimed jobs waiting for their job name's rate limit
   bool resource_aware = false;      // WorkerOptions::resource.enabled
   std::optional<LoadReading> load;  // the last reading, when resource-aware
+  // Handlers still running after their timeout or a cancel asked them to
+  // stop, and of those the ones past the hard limit (the stop request plus
+  // WorkerOptions::stop_grace): their slots stay busy until they return.
+  int stopping = 0;
+  int overdue = 0;
+  // Attempts that ran past their timeout or cancel, and the seconds they ran
+  // beyond it in total (counted when the handler returned or was released).
+  int64_t overruns = 0;
+  double overrun_seconds = 0;
 };
 
 // One item of EnqueueMany.

@@ -94,6 +94,11 @@ struct RemoteHeartbeatResult {
   std::vector<JobId> extended;          // leases still held, extended
   std::vector<JobId> cancel_requested;  // extended, but Cancel() was asked for
   std::vector<JobId> lost;              // leases lost: abandon these jobs
+  // Extended, but past the job's timeout (its own, else the queue's default
+  // worker timeout) or cancelled: stop the handler, then FailJob. The lease
+  // stays held while the worker heartbeats, so no retry starts meanwhile;
+  // the job shows the stop request (Job::stopping, reason "timeout").
+  std::vector<JobId> stop;
 };
 
 class RemoteWorkerApi {

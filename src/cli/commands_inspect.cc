@@ -130,6 +130,16 @@ int RunJob(const Args& args) {
                      (job->cancel_requested && !IsFinal(job->state)
                           ? " (cancel requested)"
                           : ""));
+  if (job->stopping && job->state == JobState::kRunning) {
+    const std::string& r = job->stopping->reason;
+    std::string why = r == "timeout" ? "timed out" : r == "cancel" ? "cancel requested" : Printable(r);
+    line("stopping:",
+         absl::StrFormat("%s since %s; %s", why, ShortTime(job->stopping->since),
+                         job->stopping->overdue
+                             ? "OVERDUE: the handler ignores the stop request (past the "
+                               "stop grace); its slot stays busy"
+                             : "waiting for the handler to return (the lease is held until then)"));
+  }
   line("queue:", Printable(job->queue));
   line("name:", Printable(job->name));
   line("identifier:", Printable(OrDash(job->identifier)));

@@ -123,7 +123,7 @@ void AddWorkerFlags(FlagSet& flags) {
               {key::kQueueConcurrency, key::kMaxConcurrency,
                key::kQueueRateLimits, key::kJobRateLimits, key::kMaxHeldJobs, key::kMaxPrefetch,
                key::kResourceLimits, key::kPollInterval, key::kLeaseDuration,
-               key::kHeartbeatInterval, key::kShutdownDeadline});
+               key::kHeartbeatInterval, key::kShutdownDeadline, key::kStopGrace});
 }
 
 void AddAllConfigFlags(FlagSet& flags) {

@@ -21,7 +21,11 @@ namespace popqueue::cli {
 namespace {
 
 constexpr size_t kMaxCapture = 64 * 1024;
+// Without a stop deadline from the worker: SIGKILL this long after SIGTERM.
 constexpr absl::Duration kKillGrace = absl::Seconds(5);
+// SIGKILL this long before the worker's stop deadline, so the command is
+// gone (and reaped) before the worker gives up on it.
+constexpr absl::Duration kKillMargin = absl::Milliseconds(300);
 
 // Closes the descriptors it holds.
 struct Fd {
@@ -113,6 +117,7 @@ absl::Status RunCommand(const std::string& command, JobContext& ctx) {
   if (to_write.empty()) in_w.Close();
   std::string out, err;
   std::optional<absl::Time> killed_at;
+  bool sigkilled = false;
   char buf[8192];
   auto drain = [&](Fd& f, std::string& sink) {
     while (f.fd >= 0) {
@@ -149,11 +154,17 @@ absl::Status RunCommand(const std::string& command, JobContext& ctx) {
     pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid || (w < 0 && errno != EINTR)) exited = true;
     if (!exited && ctx.cancelled()) {
+      const absl::Time now = absl::Now();
       if (!killed_at) {
         ::kill(-pid, SIGTERM);
-        killed_at = absl::Now();
-      } else if (absl::Now() - *killed_at > kKillGrace) {
+        killed_at = now;
+      }
+      absl::Time kill_at = ctx.stop_deadline() == absl::InfiniteFuture()
+                               ? *killed_at + kKillGrace
+                               : ctx.stop_deadline() - kKillMargin;
+      if (!sigkilled && now >= kill_at) {
         ::kill(-pid, SIGKILL);
+        sigkilled = true;
       }
     }
   }

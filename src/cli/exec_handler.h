@@ -7,7 +7,10 @@
 // in its environment. Exit status 0 is success and the command's stdout (up to
 // 64 KiB) becomes the job's result; anything else is a failure whose message
 // is the exit status and the end of stderr. When the job is cancelled or times
-// out the command gets SIGTERM, then SIGKILL 5 seconds later.
+// out the command (its whole process group) gets SIGTERM, then SIGKILL shortly
+// before the worker's stop deadline (WorkerOptions::stop_grace after the
+// request, or the shutdown deadline), so the attempt ends only once the
+// command is gone.
 #ifndef POPQUEUE_CLI_EXEC_HANDLER_H_
 #define POPQUEUE_CLI_EXEC_HANDLER_H_
 

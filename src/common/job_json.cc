@@ -36,6 +36,8 @@ nlohmann::json OptTime(const std::optional<absl::Time>& t) {
 }  // namespace
 
 nlohmann::json JobToJson(const Job& job) {
+  // The stop request describes the running attempt only (JobStopping).
+  const bool running_stop = job.stopping && job.state == JobState::kRunning;
   nlohmann::json errors = nlohmann::json::array();
   for (const JobError& e : job.errors) {
     errors.push_back({{"attempt", e.attempt},
@@ -63,6 +65,11 @@ nlohmann::json JobToJson(const Job& job) {
       {"progress", job.progress},
       {"timeoutMs", absl::ToInt64Milliseconds(job.timeout)},
       {"cancelRequested", job.cancel_requested},
+      {"timedOut", running_stop && job.stopping->reason == "timeout"},
+      {"stopping", running_stop ? nlohmann::json{{"reason", job.stopping->reason},
+                                                 {"since", FormatTimestamp(job.stopping->since)},
+                                                 {"overdue", job.stopping->overdue}}
+                                : nlohmann::json(nullptr)},
   };
 }
 

@@ -335,6 +335,7 @@ QueueConfig Config::ToQueueConfig() const {
   w.heartbeat_interval = GetDuration(key::kHeartbeatInterval);
   w.rescue_interval = GetDuration(key::kRescueInterval);
   w.shutdown_deadline = GetDuration(key::kShutdownDeadline);
+  w.stop_grace = GetDuration(key::kStopGrace);
   w.retry.base = GetDuration(key::kBackoffBase);
   w.retry.cap = GetDuration(key::kBackoffCap);
   w.retain_completed = GetDuration(key::kRetainCompleted);

@@ -173,6 +173,13 @@ constexpr KeySpec kKeys[] = {
      .type = T::kDuration,
      .default_text = "25s",
      .help = "on SIGTERM: time in-flight jobs get before they are released"},
+    {.key = "stopGrace",
+     .env = "POPQUEUE_STOP_GRACE",
+     .flag = "stop-grace",
+     .type = T::kDuration,
+     .default_text = "5s",
+     .help = "a handler asked to stop (timeout, cancel, shutdown) has this long to return "
+             "before it is reported overdue; --exec commands get SIGKILL then"},
     {.key = "backoffBase",
      .env = "POPQUEUE_BACKOFF_BASE",
      .type = T::kDuration,

@@ -79,6 +79,7 @@ inline constexpr std::string_view kLeaseDuration = "leaseDuration";
 inline constexpr std::string_view kHeartbeatInterval = "heartbeatInterval";
 inline constexpr std::string_view kRescueInterval = "rescueInterval";
 inline constexpr std::string_view kShutdownDeadline = "shutdownDeadline";
+inline constexpr std::string_view kStopGrace = "stopGrace";
 inline constexpr std::string_view kBackoffBase = "backoffBase";
 inline constexpr std::string_view kBackoffCap = "backoffCap";
 inline constexpr std::string_view kRetainCompleted = "retainCompleted";

@@ -3,16 +3,26 @@
 // An Execution is shared by the executor thread running its handler, the
 // heartbeater (lease extension, timeouts, cancellation) and the completer
 // (the batched write of its outcome). Exactly one outcome is recorded per
-// attempt: whoever flips `finalized` first (the handler's return, a timeout
-// or a shutdown release) writes it; later outcomes are discarded.
+// attempt: whoever flips `finalized` first (the handler's return, a lost
+// lease or a shutdown release) writes it; later outcomes are discarded.
+//
+// A timeout or a cancel does not finalize: it asks the handler to stop
+// (RequestStop) and the attempt keeps its lease, heartbeated like any other,
+// until the handler has returned. Only then is the outcome recorded and the
+// retry made available, so a job never runs beside its own retry. A handler
+// still running `stop_grace` after the request is overdue: reported, its slot
+// stays busy, and at shutdown it is released (the only case where a retry may
+// start while the old handler, which ignores every request, still runs).
 #ifndef POPQUEUE_CORE_EXECUTION_H_
 #define POPQUEUE_CORE_EXECUTION_H_
 
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -30,6 +40,18 @@ enum class StopReason : int {
   kShutdown,         // the process stopped past its drain deadline
 };
 
+// The stored spelling of a stop request (JobStopping::reason).
+inline std::string_view StopReasonName(StopReason r) {
+  switch (r) {
+    case StopReason::kCancelRequested: return "cancel";
+    case StopReason::kTimeout: return "timeout";
+    case StopReason::kLeaseLost: return "lease_lost";
+    case StopReason::kShutdown: return "shutdown";
+    case StopReason::kNone: break;
+  }
+  return "";
+}
+
 struct Execution {
   explicit Execution(Job j) : job(std::move(j)) {}
 
@@ -37,17 +59,47 @@ struct Execution {
   // Set once before the execution is shared, then read-only.
   absl::Time started_at;
   absl::Time deadline = absl::InfiniteFuture();  // started_at + timeout
+  // A job claimed ahead or held for a rate limit has not started yet.
+  bool started() const { return deadline != absl::InfiniteFuture(); }
   std::atomic<int> stop_reason{0};  // a StopReason
   std::atomic<int> progress{-1};    // -1 = not reported
   std::atomic<bool> finalized{false};
+  // When the first stop request came (the queue's clock, Unix microseconds;
+  // 0 = none), and by when the handler must have returned (real time, Unix
+  // microseconds; the exec handler SIGKILLs its command just before).
+  std::atomic<int64_t> stopping_since_us{0};
+  std::atomic<int64_t> return_by_us{INT64_MAX};
+  // Still running past return_by: reported once (log, metric, the job).
+  std::atomic<bool> overdue{false};
 
   // Claims the right to record the outcome; true for the first caller only.
   bool Finalize() { return !finalized.exchange(true); }
-  void RequestStop(StopReason reason) {
+  // The first reason wins. `now` is the queue's clock; `grace` how long the
+  // handler has to return. A later request may only bring return_by closer.
+  void RequestStop(StopReason reason, absl::Time now = absl::Now(),
+                   absl::Duration grace = absl::InfiniteDuration()) {
     int none = 0;
-    stop_reason.compare_exchange_strong(none, static_cast<int>(reason));
+    if (stop_reason.compare_exchange_strong(none, static_cast<int>(reason))) {
+      stopping_since_us.store(absl::ToUnixMicros(now));
+    }
+    if (grace != absl::InfiniteDuration()) ReturnBy(absl::Now() + grace);
+  }
+  void ReturnBy(absl::Time t) {
+    int64_t us = absl::ToUnixMicros(t);
+    int64_t cur = return_by_us.load();
+    while (us < cur && !return_by_us.compare_exchange_weak(cur, us)) {
+    }
   }
   StopReason stop() const { return static_cast<StopReason>(stop_reason.load()); }
+  std::optional<absl::Time> stopping_since() const {
+    int64_t us = stopping_since_us.load();
+    if (us == 0) return std::nullopt;
+    return absl::FromUnixMicros(us);
+  }
+  absl::Time return_by() const {
+    int64_t us = return_by_us.load();
+    return us == INT64_MAX ? absl::InfiniteFuture() : absl::FromUnixMicros(us);
+  }
 };
 
 // The attempts in flight in this process, until their outcome is stored.

@@ -12,7 +12,7 @@ namespace popqueue::core {
 Heartbeater::Heartbeater(
     std::shared_ptr<store::Store> store, Clock* clock, InFlight* in_flight,
     const WorkerOptions& options, std::string worker_id,
-    std::function<void(std::shared_ptr<Execution>)> on_timeout,
+    std::function<void(const std::shared_ptr<Execution>&)> on_overdue,
     bool store_registry)
     : store_(std::move(store)),
       clock_(clock),
@@ -20,8 +20,9 @@ Heartbeater::Heartbeater(
       // Beat at least three times per lease so one lost beat never loses it.
       interval_(std::min(options.heartbeat_interval, options.lease / 3)),
       lease_(options.lease),
+      stop_grace_(options.stop_grace),
       worker_id_(std::move(worker_id)),
-      on_timeout_(std::move(on_timeout)),
+      on_overdue_(std::move(on_overdue)),
       store_registry_(store_registry) {}
 
 Heartbeater::~Heartbeater() { Stop(); }
@@ -69,13 +70,25 @@ void Heartbeater::Loop() {
 
 absl::Time Heartbeater::EnforceTimeouts(absl::Time now) {
   absl::Time earliest = absl::InfiniteFuture();
+  const absl::Time real_now = absl::Now();
   for (const auto& e : in_flight_->Snapshot()) {
-    if (e->finalized.load()) continue;
-    if (now >= e->deadline) {
-      e->RequestStop(StopReason::kTimeout);
-      if (e->Finalize()) on_timeout_(e);
-    } else {
-      earliest = std::min(earliest, e->deadline);
+    if (e->finalized.load() || !e->started()) continue;
+    if (e->stop() == StopReason::kNone) {
+      if (now < e->deadline) {
+        earliest = std::min(earliest, e->deadline);
+        continue;
+      }
+      e->RequestStop(StopReason::kTimeout, now, stop_grace_);
+      Logf(LogLevel::kInfo, "job %d: timed out after %s; asked the handler to stop", e->job.id,
+           absl::FormatDuration(e->deadline - e->started_at));
+    }
+    if (e->overdue.load()) continue;
+    // return_by is real time; wait for it in the injected clock's terms.
+    const absl::Time return_by = e->return_by();
+    if (real_now >= return_by) {
+      if (!e->overdue.exchange(true)) on_overdue_(e);
+    } else if (return_by != absl::InfiniteFuture()) {
+      earliest = std::min(earliest, now + (return_by - real_now));
     }
   }
   return earliest;
@@ -87,10 +100,16 @@ void Heartbeater::Beat() {
   std::vector<std::shared_ptr<Execution>> execs = in_flight_->Snapshot();
   for (const auto& e : execs) {
     int progress = e->progress.load();
-    params.items.push_back(store::JobHeartbeatItem{
+    store::JobHeartbeatItem item{
         .id = e->job.id,
         .lease_token = e->job.lease_token,
-        .progress = progress >= 0 ? std::optional<int>(progress) : std::nullopt});
+        .progress = progress >= 0 ? std::optional<int>(progress) : std::nullopt};
+    if (std::optional<absl::Time> since = e->stopping_since()) {
+      item.stopping = JobStopping{.reason = std::string(StopReasonName(e->stop())),
+                                  .since = *since,
+                                  .overdue = e->overdue.load()};
+    }
+    params.items.push_back(std::move(item));
   }
   if (!params.items.empty()) {
     auto result = store_->JobHeartbeatMany(params);
@@ -102,7 +121,9 @@ void Heartbeater::Beat() {
       std::set<JobId> cancel(result->cancel_requested.begin(),
                              result->cancel_requested.end());
       for (const auto& e : execs) {
-        if (cancel.count(e->job.id)) e->RequestStop(StopReason::kCancelRequested);
+        if (cancel.count(e->job.id)) {
+          e->RequestStop(StopReason::kCancelRequested, now, stop_grace_);
+        }
         // An outcome already queued but not yet stored is expected to be
         // refused by the store too; only live attempts lose their lease here.
         if (!extended.count(e->job.id) && !e->finalized.load()) {

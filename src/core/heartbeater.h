@@ -1,12 +1,15 @@
 // The heartbeater: keeps this process's leases alive and enforces timeouts.
 //
 // Every heartbeat interval it extends the lease of every attempt in flight in
-// one JobHeartbeatMany call (with progress). Attempts whose lease the store
-// no longer recognises are told to stop (kLeaseLost) and their outcome is
-// dropped: another worker may own the job now. Attempts for which Cancel()
-// was called are told to stop (kCancelRequested). Between heartbeats it wakes
-// at the earliest handler deadline and records a timeout failure at once, so
-// the job can be retried elsewhere while the late handler unwinds.
+// one JobHeartbeatMany call (with progress, and for attempts asked to stop
+// why and since when, so the job shows it everywhere). Attempts whose lease
+// the store no longer recognises are told to stop (kLeaseLost) and their
+// outcome is dropped: another worker may own the job now. Attempts for which
+// Cancel() was called are told to stop (kCancelRequested). Between heartbeats
+// it wakes at the earliest handler deadline and tells that handler to stop
+// (kTimeout); the attempt keeps its lease until the handler returns, and only
+// then is its failure recorded (execution.h). A handler still running
+// stop_grace after a stop request is reported overdue, once.
 // It also heartbeats this worker in the registry.
 #ifndef POPQUEUE_CORE_HEARTBEATER_H_
 #define POPQUEUE_CORE_HEARTBEATER_H_
@@ -28,13 +31,13 @@ namespace popqueue::core {
 
 class Heartbeater {
  public:
-  // `on_timeout(exec)` records the timeout outcome (called at most once per
-  // attempt, after Finalize() succeeded). `store_registry`: also heartbeat
-  // the store's worker registry (false when a shared coordinator keeps it).
+  // `on_overdue(exec)` reports a handler past its hard limit (called once
+  // per attempt). `store_registry`: also heartbeat the store's worker
+  // registry (false when a shared coordinator keeps it).
   Heartbeater(std::shared_ptr<store::Store> store, Clock* clock,
               InFlight* in_flight, const WorkerOptions& options,
               std::string worker_id,
-              std::function<void(std::shared_ptr<Execution>)> on_timeout,
+              std::function<void(const std::shared_ptr<Execution>&)> on_overdue,
               bool store_registry = true);
   ~Heartbeater();
 
@@ -46,6 +49,7 @@ class Heartbeater {
  private:
   void Loop();
   void Beat();
+  // Asks handlers past their deadline to stop and reports overdue ones.
   // Returns the earliest deadline among attempts still running.
   absl::Time EnforceTimeouts(absl::Time now);
 
@@ -54,8 +58,9 @@ class Heartbeater {
   InFlight* const in_flight_;
   const absl::Duration interval_;
   const absl::Duration lease_;
+  const absl::Duration stop_grace_;
   const std::string worker_id_;
-  const std::function<void(std::shared_ptr<Execution>)> on_timeout_;
+  const std::function<void(const std::shared_ptr<Execution>&)> on_overdue_;
   const bool store_registry_;
 
   Mutex mu_;

@@ -7,7 +7,9 @@
 // by the lease token. The server-side state of remote workers (the jobs
 // each holds, the limits, the registry, long-poll wake-ups) is the Queue's
 // core::RemoteWorkers, shared by every RemoteWorkerApi of that Queue; the
-// outcomes raise the Queue's job events like the local workers' do.
+// outcomes raise the Queue's job events like the local workers' do. A job
+// past its timeout keeps its lease while its worker heartbeats it; the
+// heartbeat answer tells the worker to stop (`stop`).
 #include "popqueue/remote_worker.h"
 
 #include <algorithm>
@@ -288,6 +290,31 @@ absl::StatusOr<RemoteHeartbeatResult> RemoteWorkerApi::Heartbeat(
     params.items.push_back(store::JobHeartbeatItem{
         .id = item.id, .lease_token = item.lease_token, .progress = progress});
   }
+  // Past its timeout: the worker is told to stop, and the job shows it (the
+  // stop request rides on this heartbeat, since = picked_at + timeout, the
+  // same on every beat). The timeout counts from the claim. The job's record
+  // is the one kept when it was fetched here; one read when this server did
+  // not hand it out.
+  const absl::Time now = params.now;
+  for (store::JobHeartbeatItem& item : params.items) {
+    std::optional<Job> job = impl.remote_workers()->Find(item.id);
+    if (!job || job->lease_token != item.lease_token) {
+      auto read = impl.store()->JobGet(store::JobGetParams{.id = item.id});
+      if (!read.ok()) continue;  // the heartbeat below reports it lost, or fails
+      job = *std::move(read);
+    }
+    if (job->state != JobState::kRunning || job->lease_token != item.lease_token ||
+        !job->picked_at) {
+      continue;
+    }
+    const absl::Duration timeout =
+        job->timeout > absl::ZeroDuration() ? job->timeout : impl.config().worker.default_timeout;
+    const absl::Time deadline = *job->picked_at + timeout;
+    if (now < deadline) continue;
+    item.stopping = JobStopping{.reason = "timeout",
+                                .since = deadline,
+                                .overdue = now >= deadline + impl.config().worker.stop_grace};
+  }
   auto beat = impl.store()->JobHeartbeatMany(params);
   if (!beat.ok()) return beat.status();
   RemoteHeartbeatResult result{.extended = std::move(beat->extended),
@@ -298,6 +325,13 @@ absl::StatusOr<RemoteHeartbeatResult> RemoteWorkerApi::Heartbeat(
   }
   std::shared_ptr<core::RemoteWorkers> remote = impl.remote_workers();
   for (JobId id : result.lost) remote->Release(id);
+  std::set<JobId> stop(result.cancel_requested.begin(), result.cancel_requested.end());
+  for (const store::JobHeartbeatItem& item : params.items) {
+    if (item.stopping && held.count(item.id)) stop.insert(item.id);
+  }
+  for (const RemoteHeartbeatItem& item : items) {
+    if (stop.erase(item.id)) result.stop.push_back(item.id);
+  }
   if (!worker_id.empty()) {
     remote->Beat(worker_id, result.extended, *length);
     TouchRegistry(worker_id, address, {});

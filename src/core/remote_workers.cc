@@ -313,6 +313,17 @@ std::optional<Job> RemoteWorkers::Release(JobId id) {
   return job;
 }
 
+std::optional<Job> RemoteWorkers::Find(JobId id) {
+  MutexLock lock(&mu_);
+  auto it = holder_.find(id);
+  if (it == holder_.end()) return std::nullopt;
+  auto w = workers_.find(it->second);
+  if (w == workers_.end()) return std::nullopt;
+  auto h = w->second.held.find(id);
+  if (h == w->second.held.end()) return std::nullopt;
+  return h->second.job;
+}
+
 void RemoteWorkers::Beat(const std::string& worker, const std::vector<JobId>& extended,
                          absl::Duration lease) {
   MutexLock lock(&mu_);

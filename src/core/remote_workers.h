@@ -85,6 +85,8 @@ class RemoteWorkers {
   // The job is finished or lost: no longer held. Returns its record as
   // fetched, when some worker held it here.
   std::optional<Job> Release(JobId id) ABSL_LOCKS_EXCLUDED(mu_);
+  // The record of a job some worker holds here (as fetched), if any.
+  std::optional<Job> Find(JobId id) ABSL_LOCKS_EXCLUDED(mu_);
   // A heartbeat of `worker`: `extended` jobs hold until now + lease.
   void Beat(const std::string& worker, const std::vector<JobId>& extended, absl::Duration lease)
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -4,6 +4,7 @@
 #include <exception>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -27,6 +28,9 @@ class ContextImpl : public JobContext {
   explicit ContextImpl(Execution* e) : e_(e) {}
   const Job& job() const override { return e_->job; }
   bool cancelled() const override { return e_->stop() != StopReason::kNone; }
+  absl::Time stop_deadline() const override {
+    return cancelled() ? e_->return_by() : absl::InfiniteFuture();
+  }
   void SetProgress(int percent) override {
     e_->progress.store(std::clamp(percent, 0, 100));
   }
@@ -53,6 +57,10 @@ std::string_view StopReasonText(StopReason r) {
 
 Runtime::Runtime(RuntimeParams params)
     : p_(std::move(params)), limiter_(p_.options) {
+  for (auto& [name, handler] : p_.handlers) {
+    handlers_[name] = std::make_shared<const ContextHandler>(std::move(handler));
+  }
+  p_.handlers.clear();
   gate_ = std::make_unique<RateGate>(p_.coordinator, p_.options);
   if (gate_->active() && !p_.coordinator) {
     // No coordinator given: limits hold within this process.
@@ -87,12 +95,12 @@ absl::Status Runtime::Start() {
       p_.options.completer_batch, [this](const JobEvent& e) { Emit(e); });
   heartbeater_ = std::make_unique<Heartbeater>(
       p_.store, p_.clock, &in_flight_, p_.options, p_.worker_id,
-      [this](std::shared_ptr<Execution> e) {
-        completer_->Add(Decide(
-            e,
-            absl::DeadlineExceededError(absl::StrFormat(
-                "timed out after %s", absl::FormatDuration(e->deadline - e->started_at))),
-            std::nullopt, p_.clock->Now() - e->started_at));
+      [this](const std::shared_ptr<Execution>& e) {
+        Logf(LogLevel::kError,
+             "job %d (%s): the handler ignores the stop request (%s): still running %s "
+             "after it; its slot stays busy until it returns",
+             e->job.id, e->job.name, StopReasonText(e->stop()),
+             absl::FormatDuration(p_.options.stop_grace));
       },
       /*store_registry=*/!p_.coordinator || !p_.coordinator->SharedAcrossProcesses());
   maintenance_ = std::make_unique<Maintenance>(p_.store, p_.clock, p_.options,
@@ -120,7 +128,11 @@ absl::Status Runtime::Start() {
     MutexLock lock(&mu_);
     threads = limiter_.configured();
   }
-  for (int i = 0; i < threads; ++i) executors_.push_back(StartThread([this] { ExecLoop(); }));
+  for (int i = 0; i < threads; ++i) {
+    auto slot = std::make_shared<ExecutorSlot>();
+    slot->thread = StartThread([this, slot] { ExecLoop(slot); });
+    executors_.push_back(std::move(slot));
+  }
   fetcher_ = StartThread([this] { FetchLoop(); });
   return absl::OkStatus();
 }
@@ -145,13 +157,26 @@ ConcurrencyStats Runtime::concurrency() {
     s.running = limiter_.busy();
   }
   s.held = gate_->held();
+  for (const auto& e : in_flight_.Snapshot()) {
+    if (!e->started() || e->finalized.load() || e->stop() == StopReason::kNone) continue;
+    ++s.stopping;
+    if (e->overdue.load()) ++s.overdue;
+  }
+  {
+    MutexLock lock(&mu_);
+    s.overruns = overruns_;
+    s.overrun_seconds = overrun_seconds_;
+  }
   s.resource_aware = monitor_ != nullptr;
   if (monitor_) s.load = monitor_->last_reading();
   return s;
 }
 
 void Runtime::RequestCancel(JobId id) {
-  if (auto e = in_flight_.Find(id)) e->RequestStop(StopReason::kCancelRequested);
+  if (auto e = in_flight_.Find(id)) {
+    e->RequestStop(StopReason::kCancelRequested, p_.clock->Now(), p_.options.stop_grace);
+    heartbeater_->Wake();
+  }
 }
 
 bool Runtime::stopped() {
@@ -323,7 +348,9 @@ std::shared_ptr<Execution> Runtime::Unhold(const std::shared_ptr<Execution>& hel
   if (!held->Finalize()) return nullptr;
   auto e = std::make_shared<Execution>(held->job);
   SetDeadline(*e, p_.clock->Now());
-  if (held->stop() != StopReason::kNone) e->RequestStop(held->stop());
+  if (held->stop() != StopReason::kNone) {
+    e->RequestStop(held->stop(), p_.clock->Now(), p_.options.stop_grace);
+  }
   in_flight_.Add(e);
   return e;
 }
@@ -337,7 +364,9 @@ void Runtime::Enqueue(std::vector<std::shared_ptr<Execution>> execs) {
   }
 }
 
-void Runtime::ExecLoop() {
+void Runtime::ExecLoop(const std::shared_ptr<ExecutorSlot>& slot) {
+  // The slot's lock is held except while a handler runs (see ExecutorSlot).
+  slot->mu.Lock();
   std::shared_ptr<Execution> exec;
   while (true) {
     if (exec == nullptr) {
@@ -346,13 +375,17 @@ void Runtime::ExecLoop() {
         return exit_ || !ready_.empty();
       };
       mu_.Await(absl::Condition(&cond));
-      if (ready_.empty()) return;
+      if (ready_.empty()) break;
       exec = std::move(ready_.front());
       ready_.pop_front();
     }
     // Real time, whatever the queue's clock: it sizes the claims ahead.
     const absl::Time t0 = absl::Now();
-    Run(exec);
+    if (!Run(exec, *slot)) {
+      // Abandoned by Stop(): the Runtime may be gone; touch nothing of it.
+      slot->mu.Unlock();
+      return;
+    }
     const double handler_seconds = absl::ToDoubleSeconds(absl::Now() - t0);
     const std::string queue = exec->job.queue;
     std::shared_ptr<Execution> next;
@@ -370,6 +403,8 @@ void Runtime::ExecLoop() {
     }
     exec = next != nullptr ? StartAhead(next) : nullptr;
   }
+  slot->done = true;
+  slot->mu.Unlock();
 }
 
 int Runtime::AheadTargetLocked(const std::string& queue, const Ahead& a) const {
@@ -402,34 +437,59 @@ std::shared_ptr<Execution> Runtime::StartAhead(const std::shared_ptr<Execution>&
   return e;
 }
 
-void Runtime::Run(const std::shared_ptr<Execution>& exec) {
+bool Runtime::Run(const std::shared_ptr<Execution>& exec, ExecutorSlot& slot) {
   const Job& job = exec->job;
-  if (exec->finalized.load()) return;  // released at shutdown before it started
+  if (exec->finalized.load()) return true;  // released at shutdown before it started
   Emit(JobEvent{.kind = JobEvent::Kind::kStarted, .job = job});
 
   absl::Status status;
   ContextImpl ctx(exec.get());
-  auto handler = p_.handlers.find(job.name);
-  if (handler == p_.handlers.end()) {
+  auto found = handlers_.find(job.name);
+  if (found == handlers_.end()) {
     status = absl::NotFoundError(absl::StrFormat(
         "no handler defined for job name \"%s\" in worker %s", job.name, p_.worker_id));
   } else {
+    // Its own reference: an abandoned handler may outlive the Runtime.
+    std::shared_ptr<const ContextHandler> handler = found->second;
+    slot.mu.Unlock();
     try {
-      status = handler->second(ctx);
+      status = (*handler)(ctx);
     } catch (const std::exception& e) {
       status = absl::UnknownError(absl::StrFormat("handler threw: %s", e.what()));
     } catch (...) {
       status = absl::UnknownError("handler threw a non-standard exception");
     }
+    slot.mu.Lock();
+    if (slot.abandoned) return false;
   }
-  absl::Duration elapsed = p_.clock->Now() - exec->started_at;
-  if (!exec->Finalize()) return;  // timed out, lease lost or released already
+  const absl::Time now = p_.clock->Now();
+  absl::Duration elapsed = now - exec->started_at;
+  if (std::optional<absl::Time> since = exec->stopping_since()) {
+    MutexLock lock(&mu_);
+    ++overruns_;
+    overrun_seconds_ += absl::ToDoubleSeconds(std::max(now - *since, absl::ZeroDuration()));
+  }
+  if (!exec->Finalize()) return true;  // lease lost or released already
+  if (exec->stop() == StopReason::kTimeout) {
+    // The attempt failed by its timeout, whatever the handler returned once
+    // it stopped.
+    status = absl::DeadlineExceededError(absl::StrFormat(
+        "timed out after %s; the handler stopped %s later (%s)",
+        absl::FormatDuration(exec->deadline - exec->started_at),
+        absl::FormatDuration(std::max(now - exec->deadline, absl::ZeroDuration())),
+        status.ok() ? std::string("it returned success")
+                    : std::string(status.message().empty()
+                                      ? absl::StatusCodeToString(status.code())
+                                      : std::string(status.message()))));
+  }
   completer_->Add(Decide(exec, status, std::move(ctx.result()), elapsed));
+  return true;
 }
 
 Outcome Runtime::Decide(const std::shared_ptr<Execution>& exec,
                         const absl::Status& status,
-                        std::optional<std::string> result, absl::Duration elapsed) {
+                        std::optional<std::string> result, absl::Duration elapsed,
+                        const std::string& released_why) {
   const Job& job = exec->job;
   Outcome o{.exec = exec, .elapsed = elapsed};
   StopReason stop = exec->stop();
@@ -447,6 +507,7 @@ Outcome Runtime::Decide(const std::shared_ptr<Execution>& exec,
     o.run_at = p_.clock->Now();
     o.released = true;
     o.error = absl::StrFormat("%s: released by %s", StopReasonText(stop), p_.worker_id);
+    if (!released_why.empty()) absl::StrAppend(&o.error, ": ", released_why);
     return o;
   }
   const FailureDecision d =
@@ -506,30 +567,82 @@ void Runtime::Stop() {
     }
   }
 
-  // Drain: wait for running handlers up to the deadline.
+  // Drain: wait for running handlers, then ask those still running to stop
+  // and give them the last stop_grace (at most half) of the deadline to
+  // return, so that what is released below has stopped (an `--exec` command
+  // is killed by then) unless its handler ignores every request.
+  // The release leaves a tenth of the deadline (at most 500 ms) to store the
+  // outcomes, resign and deregister, so the whole Stop() fits in it.
+  const absl::Duration reserve =
+      std::min(absl::Milliseconds(500), p_.options.shutdown_deadline / 10);
+  const absl::Time release_at = absl::Now() + p_.options.shutdown_deadline - reserve;
+  const absl::Duration window = std::min(p_.options.stop_grace, p_.options.shutdown_deadline / 2);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return ready_.empty() && limiter_.busy() == 0;
+  };
+  bool drained = false;
+  int busy = 0;
   {
     MutexLock lock(&mu_);
-    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return ready_.empty() && limiter_.busy() == 0;
-    };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&idle), p_.options.shutdown_deadline)) {
+    drained = mu_.AwaitWithTimeout(absl::Condition(&idle), release_at - window - absl::Now());
+    busy = limiter_.busy();
+  }
+  if (!drained) {
+    Logf(LogLevel::kWarn, "drain deadline near: asking %d running handlers to stop", busy);
+    for (const auto& e : in_flight_.Snapshot()) {
+      e->RequestStop(StopReason::kShutdown, p_.clock->Now());
+      e->ReturnBy(release_at);
+    }
+    MutexLock lock(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(&idle), release_at - absl::Now())) {
       Logf(LogLevel::kWarn,
            "drain deadline passed: releasing jobs still running for another attempt");
     }
   }
-  // Release what still runs; their handlers see cancelled().
+  // Release what still runs: handlers that ignored the stop request.
   for (const auto& e : in_flight_.Snapshot()) {
-    e->RequestStop(StopReason::kShutdown);
-    if (e->Finalize()) {
-      completer_->Add(Decide(e, absl::CancelledError("shutdown"), std::nullopt,
-                             p_.clock->Now() - e->started_at));
+    e->RequestStop(StopReason::kShutdown, p_.clock->Now());
+    if (!e->Finalize()) continue;
+    // Not started (claimed ahead, queued): plainly released. Started: its
+    // handler ignored the stop request; say so.
+    absl::Status status = absl::CancelledError("shutdown");
+    std::string why;
+    const absl::Time now = p_.clock->Now();
+    if (std::optional<absl::Time> since = e->stopping_since(); since && e->started()) {
+      why = absl::StrFormat("the handler was still running %s after it was asked to stop (%s)",
+                            absl::FormatDuration(now - *since), StopReasonText(e->stop()));
+      // A timeout or cancel decides the attempt as usual; the reason says
+      // it was released, not stopped.
+      status = absl::CancelledError(
+          absl::StrFormat("released at shutdown by %s: %s", p_.worker_id, why));
+      Logf(LogLevel::kError, "job %d: released at shutdown: %s", e->job.id, why);
+      MutexLock lock(&mu_);
+      ++overruns_;
+      overrun_seconds_ += absl::ToDoubleSeconds(std::max(now - *since, absl::ZeroDuration()));
     }
+    completer_->Add(Decide(e, status, std::nullopt, now - e->started_at, why));
   }
   {
     MutexLock lock(&mu_);
     exit_ = true;
   }
-  for (std::thread& t : executors_) t.join();
+  // An executor still inside a handler now ignores every request: leave its
+  // thread behind (it touches nothing of this Runtime when the handler
+  // returns) so that Stop() ends by the deadline.
+  for (const std::shared_ptr<ExecutorSlot>& slot : executors_) {
+    slot->mu.Lock();
+    const bool done = slot->done;
+    if (!done) slot->abandoned = true;
+    slot->mu.Unlock();
+    if (done) {
+      slot->thread.join();
+    } else {
+      Logf(LogLevel::kError,
+           "an executor thread is still inside a handler that ignores the stop request; "
+           "leaving it behind");
+      slot->thread.detach();
+    }
+  }
   heartbeater_->Stop();
   completer_->Stop(absl::Seconds(10));
   maintenance_->Stop();

@@ -29,11 +29,17 @@
 // which may start by the RateGate (rate limits per queue and per job name);
 // see docs/concurrency.md.
 //
-// Shutdown (Stop): stop fetching; release jobs held for a rate limit; wait up
-// to the drain deadline for running
-// handlers; release what still runs (retryable at once, another worker may
-// take it) and tell those handlers to stop; join; flush outcomes; resign
-// leadership and deregister.
+// Timeouts and cancels ask a handler to stop; its attempt keeps its lease
+// until it has returned (execution.h), and its slot stays busy meanwhile.
+//
+// Shutdown (Stop): stop fetching; release jobs held for a rate limit; wait
+// for running handlers until stop_grace (at most half the deadline) before
+// the release time (the drain deadline less a tenth of it, at most 500 ms,
+// kept for storing the outcomes), then ask them to stop and wait until then;
+// release what still runs (retryable at once, another worker may take it;
+// the error says the handler ignored the stop request); join the executors,
+// leaving behind (detached) any still inside such a handler, so Stop() ends
+// by the deadline; flush outcomes; resign leadership and deregister.
 #ifndef POPQUEUE_CORE_RUNTIME_H_
 #define POPQUEUE_CORE_RUNTIME_H_
 
@@ -128,14 +134,29 @@ class Runtime {
   // the slot given back) when its lease was lost while it waited.
   std::shared_ptr<Execution> StartAhead(const std::shared_ptr<Execution>& waiting)
       ABSL_LOCKS_EXCLUDED(mu_);
-  void ExecLoop();
-  void Run(const std::shared_ptr<Execution>& exec);
+  // One executor thread. Its lock `mu` is held except while a handler runs,
+  // so Stop() can tell an idle executor (it joins) from one inside a
+  // handler that ignored the stop request (it sets `abandoned` and detaches;
+  // once the handler returns, the thread sees it and touches nothing more).
+  struct ExecutorSlot {
+    Mutex mu;
+    bool abandoned ABSL_GUARDED_BY(mu) = false;
+    bool done ABSL_GUARDED_BY(mu) = false;  // the loop has exited
+    std::thread thread;
+  };
+  void ExecLoop(const std::shared_ptr<ExecutorSlot>& slot) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // False when Stop() abandoned the slot while the handler ran.
+  bool Run(const std::shared_ptr<Execution>& exec, ExecutorSlot& slot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(slot.mu) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // `released_why`: for a shutdown release, why the handler did not stop.
   Outcome Decide(const std::shared_ptr<Execution>& exec, const absl::Status& status,
-                 std::optional<std::string> result, absl::Duration elapsed);
+                 std::optional<std::string> result, absl::Duration elapsed,
+                 const std::string& released_why = "");
   void Emit(const JobEvent& event);
   void OnNotify(const std::string& queue) ABSL_LOCKS_EXCLUDED(mu_);
 
-  RuntimeParams p_;
+  RuntimeParams p_;  // p_.handlers moved into handlers_
+  std::map<std::string, std::shared_ptr<const ContextHandler>> handlers_;
   InFlight in_flight_;
   std::unique_ptr<Completer> completer_;
   std::unique_ptr<Heartbeater> heartbeater_;
@@ -156,10 +177,13 @@ class Runtime {
   bool exit_ ABSL_GUARDED_BY(mu_) = false;      // executor threads exit
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;   // Stop() finished
   bool started_ ABSL_GUARDED_BY(mu_) = false;
+  // Attempts that ran past a stop request, and by how long in total.
+  int64_t overruns_ ABSL_GUARDED_BY(mu_) = 0;
+  double overrun_seconds_ ABSL_GUARDED_BY(mu_) = 0;
   Mutex stop_mu_;  // serializes Stop()
 
   std::thread fetcher_;
-  std::vector<std::thread> executors_;
+  std::vector<std::shared_ptr<ExecutorSlot>> executors_;
 };
 
 }  // namespace popqueue::core

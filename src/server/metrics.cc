@@ -184,6 +184,22 @@ std::string RenderConcurrency(const ConcurrencyStats& s) {
       "rate limit.\n"
       "# TYPE popqueue_rate_limit_held_jobs gauge\npopqueue_rate_limit_held_jobs %d\n",
       s.limit, s.configured, s.running, s.held);
+  absl::StrAppendFormat(
+      &out,
+      "# HELP popqueue_handlers_stopping Handlers still running after a timeout or cancel "
+      "asked them to stop (their jobs keep the lease).\n"
+      "# TYPE popqueue_handlers_stopping gauge\npopqueue_handlers_stopping %d\n"
+      "# HELP popqueue_handlers_overdue Handlers still running past the hard limit (the stop "
+      "request plus stopGrace); their slots stay busy.\n"
+      "# TYPE popqueue_handlers_overdue gauge\npopqueue_handlers_overdue %d\n"
+      "# HELP popqueue_handler_overruns_total Attempts whose handler ran on after a stop "
+      "request.\n"
+      "# TYPE popqueue_handler_overruns_total counter\npopqueue_handler_overruns_total %d\n"
+      "# HELP popqueue_handler_overrun_seconds_total Seconds handlers ran on after a stop "
+      "request, summed.\n"
+      "# TYPE popqueue_handler_overrun_seconds_total counter\n"
+      "popqueue_handler_overrun_seconds_total %.3f\n",
+      s.stopping, s.overdue, s.overruns, s.overrun_seconds);
   if (s.load) {
     absl::StrAppendFormat(
         &out,

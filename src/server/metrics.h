@@ -101,7 +101,10 @@ class Metrics {
 // gauges: popqueue_concurrency_limit (the limit in force, lowered under load
 // when resource-aware), popqueue_concurrency_configured, popqueue_concurrency_
 // running, popqueue_rate_limit_held_jobs and, when resource-aware,
-// popqueue_load_cpu_ratio / popqueue_load_memory_ratio. Empty when this
+// popqueue_load_cpu_ratio / popqueue_load_memory_ratio; and the handlers
+// asked to stop: popqueue_handlers_stopping, popqueue_handlers_overdue
+// (gauges), popqueue_handler_overruns_total and
+// popqueue_handler_overrun_seconds_total (counters). Empty when this
 // process runs no workers.
 std::string RenderConcurrency(const ConcurrencyStats& stats);
 

@@ -75,7 +75,7 @@ struct JobClaimParams {
   int64_t lease_token = 0;  // fencing token recorded on every claimed job
 };
 // Claimed jobs, now running: attempt incremented, picked_at = now,
-// lease_expires_at = now + lease, in claim order.
+// lease_expires_at = now + lease, `stopping` cleared, in claim order.
 using JobClaimResult = std::vector<Job>;
 
 struct JobCompleteItem {
@@ -108,6 +108,9 @@ struct JobHeartbeatItem {
   JobId id = 0;
   int64_t lease_token = 0;
   std::optional<int> progress;  // 0..100
+  // Set once the worker asked the handler to stop: stored as the job's
+  // `stopping` (when the lease matched). Unset = leave it as it is.
+  std::optional<JobStopping> stopping;
 };
 struct JobHeartbeatManyParams {
   std::vector<JobHeartbeatItem> items;

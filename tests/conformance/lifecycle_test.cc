@@ -150,6 +150,76 @@ TEST_P(StoreConformanceTest, HeartbeatExtendsLeaseAndReportsLossAndCancel) {
   EXPECT_EQ(got.progress, 40);  // kept when not reported
 }
 
+// A worker that asked a handler to stop (timeout, cancel) says so with its
+// heartbeats: stored with the lease (fenced), kept by beats that do not
+// report it, updated when reported again, cleared by the next claim.
+TEST_P(StoreConformanceTest, HeartbeatStoresStopRequestUntilNextClaim) {
+  NewJob job = Job();
+  job.max_attempts = 2;
+  PQ_ASSERT_OK(Insert(job));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 1, kT0, 10));
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_FALSE(claimed[0].stopping.has_value());
+  PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, Get(job.id));
+  EXPECT_FALSE(got.stopping.has_value());
+
+  const absl::Time since = kT0 + absl::Seconds(5);
+  const JobStopping stop{.reason = "timeout", .since = since};
+  PQ_ASSERT_OK_AND_ASSIGN(
+      auto beat, db().JobHeartbeatMany({.items = {{.id = job.id, .lease_token = 11,
+                                                   .stopping = JobStopping{.reason = "cancel"}}},
+                                        .now = since,
+                                        .lease = absl::Seconds(30)}));
+  EXPECT_TRUE(beat.extended.empty());  // another lease: nothing written
+  PQ_ASSERT_OK_AND_ASSIGN(got, Get(job.id));
+  EXPECT_FALSE(got.stopping.has_value());
+
+  PQ_ASSERT_OK_AND_ASSIGN(
+      beat, db().JobHeartbeatMany({.items = {{.id = job.id, .lease_token = 10, .stopping = stop}},
+                                   .now = since,
+                                   .lease = absl::Seconds(30)}));
+  EXPECT_EQ(beat.extended, std::vector<JobId>{job.id});
+  PQ_ASSERT_OK_AND_ASSIGN(got, Get(job.id));
+  ASSERT_TRUE(got.stopping.has_value());
+  EXPECT_EQ(got.stopping->reason, "timeout");
+  EXPECT_EQ(got.stopping->since, since);
+  EXPECT_FALSE(got.stopping->overdue);
+
+  PQ_ASSERT_OK_AND_ASSIGN(
+      beat, db().JobHeartbeatMany({.items = {{.id = job.id, .lease_token = 10, .progress = 7}},
+                                   .now = since + absl::Seconds(1),
+                                   .lease = absl::Seconds(30)}));
+  PQ_ASSERT_OK_AND_ASSIGN(got, Get(job.id));
+  ASSERT_TRUE(got.stopping.has_value());  // kept when not reported
+  EXPECT_EQ(got.stopping->reason, "timeout");
+  EXPECT_EQ(got.stopping->since, since);
+
+  PQ_ASSERT_OK_AND_ASSIGN(
+      beat, db().JobHeartbeatMany(
+                {.items = {{.id = job.id,
+                            .lease_token = 10,
+                            .stopping = JobStopping{.reason = "timeout", .since = since,
+                                                    .overdue = true}}},
+                 .now = since + absl::Seconds(2),
+                 .lease = absl::Seconds(30)}));
+  PQ_ASSERT_OK_AND_ASSIGN(got, Get(job.id));
+  ASSERT_TRUE(got.stopping.has_value());
+  EXPECT_TRUE(got.stopping->overdue);
+  PQ_ASSERT_OK_AND_ASSIGN(JobPage page, db().JobList({}));
+  ASSERT_EQ(page.jobs.size(), 1u);
+  ASSERT_TRUE(page.jobs[0].stopping.has_value());
+  EXPECT_EQ(page.jobs[0].stopping->reason, "timeout");
+
+  // The attempt ends; the retry's claim starts with no stop request.
+  ASSERT_TRUE(Fail(job.id, 10, JobState::kRetryable, since + absl::Seconds(3), "timed out",
+                   since + absl::Seconds(3)));
+  PQ_ASSERT_OK_AND_ASSIGN(claimed, Claim({"default"}, 1, since + absl::Seconds(4), 12));
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_FALSE(claimed[0].stopping.has_value());
+  PQ_ASSERT_OK_AND_ASSIGN(got, Get(job.id));
+  EXPECT_FALSE(got.stopping.has_value());
+}
+
 TEST_P(StoreConformanceTest, ExpiredLeasesAreRescued) {
   NewJob again = Job();  // attempts remain: back to retryable
   again.max_attempts = 2;

@@ -551,6 +551,71 @@ TEST_F(GrpcServiceTest, CancelOfRunningJobReachesTheWorker) {
   EXPECT_EQ(Get(id).state(), "cancelled");
 }
 
+// Issue 27: a remote job past its timeout keeps its lease while its worker
+// heartbeats it (no rescue, no retry beside it); the answer says stop, and
+// the job shows the stop request, overdue once stopGrace (5 s) has passed.
+TEST_F(GrpcServiceTest, TimedOutRemoteJobKeepsItsLeaseAndIsToldToStop) {
+  EnqueueJobsRequest req;
+  JobSpec* spec = req.add_jobs();
+  spec->set_name("slow");
+  spec->mutable_timeout()->set_seconds(10);
+  EnqueueJobsResponse resp;
+  ASSERT_TRUE(stub_->Enqueue(Ctx().get(), req, &resp).ok());
+  const std::string id = resp.results(0).id();
+  auto jobs = Fetch(10, /*lease_seconds=*/30);
+  ASSERT_EQ(jobs.size(), 1u);
+  const absl::Time picked = clock_.Now();
+  auto beat = [&]() {
+    HeartbeatRequest hb;
+    HeartbeatItem* item = hb.add_items();
+    item->set_job_id(id);
+    item->set_lease_token(jobs[0].lease_token());
+    HeartbeatResponse hr;
+    grpc::Status s = stub_->Heartbeat(Ctx().get(), hb, &hr);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return hr;
+  };
+  clock_.Advance(absl::Seconds(5));
+  HeartbeatResponse hr = beat();
+  EXPECT_THAT(hr.extended_ids(), ElementsAre(id));
+  EXPECT_THAT(hr.stop_ids(), IsEmpty());
+  EXPECT_FALSE(Get(id).has_stopping());
+
+  clock_.Advance(absl::Seconds(6));  // 11 s: past the 10 s timeout
+  hr = beat();
+  EXPECT_THAT(hr.extended_ids(), ElementsAre(id));
+  EXPECT_THAT(hr.stop_ids(), ElementsAre(id));
+  JobRecord job = Get(id);
+  EXPECT_EQ(job.state(), "running");
+  EXPECT_TRUE(job.timed_out());
+  ASSERT_TRUE(job.has_stopping());
+  EXPECT_EQ(job.stopping().reason(), "timeout");
+  EXPECT_EQ(job.stopping().since().seconds(), absl::ToUnixSeconds(picked) + 10);
+  EXPECT_FALSE(job.stopping().overdue());
+
+  // Still heartbeated: the rescuer leaves it alone, well past the first lease.
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(absl::Seconds(20));
+    hr = beat();
+    EXPECT_THAT(hr.stop_ids(), ElementsAre(id));
+    auto rescued = queue_->RedistributeJobs();
+    ASSERT_TRUE(rescued.ok()) << rescued.status();
+    EXPECT_EQ(*rescued, 0);
+  }
+  job = Get(id);
+  EXPECT_EQ(job.state(), "running");
+  EXPECT_EQ(job.attempt(), 1);
+  EXPECT_TRUE(job.stopping().overdue());
+  EXPECT_EQ(job.stopping().since().seconds(), absl::ToUnixSeconds(picked) + 10);
+
+  FailJobResponse fr;
+  ASSERT_TRUE(Fail(id, jobs[0].lease_token(), "stopped after its timeout", &fr).ok());
+  EXPECT_EQ(fr.state(), "retryable");
+  job = Get(id);
+  EXPECT_FALSE(job.has_stopping());  // not running any more
+  EXPECT_FALSE(job.timed_out());
+}
+
 TEST_F(GrpcServiceTest, WorkerRequestsAreValidated) {
   FetchJobsRequest no_worker;
   FetchJobsResponse fr;

@@ -12,7 +12,9 @@ worker over the wire:
   - checks the outcome through GetJobDetails: the first completed with its
     result, the second dead after retries + 1 attempts, retried by the
     server's policy in between;
-  - checks auth, fencing and error codes, and requeues the dead job.
+  - checks auth, fencing and error codes, and requeues the dead job;
+  - a job past its 1 s timeout stays running under its lease while heartbeated,
+    the answer lists it in stop_ids and the job shows stopping/timed_out.
 
 Exits 0 when everything matched, 1 on a mismatch (with the reason).
 """
@@ -189,6 +191,29 @@ def run(args, grpc, pb, pb_grpc):
     listed = stub.ListJobs(pb.ListJobsRequest(queue="py", states=["available"]),
                            timeout=30)
     expect([j.id for j in listed.jobs] == [bad_id], "ListJobs: %s" % listed)
+
+    # A job past its timeout: told to stop, its lease kept while heartbeated.
+    slow = pb.JobSpec(name="slow", data="{}", queue="py-slow")
+    slow.timeout.FromSeconds(1)
+    slow_id = stub.Enqueue(pb.EnqueueJobsRequest(jobs=[slow]), metadata=auth,
+                           timeout=30).results[0].id
+    fetched = stub.FetchJobs(pb.FetchJobsRequest(
+        queues=["py-slow"], worker_id=worker_id, limit=1, lease_seconds=30),
+        metadata=auth, timeout=30)
+    expect([j.job.id for j in fetched.jobs] == [slow_id], "FetchJobs slow: %s" % fetched)
+    token = fetched.jobs[0].lease_token
+    time.sleep(1.2)
+    beat = stub.Heartbeat(pb.HeartbeatRequest(items=[pb.HeartbeatItem(
+        job_id=slow_id, lease_token=token)]), metadata=auth, timeout=30)
+    expect(list(beat.extended_ids) == [slow_id] and list(beat.stop_ids) == [slow_id],
+           "heartbeat past the timeout: %s" % beat)
+    job = stub.GetJob(pb.GetJobRequest(job_id=slow_id), timeout=30)
+    expect(job.state == "running" and job.timed_out and job.stopping.reason == "timeout",
+           "job past its timeout: %s" % job)
+    out = stub.FailJob(pb.FailJobRequest(job_id=slow_id, lease_token=token,
+                                         error="stopped after its timeout"),
+                       metadata=auth, timeout=30)
+    expect(out.state == "retryable", "FailJob after the timeout: %s" % out.state)
 
 
 if __name__ == "__main__":

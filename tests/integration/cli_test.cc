@@ -22,6 +22,8 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "popqueue/queue.h"
+#include "popqueue/remote_worker.h"
 #include "tests/support/cli_env.h"
 #if POPQUEUE_WITH_REDIS
 #include "tests/redis/redis_cluster_env.h"
@@ -257,6 +259,36 @@ TEST_F(CliTest, JobShowsEveryField) {
   EXPECT_THAT(text.out, HasSubstr("resize"));
   EXPECT_THAT(text.out, HasSubstr("0 of 7"));
   EXPECT_THAT(text.out, HasSubstr("errors:"));
+}
+
+// A running job past its timeout, still heartbeated by its worker (here a
+// remote one, through the store): `popqueue job` says it is stopping.
+TEST_F(CliTest, JobShowsTheStopRequestOfARunningJob) {
+  std::string id = Enqueue({"transcode", "--timeout", "1s"});
+  popqueue::QueueConfig config{.db_url = db_url_};
+  config.worker.handle_signals = false;
+  popqueue::Queue queue(config);
+  ASSERT_TRUE(queue.status().ok()) << queue.status();
+  popqueue::RemoteWorkerApi remote(queue);
+  auto got = remote.FetchJobs({.worker_id = "w-remote", .limit = 1, .lease = absl::Minutes(5)});
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 1u);
+  absl::SleepFor(absl::Milliseconds(1100));
+  auto beat = remote.Heartbeat({{.id = (*got)[0].id, .lease_token = (*got)[0].lease_token}},
+                               absl::Minutes(5));
+  ASSERT_TRUE(beat.ok()) << beat.status();
+  EXPECT_EQ(beat->stop.size(), 1u);
+  json job = RunJson({"job", id});
+  EXPECT_EQ(job["state"], "running");
+  EXPECT_EQ(job["timedOut"], true);
+  EXPECT_EQ(job["stopping"]["reason"], "timeout");
+  EXPECT_EQ(job["stopping"]["overdue"], false);
+  EXPECT_TRUE(job["stopping"]["since"].is_string());
+  Result text = Run({"job", id});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("stopping:"));
+  EXPECT_THAT(text.out, HasSubstr("timed out since"));
+  EXPECT_THAT(text.out, HasSubstr("waiting for the handler to return"));
 }
 
 TEST_F(CliTest, DelayAndScoreScheduleTheJob) {

@@ -21,6 +21,7 @@ namespace popqueue {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::Eventually;
 using testing::TempDir;
 
 // Collects events; tests wait on it instead of sleeping.
@@ -302,6 +303,92 @@ TEST(Queue, StopReleasesJobsStillRunningAfterTheDeadline) {
   EXPECT_EQ(job->state, JobState::kRetryable);
   EXPECT_THAT(job->errors.at(0).message, HasSubstr("worker shutting down"));
   EXPECT_FALSE(queue.running());
+}
+
+// A handler deaf to its timeout keeps its job's lease and its slot: the
+// next job waits, the job shows the stop request and, past the hard limit
+// (timeout + stop_grace), overdue; the metrics count it. Its attempt is
+// recorded only when it returns.
+TEST(Queue, OverdueHandlerIsReportedAndKeepsItsSlot) {
+  TempDir dir;
+  QueueConfig config = FastConfig(dir, /*retries=*/0);
+  config.worker.default_concurrency = 1;
+  config.worker.heartbeat_interval = absl::Milliseconds(50);
+  config.worker.stop_grace = absl::Milliseconds(200);
+  Queue queue(config);
+  static std::atomic<bool> release{false};
+  release = false;
+  ASSERT_TRUE(queue.Define("deaf", [](JobContext&) -> absl::Status {
+    while (!release) absl::SleepFor(absl::Milliseconds(5));
+    return absl::OkStatus();
+  }).ok());
+  ASSERT_TRUE(queue.Define("next", [](const Job&) { return true; }).ok());
+  auto deaf = queue.Enqueue("deaf", "", {.timeout = absl::Milliseconds(200)});
+  ASSERT_TRUE(deaf.ok());
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(Eventually([&] { return queue.GetJob(deaf->id)->state == JobState::kRunning; }));
+  auto next = queue.Enqueue("next", "");
+  ASSERT_TRUE(next.ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto job = queue.GetJob(deaf->id);
+    return job->stopping && job->stopping->overdue;
+  }, absl::Seconds(5)));
+  auto job = queue.GetJob(deaf->id);
+  EXPECT_EQ(job->state, JobState::kRunning);
+  EXPECT_EQ(job->stopping->reason, "timeout");
+  ConcurrencyStats stats = queue.Concurrency();
+  EXPECT_EQ(stats.stopping, 1);
+  EXPECT_EQ(stats.overdue, 1);
+  EXPECT_EQ(stats.running, 1);
+  // The slot is still the deaf handler's.
+  EXPECT_EQ(queue.GetJob(next->id)->state, JobState::kAvailable);
+  release = true;
+  ASSERT_TRUE(Eventually([&] { return queue.GetJob(next->id)->state == JobState::kCompleted; }));
+  job = queue.GetJob(deaf->id);
+  EXPECT_EQ(job->state, JobState::kDead);
+  EXPECT_THAT(job->errors.at(0).message, HasSubstr("timed out after"));
+  stats = queue.Concurrency();
+  EXPECT_EQ(stats.overruns, 1);
+  EXPECT_GE(stats.overrun_seconds, 0.2);
+  queue.Stop();
+}
+
+// Stop() ends within the shutdown deadline even when a handler ignores
+// every request; the job is released with the reason, and the handler's
+// thread, left behind, returns later without touching the destroyed queue.
+TEST(Queue, StopEndsInTimeBesideAHandlerThatNeverStops) {
+  TempDir dir;
+  static std::atomic<bool> release{false};
+  static std::atomic<bool> returned{false};
+  release = false;
+  returned = false;
+  JobId id = 0;
+  {
+    QueueConfig config = FastConfig(dir, /*retries=*/0);
+    config.worker.shutdown_deadline = absl::Milliseconds(600);
+    config.worker.stop_grace = absl::Milliseconds(200);
+    Queue queue(config);
+    ASSERT_TRUE(queue.Define("deaf", [](JobContext&) -> absl::Status {
+      while (!release) absl::SleepFor(absl::Milliseconds(5));
+      returned = true;
+      return absl::OkStatus();
+    }).ok());
+    auto r = queue.Enqueue("deaf", "");
+    ASSERT_TRUE(r.ok());
+    id = r->id;
+    ASSERT_TRUE(queue.StartInBackground().ok());
+    ASSERT_TRUE(Eventually([&] { return queue.GetJob(id)->state == JobState::kRunning; }));
+    const absl::Time t0 = absl::Now();
+    queue.Stop();
+    EXPECT_LE(absl::Now() - t0, absl::Milliseconds(1500));
+    auto job = queue.GetJob(id);
+    EXPECT_EQ(job->state, JobState::kRetryable);
+    EXPECT_THAT(job->errors.at(0).message, HasSubstr("worker shutting down"));
+    EXPECT_THAT(job->errors.at(0).message, HasSubstr("after it was asked to stop"));
+  }
+  release = true;
+  EXPECT_TRUE(Eventually([] { return returned.load(); }, absl::Seconds(5)));
+  absl::SleepFor(absl::Milliseconds(50));  // the thread finishes, touching nothing
 }
 
 // With handle_signals, SIGTERM reaches pop-queue's signal watcher and stops

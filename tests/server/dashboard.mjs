@@ -8,7 +8,8 @@
 // state "dead" lists only dead jobs; the job whose payload is an HTML
 // injection probe shows it as literal text (no element is created, no
 // alert fires); its detail opens; Requeue asks for the token (the server has
-// one), then moves the job to "available". Saves dashboard.png in <out dir>.
+// one), then moves the job to "available"; a running job past its timeout
+// shows that it is stopping, and since when. Saves dashboard.png in <out dir>.
 // Then, against a server with scoped tokens: the page asks for a token
 // before it shows anything; with a read token it shows jobs and refuses
 // Requeue and Pause with the server's sentence (the scope needed); a write
@@ -132,6 +133,25 @@ async function main() {
     // The server agrees.
     const job = await (await fetch(base + '/api/jobs/' + id)).json();
     if (job.state !== 'available') fail('server says the job is ' + job.state);
+
+    // A running job past its timeout, still held by its worker: the detail
+    // says it is stopping, and since when.
+    await page.selectOption('#state-filter', 'running');
+    const runningRow = page.locator('#jobs-table tbody tr[data-id]').filter({ hasText: 'transcode' });
+    await runningRow.first().waitFor({ timeout: TIMEOUT });
+    const runningId = await runningRow.first().getAttribute('data-id');
+    await runningRow.first().click();
+    await page.waitForFunction((want) => document.getElementById('detail-id').textContent === want, runningId);
+    const detail = await page.$$eval('#detail-fields dt', (dts) =>
+      dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent]));
+    const stopping = detail.find(([name]) => name === 'Stopping');
+    if (!stopping || !/^timed out since .+: waiting for the handler to return$/.test(stopping[1])) {
+      fail('stopping not shown: ' + JSON.stringify(detail));
+    }
+    const stoppingJob = await (await fetch(base + '/api/jobs/' + runningId)).json();
+    if (!stoppingJob.timedOut || stoppingJob.stopping?.reason !== 'timeout') {
+      fail('the API does not say the job timed out: ' + JSON.stringify(stoppingJob));
+    }
 
     // Back to all states: charts and tables render.
     await page.selectOption('#state-filter', '');

@@ -1,6 +1,8 @@
 // A seeded pop-queue server for the browser test (dashboard.mjs): a Queue on
 // a temporary SQLite file holding completed, dead, available and scheduled
-// jobs (one dead job's payload is an HTML injection probe), served by
+// jobs (one dead job's payload is an HTML injection probe), and one running
+// job past its timeout that its (remote) worker still heartbeats, so it shows
+// the stop request; served by
 // HttpServer on a free port. Prints "PORT <n>" once listening and serves
 // until stdin closes, then removes the temporary files.
 //
@@ -82,6 +84,26 @@ int Run(const std::string& dir, const std::string& token,
     absl::SleepFor(absl::Milliseconds(10));
   }
   q.Stop();
+  // A remote worker holds "transcode" past its 1 s timeout and heartbeats it:
+  // running, with the stop request (timeout) on the job.
+  {
+    auto t = q.Enqueue("transcode", "{\"codec\":\"av1\"}", {.timeout = absl::Seconds(1)});
+    if (!t.ok()) return Fail("enqueue", t.status());
+    RemoteWorkerApi remote(q);
+    auto got = remote.FetchJobs(
+        {.worker_id = "remote-transcoder", .limit = 1, .lease = absl::Hours(1),
+         .address = "10.9.8.6"});
+    if (!got.ok() || got->size() != 1) {
+      return Fail("fetch transcode", got.ok() ? absl::InternalError("no job") : got.status());
+    }
+    absl::SleepFor(absl::Milliseconds(1100));
+    auto beat = remote.Heartbeat({{.id = (*got)[0].id, .lease_token = (*got)[0].lease_token}},
+                                 absl::Hours(1));
+    if (!beat.ok() || beat->stop.size() != 1) {
+      return Fail("heartbeat transcode",
+                  beat.ok() ? absl::InternalError("not told to stop") : beat.status());
+    }
+  }
   // Jobs no worker will touch while the browser looks.
   if (s = enqueue("resize-image", "{\"w\":640}"); !s.ok()) return Fail("enqueue", s);
   if (s = enqueue("report", "{}", {.delay = absl::Hours(1)}); !s.ok()) return Fail("enqueue", s);

@@ -143,6 +143,13 @@ void ToProto(const Job& job, JobRecord* out) {
     ToDuration(job.backoff_base, out->mutable_backoff_base());
   }
   out->set_cancel_requested(job.cancel_requested);
+  if (job.stopping && job.state == JobState::kRunning) {
+    StopRequest* stopping = out->mutable_stopping();
+    stopping->set_reason(job.stopping->reason);
+    ToTimestamp(job.stopping->since, stopping->mutable_since());
+    stopping->set_overdue(job.stopping->overdue);
+    out->set_timed_out(job.stopping->reason == "timeout");
+  }
 }
 
 void ToJobDetail(const Job& job, JobDetail* out) {

@@ -324,6 +324,7 @@ grpc::Status PopQueueService::Heartbeat(grpc::ServerContext* context,
     for (JobId id : beat->extended) response->add_extended_ids(std::to_string(id));
     for (JobId id : beat->cancel_requested) response->add_cancel_requested_ids(std::to_string(id));
     for (JobId id : beat->lost) response->add_lost_ids(std::to_string(id));
+    for (JobId id : beat->stop) response->add_stop_ids(std::to_string(id));
     return grpc::Status::OK;
   });
 }

@@ -164,6 +164,15 @@ absl::StatusOr<Job> ReadJob(const bson_t* doc) {
       job.backoff_base = absl::Microseconds(IterInt64(&it));
     } else if (key == "cancel_requested") {
       job.cancel_requested = bson_iter_as_bool(&it);
+    } else if (key == "stop_reason") {
+      if (!job.stopping) job.stopping.emplace();
+      job.stopping->reason = IterStr(&it);
+    } else if (key == "stopping_since") {
+      if (!job.stopping) job.stopping.emplace();
+      job.stopping->since = time_of(&it);
+    } else if (key == "stop_overdue") {
+      if (!job.stopping) job.stopping.emplace();
+      job.stopping->overdue = bson_iter_as_bool(&it);
     }
   }
   if (!has_id) return absl::InternalError("corrupt job document: no _id");

@@ -25,6 +25,10 @@
 //   result            string  absent when none
 //   timeout_us backoff_base_us   int64
 //   cancel_requested  bool
+//   stop_reason stopping_since stop_overdue   string, int64 (us), bool: the
+//                             running attempt its worker asked to stop
+//                             (Job::stopping); absent until then, removed by
+//                             the next claim
 //   claim_seq         int64   claims so far, abandoned ones included (never
 //                             reset); claim n of a job
 //                             inserts the record "<id>:<n>" into

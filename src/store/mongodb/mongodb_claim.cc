@@ -103,7 +103,12 @@ std::vector<UpdateOp> ClaimUpdates(const std::vector<const Candidate*>& won,
                          .Time("lease_expires_at", params.now + params.lease)
                          .Bool("cancel_requested", false)
                          .Int64("claim_seq", claim_seq + 1))
-        .Sub("$unset", Doc().Str("ready", "").Str("wait", ""))
+        .Sub("$unset", Doc()
+                           .Str("ready", "")
+                           .Str("wait", "")
+                           .Str("stop_reason", "")
+                           .Str("stopping_since", "")
+                           .Str("stop_overdue", ""))
         .Sub("$inc", Doc().Int32("attempt", 1));
     return update;
   };
@@ -287,6 +292,7 @@ absl::StatusOr<int> TakeCandidates(const Collection& jobs,
     job->lease_token = params.lease_token;
     job->lease_expires_at = params.now + params.lease;
     job->cancel_requested = false;
+    job->stopping.reset();
     job->attempt += 1;
     out.push_back(std::move(*job));
   }

@@ -27,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -202,14 +203,21 @@ absl::StatusOr<JobHeartbeatManyResult> MongoStore::JobHeartbeatMany(
   if (items.empty()) return JobHeartbeatManyResult();
   // As stored: the read-back below compares it with what the server holds.
   const absl::Time expires = AsStored(params.now + params.lease);
-  // As for completions: one update per (claim, progress), then one read per
-  // claim for the answer (which leases held, which were asked to cancel).
-  std::map<std::pair<int64_t, std::optional<int>>, std::vector<JobId>> groups;
+  // As for completions: one update per (claim, progress, stop request), then
+  // one read per claim for the answer (which leases held, which were asked
+  // to cancel).
+  using Stop = std::optional<std::tuple<std::string, int64_t, bool>>;
+  std::map<std::tuple<int64_t, std::optional<int>, Stop>, std::vector<JobId>> groups;
   std::map<int64_t, std::vector<JobId>> by_token;
   for (const JobHeartbeatItem& item : items) {
     std::optional<int> progress;
     if (item.progress) progress = std::clamp(*item.progress, 0, 100);
-    groups[{item.lease_token, progress}].push_back(item.id);
+    Stop stop;
+    if (item.stopping) {
+      stop.emplace(item.stopping->reason, absl::ToUnixMicros(item.stopping->since),
+                   item.stopping->overdue);
+    }
+    groups[{item.lease_token, progress, stop}].push_back(item.id);
     by_token[item.lease_token].push_back(item.id);
   }
   std::optional<MutexLock> lock;  // see ferretdb_
@@ -219,10 +227,15 @@ absl::StatusOr<JobHeartbeatManyResult> MongoStore::JobHeartbeatMany(
       [&](const Collection& jobs) -> absl::StatusOr<JobHeartbeatManyResult> {
         std::vector<UpdateOp> ops;
         for (const auto& [group, ids] : groups) {
-          const auto& [token, progress] = group;
+          const auto& [token, progress, stop] = group;
           Doc set;
           set.Time("lease_expires_at", expires);
           if (progress) set.Int32("progress", *progress);
+          if (stop) {
+            set.Str("stop_reason", std::get<0>(*stop))
+                .Time("stopping_since", absl::FromUnixMicros(std::get<1>(*stop)))
+                .Bool("stop_overdue", std::get<2>(*stop));
+          }
           ops.push_back(UpdateOp{HeldMany(ids, token),
                                  std::move(Doc().Sub("$set", set))});
         }

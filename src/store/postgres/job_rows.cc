@@ -12,7 +12,7 @@ struct Columns {
   int id, queue, name, identifier, data, priority, state, attempt,
       max_attempts, run_at, created_at, picked_at, finished_at, worker_id,
       lease_token, lease_expires_at, errors, result, progress, timeout_us,
-      backoff_base_us, cancel_requested;
+      backoff_base_us, cancel_requested, stop_reason, stopping_since, stop_overdue;
 };
 
 absl::StatusOr<Columns> FindColumns(const PGresult* res) {
@@ -32,6 +32,8 @@ absl::StatusOr<Columns> FindColumns(const PGresult* res) {
       {&c.result, "result"}, {&c.progress, "progress"},
       {&c.timeout_us, "timeout_us"}, {&c.backoff_base_us, "backoff_base_us"},
       {&c.cancel_requested, "cancel_requested"},
+      {&c.stop_reason, "stop_reason"}, {&c.stopping_since, "stopping_since"},
+      {&c.stop_overdue, "stop_overdue"},
   };
   for (auto& f : fields) {
     *f.field = PQfnumber(res, f.name);
@@ -93,6 +95,11 @@ absl::StatusOr<std::vector<Job>> JobsFromResult(const PGresult* res) {
     j.timeout = absl::Microseconds(Int(res, r, c.timeout_us));
     j.backoff_base = absl::Microseconds(Int(res, r, c.backoff_base_us));
     j.cancel_requested = Bool(res, r, c.cancel_requested);
+    if (!IsNull(res, r, c.stop_reason)) {
+      j.stopping = JobStopping{.reason = std::string(Text(res, r, c.stop_reason)),
+                               .since = OptTime(res, r, c.stopping_since).value_or(absl::UnixEpoch()),
+                               .overdue = Bool(res, r, c.stop_overdue)};
+    }
     jobs.push_back(std::move(j));
   }
   return jobs;

@@ -281,17 +281,27 @@ absl::StatusOr<JobHeartbeatManyResult> PostgresStore::JobHeartbeatMany(
   }
   if (params.items.empty()) return JobHeartbeatManyResult();
   std::vector<int64_t> ids, tokens;
-  std::vector<std::optional<std::string>> progress;
+  std::vector<std::optional<std::string>> progress, stop_reason, stopping_since, stop_overdue;
   for (const JobHeartbeatItem& item : params.items) {
     ids.push_back(item.id);
     tokens.push_back(item.lease_token);
     progress.push_back(item.progress ? std::optional(absl::StrCat(
                                            std::clamp(*item.progress, 0, 100)))
                                      : std::nullopt);
+    if (item.stopping) {
+      stop_reason.push_back(item.stopping->reason);
+      stopping_since.push_back(absl::StrCat(absl::ToUnixMicros(item.stopping->since)));
+      stop_overdue.push_back(item.stopping->overdue ? "true" : "false");
+    } else {
+      stop_reason.push_back(std::nullopt);
+      stopping_since.push_back(std::nullopt);
+      stop_overdue.push_back(std::nullopt);
+    }
   }
   Params p;
   p.Add(BigintArray(ids)).Add(BigintArray(tokens)).Add(TextArray(progress))
-      .Add(params.now + params.lease);
+      .Add(params.now + params.lease)
+      .Add(TextArray(stop_reason)).Add(TextArray(stopping_since)).Add(TextArray(stop_overdue));
   absl::StatusOr<Result> r = Run("job_heartbeat_many", p, "heartbeat jobs");
   if (!r.ok()) return r.status();
   std::set<JobId> extended, cancel;

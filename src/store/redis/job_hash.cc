@@ -122,6 +122,13 @@ absl::StatusOr<Job> JobFromHash(const redis::Reply& reply) {
   job.backoff_base = absl::Microseconds(backoff);
   job.worker_id = Str(m, "worker_id");
   job.cancel_requested = Str(m, "cancel") == "1";
+  if (auto it = m.find("stop_reason"); it != m.end()) {
+    std::optional<absl::Time> since;
+    if (absl::Status s = OptTime(m, "stopping_since", &since); !s.ok()) return s;
+    job.stopping = JobStopping{.reason = it->second,
+                               .since = since.value_or(absl::UnixEpoch()),
+                               .overdue = Str(m, "stop_overdue") == "1"};
+  }
   if (auto it = m.find("result"); it != m.end()) job.result = it->second;
   for (int64_t i = 1; i <= err_n; ++i) {
     const std::string field = absl::StrCat("err:", i);

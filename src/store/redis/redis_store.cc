@@ -475,6 +475,13 @@ absl::StatusOr<JobHeartbeatManyResult> RedisStore::JobHeartbeatMany(
         args.push_back(item.progress
                            ? absl::StrCat(std::clamp(*item.progress, 0, 100))
                            : "");
+        if (item.stopping) {
+          args.push_back(item.stopping->reason);
+          args.push_back(Micros(item.stopping->since));
+          args.push_back(item.stopping->overdue ? "1" : "0");
+        } else {
+          args.insert(args.end(), {"", "", ""});
+        }
       }
     }
     absl::StatusOr<redis::Reply> r =

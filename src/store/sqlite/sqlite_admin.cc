@@ -91,6 +91,11 @@ absl::StatusOr<Job> ReadJob(const Stmt& row) {
   job.timeout = absl::Microseconds(row.Int(19));
   job.backoff_base = absl::Microseconds(row.Int(20));
   job.cancel_requested = row.Int(21) != 0;
+  if (!row.IsNull(22)) {
+    job.stopping = JobStopping{.reason = row.Text(22),
+                               .since = row.OptTime(23).value_or(absl::UnixEpoch()),
+                               .overdue = row.Int(24) != 0};
+  }
   return job;
 }
 

@@ -471,6 +471,13 @@ absl::StatusOr<JobHeartbeatManyResult> SqliteStore::JobHeartbeatMany(
       } else {
         beat->BindNull(":progress");
       }
+      if (item.stopping) {
+        beat->Bind(":stop_reason", item.stopping->reason)
+            .Bind(":stopping_since", item.stopping->since)
+            .Bind(":stop_overdue", int64_t{item.stopping->overdue ? 1 : 0});
+      } else {
+        beat->BindNull(":stop_reason").BindNull(":stopping_since").Bind(":stop_overdue", int64_t{0});
+      }
       absl::StatusOr<bool> row = beat->Step();
       if (!row.ok()) return row.status();
       if (!*row) continue;

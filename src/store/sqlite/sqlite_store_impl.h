@@ -26,7 +26,7 @@ inline constexpr char kJobColumns[] =
     "id, queue, name, identifier, data, priority, state, attempt, "
     "max_attempts, run_at, created_at, picked_at, finished_at, worker_id, "
     "lease_token, lease_expires_at, errors, result, progress, timeout_us, "
-    "backoff_base_us, cancel_requested";
+    "backoff_base_us, cancel_requested, stop_reason, stopping_since, stop_overdue";
 
 // Reads a job from a row whose first columns are kJobColumns. Internal when
 // the row is corrupt (unknown state, malformed errors).

@@ -48,7 +48,10 @@ claimed AS (
       worker_id = $2::text,
       lease_token = $6::bigint,
       lease_expires_at = $5::bigint,
-      cancel_requested = false
+      cancel_requested = false,
+      stop_reason = NULL,
+      stopping_since = NULL,
+      stop_overdue = false
   FROM due
   WHERE j.id = due.id
   RETURNING j.*

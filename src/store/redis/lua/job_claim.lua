@@ -18,6 +18,7 @@ local CLAIM_FIELDS = {'attempt', 'state', 'picked_at', 'worker_id', 'lease_token
                       'lease_expires_at'}
 local CLAIM_FIELD = {}
 for c, f in ipairs(CLAIM_FIELDS) do CLAIM_FIELD[f] = c end
+local STOP_FIELD = {stop_reason = true, stopping_since = true, stop_overdue = true}
 local candidates = {}
 local seen = {}
 for i = 8, #ARGV, 2 do
@@ -67,6 +68,23 @@ for i = 1, math.min(limit, #candidates) do
         h[#h + 1] = CLAIM_FIELDS[c]
         h[#h + 1] = vals[c]
       end
+    end
+    -- A new attempt starts with no stop request (Job::stopping): dropped
+    -- from the hash and the reply, only when a former attempt left one.
+    local stop_at = false
+    for j = 1, #h, 2 do
+      if STOP_FIELD[h[j]] then stop_at = true end
+    end
+    if stop_at then
+      redis.call('HDEL', key, 'stop_reason', 'stopping_since', 'stop_overdue')
+      local kept = {}
+      for j = 1, #h, 2 do
+        if not STOP_FIELD[h[j]] then
+          kept[#kept + 1] = h[j]
+          kept[#kept + 1] = h[j + 1]
+        end
+      end
+      h = kept
     end
     zadd_later(k(Q, 'running'), expires, id)
     out[#out + 1] = h

@@ -6,6 +6,9 @@ UPDATE "{{table}}" SET
   picked_at = :now,
   worker_id = :worker_id,
   lease_token = :lease_token,
-  lease_expires_at = :lease_expires_at
+  lease_expires_at = :lease_expires_at,
+  stop_reason = NULL,
+  stopping_since = NULL,
+  stop_overdue = 0
 WHERE id = :id AND state = 'available'
 RETURNING {{job_columns}};
