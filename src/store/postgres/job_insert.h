@@ -22,6 +22,9 @@ using StatementRunner = std::function<absl::StatusOr<Result>(
 // common case; when a duplicate identifier was committed concurrently after
 // the statement's snapshot, the holder is looked up with a fresh snapshot
 // (and, should it have finished meanwhile, the job is inserted after all).
+// `params` passed store/validate.h's checks (Store::JobInsertMany and
+// EnqueueTx run them).
+
 absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
                                                const SqlCatalog& catalog,
                                                const JobInsertManyParams& params);

@@ -113,7 +113,7 @@ absl::Status PostgresStore::InTransaction(
   }
 }
 
-absl::Status PostgresStore::Migrate() {
+absl::Status PostgresStore::DoMigrate() {
   absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
   if (!lease.ok()) return lease.status();
   auto read_applied = [&]() -> absl::StatusOr<std::set<int64_t>> {
@@ -195,9 +195,8 @@ absl::Status PostgresStore::Migrate() {
   return status;
 }
 
-absl::StatusOr<JobInsertManyResult> PostgresStore::JobInsertMany(
+absl::StatusOr<JobInsertManyResult> PostgresStore::DoJobInsertMany(
     const JobInsertManyParams& params) {
-  if (params.jobs.empty()) return JobInsertManyResult();
   return InsertJobs(
       [this](std::string_view name, const Params& p) {
         return Run(name, p, "insert jobs");
@@ -205,15 +204,8 @@ absl::StatusOr<JobInsertManyResult> PostgresStore::JobInsertMany(
       catalog_, params);
 }
 
-absl::StatusOr<JobClaimResult> PostgresStore::JobClaim(
+absl::StatusOr<JobClaimResult> PostgresStore::DoJobClaim(
     const JobClaimParams& params) {
-  if (params.limit < 0) {
-    return absl::InvalidArgumentError("claim limit must not be negative");
-  }
-  if (params.lease <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("claim lease must be positive");
-  }
-  if (params.limit == 0 || params.queues.empty()) return JobClaimResult();
   std::vector<std::optional<std::string>> queues(params.queues.begin(),
                                                  params.queues.end());
   Params p;
@@ -228,9 +220,8 @@ absl::StatusOr<JobClaimResult> PostgresStore::JobClaim(
   return JobsFromResult(r->get());
 }
 
-absl::StatusOr<JobIdList> PostgresStore::JobCompleteMany(
+absl::StatusOr<JobIdList> PostgresStore::DoJobCompleteMany(
     const JobCompleteManyParams& params) {
-  if (params.items.empty()) return JobIdList();
   std::vector<int64_t> ids, tokens;
   std::vector<std::optional<std::string>> results;
   for (const JobCompleteItem& item : params.items) {
@@ -247,18 +238,11 @@ absl::StatusOr<JobIdList> PostgresStore::JobCompleteMany(
   return IdsInParamsOrder(r->get(), ids);
 }
 
-absl::StatusOr<JobIdList> PostgresStore::JobFailMany(
+absl::StatusOr<JobIdList> PostgresStore::DoJobFailMany(
     const JobFailManyParams& params) {
-  if (params.items.empty()) return JobIdList();
   std::vector<int64_t> ids, tokens, run_at;
   std::vector<std::optional<std::string>> to, errors;
   for (const JobFailItem& item : params.items) {
-    if (item.to != JobState::kRetryable && item.to != JobState::kDead &&
-        item.to != JobState::kCancelled) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "job ", item.id, ": a failed job goes to retryable, dead or "
-          "cancelled, not ", std::string(JobStateName(item.to))));
-    }
     ids.push_back(item.id);
     tokens.push_back(item.lease_token);
     to.emplace_back(std::string(JobStateName(item.to)));
@@ -274,12 +258,8 @@ absl::StatusOr<JobIdList> PostgresStore::JobFailMany(
   return IdsInParamsOrder(r->get(), ids);
 }
 
-absl::StatusOr<JobHeartbeatManyResult> PostgresStore::JobHeartbeatMany(
+absl::StatusOr<JobHeartbeatManyResult> PostgresStore::DoJobHeartbeatMany(
     const JobHeartbeatManyParams& params) {
-  if (params.lease <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("heartbeat lease must be positive");
-  }
-  if (params.items.empty()) return JobHeartbeatManyResult();
   std::vector<int64_t> ids, tokens;
   std::vector<std::optional<std::string>> progress;
   for (const JobHeartbeatItem& item : params.items) {
@@ -310,11 +290,8 @@ absl::StatusOr<JobHeartbeatManyResult> PostgresStore::JobHeartbeatMany(
   return out;
 }
 
-absl::StatusOr<int> PostgresStore::JobRescueExpired(
+absl::StatusOr<int> PostgresStore::DoJobRescueExpired(
     const JobRescueExpiredParams& params) {
-  if (params.limit <= 0) {
-    return absl::InvalidArgumentError("rescue limit must be positive");
-  }
   Params p;
   p.Add(params.now).Add(params.limit).Add(absl::ToUnixMillis(params.now))
       .Add(catalog_.channel());
@@ -337,13 +314,13 @@ absl::Status PostgresStore::CompactCounts() {
   return Run("counts_compact", p, "compact job counts").status();
 }
 
-absl::StatusOr<int> PostgresStore::Subscribe(
+absl::StatusOr<int> PostgresStore::DoSubscribe(
     std::function<void(const std::string& queue)> on_available) {
-  if (!on_available) return absl::InvalidArgumentError("empty callback");
+
   return listener_.Subscribe(std::move(on_available));
 }
 
-void PostgresStore::Unsubscribe(int handle) { listener_.Unsubscribe(handle); }
+void PostgresStore::DoUnsubscribe(int handle) { listener_.Unsubscribe(handle); }
 
 }  // namespace pg
 }  // namespace popqueue::store

@@ -45,49 +45,52 @@ class PostgresStore : public Store {
       const PostgresStoreOptions& options = {});
   PostgresStore(SqlCatalog catalog, ConnSettings settings, int pool_size);
 
-  absl::Status Migrate() override;
+  bool SupportsNotify() const override { return true; }
 
-  absl::StatusOr<JobInsertManyResult> JobInsertMany(
+ protected:
+  absl::Status DoMigrate() override;
+
+  absl::StatusOr<JobInsertManyResult> DoJobInsertMany(
       const JobInsertManyParams& params) override;
-  absl::StatusOr<JobClaimResult> JobClaim(const JobClaimParams& params) override;
-  absl::StatusOr<JobIdList> JobCompleteMany(
+  absl::StatusOr<JobClaimResult> DoJobClaim(const JobClaimParams& params) override;
+  absl::StatusOr<JobIdList> DoJobCompleteMany(
       const JobCompleteManyParams& params) override;
-  absl::StatusOr<JobIdList> JobFailMany(const JobFailManyParams& params) override;
-  absl::StatusOr<JobHeartbeatManyResult> JobHeartbeatMany(
+  absl::StatusOr<JobIdList> DoJobFailMany(const JobFailManyParams& params) override;
+  absl::StatusOr<JobHeartbeatManyResult> DoJobHeartbeatMany(
       const JobHeartbeatManyParams& params) override;
-  absl::StatusOr<int> JobRescueExpired(
+  absl::StatusOr<int> DoJobRescueExpired(
       const JobRescueExpiredParams& params) override;
 
-  absl::StatusOr<Job> JobGet(const JobGetParams& params) override;
-  absl::StatusOr<Job> JobRequeue(const JobRequeueParams& params) override;
-  absl::StatusOr<Job> JobCancel(const JobCancelParams& params) override;
-  absl::Status JobDelete(const JobDeleteParams& params) override;
-  absl::StatusOr<JobPage> JobList(const JobListParams& params) override;
-  absl::StatusOr<std::vector<QueueCounts>> JobCountByState() override;
-  absl::StatusOr<int> JobDeleteFinishedBefore(
+  absl::StatusOr<Job> DoJobGet(const JobGetParams& params) override;
+  absl::StatusOr<Job> DoJobRequeue(const JobRequeueParams& params) override;
+  absl::StatusOr<Job> DoJobCancel(const JobCancelParams& params) override;
+  absl::Status DoJobDelete(const JobDeleteParams& params) override;
+  absl::StatusOr<JobPage> DoJobList(const JobListParams& params) override;
+  absl::StatusOr<std::vector<QueueCounts>> DoJobCountByState() override;
+  absl::StatusOr<int> DoJobDeleteFinishedBefore(
       const JobDeleteFinishedBeforeParams& params) override;
 
-  absl::Status QueuePause(const QueueNameParams& params) override;
-  absl::Status QueueResume(const QueueNameParams& params) override;
-  absl::StatusOr<std::vector<QueueInfo>> QueueList() override;
+  absl::Status DoQueuePause(const QueueNameParams& params) override;
+  absl::Status DoQueueResume(const QueueNameParams& params) override;
+  absl::StatusOr<std::vector<QueueInfo>> DoQueueList() override;
 
-  absl::StatusOr<bool> LeaderAttemptElect(
+  absl::StatusOr<bool> DoLeaderAttemptElect(
       const LeaderAttemptElectParams& params) override;
-  absl::Status LeaderResign(const LeaderResignParams& params) override;
+  absl::Status DoLeaderResign(const LeaderResignParams& params) override;
 
-  absl::Status WorkerRegister(const WorkerRegisterParams& params) override;
-  absl::Status WorkerHeartbeat(const WorkerHeartbeatParams& params) override;
-  absl::Status WorkerDeregister(const WorkerDeregisterParams& params) override;
-  absl::StatusOr<std::vector<WorkerInfo>> WorkerList(
+  absl::Status DoWorkerRegister(const WorkerRegisterParams& params) override;
+  absl::Status DoWorkerHeartbeat(const WorkerHeartbeatParams& params) override;
+  absl::Status DoWorkerDeregister(const WorkerDeregisterParams& params) override;
+  absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(
       const WorkerListParams& params) override;
 
-  absl::StatusOr<bool> CronFireOnce(const CronFireOnceParams& params) override;
+  absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) override;
 
-  bool SupportsNotify() const override { return true; }
-  absl::StatusOr<int> Subscribe(
+  absl::StatusOr<int> DoSubscribe(
       std::function<void(const std::string& queue)> on_available) override;
-  void Unsubscribe(int handle) override;
+  void DoUnsubscribe(int handle) override;
 
+ public:
   // Folds the count deltas now (normally done by readers and the rescuer).
   absl::Status CompactCounts();
 

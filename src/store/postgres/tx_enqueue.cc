@@ -10,6 +10,8 @@
 #include "store/postgres/job_insert.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/sql_catalog.h"
+#include "store/validate.h"
+
 
 namespace popqueue {
 namespace {
@@ -88,6 +90,8 @@ absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(
     if (!job.ok()) return job.status();
     params.jobs.push_back(*std::move(job));
   }
+  // The store contract's checks, as Store::JobInsertMany runs them.
+  if (absl::Status s = store::Validate(params); !s.ok()) return s;
 
   std::string where = "the caller's connection";
   store::pg::StatementRunner run =
