@@ -66,8 +66,8 @@ absl::Status Validate(const JobInsertManyParams& params) {
 
 absl::Status Validate(const JobClaimParams& params) {
   if (absl::Status s = AtLeast("limit", params.limit, 0); !s.ok()) return s;
-  if (absl::Status s = Positive("lease", params.lease); !s.ok()) return s;
-  return Required("worker_id", params.worker_id);
+  return Positive("lease", params.lease);
+
 }
 
 absl::Status Validate(const JobFailManyParams& params) {

@@ -18,7 +18,8 @@ namespace popqueue::store {
 absl::Status ValidateNewJob(const NewJob& job);
 
 absl::Status Validate(const JobInsertManyParams& params);  // every job
-// limit >= 0 (0 claims nothing), a positive lease, a worker id.
+// limit >= 0 (0 claims nothing), a positive lease.
+
 absl::Status Validate(const JobClaimParams& params);
 // Every item goes to retryable, dead or cancelled.
 absl::Status Validate(const JobFailManyParams& params);
