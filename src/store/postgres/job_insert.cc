@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 namespace {
 
 constexpr int kMaxRounds = 5;
@@ -127,4 +127,4 @@ absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
   return out;
 }
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

@@ -11,7 +11,7 @@
 #include "store/postgres/sql_catalog.h"
 #include "store/store.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 
 // Runs embedded statement `name` with `params` (prepared on a pooled
 // connection, or unprepared on a caller's).
@@ -29,6 +29,6 @@ absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
                                                const SqlCatalog& catalog,
                                                const JobInsertManyParams& params);
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres
 
 #endif  // POPQUEUE_STORE_POSTGRES_JOB_INSERT_H_

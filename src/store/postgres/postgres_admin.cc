@@ -11,10 +11,10 @@
 #include "nlohmann/json.hpp"
 #include "store/postgres/job_insert.h"
 #include "store/postgres/job_rows.h"
-#include "store/postgres/postgres_store.h"
+#include "store/postgres/postgres_store_impl.h"
 #include "store/queue_list.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 namespace {
 
 // Readers fold the count deltas once this many have piled up.
@@ -292,4 +292,4 @@ absl::StatusOr<bool> PostgresStore::DoCronFireOnce(
   return fired;
 }
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

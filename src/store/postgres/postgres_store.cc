@@ -1,6 +1,35 @@
-// The worker path of the PostgreSQL store: open, migrate, insert, claim,
-// complete, fail, heartbeat, rescue and notifications. Admin and read calls
-// are in postgres_admin.cc.
+// The PostgreSQL store: one table of jobs, worked by any number of processes.
+//
+// Concurrency model. PostgreSQL does the arbitration; this process keeps no
+// state about jobs. Every call leases a connection from a small pool
+// (pg_pool.h; reconnects with backoff, kUnavailable while the server is
+// away) and runs one embedded, prepared statement (sql/*.sql) whose values
+// are all bound parameters; times are bigint microseconds since the epoch.
+// Each worker-path change is one statement, so it is atomic without an
+// explicit transaction:
+// - Claim (sql/job_claim.sql) picks the due jobs of each queue with
+//   FOR UPDATE SKIP LOCKED, so concurrent claimers never wait for each other
+//   and never take the same job; it promotes due delayed jobs in passing.
+// - Complete, fail and heartbeat are one UPDATE over arrays of (id, token):
+//   the lease token in the WHERE clause is the fence.
+// - Insert is one multi-row statement; identifier uniqueness is a partial
+//   unique index, and a duplicate committed concurrently is looked up again
+//   with a fresh snapshot (job_insert.cc).
+// The one multi-statement change (a cron fire: record it, insert its job)
+// runs in InTransaction, which retries the whole transaction on
+// serialization failures and deadlocks (kAborted).
+
+//
+// Counts come from delta rows appended by statement-level triggers, folded
+// by readers and the rescuer (CompactCounts), so writers never contend for a
+// counter row. Wake-ups: inserts NOTIFY a channel per table; one LISTEN
+// connection (pg_listener.h) calls the subscribers. Schema changes are the
+// numbered files of migrations/, applied by Migrate under an advisory lock.
+// docs/postgres.md has the statements and the measurements.
+//
+// This file holds the worker path (open, migrate, insert, claim, complete,
+// fail, heartbeat, rescue, notifications); admin and read calls are in
+// postgres_admin.cc.
 #include "store/postgres/postgres_store.h"
 
 #include <algorithm>
@@ -11,18 +40,20 @@
 #include "absl/strings/str_cat.h"
 #include "store/postgres/job_insert.h"
 #include "store/postgres/job_rows.h"
+#include "store/postgres/postgres_store_impl.h"
+
 
 namespace popqueue::store {
 
 absl::StatusOr<std::shared_ptr<Store>> OpenPostgresStore(
     const Url& url, const StoreConfig& config) {
-  absl::StatusOr<std::shared_ptr<pg::PostgresStore>> s =
-      pg::PostgresStore::Open(url, config);
+  absl::StatusOr<std::shared_ptr<postgres::PostgresStore>> s =
+      postgres::PostgresStore::Open(url, config);
   if (!s.ok()) return s.status();
   return std::shared_ptr<Store>(*std::move(s));
 }
 
-namespace pg {
+namespace postgres {
 namespace {
 
 constexpr int kMaxTxAttempts = 4;  // serialization failures / deadlocks
@@ -322,5 +353,5 @@ absl::StatusOr<int> PostgresStore::DoSubscribe(
 
 void PostgresStore::DoUnsubscribe(int handle) { listener_.Unsubscribe(handle); }
 
-}  // namespace pg
+}  // namespace postgres
 }  // namespace popqueue::store

@@ -12,7 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "store/queue_list.h"
 #include "store/redis/job_hash.h"
-#include "store/redis/redis_store.h"
+#include "store/redis/redis_store_impl.h"
 
 
 namespace popqueue::store::redis_store {

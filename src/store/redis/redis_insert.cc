@@ -23,7 +23,7 @@
 #include "absl/time/clock.h"
 #include "store/redis/job_hash.h"
 #include "store/redis/keys.h"
-#include "store/redis/redis_store.h"
+#include "store/redis/redis_store_impl.h"
 
 
 namespace popqueue::store::redis_store {

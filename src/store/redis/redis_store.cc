@@ -99,6 +99,7 @@
 #include "absl/strings/str_cat.h"
 #include "store/redis/job_hash.h"
 #include "store/redis/keys.h"
+#include "store/redis/redis_store_impl.h"
 
 
 namespace popqueue::store {
