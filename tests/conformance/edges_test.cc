@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "common/field_error.h"
 #include "store/queue_list.h"
 #include "store_conformance.h"
 
@@ -15,15 +14,6 @@ namespace popqueue::conformance {
 namespace {
 
 using store::NewJob;
-
-// The call failed with kInvalidArgument about `field`.
-#define PQ_EXPECT_FIELD(expr, field_)                                    \
-  do {                                                                   \
-    const absl::Status pq_status_ = ::popqueue::conformance::ToStatus(expr); \
-    EXPECT_EQ(pq_status_.code(), absl::StatusCode::kInvalidArgument)     \
-        << pq_status_;                                                   \
-    EXPECT_EQ(::popqueue::ErrorField(pq_status_), field_) << pq_status_; \
-  } while (false)
 
 TEST_P(StoreConformanceTest, ClaimOfZeroJobsOrNoQueuesClaimsNothing) {
   std::vector<JobId> ids = InsertN(2);
