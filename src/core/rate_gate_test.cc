@@ -5,28 +5,15 @@
 #include <string>
 #include <vector>
 
-#include "common/mutex.h"
+
 #include "coord/local/local_coordinator.h"
 #include "gtest/gtest.h"
+#include "tests/support/fake_clock.h"
 
 namespace popqueue::core {
 namespace {
 
-class TestClock : public Clock {
- public:
-  absl::Time Now() const override {
-    MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    MutexLock lock(&mu_);
-    now_ += d;
-  }
-
- private:
-  mutable Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_) = absl::FromUnixSeconds(1800000000);
-};
+using TestClock = ::popqueue::testing::FakeClock;
 
 std::shared_ptr<Execution> Exec(JobId id, std::string name, std::string queue = "q") {
   return std::make_shared<Execution>(

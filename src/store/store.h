@@ -193,65 +193,68 @@ struct CronFireOnceParams {
   absl::Time now;
 };
 
+// The public methods are not virtual: each checks its params against the
+// contract's edge rules (validate.h, one check per params struct; the rules
+// are listed in docs/store-contract.md) and answers the trivial cases (an
+// empty batch, a claim of 0 jobs, a non-positive id) itself, so every
+// backend refuses and accepts the same calls. Only then does it call the
+// protected Do* method of the same name that a backend overrides; a Do*
+// method may rely on its params having passed those checks.
 class Store {
  public:
   virtual ~Store() = default;
 
   // Creates or upgrades the schema (idempotent, safe to race).
-  virtual absl::Status Migrate() = 0;
+  absl::Status Migrate();
 
-  virtual absl::StatusOr<JobInsertManyResult> JobInsertMany(
-      const JobInsertManyParams& params) = 0;
-  virtual absl::StatusOr<JobClaimResult> JobClaim(
-      const JobClaimParams& params) = 0;
-  virtual absl::StatusOr<JobIdList> JobCompleteMany(
-      const JobCompleteManyParams& params) = 0;
-  virtual absl::StatusOr<JobIdList> JobFailMany(
-      const JobFailManyParams& params) = 0;
-  virtual absl::StatusOr<JobHeartbeatManyResult> JobHeartbeatMany(
-      const JobHeartbeatManyParams& params) = 0;
-  virtual absl::StatusOr<int> JobRescueExpired(
-      const JobRescueExpiredParams& params) = 0;
+  absl::StatusOr<JobInsertManyResult> JobInsertMany(
+      const JobInsertManyParams& params);
+  absl::StatusOr<JobClaimResult> JobClaim(const JobClaimParams& params);
+  absl::StatusOr<JobIdList> JobCompleteMany(
+      const JobCompleteManyParams& params);
+  absl::StatusOr<JobIdList> JobFailMany(const JobFailManyParams& params);
+  absl::StatusOr<JobHeartbeatManyResult> JobHeartbeatMany(
+      const JobHeartbeatManyParams& params);
+  absl::StatusOr<int> JobRescueExpired(const JobRescueExpiredParams& params);
 
   // kNotFound for unknown ids.
-  virtual absl::StatusOr<Job> JobGet(const JobGetParams& params) = 0;
+  absl::StatusOr<Job> JobGet(const JobGetParams& params);
   // dead/cancelled/completed/retryable -> available, attempt 0, run_at now,
   // errors kept. kFailedPrecondition for other states, or when another
   // non-final job holds the same identifier.
-  virtual absl::StatusOr<Job> JobRequeue(const JobRequeueParams& params) = 0;
+  absl::StatusOr<Job> JobRequeue(const JobRequeueParams& params);
   // scheduled/available/retryable -> cancelled (finished_at now); running ->
   // cancel_requested set (the worker ends it). kFailedPrecondition if final.
-  virtual absl::StatusOr<Job> JobCancel(const JobCancelParams& params) = 0;
+  absl::StatusOr<Job> JobCancel(const JobCancelParams& params);
   // kFailedPrecondition while running, kNotFound for unknown ids.
-  virtual absl::Status JobDelete(const JobDeleteParams& params) = 0;
-  virtual absl::StatusOr<JobPage> JobList(const JobListParams& params) = 0;
-  virtual absl::StatusOr<std::vector<QueueCounts>> JobCountByState() = 0;
-  virtual absl::StatusOr<int> JobDeleteFinishedBefore(
-      const JobDeleteFinishedBeforeParams& params) = 0;
+  absl::Status JobDelete(const JobDeleteParams& params);
+  absl::StatusOr<JobPage> JobList(const JobListParams& params);
+  absl::StatusOr<std::vector<QueueCounts>> JobCountByState();
+  absl::StatusOr<int> JobDeleteFinishedBefore(
+      const JobDeleteFinishedBeforeParams& params);
 
-  virtual absl::Status QueuePause(const QueueNameParams& params) = 0;
-  virtual absl::Status QueueResume(const QueueNameParams& params) = 0;
-  // Every queue that has jobs or a pause record, with counts, sorted by name.
-  virtual absl::StatusOr<std::vector<QueueInfo>> QueueList() = 0;
+  absl::Status QueuePause(const QueueNameParams& params);
+  absl::Status QueueResume(const QueueNameParams& params);
+  // Every queue that has jobs or is paused, with counts, sorted by name
+  // (backends build it with MergeQueueList, queue_list.h).
+  absl::StatusOr<std::vector<QueueInfo>> QueueList();
 
   // True when `leader_id` holds (or now took) the leadership until now + ttl.
-  virtual absl::StatusOr<bool> LeaderAttemptElect(
-      const LeaderAttemptElectParams& params) = 0;
-  virtual absl::Status LeaderResign(const LeaderResignParams& params) = 0;
+  absl::StatusOr<bool> LeaderAttemptElect(
+      const LeaderAttemptElectParams& params);
+  absl::Status LeaderResign(const LeaderResignParams& params);
 
-  virtual absl::Status WorkerRegister(const WorkerRegisterParams& params) = 0;
+  absl::Status WorkerRegister(const WorkerRegisterParams& params);
   // kNotFound when the worker is not registered (deregistered workers are
   // not revived by a late heartbeat).
-  virtual absl::Status WorkerHeartbeat(const WorkerHeartbeatParams& params) = 0;
-  virtual absl::Status WorkerDeregister(
-      const WorkerDeregisterParams& params) = 0;
-  virtual absl::StatusOr<std::vector<WorkerInfo>> WorkerList(
-      const WorkerListParams& params) = 0;
+  absl::Status WorkerHeartbeat(const WorkerHeartbeatParams& params);
+  absl::Status WorkerDeregister(const WorkerDeregisterParams& params);
+  absl::StatusOr<std::vector<WorkerInfo>> WorkerList(
+      const WorkerListParams& params);
 
   // Inserts params.job at most once per (schedule, fire_time) across all
   // processes. True when this call inserted it.
-  virtual absl::StatusOr<bool> CronFireOnce(
-      const CronFireOnceParams& params) = 0;
+  absl::StatusOr<bool> CronFireOnce(const CronFireOnceParams& params);
 
   // Whether every claim, from every process, waits for one write lock over
   // the whole store (SQLite). The runtime then claims only for free slots:
@@ -268,12 +271,64 @@ class Store {
   // for the coordinator's wake-ups, and enqueues publish them.
   virtual bool NotifiesOtherProcesses() const { return SupportsNotify(); }
   // `on_available(queue)` may be called from any thread, possibly spuriously.
-  // Returns a handle for Unsubscribe.
-  virtual absl::StatusOr<int> Subscribe(
+  // Returns a handle for Unsubscribe. kInvalidArgument for an empty
+  // callback, kUnimplemented when !SupportsNotify().
+  absl::StatusOr<int> Subscribe(
+      std::function<void(const std::string& queue)> on_available);
+  void Unsubscribe(int handle) { DoUnsubscribe(handle); }
+
+ protected:
+  // The backend's side of each public method above, called with checked
+  // params only.
+  virtual absl::Status DoMigrate() = 0;
+
+  virtual absl::StatusOr<JobInsertManyResult> DoJobInsertMany(
+      const JobInsertManyParams& params) = 0;
+  virtual absl::StatusOr<JobClaimResult> DoJobClaim(
+      const JobClaimParams& params) = 0;
+  virtual absl::StatusOr<JobIdList> DoJobCompleteMany(
+      const JobCompleteManyParams& params) = 0;
+  virtual absl::StatusOr<JobIdList> DoJobFailMany(
+      const JobFailManyParams& params) = 0;
+  virtual absl::StatusOr<JobHeartbeatManyResult> DoJobHeartbeatMany(
+      const JobHeartbeatManyParams& params) = 0;
+  virtual absl::StatusOr<int> DoJobRescueExpired(
+      const JobRescueExpiredParams& params) = 0;
+
+  virtual absl::StatusOr<Job> DoJobGet(const JobGetParams& params) = 0;
+  virtual absl::StatusOr<Job> DoJobRequeue(const JobRequeueParams& params) = 0;
+  virtual absl::StatusOr<Job> DoJobCancel(const JobCancelParams& params) = 0;
+  virtual absl::Status DoJobDelete(const JobDeleteParams& params) = 0;
+  virtual absl::StatusOr<JobPage> DoJobList(const JobListParams& params) = 0;
+  virtual absl::StatusOr<std::vector<QueueCounts>> DoJobCountByState() = 0;
+  virtual absl::StatusOr<int> DoJobDeleteFinishedBefore(
+      const JobDeleteFinishedBeforeParams& params) = 0;
+
+  virtual absl::Status DoQueuePause(const QueueNameParams& params) = 0;
+  virtual absl::Status DoQueueResume(const QueueNameParams& params) = 0;
+  virtual absl::StatusOr<std::vector<QueueInfo>> DoQueueList() = 0;
+
+  virtual absl::StatusOr<bool> DoLeaderAttemptElect(
+      const LeaderAttemptElectParams& params) = 0;
+  virtual absl::Status DoLeaderResign(const LeaderResignParams& params) = 0;
+
+  virtual absl::Status DoWorkerRegister(const WorkerRegisterParams& params) = 0;
+  virtual absl::Status DoWorkerHeartbeat(
+      const WorkerHeartbeatParams& params) = 0;
+  virtual absl::Status DoWorkerDeregister(
+      const WorkerDeregisterParams& params) = 0;
+  virtual absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(
+      const WorkerListParams& params) = 0;
+
+  virtual absl::StatusOr<bool> DoCronFireOnce(
+      const CronFireOnceParams& params) = 0;
+
+  // Called only when SupportsNotify() and the callback is set.
+  virtual absl::StatusOr<int> DoSubscribe(
       std::function<void(const std::string& queue)> on_available) {
     return absl::UnimplementedError("this store has no notifications");
   }
-  virtual void Unsubscribe(int handle) {}
+  virtual void DoUnsubscribe(int handle) {}
 };
 
 }  // namespace popqueue::store

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "store/store.h"
+#include "tests/support/status_matchers.h"  // PQ_ASSERT_OK and friends
 
 namespace popqueue::conformance {
 
@@ -120,40 +121,5 @@ class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
     }                                                                     \
     (out) = *pq_url_.url;                                                 \
   } while (false)
-
-// Assertion helpers for absl::Status and absl::StatusOr.
-#define PQ_CONCAT_INNER(a, b) a##b
-#define PQ_CONCAT(a, b) PQ_CONCAT_INNER(a, b)
-#define PQ_ASSERT_OK(expr)                                        \
-  do {                                                            \
-    const absl::Status pq_status_ = ::popqueue::conformance::      \
-        ToStatus(expr);                                           \
-    ASSERT_TRUE(pq_status_.ok()) << pq_status_;                   \
-  } while (false)
-#define PQ_EXPECT_OK(expr)                                       \
-  do {                                                           \
-    const absl::Status pq_status_ = ::popqueue::conformance::     \
-        ToStatus(expr);                                          \
-    EXPECT_TRUE(pq_status_.ok()) << pq_status_;                  \
-  } while (false)
-#define PQ_ASSERT_OK_AND_ASSIGN(lhs, expr)                          \
-  auto PQ_CONCAT(pq_result_, __LINE__) = (expr);                    \
-  ASSERT_TRUE(PQ_CONCAT(pq_result_, __LINE__).ok())                 \
-      << PQ_CONCAT(pq_result_, __LINE__).status();                  \
-  lhs = std::move(*PQ_CONCAT(pq_result_, __LINE__))
-#define PQ_EXPECT_CODE(expr, code_)                              \
-  do {                                                           \
-    const absl::Status pq_status_ = ::popqueue::conformance::     \
-        ToStatus(expr);                                          \
-    EXPECT_EQ(pq_status_.code(), code_) << pq_status_;           \
-  } while (false)
-
-namespace popqueue::conformance {
-inline absl::Status ToStatus(const absl::Status& s) { return s; }
-template <typename T>
-absl::Status ToStatus(const absl::StatusOr<T>& s) {
-  return s.status();
-}
-}  // namespace popqueue::conformance
 
 #endif  // POPQUEUE_TESTS_CONFORMANCE_STORE_CONFORMANCE_H_

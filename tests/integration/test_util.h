@@ -9,9 +9,9 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/mutex.h"
 #include "gtest/gtest.h"
-#include "popqueue/clock.h"
+#include "tests/support/fake_clock.h"  // FakeClock
+
 
 namespace popqueue::testing {
 
@@ -32,23 +32,6 @@ class TempDir {
   std::string path_;
 };
 
-// A clock the test moves by hand.
-class FakeClock : public Clock {
- public:
-  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1800000000)) : now_(start) {}
-  absl::Time Now() const override {
-    MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    MutexLock lock(&mu_);
-    now_ += d;
-  }
-
- private:
-  mutable Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_);
-};
 
 // Polls `condition` every 5 ms until it holds or `timeout` passes. For
 // conditions in another process or the store, which cannot signal us.

@@ -44,7 +44,7 @@ TEST(PostgresCrashTest, KilledServerKeepsAcknowledgedWritesAndFencesLostClaims) 
   }
   auto opened = OpenTestStore(UniqueCollection("crash"), url);
   ASSERT_TRUE(opened.ok()) << opened.status();
-  std::shared_ptr<store::pg::PostgresStore> store = *opened;
+  std::shared_ptr<store::postgres::PostgresStore> store = *opened;
 
   constexpr int kJobs = 300;
   std::vector<store::NewJob> jobs;

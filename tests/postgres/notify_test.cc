@@ -72,7 +72,7 @@ class NotifyTest : public ::testing::Test {
   }
 
   Recorder rec_;
-  std::shared_ptr<store::pg::PostgresStore> store_;
+  std::shared_ptr<store::postgres::PostgresStore> store_;
   int handle_ = 0;
 };
 

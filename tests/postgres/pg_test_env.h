@@ -16,7 +16,7 @@
 #include "common/ids.h"
 #include "common/url.h"
 #include "gtest/gtest.h"
-#include "store/postgres/postgres_store.h"
+#include "store/postgres/postgres_store_impl.h"
 
 namespace popqueue::testing {
 
@@ -49,11 +49,11 @@ inline std::string UniqueCollection(const std::string& prefix) {
   return absl::StrCat(prefix, "_", RandomToken() & 0xffffffffff);
 }
 
-inline absl::StatusOr<std::shared_ptr<store::pg::PostgresStore>> OpenTestStore(
+inline absl::StatusOr<std::shared_ptr<store::postgres::PostgresStore>> OpenTestStore(
     const std::string& collection, const std::string& url = PostgresUrl()) {
   absl::StatusOr<Url> parsed = ParseUrl(url);
   if (!parsed.ok()) return parsed.status();
-  return store::pg::PostgresStore::Open(
+  return store::postgres::PostgresStore::Open(
       *parsed, store::StoreConfig{.url = url, .db_name = "postgres",
                                   .collection = collection});
 }

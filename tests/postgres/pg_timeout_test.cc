@@ -19,7 +19,7 @@
 #include "store/postgres/pg_pool.h"
 #include "tests/support/black_hole.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 namespace {
 
 using ::popqueue::testing::BlackHole;
@@ -300,4 +300,4 @@ TEST(PgTimeouts, MigrationIsNotCutByStatementTimeout) {
 }
 
 }  // namespace
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

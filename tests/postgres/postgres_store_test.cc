@@ -45,7 +45,7 @@ class PostgresStoreTest : public ::testing::Test {
   }
 
   std::string collection_;
-  std::shared_ptr<store::pg::PostgresStore> store_;
+  std::shared_ptr<store::postgres::PostgresStore> store_;
 };
 
 TEST(PostgresOpenTest, UrlFormsAndDbNameFallback) {
@@ -108,7 +108,7 @@ TEST(PostgresOpenTest, CurrentSchemaOpensWithoutTheMigrationLock) {
   POPQUEUE_REQUIRE_POSTGRES();
   std::string collection = UniqueCollection("migfast");
   ASSERT_TRUE(OpenTestStore(collection).ok());
-  absl::StatusOr<store::pg::SqlCatalog> catalog = store::pg::SqlCatalog::Create(collection);
+  absl::StatusOr<store::postgres::SqlCatalog> catalog = store::postgres::SqlCatalog::Create(collection);
   ASSERT_TRUE(catalog.ok()) << catalog.status();
   RawConn holder = RawConnect();
   ASSERT_THAT(Column(holder.get(), absl::StrCat("SELECT pg_advisory_lock(",
@@ -120,7 +120,7 @@ TEST(PostgresOpenTest, CurrentSchemaOpensWithoutTheMigrationLock) {
   EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
   // A new collection still migrates under the lock: it waits for the holder.
   std::string fresh = UniqueCollection("migfast");
-  absl::StatusOr<store::pg::SqlCatalog> fresh_catalog = store::pg::SqlCatalog::Create(fresh);
+  absl::StatusOr<store::postgres::SqlCatalog> fresh_catalog = store::postgres::SqlCatalog::Create(fresh);
   ASSERT_TRUE(fresh_catalog.ok());
   ASSERT_THAT(Column(holder.get(), absl::StrCat("SELECT pg_advisory_lock(",
                                                 fresh_catalog->LockKey("migrate"), ")::text")),

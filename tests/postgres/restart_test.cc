@@ -33,7 +33,7 @@ TEST(PostgresRestartTest, UnavailableWhileDownThenRecoversWithNothingLost) {
 
   auto opened = OpenTestStore(UniqueCollection("rst"));
   ASSERT_TRUE(opened.ok()) << opened.status();
-  std::shared_ptr<store::pg::PostgresStore> store = *opened;
+  std::shared_ptr<store::postgres::PostgresStore> store = *opened;
 
   Mutex mu;
   std::map<std::string, int> wakes;

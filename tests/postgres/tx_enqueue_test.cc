@@ -28,7 +28,7 @@ class EnqueueTxTest : public ::testing::Test {
 
   std::string orders_;
   QueueConfig config_;
-  std::shared_ptr<store::pg::PostgresStore> store_;
+  std::shared_ptr<store::postgres::PostgresStore> store_;
   RawConn conn_;
 };
 

@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "store/redis/job_hash.h"
 #include "store/redis/keys.h"
-#include "store/redis/redis_store.h"
+#include "store/redis/redis_store_impl.h"
 #include "store/redis/scripts.h"
 #include "tests/redis/redis_test_env.h"
 

@@ -21,7 +21,7 @@
 #include "common/redis/slot_map.h"
 #include "gtest/gtest.h"
 #include "store/redis/keys.h"
-#include "store/redis/redis_store.h"
+#include "store/redis/redis_store_impl.h"
 #include "tests/redis/redis_cluster_env.h"
 
 namespace popqueue::testing {

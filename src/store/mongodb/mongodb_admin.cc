@@ -15,18 +15,14 @@
 #include "absl/strings/str_format.h"
 #include "store/mongodb/job_doc.h"
 #include "store/mongodb/mongodb_store_impl.h"
-#include "store/validate.h"
+#include "store/queue_list.h"
+
 
 namespace popqueue::store::mongodb {
 namespace {
 
 constexpr int kAdminRounds = 5;
 
-std::map<JobState, int64_t> ZeroCounts() {
-  std::map<JobState, int64_t> counts;
-  for (JobState s : kAllJobStates) counts[s] = 0;
-  return counts;
-}
 
 Doc Projection(std::initializer_list<const char*> fields) {
   Doc keys;
@@ -68,12 +64,12 @@ absl::StatusOr<Job> MongoStore::GetJob(const Collection& jobs, JobId id) {
 
 // --- Single-job admin -----------------------------------------------------
 
-absl::StatusOr<Job> MongoStore::JobGet(const JobGetParams& params) {
+absl::StatusOr<Job> MongoStore::DoJobGet(const JobGetParams& params) {
   return With(jobs_,
               [&](const Collection& jobs) { return GetJob(jobs, params.id); });
 }
 
-absl::StatusOr<Job> MongoStore::JobRequeue(const JobRequeueParams& params) {
+absl::StatusOr<Job> MongoStore::DoJobRequeue(const JobRequeueParams& params) {
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<Job> {
     for (int round = 0; round < kAdminRounds; ++round) {
       absl::StatusOr<Job> current = GetJob(jobs, params.id);
@@ -134,7 +130,7 @@ absl::StatusOr<Job> MongoStore::JobRequeue(const JobRequeueParams& params) {
   });
 }
 
-absl::StatusOr<Job> MongoStore::JobCancel(const JobCancelParams& params) {
+absl::StatusOr<Job> MongoStore::DoJobCancel(const JobCancelParams& params) {
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<Job> {
     for (int round = 0; round < kAdminRounds; ++round) {
       // Not running: cancelled at once.
@@ -175,7 +171,7 @@ absl::StatusOr<Job> MongoStore::JobCancel(const JobCancelParams& params) {
   });
 }
 
-absl::Status MongoStore::JobDelete(const JobDeleteParams& params) {
+absl::Status MongoStore::DoJobDelete(const JobDeleteParams& params) {
   return With(jobs_, [&](const Collection& jobs) -> absl::Status {
     Doc filter = ById(params.id);
     filter.Sub("state", Doc().Str("$ne", "running"));
@@ -200,12 +196,8 @@ absl::Status MongoStore::ForgetClaims(const std::vector<JobId>& ids) {
 
 // --- Listing and counts ---------------------------------------------------
 
-absl::StatusOr<JobPage> MongoStore::JobList(const JobListParams& params) {
+absl::StatusOr<JobPage> MongoStore::DoJobList(const JobListParams& params) {
   const JobFilter& f = params.filter;
-  if (f.limit < 1 || f.limit > 1000) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("list limit %d: expected 1..1000", f.limit));
-  }
   Doc filter;
   if (!f.states.empty()) {
     std::vector<std::string> states;
@@ -238,7 +230,7 @@ absl::StatusOr<JobPage> MongoStore::JobList(const JobListParams& params) {
   });
 }
 
-absl::StatusOr<std::vector<QueueCounts>> MongoStore::JobCountByState() {
+absl::StatusOr<std::vector<QueueCounts>> MongoStore::DoJobCountByState() {
   Doc group;
   group.Sub("_id", Doc().Str("queue", "$queue").Str("state", "$state"))
       .Sub("n", Doc().Int32("$sum", 1));
@@ -283,14 +275,8 @@ absl::StatusOr<std::vector<QueueCounts>> MongoStore::JobCountByState() {
       });
 }
 
-absl::StatusOr<int> MongoStore::JobDeleteFinishedBefore(
+absl::StatusOr<int> MongoStore::DoJobDeleteFinishedBefore(
     const JobDeleteFinishedBeforeParams& params) {
-  if (!IsFinal(params.state)) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("only finished jobs can be cleaned up, not %s",
-                        JobStateName(params.state)));
-  }
-  if (params.limit <= 0) return 0;
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<int> {
     Doc old;
     old.Str("state", JobStateName(params.state))
@@ -314,10 +300,7 @@ absl::StatusOr<int> MongoStore::JobDeleteFinishedBefore(
 
 // --- Queues -----------------------------------------------------------------
 
-absl::Status MongoStore::QueuePause(const QueueNameParams& params) {
-  if (params.queue.empty()) {
-    return absl::InvalidArgumentError("queue name must not be empty");
-  }
+absl::Status MongoStore::DoQueuePause(const QueueNameParams& params) {
   return With(queues_, [&](const Collection& queues) -> absl::Status {
     Doc record;
     record.Bool("paused", true).Time("updated_at", params.now);
@@ -332,14 +315,14 @@ absl::Status MongoStore::QueuePause(const QueueNameParams& params) {
   });
 }
 
-absl::Status MongoStore::QueueResume(const QueueNameParams& params) {
+absl::Status MongoStore::DoQueueResume(const QueueNameParams& params) {
   return With(queues_, [&](const Collection& queues) -> absl::Status {
     return queues.DeleteOne(Doc().Str("_id", params.queue), "resume queue")
         .status();
   });
 }
 
-absl::StatusOr<std::vector<QueueInfo>> MongoStore::QueueList() {
+absl::StatusOr<std::vector<QueueInfo>> MongoStore::DoQueueList() {
   absl::StatusOr<std::vector<QueueCounts>> counts = JobCountByState();
   if (!counts.ok()) return counts.status();
   absl::StatusOr<std::vector<BsonPtr>> paused =
@@ -348,21 +331,11 @@ absl::StatusOr<std::vector<QueueInfo>> MongoStore::QueueList() {
                            "list paused queues");
       });
   if (!paused.ok()) return paused.status();
-  std::map<std::string, QueueInfo> queues;
-  for (QueueCounts& c : *counts) {
-    queues[c.queue] =
-        QueueInfo{.name = c.queue, .counts = std::move(c.by_state)};
-  }
+  std::vector<std::string> names;
   for (const BsonPtr& d : *paused) {
-    const std::string name = GetStr(d.get(), "_id").value_or("");
-    QueueInfo& info = queues[name];
-    if (info.name.empty())
-      info = QueueInfo{.name = name, .counts = ZeroCounts()};
-    info.paused = true;
+    names.push_back(GetStr(d.get(), "_id").value_or(""));
   }
-  std::vector<QueueInfo> out;
-  for (auto& [name, info] : queues) out.push_back(std::move(info));
-  return out;
+  return MergeQueueList(*std::move(counts), names);
 }
 
 }  // namespace popqueue::store::mongodb

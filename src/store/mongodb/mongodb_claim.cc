@@ -311,16 +311,9 @@ absl::StatusOr<JobClaimResult> PartialClaim(JobClaimResult claimed,
 
 }  // namespace
 
-absl::StatusOr<JobClaimResult> MongoStore::JobClaim(
+absl::StatusOr<JobClaimResult> MongoStore::DoJobClaim(
     const JobClaimParams& params) {
-  if (params.limit < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("claim limit %d: expected >= 0", params.limit));
-  }
-  if (params.lease <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("claim lease must be positive");
-  }
-  if (params.limit == 0 || params.queues.empty()) return JobClaimResult();
+
   Pool::Lease lease(pool_.get());
   Collection jobs(*pool_, lease, options_.database, jobs_);
   Collection queues(*pool_, lease, options_.database, queues_);

@@ -14,7 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "store/mongodb/job_doc.h"
 #include "store/mongodb/mongodb_store_impl.h"
-#include "store/validate.h"
+
 
 namespace popqueue::store::mongodb {
 namespace {
@@ -25,9 +25,9 @@ constexpr absl::Duration kCronFireRetention = absl::Hours(24 * 7);
 
 // --- Leadership -------------------------------------------------------------
 
-absl::StatusOr<bool> MongoStore::LeaderAttemptElect(
+absl::StatusOr<bool> MongoStore::DoLeaderAttemptElect(
     const LeaderAttemptElectParams& params) {
-  if (absl::Status s = ValidateLeaderElect(params); !s.ok()) return s;
+
   return With(leaders_, [&](const Collection& leaders) -> absl::StatusOr<bool> {
     // Matches when free to take (expired) or already ours. When held by
     // another, nothing matches and the upsert's insert collides with the
@@ -51,7 +51,7 @@ absl::StatusOr<bool> MongoStore::LeaderAttemptElect(
   });
 }
 
-absl::Status MongoStore::LeaderResign(const LeaderResignParams& params) {
+absl::Status MongoStore::DoLeaderResign(const LeaderResignParams& params) {
   return With(leaders_, [&](const Collection& leaders) -> absl::Status {
     return leaders
         .DeleteOne(
@@ -64,9 +64,9 @@ absl::Status MongoStore::LeaderResign(const LeaderResignParams& params) {
 // --- Worker registry
 // ----------------------------------------------------------
 
-absl::Status MongoStore::WorkerRegister(const WorkerRegisterParams& params) {
+absl::Status MongoStore::DoWorkerRegister(const WorkerRegisterParams& params) {
   const WorkerInfo& w = params.worker;
-  if (w.id.empty()) return absl::InvalidArgumentError("worker id is empty");
+
   Doc record;
   record.Str("host", w.host)
       .Str("address", w.address)
@@ -85,7 +85,7 @@ absl::Status MongoStore::WorkerRegister(const WorkerRegisterParams& params) {
   });
 }
 
-absl::Status MongoStore::WorkerHeartbeat(const WorkerHeartbeatParams& params) {
+absl::Status MongoStore::DoWorkerHeartbeat(const WorkerHeartbeatParams& params) {
   return With(workers_, [&](const Collection& workers) -> absl::Status {
     absl::StatusOr<UpdateResult> r = workers.UpdateOne(
         Doc().Str("_id", params.worker_id),
@@ -102,7 +102,7 @@ absl::Status MongoStore::WorkerHeartbeat(const WorkerHeartbeatParams& params) {
   });
 }
 
-absl::Status MongoStore::WorkerDeregister(
+absl::Status MongoStore::DoWorkerDeregister(
     const WorkerDeregisterParams& params) {
   return With(workers_, [&](const Collection& workers) -> absl::Status {
     return workers
@@ -111,7 +111,7 @@ absl::Status MongoStore::WorkerDeregister(
   });
 }
 
-absl::StatusOr<std::vector<WorkerInfo>> MongoStore::WorkerList(
+absl::StatusOr<std::vector<WorkerInfo>> MongoStore::DoWorkerList(
     const WorkerListParams& params) {
   return With(
       workers_,
@@ -151,12 +151,9 @@ absl::StatusOr<std::vector<WorkerInfo>> MongoStore::WorkerList(
 
 // --- Cron -------------------------------------------------------------------
 
-absl::StatusOr<bool> MongoStore::CronFireOnce(
+absl::StatusOr<bool> MongoStore::DoCronFireOnce(
     const CronFireOnceParams& params) {
-  if (params.schedule.empty()) {
-    return absl::InvalidArgumentError("cron schedule name must not be empty");
-  }
-  if (absl::Status s = ValidateNewJob(params.job); !s.ok()) return s;
+
   Pool::Lease lease(pool_.get());
   Collection fires(*pool_, lease, options_.database, cron_fires_);
   Collection jobs(*pool_, lease, options_.database, jobs_);

@@ -17,7 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "store/mongodb/job_doc.h"
 #include "store/mongodb/mongodb_store_impl.h"
-#include "store/validate.h"
+
 
 namespace popqueue::store::mongodb {
 namespace {
@@ -27,12 +27,8 @@ constexpr size_t kSingleLookups = 16;
 
 }  // namespace
 
-absl::StatusOr<JobInsertManyResult> MongoStore::JobInsertMany(
+absl::StatusOr<JobInsertManyResult> MongoStore::DoJobInsertMany(
     const JobInsertManyParams& params) {
-  if (params.jobs.empty()) return JobInsertManyResult();
-  for (const NewJob& job : params.jobs) {
-    if (absl::Status s = ValidateNewJob(job); !s.ok()) return s;
-  }
   return With(jobs_, [&](const Collection& jobs) {
     return InsertJobs(jobs, params.jobs, params.now);
   });

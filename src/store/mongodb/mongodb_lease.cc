@@ -69,7 +69,7 @@ Doc HeldMany(const std::vector<JobId>& ids, int64_t lease_token) {
 
 }  // namespace
 
-absl::StatusOr<JobIdList> MongoStore::JobCompleteMany(
+absl::StatusOr<JobIdList> MongoStore::DoJobCompleteMany(
     const JobCompleteManyParams& params) {
   const std::vector<JobCompleteItem> items = DedupeById(params.items);
   if (items.empty()) return JobIdList();
@@ -139,18 +139,11 @@ absl::StatusOr<JobIdList> MongoStore::JobCompleteMany(
   });
 }
 
-absl::StatusOr<JobIdList> MongoStore::JobFailMany(
+absl::StatusOr<JobIdList> MongoStore::DoJobFailMany(
     const JobFailManyParams& params) {
   const std::vector<JobFailItem> items = DedupeById(params.items);
   if (items.empty()) return JobIdList();
-  for (const JobFailItem& item : items) {
-    if (item.to != JobState::kRetryable && item.to != JobState::kDead &&
-        item.to != JobState::kCancelled) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "job %d: a failed job goes to retryable, dead or cancelled, not %s",
-          item.id, JobStateName(item.to)));
-    }
-  }
+
   std::optional<MutexLock> lock;  // see ferretdb_
   if (ferretdb_) lock.emplace(&lease_writes_mu_);
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<JobIdList> {
@@ -197,7 +190,7 @@ absl::StatusOr<JobIdList> MongoStore::JobFailMany(
   });
 }
 
-absl::StatusOr<JobHeartbeatManyResult> MongoStore::JobHeartbeatMany(
+absl::StatusOr<JobHeartbeatManyResult> MongoStore::DoJobHeartbeatMany(
     const JobHeartbeatManyParams& params) {
   const std::vector<JobHeartbeatItem> items = DedupeById(params.items);
   if (items.empty()) return JobHeartbeatManyResult();
@@ -274,9 +267,9 @@ absl::StatusOr<JobHeartbeatManyResult> MongoStore::JobHeartbeatMany(
       });
 }
 
-absl::StatusOr<int> MongoStore::JobRescueExpired(
+absl::StatusOr<int> MongoStore::DoJobRescueExpired(
     const JobRescueExpiredParams& params) {
-  if (params.limit <= 0) return 0;
+
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<int> {
     Doc expired;
     expired.Str("state", "running")

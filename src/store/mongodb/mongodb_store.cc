@@ -144,7 +144,7 @@ absl::StatusOr<std::shared_ptr<MongoStore>> MongoStore::Open(Options options) {
   return store;
 }
 
-absl::Status MongoStore::Migrate() {
+absl::Status MongoStore::DoMigrate() {
   // createIndexes is idempotent and safe to race: an index that exists with
   // the same specification is left alone.
   std::vector<Doc> job_indexes;

@@ -7,25 +7,19 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "popqueue/options.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 namespace {
 
 constexpr int kMaxRounds = 5;
 
-absl::Status Validate(const NewJob& job, size_t index) {
+// The contract's checks (store/validate.h) ran before; what is left is
+// PostgreSQL's own limit: text columns cannot hold NUL bytes.
+absl::Status RefuseNul(const NewJob& job, size_t index) {
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat("job ", index, " of the batch: ", why));
   };
-  if (job.id <= 0) return bad("id must be positive");
-  if (job.name.empty()) return bad("name is empty");
-  if (job.max_attempts < 1) return bad("max_attempts must be at least 1");
-  if (job.timeout < absl::ZeroDuration() ||
-      job.backoff_base < absl::ZeroDuration()) {
-    return bad("timeout and backoff_base must not be negative");
-  }
   for (const std::string* s :
        {&job.queue, &job.name, &job.identifier, &job.data}) {
     if (s->find('\0') != std::string::npos) {
@@ -42,7 +36,7 @@ absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
                                                const SqlCatalog& catalog,
                                                const JobInsertManyParams& params) {
   for (size_t i = 0; i < params.jobs.size(); ++i) {
-    if (absl::Status s = Validate(params.jobs[i], i); !s.ok()) return s;
+    if (absl::Status s = RefuseNul(params.jobs[i], i); !s.ok()) return s;
   }
   JobInsertManyResult out(params.jobs.size());
   std::vector<size_t> pending(params.jobs.size());
@@ -55,7 +49,8 @@ absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
     for (size_t i : pending) {
       const NewJob& j = params.jobs[i];
       ids.push_back(j.id);
-      queues.emplace_back(j.queue.empty() ? kDefaultQueue : j.queue);
+      queues.emplace_back(j.queue);
+
       names.emplace_back(j.name);
       identifiers.emplace_back(j.identifier);
       data.emplace_back(j.data);
@@ -132,4 +127,4 @@ absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
   return out;
 }
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

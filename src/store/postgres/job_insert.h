@@ -11,7 +11,7 @@
 #include "store/postgres/sql_catalog.h"
 #include "store/store.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 
 // Runs embedded statement `name` with `params` (prepared on a pooled
 // connection, or unprepared on a caller's).
@@ -22,10 +22,13 @@ using StatementRunner = std::function<absl::StatusOr<Result>(
 // common case; when a duplicate identifier was committed concurrently after
 // the statement's snapshot, the holder is looked up with a fresh snapshot
 // (and, should it have finished meanwhile, the job is inserted after all).
+// `params` passed store/validate.h's checks (Store::JobInsertMany and
+// EnqueueTx run them).
+
 absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
                                                const SqlCatalog& catalog,
                                                const JobInsertManyParams& params);
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres
 
 #endif  // POPQUEUE_STORE_POSTGRES_JOB_INSERT_H_

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/job_json.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 namespace {
 
 struct Columns {
@@ -105,4 +105,4 @@ absl::StatusOr<std::vector<Job>> JobsFromResult(const PGresult* res) {
   return jobs;
 }
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

@@ -11,7 +11,7 @@
 #include "absl/strings/strip.h"
 #include "common/log.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 namespace {
 
 // libpq messages span lines ("...failed: Connection refused\n\tIs the
@@ -408,4 +408,4 @@ bool Bool(const PGresult* res, int row, int col) {
   return !IsNull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
 }
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

@@ -19,7 +19,7 @@
 #include "absl/time/time.h"
 #include "common/url.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 
 // How to reach the server. `where` ("host:port/db") names it in messages;
 // it never contains the password.
@@ -123,6 +123,6 @@ std::string_view Text(const PGresult* res, int row, int col);
 int64_t Int(const PGresult* res, int row, int col);  // 0 when NULL
 bool Bool(const PGresult* res, int row, int col);
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres
 
 #endif  // POPQUEUE_STORE_POSTGRES_PG_CONN_H_

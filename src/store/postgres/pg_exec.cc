@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "common/thread.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 namespace {
 
 enum class Wait { kReady, kTimedOut, kFailed };
@@ -115,4 +115,4 @@ absl::StatusOr<Result> ExecWithin(PGconn* conn, const SendFn& send,
   }
 }
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

@@ -19,7 +19,7 @@
 #include "absl/time/time.h"
 #include "store/postgres/pg_conn.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 
 // Starts one command on `conn` (PQsendQueryPrepared, PQsendPrepare, ...);
 // returns libpq's 1 (sent) or 0 (failed).
@@ -37,6 +37,6 @@ absl::StatusOr<Result> ExecWithin(PGconn* conn, const SendFn& send,
                                   std::string_view where,
                                   std::string_view what);
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres
 
 #endif  // POPQUEUE_STORE_POSTGRES_PG_EXEC_H_

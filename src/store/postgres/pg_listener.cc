@@ -11,7 +11,7 @@
 #include "store/postgres/pg_exec.h"
 #include "store/postgres/sql_catalog.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 
 Listener::Listener(ConnSettings settings, std::string channel)
     : settings_(std::move(settings)), channel_(std::move(channel)) {
@@ -140,4 +140,4 @@ void Listener::Listen(PGconn* conn) {
   listening_ = false;
 }
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

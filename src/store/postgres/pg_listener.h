@@ -24,7 +24,7 @@
 #include "common/mutex.h"
 #include "store/postgres/pg_conn.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 
 class Listener {
  public:
@@ -65,6 +65,6 @@ class Listener {
   std::thread thread_;
 };
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres
 
 #endif  // POPQUEUE_STORE_POSTGRES_PG_LISTENER_H_

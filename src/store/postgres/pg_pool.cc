@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 namespace {
 
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
@@ -210,4 +210,4 @@ absl::Status Pool::Lease::ExecSimple(const std::string& sql,
       .status();
 }
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

@@ -27,7 +27,7 @@
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/pg_exec.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 
 class Pool {
  public:
@@ -102,6 +102,6 @@ class Pool {
   std::string last_error_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres
 
 #endif  // POPQUEUE_STORE_POSTGRES_PG_POOL_H_

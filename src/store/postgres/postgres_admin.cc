@@ -11,9 +11,10 @@
 #include "nlohmann/json.hpp"
 #include "store/postgres/job_insert.h"
 #include "store/postgres/job_rows.h"
-#include "store/postgres/postgres_store.h"
+#include "store/postgres/postgres_store_impl.h"
+#include "store/queue_list.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 namespace {
 
 // Readers fold the count deltas once this many have piled up.
@@ -57,7 +58,7 @@ absl::StatusOr<Job> PostgresStore::SingleJobChange(std::string_view name,
                    std::string(Text(state->get(), 0, 0))));
 }
 
-absl::StatusOr<Job> PostgresStore::JobGet(const JobGetParams& params) {
+absl::StatusOr<Job> PostgresStore::DoJobGet(const JobGetParams& params) {
   Params p;
   p.Add(params.id);
   absl::StatusOr<Result> r = Run("job_get", p, "get a job");
@@ -68,19 +69,19 @@ absl::StatusOr<Job> PostgresStore::JobGet(const JobGetParams& params) {
   return OneJob(r->get());
 }
 
-absl::StatusOr<Job> PostgresStore::JobRequeue(const JobRequeueParams& params) {
+absl::StatusOr<Job> PostgresStore::DoJobRequeue(const JobRequeueParams& params) {
   Params p;
   p.Add(params.id).Add(params.now).Add(catalog_.channel());
   return SingleJobChange("job_requeue", p, "requeue job", params.id);
 }
 
-absl::StatusOr<Job> PostgresStore::JobCancel(const JobCancelParams& params) {
+absl::StatusOr<Job> PostgresStore::DoJobCancel(const JobCancelParams& params) {
   Params p;
   p.Add(params.id).Add(params.now);
   return SingleJobChange("job_cancel", p, "cancel job", params.id);
 }
 
-absl::Status PostgresStore::JobDelete(const JobDeleteParams& params) {
+absl::Status PostgresStore::DoJobDelete(const JobDeleteParams& params) {
   Params p;
   p.Add(params.id);
   absl::StatusOr<Result> r = Run("job_delete", p, "delete a job");
@@ -95,12 +96,8 @@ absl::Status PostgresStore::JobDelete(const JobDeleteParams& params) {
       "cannot delete job ", params.id, " while it is running; cancel it first"));
 }
 
-absl::StatusOr<JobPage> PostgresStore::JobList(const JobListParams& params) {
+absl::StatusOr<JobPage> PostgresStore::DoJobList(const JobListParams& params) {
   const JobFilter& f = params.filter;
-  if (f.limit < 1 || f.limit > 1000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("list limit must be 1..1000, not ", f.limit));
-  }
   std::vector<std::optional<std::string>> states;
   for (JobState s : f.states) states.emplace_back(std::string(JobStateName(s)));
   Params p;
@@ -123,7 +120,7 @@ absl::StatusOr<JobPage> PostgresStore::JobList(const JobListParams& params) {
   return page;
 }
 
-absl::StatusOr<std::vector<QueueCounts>> PostgresStore::JobCountByState() {
+absl::StatusOr<std::vector<QueueCounts>> PostgresStore::DoJobCountByState() {
   absl::StatusOr<Result> r = Run("job_count_by_state", Params(), "count jobs");
   if (!r.ok()) return r.status();
   std::vector<QueueCounts> out;
@@ -144,16 +141,8 @@ absl::StatusOr<std::vector<QueueCounts>> PostgresStore::JobCountByState() {
   return out;
 }
 
-absl::StatusOr<int> PostgresStore::JobDeleteFinishedBefore(
+absl::StatusOr<int> PostgresStore::DoJobDeleteFinishedBefore(
     const JobDeleteFinishedBeforeParams& params) {
-  if (!IsFinal(params.state)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "only finished jobs (completed, dead, cancelled) are deleted, not ",
-        std::string(JobStateName(params.state))));
-  }
-  if (params.limit <= 0) {
-    return absl::InvalidArgumentError("delete limit must be positive");
-  }
   Params p;
   p.Add(std::string(JobStateName(params.state))).Add(params.before)
       .Add(params.limit);
@@ -165,54 +154,38 @@ absl::StatusOr<int> PostgresStore::JobDeleteFinishedBefore(
 
 absl::Status PostgresStore::SetPaused(const QueueNameParams& params,
                                       bool paused) {
-  if (params.queue.empty()) {
-    return absl::InvalidArgumentError("queue name is empty");
-  }
   Params p;
   p.Add(params.queue).Add(paused).Add(params.now);
   return Run("queue_set_paused", p, paused ? "pause a queue" : "resume a queue")
       .status();
 }
 
-absl::Status PostgresStore::QueuePause(const QueueNameParams& params) {
+absl::Status PostgresStore::DoQueuePause(const QueueNameParams& params) {
   return SetPaused(params, true);
 }
 
-absl::Status PostgresStore::QueueResume(const QueueNameParams& params) {
+absl::Status PostgresStore::DoQueueResume(const QueueNameParams& params) {
   return SetPaused(params, false);
 }
 
-absl::StatusOr<std::vector<QueueInfo>> PostgresStore::QueueList() {
+absl::StatusOr<std::vector<QueueInfo>> PostgresStore::DoQueueList() {
   absl::StatusOr<std::vector<QueueCounts>> counts = JobCountByState();
   if (!counts.ok()) return counts.status();
   absl::StatusOr<Result> paused =
       Run("queue_list_paused", Params(), "list queues");
   if (!paused.ok()) return paused.status();
-  std::map<std::string, QueueInfo> queues;
-  for (QueueCounts& c : *counts) {
-    QueueInfo& q = queues[c.queue];
-    q.name = c.queue;
-    q.counts = std::move(c.by_state);
-  }
+  std::vector<std::string> paused_names;
   for (int row = 0; row < PQntuples(paused->get()); ++row) {
-    std::string name(Text(paused->get(), row, 0));
-    QueueInfo& q = queues[name];
-    q.name = name;
-    q.paused = Bool(paused->get(), row, 1);
+    if (Bool(paused->get(), row, 1)) {
+      paused_names.emplace_back(Text(paused->get(), row, 0));
+    }
   }
-  std::vector<QueueInfo> out;
-  for (auto& [name, info] : queues) out.push_back(std::move(info));
-  return out;
+  return MergeQueueList(*std::move(counts), paused_names);
+
 }
 
-absl::StatusOr<bool> PostgresStore::LeaderAttemptElect(
+absl::StatusOr<bool> PostgresStore::DoLeaderAttemptElect(
     const LeaderAttemptElectParams& params) {
-  if (params.name.empty() || params.leader_id.empty()) {
-    return absl::InvalidArgumentError("leadership name and leader id are required");
-  }
-  if (params.ttl <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("leadership ttl must be positive");
-  }
   Params p;
   p.Add(params.name).Add(params.leader_id).Add(params.now)
       .Add(params.now + params.ttl);
@@ -221,15 +194,15 @@ absl::StatusOr<bool> PostgresStore::LeaderAttemptElect(
   return PQntuples(r->get()) > 0;
 }
 
-absl::Status PostgresStore::LeaderResign(const LeaderResignParams& params) {
+absl::Status PostgresStore::DoLeaderResign(const LeaderResignParams& params) {
   Params p;
   p.Add(params.name).Add(params.leader_id);
   return Run("leader_resign", p, "resign leadership").status();
 }
 
-absl::Status PostgresStore::WorkerRegister(const WorkerRegisterParams& params) {
+absl::Status PostgresStore::DoWorkerRegister(const WorkerRegisterParams& params) {
   const WorkerInfo& w = params.worker;
-  if (w.id.empty()) return absl::InvalidArgumentError("worker id is empty");
+
   std::vector<std::optional<std::string>> queues(w.queues.begin(),
                                                  w.queues.end());
   Params p;
@@ -238,7 +211,7 @@ absl::Status PostgresStore::WorkerRegister(const WorkerRegisterParams& params) {
   return Run("worker_register", p, "register a worker").status();
 }
 
-absl::Status PostgresStore::WorkerHeartbeat(
+absl::Status PostgresStore::DoWorkerHeartbeat(
     const WorkerHeartbeatParams& params) {
   Params p;
   p.Add(params.worker_id).Add(params.running).Add(params.now);
@@ -251,14 +224,14 @@ absl::Status PostgresStore::WorkerHeartbeat(
   return absl::OkStatus();
 }
 
-absl::Status PostgresStore::WorkerDeregister(
+absl::Status PostgresStore::DoWorkerDeregister(
     const WorkerDeregisterParams& params) {
   Params p;
   p.Add(params.worker_id);
   return Run("worker_deregister", p, "deregister a worker").status();
 }
 
-absl::StatusOr<std::vector<WorkerInfo>> PostgresStore::WorkerList(
+absl::StatusOr<std::vector<WorkerInfo>> PostgresStore::DoWorkerList(
     const WorkerListParams& params) {
   Params p;
   p.Add(params.now - params.ttl);
@@ -287,11 +260,8 @@ absl::StatusOr<std::vector<WorkerInfo>> PostgresStore::WorkerList(
   return out;
 }
 
-absl::StatusOr<bool> PostgresStore::CronFireOnce(
+absl::StatusOr<bool> PostgresStore::DoCronFireOnce(
     const CronFireOnceParams& params) {
-  if (params.schedule.empty()) {
-    return absl::InvalidArgumentError("cron schedule name is empty");
-  }
   bool fired = false;
   absl::Status s = InTransaction("fire a cron schedule", [&](Pool::Lease& lease) {
     fired = false;
@@ -322,4 +292,4 @@ absl::StatusOr<bool> PostgresStore::CronFireOnce(
   return fired;
 }
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

@@ -1,6 +1,35 @@
-// The worker path of the PostgreSQL store: open, migrate, insert, claim,
-// complete, fail, heartbeat, rescue and notifications. Admin and read calls
-// are in postgres_admin.cc.
+// The PostgreSQL store: one table of jobs, worked by any number of processes.
+//
+// Concurrency model. PostgreSQL does the arbitration; this process keeps no
+// state about jobs. Every call leases a connection from a small pool
+// (pg_pool.h; reconnects with backoff, kUnavailable while the server is
+// away) and runs one embedded, prepared statement (sql/*.sql) whose values
+// are all bound parameters; times are bigint microseconds since the epoch.
+// Each worker-path change is one statement, so it is atomic without an
+// explicit transaction:
+// - Claim (sql/job_claim.sql) picks the due jobs of each queue with
+//   FOR UPDATE SKIP LOCKED, so concurrent claimers never wait for each other
+//   and never take the same job; it promotes due delayed jobs in passing.
+// - Complete, fail and heartbeat are one UPDATE over arrays of (id, token):
+//   the lease token in the WHERE clause is the fence.
+// - Insert is one multi-row statement; identifier uniqueness is a partial
+//   unique index, and a duplicate committed concurrently is looked up again
+//   with a fresh snapshot (job_insert.cc).
+// The one multi-statement change (a cron fire: record it, insert its job)
+// runs in InTransaction, which retries the whole transaction on
+// serialization failures and deadlocks (kAborted).
+
+//
+// Counts come from delta rows appended by statement-level triggers, folded
+// by readers and the rescuer (CompactCounts), so writers never contend for a
+// counter row. Wake-ups: inserts NOTIFY a channel per table; one LISTEN
+// connection (pg_listener.h) calls the subscribers. Schema changes are the
+// numbered files of migrations/, applied by Migrate under an advisory lock.
+// docs/postgres.md has the statements and the measurements.
+//
+// This file holds the worker path (open, migrate, insert, claim, complete,
+// fail, heartbeat, rescue, notifications); admin and read calls are in
+// postgres_admin.cc.
 #include "store/postgres/postgres_store.h"
 
 #include <algorithm>
@@ -11,18 +40,20 @@
 #include "absl/strings/str_cat.h"
 #include "store/postgres/job_insert.h"
 #include "store/postgres/job_rows.h"
+#include "store/postgres/postgres_store_impl.h"
+
 
 namespace popqueue::store {
 
 absl::StatusOr<std::shared_ptr<Store>> OpenPostgresStore(
     const Url& url, const StoreConfig& config) {
-  absl::StatusOr<std::shared_ptr<pg::PostgresStore>> s =
-      pg::PostgresStore::Open(url, config);
+  absl::StatusOr<std::shared_ptr<postgres::PostgresStore>> s =
+      postgres::PostgresStore::Open(url, config);
   if (!s.ok()) return s.status();
   return std::shared_ptr<Store>(*std::move(s));
 }
 
-namespace pg {
+namespace postgres {
 namespace {
 
 constexpr int kMaxTxAttempts = 4;  // serialization failures / deadlocks
@@ -113,7 +144,7 @@ absl::Status PostgresStore::InTransaction(
   }
 }
 
-absl::Status PostgresStore::Migrate() {
+absl::Status PostgresStore::DoMigrate() {
   absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
   if (!lease.ok()) return lease.status();
   auto read_applied = [&]() -> absl::StatusOr<std::set<int64_t>> {
@@ -195,9 +226,8 @@ absl::Status PostgresStore::Migrate() {
   return status;
 }
 
-absl::StatusOr<JobInsertManyResult> PostgresStore::JobInsertMany(
+absl::StatusOr<JobInsertManyResult> PostgresStore::DoJobInsertMany(
     const JobInsertManyParams& params) {
-  if (params.jobs.empty()) return JobInsertManyResult();
   return InsertJobs(
       [this](std::string_view name, const Params& p) {
         return Run(name, p, "insert jobs");
@@ -205,15 +235,8 @@ absl::StatusOr<JobInsertManyResult> PostgresStore::JobInsertMany(
       catalog_, params);
 }
 
-absl::StatusOr<JobClaimResult> PostgresStore::JobClaim(
+absl::StatusOr<JobClaimResult> PostgresStore::DoJobClaim(
     const JobClaimParams& params) {
-  if (params.limit < 0) {
-    return absl::InvalidArgumentError("claim limit must not be negative");
-  }
-  if (params.lease <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("claim lease must be positive");
-  }
-  if (params.limit == 0 || params.queues.empty()) return JobClaimResult();
   std::vector<std::optional<std::string>> queues(params.queues.begin(),
                                                  params.queues.end());
   Params p;
@@ -228,9 +251,8 @@ absl::StatusOr<JobClaimResult> PostgresStore::JobClaim(
   return JobsFromResult(r->get());
 }
 
-absl::StatusOr<JobIdList> PostgresStore::JobCompleteMany(
+absl::StatusOr<JobIdList> PostgresStore::DoJobCompleteMany(
     const JobCompleteManyParams& params) {
-  if (params.items.empty()) return JobIdList();
   std::vector<int64_t> ids, tokens;
   std::vector<std::optional<std::string>> results;
   for (const JobCompleteItem& item : params.items) {
@@ -247,18 +269,11 @@ absl::StatusOr<JobIdList> PostgresStore::JobCompleteMany(
   return IdsInParamsOrder(r->get(), ids);
 }
 
-absl::StatusOr<JobIdList> PostgresStore::JobFailMany(
+absl::StatusOr<JobIdList> PostgresStore::DoJobFailMany(
     const JobFailManyParams& params) {
-  if (params.items.empty()) return JobIdList();
   std::vector<int64_t> ids, tokens, run_at;
   std::vector<std::optional<std::string>> to, errors;
   for (const JobFailItem& item : params.items) {
-    if (item.to != JobState::kRetryable && item.to != JobState::kDead &&
-        item.to != JobState::kCancelled) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "job ", item.id, ": a failed job goes to retryable, dead or "
-          "cancelled, not ", std::string(JobStateName(item.to))));
-    }
     ids.push_back(item.id);
     tokens.push_back(item.lease_token);
     to.emplace_back(std::string(JobStateName(item.to)));
@@ -274,12 +289,8 @@ absl::StatusOr<JobIdList> PostgresStore::JobFailMany(
   return IdsInParamsOrder(r->get(), ids);
 }
 
-absl::StatusOr<JobHeartbeatManyResult> PostgresStore::JobHeartbeatMany(
+absl::StatusOr<JobHeartbeatManyResult> PostgresStore::DoJobHeartbeatMany(
     const JobHeartbeatManyParams& params) {
-  if (params.lease <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("heartbeat lease must be positive");
-  }
-  if (params.items.empty()) return JobHeartbeatManyResult();
   std::vector<int64_t> ids, tokens;
   std::vector<std::optional<std::string>> progress, stop_reason, stopping_since, stop_overdue;
   for (const JobHeartbeatItem& item : params.items) {
@@ -320,11 +331,8 @@ absl::StatusOr<JobHeartbeatManyResult> PostgresStore::JobHeartbeatMany(
   return out;
 }
 
-absl::StatusOr<int> PostgresStore::JobRescueExpired(
+absl::StatusOr<int> PostgresStore::DoJobRescueExpired(
     const JobRescueExpiredParams& params) {
-  if (params.limit <= 0) {
-    return absl::InvalidArgumentError("rescue limit must be positive");
-  }
   Params p;
   p.Add(params.now).Add(params.limit).Add(absl::ToUnixMillis(params.now))
       .Add(catalog_.channel());
@@ -347,13 +355,13 @@ absl::Status PostgresStore::CompactCounts() {
   return Run("counts_compact", p, "compact job counts").status();
 }
 
-absl::StatusOr<int> PostgresStore::Subscribe(
+absl::StatusOr<int> PostgresStore::DoSubscribe(
     std::function<void(const std::string& queue)> on_available) {
-  if (!on_available) return absl::InvalidArgumentError("empty callback");
+
   return listener_.Subscribe(std::move(on_available));
 }
 
-void PostgresStore::Unsubscribe(int handle) { listener_.Unsubscribe(handle); }
+void PostgresStore::DoUnsubscribe(int handle) { listener_.Unsubscribe(handle); }
 
-}  // namespace pg
+}  // namespace postgres
 }  // namespace popqueue::store

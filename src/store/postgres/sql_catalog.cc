@@ -9,7 +9,7 @@
 #include "embedded/postgres_sql.h"
 #include "store/registry.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 namespace {
 
 constexpr size_t kMaxIdentifier = 63;  // NAMEDATALEN - 1
@@ -123,4 +123,4 @@ int64_t SqlCatalog::LockKey(std::string_view purpose) const {
   return static_cast<int64_t>(h);
 }
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres

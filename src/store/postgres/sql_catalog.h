@@ -14,7 +14,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace popqueue::store::pg {
+namespace popqueue::store::postgres {
 
 struct Migration {
   int version = 0;   // the file's number: 1 for 001_jobs.sql
@@ -53,6 +53,6 @@ absl::StatusOr<std::string> RenderSql(std::string_view text,
 // A quoted SQL identifier: "name" with embedded quotes doubled.
 std::string QuoteIdentifier(std::string_view name);
 
-}  // namespace popqueue::store::pg
+}  // namespace popqueue::store::postgres
 
 #endif  // POPQUEUE_STORE_POSTGRES_SQL_CATALOG_H_

@@ -10,12 +10,14 @@
 #include "store/postgres/job_insert.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/sql_catalog.h"
+#include "store/validate.h"
+
 
 namespace popqueue {
 namespace {
 
-using store::pg::Params;
-using store::pg::Result;
+using store::postgres::Params;
+using store::postgres::Result;
 
 IdGenerator& Ids() {
   static auto* ids = new IdGenerator();
@@ -52,7 +54,7 @@ absl::StatusOr<store::NewJob> ToNewJob(const EnqueueRequest& r,
 
 absl::Status Simple(PGconn* conn, const char* sql) {
   Result r(PQexec(conn, sql));
-  return store::pg::ResultStatus(r.get(), conn, "the caller's connection",
+  return store::postgres::ResultStatus(r.get(), conn, "the caller's connection",
                                  "enqueue in the caller's transaction");
 }
 
@@ -76,8 +78,8 @@ absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(
         "EnqueueTx: the connection is busy with another command");
   }
   if (requests.empty()) return std::vector<EnqueueResult>();
-  absl::StatusOr<store::pg::SqlCatalog> catalog =
-      store::pg::SqlCatalog::Create(config.collection);
+  absl::StatusOr<store::postgres::SqlCatalog> catalog =
+      store::postgres::SqlCatalog::Create(config.collection);
   if (!catalog.ok()) return catalog.status();
 
   Clock* clock = config.clock != nullptr ? config.clock : Clock::Real();
@@ -88,13 +90,15 @@ absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(
     if (!job.ok()) return job.status();
     params.jobs.push_back(*std::move(job));
   }
+  // The store contract's checks, as Store::JobInsertMany runs them.
+  if (absl::Status s = store::Validate(params); !s.ok()) return s;
 
   std::string where = "the caller's connection";
-  store::pg::StatementRunner run =
+  store::postgres::StatementRunner run =
       [&](std::string_view name,
           const Params& p) -> absl::StatusOr<Result> {
-    Result r = store::pg::ExecParams(conn, catalog->Query(name), p);
-    absl::Status s = store::pg::ResultStatus(r.get(), conn, where,
+    Result r = store::postgres::ExecParams(conn, catalog->Query(name), p);
+    absl::Status s = store::postgres::ResultStatus(r.get(), conn, where,
                                              "enqueue in the caller's transaction");
     if (!s.ok()) return s;
     return r;
@@ -107,7 +111,7 @@ absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(
       }
     }
     absl::StatusOr<store::JobInsertManyResult> out =
-        store::pg::InsertJobs(run, *catalog, params);
+        store::postgres::InsertJobs(run, *catalog, params);
     if (in_tx) {
       absl::Status s = Simple(conn, out.ok()
                                         ? "RELEASE SAVEPOINT popqueue_enqueue"

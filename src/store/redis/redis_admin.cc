@@ -10,9 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "store/queue_list.h"
 #include "store/redis/job_hash.h"
-#include "store/redis/redis_store.h"
-#include "store/validate.h"
+#include "store/redis/redis_store_impl.h"
+
 
 namespace popqueue::store::redis_store {
 namespace {
@@ -78,7 +79,7 @@ absl::StatusOr<std::vector<std::string>> RedisStore::AllQueueTags() {
   return tags;
 }
 
-absl::StatusOr<Job> RedisStore::JobGet(const JobGetParams& params) {
+absl::StatusOr<Job> RedisStore::DoJobGet(const JobGetParams& params) {
   absl::StatusOr<std::string> tag = TagOf(params.id);
   if (!tag.ok()) return tag.status();
   absl::StatusOr<redis::Reply> r =
@@ -90,7 +91,7 @@ absl::StatusOr<Job> RedisStore::JobGet(const JobGetParams& params) {
   return JobFromHash(*r);
 }
 
-absl::StatusOr<Job> RedisStore::JobRequeue(const JobRequeueParams& params) {
+absl::StatusOr<Job> RedisStore::DoJobRequeue(const JobRequeueParams& params) {
   absl::StatusOr<std::string> tag = TagOf(params.id);
   if (!tag.ok()) return tag.status();
   std::optional<std::string> token;  // of the reservation, once taken
@@ -116,7 +117,7 @@ absl::StatusOr<Job> RedisStore::JobRequeue(const JobRequeueParams& params) {
       " times while it was being requeued; try again"));
 }
 
-absl::StatusOr<Job> RedisStore::JobCancel(const JobCancelParams& params) {
+absl::StatusOr<Job> RedisStore::DoJobCancel(const JobCancelParams& params) {
   absl::StatusOr<std::string> tag = TagOf(params.id);
   if (!tag.ok()) return tag.status();
   absl::StatusOr<redis::Reply> r = Run(scripts_.job_cancel, *tag,
@@ -125,7 +126,7 @@ absl::StatusOr<Job> RedisStore::JobCancel(const JobCancelParams& params) {
   return AdminReply(*r, params.id, "cancel");
 }
 
-absl::Status RedisStore::JobDelete(const JobDeleteParams& params) {
+absl::Status RedisStore::DoJobDelete(const JobDeleteParams& params) {
   absl::StatusOr<std::string> tag = TagOf(params.id);
   if (!tag.ok()) return tag.status();
   absl::StatusOr<redis::Reply> r = Run(scripts_.job_delete, *tag,
@@ -149,12 +150,8 @@ absl::Status RedisStore::JobDelete(const JobDeleteParams& params) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<JobPage> RedisStore::JobList(const JobListParams& params) {
+absl::StatusOr<JobPage> RedisStore::DoJobList(const JobListParams& params) {
   const JobFilter& f = params.filter;
-  if (f.limit < 1 || f.limit > 1000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("list limit must be 1..1000, got ", f.limit));
-  }
   std::vector<std::string> tags;
   if (!f.queue.empty()) {
     tags.push_back(QueueTag(f.queue));
@@ -217,7 +214,7 @@ absl::StatusOr<std::vector<QueueInfo>> RedisStore::QueueStats() {
   return out;
 }
 
-absl::StatusOr<std::vector<QueueCounts>> RedisStore::JobCountByState() {
+absl::StatusOr<std::vector<QueueCounts>> RedisStore::DoJobCountByState() {
   absl::StatusOr<std::vector<QueueInfo>> stats = QueueStats();
   if (!stats.ok()) return stats.status();
   std::vector<QueueCounts> out;
@@ -229,26 +226,26 @@ absl::StatusOr<std::vector<QueueCounts>> RedisStore::JobCountByState() {
   return out;
 }
 
-absl::StatusOr<std::vector<QueueInfo>> RedisStore::QueueList() {
+absl::StatusOr<std::vector<QueueInfo>> RedisStore::DoQueueList() {
   absl::StatusOr<std::vector<QueueInfo>> stats = QueueStats();
   if (!stats.ok()) return stats.status();
-  std::vector<QueueInfo> out;
+  std::vector<QueueCounts> counts;
+  std::vector<std::string> paused;
   for (QueueInfo& q : *stats) {
-    if (q.paused || !q.counts.empty()) out.push_back(std::move(q));
+    if (!q.counts.empty()) {
+      counts.push_back({.queue = q.name, .by_state = std::move(q.counts)});
+    }
+    if (q.paused) paused.push_back(q.name);
   }
-  return out;
+  return MergeQueueList(std::move(counts), paused);
 }
 
-absl::StatusOr<int> RedisStore::JobDeleteFinishedBefore(
+absl::StatusOr<int> RedisStore::DoJobDeleteFinishedBefore(
     const JobDeleteFinishedBeforeParams& params) {
-  if (!IsFinal(params.state)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "only finished jobs can be cleaned up, not ",
-        std::string(JobStateName(params.state))));
-  }
+
   absl::StatusOr<std::vector<std::string>> tags = AllQueueTags();
   if (!tags.ok()) return tags.status();
-  int left = std::max(params.limit, 1), deleted = 0;
+  int left = params.limit, deleted = 0;
   for (const std::vector<size_t>& group : Groups(*tags)) {
     if (left <= 0) break;
     std::vector<std::string> args = {fused_ ? "1" : "0",
@@ -280,7 +277,7 @@ absl::StatusOr<int> RedisStore::JobDeleteFinishedBefore(
   return deleted;
 }
 
-absl::Status RedisStore::QueuePause(const QueueNameParams& params) {
+absl::Status RedisStore::DoQueuePause(const QueueNameParams& params) {
   // Registered first, so that QueueList sees the paused queue.
   const std::vector<std::string> name = {params.queue};
   if (!Unregistered(name).empty()) {
@@ -295,7 +292,7 @@ absl::Status RedisStore::QueuePause(const QueueNameParams& params) {
       .status();
 }
 
-absl::Status RedisStore::QueueResume(const QueueNameParams& params) {
+absl::Status RedisStore::DoQueueResume(const QueueNameParams& params) {
   // Resumed queues may have due jobs: wake the workers.
   return client_
       ->PipelineOrError({{"DEL", absl::StrCat(QueueTag(params.queue), ":paused")},
@@ -303,9 +300,9 @@ absl::Status RedisStore::QueueResume(const QueueNameParams& params) {
       .status();
 }
 
-absl::StatusOr<bool> RedisStore::LeaderAttemptElect(
+absl::StatusOr<bool> RedisStore::DoLeaderAttemptElect(
     const LeaderAttemptElectParams& params) {
-  if (absl::Status s = ValidateLeaderElect(params); !s.ok()) return s;
+
   absl::StatusOr<redis::Reply> r = client_->Eval(
       scripts_.leader_attempt_elect, {Key("leader", params.name)},
       {params.leader_id, Micros(params.now), Micros(params.now + params.ttl)});
@@ -313,16 +310,16 @@ absl::StatusOr<bool> RedisStore::LeaderAttemptElect(
   return r->integer == 1;
 }
 
-absl::Status RedisStore::LeaderResign(const LeaderResignParams& params) {
+absl::Status RedisStore::DoLeaderResign(const LeaderResignParams& params) {
   return client_
       ->Eval(scripts_.leader_resign, {Key("leader", params.name)},
              {params.leader_id})
       .status();
 }
 
-absl::Status RedisStore::WorkerRegister(const WorkerRegisterParams& params) {
+absl::Status RedisStore::DoWorkerRegister(const WorkerRegisterParams& params) {
   const WorkerInfo& w = params.worker;
-  if (w.id.empty()) return absl::InvalidArgumentError("worker id is empty");
+
   return client_
       ->Eval(scripts_.worker_register, {Key("workers"), Key("worker", w.id)},
              {w.id, w.host, absl::StrCat(w.pid), nlohmann::json(w.queues).dump(),
@@ -330,7 +327,7 @@ absl::Status RedisStore::WorkerRegister(const WorkerRegisterParams& params) {
       .status();
 }
 
-absl::Status RedisStore::WorkerHeartbeat(const WorkerHeartbeatParams& params) {
+absl::Status RedisStore::DoWorkerHeartbeat(const WorkerHeartbeatParams& params) {
   absl::StatusOr<redis::Reply> r = client_->Eval(
       scripts_.worker_heartbeat, {Key("workers"), Key("worker", params.worker_id)},
       {absl::StrCat(params.running), Micros(params.now)});
@@ -342,7 +339,7 @@ absl::Status RedisStore::WorkerHeartbeat(const WorkerHeartbeatParams& params) {
   return absl::OkStatus();
 }
 
-absl::Status RedisStore::WorkerDeregister(const WorkerDeregisterParams& params) {
+absl::Status RedisStore::DoWorkerDeregister(const WorkerDeregisterParams& params) {
   return client_
       ->Eval(scripts_.worker_deregister,
              {Key("workers"), Key("worker", params.worker_id)},
@@ -350,7 +347,7 @@ absl::Status RedisStore::WorkerDeregister(const WorkerDeregisterParams& params) 
       .status();
 }
 
-absl::StatusOr<std::vector<WorkerInfo>> RedisStore::WorkerList(
+absl::StatusOr<std::vector<WorkerInfo>> RedisStore::DoWorkerList(
     const WorkerListParams& params) {
   // Workers silent for a day are forgotten (crashed without deregistering).
   const absl::Duration keep = std::max(params.ttl, absl::Hours(24));

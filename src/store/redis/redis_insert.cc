@@ -23,8 +23,8 @@
 #include "absl/time/clock.h"
 #include "store/redis/job_hash.h"
 #include "store/redis/keys.h"
-#include "store/redis/redis_store.h"
-#include "store/validate.h"
+#include "store/redis/redis_store_impl.h"
+
 
 namespace popqueue::store::redis_store {
 
@@ -57,12 +57,9 @@ absl::StatusOr<EnqueueResult> ResultOf(const std::string& id, bool inserted,
 
 }  // namespace
 
-absl::StatusOr<JobInsertManyResult> RedisStore::JobInsertMany(
+absl::StatusOr<JobInsertManyResult> RedisStore::DoJobInsertMany(
     const JobInsertManyParams& params) {
-  if (params.jobs.empty()) return JobInsertManyResult{};
-  for (const NewJob& job : params.jobs) {
-    if (absl::Status s = ValidateNewJob(job); !s.ok()) return s;
-  }
+
   return fused_ ? InsertFused(params) : InsertSplit(params);
 }
 
@@ -275,8 +272,8 @@ absl::StatusOr<JobInsertManyResult> RedisStore::InsertSplit(
   return out;
 }
 
-absl::StatusOr<bool> RedisStore::CronFireOnce(const CronFireOnceParams& params) {
-  if (absl::Status s = ValidateNewJob(params.job); !s.ok()) return s;
+absl::StatusOr<bool> RedisStore::DoCronFireOnce(const CronFireOnceParams& params) {
+
   if (!fused_) return CronFireSplit(params);
   const std::string tag = QueueTag(params.job.queue);
   std::vector<std::string> args = {Micros(params.now), "1", Micros(params.fire_time),

@@ -99,7 +99,8 @@
 #include "absl/strings/str_cat.h"
 #include "store/redis/job_hash.h"
 #include "store/redis/keys.h"
-#include "store/validate.h"
+#include "store/redis/redis_store_impl.h"
+
 
 namespace popqueue::store {
 
@@ -114,16 +115,6 @@ absl::StatusOr<std::shared_ptr<Store>> OpenRedisStore(const Url& url,
 namespace redis_store {
 namespace {
 
-absl::Status ValidateLease(const JobClaimParams& p) {
-  if (p.limit < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("claim limit must be at least 1, got ", p.limit));
-  }
-  if (p.lease <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("claim lease must be positive");
-  }
-  return absl::OkStatus();
-}
 
 // The claim order of two jobs (lua/lib.lua avail_member: run_at below 0
 // counts as 0).
@@ -242,7 +233,7 @@ void RedisStore::MarkRegistered(const std::vector<std::string>& names) {
 
 // There is no schema to create: keys appear on first write. Migrate records
 // the layout version and refuses data written by another layout.
-absl::Status RedisStore::Migrate() {
+absl::Status RedisStore::DoMigrate() {
   const std::string meta = Key("meta");
   absl::StatusOr<redis::Reply> set = client_->Command(
       {"HSETNX", meta, "version", absl::StrCat(kSchemaVersion)});
@@ -285,8 +276,8 @@ absl::StatusOr<redis::Reply> RedisStore::ClaimGroup(
   return Run(scripts_.job_claim, tags[group[0]], std::move(args));
 }
 
-absl::StatusOr<JobClaimResult> RedisStore::JobClaim(const JobClaimParams& params) {
-  if (absl::Status s = ValidateLease(params); !s.ok()) return s;
+absl::StatusOr<JobClaimResult> RedisStore::DoJobClaim(const JobClaimParams& params) {
+
   std::vector<std::string> names, tags;
   for (const std::string& q : params.queues) {
     if (std::find(names.begin(), names.end(), q) != names.end()) continue;
@@ -386,9 +377,8 @@ absl::Status AddIds(const redis::Reply& reply, std::set<JobId>* out) {
 
 }  // namespace
 
-absl::StatusOr<JobIdList> RedisStore::JobCompleteMany(
+absl::StatusOr<JobIdList> RedisStore::DoJobCompleteMany(
     const JobCompleteManyParams& params) {
-  if (params.items.empty()) return JobIdList{};
   auto groups = GroupItems(directory_, params.items,
                            [this](const auto& tags) { return Groups(tags); });
   if (!groups.ok()) return groups.status();
@@ -416,16 +406,8 @@ absl::StatusOr<JobIdList> RedisStore::JobCompleteMany(
   return out;
 }
 
-absl::StatusOr<JobIdList> RedisStore::JobFailMany(const JobFailManyParams& params) {
-  if (params.items.empty()) return JobIdList{};
-  for (const JobFailItem& item : params.items) {
-    if (item.to != JobState::kRetryable && item.to != JobState::kDead &&
-        item.to != JobState::kCancelled) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "a failed job goes to retryable, dead or cancelled, not ",
-          std::string(JobStateName(item.to))));
-    }
-  }
+absl::StatusOr<JobIdList> RedisStore::DoJobFailMany(const JobFailManyParams& params) {
+
   auto groups = GroupItems(directory_, params.items,
                            [this](const auto& tags) { return Groups(tags); });
   if (!groups.ok()) return groups.status();
@@ -454,10 +436,9 @@ absl::StatusOr<JobIdList> RedisStore::JobFailMany(const JobFailManyParams& param
   return out;
 }
 
-absl::StatusOr<JobHeartbeatManyResult> RedisStore::JobHeartbeatMany(
+absl::StatusOr<JobHeartbeatManyResult> RedisStore::DoJobHeartbeatMany(
     const JobHeartbeatManyParams& params) {
   JobHeartbeatManyResult out;
-  if (params.items.empty()) return out;
   auto groups = GroupItems(directory_, params.items,
                            [this](const auto& tags) { return Groups(tags); });
   if (!groups.ok()) return groups.status();
@@ -498,11 +479,11 @@ absl::StatusOr<JobHeartbeatManyResult> RedisStore::JobHeartbeatMany(
   return out;
 }
 
-absl::StatusOr<int> RedisStore::JobRescueExpired(
+absl::StatusOr<int> RedisStore::DoJobRescueExpired(
     const JobRescueExpiredParams& params) {
   absl::StatusOr<std::vector<std::string>> tags = AllQueueTags();
   if (!tags.ok()) return tags.status();
-  int left = std::max(params.limit, 1), rescued = 0;
+  int left = params.limit, rescued = 0;
   for (const std::vector<size_t>& group : Groups(*tags)) {
     if (left <= 0) break;
     std::vector<std::string> args = {Micros(params.now), absl::StrCat(left)};
@@ -516,12 +497,12 @@ absl::StatusOr<int> RedisStore::JobRescueExpired(
   return rescued;
 }
 
-absl::StatusOr<int> RedisStore::Subscribe(
+absl::StatusOr<int> RedisStore::DoSubscribe(
     std::function<void(const std::string& queue)> on_available) {
   return listener_.Subscribe(std::move(on_available));
 }
 
-void RedisStore::Unsubscribe(int handle) { listener_.Unsubscribe(handle); }
+void RedisStore::DoUnsubscribe(int handle) { listener_.Unsubscribe(handle); }
 
 }  // namespace redis_store
 }  // namespace popqueue::store

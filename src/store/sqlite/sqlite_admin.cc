@@ -14,8 +14,8 @@
 #include "common/ids.h"
 #include "common/job_json.h"
 #include "nlohmann/json.hpp"
+#include "store/queue_list.h"
 #include "store/sqlite/sqlite_store_impl.h"
-#include "store/validate.h"
 
 namespace popqueue::store::sqlite {
 namespace {
@@ -54,11 +54,6 @@ absl::StatusOr<StateRow> ReadStateRow(Conn& conn, JobId id) {
   return StateRow{*state, stmt->Text(1)};
 }
 
-std::map<JobState, int64_t> ZeroCounts() {
-  std::map<JobState, int64_t> counts;
-  for (JobState s : kAllJobStates) counts[s] = 0;
-  return counts;
-}
 
 }  // namespace
 
@@ -101,7 +96,7 @@ absl::StatusOr<Job> ReadJob(const Stmt& row) {
 
 // --- Single-job admin -----------------------------------------------------
 
-absl::StatusOr<Job> SqliteStore::JobGet(const JobGetParams& params) {
+absl::StatusOr<Job> SqliteStore::DoJobGet(const JobGetParams& params) {
   return WithReader([&](Conn& conn) -> absl::StatusOr<Job> {
     absl::StatusOr<Stmt> get = conn.Prepare("job_get.sql");
     if (!get.ok()) return get.status();
@@ -110,7 +105,7 @@ absl::StatusOr<Job> SqliteStore::JobGet(const JobGetParams& params) {
   });
 }
 
-absl::StatusOr<Job> SqliteStore::JobRequeue(const JobRequeueParams& params) {
+absl::StatusOr<Job> SqliteStore::DoJobRequeue(const JobRequeueParams& params) {
   absl::StatusOr<Job> job = WithWriteTx([&](Conn& conn) -> absl::StatusOr<Job> {
     absl::StatusOr<StateRow> current = ReadStateRow(conn, params.id);
     if (!current.ok()) return current.status();
@@ -144,7 +139,7 @@ absl::StatusOr<Job> SqliteStore::JobRequeue(const JobRequeueParams& params) {
   return job;
 }
 
-absl::StatusOr<Job> SqliteStore::JobCancel(const JobCancelParams& params) {
+absl::StatusOr<Job> SqliteStore::DoJobCancel(const JobCancelParams& params) {
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<Job> {
     absl::StatusOr<StateRow> current = ReadStateRow(conn, params.id);
     if (!current.ok()) return current.status();
@@ -162,7 +157,7 @@ absl::StatusOr<Job> SqliteStore::JobCancel(const JobCancelParams& params) {
   });
 }
 
-absl::Status SqliteStore::JobDelete(const JobDeleteParams& params) {
+absl::Status SqliteStore::DoJobDelete(const JobDeleteParams& params) {
   return WithWriteTx([&](Conn& conn) -> absl::Status {
     absl::StatusOr<StateRow> current = ReadStateRow(conn, params.id);
     if (!current.ok()) return current.status();
@@ -179,12 +174,8 @@ absl::Status SqliteStore::JobDelete(const JobDeleteParams& params) {
 
 // --- Listing and counts ---------------------------------------------------
 
-absl::StatusOr<JobPage> SqliteStore::JobList(const JobListParams& params) {
+absl::StatusOr<JobPage> SqliteStore::DoJobList(const JobListParams& params) {
   const JobFilter& f = params.filter;
-  if (f.limit < 1 || f.limit > 1000) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("list limit %d: expected 1..1000", f.limit));
-  }
   nlohmann::json states = nlohmann::json::array();
   for (JobState s : std::set<JobState>(f.states.begin(), f.states.end())) {
     states.push_back(std::string(JobStateName(s)));
@@ -233,7 +224,7 @@ absl::StatusOr<JobPage> SqliteStore::JobList(const JobListParams& params) {
   });
 }
 
-absl::StatusOr<std::vector<QueueCounts>> SqliteStore::JobCountByState() {
+absl::StatusOr<std::vector<QueueCounts>> SqliteStore::DoJobCountByState() {
   return WithReader([&](Conn& conn) -> absl::StatusOr<std::vector<QueueCounts>> {
     absl::StatusOr<Stmt> count = conn.Prepare("job_count_by_state.sql");
     if (!count.ok()) return count.status();
@@ -254,14 +245,8 @@ absl::StatusOr<std::vector<QueueCounts>> SqliteStore::JobCountByState() {
   });
 }
 
-absl::StatusOr<int> SqliteStore::JobDeleteFinishedBefore(
+absl::StatusOr<int> SqliteStore::DoJobDeleteFinishedBefore(
     const JobDeleteFinishedBeforeParams& params) {
-  if (!IsFinal(params.state)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "only finished jobs can be cleaned up, not %s",
-        JobStateName(params.state)));
-  }
-  if (params.limit <= 0) return 0;
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<int> {
     absl::StatusOr<Stmt> del = conn.Prepare("job_delete_finished_before.sql");
     if (!del.ok()) return del.status();
@@ -276,10 +261,7 @@ absl::StatusOr<int> SqliteStore::JobDeleteFinishedBefore(
 
 // --- Queues -----------------------------------------------------------------
 
-absl::Status SqliteStore::QueuePause(const QueueNameParams& params) {
-  if (params.queue.empty()) {
-    return absl::InvalidArgumentError("queue name must not be empty");
-  }
+absl::Status SqliteStore::DoQueuePause(const QueueNameParams& params) {
   return WithWriteTx([&](Conn& conn) -> absl::Status {
     absl::StatusOr<Stmt> pause = conn.Prepare("queue_pause.sql");
     if (!pause.ok()) return pause.status();
@@ -288,7 +270,7 @@ absl::Status SqliteStore::QueuePause(const QueueNameParams& params) {
   });
 }
 
-absl::Status SqliteStore::QueueResume(const QueueNameParams& params) {
+absl::Status SqliteStore::DoQueueResume(const QueueNameParams& params) {
   absl::Status resumed = WithWriteTx([&](Conn& conn) -> absl::Status {
     absl::StatusOr<Stmt> resume = conn.Prepare("queue_resume.sql");
     if (!resume.ok()) return resume.status();
@@ -300,42 +282,30 @@ absl::Status SqliteStore::QueueResume(const QueueNameParams& params) {
   return resumed;
 }
 
-absl::StatusOr<std::vector<QueueInfo>> SqliteStore::QueueList() {
+absl::StatusOr<std::vector<QueueInfo>> SqliteStore::DoQueueList() {
   absl::StatusOr<std::vector<QueueCounts>> counts = JobCountByState();
   if (!counts.ok()) return counts.status();
-  absl::StatusOr<std::set<std::string>> paused = WithReader(
-      [&](Conn& conn) -> absl::StatusOr<std::set<std::string>> {
+  absl::StatusOr<std::vector<std::string>> paused = WithReader(
+      [&](Conn& conn) -> absl::StatusOr<std::vector<std::string>> {
         absl::StatusOr<Stmt> list = conn.Prepare("queue_paused_list.sql");
         if (!list.ok()) return list.status();
-        std::set<std::string> names;
+        std::vector<std::string> names;
         while (true) {
           absl::StatusOr<bool> row = list->Step();
           if (!row.ok()) return row.status();
           if (!*row) break;
-          names.insert(list->Text(0));
+          names.push_back(list->Text(0));
         }
         return names;
       });
   if (!paused.ok()) return paused.status();
-  std::map<std::string, QueueInfo> queues;
-  for (QueueCounts& c : *counts) {
-    queues[c.queue] = QueueInfo{.name = c.queue, .counts = std::move(c.by_state)};
-  }
-  for (const std::string& name : *paused) {
-    QueueInfo& info = queues[name];
-    if (info.name.empty()) info = QueueInfo{.name = name, .counts = ZeroCounts()};
-    info.paused = true;
-  }
-  std::vector<QueueInfo> out;
-  for (auto& [name, info] : queues) out.push_back(std::move(info));
-  return out;
+  return MergeQueueList(*std::move(counts), *paused);
 }
 
 // --- Leadership -------------------------------------------------------------
 
-absl::StatusOr<bool> SqliteStore::LeaderAttemptElect(
+absl::StatusOr<bool> SqliteStore::DoLeaderAttemptElect(
     const LeaderAttemptElectParams& params) {
-  if (absl::Status s = ValidateLeaderElect(params); !s.ok()) return s;
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<bool> {
     absl::StatusOr<Stmt> elect = conn.Prepare("leader_attempt_elect.sql");
     if (!elect.ok()) return elect.status();
@@ -349,7 +319,7 @@ absl::StatusOr<bool> SqliteStore::LeaderAttemptElect(
   });
 }
 
-absl::Status SqliteStore::LeaderResign(const LeaderResignParams& params) {
+absl::Status SqliteStore::DoLeaderResign(const LeaderResignParams& params) {
   return WithWriteTx([&](Conn& conn) -> absl::Status {
     absl::StatusOr<Stmt> resign = conn.Prepare("leader_resign.sql");
     if (!resign.ok()) return resign.status();
@@ -360,9 +330,9 @@ absl::Status SqliteStore::LeaderResign(const LeaderResignParams& params) {
 
 // --- Worker registry ----------------------------------------------------------
 
-absl::Status SqliteStore::WorkerRegister(const WorkerRegisterParams& params) {
+absl::Status SqliteStore::DoWorkerRegister(const WorkerRegisterParams& params) {
   const WorkerInfo& w = params.worker;
-  if (w.id.empty()) return absl::InvalidArgumentError("worker id is empty");
+
   return WithWriteTx([&](Conn& conn) -> absl::Status {
     absl::StatusOr<Stmt> reg = conn.Prepare("worker_register.sql");
     if (!reg.ok()) return reg.status();
@@ -379,7 +349,7 @@ absl::Status SqliteStore::WorkerRegister(const WorkerRegisterParams& params) {
   });
 }
 
-absl::Status SqliteStore::WorkerHeartbeat(const WorkerHeartbeatParams& params) {
+absl::Status SqliteStore::DoWorkerHeartbeat(const WorkerHeartbeatParams& params) {
   return WithWriteTx([&](Conn& conn) -> absl::Status {
     absl::StatusOr<Stmt> beat = conn.Prepare("worker_heartbeat.sql");
     if (!beat.ok()) return beat.status();
@@ -395,7 +365,7 @@ absl::Status SqliteStore::WorkerHeartbeat(const WorkerHeartbeatParams& params) {
   });
 }
 
-absl::Status SqliteStore::WorkerDeregister(
+absl::Status SqliteStore::DoWorkerDeregister(
     const WorkerDeregisterParams& params) {
   return WithWriteTx([&](Conn& conn) -> absl::Status {
     absl::StatusOr<Stmt> dereg = conn.Prepare("worker_deregister.sql");
@@ -405,7 +375,7 @@ absl::Status SqliteStore::WorkerDeregister(
   });
 }
 
-absl::StatusOr<std::vector<WorkerInfo>> SqliteStore::WorkerList(
+absl::StatusOr<std::vector<WorkerInfo>> SqliteStore::DoWorkerList(
     const WorkerListParams& params) {
   return WithReader([&](Conn& conn) -> absl::StatusOr<std::vector<WorkerInfo>> {
     absl::StatusOr<Stmt> list = conn.Prepare("worker_list.sql");

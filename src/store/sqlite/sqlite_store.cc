@@ -56,7 +56,6 @@
 #include "embedded/sqlite_migrations.h"
 #include "embedded/sqlite_queries.h"
 #include "store/sqlite/sqlite_store_impl.h"
-#include "store/validate.h"
 
 namespace popqueue::store {
 
@@ -105,8 +104,6 @@ absl::StatusOr<std::shared_ptr<Store>> OpenSqliteStore(
 namespace sqlite {
 namespace {
 
-constexpr JobState kFailTargets[] = {JobState::kRetryable, JobState::kDead,
-                                     JobState::kCancelled};
 
 // Error texts come from handlers and may hold any bytes; SQLite's JSON
 // functions would store invalid UTF-8 as is, which the stored-JSON reader
@@ -155,7 +152,6 @@ std::string Render(std::string_view name, std::string_view text,
 // non-final job that holds its identifier.
 absl::StatusOr<EnqueueResult> InsertOne(Stmt& find, Stmt& insert,
                                         const NewJob& job, absl::Time now) {
-  if (absl::Status s = ValidateNewJob(job); !s.ok()) return s;
   if (!job.identifier.empty()) {
     find.Reset();
     find.Bind(":identifier", job.identifier);
@@ -225,7 +221,7 @@ absl::StatusOr<std::shared_ptr<SqliteStore>> SqliteStore::Open(
   return store;
 }
 
-absl::Status SqliteStore::Migrate() {
+absl::Status SqliteStore::DoMigrate() {
   // BEGIN IMMEDIATE serializes racing processes: the second one waits, then
   // sees the version the first one recorded and applies nothing.
   return WithWriteTx([&](Conn& conn) -> absl::Status {
@@ -271,7 +267,7 @@ absl::Status SqliteStore::Migrate() {
 
 // --- Notifications ------------------------------------------------------
 
-absl::StatusOr<int> SqliteStore::Subscribe(
+absl::StatusOr<int> SqliteStore::DoSubscribe(
     std::function<void(const std::string& queue)> on_available) {
   WriterMutexLock lock(&notify_mu_);
   int handle = next_handle_++;
@@ -279,7 +275,7 @@ absl::StatusOr<int> SqliteStore::Subscribe(
   return handle;
 }
 
-void SqliteStore::Unsubscribe(int handle) {
+void SqliteStore::DoUnsubscribe(int handle) {
   WriterMutexLock lock(&notify_mu_);
   subscribers_.erase(handle);
 }
@@ -294,9 +290,8 @@ void SqliteStore::Notify(const std::set<std::string>& queues) {
 
 // --- Worker-side job changes ----------------------------------------------
 
-absl::StatusOr<JobInsertManyResult> SqliteStore::JobInsertMany(
+absl::StatusOr<JobInsertManyResult> SqliteStore::DoJobInsertMany(
     const JobInsertManyParams& params) {
-  if (params.jobs.empty()) return JobInsertManyResult();
   std::set<std::string> available;
   absl::StatusOr<JobInsertManyResult> result =
       WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobInsertManyResult> {
@@ -322,16 +317,8 @@ absl::StatusOr<JobInsertManyResult> SqliteStore::JobInsertMany(
   return result;
 }
 
-absl::StatusOr<JobClaimResult> SqliteStore::JobClaim(
+absl::StatusOr<JobClaimResult> SqliteStore::DoJobClaim(
     const JobClaimParams& params) {
-  if (params.limit < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("claim limit %d: expected >= 0", params.limit));
-  }
-  if (params.lease <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("claim lease must be positive");
-  }
-  if (params.limit == 0 || params.queues.empty()) return JobClaimResult();
   const std::set<std::string> queues(params.queues.begin(),
                                      params.queues.end());
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobClaimResult> {
@@ -394,9 +381,8 @@ absl::StatusOr<JobClaimResult> SqliteStore::JobClaim(
   });
 }
 
-absl::StatusOr<JobIdList> SqliteStore::JobCompleteMany(
+absl::StatusOr<JobIdList> SqliteStore::DoJobCompleteMany(
     const JobCompleteManyParams& params) {
-  if (params.items.empty()) return JobIdList();
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobIdList> {
     absl::StatusOr<Stmt> complete = conn.Prepare("job_complete.sql");
     if (!complete.ok()) return complete.status();
@@ -419,17 +405,8 @@ absl::StatusOr<JobIdList> SqliteStore::JobCompleteMany(
   });
 }
 
-absl::StatusOr<JobIdList> SqliteStore::JobFailMany(
+absl::StatusOr<JobIdList> SqliteStore::DoJobFailMany(
     const JobFailManyParams& params) {
-  for (const JobFailItem& item : params.items) {
-    if (std::find(std::begin(kFailTargets), std::end(kFailTargets), item.to) ==
-        std::end(kFailTargets)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "job %d: a failed job goes to retryable, dead or cancelled, not %s",
-          item.id, JobStateName(item.to)));
-    }
-  }
-  if (params.items.empty()) return JobIdList();
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobIdList> {
     absl::StatusOr<Stmt> fail = conn.Prepare("job_fail.sql");
     if (!fail.ok()) return fail.status();
@@ -451,12 +428,8 @@ absl::StatusOr<JobIdList> SqliteStore::JobFailMany(
   });
 }
 
-absl::StatusOr<JobHeartbeatManyResult> SqliteStore::JobHeartbeatMany(
+absl::StatusOr<JobHeartbeatManyResult> SqliteStore::DoJobHeartbeatMany(
     const JobHeartbeatManyParams& params) {
-  if (params.lease <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("heartbeat lease must be positive");
-  }
-  if (params.items.empty()) return JobHeartbeatManyResult();
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobHeartbeatManyResult> {
     absl::StatusOr<Stmt> beat = conn.Prepare("job_heartbeat.sql");
     if (!beat.ok()) return beat.status();
@@ -488,9 +461,9 @@ absl::StatusOr<JobHeartbeatManyResult> SqliteStore::JobHeartbeatMany(
   });
 }
 
-absl::StatusOr<int> SqliteStore::JobRescueExpired(
+absl::StatusOr<int> SqliteStore::DoJobRescueExpired(
     const JobRescueExpiredParams& params) {
-  if (params.limit <= 0) return 0;
+
   std::set<std::string> retryable;
   absl::StatusOr<int> rescued =
       WithWriteTx([&](Conn& conn) -> absl::StatusOr<int> {
@@ -514,7 +487,7 @@ absl::StatusOr<int> SqliteStore::JobRescueExpired(
   return rescued;
 }
 
-absl::StatusOr<bool> SqliteStore::CronFireOnce(
+absl::StatusOr<bool> SqliteStore::DoCronFireOnce(
     const CronFireOnceParams& params) {
   bool available = false;
   absl::StatusOr<bool> inserted =

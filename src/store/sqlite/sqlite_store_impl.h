@@ -44,52 +44,54 @@ class SqliteStore final : public Store {
   // Opens the writer connection and runs Migrate().
   static absl::StatusOr<std::shared_ptr<SqliteStore>> Open(Options options);
 
-  absl::Status Migrate() override;
-
-  absl::StatusOr<JobInsertManyResult> JobInsertMany(
-      const JobInsertManyParams& params) override;
-  absl::StatusOr<JobClaimResult> JobClaim(const JobClaimParams& params) override;
-  absl::StatusOr<JobIdList> JobCompleteMany(
-      const JobCompleteManyParams& params) override;
-  absl::StatusOr<JobIdList> JobFailMany(const JobFailManyParams& params) override;
-  absl::StatusOr<JobHeartbeatManyResult> JobHeartbeatMany(
-      const JobHeartbeatManyParams& params) override;
-  absl::StatusOr<int> JobRescueExpired(
-      const JobRescueExpiredParams& params) override;
-
-  absl::StatusOr<Job> JobGet(const JobGetParams& params) override;
-  absl::StatusOr<Job> JobRequeue(const JobRequeueParams& params) override;
-  absl::StatusOr<Job> JobCancel(const JobCancelParams& params) override;
-  absl::Status JobDelete(const JobDeleteParams& params) override;
-  absl::StatusOr<JobPage> JobList(const JobListParams& params) override;
-  absl::StatusOr<std::vector<QueueCounts>> JobCountByState() override;
-  absl::StatusOr<int> JobDeleteFinishedBefore(
-      const JobDeleteFinishedBeforeParams& params) override;
-
-  absl::Status QueuePause(const QueueNameParams& params) override;
-  absl::Status QueueResume(const QueueNameParams& params) override;
-  absl::StatusOr<std::vector<QueueInfo>> QueueList() override;
-
-  absl::StatusOr<bool> LeaderAttemptElect(
-      const LeaderAttemptElectParams& params) override;
-  absl::Status LeaderResign(const LeaderResignParams& params) override;
-
-  absl::Status WorkerRegister(const WorkerRegisterParams& params) override;
-  absl::Status WorkerHeartbeat(const WorkerHeartbeatParams& params) override;
-  absl::Status WorkerDeregister(const WorkerDeregisterParams& params) override;
-  absl::StatusOr<std::vector<WorkerInfo>> WorkerList(
-      const WorkerListParams& params) override;
-
-  absl::StatusOr<bool> CronFireOnce(const CronFireOnceParams& params) override;
-
   bool SupportsNotify() const override { return true; }
   bool SerializesClaims() const override { return true; }
   // In-process only: another process on the same file polls, or hears the
   // coordinator's wake-ups.
   bool NotifiesOtherProcesses() const override { return false; }
-  absl::StatusOr<int> Subscribe(
+
+ protected:
+  absl::Status DoMigrate() override;
+
+  absl::StatusOr<JobInsertManyResult> DoJobInsertMany(
+      const JobInsertManyParams& params) override;
+  absl::StatusOr<JobClaimResult> DoJobClaim(const JobClaimParams& params) override;
+  absl::StatusOr<JobIdList> DoJobCompleteMany(
+      const JobCompleteManyParams& params) override;
+  absl::StatusOr<JobIdList> DoJobFailMany(const JobFailManyParams& params) override;
+  absl::StatusOr<JobHeartbeatManyResult> DoJobHeartbeatMany(
+      const JobHeartbeatManyParams& params) override;
+  absl::StatusOr<int> DoJobRescueExpired(
+      const JobRescueExpiredParams& params) override;
+
+  absl::StatusOr<Job> DoJobGet(const JobGetParams& params) override;
+  absl::StatusOr<Job> DoJobRequeue(const JobRequeueParams& params) override;
+  absl::StatusOr<Job> DoJobCancel(const JobCancelParams& params) override;
+  absl::Status DoJobDelete(const JobDeleteParams& params) override;
+  absl::StatusOr<JobPage> DoJobList(const JobListParams& params) override;
+  absl::StatusOr<std::vector<QueueCounts>> DoJobCountByState() override;
+  absl::StatusOr<int> DoJobDeleteFinishedBefore(
+      const JobDeleteFinishedBeforeParams& params) override;
+
+  absl::Status DoQueuePause(const QueueNameParams& params) override;
+  absl::Status DoQueueResume(const QueueNameParams& params) override;
+  absl::StatusOr<std::vector<QueueInfo>> DoQueueList() override;
+
+  absl::StatusOr<bool> DoLeaderAttemptElect(
+      const LeaderAttemptElectParams& params) override;
+  absl::Status DoLeaderResign(const LeaderResignParams& params) override;
+
+  absl::Status DoWorkerRegister(const WorkerRegisterParams& params) override;
+  absl::Status DoWorkerHeartbeat(const WorkerHeartbeatParams& params) override;
+  absl::Status DoWorkerDeregister(const WorkerDeregisterParams& params) override;
+  absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(
+      const WorkerListParams& params) override;
+
+  absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) override;
+
+  absl::StatusOr<int> DoSubscribe(
       std::function<void(const std::string& queue)> on_available) override;
-  void Unsubscribe(int handle) override;
+  void DoUnsubscribe(int handle) override;
 
  private:
   explicit SqliteStore(Options options);
