@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/errno_text.h"
 
 extern char** environ;
 
@@ -67,17 +68,17 @@ absl::Status RunCommand(const std::string& command, JobContext& ctx) {
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) {
     return absl::InternalError(
-        absl::StrFormat("pipe: %s", std::strerror(errno)));
+        absl::StrFormat("pipe: %s", ErrnoText(errno)));
   }
   Fd in_r{in_pipe[0]}, in_w{in_pipe[1]};
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
     return absl::InternalError(
-        absl::StrFormat("pipe: %s", std::strerror(errno)));
+        absl::StrFormat("pipe: %s", ErrnoText(errno)));
   }
   Fd out_r{out_pipe[0]}, out_w{out_pipe[1]};
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
     return absl::InternalError(
-        absl::StrFormat("pipe: %s", std::strerror(errno)));
+        absl::StrFormat("pipe: %s", ErrnoText(errno)));
   }
   Fd err_r{err_pipe[0]}, err_w{err_pipe[1]};
 
@@ -103,7 +104,7 @@ absl::Status RunCommand(const std::string& command, JobContext& ctx) {
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     return absl::InternalError(
-        absl::StrFormat("cannot start /bin/sh: %s", std::strerror(rc)));
+        absl::StrFormat("cannot start /bin/sh: %s", ErrnoText(rc)));
   }
   in_r.Close();
   out_w.Close();

@@ -12,7 +12,8 @@ namespace popqueue {
 namespace {
 
 LogLevel LevelFromEnv() {
-  const char* v = std::getenv("POPQUEUE_LOG_LEVEL");
+  // The environment is read-only here: nothing in popqueue calls setenv.
+  const char* v = std::getenv("POPQUEUE_LOG_LEVEL");  // NOLINT(concurrency-mt-unsafe)
   if (v == nullptr) return LogLevel::kInfo;
   if (std::strcmp(v, "debug") == 0) return LogLevel::kDebug;
   if (std::strcmp(v, "warn") == 0) return LogLevel::kWarn;

@@ -113,7 +113,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue, Grpc
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (options.tls.enabled()) {
     server->tls_files_ = options.tls;
-    const char* tmp = std::getenv("TMPDIR");
+    const char* tmp = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe): no setenv anywhere
     std::string pattern = absl::StrCat(tmp != nullptr && *tmp ? tmp : "/tmp",
                                        "/popqueue-grpc-tls-XXXXXX");
     if (::mkdtemp(pattern.data()) == nullptr) {
