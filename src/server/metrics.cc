@@ -24,10 +24,17 @@ ThroughputPoint& Metrics::MinuteLocked(absl::Time now) {
   return minutes_.back();
 }
 
+Metrics::PerName& Metrics::NameLocked(const std::string& name) {
+  auto it = by_name_.find(name);
+  if (it != by_name_.end()) return it->second;
+  if (by_name_.size() >= kMaxNames) return by_name_[kOtherName];
+  return by_name_[name];
+}
+
 void Metrics::Record(const JobEvent& event) {
   absl::Time now = clock_->Now();
   MutexLock lock(&mu_);
-  PerName& n = by_name_[event.job.name];
+  PerName& n = NameLocked(event.job.name);
   bool finished_attempt = false;
   switch (event.kind) {
     case JobEvent::Kind::kCompleted:
@@ -52,7 +59,16 @@ void Metrics::Record(const JobEvent& event) {
     case JobEvent::Kind::kCancelled:
       ++n.cancelled;
       break;
-    case JobEvent::Kind::kStarted:
+    case JobEvent::Kind::kStarted: {
+      // Queue wait: from when the job was due to when its handler started.
+      const absl::Time due = std::max(event.job.run_at, event.job.created_at);
+      const double wait = std::max(0.0, absl::ToDoubleSeconds(now - due));
+      auto b = std::lower_bound(kWaitBuckets.begin(), kWaitBuckets.end(), wait);
+      if (b != kWaitBuckets.end()) ++n.wait_buckets[b - kWaitBuckets.begin()];
+      ++n.waits;
+      n.wait_seconds_sum += wait;
+      break;
+    }
     case JobEvent::Kind::kReleased:
       break;
   }
@@ -67,7 +83,7 @@ void Metrics::Record(const JobEvent& event) {
 void Metrics::RecordEnqueued(const std::string& name, int64_t count) {
   absl::Time now = clock_->Now();
   MutexLock lock(&mu_);
-  by_name_[name].enqueued += count;
+  NameLocked(name).enqueued += count;
   MinuteLocked(now).enqueued += count;
 }
 
@@ -143,6 +159,25 @@ std::string Metrics::RenderPrometheus() const {
                           n.observations);
     absl::StrAppendFormat(&out, "%s_sum{name=\"%s\"} %.6f\n", hist, label, n.seconds_sum);
     absl::StrAppendFormat(&out, "%s_count{name=\"%s\"} %d\n", hist, label, n.observations);
+  }
+  const char* wait = "popqueue_job_queue_wait_seconds";
+  absl::StrAppendFormat(&out,
+                        "# HELP %s From when a job was due (run_at) to its handler's start.\n"
+                        "# TYPE %s histogram\n",
+                        wait, wait);
+  for (const auto& [name, n] : by_name_) {
+    if (n.waits == 0) continue;
+    std::string label = PrometheusLabel(name);
+    int64_t cumulative = 0;
+    for (size_t i = 0; i < kWaitBuckets.size(); ++i) {
+      cumulative += n.wait_buckets[i];
+      absl::StrAppendFormat(&out, "%s_bucket{name=\"%s\",le=\"%g\"} %d\n", wait, label,
+                            kWaitBuckets[i], cumulative);
+    }
+    absl::StrAppendFormat(&out, "%s_bucket{name=\"%s\",le=\"+Inf\"} %d\n", wait, label,
+                          n.waits);
+    absl::StrAppendFormat(&out, "%s_sum{name=\"%s\"} %.6f\n", wait, label, n.wait_seconds_sum);
+    absl::StrAppendFormat(&out, "%s_count{name=\"%s\"} %d\n", wait, label, n.waits);
   }
   return out;
 }

@@ -51,6 +51,14 @@ class Metrics {
   // Upper bounds (seconds) of the processing-time histogram buckets.
   static constexpr std::array<double, 14> kBuckets = {
       0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+  // Upper bounds (seconds) of the queue-wait histogram (start - run_at).
+  static constexpr std::array<double, 14> kWaitBuckets = {
+      0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600};
+  // Distinct job names with series of their own; events of further names
+  // are counted under the name kOtherName, so a name made per job (an id in
+  // the name) cannot grow the scrape without bound.
+  static constexpr size_t kMaxNames = 500;
+  static constexpr char kOtherName[] = "(other)";
   static constexpr int kThroughputMinutes = 60;
   static constexpr int kStateSamples = 360;
   static constexpr absl::Duration kStateSampleEvery = absl::Seconds(10);
@@ -87,7 +95,12 @@ class Metrics {
     std::array<int64_t, kBuckets.size()> buckets{};  // non-cumulative
     int64_t observations = 0;
     double seconds_sum = 0;
+    std::array<int64_t, kWaitBuckets.size()> wait_buckets{};  // non-cumulative
+    int64_t waits = 0;
+    double wait_seconds_sum = 0;
   };
+  // The series of `name`, or of kOtherName once kMaxNames names have series.
+  PerName& NameLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ThroughputPoint& MinuteLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;

@@ -57,6 +57,41 @@ TEST(Metrics, CountsHistogramAndThroughput) {
   for (const ThroughputPoint& p : m.Throughput()) EXPECT_EQ(p.completed, 0);
 }
 
+TEST(Metrics, QueueWaitFromDueTimeToStart) {
+  testing::FakeClock clock(absl::FromUnixSeconds(1800000000));
+  Metrics m(&clock);
+  JobEvent e = Event(JobEvent::Kind::kStarted, "w", absl::ZeroDuration());
+  e.job.created_at = clock.Now() - absl::Milliseconds(30);  // enqueued 30 ms ago, due at once
+  e.job.run_at = e.job.created_at - absl::Hours(1);         // a past run_at counts from enqueue
+  m.Record(e);
+  e.job.created_at = clock.Now() - absl::Hours(2);
+  e.job.run_at = clock.Now() - absl::Seconds(20);  // delayed job, due 20 s ago
+  m.Record(e);
+  std::string text = m.RenderPrometheus();
+  EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_bucket{name=\"w\",le=\"0.01\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_bucket{name=\"w\",le=\"0.05\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_bucket{name=\"w\",le=\"10\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_bucket{name=\"w\",le=\"30\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_count{name=\"w\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_sum{name=\"w\"} 20.030000\n"));
+}
+
+TEST(Metrics, NamesBeyondTheLimitAreFoldedIntoOther) {
+  testing::FakeClock clock(absl::FromUnixSeconds(1800000000));
+  Metrics m(&clock);
+  for (size_t i = 0; i < Metrics::kMaxNames + 50; ++i) {
+    m.Record(Event(JobEvent::Kind::kCompleted, "job-" + std::to_string(i), absl::Milliseconds(1)));
+  }
+  m.RecordEnqueued("late-name", 4);
+  m.Record(Event(JobEvent::Kind::kCompleted, "job-0", absl::Milliseconds(1)));  // known: its own
+  std::string text = m.RenderPrometheus();
+  EXPECT_THAT(text, HasSubstr("popqueue_jobs_completed_total{name=\"job-0\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("popqueue_jobs_completed_total{name=\"(other)\"} 50\n"));
+  EXPECT_THAT(text, HasSubstr("popqueue_jobs_enqueued_total{name=\"(other)\"} 4\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("name=\"late-name\"")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("name=\"job-520\"")));
+}
+
 TEST(Metrics, StateSamplesAreSpacedAndBounded) {
   testing::FakeClock clock;
   Metrics m(&clock);
