@@ -62,22 +62,14 @@ void Metrics::Record(const JobEvent& event) {
     case JobEvent::Kind::kStarted: {
       // Queue wait: from when the job was due to when its handler started.
       const absl::Time due = std::max(event.job.run_at, event.job.created_at);
-      const double wait = std::max(0.0, absl::ToDoubleSeconds(now - due));
-      auto b = std::lower_bound(kWaitBuckets.begin(), kWaitBuckets.end(), wait);
-      if (b != kWaitBuckets.end()) ++n.wait_buckets[b - kWaitBuckets.begin()];
-      ++n.waits;
-      n.wait_seconds_sum += wait;
+      n.wait.Observe(kWaitBuckets, std::max(0.0, absl::ToDoubleSeconds(now - due)));
       break;
     }
     case JobEvent::Kind::kReleased:
       break;
   }
   if (!finished_attempt) return;
-  double seconds = absl::ToDoubleSeconds(event.elapsed);
-  auto it = std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds);
-  if (it != kBuckets.end()) ++n.buckets[it - kBuckets.begin()];
-  ++n.observations;
-  n.seconds_sum += seconds;
+  n.duration.Observe(kBuckets, absl::ToDoubleSeconds(event.elapsed));
 }
 
 void Metrics::RecordEnqueued(const std::string& name, int64_t count) {
@@ -112,6 +104,28 @@ std::string PrometheusLabel(const std::string& value) {
   return out;
 }
 
+template <size_t N>
+void Metrics::AppendHistogram(std::string* out, const char* metric, const char* help,
+                              const std::array<double, N>& bounds,
+                              Histogram<N> PerName::*series) const {
+  absl::StrAppendFormat(out, "# HELP %s %s\n# TYPE %s histogram\n", metric, help, metric);
+  for (const auto& [name, n] : by_name_) {
+    const Histogram<N>& h = n.*series;
+    if (h.count == 0) continue;
+    const std::string label = PrometheusLabel(name);
+    int64_t cumulative = 0;
+    for (size_t i = 0; i < N; ++i) {
+      cumulative += h.buckets[i];
+      absl::StrAppendFormat(out, "%s_bucket{name=\"%s\",le=\"%g\"} %d\n", metric, label,
+                            bounds[i], cumulative);
+    }
+    absl::StrAppendFormat(out, "%s_bucket{name=\"%s\",le=\"+Inf\"} %d\n", metric, label,
+                          h.count);
+    absl::StrAppendFormat(out, "%s_sum{name=\"%s\"} %.6f\n", metric, label, h.sum);
+    absl::StrAppendFormat(out, "%s_count{name=\"%s\"} %d\n", metric, label, h.count);
+  }
+}
+
 std::string Metrics::RenderPrometheus() const {
   MutexLock lock(&mu_);
   std::string out;
@@ -141,44 +155,11 @@ std::string Metrics::RenderPrometheus() const {
                             n.*c.field);
     }
   }
-  const char* hist = "popqueue_job_duration_seconds";
-  absl::StrAppendFormat(&out,
-                        "# HELP %s Handler run time of finished attempts.\n"
-                        "# TYPE %s histogram\n",
-                        hist, hist);
-  for (const auto& [name, n] : by_name_) {
-    if (n.observations == 0) continue;
-    std::string label = PrometheusLabel(name);
-    int64_t cumulative = 0;
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      cumulative += n.buckets[i];
-      absl::StrAppendFormat(&out, "%s_bucket{name=\"%s\",le=\"%g\"} %d\n", hist, label,
-                            kBuckets[i], cumulative);
-    }
-    absl::StrAppendFormat(&out, "%s_bucket{name=\"%s\",le=\"+Inf\"} %d\n", hist, label,
-                          n.observations);
-    absl::StrAppendFormat(&out, "%s_sum{name=\"%s\"} %.6f\n", hist, label, n.seconds_sum);
-    absl::StrAppendFormat(&out, "%s_count{name=\"%s\"} %d\n", hist, label, n.observations);
-  }
-  const char* wait = "popqueue_job_queue_wait_seconds";
-  absl::StrAppendFormat(&out,
-                        "# HELP %s From when a job was due (run_at) to its handler's start.\n"
-                        "# TYPE %s histogram\n",
-                        wait, wait);
-  for (const auto& [name, n] : by_name_) {
-    if (n.waits == 0) continue;
-    std::string label = PrometheusLabel(name);
-    int64_t cumulative = 0;
-    for (size_t i = 0; i < kWaitBuckets.size(); ++i) {
-      cumulative += n.wait_buckets[i];
-      absl::StrAppendFormat(&out, "%s_bucket{name=\"%s\",le=\"%g\"} %d\n", wait, label,
-                            kWaitBuckets[i], cumulative);
-    }
-    absl::StrAppendFormat(&out, "%s_bucket{name=\"%s\",le=\"+Inf\"} %d\n", wait, label,
-                          n.waits);
-    absl::StrAppendFormat(&out, "%s_sum{name=\"%s\"} %.6f\n", wait, label, n.wait_seconds_sum);
-    absl::StrAppendFormat(&out, "%s_count{name=\"%s\"} %d\n", wait, label, n.waits);
-  }
+  AppendHistogram(&out, "popqueue_job_duration_seconds", "Handler run time of finished attempts.",
+                  kBuckets, &PerName::duration);
+  AppendHistogram(&out, "popqueue_job_queue_wait_seconds",
+                  "From when a job was due (run_at) to its handler's start.", kWaitBuckets,
+                  &PerName::wait);
   return out;
 }
 

@@ -15,6 +15,7 @@
 #ifndef POPQUEUE_SERVER_METRICS_H_
 #define POPQUEUE_SERVER_METRICS_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -86,21 +87,35 @@ class Metrics {
   std::vector<StateSample> States() const;
 
  private:
+  // One histogram series: non-cumulative bucket counts over `bounds`.
+  template <size_t N>
+  struct Histogram {
+    std::array<int64_t, N> buckets{};
+    int64_t count = 0;
+    double sum = 0;
+    void Observe(const std::array<double, N>& bounds, double value) {
+      auto it = std::lower_bound(bounds.begin(), bounds.end(), value);
+      if (it != bounds.end()) ++buckets[it - bounds.begin()];
+      ++count;
+      sum += value;
+    }
+  };
   struct PerName {
     int64_t enqueued = 0;
     int64_t completed = 0;
     int64_t failed = 0;
     int64_t dead = 0;
     int64_t cancelled = 0;
-    std::array<int64_t, kBuckets.size()> buckets{};  // non-cumulative
-    int64_t observations = 0;
-    double seconds_sum = 0;
-    std::array<int64_t, kWaitBuckets.size()> wait_buckets{};  // non-cumulative
-    int64_t waits = 0;
-    double wait_seconds_sum = 0;
+    Histogram<kBuckets.size()> duration;  // handler run time
+    Histogram<kWaitBuckets.size()> wait;  // due time to start
   };
   // The series of `name`, or of kOtherName once kMaxNames names have series.
   PerName& NameLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends one histogram metric (HELP, TYPE, a series per name).
+  template <size_t N>
+  void AppendHistogram(std::string* out, const char* metric, const char* help,
+                       const std::array<double, N>& bounds, Histogram<N> PerName::*series) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ThroughputPoint& MinuteLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;

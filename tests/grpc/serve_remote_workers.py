@@ -35,22 +35,7 @@ import time
 import urllib.request
 
 
-def generate_stubs(proto_dir, out_dir):
-    subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", "-I" + proto_dir,
-         "--python_out=" + out_dir, "--grpc_python_out=" + out_dir,
-         os.path.join(proto_dir, "popqueue.proto")],
-        check=True)
-    sys.path.insert(0, out_dir)
-
-
-class Mismatch(Exception):
-    pass
-
-
-def expect(cond, message):
-    if not cond:
-        raise Mismatch(message)
+from grpc_test_support import Mismatch, expect, generate_stubs
 
 
 def say(*args):
