@@ -53,9 +53,14 @@ for i = 1, math.min(limit, #candidates) do
     -- the fields this claim writes put in (appended when absent).
     local h = redis.call('HGETALL', key)
     local pos = {false, false, false, false, false, false}
+    local stop_at = false  -- a former attempt's stop request (Job::stopping)
     for j = 1, #h, 2 do
       local c = CLAIM_FIELD[h[j]]
-      if c then pos[c] = j + 1 end
+      if c then
+        pos[c] = j + 1
+      elseif STOP_FIELD[h[j]] then
+        stop_at = true
+      end
     end
     local vals = {tostring(pos[1] and tonumber(h[pos[1]]) + 1 or 1), 'running', now, worker,
                   token, expires}
@@ -69,12 +74,8 @@ for i = 1, math.min(limit, #candidates) do
         h[#h + 1] = vals[c]
       end
     end
-    -- A new attempt starts with no stop request (Job::stopping): dropped
-    -- from the hash and the reply, only when a former attempt left one.
-    local stop_at = false
-    for j = 1, #h, 2 do
-      if STOP_FIELD[h[j]] then stop_at = true end
-    end
+    -- A new attempt starts with no stop request: dropped from the hash and
+    -- the reply, only when a former attempt left one.
     if stop_at then
       redis.call('HDEL', key, 'stop_reason', 'stopping_since', 'stop_overdue')
       local kept = {}
