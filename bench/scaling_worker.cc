@@ -97,8 +97,7 @@ int Count(const std::string& url, const std::string& collection) {
   }
   auto counts = (*queue)->CountByState();
   if (!counts.ok()) {
-    std::fprintf(stderr, "popqueue_scaling: %s\n",
-                 std::string(counts.status().message()).c_str());
+    std::fprintf(stderr, "popqueue_scaling: %s\n", std::string(counts.status().message()).c_str());
     return 1;
   }
   int64_t completed = 0, other = 0;

@@ -76,18 +76,30 @@ bool Parse(int argc, char** argv, Args& a) {
     }
     if (i + 1 >= argc) return false;
     std::string v = argv[++i];
-    if (k == "--db-url") a.db_url = v;
-    else if (k == "--jobs") a.jobs = std::atoi(v.c_str());
-    else if (k == "--batch") a.batch = std::atoi(v.c_str());
-    else if (k == "--concurrency") a.concurrency = std::atoi(v.c_str());
-    else if (k == "--collection") a.collection = v;
-    else if (k == "--workload") a.workload = v;
-    else if (k == "--duration") a.duration = std::atof(v.c_str());
-    else if (k == "--samples") a.samples = std::atoi(v.c_str());
-    else if (k == "--depth") a.depth = std::atoi(v.c_str());
-    else if (k == "--warmup") a.warmup = std::atoi(v.c_str());
-    else if (k == "--queues") a.queues = std::atoi(v.c_str());
-    else return false;
+    if (k == "--db-url")
+      a.db_url = v;
+    else if (k == "--jobs")
+      a.jobs = std::atoi(v.c_str());
+    else if (k == "--batch")
+      a.batch = std::atoi(v.c_str());
+    else if (k == "--concurrency")
+      a.concurrency = std::atoi(v.c_str());
+    else if (k == "--collection")
+      a.collection = v;
+    else if (k == "--workload")
+      a.workload = v;
+    else if (k == "--duration")
+      a.duration = std::atof(v.c_str());
+    else if (k == "--samples")
+      a.samples = std::atoi(v.c_str());
+    else if (k == "--depth")
+      a.depth = std::atoi(v.c_str());
+    else if (k == "--warmup")
+      a.warmup = std::atoi(v.c_str());
+    else if (k == "--queues")
+      a.queues = std::atoi(v.c_str());
+    else
+      return false;
   }
   bool known = a.workload.empty() || a.workload == "w0" || a.workload == "w1" ||
                a.workload == "w2" || a.workload == "w3" || a.workload == "w4";
@@ -121,17 +133,19 @@ struct Tracker {
   int completed ABSL_GUARDED_BY(mu) = 0;
   std::optional<absl::Time> first_start ABSL_GUARDED_BY(mu);
   std::vector<absl::Time> start_of ABSL_GUARDED_BY(mu);  // by payload index (W4)
-  std::vector<std::atomic<int>>* runs = nullptr;           // W2 exactly-once
+  std::vector<std::atomic<int>>* runs = nullptr;         // W2 exactly-once
   std::atomic<int> bad{0};
-  std::atomic<int> handled{0};                              // W3, lock-free
+  std::atomic<int> handled{0};  // W3, lock-free
 
   void Start(const popqueue::Job& job, int jobs) {
     int i = std::atoi(job.data.c_str());
     absl::Time now = absl::Now();
     handled.fetch_add(1, std::memory_order_relaxed);
     if (runs != nullptr) {
-      if (i < 0 || i >= jobs) ++bad;
-      else ++(*runs)[i];
+      if (i < 0 || i >= jobs)
+        ++bad;
+      else
+        ++(*runs)[i];
     }
     popqueue::MutexLock lock(&mu);
     if (!first_start) first_start = now;
@@ -158,8 +172,8 @@ class Bench {
 
   // Opens the queue with `concurrency` slots; false after printing why.
   bool Open(int concurrency) {
-    popqueue::QueueConfig config{.db_url = args_.db_url, .collection = args_.collection,
-                                 .retries = 0};
+    popqueue::QueueConfig config{
+        .db_url = args_.db_url, .collection = args_.collection, .retries = 0};
     config.worker.default_concurrency = concurrency;
     if (args_.queues > 1) {
       for (int q = 0; q < args_.queues; ++q) config.worker.queues.push_back(QueueOf(q));
@@ -230,13 +244,18 @@ class Bench {
 
   bool StartWorkers() {
     int jobs = args_.jobs;
-    queue_->Define("noop", [this, jobs](const popqueue::Job& job) {
-      tracker_.Start(job, jobs);
-      return true;
-    }).IgnoreError();
-    queue_->OnEvent([this](const popqueue::JobEvent& e) {
-      if (e.kind == popqueue::JobEvent::Kind::kCompleted) tracker_.Completed();
-    }).IgnoreError();
+    queue_
+        ->Define("noop",
+                 [this, jobs](const popqueue::Job& job) {
+                   tracker_.Start(job, jobs);
+                   return true;
+                 })
+        .IgnoreError();
+    queue_
+        ->OnEvent([this](const popqueue::JobEvent& e) {
+          if (e.kind == popqueue::JobEvent::Kind::kCompleted) tracker_.Completed();
+        })
+        .IgnoreError();
     absl::Status s = queue_->StartInBackground();
     if (!s.ok()) std::fprintf(stderr, "bench: start: %s\n", std::string(s.message()).c_str());
     return s.ok();
@@ -319,9 +338,8 @@ class Bench {
       absl::Time t0 = absl::Now();
       if (!EnqueueRange(i, 1)) return {};
       popqueue::MutexLock lock(&tracker_.mu);
-      auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tracker_.mu) {
-        return tracker_.completed > i;
-      };
+      auto done = [&]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tracker_.mu) { return tracker_.completed > i; };
       if (!tracker_.mu.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(60))) {
         std::fprintf(stderr, "bench: sample %d did not complete within 60 s\n", i);
         return {};
@@ -351,10 +369,10 @@ int RunOriginal(const Args& args) {
   double burn_s = bench.W2(once);
   if (burn_s < 0) return 1;
   std::printf("store: %s\n", args.db_url.substr(0, args.db_url.find("://")).c_str());
-  std::printf("enqueue:   %d jobs in batches of %d: %.2fs = %.0f jobs/s\n", args.jobs,
-              args.batch, enqueue_s, args.jobs / enqueue_s);
-  std::printf("burn-down: %d jobs, %d slots: %.2fs = %.0f jobs/s\n", args.jobs,
-              args.concurrency, burn_s, args.jobs / burn_s);
+  std::printf("enqueue:   %d jobs in batches of %d: %.2fs = %.0f jobs/s\n", args.jobs, args.batch,
+              enqueue_s, args.jobs / enqueue_s);
+  std::printf("burn-down: %d jobs, %d slots: %.2fs = %.0f jobs/s\n", args.jobs, args.concurrency,
+              burn_s, args.jobs / burn_s);
   std::printf("exactly once: %d/%d%s\n", std::max(once, 0), args.jobs,
               once < 0 ? " (bad payloads!)" : "");
   return once == args.jobs ? 0 : 1;
@@ -387,11 +405,10 @@ int RunWorkload(const Args& args) {
   if (!bench.Open(args.workload == "w4" ? 1 : args.concurrency)) return 1;
   char buf[512];
   std::string fields;
-  std::string settings = "default options, " +
-                         std::to_string(args.workload == "w4" ? 1 : args.concurrency) +
-                         " slots; EnqueueMany (Enqueue for 1)" +
-                         (args.queues > 1 ? "; " + std::to_string(args.queues) + " queues"
-                                          : std::string());
+  std::string settings =
+      "default options, " + std::to_string(args.workload == "w4" ? 1 : args.concurrency) +
+      " slots; EnqueueMany (Enqueue for 1)" +
+      (args.queues > 1 ? "; " + std::to_string(args.queues) + " queues" : std::string());
   bool ok = true;
   long long commands_before = MongoCommands();
   long long per = 0;  // jobs the commands are divided by
@@ -425,8 +442,7 @@ int RunWorkload(const Args& args) {
     std::snprintf(buf, sizeof buf,
                   "\"seconds\":%g,\"concurrency\":%d,\"completed\":%ld,\"jobs_per_s\":%.1f,"
                   "\"min_depth\":%ld,\"enqueued\":%ld",
-                  args.duration, args.concurrency, done, done / args.duration, min_depth,
-                  enqueued);
+                  args.duration, args.concurrency, done, done / args.duration, min_depth, enqueued);
     fields = buf;
   } else {
     std::vector<double> ms = bench.W4();
@@ -435,22 +451,22 @@ int RunWorkload(const Args& args) {
     std::snprintf(buf, sizeof buf,
                   "\"samples\":%zu,\"latency_ms\":{\"min\":%.3f,\"p50\":%.3f,\"p95\":%.3f,"
                   "\"p99\":%.3f,\"max\":%.3f}",
-                  ms.size(), ms.front(), Percentile(ms, 50), Percentile(ms, 95),
-                  Percentile(ms, 99), ms.back());
+                  ms.size(), ms.front(), Percentile(ms, 50), Percentile(ms, 95), Percentile(ms, 99),
+                  ms.back());
     fields = buf;
   }
   if (backend == "mongodb" && commands_before >= 0 && per > 0) {
     const long long commands = MongoCommands() - commands_before;
-    std::snprintf(buf, sizeof buf, ",\"store_commands\":%lld,\"commands_per_job\":%.3f",
-                  commands, static_cast<double>(commands) / per);
+    std::snprintf(buf, sizeof buf, ",\"store_commands\":%lld,\"commands_per_job\":%.3f", commands,
+                  static_cast<double>(commands) / per);
     fields += buf;
   }
   if (args.json) {
-    std::printf("{\"system\":\"pop-queue\",\"version\":%s,\"backend\":%s,\"workload\":%s,"
-                "\"settings\":%s,\"load\":%s,\"ok\":%s,%s}\n",
-                Quote(POPQUEUE_BENCH_VERSION).c_str(), Quote(backend).c_str(),
-                Quote(args.workload).c_str(), Quote(settings).c_str(), load.c_str(),
-                ok ? "true" : "false", fields.c_str());
+    std::printf(
+        "{\"system\":\"pop-queue\",\"version\":%s,\"backend\":%s,\"workload\":%s,"
+        "\"settings\":%s,\"load\":%s,\"ok\":%s,%s}\n",
+        Quote(POPQUEUE_BENCH_VERSION).c_str(), Quote(backend).c_str(), Quote(args.workload).c_str(),
+        Quote(settings).c_str(), load.c_str(), ok ? "true" : "false", fields.c_str());
   } else {
     std::printf("pop-queue %s %s: %s\n", backend.c_str(), args.workload.c_str(), fields.c_str());
   }

@@ -36,16 +36,16 @@ int main(int argc, char** argv) {
     if (e.kind == popqueue::JobEvent::Kind::kCompleted) done.set_value(e);
   });
 
-  auto enqueued = queue.Now(popqueue::Job{.data = "jobData"}, "myJob", "jobIdentifier",
-                            std::time(nullptr));
+  auto enqueued =
+      queue.Now(popqueue::Job{.data = "jobData"}, "myJob", "jobIdentifier", std::time(nullptr));
   if (!enqueued.ok()) {
     std::fprintf(stderr, "basic: enqueue failed: %s\n",
                  std::string(enqueued.status().message()).c_str());
     return 1;
   }
   // The same identifier while the job is pending returns the same job.
-  auto again = queue.Now(popqueue::Job{.data = "jobData"}, "myJob", "jobIdentifier",
-                         std::time(nullptr));
+  auto again =
+      queue.Now(popqueue::Job{.data = "jobData"}, "myJob", "jobIdentifier", std::time(nullptr));
   if (!again.ok() || again->id != enqueued->id || again->inserted) {
     std::fprintf(stderr, "basic: duplicate identifier was not deduplicated\n");
     return 1;

@@ -23,10 +23,8 @@ int main(int argc, char** argv) {
              std::to_string(std::time(nullptr)) + ".db";
   }
   constexpr int kRetries = 3;
-  popqueue::QueueConfig config{.db_url = db_url,
-                               .db_name = "myDatabase",
-                               .collection = "myCollection",
-                               .retries = kRetries};
+  popqueue::QueueConfig config{
+      .db_url = db_url, .db_name = "myDatabase", .collection = "myCollection", .retries = kRetries};
   config.worker.retry.base = absl::Milliseconds(50);  // quick retries for the demo
   popqueue::Queue queue(config);
   if (!queue.status().ok()) {
@@ -39,7 +37,7 @@ int main(int argc, char** argv) {
     int n = ++calls;
     std::printf("attempt %d of job %lld\n", job.attempt, static_cast<long long>(job.id));
     if (n % 2 == 0) throw std::runtime_error("upstream refused");  // a thrown failure
-    return job.data != "fail";                                    // a returned failure
+    return job.data != "fail";                                     // a returned failure
   });
 
   std::promise<void> dead;
@@ -80,7 +78,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "handling_failures: requeue failed\n");
     return 1;
   }
-  std::printf("job %lld is dead after %d attempts; requeued\n",
-              static_cast<long long>(job->id), job->attempt);
+  std::printf("job %lld is dead after %d attempts; requeued\n", static_cast<long long>(job->id),
+              job->attempt);
   return 0;
 }

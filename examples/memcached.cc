@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
     if (e.kind == popqueue::JobEvent::Kind::kCompleted) done.set_value();
   });
 
-  auto enqueued = queue.Now(popqueue::Job{.data = "myJobData"}, "myJob", "jobIdentifier",
-                            std::time(nullptr));
+  auto enqueued =
+      queue.Now(popqueue::Job{.data = "myJobData"}, "myJob", "jobIdentifier", std::time(nullptr));
   if (!enqueued.ok()) {
     std::fprintf(stderr, "memcached: enqueue failed: %s\n",
                  std::string(enqueued.status().message()).c_str());

@@ -41,8 +41,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto enqueued = queue.Now(popqueue::Job{.data = "myJobData"}, "myJob", "jobIdentifier",
-                            std::time(nullptr));
+  auto enqueued =
+      queue.Now(popqueue::Job{.data = "myJobData"}, "myJob", "jobIdentifier", std::time(nullptr));
   if (!enqueued.ok()) {
     std::fprintf(stderr, "postgres: enqueue failed: %s\n",
                  std::string(enqueued.status().message()).c_str());
@@ -88,8 +88,7 @@ int main(int argc, char** argv) {
 
   auto job = queue.GetJob(ok_id);
   if (!job.ok() || job->state != popqueue::JobState::kCompleted) {
-    std::fprintf(stderr, "postgres: expected job %lld completed\n",
-                 static_cast<long long>(ok_id));
+    std::fprintf(stderr, "postgres: expected job %lld completed\n", static_cast<long long>(ok_id));
     return 1;
   }
   auto failed = queue.GetJob(fail_id);

@@ -39,8 +39,7 @@ absl::StatusOr<Config> Load(std::string text) {
 
 // Everything `config check` prints for `c`, secrets redacted.
 std::string Report(const Config& c) {
-  std::string out = c.ToRedactedJson().dump(
-      -1, ' ', false, json::error_handler_t::replace);
+  std::string out = c.ToRedactedJson().dump(-1, ' ', false, json::error_handler_t::replace);
   for (const KeySpec& spec : popqueue::config::AllKeys()) {
     if (const popqueue::config::Setting* s = c.Get(spec.key)) {
       out += "\n" + popqueue::config::RedactedText(spec, s->value);
@@ -82,8 +81,7 @@ void InjectNotificationSecrets(json& value) {
   }
   if (!value.is_object()) return;
   for (auto& [k, v] : value.items()) {
-    if (k == "pass" || k == "password" || k == "secret" || k == "token" ||
-        k == "apiKey") {
+    if (k == "pass" || k == "password" || k == "secret" || k == "token" || k == "apiKey") {
       if (!v.is_object() && !v.is_null()) v = std::string(kMarker);
     } else if (k == "url" && v.is_string()) {
       v = "https://hooks.example.com/" + std::string(kMarker);
@@ -95,14 +93,13 @@ void InjectNotificationSecrets(json& value) {
 
 void CheckSecretsHidden(const json& input) {
   // An input that spells the marker itself proves nothing.
-  if (input.dump(-1, ' ', false, json::error_handler_t::replace)
-          .find(kMarker) != std::string::npos) {
+  if (input.dump(-1, ' ', false, json::error_handler_t::replace).find(kMarker) !=
+      std::string::npos) {
     return;
   }
   json secret = input;
   secret["token"] = std::string(kMarker);
-  for (const char* key :
-       {"dbUrl", "postgresUrl", "cacheUrl", "redisUrl", "memcachedUrl"}) {
+  for (const char* key : {"dbUrl", "postgresUrl", "cacheUrl", "redisUrl", "memcachedUrl"}) {
     if (secret.contains(key) && secret[key].is_string()) {
       secret[key] = WithUrlSecret(secret[key].get<std::string>());
     }
@@ -111,8 +108,7 @@ void CheckSecretsHidden(const json& input) {
     InjectNotificationSecrets(secret["notificationConfig"]);
   }
   absl::StatusOr<Config> loaded = Load(secret.dump());
-  std::string shown = loaded.ok() ? Report(*loaded)
-                                  : std::string(loaded.status().message());
+  std::string shown = loaded.ok() ? Report(*loaded) : std::string(loaded.status().message());
   if (shown.find(kMarker) != std::string::npos) std::abort();
 }
 

@@ -79,24 +79,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2:
       Call<EnqueueJobsRequest, EnqueueJobsResponse>(s, &PopQueueService::Enqueue, msg, n);
       break;
-    case 3:
-      Call<GetJobRequest, JobRecord>(s, &PopQueueService::GetJob, msg, n);
-      break;
-    case 4:
-      Call<ListJobsRequest, ListJobsResponse>(s, &PopQueueService::ListJobs, msg, n);
-      break;
-    case 5:
-      Call<CancelJobRequest, JobRecord>(s, &PopQueueService::CancelJob, msg, n);
-      break;
+    case 3: Call<GetJobRequest, JobRecord>(s, &PopQueueService::GetJob, msg, n); break;
+    case 4: Call<ListJobsRequest, ListJobsResponse>(s, &PopQueueService::ListJobs, msg, n); break;
+    case 5: Call<CancelJobRequest, JobRecord>(s, &PopQueueService::CancelJob, msg, n); break;
     case 6:
       Call<FetchJobsRequest, FetchJobsResponse>(s, &PopQueueService::FetchJobs, msg, n);
       break;
     case 7:
       Call<CompleteJobRequest, CompleteJobResponse>(s, &PopQueueService::CompleteJob, msg, n);
       break;
-    case 8:
-      Call<FailJobRequest, FailJobResponse>(s, &PopQueueService::FailJob, msg, n);
-      break;
+    case 8: Call<FailJobRequest, FailJobResponse>(s, &PopQueueService::FailJob, msg, n); break;
     case 9:
       Call<HeartbeatRequest, HeartbeatResponse>(s, &PopQueueService::Heartbeat, msg, n);
       break;

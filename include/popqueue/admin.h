@@ -44,7 +44,7 @@ struct QueueInfo {
 
 struct WorkerInfo {
   std::string id;
-  std::string host;      // gethostname()
+  std::string host;  // gethostname()
   // The worker's own network address as the registry's server sees it (the
   // local address of a route to the store's or coordinator's host; the host
   // name when there is no such route, e.g. SQLite).

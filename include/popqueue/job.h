@@ -39,9 +39,8 @@ enum class JobState {
 };
 
 inline constexpr JobState kAllJobStates[] = {
-    JobState::kScheduled, JobState::kAvailable, JobState::kRunning,
-    JobState::kRetryable, JobState::kCompleted, JobState::kDead,
-    JobState::kCancelled};
+    JobState::kScheduled, JobState::kAvailable, JobState::kRunning,  JobState::kRetryable,
+    JobState::kCompleted, JobState::kDead,      JobState::kCancelled};
 
 // The stored spelling: "scheduled", "available", ...
 std::string_view JobStateName(JobState state);
@@ -62,9 +61,9 @@ struct JobError {
 // its retry cannot start beside it). Describes the current (or, once the job
 // left running, the last) attempt; cleared when the job is claimed again.
 struct JobStopping {
-  std::string reason;  // "timeout", "cancel" or "shutdown"
+  std::string reason;                    // "timeout", "cancel" or "shutdown"
   absl::Time since = absl::UnixEpoch();  // when the worker asked
-  bool overdue = false;  // still running past the hard limit (since + stop grace)
+  bool overdue = false;                  // still running past the hard limit (since + stop grace)
 };
 
 // A job as stored. Users fill `data` (and optionally the other inputs) when
@@ -78,8 +77,8 @@ struct Job {
   std::string data;        // payload: UTF-8 text, JSON by convention
   int priority = 0;        // lower runs first
   JobState state = JobState::kAvailable;
-  int attempt = 0;         // attempts started so far
-  int max_attempts = 0;    // retries + 1
+  int attempt = 0;                        // attempts started so far
+  int max_attempts = 0;                   // retries + 1
   absl::Time run_at = absl::UnixEpoch();  // when it is (next) due
   absl::Time created_at = absl::UnixEpoch();
   std::optional<absl::Time> picked_at;    // last claim
@@ -89,11 +88,11 @@ struct Job {
   std::optional<absl::Time> lease_expires_at;
   std::vector<JobError> errors;
   std::optional<std::string> result;
-  int progress = 0;                       // 0-100, reported by the handler
-  absl::Duration timeout = absl::ZeroDuration();  // 0 = the queue's default
+  int progress = 0;                                    // 0-100, reported by the handler
+  absl::Duration timeout = absl::ZeroDuration();       // 0 = the queue's default
   absl::Duration backoff_base = absl::ZeroDuration();  // 0 = policy default
-  bool cancel_requested = false;          // Cancel() called while running
-  std::optional<JobStopping> stopping;    // see JobStopping
+  bool cancel_requested = false;                       // Cancel() called while running
+  std::optional<JobStopping> stopping;                 // see JobStopping
 };
 
 }  // namespace popqueue

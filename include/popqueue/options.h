@@ -24,8 +24,8 @@ struct EnqueueOptions {
   int priority = 0;        // lower runs first
   std::optional<absl::Time> run_at;
   std::optional<absl::Duration> delay;
-  std::optional<int> max_attempts;         // default: Queue retries + 1
-  std::optional<absl::Duration> timeout;   // handler time limit
+  std::optional<int> max_attempts;             // default: Queue retries + 1
+  std::optional<absl::Duration> timeout;       // handler time limit
   std::optional<absl::Duration> backoff_base;  // first retry delay
 };
 

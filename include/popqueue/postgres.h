@@ -38,9 +38,8 @@ namespace popqueue {
 // connection is busy or its transaction already failed. Never commits or
 // rolls back the caller's transaction. Not safe for concurrent use of one
 // `conn` (libpq connections never are).
-absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(
-    PGconn* conn, const QueueConfig& config,
-    const std::vector<EnqueueRequest>& requests);
+absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(PGconn* conn, const QueueConfig& config,
+                                                     const std::vector<EnqueueRequest>& requests);
 
 // One job: EnqueueTx(conn, config, {{name, data, options}}).
 absl::StatusOr<EnqueueResult> EnqueueTx(PGconn* conn, const QueueConfig& config,

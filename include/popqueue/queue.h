@@ -79,11 +79,11 @@ struct QueueConfig {
   std::string db_url = "sqlite://./popqueue.db";
   std::string cache_url;  // "" = no coordinator
   std::string db_name = "popqueue";
-  std::string collection = "jobs";  // table / collection / key prefix
-  int retries = 3;                  // extra attempts after the first failure
+  std::string collection = "jobs";     // table / collection / key prefix
+  int retries = 3;                     // extra attempts after the first failure
   size_t max_payload_bytes = 1 << 20;  // enqueue refuses larger data
   WorkerOptions worker;
-  Clock* clock = nullptr;           // not owned; nullptr = real time
+  Clock* clock = nullptr;  // not owned; nullptr = real time
 };
 
 // What a recurring schedule does about fire times missed while no process
@@ -105,11 +105,11 @@ struct EveryOptions {
 
 // This process's worker concurrency at one moment (Queue::Concurrency).
 struct ConcurrencyStats {
-  int limit = 0;       // jobs that may run at once now, across all queues
-  int configured = 0;  // the cap from the options: max_concurrency, or the
-                       // sum of the per-queue limits
-  int running = 0;     // jobs running now
-  int held = 0;        // claimed jobs waiting for their job name's rate limit
+  int limit = 0;                    // jobs that may run at once now, across all queues
+  int configured = 0;               // the cap from the options: max_concurrency, or the
+                                    // sum of the per-queue limits
+  int running = 0;                  // jobs running now
+  int held = 0;                     // claimed jobs waiting for their job name's rate limit
   bool resource_aware = false;      // WorkerOptions::resource.enabled
   std::optional<LoadReading> load;  // the last reading, when resource-aware
   // Handlers still running after their timeout or a cancel asked them to
@@ -134,8 +134,8 @@ class Queue {
  public:
   // The original README's constructor. Errors (bad URL, unreachable database)
   // are kept: status() returns them, and every other call returns them too.
-  Queue(std::string db_url, std::string cache_url, std::string db_name,
-        std::string collection, int retries);
+  Queue(std::string db_url, std::string cache_url, std::string db_name, std::string collection,
+        int retries);
   explicit Queue(QueueConfig config);
   // Like the constructor, but reports a failed open directly.
   static absl::StatusOr<std::unique_ptr<Queue>> Open(QueueConfig config);
@@ -159,23 +159,20 @@ class Queue {
   // `identifier` ("" = none), due at Unix time `score` (seconds; <= now runs
   // at once). job.queue and job.priority are honoured when set.
   absl::StatusOr<EnqueueResult> Now(const Job& job, std::string_view name,
-                                    std::string_view identifier,
-                                    std::time_t score);
-  absl::StatusOr<EnqueueResult> Enqueue(std::string_view name,
-                                        std::string data,
+                                    std::string_view identifier, std::time_t score);
+  absl::StatusOr<EnqueueResult> Enqueue(std::string_view name, std::string data,
                                         const EnqueueOptions& options = {});
   // All-or-nothing: either every job is stored (or found as a duplicate) or
   // none is. Results are in request order.
-  absl::StatusOr<std::vector<EnqueueResult>> EnqueueMany(
-      std::vector<EnqueueRequest> requests);
+  absl::StatusOr<std::vector<EnqueueResult>> EnqueueMany(std::vector<EnqueueRequest> requests);
 
   // Enqueues a job named `name` with `data` at every fire time of the cron
   // expression (5 fields, 6 with seconds, or @hourly/@daily/...), exactly
   // once per fire time across every process that defines the same schedule.
   // Call before Start(); the schedule runs while workers run. InvalidArgument
   // points at the bad field of the expression or the unknown zone.
-  absl::Status Every(std::string_view name, std::string_view cron_expression,
-                     std::string data = "", EveryOptions options = {});
+  absl::Status Every(std::string_view name, std::string_view cron_expression, std::string data = "",
+                     EveryOptions options = {});
 
   // Runs workers for the configured queues until Stop() or SIGINT/SIGTERM,
   // then drains gracefully. Returns the reason it stopped (OK on Stop()).

@@ -66,11 +66,11 @@ struct FetchJobsParams {
 // An explicit registration (RegisterWorker); fetching or heartbeating with
 // a worker id registers it too.
 struct RemoteWorkerRegistration {
-  std::string worker_id;             // required
-  std::vector<std::string> queues;   // the queues it works
-  std::string host;                  // "" = its address
+  std::string worker_id;            // required
+  std::vector<std::string> queues;  // the queues it works
+  std::string host;                 // "" = its address
   int64_t pid = 0;
-  std::string address;               // the caller's network address
+  std::string address;  // the caller's network address
 };
 
 struct RemoteWorkerOptions {

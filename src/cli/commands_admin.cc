@@ -19,8 +19,7 @@ struct IdCommand {
 
 // Parses `<id>` and opens the queue. Returns nullopt and sets `exit_code`
 // when the command should end.
-std::optional<IdCommand> ParseIdCommand(FlagSet& flags, const Args& args,
-                                        int* exit_code) {
+std::optional<IdCommand> ParseIdCommand(FlagSet& flags, const Args& args, int* exit_code) {
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 1, 1)) {
     *exit_code = *done;
@@ -39,16 +38,15 @@ std::optional<IdCommand> ParseIdCommand(FlagSet& flags, const Args& args,
 
 using QueueOp = absl::Status (Queue::*)(std::string_view);
 
-int RunQueueOp(const Args& args, const char* command, const char* description,
-               QueueOp op, const char* done) {
+int RunQueueOp(const Args& args, const char* command, const char* description, QueueOp op,
+               const char* done) {
   FlagSet flags(command, "<queue> [flags]", description);
   AddConnectionFlags(flags);
   if (std::optional<int> exit = ParseArgs(flags, args, 1, 1)) return *exit;
   const std::string& name = flags.positional()[0];
   if (name.empty()) return UsageError(flags, "<queue> must not be empty");
   int exit_code = kExitOk;
-  std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, &exit_code);
+  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   if (absl::Status s = ((*queue).*op)(name); !s.ok()) {
     return Failure(absl::StrFormat("%s %s", command, Printable(name, 60)), s);
@@ -102,15 +100,13 @@ int RunCancel(const Args& args) {
     std::printf(
         "job %lld is %s: asked it to stop; it ends cancelled when its "
         "handler returns\n",
-        static_cast<long long>(job->id),
-        std::string(JobStateName(job->state)).c_str());
+        static_cast<long long>(job->id), std::string(JobStateName(job->state)).c_str());
   }
   return kExitOk;
 }
 
 int RunDelete(const Args& args) {
-  FlagSet flags("delete", "<id> [flags]",
-                "Deletes a job that is not running (cancel it first).");
+  FlagSet flags("delete", "<id> [flags]", "Deletes a job that is not running (cancel it first).");
   int exit_code = kExitOk;
   std::optional<IdCommand> cmd = ParseIdCommand(flags, args, &exit_code);
   if (!cmd) return exit_code;
@@ -129,16 +125,14 @@ int RunPause(const Args& args) {
 }
 
 int RunResume(const Args& args) {
-  return RunQueueOp(args, "resume",
-                    "Resumes a paused queue: workers fetch its jobs again.",
+  return RunQueueOp(args, "resume", "Resumes a paused queue: workers fetch its jobs again.",
                     &Queue::ResumeQueue, "resumed");
 }
 
 int RunMigrate(const Args& args) {
-  FlagSet flags(
-      "migrate", "[flags]",
-      "Opens the job store, which creates or upgrades its schema, and "
-      "reports the result.\nSafe to run any number of times.");
+  FlagSet flags("migrate", "[flags]",
+                "Opens the job store, which creates or upgrades its schema, and "
+                "reports the result.\nSafe to run any number of times.");
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
   int exit_code = kExitOk;
@@ -150,13 +144,11 @@ int RunMigrate(const Args& args) {
   // Multi-host MongoDB URLs do not parse as one host: show the scheme only.
   absl::StatusOr<Url> url = ParseUrl(config.db_url);
   const std::string shown =
-      url.ok() ? url->Redacted()
-               : config.db_url.substr(0, config.db_url.find("://")) + "://...";
+      url.ok() ? url->Redacted() : config.db_url.substr(0, config.db_url.find("://")) + "://...";
   std::printf(
       "store ready: %s (database %s, collection %s): schema is up to "
       "date\n",
-      shown.c_str(), config.db_name.c_str(),
-      config.collection.c_str());
+      shown.c_str(), config.db_name.c_str(), config.collection.c_str());
   return kExitOk;
 }
 

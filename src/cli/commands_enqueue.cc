@@ -23,20 +23,16 @@ FlagSet EnqueueFlags() {
                 "retryable or running job\nalready has, nothing is added: the "
                 "existing job's id is printed and\n\"duplicate of existing "
                 "job\" goes to stderr.");
-  flags.AddValue("data", "TEXT",
-                 "payload (UTF-8 text, JSON by convention); \"-\" reads stdin");
+  flags.AddValue("data", "TEXT", "payload (UTF-8 text, JSON by convention); \"-\" reads stdin");
   flags.AddValue("data-file", "PATH", "read the payload from a file");
-  flags.AddValue("identifier", "ID",
-                 "unique key among unfinished jobs (default: none)");
-  flags.AddValue("score", "TIME",
-                 "when the job is due: Unix seconds or RFC 3339 (default now)");
+  flags.AddValue("identifier", "ID", "unique key among unfinished jobs (default: none)");
+  flags.AddValue("score", "TIME", "when the job is due: Unix seconds or RFC 3339 (default now)");
   flags.AddValue("delay", "DURATION",
                  "due after this long, e.g. 30s, 5m, 1h (exclusive with "
                  "--score)");
   flags.AddValue("priority", "N", "lower runs first (default 0)");
   flags.AddValue("queue", "NAME", "queue to run on (default \"default\")");
-  flags.AddValue("max-attempts", "N",
-                 "attempts before the job is dead (default: retries + 1)");
+  flags.AddValue("max-attempts", "N", "attempts before the job is dead (default: retries + 1)");
   flags.AddValue("timeout", "DURATION", "handler time limit for this job");
   flags.AddValue("backoff", "DURATION", "delay before the first retry");
   flags.AddBool("json", "print {\"id\", \"inserted\", \"state\"} as JSON");
@@ -60,10 +56,10 @@ absl::StatusOr<absl::Time> ParseScore(const std::string& text) {
   absl::Time t;
   std::string err;
   if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) return t;
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "invalid value \"%s\" for --score: expected Unix seconds (e.g. "
-      "1767225600) or RFC 3339 (e.g. 2026-01-01T00:00:00Z)",
-      text));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("invalid value \"%s\" for --score: expected Unix seconds (e.g. "
+                      "1767225600) or RFC 3339 (e.g. 2026-01-01T00:00:00Z)",
+                      text));
 }
 
 }  // namespace
@@ -91,9 +87,8 @@ int RunEnqueue(const Args& args) {
   auto backoff = flags.GetDuration("backoff");
   auto priority = flags.GetInt("priority", -1000000, 1000000);
   auto max_attempts = flags.GetInt("max-attempts", 1, 1000000);
-  for (const absl::Status& s :
-       {delay.status(), timeout.status(), backoff.status(), priority.status(),
-        max_attempts.status()}) {
+  for (const absl::Status& s : {delay.status(), timeout.status(), backoff.status(),
+                                priority.status(), max_attempts.status()}) {
     if (!s.ok()) return UsageError(flags, std::string(s.message()));
   }
   if (*delay) options.delay = **delay;
@@ -116,8 +111,7 @@ int RunEnqueue(const Args& args) {
   if (std::optional<std::string> text = flags.Get("data")) {
     if (*text == "-") {
       if (!ReadAll(std::cin, &data)) {
-        return Failure("enqueue", absl::UnavailableError(
-                                      "cannot read the payload from stdin"));
+        return Failure("enqueue", absl::UnavailableError("cannot read the payload from stdin"));
       }
     } else {
       data = *text;
@@ -126,17 +120,14 @@ int RunEnqueue(const Args& args) {
     std::ifstream in(*path, std::ios::binary);
     if (!in || !ReadAll(in, &data)) {
       return Failure("enqueue", absl::NotFoundError(absl::StrFormat(
-                                    "cannot read --data-file %s: %s", *path,
-                                    ErrnoText(errno))));
+                                    "cannot read --data-file %s: %s", *path, ErrnoText(errno))));
     }
   }
 
   int exit_code = kExitOk;
-  std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, &exit_code);
+  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
-  absl::StatusOr<EnqueueResult> result =
-      queue->Enqueue(name, std::move(data), options);
+  absl::StatusOr<EnqueueResult> result = queue->Enqueue(name, std::move(data), options);
   if (!result.ok()) return Failure("enqueue", result.status());
 
   if (flags.GetBool("json")) {

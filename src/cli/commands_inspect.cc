@@ -21,8 +21,7 @@ std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
 }  // namespace
 
 int RunJobs(const Args& args) {
-  FlagSet flags("jobs", "[flags]",
-                "Lists jobs, newest first. Filters combine; each is optional.");
+  FlagSet flags("jobs", "[flags]", "Lists jobs, newest first. Filters combine; each is optional.");
   flags.AddValue("state", "S[,S]",
                  "scheduled, available, running, retryable, completed, dead, "
                  "cancelled");
@@ -30,8 +29,7 @@ int RunJobs(const Args& args) {
   flags.AddValue("queue", "NAME", "only jobs on this queue");
   flags.AddValue("identifier", "ID", "only jobs with this identifier");
   flags.AddValue("limit", "N", "page size, 1..1000 (default 50)");
-  flags.AddValue("before", "ID",
-                 "continue after this id (the previous page's nextBefore)");
+  flags.AddValue("before", "ID", "continue after this id (the previous page's nextBefore)");
   flags.AddBool("json", "print {\"jobs\": [...], \"nextBefore\": id|null}");
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
@@ -41,9 +39,8 @@ int RunJobs(const Args& args) {
     for (const std::string& s : SplitList(*states)) {
       absl::StatusOr<JobState> state = ParseJobState(s);
       if (!state.ok()) {
-        return UsageError(flags,
-                          absl::StrFormat("invalid value for --state: %s",
-                                          state.status().message()));
+        return UsageError(
+            flags, absl::StrFormat("invalid value for --state: %s", state.status().message()));
       }
       filter.states.push_back(*state);
     }
@@ -52,8 +49,7 @@ int RunJobs(const Args& args) {
   filter.queue = flags.Get("queue").value_or("");
   filter.identifier = flags.Get("identifier").value_or("");
   absl::StatusOr<std::optional<int64_t>> limit = flags.GetInt("limit", 1, 1000);
-  if (!limit.ok())
-    return UsageError(flags, std::string(limit.status().message()));
+  if (!limit.ok()) return UsageError(flags, std::string(limit.status().message()));
   if (*limit) filter.limit = static_cast<int>(**limit);
   if (std::optional<std::string> before = flags.Get("before")) {
     absl::StatusOr<int64_t> id = ParseJobId("--before", *before);
@@ -62,8 +58,7 @@ int RunJobs(const Args& args) {
   }
 
   int exit_code = kExitOk;
-  std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, &exit_code);
+  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<JobPage> page = queue->ListJobs(filter);
   if (!page.ok()) return Failure("jobs", page.status());
@@ -71,38 +66,33 @@ int RunJobs(const Args& args) {
   if (flags.GetBool("json")) {
     nlohmann::json jobs = nlohmann::json::array();
     for (const Job& job : page->jobs) jobs.push_back(JobToJson(job));
-    PrintJson(
-        {{"jobs", jobs},
-         {"nextBefore", page->next_before_id ? nlohmann::json(absl::StrFormat(
-                                                   "%d", *page->next_before_id))
-                                             : nlohmann::json(nullptr)}});
+    PrintJson({{"jobs", jobs},
+               {"nextBefore", page->next_before_id
+                                  ? nlohmann::json(absl::StrFormat("%d", *page->next_before_id))
+                                  : nlohmann::json(nullptr)}});
     return kExitOk;
   }
   if (page->jobs.empty()) {
     std::printf("no jobs\n");
     return kExitOk;
   }
-  Table table({"ID", "STATE", "QUEUE", "NAME", "IDENTIFIER", "ATTEMPT",
-               "RUN_AT", "LAST_ERROR"});
+  Table table({"ID", "STATE", "QUEUE", "NAME", "IDENTIFIER", "ATTEMPT", "RUN_AT", "LAST_ERROR"});
   for (const Job& job : page->jobs) {
-    table.AddRow(
-        {absl::StrFormat("%d", job.id), std::string(JobStateName(job.state)),
-         Printable(job.queue, 20), Printable(job.name, 30),
-         Printable(OrDash(job.identifier), 30),
-         absl::StrFormat("%d/%d", job.attempt, job.max_attempts),
-         ShortTime(job.run_at), Printable(OrDash(LastError(job)), 50)});
+    table.AddRow({absl::StrFormat("%d", job.id), std::string(JobStateName(job.state)),
+                  Printable(job.queue, 20), Printable(job.name, 30),
+                  Printable(OrDash(job.identifier), 30),
+                  absl::StrFormat("%d/%d", job.attempt, job.max_attempts), ShortTime(job.run_at),
+                  Printable(OrDash(LastError(job)), 50)});
   }
   table.Print(stdout);
   if (page->next_before_id) {
-    std::printf("(more: add --before %lld)\n",
-                static_cast<long long>(*page->next_before_id));
+    std::printf("(more: add --before %lld)\n", static_cast<long long>(*page->next_before_id));
   }
   return kExitOk;
 }
 
 int RunJob(const Args& args) {
-  FlagSet flags("job", "<id> [flags]",
-                "Shows every field of one job, including its errors.");
+  FlagSet flags("job", "<id> [flags]", "Shows every field of one job, including its errors.");
   flags.AddBool("json", "print the job as JSON");
   AddConnectionFlags(flags);
   if (std::optional<int> done = ParseArgs(flags, args, 1, 1)) return *done;
@@ -110,8 +100,7 @@ int RunJob(const Args& args) {
   if (!id.ok()) return UsageError(flags, std::string(id.status().message()));
 
   int exit_code = kExitOk;
-  std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, &exit_code);
+  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<Job> job = queue->GetJob(*id);
   if (!job.ok()) {
@@ -127,12 +116,12 @@ int RunJob(const Args& args) {
   };
   line("id:", absl::StrFormat("%d", job->id));
   line("state:", std::string(JobStateName(job->state)) +
-                     (job->cancel_requested && !IsFinal(job->state)
-                          ? " (cancel requested)"
-                          : ""));
+                     (job->cancel_requested && !IsFinal(job->state) ? " (cancel requested)" : ""));
   if (job->stopping && job->state == JobState::kRunning) {
     const std::string& r = job->stopping->reason;
-    std::string why = r == "timeout" ? "timed out" : r == "cancel" ? "cancel requested" : Printable(r);
+    std::string why = r == "timeout"  ? "timed out"
+                      : r == "cancel" ? "cancel requested"
+                                      : Printable(r);
     line("stopping:",
          absl::StrFormat("%s since %s; %s", why, ShortTime(job->stopping->since),
                          job->stopping->overdue
@@ -144,8 +133,7 @@ int RunJob(const Args& args) {
   line("name:", Printable(job->name));
   line("identifier:", Printable(OrDash(job->identifier)));
   line("priority:", absl::StrFormat("%d", job->priority));
-  line("attempt:",
-       absl::StrFormat("%d of %d", job->attempt, job->max_attempts));
+  line("attempt:", absl::StrFormat("%d of %d", job->attempt, job->max_attempts));
   line("run at:", ShortTime(job->run_at));
   line("created at:", ShortTime(job->created_at));
   line("picked at:", ShortTime(job->picked_at));
@@ -153,9 +141,8 @@ int RunJob(const Args& args) {
   line("worker:", Printable(OrDash(job->worker_id)));
   line("lease expires:", ShortTime(job->lease_expires_at));
   line("progress:", absl::StrFormat("%d%%", job->progress));
-  line("timeout:", job->timeout == absl::ZeroDuration()
-                       ? "queue default"
-                       : absl::FormatDuration(job->timeout));
+  line("timeout:",
+       job->timeout == absl::ZeroDuration() ? "queue default" : absl::FormatDuration(job->timeout));
   line("result:", job->result ? Printable(*job->result, kMaxData) : "-");
   std::string data = Printable(job->data, kMaxData);
   if (DisplayWidth(job->data) > kMaxData) data += " (cut; --json has it all)";
@@ -165,8 +152,8 @@ int RunJob(const Args& args) {
   } else {
     std::printf("errors:\n");
     for (const JobError& e : job->errors) {
-      std::printf("  attempt %d at %s: %s\n", e.attempt,
-                  ShortTime(e.at).c_str(), Printable(e.message, 2000).c_str());
+      std::printf("  attempt %d at %s: %s\n", e.attempt, ShortTime(e.at).c_str(),
+                  Printable(e.message, 2000).c_str());
     }
   }
   return kExitOk;
@@ -183,8 +170,7 @@ int RunStats(const Args& args) {
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
 
   int exit_code = kExitOk;
-  std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, &exit_code);
+  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<std::vector<QueueInfo>> queues = queue->ListQueues();
   if (!queues.ok()) return Failure("stats", queues.status());
@@ -202,9 +188,7 @@ int RunStats(const Args& args) {
     for (JobState s : kAllJobStates) {
       total[std::string(JobStateName(s))] = totals[s];
     }
-    PrintJson({{"counts", QueueCountsToJson(counts)},
-               {"paused", paused},
-               {"totals", total}});
+    PrintJson({{"counts", QueueCountsToJson(counts)}, {"paused", paused}, {"totals", total}});
     return kExitOk;
   }
   std::vector<std::string> header = {"QUEUE", "STATUS"};
@@ -214,8 +198,7 @@ int RunStats(const Args& args) {
     header.push_back(name);
   }
   Table table(header);
-  auto row = [](std::string name, std::string status,
-                const std::map<JobState, int64_t>& by_state) {
+  auto row = [](std::string name, std::string status, const std::map<JobState, int64_t>& by_state) {
     std::vector<std::string> r = {std::move(name), std::move(status)};
     for (JobState s : kAllJobStates) {
       auto it = by_state.find(s);
@@ -224,8 +207,7 @@ int RunStats(const Args& args) {
     return r;
   };
   for (const QueueInfo& q : *queues) {
-    table.AddRow(
-        row(Printable(q.name, 30), q.paused ? "paused" : "active", q.counts));
+    table.AddRow(row(Printable(q.name, 30), q.paused ? "paused" : "active", q.counts));
   }
   if (queues->empty()) {
     std::printf("no queues yet\n");
@@ -245,8 +227,7 @@ int RunWorkers(const Args& args) {
   if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
 
   int exit_code = kExitOk;
-  std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, &exit_code);
+  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<std::vector<WorkerInfo>> workers = queue->ListWorkers();
   if (!workers.ok()) return Failure("workers", workers.status());
@@ -260,16 +241,12 @@ int RunWorkers(const Args& args) {
     std::printf("no workers registered\n");
     return kExitOk;
   }
-  Table table(
-      {"ID", "HOST", "ADDRESS", "PID", "QUEUES", "RUNNING", "STARTED",
-       "LAST_HEARTBEAT"});
+  Table table({"ID", "HOST", "ADDRESS", "PID", "QUEUES", "RUNNING", "STARTED", "LAST_HEARTBEAT"});
   for (const WorkerInfo& w : *workers) {
     table.AddRow({Printable(w.id, 40), Printable(w.host, 30),
-                  Printable(w.address.empty() ? "-" : w.address, 46),
-                  absl::StrFormat("%d", w.pid),
-                  Printable(absl::StrJoin(w.queues, ","), 40),
-                  absl::StrFormat("%d", w.running), ShortTime(w.started_at),
-                  ShortTime(w.last_heartbeat_at)});
+                  Printable(w.address.empty() ? "-" : w.address, 46), absl::StrFormat("%d", w.pid),
+                  Printable(absl::StrJoin(w.queues, ","), 40), absl::StrFormat("%d", w.running),
+                  ShortTime(w.started_at), ShortTime(w.last_heartbeat_at)});
   }
   table.Print(stdout);
   return kExitOk;

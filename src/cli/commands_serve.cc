@@ -45,8 +45,7 @@ namespace {
 void WaitForStopSignal(const sigset_t& set) {
   int sig = 0;
   sigwait(&set, &sig);
-  std::fprintf(stderr, "popqueue: received %s: stopping\n",
-               sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::fprintf(stderr, "popqueue: received %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
 // "; mutating calls need the bearer token", "; 3 tokens, reads need a read
@@ -94,20 +93,19 @@ class SighupReloader {
 }  // namespace
 
 int RunServe(const Args& args) {
-  FlagSet flags(
-      "serve", "[flags]",
-      "Serves the REST API and the dashboard, the gRPC service and /metrics "
-      "over the job\nstore until SIGINT/SIGTERM. Mutating calls need "
-      "`Authorization: Bearer TOKEN` when\n--token (env POPQUEUE_TOKEN) is "
-      "set. --tokens id:scope:secret,... (env POPQUEUE_TOKENS)\ngives tokens "
-      "of scope read, write or admin; with them, reads need a read token\n"
-      "unless --public-reads (docs/security.md).\n\n--tls-cert and --tls-key "
-      "make both ports TLS only; SIGHUP re-reads them.\n\n--demo also runs demo workers in this process with a stream "
-      "of sample jobs\n(immediate, delayed, prioritized, failing until dead, "
-      "and a recurring one every\n10 seconds), so the dashboard is live at "
-      "once.");
-  flags.AddValue("host", "ADDRESS",
-                 "HTTP listen address (env POPQUEUE_HOST; default 0.0.0.0)");
+  FlagSet flags("serve", "[flags]",
+                "Serves the REST API and the dashboard, the gRPC service and /metrics "
+                "over the job\nstore until SIGINT/SIGTERM. Mutating calls need "
+                "`Authorization: Bearer TOKEN` when\n--token (env POPQUEUE_TOKEN) is "
+                "set. --tokens id:scope:secret,... (env POPQUEUE_TOKENS)\ngives tokens "
+                "of scope read, write or admin; with them, reads need a read token\n"
+                "unless --public-reads (docs/security.md).\n\n--tls-cert and --tls-key "
+                "make both ports TLS only; SIGHUP re-reads them.\n\n--demo also runs demo workers "
+                "in this process with a stream "
+                "of sample jobs\n(immediate, delayed, prioritized, failing until dead, "
+                "and a recurring one every\n10 seconds), so the dashboard is live at "
+                "once.");
+  flags.AddValue("host", "ADDRESS", "HTTP listen address (env POPQUEUE_HOST; default 0.0.0.0)");
   flags.AddValue("port", "N",
                  "HTTP port, 0 = any free port (env POPQUEUE_PORT; default "
                  "3000)");
@@ -121,8 +119,7 @@ int RunServe(const Args& args) {
   flags.AddValue("max-fetch-wait", "DURATION",
                  "the longest long-poll wait of a gRPC FetchJobs (env "
                  "POPQUEUE_MAX_FETCH_WAIT; default 20s)");
-  flags.AddValue("token", "TOKEN",
-                 "bearer token for mutating calls (env POPQUEUE_TOKEN)");
+  flags.AddValue("token", "TOKEN", "bearer token for mutating calls (env POPQUEUE_TOKEN)");
   flags.AddValue("tokens", "ID:SCOPE:SECRET,...",
                  "scoped tokens, scope read, write or admin (env "
                  "POPQUEUE_TOKENS)");
@@ -132,8 +129,7 @@ int RunServe(const Args& args) {
   flags.AddBool("cors",
                 "send CORS headers, e.g. for ui/index.html opened from disk "
                 "(env POPQUEUE_CORS)");
-  flags.AddValue("log-level", "LEVEL",
-                 "debug, info, warn or error (env POPQUEUE_LOG_LEVEL)");
+  flags.AddValue("log-level", "LEVEL", "debug, info, warn or error (env POPQUEUE_LOG_LEVEL)");
   flags.AddBool("demo", "run demo workers and a stream of sample jobs");
   AddKeyFlags(flags, "TLS flags (docs/security.md)",
               {config::key::kTlsCert, config::key::kTlsKey, config::key::kGrpcClientCa});
@@ -153,8 +149,7 @@ int RunServe(const Args& args) {
   server::HttpOptions http;
   http.host = settings.GetString(config::key::kHost);
   http.port = static_cast<int>(settings.GetInt(config::key::kPort));
-  http.max_body_bytes =
-      static_cast<size_t>(settings.GetInt(config::key::kMaxRequestBytes));
+  http.max_body_bytes = static_cast<size_t>(settings.GetInt(config::key::kMaxRequestBytes));
   http.cors = settings.GetBool(config::key::kCors);
   const server::TlsFiles tls = config::TlsFilesOf(settings);  // checked at load
   http.tls = tls;
@@ -170,8 +165,7 @@ int RunServe(const Args& args) {
   } grpc;
 #endif
   grpc.address = settings.GetString(config::key::kGrpcAddress);
-  grpc.max_message_bytes =
-      static_cast<int>(settings.GetInt(config::key::kGrpcMaxMessageBytes));
+  grpc.max_message_bytes = static_cast<int>(settings.GetInt(config::key::kGrpcMaxMessageBytes));
 #if POPQUEUE_WITH_GRPC
   grpc.max_fetch_wait = settings.GetDuration(config::key::kMaxFetchWait);
 #endif
@@ -243,10 +237,8 @@ int RunServe(const Args& args) {
 #endif
   std::fprintf(stderr, "popqueue: dashboard and REST API on %s://%s:%d/%s%s%s\n",
                tls.enabled() ? "https" : "http",
-               http.host == "0.0.0.0" ? "localhost" : http.host.c_str(),
-               (*http_server)->port(),
-               grpc_server ? absl::StrFormat("; gRPC on port %d", grpc_server->port()).c_str()
-                           : "",
+               http.host == "0.0.0.0" ? "localhost" : http.host.c_str(), (*http_server)->port(),
+               grpc_server ? absl::StrFormat("; gRPC on port %d", grpc_server->port()).c_str() : "",
                tls.enabled() ? "; TLS only (SIGHUP re-reads the certificate)" : "",
                AccessSummary(access).c_str());
   if (tls.enabled()) {

@@ -26,13 +26,12 @@ std::string DescribeLimits(const config::Config& c) {
   namespace key = config::key;
   std::vector<std::string> parts;
   for (std::string_view k :
-       {key::kQueueConcurrency, key::kMaxConcurrency, key::kQueueRateLimits,
-        key::kJobRateLimits, key::kMaxHeldJobs, key::kMaxPrefetch, key::kResourceLimits}) {
+       {key::kQueueConcurrency, key::kMaxConcurrency, key::kQueueRateLimits, key::kJobRateLimits,
+        key::kMaxHeldJobs, key::kMaxPrefetch, key::kResourceLimits}) {
     const config::Setting* s = c.Get(k);
     if (s == nullptr || !c.IsSet(k)) continue;
     parts.push_back(absl::StrFormat(
-        "%s %s", k,
-        Printable(config::RedactedText(*config::FindKey(k), s->value), 200)));
+        "%s %s", k, Printable(config::RedactedText(*config::FindKey(k), s->value), 200)));
   }
   return absl::StrJoin(parts, "; ");
 }
@@ -40,34 +39,29 @@ std::string DescribeLimits(const config::Config& c) {
 }  // namespace
 
 int RunWorker(const Args& args) {
-  FlagSet flags(
-      "worker", "[flags]",
-      "Runs workers until SIGINT/SIGTERM, then drains gracefully: in-flight "
-      "jobs get the\nshutdown deadline to finish, the rest are released for "
-      "another attempt.\n\n"
-      "Handlers: --exec NAME=COMMAND runs `/bin/sh -c COMMAND` for each job "
-      "named NAME,\nwith the job's data on stdin and POPQUEUE_JOB_ID, "
-      "POPQUEUE_JOB_NAME, POPQUEUE_JOB_QUEUE,\nPOPQUEUE_JOB_IDENTIFIER, "
-      "POPQUEUE_JOB_ATTEMPT, POPQUEUE_JOB_MAX_ATTEMPTS in its\nenvironment; "
-      "exit 0 is success (stdout becomes the result), anything else a "
-      "failure.\n\n"
-      "--demo defines demo handlers, enqueues sample jobs on the queues "
-      "\"demo\" and\n\"demo-priority\" (immediate, delayed, prioritized, "
-      "flaky, failing until dead,\nslow) and prints every transition.");
-  flags.AddValue("queues", "A,B",
-                 "queues to work (env POPQUEUE_QUEUES; default \"default\")");
+  FlagSet flags("worker", "[flags]",
+                "Runs workers until SIGINT/SIGTERM, then drains gracefully: in-flight "
+                "jobs get the\nshutdown deadline to finish, the rest are released for "
+                "another attempt.\n\n"
+                "Handlers: --exec NAME=COMMAND runs `/bin/sh -c COMMAND` for each job "
+                "named NAME,\nwith the job's data on stdin and POPQUEUE_JOB_ID, "
+                "POPQUEUE_JOB_NAME, POPQUEUE_JOB_QUEUE,\nPOPQUEUE_JOB_IDENTIFIER, "
+                "POPQUEUE_JOB_ATTEMPT, POPQUEUE_JOB_MAX_ATTEMPTS in its\nenvironment; "
+                "exit 0 is success (stdout becomes the result), anything else a "
+                "failure.\n\n"
+                "--demo defines demo handlers, enqueues sample jobs on the queues "
+                "\"demo\" and\n\"demo-priority\" (immediate, delayed, prioritized, "
+                "flaky, failing until dead,\nslow) and prints every transition.");
+  flags.AddValue("queues", "A,B", "queues to work (env POPQUEUE_QUEUES; default \"default\")");
   flags.AddValue("concurrency", "N",
                  "jobs run at once per queue, 1..10000 (env "
                  "POPQUEUE_CONCURRENCY; default 10)");
-  flags.AddValue("worker-id", "ID",
-                 "this worker's id (env WORKER_ID; default host-pid-random)");
+  flags.AddValue("worker-id", "ID", "this worker's id (env WORKER_ID; default host-pid-random)");
   flags.AddValue("job-timeout", "DURATION",
                  "default handler time limit (env WORKER_TIMEOUT in ms; "
                  "default 5m)");
-  flags.AddValue("log-level", "LEVEL",
-                 "debug, info, warn or error (env POPQUEUE_LOG_LEVEL)");
-  flags.AddValue("exec", "NAME=COMMAND",
-                 "handle jobs named NAME with a shell command (repeatable)",
+  flags.AddValue("log-level", "LEVEL", "debug, info, warn or error (env POPQUEUE_LOG_LEVEL)");
+  flags.AddValue("exec", "NAME=COMMAND", "handle jobs named NAME with a shell command (repeatable)",
                  /*repeatable=*/true);
   flags.AddBool("demo", "run the demo: sample jobs and handlers");
   flags.AddBool("demo-exit-when-done",
@@ -92,10 +86,9 @@ int RunWorker(const Args& args) {
   for (const std::string& spec : flags.GetAll("exec")) {
     size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
-      return UsageError(
-          flags, absl::StrFormat("invalid value \"%s\" for --exec: expected "
-                                 "NAME=COMMAND, e.g. email='./send.sh'",
-                                 Printable(spec, 60)));
+      return UsageError(flags, absl::StrFormat("invalid value \"%s\" for --exec: expected "
+                                               "NAME=COMMAND, e.g. email='./send.sh'",
+                                               Printable(spec, 60)));
     }
     execs.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
   }
@@ -103,8 +96,7 @@ int RunWorker(const Args& args) {
   const bool demo = flags.GetBool("demo");
   DemoOptions demo_options;
   demo_options.exit_when_done = flags.GetBool("demo-exit-when-done");
-  absl::StatusOr<std::optional<absl::Duration>> demo_timeout =
-      flags.GetDuration("demo-timeout");
+  absl::StatusOr<std::optional<absl::Duration>> demo_timeout = flags.GetDuration("demo-timeout");
   if (!demo_timeout.ok()) {
     return UsageError(flags, std::string(demo_timeout.status().message()));
   }
@@ -115,18 +107,16 @@ int RunWorker(const Args& args) {
                       "--demo");
   }
   if (!demo && execs.empty()) {
-    return UsageError(
-        flags,
-        "no handlers: pass --exec NAME=COMMAND (repeatable) or --demo "
-        "(C++ programs define handlers with popqueue::Queue::Define)");
+    return UsageError(flags,
+                      "no handlers: pass --exec NAME=COMMAND (repeatable) or --demo "
+                      "(C++ programs define handlers with popqueue::Queue::Define)");
   }
   if (demo) ConfigureDemo(config);
 
   // A command that exits before reading its stdin must not kill us.
   std::signal(SIGPIPE, SIG_IGN);
 
-  std::unique_ptr<Queue> queue =
-      OpenQueueOrReport(flags, std::move(config), &exit_code);
+  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, std::move(config), &exit_code);
   if (queue == nullptr) return exit_code;
   absl::StatusOr<std::unique_ptr<Notifications>> notifications =
       Notifications::Start(*loaded, *queue);
@@ -135,8 +125,7 @@ int RunWorker(const Args& args) {
   }
   for (auto& [name, command] : execs) {
     if (absl::Status s = queue->Define(name, ExecHandler(command)); !s.ok()) {
-      return Failure(absl::StrFormat("worker: --exec %s", Printable(name, 60)),
-                     s);
+      return Failure(absl::StrFormat("worker: --exec %s", Printable(name, 60)), s);
     }
   }
   if (demo) {
@@ -188,8 +177,7 @@ int RunWorker(const Args& args) {
   if (endpoint != nullptr) endpoint->Stop();
   (*notifications)->Stop();
   if (!run.ok()) return Failure("worker", run);
-  std::fprintf(stderr, "popqueue: worker %s stopped\n",
-               queue->worker_id().c_str());
+  std::fprintf(stderr, "popqueue: worker %s stopped\n", queue->worker_id().c_str());
   return kExitOk;
 }
 

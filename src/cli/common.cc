@@ -15,32 +15,28 @@ namespace popqueue::cli {
 
 int UsageError(const FlagSet& flags, std::string_view message) {
   std::fprintf(stderr, "popqueue: %.*s\nRun 'popqueue %s --help' for usage.\n",
-               static_cast<int>(message.size()), message.data(),
-               flags.command().c_str());
+               static_cast<int>(message.size()), message.data(), flags.command().c_str());
   return kExitUsage;
 }
 
 int Failure(std::string_view what, const absl::Status& status) {
   std::string message(status.message());
   if (message.empty()) message = absl::StatusCodeToString(status.code());
-  std::fprintf(stderr, "popqueue: %.*s: %s\n", static_cast<int>(what.size()),
-               what.data(), message.c_str());
+  std::fprintf(stderr, "popqueue: %.*s: %s\n", static_cast<int>(what.size()), what.data(),
+               message.c_str());
   return kExitFailure;
 }
 
-int JobFailure(std::string_view command, int64_t id,
-               const absl::Status& status) {
+int JobFailure(std::string_view command, int64_t id, const absl::Status& status) {
   std::string id_text = absl::StrFormat("%d", id);
-  if (absl::string_view(status.message()).find(id_text) !=
-      absl::string_view::npos) {
+  if (absl::string_view(status.message()).find(id_text) != absl::string_view::npos) {
     return Failure(command, status);
   }
   return Failure(absl::StrFormat("%s %s", command, id_text), status);
 }
 
 void AddConnectionFlags(FlagSet& flags) {
-  flags.AddSection(
-      "Connection flags (flag > environment > config.json > default)");
+  flags.AddSection("Connection flags (flag > environment > config.json > default)");
   flags.AddValue("config", "FILE",
                  "config.json to read (env POPQUEUE_CONFIG; default "
                  "./config.json when it exists)");
@@ -52,8 +48,7 @@ void AddConnectionFlags(FlagSet& flags) {
                  "coordinator: redis://... or memcached://... (env "
                  "POPQUEUE_CACHE_URL, REDIS_URL or MEMCACHED_URL; default "
                  "none)");
-  flags.AddValue("db-name", "NAME",
-                 "database name (env POPQUEUE_DB_NAME; default popqueue)");
+  flags.AddValue("db-name", "NAME", "database name (env POPQUEUE_DB_NAME; default popqueue)");
   flags.AddValue("collection", "NAME",
                  "table / collection / key prefix (env POPQUEUE_COLLECTION; "
                  "default jobs)");
@@ -64,24 +59,15 @@ namespace {
 // How --help shows the value of `spec`'s flag.
 std::string ValueName(const config::KeySpec& spec) {
   switch (spec.type) {
-    case config::ValueType::kInt:
-      return "N";
-    case config::ValueType::kDuration:
-      return "DURATION";
-    case config::ValueType::kUrl:
-      return "URL";
-    case config::ValueType::kList:
-      return "A,B";
-    case config::ValueType::kEnum:
-      return "LEVEL";
-    case config::ValueType::kCountMap:
-      return "QUEUE=N,...";
-    case config::ValueType::kRateLimits:
-      return "NAME=N/PERIOD,...";
-    case config::ValueType::kResourceLimits:
-      return "on|off|FIELD=V,...";
-    default:
-      return "VALUE";
+    case config::ValueType::kInt: return "N";
+    case config::ValueType::kDuration: return "DURATION";
+    case config::ValueType::kUrl: return "URL";
+    case config::ValueType::kList: return "A,B";
+    case config::ValueType::kEnum: return "LEVEL";
+    case config::ValueType::kCountMap: return "QUEUE=N,...";
+    case config::ValueType::kRateLimits: return "NAME=N/PERIOD,...";
+    case config::ValueType::kResourceLimits: return "on|off|FIELD=V,...";
+    default: return "VALUE";
   }
 }
 
@@ -101,8 +87,7 @@ void DeclareKeyFlag(FlagSet& flags, const config::KeySpec& spec) {
 
 }  // namespace
 
-void AddKeyFlags(FlagSet& flags, std::string title,
-                 std::initializer_list<std::string_view> keys) {
+void AddKeyFlags(FlagSet& flags, std::string title, std::initializer_list<std::string_view> keys) {
   bool section = false;
   for (std::string_view key : keys) {
     const config::KeySpec* spec = config::FindKey(key);
@@ -119,11 +104,11 @@ void AddKeyFlags(FlagSet& flags, std::string title,
 
 void AddWorkerFlags(FlagSet& flags) {
   namespace key = config::key;
-  AddKeyFlags(flags, "Worker limit flags (see docs/concurrency.md)",
-              {key::kQueueConcurrency, key::kMaxConcurrency,
-               key::kQueueRateLimits, key::kJobRateLimits, key::kMaxHeldJobs, key::kMaxPrefetch,
-               key::kResourceLimits, key::kPollInterval, key::kLeaseDuration,
-               key::kHeartbeatInterval, key::kShutdownDeadline, key::kStopGrace});
+  AddKeyFlags(
+      flags, "Worker limit flags (see docs/concurrency.md)",
+      {key::kQueueConcurrency, key::kMaxConcurrency, key::kQueueRateLimits, key::kJobRateLimits,
+       key::kMaxHeldJobs, key::kMaxPrefetch, key::kResourceLimits, key::kPollInterval,
+       key::kLeaseDuration, key::kHeartbeatInterval, key::kShutdownDeadline, key::kStopGrace});
 }
 
 void AddAllConfigFlags(FlagSet& flags) {
@@ -154,7 +139,7 @@ config::LoadOptions ConfigLoadOptions(const FlagSet& flags) {
 
 void ApplyLogLevel(const config::Config& config) {
   std::string level = config.GetString(config::key::kLogLevel);
-  SetLogLevel(level == "debug"  ? LogLevel::kDebug
+  SetLogLevel(level == "debug"   ? LogLevel::kDebug
               : level == "warn"  ? LogLevel::kWarn
               : level == "error" ? LogLevel::kError
                                  : LogLevel::kInfo);
@@ -163,20 +148,16 @@ void ApplyLogLevel(const config::Config& config) {
   }
 }
 
-std::optional<config::Config> LoadConfigOrReport(const FlagSet& flags,
-                                                 int* exit_code) {
-  absl::StatusOr<config::Config> loaded =
-      config::LoadConfig(ConfigLoadOptions(flags));
+std::optional<config::Config> LoadConfigOrReport(const FlagSet& flags, int* exit_code) {
+  absl::StatusOr<config::Config> loaded = config::LoadConfig(ConfigLoadOptions(flags));
   if (!loaded.ok()) {
-    *exit_code = UsageError(
-        flags, absl::StrFormat("configuration: %s", loaded.status().message()));
+    *exit_code = UsageError(flags, absl::StrFormat("configuration: %s", loaded.status().message()));
     return std::nullopt;
   }
   return *std::move(loaded);
 }
 
-std::optional<int> ParseArgs(FlagSet& flags,
-                             const std::vector<std::string>& args,
+std::optional<int> ParseArgs(FlagSet& flags, const std::vector<std::string>& args,
                              size_t min_positional, size_t max_positional) {
   absl::Status parsed = flags.Parse(args);
   if (flags.help_requested()) {
@@ -191,36 +172,31 @@ std::optional<int> ParseArgs(FlagSet& flags,
                                              flags.command(), flags.usage()));
   }
   if (n > max_positional) {
-    return UsageError(
-        flags,
-        absl::StrFormat("unexpected argument \"%s\"; usage: popqueue %s %s",
-                        Printable(flags.positional()[max_positional], 60),
-                        flags.command(), flags.usage()));
+    return UsageError(flags, absl::StrFormat("unexpected argument \"%s\"; usage: popqueue %s %s",
+                                             Printable(flags.positional()[max_positional], 60),
+                                             flags.command(), flags.usage()));
   }
   return std::nullopt;
 }
 
-std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags,
-                                         QueueConfig config, int* exit_code) {
+std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags, QueueConfig config, int* exit_code) {
   // Catch a malformed URL here so the message names the flag.
   if (absl::StatusOr<Url> url = ParseUrl(config.db_url); !url.ok()) {
-    *exit_code = UsageError(
-        flags, absl::StrFormat("invalid --db-url: %s", url.status().message()));
+    *exit_code = UsageError(flags, absl::StrFormat("invalid --db-url: %s", url.status().message()));
     return nullptr;
   }
   if (!config.cache_url.empty()) {
     if (absl::StatusOr<Url> url = ParseUrl(config.cache_url); !url.ok()) {
-      *exit_code = UsageError(flags, absl::StrFormat("invalid --cache-url: %s",
-                                                     url.status().message()));
+      *exit_code =
+          UsageError(flags, absl::StrFormat("invalid --cache-url: %s", url.status().message()));
       return nullptr;
     }
   }
   absl::StatusOr<std::unique_ptr<Queue>> queue = Queue::Open(std::move(config));
   if (!queue.ok()) {
     if (queue.status().code() == absl::StatusCode::kInvalidArgument) {
-      *exit_code =
-          UsageError(flags, absl::StrFormat("cannot open the job store: %s",
-                                            queue.status().message()));
+      *exit_code = UsageError(
+          flags, absl::StrFormat("cannot open the job store: %s", queue.status().message()));
     } else {
       *exit_code = Failure("cannot open the job store", queue.status());
     }
@@ -229,16 +205,14 @@ std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags,
   return *std::move(queue);
 }
 
-std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags,
-                                         int* exit_code) {
+std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags, int* exit_code) {
   std::optional<config::Config> loaded = LoadConfigOrReport(flags, exit_code);
   if (!loaded) return nullptr;
   return OpenQueueOrReport(flags, loaded->ToQueueConfig(), exit_code);
 }
 
 std::string DumpJson(const nlohmann::json& value, bool pretty) {
-  return value.dump(pretty ? 2 : -1, ' ', false,
-                    nlohmann::json::error_handler_t::replace);
+  return value.dump(pretty ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void PrintJson(const nlohmann::json& value) {
@@ -253,11 +227,7 @@ namespace {
 size_t Utf8SequenceLength(std::string_view s) {
   auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
   unsigned char c = byte(0);
-  size_t len = c < 0x80           ? 1
-               : (c >> 5) == 0x6  ? 2
-               : (c >> 4) == 0xE  ? 3
-               : (c >> 3) == 0x1E ? 4
-                                  : 0;
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
   if (len == 0 || len > s.size()) return 0;
   for (size_t i = 1; i < len; ++i) {
     if ((byte(i) & 0xC0) != 0x80) return 0;

@@ -31,8 +31,7 @@ int UsageError(const FlagSet& flags, std::string_view message);
 int Failure(std::string_view what, const absl::Status& status);
 // Failure() for an operation on job `id`: "popqueue: cancel: job 7 not
 // found", naming the id when the store's message does not.
-int JobFailure(std::string_view command, int64_t id,
-               const absl::Status& status);
+int JobFailure(std::string_view command, int64_t id, const absl::Status& status);
 
 // Declares --config, --db-url, --cache-url, --db-name and --collection.
 void AddConnectionFlags(FlagSet& flags);
@@ -40,8 +39,7 @@ void AddConnectionFlags(FlagSet& flags);
 // under the help section `title`, with help text from the key table (what
 // it is, its key, variable and default). Keys without a flag, or whose flag
 // `flags` already declares, are skipped.
-void AddKeyFlags(FlagSet& flags, std::string title,
-                 std::initializer_list<std::string_view> keys);
+void AddKeyFlags(FlagSet& flags, std::string title, std::initializer_list<std::string_view> keys);
 // The worker runtime's flags: per-queue and global concurrency, rate limits,
 // resource-aware limits, poll interval, lease, heartbeat, shutdown deadline
 // (`worker`, and `serve` for its --demo workers).
@@ -54,8 +52,7 @@ void AddAllConfigFlags(FlagSet& flags);
 // config.json (--config, $POPQUEUE_CONFIG or ./config.json) > defaults; see
 // src/config/config.h. On an invalid value prints it (naming the key, the
 // source and what was expected) and sets *exit_code to kExitUsage.
-std::optional<config::Config> LoadConfigOrReport(const FlagSet& flags,
-                                                 int* exit_code);
+std::optional<config::Config> LoadConfigOrReport(const FlagSet& flags, int* exit_code);
 // Sets the log level from logLevel and logs the configuration's notes (keys
 // that lost to another, e.g. postgresUrl to dbUrl) as warnings.
 void ApplyLogLevel(const config::Config& config);
@@ -65,14 +62,12 @@ config::LoadOptions ConfigLoadOptions(const FlagSet& flags);
 // Parses `args` into `flags`. Returns an exit code when the command is done
 // (help printed: 0; bad flags or wrong number of positional arguments: 2),
 // nullopt when it should go on.
-std::optional<int> ParseArgs(FlagSet& flags,
-                             const std::vector<std::string>& args,
+std::optional<int> ParseArgs(FlagSet& flags, const std::vector<std::string>& args,
                              size_t min_positional, size_t max_positional);
 
 // Opens the queue; on failure prints the error and sets `exit_code` (2 when
 // the connection settings are invalid, 1 when the store is unreachable).
-std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags,
-                                         QueueConfig config, int* exit_code);
+std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags, QueueConfig config, int* exit_code);
 // Loads the configuration and opens the queue it names; nullptr with
 // *exit_code set on failure.
 std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags, int* exit_code);

@@ -45,13 +45,11 @@ class Printer {
  public:
   Printer() : start_(absl::Now()) {}
 
-  void Line(std::string_view event, JobId id, std::string_view name,
-            const std::string& detail) {
+  void Line(std::string_view event, JobId id, std::string_view name, const std::string& detail) {
     double secs = absl::ToDoubleSeconds(absl::Now() - start_);
     MutexLock lock(&mu_);
-    std::printf("[%6.2fs] %-9s %lld %-18s %s\n", secs,
-                std::string(event).c_str(), static_cast<long long>(id),
-                Printable(name, 30).c_str(), detail.c_str());
+    std::printf("[%6.2fs] %-9s %lld %-18s %s\n", secs, std::string(event).c_str(),
+                static_cast<long long>(id), Printable(name, 30).c_str(), detail.c_str());
     std::fflush(stdout);
   }
 
@@ -63,8 +61,7 @@ class Printer {
 
   // "+1.25s" relative to now, for due times.
   static std::string FromNow(absl::Time t) {
-    return absl::StrFormat(
-        "+%.2fs", std::max(0.0, absl::ToDoubleSeconds(t - absl::Now())));
+    return absl::StrFormat("+%.2fs", std::max(0.0, absl::ToDoubleSeconds(t - absl::Now())));
   }
 
  private:
@@ -90,15 +87,13 @@ EventListener PrintEvents(std::shared_ptr<Printer> printer) {
     const Job& job = e.job;
     std::string took = e.elapsed < absl::Milliseconds(1)
                            ? "<1ms"
-                           : absl::FormatDuration(
-                                 absl::Trunc(e.elapsed, absl::Milliseconds(1)));
+                           : absl::FormatDuration(absl::Trunc(e.elapsed, absl::Milliseconds(1)));
     std::string error = Printable(e.error, 100);
     switch (e.kind) {
       case JobEvent::Kind::kStarted:
         printer->Line("start", job.id, job.name,
-                      absl::StrFormat("attempt %d/%d  queue=%s priority=%d",
-                                      job.attempt, job.max_attempts,
-                                      Printable(job.queue, 20), job.priority));
+                      absl::StrFormat("attempt %d/%d  queue=%s priority=%d", job.attempt,
+                                      job.max_attempts, Printable(job.queue, 20), job.priority));
         break;
       case JobEvent::Kind::kCompleted:
         printer->Line("completed", job.id, job.name, "in " + took);
@@ -107,8 +102,8 @@ EventListener PrintEvents(std::shared_ptr<Printer> printer) {
         printer->Line("retrying", job.id, job.name,
                       absl::StrFormat("attempt %d/%d failed after %s: %s; "
                                       "next try %s",
-                                      job.attempt, job.max_attempts, took,
-                                      error, Printer::FromNow(e.next_run_at)));
+                                      job.attempt, job.max_attempts, took, error,
+                                      Printer::FromNow(e.next_run_at)));
         break;
       case JobEvent::Kind::kDead:
         printer->Line("dead", job.id, job.name,
@@ -116,12 +111,9 @@ EventListener PrintEvents(std::shared_ptr<Printer> printer) {
                                       "left: in the dead-letter queue",
                                       job.attempt, job.max_attempts, error));
         break;
-      case JobEvent::Kind::kCancelled:
-        printer->Line("cancelled", job.id, job.name, error);
-        break;
+      case JobEvent::Kind::kCancelled: printer->Line("cancelled", job.id, job.name, error); break;
       case JobEvent::Kind::kReleased:
-        printer->Line("released", job.id, job.name,
-                      "interrupted by shutdown: " + error);
+        printer->Line("released", job.id, job.name, "interrupted by shutdown: " + error);
         break;
     }
   };
@@ -143,24 +135,19 @@ absl::Status DefineHandlers(Queue& queue, std::shared_ptr<Printer> p) {
     Body body;
   };
   std::vector<Def> defs;
-  defs.push_back(
-      {"demo.hello", Sleeper(absl::Milliseconds(200), "said hello")});
-  defs.push_back(
-      {"demo.delayed", Sleeper(absl::Milliseconds(100), "ran late")});
-  defs.push_back(
-      {"demo.batch", Sleeper(absl::Milliseconds(300), "batch item")});
+  defs.push_back({"demo.hello", Sleeper(absl::Milliseconds(200), "said hello")});
+  defs.push_back({"demo.delayed", Sleeper(absl::Milliseconds(100), "ran late")});
+  defs.push_back({"demo.batch", Sleeper(absl::Milliseconds(300), "batch item")});
   defs.push_back({"demo.urgent", Sleeper(absl::Milliseconds(300), "urgent")});
   defs.push_back({"demo.flaky", [](JobContext& ctx) -> absl::Status {
                     if (ctx.job().attempt <= 1) {
-                      return absl::UnavailableError(
-                          "simulated transient error (first attempt)");
+                      return absl::UnavailableError("simulated transient error (first attempt)");
                     }
                     ctx.SetResult("worked on retry");
                     return absl::OkStatus();
                   }});
   defs.push_back({"demo.always-fails", [](JobContext&) -> absl::Status {
-                    return absl::UnavailableError(
-                        "simulated outage: payment gateway unreachable");
+                    return absl::UnavailableError("simulated outage: payment gateway unreachable");
                   }});
   defs.push_back({"demo.slow", [p](JobContext& ctx) -> absl::Status {
                     for (int step = 1; step <= 10; ++step) {
@@ -169,8 +156,7 @@ absl::Status DefineHandlers(Queue& queue, std::shared_ptr<Printer> p) {
                       }
                       ctx.SetProgress(step * 10);
                       if (step == 5) {
-                        p->Line("progress", ctx.job().id, ctx.job().name,
-                                "50%");
+                        p->Line("progress", ctx.job().id, ctx.job().name, "50%");
                       }
                     }
                     ctx.SetResult("slow work done");
@@ -190,25 +176,21 @@ struct Tracked {
 };
 
 // Enqueues the sample jobs; fills `tracked` with what to watch.
-absl::Status EnqueueSamples(Queue& queue, Printer& p,
-                            std::map<JobId, Tracked>& tracked) {
-  auto note = [&](const EnqueueResult& r, std::string_view name,
-                  const std::string& detail) {
+absl::Status EnqueueSamples(Queue& queue, Printer& p, std::map<JobId, Tracked>& tracked) {
+  auto note = [&](const EnqueueResult& r, std::string_view name, const std::string& detail) {
     tracked[r.id] = Tracked{std::string(name), r.state};
     p.Line("enqueued", r.id, name, detail);
   };
   p.Text("Enqueueing the demo jobs:\n");
 
   // The original API: Now(job, name, identifier, score).
-  std::string identifier =
-      absl::StrFormat("demo-hello-%d", absl::ToUnixMillis(absl::Now()));
-  absl::StatusOr<EnqueueResult> r =
-      queue.Now(Job{.queue = kDemoQueue, .data = R"({"to":"world"})"},
-                "demo.hello", identifier, std::time(nullptr));
+  std::string identifier = absl::StrFormat("demo-hello-%d", absl::ToUnixMillis(absl::Now()));
+  absl::StatusOr<EnqueueResult> r = queue.Now(Job{.queue = kDemoQueue, .data = R"({"to":"world"})"},
+                                              "demo.hello", identifier, std::time(nullptr));
   if (!r.ok()) return r.status();
   note(*r, "demo.hello", "immediate, identifier " + identifier);
-  r = queue.Now(Job{.queue = kDemoQueue, .data = R"({"to":"world"})"},
-                "demo.hello", identifier, std::time(nullptr));
+  r = queue.Now(Job{.queue = kDemoQueue, .data = R"({"to":"world"})"}, "demo.hello", identifier,
+                std::time(nullptr));
   if (!r.ok()) return r.status();
   p.Line("enqueued", r->id, "demo.hello",
          r->inserted ? "UNEXPECTED: same identifier inserted twice"
@@ -223,28 +205,23 @@ absl::Status EnqueueSamples(Queue& queue, Printer& p,
     r = queue.Enqueue("demo.batch", absl::StrFormat(R"({"item":%d})", i),
                       {.queue = kDemoPriorityQueue, .priority = 10});
     if (!r.ok()) return r.status();
-    note(*r, "demo.batch",
-         absl::StrFormat("queue %s, priority 10 (low)", kDemoPriorityQueue));
+    note(*r, "demo.batch", absl::StrFormat("queue %s, priority 10 (low)", kDemoPriorityQueue));
   }
   r = queue.Enqueue("demo.urgent", R"({"alert":"disk full"})",
                     {.queue = kDemoPriorityQueue, .priority = 1});
   if (!r.ok()) return r.status();
   note(*r, "demo.urgent",
-       absl::StrFormat("queue %s, priority 1: enqueued last, runs first",
-                       kDemoPriorityQueue));
+       absl::StrFormat("queue %s, priority 1: enqueued last, runs first", kDemoPriorityQueue));
 
   r = queue.Enqueue("demo.flaky", "{}", {.queue = kDemoQueue});
   if (!r.ok()) return r.status();
   note(*r, "demo.flaky", "fails once, then succeeds");
 
-  r = queue.Enqueue("demo.always-fails", R"({"order":42})",
-                    {.queue = kDemoQueue});
+  r = queue.Enqueue("demo.always-fails", R"({"order":42})", {.queue = kDemoQueue});
   if (!r.ok()) return r.status();
-  note(*r, "demo.always-fails",
-       "fails every time: dead after 3 attempts (2 retries)");
+  note(*r, "demo.always-fails", "fails every time: dead after 3 attempts (2 retries)");
 
-  r = queue.Enqueue("demo.slow", "{}",
-                    {.queue = kDemoQueue, .timeout = absl::Seconds(30)});
+  r = queue.Enqueue("demo.slow", "{}", {.queue = kDemoQueue, .timeout = absl::Seconds(30)});
   if (!r.ok()) return r.status();
   note(*r, "demo.slow", "takes 3s, reports progress");
   return absl::OkStatus();
@@ -261,9 +238,9 @@ int RunDemo(Queue& queue, const DemoOptions& options) {
   if (absl::Status s = EnqueueSamples(queue, *printer, tracked); !s.ok()) {
     return Failure("worker --demo: enqueue", s);
   }
-  printer->Text(absl::StrFormat(
-      "\nWorker %s running queues %s and %s (Ctrl-C stops it gracefully):\n",
-      queue.worker_id(), kDemoQueue, kDemoPriorityQueue));
+  printer->Text(
+      absl::StrFormat("\nWorker %s running queues %s and %s (Ctrl-C stops it gracefully):\n",
+                      queue.worker_id(), kDemoQueue, kDemoPriorityQueue));
 
   // The watcher prints state changes and, with exit_when_done, stops the
   // workers once every demo job is final.
@@ -272,8 +249,7 @@ int RunDemo(Queue& queue, const DemoOptions& options) {
   std::thread watcher = StartThread([&] {
     absl::Time deadline = absl::Now() + options.timeout;
     bool announced = false;
-    while (!stop_watching.WaitForNotificationWithTimeout(
-        absl::Milliseconds(100))) {
+    while (!stop_watching.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
       bool all_final = true;
       for (auto& [id, t] : tracked) {
         absl::StatusOr<Job> job = queue.GetJob(id);
@@ -288,14 +264,12 @@ int RunDemo(Queue& queue, const DemoOptions& options) {
         if (job->state != t.state) {
           // The workers' events show starts and outcomes; show the rest
           // (a delayed job falling due, a requeue or cancel from elsewhere).
-          if (t.state == JobState::kScheduled ||
-              job->state == JobState::kAvailable ||
+          if (t.state == JobState::kScheduled || job->state == JobState::kAvailable ||
               job->state == JobState::kScheduled ||
               (job->state == JobState::kCancelled && !job->picked_at)) {
-            printer->Line(t.state == JobState::kScheduled ? "due" : "state", id,
-                          t.name,
-                          absl::StrFormat("%s -> %s", JobStateName(t.state),
-                                          JobStateName(job->state)));
+            printer->Line(
+                t.state == JobState::kScheduled ? "due" : "state", id, t.name,
+                absl::StrFormat("%s -> %s", JobStateName(t.state), JobStateName(job->state)));
           }
           t.state = job->state;
         }
@@ -327,24 +301,21 @@ int RunDemo(Queue& queue, const DemoOptions& options) {
 
   // Summary of the final states.
   printer->Text("\nDemo jobs:\n");
-  Table table(
-      {"ID", "NAME", "QUEUE", "STATE", "ATTEMPTS", "RESULT / LAST ERROR"});
+  Table table({"ID", "NAME", "QUEUE", "STATE", "ATTEMPTS", "RESULT / LAST ERROR"});
   std::map<JobState, int> by_state;
   JobId dead_id = 0;
   for (const auto& [id, t] : tracked) {
     absl::StatusOr<Job> job = queue.GetJob(id);
     if (!job.ok()) {
-      table.AddRow({absl::StrFormat("%d", id), Printable(t.name, 30), "-", "?",
-                    "-", Printable(std::string(job.status().message()))});
+      table.AddRow({absl::StrFormat("%d", id), Printable(t.name, 30), "-", "?", "-",
+                    Printable(std::string(job.status().message()))});
       continue;
     }
     ++by_state[job->state];
     if (job->state == JobState::kDead) dead_id = id;
     std::string outcome =
-        job->result ? *job->result
-                    : (job->errors.empty() ? "-" : job->errors.back().message);
-    table.AddRow({absl::StrFormat("%d", id), Printable(job->name, 30),
-                  Printable(job->queue, 20),
+        job->result ? *job->result : (job->errors.empty() ? "-" : job->errors.back().message);
+    table.AddRow({absl::StrFormat("%d", id), Printable(job->name, 30), Printable(job->queue, 20),
                   std::string(JobStateName(job->state)),
                   absl::StrFormat("%d/%d", job->attempt, job->max_attempts),
                   Printable(outcome, 60)});
@@ -357,17 +328,16 @@ int RunDemo(Queue& queue, const DemoOptions& options) {
   summary.pop_back();
   printer->Text(summary + "\n");
   if (dead_id != 0) {
-    printer->Text(absl::StrFormat(
-        "Next: popqueue job %d    (its errors)\n"
-        "      popqueue requeue %d    (give it a fresh set of attempts)\n"
-        "      popqueue jobs --queue %s\n",
-        dead_id, dead_id, kDemoQueue));
+    printer->Text(
+        absl::StrFormat("Next: popqueue job %d    (its errors)\n"
+                        "      popqueue requeue %d    (give it a fresh set of attempts)\n"
+                        "      popqueue jobs --queue %s\n",
+                        dead_id, dead_id, kDemoQueue));
   }
   if (timed_out) {
     return Failure("worker --demo",
-                   absl::DeadlineExceededError(
-                       absl::StrFormat("demo jobs not all final after %s",
-                                       absl::FormatDuration(options.timeout))));
+                   absl::DeadlineExceededError(absl::StrFormat(
+                       "demo jobs not all final after %s", absl::FormatDuration(options.timeout))));
   }
   return kExitOk;
 }

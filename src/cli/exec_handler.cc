@@ -48,16 +48,14 @@ std::vector<std::string> ChildEnvironment(const Job& job) {
   env.push_back("POPQUEUE_JOB_QUEUE=" + job.queue);
   env.push_back("POPQUEUE_JOB_IDENTIFIER=" + job.identifier);
   env.push_back(absl::StrFormat("POPQUEUE_JOB_ATTEMPT=%d", job.attempt));
-  env.push_back(
-      absl::StrFormat("POPQUEUE_JOB_MAX_ATTEMPTS=%d", job.max_attempts));
+  env.push_back(absl::StrFormat("POPQUEUE_JOB_MAX_ATTEMPTS=%d", job.max_attempts));
   return env;
 }
 
 // The last line(s) of a command's stderr, for the job's error message.
 std::string Tail(const std::string& text) {
   std::string_view t = text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r'))
-    t.remove_suffix(1);
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
   constexpr size_t kMax = 500;
   if (t.size() > kMax) t = t.substr(t.size() - kMax);
   return std::string(t);
@@ -67,18 +65,15 @@ absl::Status RunCommand(const std::string& command, JobContext& ctx) {
   const Job& job = ctx.job();
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) {
-    return absl::InternalError(
-        absl::StrFormat("pipe: %s", ErrnoText(errno)));
+    return absl::InternalError(absl::StrFormat("pipe: %s", ErrnoText(errno)));
   }
   Fd in_r{in_pipe[0]}, in_w{in_pipe[1]};
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
-    return absl::InternalError(
-        absl::StrFormat("pipe: %s", ErrnoText(errno)));
+    return absl::InternalError(absl::StrFormat("pipe: %s", ErrnoText(errno)));
   }
   Fd out_r{out_pipe[0]}, out_w{out_pipe[1]};
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    return absl::InternalError(
-        absl::StrFormat("pipe: %s", ErrnoText(errno)));
+    return absl::InternalError(absl::StrFormat("pipe: %s", ErrnoText(errno)));
   }
   Fd err_r{err_pipe[0]}, err_w{err_pipe[1]};
 
@@ -103,8 +98,7 @@ absl::Status RunCommand(const std::string& command, JobContext& ctx) {
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
-    return absl::InternalError(
-        absl::StrFormat("cannot start /bin/sh: %s", ErrnoText(rc)));
+    return absl::InternalError(absl::StrFormat("cannot start /bin/sh: %s", ErrnoText(rc)));
   }
   in_r.Close();
   out_w.Close();
@@ -175,10 +169,8 @@ absl::Status RunCommand(const std::string& command, JobContext& ctx) {
     ctx.SetResult(std::move(out));
     return absl::OkStatus();
   }
-  std::string why =
-      WIFEXITED(status)
-          ? absl::StrFormat("exit status %d", WEXITSTATUS(status))
-          : absl::StrFormat("killed by signal %d", WTERMSIG(status));
+  std::string why = WIFEXITED(status) ? absl::StrFormat("exit status %d", WEXITSTATUS(status))
+                                      : absl::StrFormat("killed by signal %d", WTERMSIG(status));
   if (killed_at) return absl::CancelledError("stopped: " + why);
   std::string tail = Tail(err);
   return absl::UnknownError(tail.empty() ? why : why + ": " + tail);
@@ -187,9 +179,7 @@ absl::Status RunCommand(const std::string& command, JobContext& ctx) {
 }  // namespace
 
 ContextHandler ExecHandler(std::string command) {
-  return [command = std::move(command)](JobContext& ctx) {
-    return RunCommand(command, ctx);
-  };
+  return [command = std::move(command)](JobContext& ctx) { return RunCommand(command, ctx); };
 }
 
 }  // namespace popqueue::cli

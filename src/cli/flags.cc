@@ -9,14 +9,13 @@
 
 namespace popqueue::cli {
 
-FlagSet::FlagSet(std::string command, std::string usage,
-                 std::string description)
+FlagSet::FlagSet(std::string command, std::string usage, std::string description)
     : command_(std::move(command)),
       usage_(std::move(usage)),
       description_(std::move(description)) {}
 
-void FlagSet::AddValue(std::string name, std::string value_name,
-                       std::string help, bool repeatable) {
+void FlagSet::AddValue(std::string name, std::string value_name, std::string help,
+                       bool repeatable) {
   specs_.push_back(Spec{.name = std::move(name),
                         .value_name = std::move(value_name),
                         .help = std::move(help),
@@ -30,9 +29,7 @@ void FlagSet::AddBool(std::string name, std::string help) {
                         .section = static_cast<int>(sections_.size()) - 1});
 }
 
-void FlagSet::AddSection(std::string title) {
-  sections_.push_back(std::move(title));
-}
+void FlagSet::AddSection(std::string title) { sections_.push_back(std::move(title)); }
 
 const FlagSet::Spec* FlagSet::Find(std::string_view name) const {
   for (const Spec& s : specs_) {
@@ -65,8 +62,7 @@ absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
     }
     if (arg.size() < 3 || arg[1] != '-') {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "unknown flag %s for 'popqueue %s' (flags are spelled --name)", arg,
-          command_));
+          "unknown flag %s for 'popqueue %s' (flags are spelled --name)", arg, command_));
     }
     std::string_view body = std::string_view(arg).substr(2);
     std::optional<std::string> inline_value;
@@ -80,24 +76,23 @@ absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
     }
     const Spec* spec = Find(body);
     if (spec == nullptr) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "unknown flag --%s for 'popqueue %s'", body, command_));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("unknown flag --%s for 'popqueue %s'", body, command_));
     }
     std::string value;
     if (spec->value_name.empty()) {  // boolean
       value = inline_value.value_or("true");
       if (value != "true" && value != "false") {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "invalid value \"%s\" for --%s: expected true or false", value,
-            body));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("invalid value \"%s\" for --%s: expected true or false", value, body));
       }
     } else if (inline_value) {
       value = *inline_value;
     } else if (i + 1 < args.size() && !LooksLikeFlag(args[i + 1])) {
       value = args[++i];
     } else {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "flag --%s needs a value (%s)", body, spec->value_name));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("flag --%s needs a value (%s)", body, spec->value_name));
     }
     std::vector<std::string>& slot = values_[spec->name];
     if (!spec->repeatable) slot.clear();
@@ -106,9 +101,7 @@ absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
   return absl::OkStatus();
 }
 
-bool FlagSet::Has(std::string_view name) const {
-  return values_.find(name) != values_.end();
-}
+bool FlagSet::Has(std::string_view name) const { return values_.find(name) != values_.end(); }
 
 std::optional<std::string> FlagSet::Get(std::string_view name) const {
   auto it = values_.find(name);
@@ -126,32 +119,28 @@ bool FlagSet::GetBool(std::string_view name) const {
   return v && *v == "true";
 }
 
-absl::StatusOr<std::optional<int64_t>> FlagSet::GetInt(std::string_view name,
-                                                       int64_t min,
+absl::StatusOr<std::optional<int64_t>> FlagSet::GetInt(std::string_view name, int64_t min,
                                                        int64_t max) const {
   std::optional<std::string> text = Get(name);
   if (!text) return std::optional<int64_t>();
   int64_t value = 0;
-  if (!absl::SimpleAtoi(absl::string_view(*text), &value) || value < min ||
-      value > max) {
+  if (!absl::SimpleAtoi(absl::string_view(*text), &value) || value < min || value > max) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "invalid value \"%s\" for --%s: expected an integer from %d to %d",
-        *text, name, min, max));
+        "invalid value \"%s\" for --%s: expected an integer from %d to %d", *text, name, min, max));
   }
   return std::optional<int64_t>(value);
 }
 
-absl::StatusOr<std::optional<absl::Duration>> FlagSet::GetDuration(
-    std::string_view name) const {
+absl::StatusOr<std::optional<absl::Duration>> FlagSet::GetDuration(std::string_view name) const {
   std::optional<std::string> text = Get(name);
   if (!text) return std::optional<absl::Duration>();
   absl::Duration d;
   if (!absl::ParseDuration(*text, &d) || d < absl::ZeroDuration() ||
       d == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "invalid value \"%s\" for --%s: expected a duration such as 500ms, "
-        "30s, 5m or 1h",
-        *text, name));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("invalid value \"%s\" for --%s: expected a duration such as 500ms, "
+                        "30s, 5m or 1h",
+                        *text, name));
   }
   return std::optional<absl::Duration>(d);
 }
@@ -188,12 +177,11 @@ void AppendFlagLine(std::string* out, size_t width, const std::string& left,
 }  // namespace
 
 std::string FlagSet::Help() const {
-  std::string out = absl::StrFormat("Usage: popqueue %s %s\n\n%s\n", command_,
-                                    usage_, description_);
+  std::string out =
+      absl::StrFormat("Usage: popqueue %s %s\n\n%s\n", command_, usage_, description_);
   size_t width = 6;  // "--help"
   for (const Spec& s : specs_) {
-    size_t w = s.name.size() + 2 +
-               (s.value_name.empty() ? 0 : s.value_name.size() + 1);
+    size_t w = s.name.size() + 2 + (s.value_name.empty() ? 0 : s.value_name.size() + 1);
     width = std::max(width, w);
   }
   for (size_t section = 0; section < sections_.size(); ++section) {
@@ -214,13 +202,11 @@ std::string FlagSet::Help() const {
   return out;
 }
 
-absl::StatusOr<int64_t> ParseJobId(std::string_view what,
-                                   std::string_view text) {
+absl::StatusOr<int64_t> ParseJobId(std::string_view what, std::string_view text) {
   int64_t id = 0;
-  if (!absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &id) ||
-      id <= 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "invalid %s \"%s\": expected a positive numeric job id", what, text));
+  if (!absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &id) || id <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("invalid %s \"%s\": expected a positive numeric job id", what, text));
   }
   return id;
 }

@@ -55,11 +55,10 @@ class FlagSet {
 
   // Typed accessors: nullopt when absent; InvalidArgument naming the flag and
   // what was expected when the value is malformed or out of [min, max].
-  absl::StatusOr<std::optional<int64_t>> GetInt(std::string_view name,
-                                                int64_t min, int64_t max) const;
+  absl::StatusOr<std::optional<int64_t>> GetInt(std::string_view name, int64_t min,
+                                                int64_t max) const;
   // A non-negative duration such as 300ms, 30s, 5m, 1h or 1h30m.
-  absl::StatusOr<std::optional<absl::Duration>> GetDuration(
-      std::string_view name) const;
+  absl::StatusOr<std::optional<absl::Duration>> GetDuration(std::string_view name) const;
 
   // The full --help text.
   std::string Help() const;
@@ -87,8 +86,7 @@ class FlagSet {
 };
 
 // Parses a job id given as positional argument `what` (e.g. "<id>").
-absl::StatusOr<int64_t> ParseJobId(std::string_view what,
-                                   std::string_view text);
+absl::StatusOr<int64_t> ParseJobId(std::string_view what, std::string_view text);
 
 // Splits "a,b,,c" into {"a","b","c"} (empty items dropped, spaces trimmed).
 std::vector<std::string> SplitList(std::string_view text);

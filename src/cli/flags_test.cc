@@ -42,8 +42,7 @@ TEST(FlagSetTest, ValueMayLookLikeAFlagOrBeEmpty) {
 
 TEST(FlagSetTest, LastWinsUnlessRepeatable) {
   FlagSet f = TestFlags();
-  ASSERT_TRUE(
-      f.Parse({"--name", "a", "--name", "b", "--tag", "x", "--tag=y"}).ok());
+  ASSERT_TRUE(f.Parse({"--name", "a", "--name", "b", "--tag", "x", "--tag=y"}).ok());
   EXPECT_EQ(f.Get("name"), "b");
   EXPECT_THAT(f.GetAll("tag"), ElementsAre("x", "y"));
 }
@@ -82,14 +81,12 @@ TEST(FlagSetTest, ErrorsNameTheFlag) {
   }
   {
     FlagSet f = TestFlags();
-    EXPECT_THAT(f.Parse({"--name"}).message(),
-                HasSubstr("--name needs a value"));
+    EXPECT_THAT(f.Parse({"--name"}).message(), HasSubstr("--name needs a value"));
   }
   {
     // The next argument is one of the command's flags: the value is missing.
     FlagSet f = TestFlags();
-    EXPECT_THAT(f.Parse({"--name", "--json"}).message(),
-                HasSubstr("--name needs a value"));
+    EXPECT_THAT(f.Parse({"--name", "--json"}).message(), HasSubstr("--name needs a value"));
     FlagSet g = TestFlags();
     ASSERT_TRUE(g.Parse({"--name=--json"}).ok());
     EXPECT_EQ(g.Get("name"), "--json");
@@ -103,8 +100,7 @@ TEST(FlagSetTest, ErrorsNameTheFlag) {
     ASSERT_TRUE(f.Parse({"--n", "11", "--wait", "5"}).ok());
     EXPECT_THAT(f.GetInt("n", 0, 10).status().message(),
                 HasSubstr("--n: expected an integer from 0 to 10"));
-    EXPECT_THAT(f.GetDuration("wait").status().message(),
-                HasSubstr("--wait: expected a duration"));
+    EXPECT_THAT(f.GetDuration("wait").status().message(), HasSubstr("--wait: expected a duration"));
   }
 }
 
@@ -119,8 +115,7 @@ TEST(FlagSetTest, Durations) {
 
 TEST(ParseJobIdTest, AcceptsPositiveIntegersOnly) {
   EXPECT_EQ(*ParseJobId("<id>", "7263518263541760001"), 7263518263541760001);
-  for (const char* bad :
-       {"", "abc", "12x", "0", "-3", "99999999999999999999"}) {
+  for (const char* bad : {"", "abc", "12x", "0", "-3", "99999999999999999999"}) {
     absl::StatusOr<int64_t> id = ParseJobId("<id>", bad);
     EXPECT_FALSE(id.ok()) << bad;
     EXPECT_THAT(id.status().message(), HasSubstr("<id>")) << bad;

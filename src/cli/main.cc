@@ -37,18 +37,14 @@ constexpr Command kCommands[] = {
     {"resume", "let workers fetch a paused queue's jobs again", RunResume},
     {"stats", "job counts by queue and state; paused queues", RunStats},
     {"workers", "list registered workers", RunWorkers},
-    {"migrate", "open the job store, creating or upgrading its schema",
-     RunMigrate},
-    {"worker", "run workers until SIGINT/SIGTERM (--demo: a guided tour)",
-     RunWorker},
-    {"serve", "serve the REST API, dashboard, gRPC and /metrics (--demo: live demo)",
-     RunServe},
-    {"config", "config check: print the effective configuration and its sources",
-     RunConfig},
+    {"migrate", "open the job store, creating or upgrading its schema", RunMigrate},
+    {"worker", "run workers until SIGINT/SIGTERM (--demo: a guided tour)", RunWorker},
+    {"serve", "serve the REST API, dashboard, gRPC and /metrics (--demo: live demo)", RunServe},
+    {"config", "config check: print the effective configuration and its sources", RunConfig},
 };
 
-constexpr std::string_view kConnectionFlags[] = {
-    "config", "db-url", "cache-url", "db-name", "collection"};
+constexpr std::string_view kConnectionFlags[] = {"config", "db-url", "cache-url", "db-name",
+                                                 "collection"};
 
 void PrintTopHelp(std::FILE* out) {
   std::string text =
@@ -109,10 +105,10 @@ int Main(const Args& argv) {
     bool has_inline = name.find('=') != std::string_view::npos;
     name = name.substr(0, name.find('='));
     if (!IsConnectionFlag(name)) {
-      return TopUsageError(absl::StrFormat(
-          "unknown flag --%s before the command (only connection flags may "
-          "come first)",
-          name));
+      return TopUsageError(
+          absl::StrFormat("unknown flag --%s before the command (only connection flags may "
+                          "come first)",
+                          name));
     }
     global.push_back(arg);
     if (!has_inline) {
@@ -140,8 +136,7 @@ int Main(const Args& argv) {
   for (const Command& c : kCommands) {
     if (c.name == name) return c.run(rest);
   }
-  return TopUsageError(
-      absl::StrFormat("unknown command \"%s\"", Printable(name, 40)));
+  return TopUsageError(absl::StrFormat("unknown command \"%s\"", Printable(name, 40)));
 }
 
 }  // namespace

@@ -33,16 +33,14 @@ class DispatcherNotifications : public Notifications {
 
 std::function<absl::Status(const nlohmann::json&)> NotificationValidator() {
 #if POPQUEUE_WITH_NOTIFY
-  return [](const nlohmann::json& j) {
-    return notify::ParseNotifyConfig(j).status();
-  };
+  return [](const nlohmann::json& j) { return notify::ParseNotifyConfig(j).status(); };
 #else
   return nullptr;
 #endif
 }
 
-absl::StatusOr<std::unique_ptr<Notifications>> Notifications::Start(
-    const config::Config& config, Queue& queue) {
+absl::StatusOr<std::unique_ptr<Notifications>> Notifications::Start(const config::Config& config,
+                                                                    Queue& queue) {
   const nlohmann::json& j = config.notification_config();
   if (j.is_null() || j.empty()) return std::make_unique<NoNotifications>();
 #if POPQUEUE_WITH_NOTIFY
@@ -55,8 +53,7 @@ absl::StatusOr<std::unique_ptr<Notifications>> Notifications::Start(
       notify::Dispatcher::Create(*parsed);
   if (!dispatcher.ok()) return dispatcher.status();
   if (absl::Status s = (*dispatcher)->Attach(queue); !s.ok()) return s;
-  return std::unique_ptr<Notifications>(
-      new DispatcherNotifications(*std::move(dispatcher)));
+  return std::unique_ptr<Notifications>(new DispatcherNotifications(*std::move(dispatcher)));
 #else
   Logf(LogLevel::kWarn,
        "notificationConfig is set but this build has no notifications "

@@ -27,8 +27,8 @@ std::function<absl::Status(const nlohmann::json&)> NotificationValidator();
 class Notifications {
  public:
   // An object that does nothing when notificationConfig is empty.
-  static absl::StatusOr<std::unique_ptr<Notifications>> Start(
-      const config::Config& config, Queue& queue);
+  static absl::StatusOr<std::unique_ptr<Notifications>> Start(const config::Config& config,
+                                                              Queue& queue);
   virtual ~Notifications() = default;
   virtual void Stop() = 0;
 };

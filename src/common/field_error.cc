@@ -1,6 +1,5 @@
 #include "common/field_error.h"
 
-
 #include "absl/strings/cord.h"
 
 namespace popqueue {
@@ -11,8 +10,7 @@ absl::string_view View(std::string_view s) { return absl::string_view(s.data(), 
 
 }  // namespace
 
-absl::Status FieldError(std::string_view field, std::string_view message,
-                        absl::StatusCode code) {
+absl::Status FieldError(std::string_view field, std::string_view message, absl::StatusCode code) {
   std::string text(field);
   text.append(": ").append(message);
   absl::Status s(code, text);

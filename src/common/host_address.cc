@@ -17,9 +17,9 @@ namespace {
 // The port a URL without one connects to. Any port selects the same route;
 // the scheme's own is used for faithfulness.
 int DefaultPort(const std::string& scheme) {
-  static const std::map<std::string, int> kPorts = {
-      {"postgres", 5432}, {"postgresql", 5432}, {"redis", 6379},
-      {"rediss", 6379},   {"mongodb", 27017},   {"memcached", 11211}};
+  static const std::map<std::string, int> kPorts = {{"postgres", 5432}, {"postgresql", 5432},
+                                                    {"redis", 6379},    {"rediss", 6379},
+                                                    {"mongodb", 27017}, {"memcached", 11211}};
   auto it = kPorts.find(scheme);
   return it == kPorts.end() ? 9 : it->second;
 }

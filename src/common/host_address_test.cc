@@ -18,8 +18,7 @@ TEST(LocalAddressTowards, NoAddressWithoutAHost) {
 TEST(RegistryAddress, ServerUrlsGiveTheRouteAddress) {
   EXPECT_EQ(RegistryAddress("postgres://u:p@127.0.0.1:5433/db"), "127.0.0.1");
   EXPECT_EQ(RegistryAddress("redis://127.0.0.1"), "127.0.0.1");
-  EXPECT_EQ(RegistryAddress("redis://127.0.0.1:7000,127.0.0.1:7001/?cluster=1"),
-            "127.0.0.1");
+  EXPECT_EQ(RegistryAddress("redis://127.0.0.1:7000,127.0.0.1:7001/?cluster=1"), "127.0.0.1");
   EXPECT_EQ(RegistryAddress("postgres:///db?host=127.0.0.1"), "127.0.0.1");
 }
 

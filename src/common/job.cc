@@ -24,15 +24,14 @@ absl::StatusOr<JobState> ParseJobState(std::string_view name) {
   for (JobState s : kAllJobStates) {
     if (JobStateName(s) == name) return s;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown job state \"", std::string(name),
-      "\"; expected one of scheduled, available, running, retryable, "
-      "completed, dead, cancelled"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown job state \"", std::string(name),
+                   "\"; expected one of scheduled, available, running, retryable, "
+                   "completed, dead, cancelled"));
 }
 
 bool IsFinal(JobState state) {
-  return state == JobState::kCompleted || state == JobState::kDead ||
-         state == JobState::kCancelled;
+  return state == JobState::kCompleted || state == JobState::kDead || state == JobState::kCancelled;
 }
 
 namespace {

@@ -8,8 +8,7 @@ std::string FormatTimestamp(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
-absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(
-    std::string_view json) {
+absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(std::string_view json) {
   std::vector<JobError> out;
   if (json.empty()) return out;
   nlohmann::json parsed = nlohmann::json::parse(json, nullptr, false);
@@ -17,9 +16,9 @@ absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(
     return absl::InternalError("corrupt errors column: not a JSON array");
   }
   for (const nlohmann::json& e : parsed) {
-    if (!e.is_object() || !e.contains("attempt") || !e.contains("at") ||
-        !e.contains("message") || !e["attempt"].is_number_integer() ||
-        !e["at"].is_number_integer() || !e["message"].is_string()) {
+    if (!e.is_object() || !e.contains("attempt") || !e.contains("at") || !e.contains("message") ||
+        !e["attempt"].is_number_integer() || !e["at"].is_number_integer() ||
+        !e["message"].is_string()) {
       return absl::InternalError("corrupt errors column: bad entry");
     }
     out.push_back(JobError{.attempt = e["attempt"].get<int>(),
@@ -40,9 +39,8 @@ nlohmann::json JobToJson(const Job& job) {
   const bool running_stop = job.stopping && job.state == JobState::kRunning;
   nlohmann::json errors = nlohmann::json::array();
   for (const JobError& e : job.errors) {
-    errors.push_back({{"attempt", e.attempt},
-                      {"at", FormatTimestamp(e.at)},
-                      {"message", e.message}});
+    errors.push_back(
+        {{"attempt", e.attempt}, {"at", FormatTimestamp(e.at)}, {"message", e.message}});
   }
   return {
       {"id", absl::StrCat(job.id)},
@@ -75,8 +73,9 @@ nlohmann::json JobToJson(const Job& job) {
 
 std::string RequeuedMessage(const Job& job) {
   int left = job.max_attempts - job.attempt;
-  return absl::StrCat("job ", job.id, " (", job.name, ") requeued: ", std::string(JobStateName(job.state)), ", ",
-                      left, left == 1 ? " attempt" : " attempts", " left");
+  return absl::StrCat("job ", job.id, " (", job.name,
+                      ") requeued: ", std::string(JobStateName(job.state)), ", ", left,
+                      left == 1 ? " attempt" : " attempts", " left");
 }
 
 nlohmann::json QueueCountsToJson(const std::vector<QueueCounts>& counts) {

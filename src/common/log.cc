@@ -34,10 +34,10 @@ bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= Level(); }
 
 void LogLine(LogLevel level, const std::string& message) {
   static const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-  std::string line = absl::StrFormat(
-      "%s %-5s popqueue: %s\n",
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      kNames[static_cast<int>(level)], message);
+  std::string line =
+      absl::StrFormat("%s %-5s popqueue: %s\n",
+                      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+                      kNames[static_cast<int>(level)], message);
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -17,8 +17,7 @@ bool LogEnabled(LogLevel level);
 void LogLine(LogLevel level, const std::string& message);
 
 template <typename... Args>
-void Logf(LogLevel level, const absl::FormatSpec<Args...>& format,
-          const Args&... args) {
+void Logf(LogLevel level, const absl::FormatSpec<Args...>& format, const Args&... args) {
   if (LogEnabled(level)) LogLine(level, absl::StrFormat(format, args...));
 }
 

@@ -92,18 +92,16 @@ class ABSL_LOCKABLE Mutex {
   bool AwaitWithTimeout(const absl::Condition& cond, absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
     Unlocking(0);
-    bool held = WithAnnotated(cond, [&](const absl::Condition& c) {
-      return mu_.AwaitWithTimeout(c, timeout);
-    });
+    bool held = WithAnnotated(
+        cond, [&](const absl::Condition& c) { return mu_.AwaitWithTimeout(c, timeout); });
     Locked(0);
     return held;
   }
   bool AwaitWithDeadline(const absl::Condition& cond, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
     Unlocking(0);
-    bool held = WithAnnotated(cond, [&](const absl::Condition& c) {
-      return mu_.AwaitWithDeadline(c, deadline);
-    });
+    bool held = WithAnnotated(
+        cond, [&](const absl::Condition& c) { return mu_.AwaitWithDeadline(c, deadline); });
     Locked(0);
     return held;
   }
@@ -114,8 +112,8 @@ class ABSL_LOCKABLE Mutex {
   // Calls wait(condition) with `cond`; in a TSan build, wrapped so that its
   // evaluation, on whichever thread absl runs it, is seen under the lock.
   template <typename Wait>
-  std::invoke_result_t<Wait, const absl::Condition&> WithAnnotated(
-      const absl::Condition& cond, Wait wait) {
+  std::invoke_result_t<Wait, const absl::Condition&> WithAnnotated(const absl::Condition& cond,
+                                                                   Wait wait) {
 #ifdef POPQUEUE_TSAN
     Guarded guarded{this, &cond};  // lives as long as this wait
     return wait(absl::Condition(&EvalLocked, &guarded));
@@ -155,9 +153,7 @@ class ABSL_LOCKABLE Mutex {
 
 class ABSL_SCOPED_LOCKABLE MutexLock {
  public:
-  explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) {
-    mu_->Lock();
-  }
+  explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) { mu_->Lock(); }
   ~MutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
@@ -170,9 +166,7 @@ using WriterMutexLock = MutexLock;
 
 class ABSL_SCOPED_LOCKABLE ReaderMutexLock {
  public:
-  explicit ReaderMutexLock(Mutex* mu) ABSL_SHARED_LOCK_FUNCTION(mu) : mu_(mu) {
-    mu_->ReaderLock();
-  }
+  explicit ReaderMutexLock(Mutex* mu) ABSL_SHARED_LOCK_FUNCTION(mu) : mu_(mu) { mu_->ReaderLock(); }
   ~ReaderMutexLock() ABSL_UNLOCK_FUNCTION() { mu_->ReaderUnlock(); }
   ReaderMutexLock(const ReaderMutexLock&) = delete;
   ReaderMutexLock& operator=(const ReaderMutexLock&) = delete;

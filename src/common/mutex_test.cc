@@ -19,8 +19,8 @@ constexpr absl::Duration kPatience = absl::Seconds(10);
 TEST(MutexTest, ManyWaitersEachWakeForTheirOwnCondition) {
   constexpr int kWaiters = 8;
   Mutex mu;
-  int turn = -1;            // guarded by mu
-  std::vector<int> woke;    // guarded by mu
+  int turn = -1;          // guarded by mu
+  std::vector<int> woke;  // guarded by mu
   struct Arg {
     const int* turn;
     int mine;
@@ -30,9 +30,9 @@ TEST(MutexTest, ManyWaitersEachWakeForTheirOwnCondition) {
     threads.emplace_back([&, i] {
       Arg arg{&turn, i};
       MutexLock lock(&mu);
-      bool mine = mu.AwaitWithTimeout(
-          absl::Condition(+[](Arg* a) { return *a->turn == a->mine; }, &arg),
-          kPatience);
+      bool mine = mu.AwaitWithTimeout(absl::Condition(
+                                          +[](Arg* a) { return *a->turn == a->mine; }, &arg),
+                                      kPatience);
       woke.push_back(mine ? i : -1 - i);
     });
   }
@@ -40,10 +40,9 @@ TEST(MutexTest, ManyWaitersEachWakeForTheirOwnCondition) {
     MutexLock lock(&mu);
     turn = i;
     // The next turn only once waiter i has taken this one.
-    ASSERT_TRUE(mu.AwaitWithTimeout(
-        absl::Condition(
-            +[](std::vector<int>* w) { return !w->empty(); }, &woke),
-        kPatience));
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](std::vector<int>* w) { return !w->empty(); }, &woke),
+                                    kPatience));
     ASSERT_EQ(woke.back(), i);
     woke.clear();
   }
@@ -88,8 +87,7 @@ TEST(MutexTest, AwaitTimesOutWhenTheConditionNeverHolds) {
   absl::Time start = absl::Now();
   EXPECT_FALSE(mu.AwaitWithTimeout(absl::Condition(&never), absl::Milliseconds(50)));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
-  EXPECT_FALSE(mu.AwaitWithDeadline(absl::Condition(&never),
-                                    absl::Now() + absl::Milliseconds(10)));
+  EXPECT_FALSE(mu.AwaitWithDeadline(absl::Condition(&never), absl::Now() + absl::Milliseconds(10)));
   bool always = true;
   EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&always), absl::ZeroDuration()));
 }
@@ -209,8 +207,7 @@ TEST(MutexTsanTest, LockOrderInversionIsReported) {
 // also checks that the TSan build reports at all.
 TEST(MutexTsanTest, AWriteOutsideTheLockIsStillARace) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(RaceOutsideTheLock(), testing::ExitedWithCode(66),
-              "ThreadSanitizer: data race");
+  EXPECT_EXIT(RaceOutsideTheLock(), testing::ExitedWithCode(66), "ThreadSanitizer: data race");
 }
 #endif
 

@@ -28,16 +28,14 @@ std::string RedactRaw(absl::string_view url) {
   if (scheme_end == absl::string_view::npos) return std::string(url);
   size_t at = url.find('@', scheme_end + 3);
   size_t colon = url.find(':', scheme_end + 3);
-  if (at == absl::string_view::npos || colon == absl::string_view::npos ||
-      colon > at) {
+  if (at == absl::string_view::npos || colon == absl::string_view::npos || colon > at) {
     return std::string(url);
   }
   return absl::StrCat(url.substr(0, colon + 1), "***", url.substr(at));
 }
 
 absl::Status Invalid(absl::string_view url, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid URL \"", RedactRaw(url), "\": ", why));
+  return absl::InvalidArgumentError(absl::StrCat("invalid URL \"", RedactRaw(url), "\": ", why));
 }
 
 // One "host[:port]" (or "[v6]:port") of an authority.
@@ -68,13 +66,13 @@ absl::StatusOr<UrlHost> ParseHost(absl::string_view authority) {
     }
     out.host = std::string(authority);
   }
-  if (has_port && (port.empty() || !absl::SimpleAtoi(port, &out.port) ||
-                   out.port < 1 || out.port > 65535)) {
+  if (has_port &&
+      (port.empty() || !absl::SimpleAtoi(port, &out.port) || out.port < 1 || out.port > 65535)) {
     return absl::InvalidArgumentError("the port must be a number from 1 to 65535");
   }
   for (char c : out.host) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
-        c != '_' && c != ':' && c != '%') {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_' &&
+        c != ':' && c != '%') {
       return absl::InvalidArgumentError("the host has an invalid character");
     }
   }
@@ -92,13 +90,10 @@ absl::StatusOr<std::string> PercentDecode(std::string_view std_in) {
       out.push_back(in[i]);
       continue;
     }
-    if (i + 2 >= in.size() || HexValue(in[i + 1]) < 0 ||
-        HexValue(in[i + 2]) < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("malformed percent-escape at offset ", i));
+    if (i + 2 >= in.size() || HexValue(in[i + 1]) < 0 || HexValue(in[i + 2]) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("malformed percent-escape at offset ", i));
     }
-    out.push_back(static_cast<char>(HexValue(in[i + 1]) * 16 +
-                                    HexValue(in[i + 2])));
+    out.push_back(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
     i += 2;
   }
   return out;
@@ -144,8 +139,7 @@ absl::StatusOr<Url> ParseUrl(std::string_view std_url) {
   Url out;
   out.scheme = absl::AsciiStrToLower(url.substr(0, scheme_end));
   for (char c : out.scheme) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' &&
-        c != '-' && c != '.') {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
       return Invalid(url, "the scheme has characters other than a-z 0-9 + - .");
     }
   }

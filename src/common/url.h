@@ -20,14 +20,14 @@ struct UrlHost {
 };
 
 struct Url {
-  std::string scheme;    // lower-case, e.g. "sqlite", "postgres"
-  std::string user;      // percent-decoded
-  std::string password;  // percent-decoded; never log it (see Redacted)
-  std::string host;      // "" when absent; brackets stripped from IPv6
-  int port = 0;          // 0 when absent
-  std::vector<UrlHost> hosts;  // every host of the authority, in order
-                               // (one, maybe empty; none for sqlite)
-  std::string path;      // everything after the authority, without '?'; decoded
+  std::string scheme;                        // lower-case, e.g. "sqlite", "postgres"
+  std::string user;                          // percent-decoded
+  std::string password;                      // percent-decoded; never log it (see Redacted)
+  std::string host;                          // "" when absent; brackets stripped from IPv6
+  int port = 0;                              // 0 when absent
+  std::vector<UrlHost> hosts;                // every host of the authority, in order
+                                             // (one, maybe empty; none for sqlite)
+  std::string path;                          // everything after the authority, without '?'; decoded
   std::map<std::string, std::string> query;  // decoded
 
   // The URL with the password replaced by "***", for logs and messages.

@@ -23,14 +23,10 @@ namespace {
 // "\"port\" in /etc/popqueue/config.json", "--port", "WORKER_TIMEOUT".
 std::string Describe(const Setting& s) {
   switch (s.source) {
-    case Source::kFlag:
-      return "flag " + s.origin;
-    case Source::kEnv:
-      return "environment variable " + s.origin;
-    case Source::kFile:
-      return "file " + s.origin;
-    case Source::kDefault:
-      return "default";
+    case Source::kFlag: return "flag " + s.origin;
+    case Source::kEnv: return "environment variable " + s.origin;
+    case Source::kFile: return "file " + s.origin;
+    case Source::kDefault: return "default";
   }
   return s.origin;
 }
@@ -49,11 +45,10 @@ std::string Quote(const KeySpec& spec, const std::string& raw) {
   return out + "\"";
 }
 
-absl::Status Invalid(const KeySpec& spec, const Setting& where,
-                     const std::string& raw, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrFormat("invalid %s (%s) %s: %s",
-                                                    spec.key, Describe(where),
-                                                    Quote(spec, raw), why));
+absl::Status Invalid(const KeySpec& spec, const Setting& where, const std::string& raw,
+                     absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("invalid %s (%s) %s: %s", spec.key, Describe(where), Quote(spec, raw), why));
 }
 
 size_t EditDistance(std::string_view a, std::string_view b) {
@@ -73,8 +68,7 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-std::string UnknownKeyMessage(const std::string& name,
-                              const std::string& file) {
+std::string UnknownKeyMessage(const std::string& name, const std::string& file) {
   const KeySpec* best = nullptr;
   size_t best_distance = 4;  // suggest only close names
   for (const KeySpec& spec : AllKeys()) {
@@ -84,9 +78,7 @@ std::string UnknownKeyMessage(const std::string& name,
       best = &spec;
     }
   }
-  std::string hint = best != nullptr
-                         ? absl::StrFormat(" (did you mean \"%s\"?)", best->key)
-                         : "";
+  std::string hint = best != nullptr ? absl::StrFormat(" (did you mean \"%s\"?)", best->key) : "";
   return absl::StrFormat(
       "unknown key \"%s\" in %s%s; the keys are listed in "
       "docs/configuration.md and by `popqueue config check`",
@@ -107,32 +99,28 @@ absl::StatusOr<std::string> ConfigPath(const LoadOptions& options) {
   }
   std::error_code ec;
   if (path.empty()) {
-    std::filesystem::path local =
-        std::filesystem::path(options.working_dir) / "config.json";
+    std::filesystem::path local = std::filesystem::path(options.working_dir) / "config.json";
     if (!std::filesystem::exists(local, ec)) return std::string();
     return local.lexically_normal().string();
   }
   if (!std::filesystem::is_regular_file(path, ec)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "invalid %s \"%s\": expected a readable config.json file (%s)", what,
-        path, ec ? ec.message() : "no such file"));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("invalid %s \"%s\": expected a readable config.json file (%s)", what, path,
+                        ec ? ec.message() : "no such file"));
   }
   return path;
 }
 
-absl::StatusOr<nlohmann::json> ParseJsonText(const std::string& text,
-                                             const std::string& path) {
+absl::StatusOr<nlohmann::json> ParseJsonText(const std::string& text, const std::string& path) {
   absl::StatusOr<nlohmann::json> parsed = ParseJsonBounded(text);
   if (!parsed.ok()) {
     // The message names the line and column.
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s is %s", path, parsed.status().message()));
+    return absl::InvalidArgumentError(absl::StrFormat("%s is %s", path, parsed.status().message()));
   }
   const nlohmann::json& j = *parsed;
   if (!j.is_object()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: expected a JSON object {\"dbUrl\": ..., ...} at the top level",
-        path));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: expected a JSON object {\"dbUrl\": ..., ...} at the top level", path));
   }
   return parsed;
 }
@@ -140,17 +128,16 @@ absl::StatusOr<nlohmann::json> ParseJsonText(const std::string& text,
 absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "cannot read config file %s: %s", path, ErrnoText(errno)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("cannot read config file %s: %s", path, ErrnoText(errno)));
   }
   std::ostringstream text;
   text << in.rdbuf();
   return ParseJsonText(text.str(), path);
 }
 
-absl::Status Apply(std::map<std::string, Setting, std::less<>>& settings,
-                   const KeySpec& spec, Setting where, const std::string& raw,
-                   absl::StatusOr<nlohmann::json> parsed) {
+absl::Status Apply(std::map<std::string, Setting, std::less<>>& settings, const KeySpec& spec,
+                   Setting where, const std::string& raw, absl::StatusOr<nlohmann::json> parsed) {
   if (!parsed.ok()) return Invalid(spec, where, raw, parsed.status().message());
   where.value = *std::move(parsed);
   settings[std::string(spec.key)] = std::move(where);
@@ -161,14 +148,10 @@ absl::Status Apply(std::map<std::string, Setting, std::less<>>& settings,
 
 std::string_view SourceName(Source source) {
   switch (source) {
-    case Source::kDefault:
-      return "default";
-    case Source::kFile:
-      return "config.json";
-    case Source::kEnv:
-      return "env";
-    case Source::kFlag:
-      return "flag";
+    case Source::kDefault: return "default";
+    case Source::kFile: return "config.json";
+    case Source::kEnv: return "env";
+    case Source::kFlag: return "flag";
   }
   return "default";
 }
@@ -198,8 +181,7 @@ absl::StatusOr<Config> LoadConfig(const LoadOptions& options) {
   // config.json.
   absl::StatusOr<std::string> path;
   if (options.config_text) {
-    path = options.config_path.empty() ? std::string("config.json")
-                                       : options.config_path;
+    path = options.config_path.empty() ? std::string("config.json") : options.config_path;
   } else {
     path = ConfigPath(options);
   }
@@ -207,8 +189,7 @@ absl::StatusOr<Config> LoadConfig(const LoadOptions& options) {
   config.file_ = *path;
   if (!path->empty()) {
     absl::StatusOr<nlohmann::json> file =
-        options.config_text ? ParseJsonText(*options.config_text, *path)
-                            : ReadJsonFile(*path);
+        options.config_text ? ParseJsonText(*options.config_text, *path) : ReadJsonFile(*path);
     if (!file.ok()) return file.status();
     for (const auto& [name, value] : file->items()) {
       const KeySpec* spec = FindKey(name);
@@ -217,8 +198,7 @@ absl::StatusOr<Config> LoadConfig(const LoadOptions& options) {
       }
       if (value.is_null() && spec->type != ValueType::kObject) continue;
       Setting s{.source = Source::kFile, .origin = *path};
-      std::string raw =
-          value.is_string() ? value.get<std::string>() : value.dump();
+      std::string raw = value.is_string() ? value.get<std::string>() : value.dump();
       absl::Status st = Apply(settings, *spec, s, raw, ParseJson(*spec, value));
       if (!st.ok()) return st;
     }
@@ -229,8 +209,7 @@ absl::StatusOr<Config> LoadConfig(const LoadOptions& options) {
     auto it = options.env.find(spec.env);
     if (it == options.env.end() || it->second.empty()) continue;
     Setting s{.source = Source::kEnv, .origin = std::string(spec.env)};
-    absl::Status st =
-        Apply(settings, spec, s, it->second, ParseText(spec, it->second));
+    absl::Status st = Apply(settings, spec, s, it->second, ParseText(spec, it->second));
     if (!st.ok()) return st;
   }
   // Flags.
@@ -251,20 +230,17 @@ absl::StatusOr<Config> LoadConfig(const LoadOptions& options) {
     const KeySpec* spec = FindKey(name);
     absl::Status st = ValidateValue(*spec, setting.value);
     if (!st.ok()) {
-      return Invalid(*spec, setting, FormatValue(*spec, setting.value),
-                     st.message());
+      return Invalid(*spec, setting, FormatValue(*spec, setting.value), st.message());
     }
   }
   if (absl::Status st = ResolveConnections(config); !st.ok()) return st;
   if (absl::Status st = ValidateRelations(config); !st.ok()) return st;
-  if (options.validate_notifications &&
-      config.IsSet(key::kNotificationConfig)) {
-    absl::Status st =
-        options.validate_notifications(config.notification_config());
+  if (options.validate_notifications && config.IsSet(key::kNotificationConfig)) {
+    absl::Status st = options.validate_notifications(config.notification_config());
     if (!st.ok()) {
       const Setting* s = config.Get(key::kNotificationConfig);
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "invalid notificationConfig (%s): %s", Describe(*s), st.message()));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("invalid notificationConfig (%s): %s", Describe(*s), st.message()));
     }
   }
   return config;
@@ -282,14 +258,12 @@ bool Config::IsSet(std::string_view key) const {
 
 std::string Config::GetString(std::string_view key) const {
   const Setting* s = Get(key);
-  return s != nullptr && s->value.is_string() ? s->value.get<std::string>()
-                                              : "";
+  return s != nullptr && s->value.is_string() ? s->value.get<std::string>() : "";
 }
 
 int64_t Config::GetInt(std::string_view key) const {
   const Setting* s = Get(key);
-  return s != nullptr && s->value.is_number_integer() ? s->value.get<int64_t>()
-                                                      : 0;
+  return s != nullptr && s->value.is_number_integer() ? s->value.get<int64_t>() : 0;
 }
 
 bool Config::GetBool(std::string_view key) const {
@@ -365,8 +339,7 @@ nlohmann::json Config::ToRedactedJson() const {
   out["store"] = {{"url", RedactUrl(db_url_)}, {"key", db_url_key_}};
   out["cache"] = cache_url_.empty()
                      ? nlohmann::json(nullptr)
-                     : nlohmann::json{{"url", RedactUrl(cache_url_)},
-                                      {"key", cache_url_key_}};
+                     : nlohmann::json{{"url", RedactUrl(cache_url_)}, {"key", cache_url_key_}};
   out["notes"] = notes_;
   nlohmann::json list = nlohmann::json::object();
   for (const KeySpec& spec : AllKeys()) {
@@ -382,15 +355,11 @@ nlohmann::json Config::ToRedactedJson() const {
         value = RedactUrl(s->value.get<std::string>());
       } else if (spec.type == ValueType::kObject) {
         value = RedactJson(s->value);
-      } else if (spec.type == ValueType::kDuration ||
-                 spec.type == ValueType::kCountMap ||
-                 spec.type == ValueType::kRateLimits ||
-                 spec.type == ValueType::kResourceLimits) {
+      } else if (spec.type == ValueType::kDuration || spec.type == ValueType::kCountMap ||
+                 spec.type == ValueType::kRateLimits || spec.type == ValueType::kResourceLimits) {
         value = FormatValue(spec, s->value);  // the env/flag syntax
       }
-      item = {{"value", value},
-              {"source", SourceName(s->source)},
-              {"origin", s->origin}};
+      item = {{"value", value}, {"source", SourceName(s->source)}, {"origin", s->origin}};
     }
     list[std::string(spec.key)] = item;
   }

@@ -20,12 +20,11 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int64_t kMaxRateLimit = 1'000'000'000;
-constexpr int64_t kMaxRatePeriodMs = 24 * 3600 * 1000;     // 24h
-constexpr int64_t kMaxCheckIntervalMs = 3600 * 1000;       // 1h
+constexpr int64_t kMaxRatePeriodMs = 24 * 3600 * 1000;  // 24h
+constexpr int64_t kMaxCheckIntervalMs = 3600 * 1000;    // 1h
 
 std::string Strip(std::string_view s) {
-  return std::string(
-      absl::StripAsciiWhitespace(absl::string_view(s.data(), s.size())));
+  return std::string(absl::StripAsciiWhitespace(absl::string_view(s.data(), s.size())));
 }
 
 std::string Lower(std::string_view s) {
@@ -51,8 +50,7 @@ absl::Status Bad(const KeySpec& spec, const std::string& detail) {
 // The comma-separated items of `text`, trimmed, empty ones dropped.
 std::vector<std::string> Items(std::string_view text) {
   std::vector<std::string> out;
-  for (absl::string_view item :
-       absl::StrSplit(absl::string_view(text.data(), text.size()), ',')) {
+  for (absl::string_view item : absl::StrSplit(absl::string_view(text.data(), text.size()), ',')) {
     std::string s = Strip(std::string_view(item.data(), item.size()));
     if (!s.empty()) out.push_back(std::move(s));
   }
@@ -82,8 +80,7 @@ std::string NameProblem(std::string_view name) {
 }
 
 // Splits "NAME=VALUE" into its trimmed halves; false without '='.
-bool SplitItem(const std::string& item, std::string* name,
-               std::string* value) {
+bool SplitItem(const std::string& item, std::string* name, std::string* value) {
   size_t eq = item.find('=');
   if (eq == std::string::npos) return false;
   *name = Strip(std::string_view(item).substr(0, eq));
@@ -93,8 +90,8 @@ bool SplitItem(const std::string& item, std::string* name,
 
 // ---- kCountMap ----
 
-absl::Status AddCount(const KeySpec& spec, const std::string& name,
-                      std::optional<int64_t> count, json& out) {
+absl::Status AddCount(const KeySpec& spec, const std::string& name, std::optional<int64_t> count,
+                      json& out) {
   if (std::string p = NameProblem(name); !p.empty()) {
     return Bad(spec, absl::StrFormat("%s: %s", Show(name), p));
   }
@@ -153,37 +150,35 @@ absl::StatusOr<json> CountMapJson(const KeySpec& spec, const json& value) {
 
 // "100/1s" -> {"limit": 100, "period": 1000}; InvalidArgument saying what
 // is wrong (naming `name`) otherwise.
-absl::StatusOr<json> RateText(const std::string& name,
-                              std::string_view text) {
+absl::StatusOr<json> RateText(const std::string& name, std::string_view text) {
   std::string t = Strip(text);
   size_t slash = t.find('/');
   if (slash == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: %s is not LIMIT/PERIOD", Show(name), Show(t)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: %s is not LIMIT/PERIOD", Show(name), Show(t)));
   }
   int64_t limit = 0;
-  if (!absl::SimpleAtoi(Strip(std::string_view(t).substr(0, slash)), &limit) ||
-      limit < 0 || limit > kMaxRateLimit) {
+  if (!absl::SimpleAtoi(Strip(std::string_view(t).substr(0, slash)), &limit) || limit < 0 ||
+      limit > kMaxRateLimit) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: the limit must be an integer from 0 to %d", Show(name),
-        kMaxRateLimit));
+        "%s: the limit must be an integer from 0 to %d", Show(name), kMaxRateLimit));
   }
   std::string period_text = Strip(std::string_view(t).substr(slash + 1));
   absl::StatusOr<absl::Duration> period = ParseDurationText(period_text);
   if (!period.ok()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: the period %s is not a duration", Show(name), Show(period_text)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: the period %s is not a duration", Show(name), Show(period_text)));
   }
   int64_t ms = absl::ToInt64Milliseconds(*period);
   if (ms < 1 || ms > kMaxRatePeriodMs) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: the period must be from 1ms to 24h", Show(name)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: the period must be from 1ms to 24h", Show(name)));
   }
   return json{{"limit", limit}, {"period", ms}};
 }
 
-absl::Status AddRate(const KeySpec& spec, const std::string& name,
-                     absl::StatusOr<json> rate, json& out) {
+absl::Status AddRate(const KeySpec& spec, const std::string& name, absl::StatusOr<json> rate,
+                     json& out) {
   if (std::string p = NameProblem(name); !p.empty()) {
     return Bad(spec, absl::StrFormat("%s: %s", Show(name), p));
   }
@@ -195,18 +190,15 @@ absl::Status AddRate(const KeySpec& spec, const std::string& name,
   return absl::OkStatus();
 }
 
-absl::StatusOr<json> RateLimitsText(const KeySpec& spec,
-                                    std::string_view text) {
+absl::StatusOr<json> RateLimitsText(const KeySpec& spec, std::string_view text) {
   json out = json::object();
   if (IsNone(text)) return out;
   for (const std::string& item : Items(text)) {
     std::string name, value;
     if (!SplitItem(item, &name, &value)) {
-      return Bad(spec,
-                 absl::StrFormat("%s is not NAME=LIMIT/PERIOD", Show(item)));
+      return Bad(spec, absl::StrFormat("%s is not NAME=LIMIT/PERIOD", Show(item)));
     }
-    if (absl::Status s = AddRate(spec, name, RateText(name, value), out);
-        !s.ok()) {
+    if (absl::Status s = AddRate(spec, name, RateText(name, value), out); !s.ok()) {
       return s;
     }
   }
@@ -217,8 +209,8 @@ absl::StatusOr<json> RateLimitsText(const KeySpec& spec,
 absl::StatusOr<json> RateJson(const std::string& name, const json& v) {
   if (v.is_string()) return RateText(name, v.get<std::string>());
   if (!v.is_object()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: not an object {\"limit\": N, \"period\": \"1s\"}", Show(name)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: not an object {\"limit\": N, \"period\": \"1s\"}", Show(name)));
   }
   int64_t period_ms = absl::ToInt64Milliseconds(RateLimit{}.period);
   std::optional<int64_t> limit;
@@ -227,19 +219,17 @@ absl::StatusOr<json> RateJson(const std::string& name, const json& v) {
       limit = JsonInt(fv);
       if (!limit || *limit < 0 || *limit > kMaxRateLimit) {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: the limit must be an integer from 0 to %d", Show(name),
-            kMaxRateLimit));
+            "%s: the limit must be an integer from 0 to %d", Show(name), kMaxRateLimit));
       }
     } else if (field == "period") {
       std::optional<int64_t> ms = JsonInt(fv);
       if (!ms && fv.is_string()) {
-        absl::StatusOr<absl::Duration> d =
-            ParseDurationText(fv.get<std::string>());
+        absl::StatusOr<absl::Duration> d = ParseDurationText(fv.get<std::string>());
         if (d.ok()) ms = absl::ToInt64Milliseconds(*d);
       }
       if (!ms || *ms < 1 || *ms > kMaxRatePeriodMs) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: the period must be a duration from 1ms to 24h", Show(name)));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s: the period must be a duration from 1ms to 24h", Show(name)));
       }
       period_ms = *ms;
     } else {
@@ -250,8 +240,7 @@ absl::StatusOr<json> RateJson(const std::string& name, const json& v) {
     }
   }
   if (!limit) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: \"limit\" is missing", Show(name)));
+    return absl::InvalidArgumentError(absl::StrFormat("%s: \"limit\" is missing", Show(name)));
   }
   return json{{"limit", *limit}, {"period", period_ms}};
 }
@@ -261,8 +250,7 @@ absl::StatusOr<json> RateLimitsJson(const KeySpec& spec, const json& value) {
   if (!value.is_object()) return Bad(spec, "not an object");
   json out = json::object();
   for (const auto& [name, rate] : value.items()) {
-    if (absl::Status s = AddRate(spec, name, RateJson(name, rate), out);
-        !s.ok()) {
+    if (absl::Status s = AddRate(spec, name, RateJson(name, rate), out); !s.ok()) {
       return s;
     }
   }
@@ -277,14 +265,10 @@ struct Field {
   FieldType type;
 };
 constexpr Field kFields[] = {
-    {"enabled", FieldType::kBool},
-    {"cpuHigh", FieldType::kFraction},
-    {"cpuLow", FieldType::kFraction},
-    {"memoryHigh", FieldType::kFraction},
-    {"memoryLow", FieldType::kFraction},
-    {"minConcurrency", FieldType::kCount},
-    {"checkInterval", FieldType::kDuration},
-    {"decreaseFactor", FieldType::kFraction},
+    {"enabled", FieldType::kBool},           {"cpuHigh", FieldType::kFraction},
+    {"cpuLow", FieldType::kFraction},        {"memoryHigh", FieldType::kFraction},
+    {"memoryLow", FieldType::kFraction},     {"minConcurrency", FieldType::kCount},
+    {"checkInterval", FieldType::kDuration}, {"decreaseFactor", FieldType::kFraction},
     {"increaseStep", FieldType::kCount},
 };
 
@@ -309,12 +293,10 @@ json ResourceDefaults() {
 }
 
 // The normalized value of `field` from text (`json_value` null) or JSON.
-absl::StatusOr<json> FieldValue(const KeySpec& spec, const Field& field,
-                                std::string_view text,
+absl::StatusOr<json> FieldValue(const KeySpec& spec, const Field& field, std::string_view text,
                                 const json* json_value) {
   auto problem = [&](std::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s must be %s", field.name, what));
+    return absl::InvalidArgumentError(absl::StrFormat("%s must be %s", field.name, what));
   };
   switch (field.type) {
     case FieldType::kBool: {
@@ -351,18 +333,16 @@ absl::StatusOr<json> FieldValue(const KeySpec& spec, const Field& field,
         n = parsed;
       }
       if (!n || *n < spec.min || *n > spec.max) {
-        return problem(absl::StrFormat("an integer from %d to %d", spec.min,
-                                       spec.max));
+        return problem(absl::StrFormat("an integer from %d to %d", spec.min, spec.max));
       }
       return json(*n);
     }
     case FieldType::kDuration: {
       std::optional<int64_t> ms;
       if (json_value != nullptr) ms = JsonInt(*json_value);
-      std::string t = json_value == nullptr ? std::string(text)
-                      : json_value->is_string()
-                          ? json_value->get<std::string>()
-                          : "";
+      std::string t = json_value == nullptr     ? std::string(text)
+                      : json_value->is_string() ? json_value->get<std::string>()
+                                                : "";
       if (!ms && !t.empty()) {
         absl::StatusOr<absl::Duration> d = ParseDurationText(t);
         if (d.ok()) ms = absl::ToInt64Milliseconds(*d);
@@ -384,28 +364,28 @@ absl::Status CheckResource(const KeySpec& spec, const json& r) {
     double l = r[low].get<double>();
     double h = r[high].get<double>();
     if (!(l < h)) {
-      return Bad(spec, absl::StrFormat("%s (%s) must be below %s (%s)", low,
-                                       r[low].dump(), high, r[high].dump()));
+      return Bad(spec, absl::StrFormat("%s (%s) must be below %s (%s)", low, r[low].dump(), high,
+                                       r[high].dump()));
     }
   }
   double f = r["decreaseFactor"].get<double>();
   if (!(f < 1)) {
-    return Bad(spec, "decreaseFactor must be below 1 (the limit is multiplied "
-                     "by it under load)");
+    return Bad(spec,
+               "decreaseFactor must be below 1 (the limit is multiplied "
+               "by it under load)");
   }
   return absl::OkStatus();
 }
 
 // Sets `name` = the value of `text` or `json_value` in `out`.
-absl::Status SetField(const KeySpec& spec, std::string_view name,
-                      std::string_view text, const json* json_value,
-                      std::vector<std::string_view>& seen, json& out) {
+absl::Status SetField(const KeySpec& spec, std::string_view name, std::string_view text,
+                      const json* json_value, std::vector<std::string_view>& seen, json& out) {
   const Field* field = FindField(name);
   if (field == nullptr) {
     std::vector<std::string> names;
     for (const Field& f : kFields) names.emplace_back(f.name);
-    return Bad(spec, absl::StrFormat("unknown field %s (the fields are %s)",
-                                     Show(name), absl::StrJoin(names, ", ")));
+    return Bad(spec, absl::StrFormat("unknown field %s (the fields are %s)", Show(name),
+                                     absl::StrJoin(names, ", ")));
   }
   for (std::string_view s : seen) {
     if (s == field->name) {
@@ -420,8 +400,7 @@ absl::Status SetField(const KeySpec& spec, std::string_view name,
 }
 
 // Fields given without "enabled" turn resource-aware concurrency on.
-absl::StatusOr<json> FinishResource(const KeySpec& spec,
-                                    const std::vector<std::string_view>& seen,
+absl::StatusOr<json> FinishResource(const KeySpec& spec, const std::vector<std::string_view>& seen,
                                     json out) {
   bool has_enabled = false;
   for (std::string_view s : seen) has_enabled |= s == "enabled";
@@ -446,8 +425,7 @@ absl::StatusOr<json> ResourceText(const KeySpec& spec, std::string_view text) {
     if (!SplitItem(item, &name, &value)) {
       return Bad(spec, absl::StrFormat("%s is not FIELD=VALUE", Show(item)));
     }
-    if (absl::Status s = SetField(spec, name, value, nullptr, seen, out);
-        !s.ok()) {
+    if (absl::Status s = SetField(spec, name, value, nullptr, seen, out); !s.ok()) {
       return s;
     }
   }
@@ -496,30 +474,21 @@ std::string FormatResource(const json& value) {
 
 }  // namespace
 
-absl::StatusOr<json> ParseLimitText(const KeySpec& spec,
-                                    std::string_view text) {
+absl::StatusOr<json> ParseLimitText(const KeySpec& spec, std::string_view text) {
   switch (spec.type) {
-    case ValueType::kCountMap:
-      return CountMapText(spec, text);
-    case ValueType::kRateLimits:
-      return RateLimitsText(spec, text);
-    case ValueType::kResourceLimits:
-      return ResourceText(spec, text);
-    default:
-      return absl::InternalError("not a limit key");
+    case ValueType::kCountMap: return CountMapText(spec, text);
+    case ValueType::kRateLimits: return RateLimitsText(spec, text);
+    case ValueType::kResourceLimits: return ResourceText(spec, text);
+    default: return absl::InternalError("not a limit key");
   }
 }
 
 absl::StatusOr<json> ParseLimitJson(const KeySpec& spec, const json& value) {
   switch (spec.type) {
-    case ValueType::kCountMap:
-      return CountMapJson(spec, value);
-    case ValueType::kRateLimits:
-      return RateLimitsJson(spec, value);
-    case ValueType::kResourceLimits:
-      return ResourceJson(spec, value);
-    default:
-      return absl::InternalError("not a limit key");
+    case ValueType::kCountMap: return CountMapJson(spec, value);
+    case ValueType::kRateLimits: return RateLimitsJson(spec, value);
+    case ValueType::kResourceLimits: return ResourceJson(spec, value);
+    default: return absl::InternalError("not a limit key");
   }
 }
 
@@ -541,8 +510,7 @@ std::string LimitExpectation(const KeySpec& spec) {
       return "on, off, or FIELD=VALUE items such as "
              "cpuHigh=0.8,cpuLow=0.6,minConcurrency=2; in config.json true, "
              "false or an object {\"cpuHigh\": 0.8, ...}";
-    default:
-      return "a valid value";
+    default: return "a valid value";
   }
 }
 
@@ -555,10 +523,9 @@ std::string FormatLimit(const KeySpec& spec, const json& value) {
   std::vector<std::string> items;
   for (const auto& [name, v] : value.items()) {
     if (spec.type == ValueType::kRateLimits && v.is_object()) {
-      items.push_back(absl::StrFormat(
-          "%s=%d/%s", name, v.value("limit", int64_t{0}),
-          absl::FormatDuration(
-              absl::Milliseconds(v.value("period", int64_t{0})))));
+      items.push_back(
+          absl::StrFormat("%s=%d/%s", name, v.value("limit", int64_t{0}),
+                          absl::FormatDuration(absl::Milliseconds(v.value("period", int64_t{0})))));
     } else {
       items.push_back(name + "=" + v.dump());
     }
@@ -579,9 +546,8 @@ std::map<std::string, RateLimit> RateLimitsFromJson(const json& value) {
   std::map<std::string, RateLimit> out;
   if (!value.is_object()) return out;
   for (const auto& [name, v] : value.items()) {
-    out[name] = RateLimit{
-        .limit = v.value("limit", int64_t{0}),
-        .period = absl::Milliseconds(v.value("period", int64_t{1000}))};
+    out[name] = RateLimit{.limit = v.value("limit", int64_t{0}),
+                          .period = absl::Milliseconds(v.value("period", int64_t{1000}))};
   }
   return out;
 }
@@ -594,13 +560,11 @@ ResourceLimits ResourceLimitsFromJson(const json& value) {
   r.cpu_low = value.value("cpuLow", r.cpu_low);
   r.memory_high = value.value("memoryHigh", r.memory_high);
   r.memory_low = value.value("memoryLow", r.memory_low);
-  r.min_concurrency = static_cast<int>(
-      value.value("minConcurrency", int64_t{r.min_concurrency}));
-  r.check_interval = absl::Milliseconds(value.value(
-      "checkInterval", absl::ToInt64Milliseconds(r.check_interval)));
+  r.min_concurrency = static_cast<int>(value.value("minConcurrency", int64_t{r.min_concurrency}));
+  r.check_interval =
+      absl::Milliseconds(value.value("checkInterval", absl::ToInt64Milliseconds(r.check_interval)));
   r.decrease_factor = value.value("decreaseFactor", r.decrease_factor);
-  r.increase_step =
-      static_cast<int>(value.value("increaseStep", int64_t{r.increase_step}));
+  r.increase_step = static_cast<int>(value.value("increaseStep", int64_t{r.increase_step}));
   return r;
 }
 

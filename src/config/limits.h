@@ -40,18 +40,15 @@
 namespace popqueue::config {
 
 // For a key of one of the three types above (value.h dispatches here).
-absl::StatusOr<nlohmann::json> ParseLimitText(const KeySpec& spec,
-                                              std::string_view text);
-absl::StatusOr<nlohmann::json> ParseLimitJson(const KeySpec& spec,
-                                              const nlohmann::json& value);
+absl::StatusOr<nlohmann::json> ParseLimitText(const KeySpec& spec, std::string_view text);
+absl::StatusOr<nlohmann::json> ParseLimitJson(const KeySpec& spec, const nlohmann::json& value);
 std::string LimitExpectation(const KeySpec& spec);
 // The normalized value in the text syntax; ParseLimitText gives it back.
 std::string FormatLimit(const KeySpec& spec, const nlohmann::json& value);
 
 // Normalized values as the library's options.
 std::map<std::string, int> CountMapFromJson(const nlohmann::json& value);
-std::map<std::string, RateLimit> RateLimitsFromJson(
-    const nlohmann::json& value);
+std::map<std::string, RateLimit> RateLimitsFromJson(const nlohmann::json& value);
 ResourceLimits ResourceLimitsFromJson(const nlohmann::json& value);
 
 }  // namespace popqueue::config

@@ -12,14 +12,12 @@ namespace popqueue::config {
 namespace {
 
 bool IsSecretName(std::string_view name) {
-  std::string n =
-      absl::AsciiStrToLower(absl::string_view(name.data(), name.size()));
+  std::string n = absl::AsciiStrToLower(absl::string_view(name.data(), name.size()));
   n.erase(std::remove(n.begin(), n.end(), '_'), n.end());
   n.erase(std::remove(n.begin(), n.end(), '-'), n.end());
-  static const char* const kSecret[] = {
-      "pass",        "password",      "passwd", "pwd",
-      "secret",      "token",         "apikey", "accesstoken",
-      "sslpassword", "authorization", "auth"};
+  static const char* const kSecret[] = {"pass",        "password",      "passwd", "pwd",
+                                        "secret",      "token",         "apikey", "accesstoken",
+                                        "sslpassword", "authorization", "auth"};
   for (const char* s : kSecret) {
     if (n == s) return true;
   }
@@ -32,8 +30,7 @@ std::string RedactQuery(std::string_view query) {
        absl::StrSplit(absl::string_view(query.data(), query.size()), '&')) {
     size_t eq = part.find('=');
     absl::string_view name = part.substr(0, eq);
-    if (eq != absl::string_view::npos &&
-        IsSecretName(std::string_view(name.data(), name.size()))) {
+    if (eq != absl::string_view::npos && IsSecretName(std::string_view(name.data(), name.size()))) {
       parts.push_back(std::string(name) + "=" + kRedacted);
     } else {
       parts.emplace_back(part);
@@ -75,8 +72,8 @@ std::string RedactUrl(std::string_view url) {
   if (q != std::string::npos) {
     size_t hash = out.find('#', q);
     std::string tail = hash == std::string::npos ? "" : out.substr(hash);
-    std::string query = out.substr(
-        q + 1, hash == std::string::npos ? std::string::npos : hash - q - 1);
+    std::string query =
+        out.substr(q + 1, hash == std::string::npos ? std::string::npos : hash - q - 1);
     out = out.substr(0, q + 1) + RedactQuery(query) + tail;
   }
   return out;
@@ -121,12 +118,9 @@ std::string RedactedText(const KeySpec& spec, const nlohmann::json& value) {
   }
   switch (spec.type) {
     case ValueType::kUrl:
-      return value.is_string() ? RedactUrl(value.get<std::string>())
-                               : kRedacted;
-    case ValueType::kObject:
-      return FormatValue(spec, RedactJson(value));
-    default:
-      return FormatValue(spec, value);
+      return value.is_string() ? RedactUrl(value.get<std::string>()) : kRedacted;
+    case ValueType::kObject: return FormatValue(spec, RedactJson(value));
+    default: return FormatValue(spec, value);
   }
 }
 

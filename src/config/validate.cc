@@ -6,9 +6,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/redis/redis_no_tls.h"
 #include "common/url.h"
 #include "config/redact.h"
@@ -22,8 +22,7 @@ namespace {
 // The URL schemes each URL key accepts.
 std::vector<std::string> SchemesFor(std::string_view key) {
   if (key == key::kDbUrl) {
-    return {"sqlite", "postgres", "postgresql", "mongodb", "redis", "rediss",
-            "redis+cluster"};
+    return {"sqlite", "postgres", "postgresql", "mongodb", "redis", "rediss", "redis+cluster"};
   }
   if (key == key::kPostgresUrl) return {"postgres", "postgresql"};
   // The original README: REDIS_URL is "Redis or Memcached connection URL".
@@ -54,8 +53,8 @@ absl::Status ValidateUrl(const KeySpec& spec, const std::string& url) {
   for (const std::string& s : schemes) {
     if (parsed->scheme == s) return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "expected a URL with scheme %s://", absl::StrJoin(schemes, ":// or ")));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("expected a URL with scheme %s://", absl::StrJoin(schemes, ":// or ")));
 }
 
 // "HOST:PORT" with PORT in 0..65535 ("[::]:50051" for IPv6).
@@ -63,8 +62,7 @@ bool IsHostPort(const std::string& address) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
   int port = -1;
-  return absl::SimpleAtoi(address.substr(colon + 1), &port) && port >= 0 &&
-         port <= 65535;
+  return absl::SimpleAtoi(address.substr(colon + 1), &port) && port >= 0 && port <= 65535;
 }
 
 std::string Origin(const Config& config, std::string_view key) {
@@ -81,16 +79,16 @@ absl::Status ValidateTls(const Config& config) {
   if (cert != tls_key) {
     std::string_view given = cert ? key::kTlsCert : key::kTlsKey;
     std::string_view missing = cert ? key::kTlsKey : key::kTlsCert;
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s (%s) is set but %s is not: TLS needs both the certificate and its key", given,
-        Origin(config, given), missing));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s (%s) is set but %s is not: TLS needs both the certificate and its key",
+                        given, Origin(config, given), missing));
   }
   if (!cert) {
     if (config.IsSet(key::kGrpcClientCa)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "grpcClientCa (%s) needs tlsCert and tlsKey: client certificates are "
-          "verified only over TLS",
-          Origin(config, key::kGrpcClientCa)));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("grpcClientCa (%s) needs tlsCert and tlsKey: client certificates are "
+                          "verified only over TLS",
+                          Origin(config, key::kGrpcClientCa)));
     }
     return absl::OkStatus();
   }
@@ -115,15 +113,13 @@ absl::Status ValidateValue(const KeySpec& spec, const nlohmann::json& value) {
     const std::string& s = value.get_ref<const std::string&>();
     if (k == key::kToken) {
       if (HasControl(s)) {
-        return absl::InvalidArgumentError(
-            "expected a token without control characters");
+        return absl::InvalidArgumentError("expected a token without control characters");
       }
       return absl::OkStatus();
     }
     if (k == key::kTlsCert || k == key::kTlsKey || k == key::kGrpcClientCa) {
       if (s.empty() || HasControl(s) || s.size() > 4096) {
-        return absl::InvalidArgumentError(
-            "expected a file path without control characters");
+        return absl::InvalidArgumentError("expected a file path without control characters");
       }
       return absl::OkStatus();  // the files: ValidateRelations
     }
@@ -158,18 +154,16 @@ absl::Status ValidateValue(const KeySpec& spec, const nlohmann::json& value) {
       absl::StatusOr<server::AccessToken> t =
           server::ParseTokenEntry(item.get_ref<const std::string&>());
       if (!t.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("entry %d: %s", i, t.status().message()));
+        return absl::InvalidArgumentError(absl::StrFormat("entry %d: %s", i, t.status().message()));
       }
     }
     return absl::OkStatus();
   }
   if (spec.type == ValueType::kDuration) {
-    bool may_be_zero = k == key::kRetainCompleted ||
-                       k == key::kRetainCancelled || k == key::kRetainDead;
+    bool may_be_zero =
+        k == key::kRetainCompleted || k == key::kRetainCancelled || k == key::kRetainDead;
     if (!may_be_zero && value.get<int64_t>() <= 0) {
-      return absl::InvalidArgumentError(
-          "expected a positive duration such as 500ms, 30s or 5m");
+      return absl::InvalidArgumentError("expected a positive duration such as 500ms, 30s or 5m");
     }
   }
   return absl::OkStatus();
@@ -180,9 +174,9 @@ absl::Status ResolveConnections(Config& config) {
   if (config.IsSet(key::kDbUrl)) {
     config.db_url_key_ = std::string(key::kDbUrl);
     if (config.IsSet(key::kPostgresUrl)) {
-      config.notes_.push_back(absl::StrFormat(
-          "postgresUrl (%s) is ignored: dbUrl (%s) is set and wins",
-          Origin(config, key::kPostgresUrl), Origin(config, key::kDbUrl)));
+      config.notes_.push_back(
+          absl::StrFormat("postgresUrl (%s) is ignored: dbUrl (%s) is set and wins",
+                          Origin(config, key::kPostgresUrl), Origin(config, key::kDbUrl)));
     }
   } else if (config.IsSet(key::kPostgresUrl)) {
     config.db_url_key_ = std::string(key::kPostgresUrl);
@@ -198,18 +192,18 @@ absl::Status ResolveConnections(Config& config) {
     config.cache_url_key_ = std::string(key::kCacheUrl);
     for (std::string_view k : {key::kRedisUrl, key::kMemcachedUrl}) {
       if (!config.IsSet(k)) continue;
-      config.notes_.push_back(absl::StrFormat(
-          "%s (%s) is ignored: cacheUrl (%s) is set and wins", k,
-          Origin(config, k), Origin(config, key::kCacheUrl)));
+      config.notes_.push_back(absl::StrFormat("%s (%s) is ignored: cacheUrl (%s) is set and wins",
+                                              k, Origin(config, k),
+                                              Origin(config, key::kCacheUrl)));
     }
   } else if (redis) {
     // The original README's config.json sets both: Redis coordinates.
     config.cache_url_key_ = std::string(key::kRedisUrl);
     if (memcached) {
-      config.notes_.push_back(absl::StrFormat(
-          "memcachedUrl (%s) is ignored: redisUrl (%s) is set and wins; "
-          "choose Memcached with cacheUrl or --cache-url",
-          Origin(config, key::kMemcachedUrl), Origin(config, key::kRedisUrl)));
+      config.notes_.push_back(
+          absl::StrFormat("memcachedUrl (%s) is ignored: redisUrl (%s) is set and wins; "
+                          "choose Memcached with cacheUrl or --cache-url",
+                          Origin(config, key::kMemcachedUrl), Origin(config, key::kRedisUrl)));
     }
   } else if (memcached) {
     config.cache_url_key_ = std::string(key::kMemcachedUrl);
@@ -234,24 +228,22 @@ absl::Status ValidateRelations(const Config& config) {
         absl::StrFormat("invalid %s (%s): %s", what, Origin(config, what), message));
   }
   if (absl::Status s = ValidateTls(config); !s.ok()) return s;
-  if (config.GetDuration(key::kHeartbeatInterval) >=
-      config.GetDuration(key::kLeaseDuration)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "heartbeatInterval (%s, %s) must be shorter than leaseDuration (%s, "
-        "%s), or leases expire between heartbeats",
-        absl::FormatDuration(config.GetDuration(key::kHeartbeatInterval)),
-        Origin(config, key::kHeartbeatInterval),
-        absl::FormatDuration(config.GetDuration(key::kLeaseDuration)),
-        Origin(config, key::kLeaseDuration)));
+  if (config.GetDuration(key::kHeartbeatInterval) >= config.GetDuration(key::kLeaseDuration)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("heartbeatInterval (%s, %s) must be shorter than leaseDuration (%s, "
+                        "%s), or leases expire between heartbeats",
+                        absl::FormatDuration(config.GetDuration(key::kHeartbeatInterval)),
+                        Origin(config, key::kHeartbeatInterval),
+                        absl::FormatDuration(config.GetDuration(key::kLeaseDuration)),
+                        Origin(config, key::kLeaseDuration)));
   }
-  if (config.GetDuration(key::kBackoffBase) >
-      config.GetDuration(key::kBackoffCap)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "backoffBase (%s, %s) must not exceed backoffCap (%s, %s)",
-        absl::FormatDuration(config.GetDuration(key::kBackoffBase)),
-        Origin(config, key::kBackoffBase),
-        absl::FormatDuration(config.GetDuration(key::kBackoffCap)),
-        Origin(config, key::kBackoffCap)));
+  if (config.GetDuration(key::kBackoffBase) > config.GetDuration(key::kBackoffCap)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("backoffBase (%s, %s) must not exceed backoffCap (%s, %s)",
+                        absl::FormatDuration(config.GetDuration(key::kBackoffBase)),
+                        Origin(config, key::kBackoffBase),
+                        absl::FormatDuration(config.GetDuration(key::kBackoffCap)),
+                        Origin(config, key::kBackoffCap)));
   }
   return absl::OkStatus();
 }

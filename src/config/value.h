@@ -22,10 +22,8 @@
 
 namespace popqueue::config {
 
-absl::StatusOr<nlohmann::json> ParseText(const KeySpec& spec,
-                                         std::string_view text);
-absl::StatusOr<nlohmann::json> ParseJson(const KeySpec& spec,
-                                         const nlohmann::json& value);
+absl::StatusOr<nlohmann::json> ParseText(const KeySpec& spec, std::string_view text);
+absl::StatusOr<nlohmann::json> ParseJson(const KeySpec& spec, const nlohmann::json& value);
 
 // What a valid value looks like, e.g. "an integer from 0 to 65535".
 std::string Expectation(const KeySpec& spec);

@@ -45,8 +45,8 @@ struct Lock {
 };
 
 struct LockAcquireParams {
-  std::string name;   // e.g. "leader:maintenance"
-  std::string owner;  // the candidate (worker id)
+  std::string name;    // e.g. "leader:maintenance"
+  std::string owner;   // the candidate (worker id)
   absl::Duration ttl;  // the lock expires unless extended
 };
 struct LockExtendParams {
@@ -55,8 +55,8 @@ struct LockExtendParams {
 };
 
 struct RateLimitTakeParams {
-  std::string key;      // e.g. "job:send_email" or "queue:mail"
-  int64_t limit = 0;    // at most `limit` takes ...
+  std::string key;        // e.g. "job:send_email" or "queue:mail"
+  int64_t limit = 0;      // at most `limit` takes ...
   absl::Duration period;  // ... per `period`, across all processes
   int64_t cost = 1;
 };
@@ -90,15 +90,13 @@ class Coordinator {
 
   // Takes the lock when free or expired; nullopt when someone else holds it.
   // The holder calling again gets its lock back (same token) with a new ttl.
-  virtual absl::StatusOr<std::optional<Lock>> LockAcquire(
-      const LockAcquireParams& params) = 0;
+  virtual absl::StatusOr<std::optional<Lock>> LockAcquire(const LockAcquireParams& params) = 0;
   // False when `lock` is no longer held by its owner with its token.
   virtual absl::StatusOr<bool> LockExtend(const LockExtendParams& params) = 0;
   // Releases only if still held with this token; otherwise a no-op.
   virtual absl::Status LockRelease(const Lock& lock) = 0;
 
-  virtual absl::StatusOr<RateLimitDecision> RateLimitTake(
-      const RateLimitTakeParams& params) = 0;
+  virtual absl::StatusOr<RateLimitDecision> RateLimitTake(const RateLimitTakeParams& params) = 0;
 
   // The worker registry. Heartbeat of an unknown (or expired) worker:
   // kNotFound, so a deregistered worker is not revived by a late heartbeat.
@@ -117,8 +115,7 @@ class Coordinator {
   // queue "" means wake-ups may have been lost (e.g. after a reconnect):
   // look at every queue. Once WakeUnsubscribe returns, the callback is not
   // running and is never called again; it must not (un)subscribe itself.
-  virtual absl::StatusOr<int> WakeSubscribe(
-      std::function<void(const std::string& queue)> on_wake) {
+  virtual absl::StatusOr<int> WakeSubscribe(std::function<void(const std::string& queue)> on_wake) {
     return absl::UnimplementedError("this coordinator has no wake-ups");
   }
   virtual void WakeUnsubscribe(int handle) {}
@@ -136,8 +133,8 @@ class Coordinator {
 //
 // Implemented in src/coord/registry.cc, compiled into the popqueue library
 // (one line per compiled-in backend).
-absl::StatusOr<std::shared_ptr<Coordinator>> OpenCoordinator(
-    const std::string& cache_url, const std::string& ns = "");
+absl::StatusOr<std::shared_ptr<Coordinator>> OpenCoordinator(const std::string& cache_url,
+                                                             const std::string& ns = "");
 
 // Comma-separated schemes of the compiled-in backends, for messages.
 std::string SupportedCoordinatorSchemes();

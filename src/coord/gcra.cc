@@ -25,12 +25,10 @@ absl::Status ValidateRateLimit(const RateLimitTakeParams& p) {
   return absl::OkStatus();
 }
 
-GcraStep GcraTake(std::optional<absl::Time> tat, absl::Time now,
-                  const RateLimitTakeParams& p) {
+GcraStep GcraTake(std::optional<absl::Time> tat, absl::Time now, const RateLimitTakeParams& p) {
   const absl::Duration interval = p.period / p.limit;
   if (tat.has_value() && *tat > now) {
-    return GcraStep{.decision = {.allowed = false, .retry_after = *tat - now},
-                    .new_tat = *tat};
+    return GcraStep{.decision = {.allowed = false, .retry_after = *tat - now}, .new_tat = *tat};
   }
   // A caller back less than one interval after its TAT (sleep overshoot,
   // round trips) keeps its slot: counting from `now` instead would lose that

@@ -41,8 +41,7 @@ struct GcraStep {
 };
 
 // One take against the stored TAT (nullopt: no state, the bucket is idle).
-GcraStep GcraTake(std::optional<absl::Time> tat, absl::Time now,
-                  const RateLimitTakeParams& params);
+GcraStep GcraTake(std::optional<absl::Time> tat, absl::Time now, const RateLimitTakeParams& params);
 
 // How long state must outlive `tat` to be meaningful: after TAT passed the
 // bucket is idle and the key may expire.

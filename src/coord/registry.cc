@@ -19,8 +19,8 @@
 namespace popqueue::coord {
 namespace {
 
-using Opener = std::function<absl::StatusOr<std::shared_ptr<Coordinator>>(
-    const std::string& url, const std::string& ns)>;
+using Opener = std::function<absl::StatusOr<std::shared_ptr<Coordinator>>(const std::string& url,
+                                                                          const std::string& ns)>;
 
 struct Backend {
   const char* scheme;
@@ -38,13 +38,12 @@ Opener OpenerOf() {
 }
 
 const std::vector<Backend>& Backends() {
-  static const auto* backends = new std::vector<Backend>{
+  static const auto* backends = new std::vector<Backend> {
 #if POPQUEUE_WITH_REDIS
-      {"redis", OpenerOf<RedisCoordinator>()},
-      {"redis+cluster", OpenerOf<RedisCoordinator>()},
+    {"redis", OpenerOf<RedisCoordinator>()}, {"redis+cluster", OpenerOf<RedisCoordinator>()},
 #endif
 #if POPQUEUE_WITH_MEMCACHED
-      {"memcached", OpenerOf<MemcachedCoordinator>()},
+        {"memcached", OpenerOf<MemcachedCoordinator>()},
 #endif
   };
   return *backends;
@@ -63,10 +62,10 @@ absl::StatusOr<std::shared_ptr<Coordinator>> OpenCoordinator(const std::string& 
   if (cache_url.empty()) return std::make_shared<LocalCoordinator>();
   size_t sep = cache_url.find("://");
   if (sep == std::string::npos || sep == 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "cache URL: expected scheme://..., e.g. redis://localhost:6379 or "
-        "memcached://localhost:11211 (supported: %s), or \"\" for none",
-        SupportedCoordinatorSchemes()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("cache URL: expected scheme://..., e.g. redis://localhost:6379 or "
+                        "memcached://localhost:11211 (supported: %s), or \"\" for none",
+                        SupportedCoordinatorSchemes()));
   }
   std::string scheme = cache_url.substr(0, sep);
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

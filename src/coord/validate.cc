@@ -30,8 +30,7 @@ absl::Status ValidateLock(const Lock& lock) {
   if (absl::Status s = CheckName("lock owner", lock.owner); !s.ok()) return s;
   if (lock.token < 1) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "lock \"%s\": token must be a token LockAcquire returned, got %d", lock.name,
-        lock.token));
+        "lock \"%s\": token must be a token LockAcquire returned, got %d", lock.name, lock.token));
   }
   return absl::OkStatus();
 }

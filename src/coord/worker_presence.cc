@@ -17,7 +17,9 @@ WorkerPresence::WorkerPresence(std::shared_ptr<Coordinator> coordinator, WorkerI
 
 WorkerPresence::~WorkerPresence() { Stop(); }
 
-void WorkerPresence::Start() { thread_ = StartThread([this] { Loop(); }); }
+void WorkerPresence::Start() {
+  thread_ = StartThread([this] { Loop(); });
+}
 
 void WorkerPresence::Stop() {
   {
@@ -35,8 +37,8 @@ void WorkerPresence::Loop() {
       if (mu_.AwaitWithTimeout(absl::Condition(&stop), interval_)) return;
     }
     const int running = running_ ? running_() : 0;
-    absl::Status s = coordinator_->WorkerHeartbeat(
-        {.worker_id = worker_.id, .running = running, .ttl = ttl_});
+    absl::Status s =
+        coordinator_->WorkerHeartbeat({.worker_id = worker_.id, .running = running, .ttl = ttl_});
     if (absl::IsNotFound(s)) {
       WorkerInfo w = worker_;
       w.running = running;

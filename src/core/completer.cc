@@ -9,9 +9,9 @@
 
 namespace popqueue::core {
 
-Completer::Completer(std::shared_ptr<store::Store> store, Clock* clock,
-                     InFlight* in_flight, absl::Duration flush_interval,
-                     int max_batch, std::function<void(const JobEvent&)> emit)
+Completer::Completer(std::shared_ptr<store::Store> store, Clock* clock, InFlight* in_flight,
+                     absl::Duration flush_interval, int max_batch,
+                     std::function<void(const JobEvent&)> emit)
     : store_(std::move(store)),
       clock_(clock),
       in_flight_(in_flight),
@@ -23,7 +23,9 @@ Completer::~Completer() {
   if (thread_.joinable()) Stop(absl::ZeroDuration());
 }
 
-void Completer::Start() { thread_ = StartThread([this] { Loop(); }); }
+void Completer::Start() {
+  thread_ = StartThread([this] { Loop(); });
+}
 
 void Completer::Add(Outcome outcome) {
   MutexLock lock(&mu_);
@@ -95,8 +97,8 @@ bool Completer::Flush(std::vector<Outcome>& batch) {
   for (const Outcome& o : batch) {
     const Job& job = o.exec->job;
     if (o.to == JobState::kCompleted) {
-      complete.items.push_back(store::JobCompleteItem{
-          .id = job.id, .lease_token = job.lease_token, .result = o.result});
+      complete.items.push_back(
+          store::JobCompleteItem{.id = job.id, .lease_token = job.lease_token, .result = o.result});
     } else {
       fail.items.push_back(store::JobFailItem{.id = job.id,
                                               .lease_token = job.lease_token,
@@ -121,12 +123,10 @@ bool Completer::Flush(std::vector<Outcome>& batch) {
       bool ok = stored.count(o.exec->job.id) > 0;
       in_flight_->Remove(o.exec->job.id);
       if (!ok) {
-        Logf(LogLevel::kWarn, "job %d: lease lost before completion was stored",
-             o.exec->job.id);
+        Logf(LogLevel::kWarn, "job %d: lease lost before completion was stored", o.exec->job.id);
       } else if (emit_) {
-        emit_(JobEvent{.kind = JobEvent::Kind::kCompleted,
-                       .job = o.exec->job,
-                       .elapsed = o.elapsed});
+        emit_(
+            JobEvent{.kind = JobEvent::Kind::kCompleted, .job = o.exec->job, .elapsed = o.elapsed});
       }
       return true;
     });
@@ -143,8 +143,7 @@ bool Completer::Flush(std::vector<Outcome>& batch) {
   for (const Outcome& o : batch) {
     in_flight_->Remove(o.exec->job.id);
     if (stored.count(o.exec->job.id) == 0) {
-      Logf(LogLevel::kWarn, "job %d: lease lost before its outcome was stored",
-           o.exec->job.id);
+      Logf(LogLevel::kWarn, "job %d: lease lost before its outcome was stored", o.exec->job.id);
       continue;
     }
     if (!emit_) continue;

@@ -34,13 +34,13 @@ struct Outcome {
   std::string error;                   // for every state but completed
   std::optional<std::string> result;   // for completed
   absl::Duration elapsed;
-  bool released = false;               // a shutdown release (event kReleased)
+  bool released = false;  // a shutdown release (event kReleased)
 };
 
 class Completer {
  public:
-  Completer(std::shared_ptr<store::Store> store, Clock* clock,
-            InFlight* in_flight, absl::Duration flush_interval, int max_batch,
+  Completer(std::shared_ptr<store::Store> store, Clock* clock, InFlight* in_flight,
+            absl::Duration flush_interval, int max_batch,
             std::function<void(const JobEvent&)> emit);
   ~Completer();
 

@@ -50,12 +50,13 @@ class CompleterTest : public ::testing::Test {
     EXPECT_TRUE(store_->JobInsertMany(insert).ok());
     std::vector<Job> running;
     while (static_cast<int>(running.size()) < n) {
-      auto claimed = store_->JobClaim({.queues = {"default"},
-                                       .worker_id = "completer-test",
-                                       .limit = std::min(1000, n - static_cast<int>(running.size())),
-                                       .now = absl::Now(),
-                                       .lease = absl::Seconds(30),
-                                       .lease_token = token});
+      auto claimed =
+          store_->JobClaim({.queues = {"default"},
+                            .worker_id = "completer-test",
+                            .limit = std::min(1000, n - static_cast<int>(running.size())),
+                            .now = absl::Now(),
+                            .lease = absl::Seconds(30),
+                            .lease_token = token});
       EXPECT_TRUE(claimed.ok()) << claimed.status();
       if (!claimed.ok() || claimed->empty()) break;
       running.insert(running.end(), claimed->begin(), claimed->end());
@@ -127,8 +128,8 @@ TEST_F(CompleterTest, FailuresBecomeRetryableDeadOrCancelledWithTheirError) {
   for (int i = 0; i < 3; ++i) {
     auto exec = std::make_shared<Execution>(jobs[i]);
     in_flight_.Add(exec);
-    completer.Add(Outcome{.exec = exec, .to = to[i], .run_at = later,
-                          .error = "boom " + std::to_string(i)});
+    completer.Add(
+        Outcome{.exec = exec, .to = to[i], .run_at = later, .error = "boom " + std::to_string(i)});
   }
   completer.Stop(absl::Seconds(5));
   for (int i = 0; i < 3; ++i) {
@@ -139,9 +140,9 @@ TEST_F(CompleterTest, FailuresBecomeRetryableDeadOrCancelledWithTheirError) {
   }
   EXPECT_GE(absl::ToUnixMicros(Get(jobs[0].id).run_at), absl::ToUnixMicros(later) - 1000);
   MutexLock lock(&mu);
-  EXPECT_THAT(kinds, ::testing::UnorderedElementsAre(JobEvent::Kind::kRetrying,
-                                                      JobEvent::Kind::kDead,
-                                                      JobEvent::Kind::kCancelled));
+  EXPECT_THAT(kinds,
+              ::testing::UnorderedElementsAre(JobEvent::Kind::kRetrying, JobEvent::Kind::kDead,
+                                              JobEvent::Kind::kCancelled));
 }
 
 TEST_F(CompleterTest, AnOutcomeWhoseLeaseWasLostIsNotStored) {

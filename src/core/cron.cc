@@ -19,8 +19,8 @@ struct FieldSpec {
   const char* const* names;  // names for min.., or nullptr
 };
 
-const char* const kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                   "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", nullptr};
+const char* const kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",  "JUL",
+                                   "AUG", "SEP", "OCT", "NOV", "DEC", nullptr};
 const char* const kDayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", nullptr};
 
 const FieldSpec kSeconds{"second", 0, 59, nullptr};
@@ -66,8 +66,8 @@ template <size_t N>
 absl::Status ParseField(const std::string& text, const FieldSpec& spec, int index,
                         std::bitset<N>& bits, bool& any) {
   auto bad = [&](const std::string& why) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "cron field %d (%s) \"%s\": %s", index, spec.name, text, why));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("cron field %d (%s) \"%s\": %s", index, spec.name, text, why));
   };
   any = text == "*" || text == "?";
   for (const std::string& part : SplitOn(text, ',', false)) {
@@ -158,7 +158,8 @@ absl::StatusOr<CronSchedule> CronSchedule::Parse(std::string_view expression,
   int base = fields.size() == 6 ? 1 : 0;
   if (auto s = ParseField(fields[base], kMinutes, base + 1, c.minutes_, any); !s.ok()) return s;
   if (auto s = ParseField(fields[base + 1], kHours, base + 2, c.hours_, any); !s.ok()) return s;
-  if (auto s = ParseField(fields[base + 2], kDays, base + 3, c.days_, c.days_any_); !s.ok()) return s;
+  if (auto s = ParseField(fields[base + 2], kDays, base + 3, c.days_, c.days_any_); !s.ok())
+    return s;
   if (auto s = ParseField(fields[base + 3], kMonths, base + 4, c.months_, any); !s.ok()) return s;
   std::bitset<8> wd;
   if (auto s = ParseField(fields[base + 4], kWeekdays, base + 5, wd, c.weekdays_any_); !s.ok()) {
@@ -187,9 +188,9 @@ absl::StatusOr<absl::Time> CronSchedule::Next(absl::Time after) const {
     bool dom = days_[static_cast<unsigned>(ymd.day())];
     bool dow = weekdays_[date::weekday{day}.c_encoding()];
     bool day_ok = days_any_ && weekdays_any_ ? true
-                  : days_any_               ? dow
-                  : weekdays_any_           ? dom
-                                            : (dom || dow);
+                  : days_any_                ? dow
+                  : weekdays_any_            ? dom
+                                             : (dom || dow);
     if (!day_ok) {
       t = LocalSeconds{day + date::days{1}};
       continue;
@@ -222,8 +223,7 @@ absl::StatusOr<absl::Time> CronSchedule::Next(absl::Time after) const {
     }
     return absl::FromUnixSeconds(sys.time_since_epoch().count());
   }
-  return absl::NotFoundError(
-      absl::StrFormat("cron expression \"%s\" never fires", expression_));
+  return absl::NotFoundError(absl::StrFormat("cron expression \"%s\" never fires", expression_));
 }
 
 }  // namespace popqueue::core

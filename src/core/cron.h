@@ -49,8 +49,8 @@ class CronSchedule {
   const date::time_zone* zone_ = nullptr;
   std::bitset<60> seconds_, minutes_;
   std::bitset<24> hours_;
-  std::bitset<32> days_;    // 1..31
-  std::bitset<13> months_;  // 1..12
+  std::bitset<32> days_;     // 1..31
+  std::bitset<13> months_;   // 1..12
   std::bitset<7> weekdays_;  // 0 = Sunday
   bool days_any_ = true, weekdays_any_ = true;
 };

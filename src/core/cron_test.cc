@@ -15,7 +15,9 @@ absl::Time Utc(const char* s) {
   return t;
 }
 
-std::string Fmt(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", t, absl::UTCTimeZone()); }
+std::string Fmt(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", t, absl::UTCTimeZone());
+}
 
 std::string NextOf(const char* expr, const char* after, const char* tz = "UTC") {
   auto c = CronSchedule::Parse(expr, tz);
@@ -58,8 +60,10 @@ TEST(Cron, DayOfMonthOrDayOfWeekWhenBothRestricted) {
 
 TEST(Cron, TimeZones) {
   // 09:00 in Paris is 08:00 UTC in winter.
-  EXPECT_EQ(NextOf("0 9 * * *", "2026-01-10T12:00:00Z", "Europe/Paris"), "2026-01-11T08:00:00+00:00");
-  EXPECT_EQ(NextOf("0 9 * * *", "2026-07-10T12:00:00Z", "Europe/Paris"), "2026-07-11T07:00:00+00:00");
+  EXPECT_EQ(NextOf("0 9 * * *", "2026-01-10T12:00:00Z", "Europe/Paris"),
+            "2026-01-11T08:00:00+00:00");
+  EXPECT_EQ(NextOf("0 9 * * *", "2026-07-10T12:00:00Z", "Europe/Paris"),
+            "2026-07-11T07:00:00+00:00");
 }
 
 TEST(Cron, SpringForwardGapFiresAtTheEndOfTheGap) {
@@ -75,7 +79,7 @@ TEST(Cron, FallBackRepeatedTimeFiresOnce) {
   auto c = CronSchedule::Parse("30 1 * * *", "America/New_York");
   ASSERT_TRUE(c.ok());
   absl::Time first = *c->Next(Utc("2026-11-01T04:00:00Z"));
-  EXPECT_EQ(Fmt(first), "2026-11-01T05:30:00+00:00");  // 01:30 EDT
+  EXPECT_EQ(Fmt(first), "2026-11-01T05:30:00+00:00");            // 01:30 EDT
   EXPECT_EQ(Fmt(*c->Next(first)), "2026-11-02T06:30:00+00:00");  // next day, EST
 }
 
@@ -89,7 +93,8 @@ TEST(Cron, ErrorsPointAtTheField) {
   EXPECT_THAT(CronSchedule::Parse("*/0 * * * *").status().message(), HasSubstr("step"));
   EXPECT_THAT(CronSchedule::Parse("5-1 * * * *").status().message(), HasSubstr("after its end"));
   EXPECT_THAT(CronSchedule::Parse("* * * *").status().message(), HasSubstr("has 4 fields"));
-  EXPECT_THAT(CronSchedule::Parse("@sometimes").status().message(), HasSubstr("unknown cron macro"));
+  EXPECT_THAT(CronSchedule::Parse("@sometimes").status().message(),
+              HasSubstr("unknown cron macro"));
   EXPECT_THAT(CronSchedule::Parse("1,,2 * * * *").status().message(), HasSubstr("empty list item"));
   EXPECT_THAT(CronSchedule::Parse("* * * * *", "Mars/Olympus").status().message(),
               HasSubstr("unknown time zone"));

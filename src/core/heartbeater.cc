@@ -9,11 +9,10 @@
 
 namespace popqueue::core {
 
-Heartbeater::Heartbeater(
-    std::shared_ptr<store::Store> store, Clock* clock, InFlight* in_flight,
-    const WorkerOptions& options, std::string worker_id,
-    std::function<void(const std::shared_ptr<Execution>&)> on_overdue,
-    bool store_registry)
+Heartbeater::Heartbeater(std::shared_ptr<store::Store> store, Clock* clock, InFlight* in_flight,
+                         const WorkerOptions& options, std::string worker_id,
+                         std::function<void(const std::shared_ptr<Execution>&)> on_overdue,
+                         bool store_registry)
     : store_(std::move(store)),
       clock_(clock),
       in_flight_(in_flight),
@@ -27,7 +26,9 @@ Heartbeater::Heartbeater(
 
 Heartbeater::~Heartbeater() { Stop(); }
 
-void Heartbeater::Start() { thread_ = StartThread([this] { Loop(); }); }
+void Heartbeater::Start() {
+  thread_ = StartThread([this] { Loop(); });
+}
 
 void Heartbeater::Wake() {
   MutexLock lock(&mu_);
@@ -49,14 +50,11 @@ void Heartbeater::Loop() {
     // Deadlines are in the injected clock's time; wait in real time, at most
     // 100 ms so an injected clock that jumps is noticed promptly.
     absl::Duration until_deadline = earliest - clock_->Now();
-    absl::Duration wait = std::clamp(
-        std::min(next_beat - absl::Now(), until_deadline), absl::ZeroDuration(),
-        absl::Milliseconds(100));
+    absl::Duration wait = std::clamp(std::min(next_beat - absl::Now(), until_deadline),
+                                     absl::ZeroDuration(), absl::Milliseconds(100));
     {
       MutexLock lock(&mu_);
-      auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || woken_;
-      };
+      auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || woken_; };
       mu_.AwaitWithTimeout(absl::Condition(&cond), wait);
       if (stopping_) return;
       woken_ = false;
@@ -118,8 +116,7 @@ void Heartbeater::Beat() {
            static_cast<int>(params.items.size()), std::string(result.status().message()));
     } else {
       std::set<JobId> extended(result->extended.begin(), result->extended.end());
-      std::set<JobId> cancel(result->cancel_requested.begin(),
-                             result->cancel_requested.end());
+      std::set<JobId> cancel(result->cancel_requested.begin(), result->cancel_requested.end());
       for (const auto& e : execs) {
         if (cancel.count(e->job.id)) {
           e->RequestStop(StopReason::kCancelRequested, now, stop_grace_);
@@ -141,9 +138,7 @@ void Heartbeater::Beat() {
   }
   if (!store_registry_) return;
   if (absl::Status s = store_->WorkerHeartbeat(store::WorkerHeartbeatParams{
-          .worker_id = worker_id_,
-          .running = static_cast<int>(execs.size()),
-          .now = now});
+          .worker_id = worker_id_, .running = static_cast<int>(execs.size()), .now = now});
       !s.ok()) {
     Logf(LogLevel::kDebug, "worker heartbeat failed: %s", std::string(s.message()));
   }

@@ -34,9 +34,8 @@ class Heartbeater {
   // `on_overdue(exec)` reports a handler past its hard limit (called once
   // per attempt). `store_registry`: also heartbeat the store's worker
   // registry (false when a shared coordinator keeps it).
-  Heartbeater(std::shared_ptr<store::Store> store, Clock* clock,
-              InFlight* in_flight, const WorkerOptions& options,
-              std::string worker_id,
+  Heartbeater(std::shared_ptr<store::Store> store, Clock* clock, InFlight* in_flight,
+              const WorkerOptions& options, std::string worker_id,
               std::function<void(const std::shared_ptr<Execution>&)> on_overdue,
               bool store_registry = true);
   ~Heartbeater();

@@ -20,7 +20,9 @@ Maintenance::Maintenance(std::shared_ptr<store::Store> store, Clock* clock,
 
 Maintenance::~Maintenance() { Stop(); }
 
-void Maintenance::Start() { thread_ = StartThread([this] { Loop(); }); }
+void Maintenance::Start() {
+  thread_ = StartThread([this] { Loop(); });
+}
 
 bool Maintenance::is_leader() const {
   MutexLock lock(&mu_);
@@ -51,8 +53,8 @@ void Maintenance::Resign() {
     s = coordinator_->LockRelease(*lock_);
     lock_.reset();
   } else {
-    s = store_->LeaderResign(store::LeaderResignParams{
-        .name = kMaintenanceLeadership, .leader_id = worker_id_});
+    s = store_->LeaderResign(
+        store::LeaderResignParams{.name = kMaintenanceLeadership, .leader_id = worker_id_});
   }
   if (!s.ok()) {
     Logf(LogLevel::kWarn, "resigning leadership failed: %s", std::string(s.message()));
@@ -76,8 +78,7 @@ bool Maintenance::ElectWithLock() {
   auto acquired = coordinator_->LockAcquire(
       {.name = kMaintenanceLock, .owner = worker_id_, .ttl = options_.leader_ttl});
   if (!acquired.ok()) {
-    Logf(LogLevel::kWarn, "leader election failed: %s",
-         std::string(acquired.status().message()));
+    Logf(LogLevel::kWarn, "leader election failed: %s", std::string(acquired.status().message()));
     call_failed_ = true;
     return false;
   }
@@ -87,14 +88,13 @@ bool Maintenance::ElectWithLock() {
 
 bool Maintenance::Elect(absl::Time now) {
   if (coordinator_) return ElectWithLock();
-  auto elected = store_->LeaderAttemptElect(store::LeaderAttemptElectParams{
-      .name = kMaintenanceLeadership,
-      .leader_id = worker_id_,
-      .now = now,
-      .ttl = options_.leader_ttl});
+  auto elected =
+      store_->LeaderAttemptElect(store::LeaderAttemptElectParams{.name = kMaintenanceLeadership,
+                                                                 .leader_id = worker_id_,
+                                                                 .now = now,
+                                                                 .ttl = options_.leader_ttl});
   if (!elected.ok()) {
-    Logf(LogLevel::kWarn, "leader election failed: %s",
-         std::string(elected.status().message()));
+    Logf(LogLevel::kWarn, "leader election failed: %s", std::string(elected.status().message()));
     call_failed_ = true;
     return false;
   }
@@ -111,8 +111,7 @@ absl::StatusOr<int> Maintenance::Rescue(store::Store& store, absl::Time now) {
   }
 }
 
-absl::StatusOr<int> Maintenance::Clean(store::Store& store,
-                                       const WorkerOptions& options,
+absl::StatusOr<int> Maintenance::Clean(store::Store& store, const WorkerOptions& options,
                                        absl::Time now) {
   const std::pair<JobState, absl::Duration> retention[] = {
       {JobState::kCompleted, options.retain_completed},
@@ -122,8 +121,8 @@ absl::StatusOr<int> Maintenance::Clean(store::Store& store,
   int total = 0;
   for (const auto& [state, keep] : retention) {
     if (keep <= absl::ZeroDuration()) continue;
-    auto n = store.JobDeleteFinishedBefore(store::JobDeleteFinishedBeforeParams{
-        .state = state, .before = now - keep, .limit = 10000});
+    auto n = store.JobDeleteFinishedBefore(
+        store::JobDeleteFinishedBeforeParams{.state = state, .before = now - keep, .limit = 10000});
     if (!n.ok()) return n.status();
     total += *n;
   }
@@ -155,10 +154,8 @@ void Maintenance::Loop() {
   auto stalled = [this](absl::Time since, const char* what) {
     absl::Duration took = clock_->Now() - since;
     if (took <= options_.heartbeat_interval) return false;
-    Logf(LogLevel::kWarn,
-         "rescuer: %s took %s (heartbeat interval %s): treated as an outage",
-         what, absl::FormatDuration(took),
-         absl::FormatDuration(options_.heartbeat_interval));
+    Logf(LogLevel::kWarn, "rescuer: %s took %s (heartbeat interval %s): treated as an outage", what,
+         absl::FormatDuration(took), absl::FormatDuration(options_.heartbeat_interval));
     return true;
   };
   while (true) {

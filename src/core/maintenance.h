@@ -38,9 +38,8 @@ inline constexpr char kMaintenanceLock[] = "leader:maintenance";
 class Maintenance {
  public:
   // `coordinator`: null or local -> the store elects the leader.
-  Maintenance(std::shared_ptr<store::Store> store, Clock* clock,
-              const WorkerOptions& options, std::string worker_id,
-              std::shared_ptr<coord::Coordinator> coordinator = nullptr);
+  Maintenance(std::shared_ptr<store::Store> store, Clock* clock, const WorkerOptions& options,
+              std::string worker_id, std::shared_ptr<coord::Coordinator> coordinator = nullptr);
   ~Maintenance();
 
   void Start();

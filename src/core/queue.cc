@@ -18,8 +18,8 @@ std::string_view JobEventKindName(JobEvent::Kind kind) {
   return "unknown";
 }
 
-Queue::Queue(std::string db_url, std::string cache_url, std::string db_name,
-             std::string collection, int retries)
+Queue::Queue(std::string db_url, std::string cache_url, std::string db_name, std::string collection,
+             int retries)
     : Queue(QueueConfig{.db_url = std::move(db_url),
                         .cache_url = std::move(cache_url),
                         .db_name = std::move(db_name),
@@ -42,24 +42,20 @@ std::string Queue::worker_id() const { return impl_->worker_id(); }
 
 absl::Status Queue::Define(std::string name, Handler handler) {
   if (!handler) return impl_->Define(std::move(name), ContextHandler());
-  return impl_->Define(std::move(name),
-                       [h = std::move(handler)](JobContext& ctx) -> absl::Status {
-                         if (h(ctx.job())) return absl::OkStatus();
-                         return absl::UnknownError("handler returned false");
-                       });
+  return impl_->Define(std::move(name), [h = std::move(handler)](JobContext& ctx) -> absl::Status {
+    if (h(ctx.job())) return absl::OkStatus();
+    return absl::UnknownError("handler returned false");
+  });
 }
 
 absl::Status Queue::Define(std::string name, ContextHandler handler) {
   return impl_->Define(std::move(name), std::move(handler));
 }
 
-absl::Status Queue::OnEvent(EventListener listener) {
-  return impl_->OnEvent(std::move(listener));
-}
+absl::Status Queue::OnEvent(EventListener listener) { return impl_->OnEvent(std::move(listener)); }
 
 absl::StatusOr<EnqueueResult> Queue::Now(const Job& job, std::string_view name,
-                                         std::string_view identifier,
-                                         std::time_t score) {
+                                         std::string_view identifier, std::time_t score) {
   if (score < 0) {
     return absl::InvalidArgumentError(
         absl::StrFormat("score: must be a Unix time in seconds >= 0, got %d", score));
@@ -76,8 +72,8 @@ absl::StatusOr<EnqueueResult> Queue::Now(const Job& job, std::string_view name,
 absl::StatusOr<EnqueueResult> Queue::Enqueue(std::string_view name, std::string data,
                                              const EnqueueOptions& options) {
   std::vector<EnqueueRequest> one;
-  one.push_back(EnqueueRequest{.name = std::string(name), .data = std::move(data),
-                               .options = options});
+  one.push_back(
+      EnqueueRequest{.name = std::string(name), .data = std::move(data), .options = options});
   auto results = impl_->EnqueueMany(std::move(one));
   if (!results.ok()) return results.status();
   return results->front();
@@ -88,8 +84,8 @@ absl::StatusOr<std::vector<EnqueueResult>> Queue::EnqueueMany(
   return impl_->EnqueueMany(std::move(requests));
 }
 
-absl::Status Queue::Every(std::string_view name, std::string_view cron_expression,
-                          std::string data, EveryOptions options) {
+absl::Status Queue::Every(std::string_view name, std::string_view cron_expression, std::string data,
+                          EveryOptions options) {
   return impl_->Every(name, cron_expression, std::move(data), std::move(options));
 }
 
@@ -139,9 +135,7 @@ absl::StatusOr<std::vector<WorkerInfo>> Queue::ListWorkers() {
   return impl_->ListWorkers();
 }
 
-absl::StatusOr<Job> Queue::Requeue(JobId id) {
-  return impl_->Requeue(id);
-}
+absl::StatusOr<Job> Queue::Requeue(JobId id) { return impl_->Requeue(id); }
 
 absl::StatusOr<Job> Queue::Cancel(JobId id) { return impl_->Cancel(id); }
 

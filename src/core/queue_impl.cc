@@ -36,8 +36,8 @@ std::string DefaultWorkerId() {
 absl::Status ValidateQueueName(const std::string& q) {
   bool ok = !q.empty() && q.size() <= kMaxQueueBytes;
   for (char c : q) {
-    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-                c == '-' || c == '.' || c == ':');
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+                c == ':');
   }
   if (ok) return absl::OkStatus();
   return FieldError("queue", absl::StrFormat("\"%s\" is not a valid queue name: expected 1-%d "
@@ -47,8 +47,7 @@ absl::Status ValidateQueueName(const std::string& q) {
 
 absl::Status ValidateConfig(const QueueConfig& c) {
   if (c.retries < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("retries must be >= 0, got %d", c.retries));
+    return absl::InvalidArgumentError(absl::StrFormat("retries must be >= 0, got %d", c.retries));
   }
   if (c.retries >= kMaxAttemptsLimit) {
     return absl::InvalidArgumentError(
@@ -73,8 +72,7 @@ absl::Status ValidateConfig(const QueueConfig& c) {
   }
   if (w.poll_interval <= absl::ZeroDuration() || w.heartbeat_interval <= absl::ZeroDuration() ||
       w.rescue_interval <= absl::ZeroDuration() || w.default_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "worker intervals and default_timeout must be positive");
+    return absl::InvalidArgumentError("worker intervals and default_timeout must be positive");
   }
   if (w.leader_ttl <= w.rescue_interval) {
     return absl::InvalidArgumentError(
@@ -87,13 +85,11 @@ absl::Status ValidateConfig(const QueueConfig& c) {
 }  // namespace
 
 Queue::Impl::Impl(QueueConfig config)
-    : config_(std::move(config)),
-      clock_(config_.clock ? config_.clock : Clock::Real()) {
+    : config_(std::move(config)), clock_(config_.clock ? config_.clock : Clock::Real()) {
   status_ = ValidateConfig(config_);
   if (status_.ok()) {
-    auto store = store::OpenStore(store::StoreConfig{.url = config_.db_url,
-                                                     .db_name = config_.db_name,
-                                                     .collection = config_.collection});
+    auto store = store::OpenStore(store::StoreConfig{
+        .url = config_.db_url, .db_name = config_.db_name, .collection = config_.collection});
     if (store.ok()) {
       store_ = std::move(*store);
     } else {
@@ -101,8 +97,7 @@ Queue::Impl::Impl(QueueConfig config)
     }
   }
   OpenCoordinator();
-  worker_id_ = config_.worker.worker_id.empty() ? DefaultWorkerId()
-                                                : config_.worker.worker_id;
+  worker_id_ = config_.worker.worker_id.empty() ? DefaultWorkerId() : config_.worker.worker_id;
 }
 
 Queue::Impl::~Impl() { Stop(); }
@@ -127,8 +122,7 @@ absl::Status Queue::Impl::Define(std::string name, ContextHandler handler) {
         absl::StrFormat("job name must be 1-%d bytes", kMaxNameBytes));
   }
   if (!handler) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("handler for \"%s\" is empty", name));
+    return absl::InvalidArgumentError(absl::StrFormat("handler for \"%s\" is empty", name));
   }
   MutexLock lock(&mu_);
   if (runtime_) {
@@ -152,16 +146,15 @@ absl::Status Queue::Impl::OnEvent(EventListener listener) {
 }
 
 absl::Status Queue::Impl::Every(std::string_view name, std::string_view expression,
-                               std::string data, EveryOptions options) {
+                                std::string data, EveryOptions options) {
   if (!status_.ok()) return status_;
   auto schedule = core::CronSchedule::Parse(expression, options.time_zone);
   if (!schedule.ok()) return schedule.status();
   if (options.catch_up_window <= absl::ZeroDuration()) {
     return FieldError("catch_up_window", "must be positive");
   }
-  std::string id = options.schedule_id.empty()
-                       ? absl::StrFormat("%s %s", name, expression)
-                       : options.schedule_id;
+  std::string id = options.schedule_id.empty() ? absl::StrFormat("%s %s", name, expression)
+                                               : options.schedule_id;
   // Check the job options now rather than at the first fire.
   EnqueueRequest probe{.name = std::string(name), .data = data, .options = options.job};
   probe.options.run_at.reset();
@@ -182,8 +175,7 @@ absl::Status Queue::Impl::Every(std::string_view name, std::string_view expressi
   return absl::OkStatus();
 }
 
-absl::StatusOr<store::NewJob> Queue::Impl::Validate(const EnqueueRequest& r,
-                                                     absl::Time now) {
+absl::StatusOr<store::NewJob> Queue::Impl::Validate(const EnqueueRequest& r, absl::Time now) {
   const EnqueueOptions& o = r.options;
   if (r.name.empty() || r.name.size() > kMaxNameBytes) {
     return FieldError("name", absl::StrFormat("job name must be 1-%d bytes", kMaxNameBytes));
@@ -345,12 +337,11 @@ absl::Status Queue::Impl::StartMaintenance() {
   MutexLock lock(&mu_);
   if (runtime_ && !runtime_->stopped()) return absl::OkStatus();  // its own does it
   if (maintenance_) return absl::FailedPreconditionError("maintenance already running");
-  maintenance_ = std::make_unique<core::Maintenance>(store_, clock_, config_.worker, worker_id_,
-                                                     coordinator_);
+  maintenance_ =
+      std::make_unique<core::Maintenance>(store_, clock_, config_.worker, worker_id_, coordinator_);
   maintenance_->Start();
   StartSchedulerLocked();
-  Logf(LogLevel::kInfo, "%s: maintenance (leader election, rescuer, cleaner) started",
-       worker_id_);
+  Logf(LogLevel::kInfo, "%s: maintenance (leader election, rescuer, cleaner) started", worker_id_);
   return absl::OkStatus();
 }
 
@@ -399,7 +390,7 @@ void Queue::Impl::Stop() {
   if (remote) remote->StopWaiting();  // long-polling fetches return now
   if (scheduler) scheduler->Stop();
   if (maintenance) maintenance->Stop();  // resigns
-  if (presence) presence->Stop();  // before deregistering: no late beat
+  if (presence) presence->Stop();        // before deregistering: no late beat
   if (!runtime) return;
   runtime->Stop();
   if (registered) {
@@ -417,13 +408,13 @@ bool Queue::Impl::running() {
 WorkerInfo Queue::Impl::Self() const {
   // The registry's server sees this host by the address of the route to it
   // (found at registration, so the one the connection itself takes).
-  WorkerInfo w{.id = worker_id_,
-               .host = LocalHostname(),
-               .address = RegistryAddress(shared_coordinator() ? config_.cache_url
-                                                               : config_.db_url),
-               .pid = getpid(),
-               .queues = config_.worker.queues,
-               .started_at = clock_->Now()};
+  WorkerInfo w{
+      .id = worker_id_,
+      .host = LocalHostname(),
+      .address = RegistryAddress(shared_coordinator() ? config_.cache_url : config_.db_url),
+      .pid = getpid(),
+      .queues = config_.worker.queues,
+      .started_at = clock_->Now()};
   if (w.queues.empty()) w.queues.push_back(kDefaultQueue);
   return w;
 }
@@ -500,8 +491,8 @@ bool Queue::Impl::has_listeners() {
 std::shared_ptr<core::RemoteWorkers> Queue::Impl::remote_workers() {
   MutexLock lock(&mu_);
   if (!remote_workers_) {
-    remote_workers_ = std::make_shared<core::RemoteWorkers>(store_, coordinator_, clock_,
-                                                            config_.worker);
+    remote_workers_ =
+        std::make_shared<core::RemoteWorkers>(store_, coordinator_, clock_, config_.worker);
   }
   return remote_workers_;
 }

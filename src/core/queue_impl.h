@@ -43,10 +43,9 @@ class Queue::Impl {
 
   absl::Status Define(std::string name, ContextHandler handler);
   absl::Status OnEvent(EventListener listener);
-  absl::Status Every(std::string_view name, std::string_view expression,
-                     std::string data, EveryOptions options);
-  absl::StatusOr<std::vector<EnqueueResult>> EnqueueMany(
-      std::vector<EnqueueRequest> requests);
+  absl::Status Every(std::string_view name, std::string_view expression, std::string data,
+                     EveryOptions options);
+  absl::StatusOr<std::vector<EnqueueResult>> EnqueueMany(std::vector<EnqueueRequest> requests);
   absl::StatusOr<Job> Requeue(JobId id);
   // Tells idle workers of other processes that `queue` has available jobs,
   // through the coordinator, when the store's notifications cannot.
@@ -93,9 +92,7 @@ class Queue::Impl {
   absl::StatusOr<store::NewJob> Validate(const EnqueueRequest& r, absl::Time now);
   void OpenCoordinator();
   // True when the registry and leadership go through the coordinator.
-  bool shared_coordinator() const {
-    return coordinator_ && coordinator_->SharedAcrossProcesses();
-  }
+  bool shared_coordinator() const { return coordinator_ && coordinator_->SharedAcrossProcesses(); }
   WorkerInfo Self() const;
   // Starts the cron scheduler for schedules_, unless running already.
   void StartSchedulerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-
 #include "coord/local/local_coordinator.h"
 #include "gtest/gtest.h"
 #include "tests/support/fake_clock.h"

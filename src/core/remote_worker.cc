@@ -35,9 +35,9 @@ constexpr absl::Duration kMaxLease = absl::Hours(24);
 absl::StatusOr<absl::Duration> LeaseOrDefault(absl::Duration lease, const QueueConfig& config) {
   if (lease == absl::ZeroDuration()) return config.worker.lease;
   if (lease < absl::Seconds(1) || lease > kMaxLease) {
-    return FieldError("lease", absl::StrFormat("must be between 1s and %s, got %s",
-                                               absl::FormatDuration(kMaxLease),
-                                               absl::FormatDuration(lease)));
+    return FieldError(
+        "lease", absl::StrFormat("must be between 1s and %s, got %s",
+                                 absl::FormatDuration(kMaxLease), absl::FormatDuration(lease)));
   }
   return lease;
 }
@@ -107,18 +107,18 @@ absl::StatusOr<std::vector<Job>> RemoteWorkerApi::FetchJobs(const FetchJobsParam
   return jobs;
 }
 
-absl::StatusOr<std::vector<Job>> RemoteWorkerApi::ClaimOnce(
-    const FetchJobsParams& params, const std::vector<std::string>& queues,
-    absl::Duration lease) {
+absl::StatusOr<std::vector<Job>> RemoteWorkerApi::ClaimOnce(const FetchJobsParams& params,
+                                                            const std::vector<std::string>& queues,
+                                                            absl::Duration lease) {
   Queue::Impl& impl = *queue_.impl_;
   std::shared_ptr<core::RemoteWorkers> remote = impl.remote_workers();
   auto claim = [&](const std::vector<std::string>& from, int limit) {
     return impl.store()->JobClaim(store::JobClaimParams{.queues = from,
-                                                       .worker_id = params.worker_id,
-                                                       .limit = limit,
-                                                       .now = impl.Now(),
-                                                       .lease = lease,
-                                                       .lease_token = RandomToken()});
+                                                        .worker_id = params.worker_id,
+                                                        .limit = limit,
+                                                        .now = impl.Now(),
+                                                        .lease = lease,
+                                                        .lease_token = RandomToken()});
   };
   if (!remote->limited()) {
     auto jobs = claim(queues, params.limit);
@@ -235,8 +235,8 @@ absl::StatusOr<FailJobOutcome> RemoteWorkerApi::FailJob(JobId id, int64_t lease_
     return LeaseLost(*job, lease_token);
   }
   absl::Time now = impl.Now();
-  const core::FailureDecision d = core::DecideFailure(
-      impl.config().worker.retry, *job, job->cancel_requested, retry, now);
+  const core::FailureDecision d =
+      core::DecideFailure(impl.config().worker.retry, *job, job->cancel_requested, retry, now);
   FailJobOutcome outcome;
   outcome.state = d.to;
   if (d.to == JobState::kRetryable) outcome.next_run_at = d.run_at;

@@ -337,8 +337,8 @@ void RemoteWorkers::Beat(const std::string& worker, const std::vector<JobId>& ex
 
 std::optional<WorkerInfo> RemoteWorkers::Touch(const std::string& worker,
                                                const std::string& address,
-                                               const std::vector<std::string>& queues,
-                                               bool force, const WorkerInfo* info) {
+                                               const std::vector<std::string>& queues, bool force,
+                                               const WorkerInfo* info) {
   const absl::Time now = clock_->Now();
   MutexLock lock(&mu_);
   if (pruned_ + registry_interval_ < now) PruneLocked(now);

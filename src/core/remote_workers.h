@@ -77,9 +77,9 @@ class RemoteWorkers {
   // held for it whose name's turn came, then `claim(n)` for what the
   // concurrency and queue rate limits allow; claimed jobs over their name's
   // rate limit stay held here. The jobs returned are the worker's now.
-  absl::StatusOr<std::vector<Job>> ClaimLimited(const std::string& worker,
-                                                const std::string& queue, int want,
-                                                const ClaimFn& claim) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<Job>> ClaimLimited(const std::string& worker, const std::string& queue,
+                                                int want, const ClaimFn& claim)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Jobs claimed without limits are the worker's now.
   void Claimed(const std::string& worker, const std::vector<Job>& jobs) ABSL_LOCKS_EXCLUDED(mu_);
   // The job is finished or lost: no longer held. Returns its record as
@@ -135,7 +135,7 @@ class RemoteWorkers {
   };
   struct Worker {
     WorkerInfo info;
-    std::map<JobId, Held> held;  // handed out, not finished
+    std::map<JobId, Held> held;                 // handed out, not finished
     absl::Time written = absl::InfinitePast();  // the last registry write
     absl::Time seen = absl::InfinitePast();
     std::shared_ptr<Gate> gate;  // created by its first limited fetch

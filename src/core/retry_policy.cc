@@ -6,19 +6,18 @@
 
 namespace popqueue::core {
 
-absl::Duration RetryDelay(const RetryPolicy& policy, int attempt,
-                          absl::Duration base_override, double u) {
+absl::Duration RetryDelay(const RetryPolicy& policy, int attempt, absl::Duration base_override,
+                          double u) {
   if (u < 0) {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   }
-  absl::Duration base =
-      base_override > absl::ZeroDuration() ? base_override : policy.base;
+  absl::Duration base = base_override > absl::ZeroDuration() ? base_override : policy.base;
   int exponent = std::max(0, attempt - 1);
   // Compute in double seconds and clamp before converting, so large attempt
   // counts saturate at the cap instead of overflowing.
-  double seconds = absl::ToDoubleSeconds(base) *
-                   std::pow(std::max(1.0, policy.multiplier), exponent);
+  double seconds =
+      absl::ToDoubleSeconds(base) * std::pow(std::max(1.0, policy.multiplier), exponent);
   double cap = absl::ToDoubleSeconds(policy.cap);
   if (!std::isfinite(seconds) || seconds > cap) seconds = cap;
   double jitter = std::clamp(policy.jitter, 0.0, 1.0);
@@ -26,8 +25,8 @@ absl::Duration RetryDelay(const RetryPolicy& policy, int attempt,
   return absl::Seconds(std::max(0.0, seconds));
 }
 
-FailureDecision DecideFailure(const RetryPolicy& policy, const Job& job, bool cancelled,
-                              bool retry, absl::Time now, double u) {
+FailureDecision DecideFailure(const RetryPolicy& policy, const Job& job, bool cancelled, bool retry,
+                              absl::Time now, double u) {
   if (cancelled) return {.to = JobState::kCancelled, .run_at = now};
   if (!retry || job.attempt >= job.max_attempts) return {.to = JobState::kDead, .run_at = now};
   return {.to = JobState::kRetryable,

@@ -14,8 +14,7 @@ namespace popqueue::core {
 // `base_override` (> 0) replaces policy.base (a job's own backoff option).
 // `u` is injectable for tests; pass a negative value to draw it at random.
 absl::Duration RetryDelay(const RetryPolicy& policy, int attempt,
-                          absl::Duration base_override = absl::ZeroDuration(),
-                          double u = -1);
+                          absl::Duration base_override = absl::ZeroDuration(), double u = -1);
 
 // Where a failed attempt of `job` goes: the one failure policy of the
 // library's own workers (runtime.cc) and of remote workers (remote_worker.cc).
@@ -28,8 +27,8 @@ struct FailureDecision {
   JobState to;
   absl::Time run_at;
 };
-FailureDecision DecideFailure(const RetryPolicy& policy, const Job& job, bool cancelled,
-                              bool retry, absl::Time now, double u = -1);
+FailureDecision DecideFailure(const RetryPolicy& policy, const Job& job, bool cancelled, bool retry,
+                              absl::Time now, double u = -1);
 
 }  // namespace popqueue::core
 

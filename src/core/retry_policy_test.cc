@@ -54,8 +54,7 @@ TEST(DecideFailure, DeadWhenFinalOrOutOfAttempts) {
 }
 
 TEST(DecideFailure, RetryableAfterTheJobsOwnBackoff) {
-  RetryPolicy policy{.base = absl::Seconds(1), .multiplier = 2, .cap = absl::Hours(1),
-                     .jitter = 0};
+  RetryPolicy policy{.base = absl::Seconds(1), .multiplier = 2, .cap = absl::Hours(1), .jitter = 0};
   Job job;
   job.attempt = 3;
   job.max_attempts = 5;

@@ -31,9 +31,7 @@ class ContextImpl : public JobContext {
   absl::Time stop_deadline() const override {
     return cancelled() ? e_->return_by() : absl::InfiniteFuture();
   }
-  void SetProgress(int percent) override {
-    e_->progress.store(std::clamp(percent, 0, 100));
-  }
+  void SetProgress(int percent) override { e_->progress.store(std::clamp(percent, 0, 100)); }
   void SetResult(std::string result) override { result_ = std::move(result); }
   std::optional<std::string>& result() { return result_; }
 
@@ -55,8 +53,7 @@ std::string_view StopReasonText(StopReason r) {
 
 }  // namespace
 
-Runtime::Runtime(RuntimeParams params)
-    : p_(std::move(params)), limiter_(p_.options) {
+Runtime::Runtime(RuntimeParams params) : p_(std::move(params)), limiter_(p_.options) {
   for (auto& [name, handler] : p_.handlers) {
     handlers_[name] = std::make_shared<const ContextHandler>(std::move(handler));
   }
@@ -72,12 +69,12 @@ Runtime::Runtime(RuntimeParams params)
     }
   }
   if (p_.options.resource.enabled) {
-    monitor_ = std::make_unique<ResourceMonitor>(
-        p_.options.resource, limiter_.configured(), [this](int limit) {
-          MutexLock lock(&mu_);
-          limiter_.SetLimit(limit);
-          wake_ = true;
-        });
+    monitor_ = std::make_unique<ResourceMonitor>(p_.options.resource, limiter_.configured(),
+                                                 [this](int limit) {
+                                                   MutexLock lock(&mu_);
+                                                   limiter_.SetLimit(limit);
+                                                   wake_ = true;
+                                                 });
   }
 }
 
@@ -90,9 +87,9 @@ absl::Status Runtime::Start() {
     if (!init_.ok()) return init_;
     started_ = true;
   }
-  completer_ = std::make_unique<Completer>(
-      p_.store, p_.clock, &in_flight_, p_.options.completer_flush,
-      p_.options.completer_batch, [this](const JobEvent& e) { Emit(e); });
+  completer_ = std::make_unique<Completer>(p_.store, p_.clock, &in_flight_,
+                                           p_.options.completer_flush, p_.options.completer_batch,
+                                           [this](const JobEvent& e) { Emit(e); });
   heartbeater_ = std::make_unique<Heartbeater>(
       p_.store, p_.clock, &in_flight_, p_.options, p_.worker_id,
       [this](const std::shared_ptr<Execution>& e) {
@@ -103,8 +100,8 @@ absl::Status Runtime::Start() {
              absl::FormatDuration(p_.options.stop_grace));
       },
       /*store_registry=*/!p_.coordinator || !p_.coordinator->SharedAcrossProcesses());
-  maintenance_ = std::make_unique<Maintenance>(p_.store, p_.clock, p_.options,
-                                               p_.worker_id, p_.coordinator);
+  maintenance_ =
+      std::make_unique<Maintenance>(p_.store, p_.clock, p_.options, p_.worker_id, p_.coordinator);
   if (p_.store->SupportsNotify()) {
     auto sub = p_.store->Subscribe([this](const std::string& q) { OnNotify(q); });
     if (sub.ok()) subscription_ = *sub;
@@ -255,9 +252,9 @@ void Runtime::FetchLoop() {
       }
     }
     heartbeater_->Wake();
-    error_backoff = failed ? std::clamp(error_backoff * 2, absl::Milliseconds(100),
-                                        absl::Seconds(5))
-                           : absl::ZeroDuration();
+    error_backoff = failed
+                        ? std::clamp(error_backoff * 2, absl::Milliseconds(100), absl::Seconds(5))
+                        : absl::ZeroDuration();
     absl::Duration wait = p_.options.poll_interval;
     if (gate_->active()) {
       wait = std::clamp(gate_->NextWake() - absl::Now(), absl::Milliseconds(1), wait);
@@ -287,11 +284,11 @@ bool Runtime::Claim(const std::string& queue, int want, int free) {
   absl::Time now = p_.clock->Now();
   const absl::Time t0 = absl::Now();
   auto claimed = p_.store->JobClaim(store::JobClaimParams{.queues = {queue},
-                                                         .worker_id = p_.worker_id,
-                                                         .limit = ask,
-                                                         .now = now,
-                                                         .lease = p_.options.lease,
-                                                         .lease_token = RandomToken()});
+                                                          .worker_id = p_.worker_id,
+                                                          .limit = ask,
+                                                          .now = now,
+                                                          .lease = p_.options.lease,
+                                                          .lease_token = RandomToken()});
   if (!claimed.ok()) {
     Logf(LogLevel::kWarn, "fetching jobs of queue %s failed: %s", queue,
          std::string(claimed.status().message()));
@@ -338,8 +335,8 @@ bool Runtime::Claim(const std::string& queue, int want, int free) {
 
 void Runtime::SetDeadline(Execution& e, absl::Time now) const {
   e.started_at = now;
-  e.deadline = now + (e.job.timeout > absl::ZeroDuration() ? e.job.timeout
-                                                           : p_.options.default_timeout);
+  e.deadline =
+      now + (e.job.timeout > absl::ZeroDuration() ? e.job.timeout : p_.options.default_timeout);
 }
 
 std::shared_ptr<Execution> Runtime::Unhold(const std::shared_ptr<Execution>& held) {
@@ -371,9 +368,7 @@ void Runtime::ExecLoop(const std::shared_ptr<ExecutorSlot>& slot) {
   while (true) {
     if (exec == nullptr) {
       MutexLock lock(&mu_);
-      auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return exit_ || !ready_.empty();
-      };
+      auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exit_ || !ready_.empty(); };
       mu_.Await(absl::Condition(&cond));
       if (ready_.empty()) break;
       exec = std::move(ready_.front());
@@ -397,8 +392,8 @@ void Runtime::ExecLoop(const std::shared_ptr<ExecutorSlot>& slot) {
       // The slot just freed goes to the next job claimed ahead, if any.
       next = TakeAheadLocked(queue);
       const int target = AheadTargetLocked(queue, ahead);
-      const bool refill = target > 0 && ahead.more &&
-                          2 * static_cast<int>(ahead.jobs.size()) <= target;
+      const bool refill =
+          target > 0 && ahead.more && 2 * static_cast<int>(ahead.jobs.size()) <= target;
       if (refill || limiter_.ShouldFetchAgain() || gate_->held() > 0) wake_ = true;
     }
     exec = next != nullptr ? StartAhead(next) : nullptr;
@@ -478,16 +473,14 @@ bool Runtime::Run(const std::shared_ptr<Execution>& exec, ExecutorSlot& slot) {
         absl::FormatDuration(exec->deadline - exec->started_at),
         absl::FormatDuration(std::max(now - exec->deadline, absl::ZeroDuration())),
         status.ok() ? std::string("it returned success")
-                    : std::string(status.message().empty()
-                                      ? absl::StatusCodeToString(status.code())
-                                      : std::string(status.message()))));
+                    : std::string(status.message().empty() ? absl::StatusCodeToString(status.code())
+                                                           : std::string(status.message()))));
   }
   completer_->Add(Decide(exec, status, std::move(ctx.result()), elapsed));
   return true;
 }
 
-Outcome Runtime::Decide(const std::shared_ptr<Execution>& exec,
-                        const absl::Status& status,
+Outcome Runtime::Decide(const std::shared_ptr<Execution>& exec, const absl::Status& status,
                         std::optional<std::string> result, absl::Duration elapsed,
                         const std::string& released_why) {
   const Job& job = exec->job;

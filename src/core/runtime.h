@@ -68,8 +68,7 @@ namespace popqueue::core {
 // Whether workers and producers use the coordinator's wake-ups: when it has
 // them and the store's own notifications do not reach other processes.
 inline bool UseCoordinatorWake(const store::Store& store, coord::Coordinator* coordinator) {
-  return coordinator != nullptr && coordinator->SupportsWake() &&
-         !store.NotifiesOtherProcesses();
+  return coordinator != nullptr && coordinator->SupportsWake() && !store.NotifiesOtherProcesses();
 }
 
 struct RuntimeParams {
@@ -120,7 +119,7 @@ class Runtime {
   // Jobs of one queue claimed ahead of free slots, and how fast it starts jobs.
   struct Ahead {
     std::deque<std::shared_ptr<Execution>> jobs;  // in claim order
-    double handler_seconds = 0;  // mean handler time, smoothed; 0 = none yet
+    double handler_seconds = 0;                   // mean handler time, smoothed; 0 = none yet
     bool more = false;  // the last claim filled up: the queue has more work
   };
   // How many jobs `queue` should have claimed ahead now.
@@ -161,10 +160,10 @@ class Runtime {
   std::unique_ptr<Completer> completer_;
   std::unique_ptr<Heartbeater> heartbeater_;
   std::unique_ptr<Maintenance> maintenance_;
-  int subscription_ = -1;       // the store's notifications
-  int wake_subscription_ = -1;  // the coordinator's wake-ups
-  absl::Status init_;                        // opening the coordinator
-  std::unique_ptr<RateGate> gate_;  // the fetcher's (Stop()'s once it joined)
+  int subscription_ = -1;                     // the store's notifications
+  int wake_subscription_ = -1;                // the coordinator's wake-ups
+  absl::Status init_;                         // opening the coordinator
+  std::unique_ptr<RateGate> gate_;            // the fetcher's (Stop()'s once it joined)
   std::unique_ptr<ResourceMonitor> monitor_;  // null unless resource-aware
 
   Mutex mu_;

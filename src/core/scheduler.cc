@@ -45,8 +45,8 @@ int Scheduler::Tick(absl::Time now) {
     auto r = store_->CronFireOnce(store::CronFireOnceParams{
         .schedule = s.entry.id, .fire_time = at, .job = std::move(*job), .now = now});
     if (!r.ok()) {
-      Logf(LogLevel::kWarn, "schedule %s: firing %s failed: %s", s.entry.id,
-           absl::FormatTime(at), std::string(r.status().message()));
+      Logf(LogLevel::kWarn, "schedule %s: firing %s failed: %s", s.entry.id, absl::FormatTime(at),
+           std::string(r.status().message()));
       return;
     }
     inserted += *r ? 1 : 0;

@@ -36,10 +36,9 @@ struct CronEntry {
 class Scheduler {
  public:
   // `make_job(entry, fire)` builds the job to insert (validated, with an id).
-  using MakeJob =
-      std::function<absl::StatusOr<store::NewJob>(const CronEntry&, absl::Time)>;
-  Scheduler(std::shared_ptr<store::Store> store, Clock* clock,
-            std::vector<CronEntry> entries, MakeJob make_job);
+  using MakeJob = std::function<absl::StatusOr<store::NewJob>(const CronEntry&, absl::Time)>;
+  Scheduler(std::shared_ptr<store::Store> store, Clock* clock, std::vector<CronEntry> entries,
+            MakeJob make_job);
   ~Scheduler();
 
   void Start();

@@ -56,15 +56,12 @@ size_t ReadFromString(char* buffer, size_t size, size_t n, void* user) {
   return len;
 }
 
-absl::Status FromCurlCode(CURLcode code, const char* error_buffer,
-                          const std::string& what) {
+absl::Status FromCurlCode(CURLcode code, const char* error_buffer, const std::string& what) {
   std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
   std::string message = absl::StrCat(what, ": ", detail);
   switch (code) {
-    case CURLE_OK:
-      return absl::OkStatus();
-    case CURLE_OPERATION_TIMEDOUT:
-      return absl::DeadlineExceededError(message);
+    case CURLE_OK: return absl::OkStatus();
+    case CURLE_OPERATION_TIMEDOUT: return absl::DeadlineExceededError(message);
     case CURLE_LOGIN_DENIED:
       return absl::PermissionDeniedError(
           absl::StrCat(message, "; check the user name and password"));
@@ -76,16 +73,14 @@ absl::Status FromCurlCode(CURLcode code, const char* error_buffer,
       return absl::FailedPreconditionError(
           absl::StrCat(message, "; the server does not offer STARTTLS"));
     case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return absl::InvalidArgumentError(message);
-    default:
-      return absl::UnavailableError(message);
+    case CURLE_UNSUPPORTED_PROTOCOL: return absl::InvalidArgumentError(message);
+    default: return absl::UnavailableError(message);
   }
 }
 
 // Runs `easy` to completion, or until `abort`.
-absl::Status Perform(CURL* easy, const std::atomic<bool>& abort,
-                     const char* error_buffer, const std::string& what) {
+absl::Status Perform(CURL* easy, const std::atomic<bool>& abort, const char* error_buffer,
+                     const std::string& what) {
   CURLM* multi = curl_multi_init();
   if (multi == nullptr) return absl::ResourceExhaustedError("curl_multi_init failed");
   curl_multi_add_handle(multi, easy);
@@ -134,9 +129,8 @@ std::string RedactUrl(const std::string& url) {
   if (scheme_end == std::string::npos) return "(url)";
   size_t host_begin = scheme_end + 3;
   size_t host_end = url.find_first_of("/?#", host_begin);
-  std::string authority = url.substr(host_begin, host_end == std::string::npos
-                                                     ? std::string::npos
-                                                     : host_end - host_begin);
+  std::string authority = url.substr(
+      host_begin, host_end == std::string::npos ? std::string::npos : host_end - host_begin);
   if (size_t at = authority.rfind('@'); at != std::string::npos) {
     authority = authority.substr(at + 1);
   }
@@ -157,8 +151,7 @@ absl::Status StatusFromHttp(long status, const std::string& what) {  // NOLINT
   return absl::FailedPreconditionError(message);
 }
 
-absl::StatusOr<HttpResponse> HttpPost(const HttpRequest& request,
-                                      const std::atomic<bool>& abort) {
+absl::StatusOr<HttpResponse> HttpPost(const HttpRequest& request, const std::atomic<bool>& abort) {
   GlobalInit();
   EasyPtr easy(curl_easy_init());
   if (!easy) return absl::ResourceExhaustedError("curl_easy_init failed");
@@ -194,7 +187,7 @@ absl::Status SmtpSend(const SmtpMessage& m, const std::atomic<bool>& abort) {
   // smtps:// is TLS from the first byte; for smtp:// this demands STARTTLS
   // and fails rather than send credentials or mail in the clear.
   curl_easy_setopt(easy.get(), CURLOPT_USE_SSL,
-                   m.require_starttls ? static_cast<long>(CURLUSESSL_ALL)  // NOLINT
+                   m.require_starttls ? static_cast<long>(CURLUSESSL_ALL)     // NOLINT
                                       : static_cast<long>(CURLUSESSL_NONE));  // NOLINT
   if (m.insecure_skip_verify) {
     curl_easy_setopt(easy.get(), CURLOPT_SSL_VERIFYPEER, 0L);
@@ -216,8 +209,7 @@ absl::Status SmtpSend(const SmtpMessage& m, const std::atomic<bool>& abort) {
   curl_easy_setopt(easy.get(), CURLOPT_READFUNCTION, &ReadFromString);
   curl_easy_setopt(easy.get(), CURLOPT_READDATA, &read);
   curl_easy_setopt(easy.get(), CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(easy.get(), CURLOPT_INFILESIZE_LARGE,
-                   static_cast<curl_off_t>(m.message.size()));
+  curl_easy_setopt(easy.get(), CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(m.message.size()));
   return Perform(easy.get(), abort, error_buffer, absl::StrCat("SMTP ", RedactUrl(m.url)));
 }
 

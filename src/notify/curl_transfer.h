@@ -29,15 +29,14 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  long status = 0;  // NOLINT(runtime/int): curl's type
+  long status = 0;   // NOLINT(runtime/int): curl's type
   std::string body;  // the first 64 KiB
 };
 
 // POSTs `request.body`. A response with any HTTP status is OK here (the
 // caller judges it); transport failures are Unavailable (connect, TLS, reset),
 // DeadlineExceeded (timeout), Cancelled (`abort` became true).
-absl::StatusOr<HttpResponse> HttpPost(const HttpRequest& request,
-                                      const std::atomic<bool>& abort);
+absl::StatusOr<HttpResponse> HttpPost(const HttpRequest& request, const std::atomic<bool>& abort);
 
 // The status for an HTTP response code: OK for 2xx, Unavailable for 5xx, 408
 // and 429, PermissionDenied for 401/403, FailedPrecondition otherwise.
@@ -45,7 +44,7 @@ absl::StatusOr<HttpResponse> HttpPost(const HttpRequest& request,
 absl::Status StatusFromHttp(long status, const std::string& what);  // NOLINT
 
 struct SmtpMessage {
-  std::string url;  // smtp://host:port or smtps://host:port
+  std::string url;               // smtp://host:port or smtps://host:port
   bool require_starttls = true;  // for smtp://: CURLUSESSL_ALL, else none
   std::string user;
   std::string password;  // never logged

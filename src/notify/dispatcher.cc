@@ -91,8 +91,8 @@ void Dispatcher::Lane::CountDrop(const Notification& n, const char* why) {
   int64_t count = dropped.fetch_add(1) + 1;
   // Under a flood, log the 1st, 2nd, 4th, 8th... drop rather than every one.
   if ((count & (count - 1)) == 0) {
-    Logf(LogLevel::kWarn, "notify: %s dropped %s %s (%s); %d dropped so far",
-         notifier->channel(), n.event, n.delivery_id, why, count);
+    Logf(LogLevel::kWarn, "notify: %s dropped %s %s (%s); %d dropped so far", notifier->channel(),
+         n.event, n.delivery_id, why, count);
   }
 }
 
@@ -101,9 +101,8 @@ void Dispatcher::Lane::Run() {
     std::shared_ptr<const Notification> n;
     {
       MutexLock lock(&mu);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-        return !queue.empty() || !accepting;
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return !queue.empty() || !accepting; };
       mu.Await(absl::Condition(&ready));
       if (queue.empty() || stop_now) return;
       n = std::move(queue.front());
@@ -162,8 +161,7 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(const NotifyConfi
     return absl::InvalidArgumentError(
         "notificationConfig: no channel configured (expected webhook, email or slack)");
   }
-  return std::make_unique<Dispatcher>(std::move(notifiers), config.queue_capacity,
-                                      config.backlog);
+  return std::make_unique<Dispatcher>(std::move(notifiers), config.queue_capacity, config.backlog);
 }
 
 Dispatcher::Dispatcher(std::vector<std::unique_ptr<Notifier>> notifiers, size_t capacity,
@@ -336,21 +334,20 @@ std::string RenderPrometheus(const std::vector<ChannelCounters>& counters) {
       "tried again).\n"
       "# TYPE popqueue_notifications_total counter\n";
   for (const ChannelCounters& c : counters) {
-    for (const auto& [outcome, value] :
-         {std::pair<const char*, int64_t>{"sent", c.counters.sent},
-          {"failed", c.counters.failed},
-          {"dropped", c.counters.dropped},
-          {"retried", c.counters.retried}}) {
-      absl::StrAppend(&out, "popqueue_notifications_total{channel=\"", c.channel,
-                      "\",outcome=\"", outcome, "\"} ", value, "\n");
+    for (const auto& [outcome, value] : {std::pair<const char*, int64_t>{"sent", c.counters.sent},
+                                         {"failed", c.counters.failed},
+                                         {"dropped", c.counters.dropped},
+                                         {"retried", c.counters.retried}}) {
+      absl::StrAppend(&out, "popqueue_notifications_total{channel=\"", c.channel, "\",outcome=\"",
+                      outcome, "\"} ", value, "\n");
     }
   }
   absl::StrAppend(&out,
                   "# HELP popqueue_notifications_queued Notifications waiting to be sent.\n"
                   "# TYPE popqueue_notifications_queued gauge\n");
   for (const ChannelCounters& c : counters) {
-    absl::StrAppend(&out, "popqueue_notifications_queued{channel=\"", c.channel, "\"} ",
-                    c.queued, "\n");
+    absl::StrAppend(&out, "popqueue_notifications_queued{channel=\"", c.channel, "\"} ", c.queued,
+                    "\n");
   }
   return out;
 }

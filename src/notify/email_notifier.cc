@@ -43,26 +43,20 @@ std::string EmailNotifier::Message(const Notification& n, absl::Time now) const 
   if (!config_.subject_prefix.empty()) {
     subject = absl::StrCat(OneLine(config_.subject_prefix), " ", subject);
   }
-  std::string body = absl::StrCat(n.Text(), "\n\nevent: ", n.event,
-                                  "\ndelivery: ", n.delivery_id, "\n");
+  std::string body =
+      absl::StrCat(n.Text(), "\n\nevent: ", n.event, "\ndelivery: ", n.delivery_id, "\n");
   body = absl::StrReplaceAll(body, {{"\r\n", "\n"}});
   body = absl::StrReplaceAll(body, {{"\n", "\r\n"}});
   return absl::StrCat(
-      "Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone()),
-      "\r\n",
-      "From: <", config_.from, ">\r\n",
-      "To: ", absl::StrJoin(config_.to, ", ",
-                            [](std::string* out, const std::string& a) {
-                              absl::StrAppend(out, "<", a, ">");
-                            }),
-      "\r\n",
-      "Message-ID: <", n.delivery_id, "@pop-queue>\r\n",
-      "Subject: ", EncodeHeaderText(subject), "\r\n",
-      "MIME-Version: 1.0\r\n",
-      "Content-Type: text/plain; charset=utf-8\r\n",
-      "Content-Transfer-Encoding: base64\r\n",
-      "X-PopQueue-Event: ", n.event, "\r\n",
-      "\r\n", Base64Lines(body));
+      "Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone()), "\r\n",
+      "From: <", config_.from, ">\r\n", "To: ",
+      absl::StrJoin(
+          config_.to, ", ",
+          [](std::string* out, const std::string& a) { absl::StrAppend(out, "<", a, ">"); }),
+      "\r\n", "Message-ID: <", n.delivery_id, "@pop-queue>\r\n",
+      "Subject: ", EncodeHeaderText(subject), "\r\n", "MIME-Version: 1.0\r\n",
+      "Content-Type: text/plain; charset=utf-8\r\n", "Content-Transfer-Encoding: base64\r\n",
+      "X-PopQueue-Event: ", n.event, "\r\n", "\r\n", Base64Lines(body));
 }
 
 absl::Status EmailNotifier::Send(const Notification& n, const std::atomic<bool>& abort) {

@@ -27,8 +27,7 @@ class EmailNotifier : public Notifier {
     return config_.events.count(std::string(event)) > 0;
   }
   const DeliveryPolicy& delivery() const override { return config_.delivery; }
-  absl::Status Send(const Notification& notification,
-                    const std::atomic<bool>& abort) override;
+  absl::Status Send(const Notification& notification, const std::atomic<bool>& abort) override;
 
   // The RFC 5322 message (CRLF line ends) for `notification` sent at `now`.
   std::string Message(const Notification& notification, absl::Time now) const;

@@ -18,15 +18,15 @@ std::string Rfc3339(absl::Time t) {
 
 std::string Notification::Summary() const {
   if (event == kEventQueueBacklog) {
-    return absl::StrFormat("queue %s has %d available jobs (threshold %d)", queue,
-                           backlog, threshold);
+    return absl::StrFormat("queue %s has %d available jobs (threshold %d)", queue, backlog,
+                           threshold);
   }
   if (event == kEventJobDead) {
-    return absl::StrFormat("job %d (%s) is dead after %d attempts on queue %s", job_id,
-                           job_name, attempt, queue);
+    return absl::StrFormat("job %d (%s) is dead after %d attempts on queue %s", job_id, job_name,
+                           attempt, queue);
   }
-  return absl::StrFormat("job %d (%s) failed attempt %d of %d on queue %s", job_id,
-                         job_name, attempt, max_attempts, queue);
+  return absl::StrFormat("job %d (%s) failed attempt %d of %d on queue %s", job_id, job_name,
+                         attempt, max_attempts, queue);
 }
 
 std::string Notification::Text() const {
@@ -43,11 +43,8 @@ std::string Notification::Text() const {
 
 nlohmann::json Notification::ToJson() const {
   nlohmann::json j = {
-      {"event", event},
-      {"deliveryId", delivery_id},
-      {"at", Rfc3339(at)},
-      {"queue", queue},
-      {"summary", Summary()},
+      {"event", event}, {"deliveryId", delivery_id}, {"at", Rfc3339(at)},
+      {"queue", queue}, {"summary", Summary()},
   };
   if (event == kEventQueueBacklog) {
     j["backlog"] = {{"count", backlog}, {"threshold", threshold}};
@@ -55,33 +52,25 @@ nlohmann::json Notification::ToJson() const {
   }
   nlohmann::json job = {
       // Ids are int64: a string keeps them exact in JavaScript consumers.
-      {"id", std::to_string(job_id)},
-      {"name", job_name},
-      {"identifier", identifier},
-      {"data", data},
-      {"dataTruncated", data_truncated},
-      {"attempt", attempt},
-      {"maxAttempts", max_attempts},
-      {"error", error},
+      {"id", std::to_string(job_id)},    {"name", job_name},
+      {"identifier", identifier},        {"data", data},
+      {"dataTruncated", data_truncated}, {"attempt", attempt},
+      {"maxAttempts", max_attempts},     {"error", error},
   };
   if (next_run_at) job["nextRunAt"] = Rfc3339(*next_run_at);
   j["job"] = std::move(job);
   return j;
 }
 
-std::optional<Notification> NotificationFromJobEvent(const JobEvent& event,
-                                                     absl::Time now) {
+std::optional<Notification> NotificationFromJobEvent(const JobEvent& event, absl::Time now) {
   Notification n;
   switch (event.kind) {
-    case JobEvent::Kind::kDead:
-      n.event = kEventJobDead;
-      break;
+    case JobEvent::Kind::kDead: n.event = kEventJobDead; break;
     case JobEvent::Kind::kRetrying:
       n.event = kEventJobFailed;
       n.next_run_at = event.next_run_at;
       break;
-    default:
-      return std::nullopt;
+    default: return std::nullopt;
   }
   n.delivery_id = NewDeliveryId();
   n.at = now;
@@ -106,8 +95,8 @@ std::optional<Notification> NotificationFromJobEvent(const JobEvent& event,
 std::string NewDeliveryId() {
   static std::atomic<uint64_t> counter{0};
   static const uint32_t process_random = std::random_device{}();
-  return absl::StrFormat("n-%d-%08x-%d", absl::ToUnixMillis(absl::Now()),
-                         process_random, counter.fetch_add(1) + 1);
+  return absl::StrFormat("n-%d-%08x-%d", absl::ToUnixMillis(absl::Now()), process_random,
+                         counter.fetch_add(1) + 1);
 }
 
 }  // namespace popqueue::notify

@@ -19,7 +19,7 @@ namespace popqueue::notify {
 inline constexpr size_t kMaxNotificationData = 16 * 1024;
 
 struct Notification {
-  std::string event;     // kEventJobDead, kEventJobFailed or kEventQueueBacklog
+  std::string event;        // kEventJobDead, kEventJobFailed or kEventQueueBacklog
   std::string delivery_id;  // unique per notification; the same on every retry
   absl::Time at = absl::UnixEpoch();
   std::string queue;
@@ -52,8 +52,7 @@ struct Notification {
 
 // The notification for a worker event: kDead -> job.dead, kRetrying ->
 // job.failed; nullopt for every other kind.
-std::optional<Notification> NotificationFromJobEvent(const JobEvent& event,
-                                                     absl::Time now);
+std::optional<Notification> NotificationFromJobEvent(const JobEvent& event, absl::Time now);
 
 // A fresh, unique delivery id ("n-<time>-<counter>-<random>").
 std::string NewDeliveryId();

@@ -64,8 +64,7 @@ class Notifier {
   // other codes (bad credentials, HTTP 4xx, unknown channel) are permanent and
   // not retried. Returns kCancelled soon after `abort` becomes true. Messages
   // never contain secrets.
-  virtual absl::Status Send(const Notification& notification,
-                            const std::atomic<bool>& abort) = 0;
+  virtual absl::Status Send(const Notification& notification, const std::atomic<bool>& abort) = 0;
 };
 
 // True for the codes Notifier::Send uses for failures worth retrying.
@@ -95,8 +94,7 @@ class Dispatcher {
  public:
   // Builds the configured notifiers and starts their sender threads.
   // InvalidArgument when `config` has no channel.
-  static absl::StatusOr<std::unique_ptr<Dispatcher>> Create(
-      const NotifyConfig& config);
+  static absl::StatusOr<std::unique_ptr<Dispatcher>> Create(const NotifyConfig& config);
 
   // Takes the notifiers; `capacity` bounds each one's queue (>= 1).
   // `backlog`, when set, is what Attach() monitors. Starts sender threads.
@@ -143,7 +141,7 @@ class Dispatcher {
   bool WaitIdle(absl::Duration timeout);
 
  private:
-  struct Lane;   // one notifier, its queue, its counters and its thread
+  struct Lane;    // one notifier, its queue, its counters and its thread
   struct Shared;  // what listeners keep alive after the Dispatcher is gone
 
   void MonitorLoop(Queue* queue);

@@ -30,15 +30,14 @@ absl::Status CheckObject(const json& j, const std::string& path,
     for (const char* k : known) ok = ok || key == k;
     if (!ok) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ".", key, ": unknown key (known: ",
-                       absl::StrJoin(known, ", "), ")"));
+          absl::StrCat(path, ".", key, ": unknown key (known: ", absl::StrJoin(known, ", "), ")"));
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status GetString(const json& j, const char* key, const std::string& path,
-                       bool required, std::string* out) {
+absl::Status GetString(const json& j, const char* key, const std::string& path, bool required,
+                       std::string* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
     if (required) return Bad(absl::StrCat(path, ".", key), "a string (required)");
@@ -52,8 +51,7 @@ absl::Status GetString(const json& j, const char* key, const std::string& path,
   return absl::OkStatus();
 }
 
-absl::Status GetBool(const json& j, const char* key, const std::string& path,
-                     bool* out) {
+absl::Status GetBool(const json& j, const char* key, const std::string& path, bool* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return absl::OkStatus();
   if (!it->is_boolean()) return Bad(absl::StrCat(path, ".", key), "true or false");
@@ -61,25 +59,22 @@ absl::Status GetBool(const json& j, const char* key, const std::string& path,
   return absl::OkStatus();
 }
 
-absl::Status GetInt(const json& j, const char* key, const std::string& path,
-                    int64_t min, int64_t max, int64_t* out, bool* present = nullptr) {
+absl::Status GetInt(const json& j, const char* key, const std::string& path, int64_t min,
+                    int64_t max, int64_t* out, bool* present = nullptr) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_number_integer() ||
-      it->get<int64_t>() < min || it->get<int64_t>() > max) {
-    return Bad(absl::StrCat(path, ".", key),
-               absl::StrCat("an integer from ", min, " to ", max));
+  if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
+    return Bad(absl::StrCat(path, ".", key), absl::StrCat("an integer from ", min, " to ", max));
   }
   *out = it->get<int64_t>();
   if (present != nullptr) *present = true;
   return absl::OkStatus();
 }
 
-absl::Status GetMillis(const json& j, const char* key, const std::string& path,
-                       int64_t min_ms, absl::Duration* out) {
+absl::Status GetMillis(const json& j, const char* key, const std::string& path, int64_t min_ms,
+                       absl::Duration* out) {
   int64_t ms = absl::ToInt64Milliseconds(*out);
-  if (absl::Status s = GetInt(j, key, path, min_ms, int64_t{24} * 3600 * 1000, &ms);
-      !s.ok()) {
+  if (absl::Status s = GetInt(j, key, path, min_ms, int64_t{24} * 3600 * 1000, &ms); !s.ok()) {
     return s;
   }
   *out = absl::Milliseconds(ms);
@@ -95,8 +90,7 @@ bool IsHttpUrl(const std::string& url) {
   return false;
 }
 
-absl::Status ParseDelivery(const json& j, const std::string& path,
-                           DeliveryPolicy* d) {
+absl::Status ParseDelivery(const json& j, const std::string& path, DeliveryPolicy* d) {
   int64_t attempts = d->max_attempts;
   if (absl::Status s = GetInt(j, "maxAttempts", path, 1, 100, &attempts); !s.ok()) return s;
   d->max_attempts = static_cast<int>(attempts);
@@ -111,14 +105,12 @@ absl::Status ParseDelivery(const json& j, const std::string& path,
   return absl::OkStatus();
 }
 
-absl::Status ParseEvents(const json& j, const std::string& path,
-                         std::set<std::string>* events) {
+absl::Status ParseEvents(const json& j, const std::string& path, std::set<std::string>* events) {
   auto it = j.find("events");
   if (it == j.end() || it->is_null()) return absl::OkStatus();
   const std::string where = absl::StrCat(path, ".events");
-  const std::string expected = absl::StrCat("a list of \"", kEventJobDead,
-                                            "\", \"", kEventJobFailed, "\", \"",
-                                            kEventQueueBacklog, "\"");
+  const std::string expected = absl::StrCat("a list of \"", kEventJobDead, "\", \"",
+                                            kEventJobFailed, "\", \"", kEventQueueBacklog, "\"");
   if (!it->is_array()) return Bad(where, expected);
   events->clear();
   for (const json& e : *it) {
@@ -134,9 +126,9 @@ absl::Status ParseEvents(const json& j, const std::string& path,
 }
 
 absl::StatusOr<WebhookConfig> ParseWebhook(const json& j, const std::string& path) {
-  if (absl::Status s = CheckObject(j, path, {"url", "secret", "caFile", "timeoutMs",
-                                              "maxAttempts", "backoffMs",
-                                              "maxBackoffMs", "events"});
+  if (absl::Status s = CheckObject(j, path,
+                                   {"url", "secret", "caFile", "timeoutMs", "maxAttempts",
+                                    "backoffMs", "maxBackoffMs", "events"});
       !s.ok()) {
     return s;
   }
@@ -157,9 +149,9 @@ bool LooksLikeAddress(const std::string& a) {
 }
 
 absl::StatusOr<EmailConfig> ParseEmail(const json& j, const std::string& path) {
-  if (absl::Status s = CheckObject(j, path, {"smtpConfig", "from", "to", "subjectPrefix",
-                                              "timeoutMs", "maxAttempts", "backoffMs",
-                                              "maxBackoffMs", "events"});
+  if (absl::Status s = CheckObject(j, path,
+                                   {"smtpConfig", "from", "to", "subjectPrefix", "timeoutMs",
+                                    "maxAttempts", "backoffMs", "maxBackoffMs", "events"});
       !s.ok()) {
     return s;
   }
@@ -167,9 +159,9 @@ absl::StatusOr<EmailConfig> ParseEmail(const json& j, const std::string& path) {
   const std::string smtp_path = absl::StrCat(path, ".smtpConfig");
   auto smtp = j.find("smtpConfig");
   if (smtp == j.end()) return Bad(smtp_path, "an object (required)");
-  if (absl::Status s = CheckObject(*smtp, smtp_path, {"host", "port", "secure", "starttls",
-                                                       "auth", "caFile",
-                                                       "insecureSkipVerify"});
+  if (absl::Status s = CheckObject(
+          *smtp, smtp_path,
+          {"host", "port", "secure", "starttls", "auth", "caFile", "insecureSkipVerify"});
       !s.ok()) {
     return s;
   }
@@ -214,8 +206,8 @@ absl::StatusOr<EmailConfig> ParseEmail(const json& j, const std::string& path) {
   if (c.to.empty()) return Bad(to_path, "at least one address");
   for (const std::string& a : c.to) {
     if (!LooksLikeAddress(a)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          to_path, ": \"", a, "\" is not an address like ops@example.com"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(to_path, ": \"", a, "\" is not an address like ops@example.com"));
     }
   }
   if (absl::Status s = GetString(j, "subjectPrefix", path, false, &c.subject_prefix); !s.ok()) {
@@ -227,9 +219,9 @@ absl::StatusOr<EmailConfig> ParseEmail(const json& j, const std::string& path) {
 }
 
 absl::StatusOr<SlackConfig> ParseSlack(const json& j, const std::string& path) {
-  if (absl::Status s = CheckObject(j, path, {"token", "channel", "apiBaseUrl", "caFile",
-                                              "timeoutMs", "maxAttempts", "backoffMs",
-                                              "maxBackoffMs", "events"});
+  if (absl::Status s = CheckObject(j, path,
+                                   {"token", "channel", "apiBaseUrl", "caFile", "timeoutMs",
+                                    "maxAttempts", "backoffMs", "maxBackoffMs", "events"});
       !s.ok()) {
     return s;
   }
@@ -255,8 +247,8 @@ absl::StatusOr<NotifyConfig> ParseNotifyConfig(const json& j) {
   const std::string path = "notificationConfig";
   NotifyConfig c;
   if (j.is_null()) return c;
-  if (absl::Status s = CheckObject(j, path, {"queueCapacity", "backlog", "webhook",
-                                              "email", "slack"});
+  if (absl::Status s =
+          CheckObject(j, path, {"queueCapacity", "backlog", "webhook", "email", "slack"});
       !s.ok()) {
     return s;
   }
@@ -287,8 +279,8 @@ absl::StatusOr<NotifyConfig> ParseNotifyConfig(const json& j) {
     }
     BacklogConfig b;
     bool has_threshold = false;
-    if (absl::Status s = GetInt(*it, "threshold", bpath, 0, INT64_MAX, &b.threshold,
-                                &has_threshold);
+    if (absl::Status s =
+            GetInt(*it, "threshold", bpath, 0, INT64_MAX, &b.threshold, &has_threshold);
         !s.ok()) {
       return s;
     }
@@ -305,9 +297,9 @@ absl::StatusOr<NotifyConfig> ParseNotifyConfig(const json& j) {
                   (c.email && c.email->events.count(kEventQueueBacklog)) ||
                   (c.slack && c.slack->events.count(kEventQueueBacklog));
     if (!wanted) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ".backlog: no channel lists \"", kEventQueueBacklog,
-          "\" in its events; add it to webhook.events, email.events or slack.events"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ".backlog: no channel lists \"", kEventQueueBacklog,
+                       "\" in its events; add it to webhook.events, email.events or slack.events"));
     }
   }
   return c;

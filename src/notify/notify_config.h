@@ -32,23 +32,23 @@
 namespace popqueue::notify {
 
 // Event names, as spelled in config.json and in webhook payloads.
-inline constexpr char kEventJobDead[] = "job.dead";      // retries exhausted
-inline constexpr char kEventJobFailed[] = "job.failed";  // an attempt failed; will retry
+inline constexpr char kEventJobDead[] = "job.dead";            // retries exhausted
+inline constexpr char kEventJobFailed[] = "job.failed";        // an attempt failed; will retry
 inline constexpr char kEventQueueBacklog[] = "queue.backlog";  // backlog over threshold
 
 // How one channel delivers: each notification gets up to `max_attempts`
 // tries, each bounded by `timeout`; between tries it waits `backoff`, doubled
 // each time up to `max_backoff`. Then it is dropped with a log line.
 struct DeliveryPolicy {
-  absl::Duration timeout = absl::Seconds(10);   // "timeoutMs"
-  int max_attempts = 3;                         // "maxAttempts" (>= 1)
-  absl::Duration backoff = absl::Seconds(1);    // "backoffMs"
+  absl::Duration timeout = absl::Seconds(10);      // "timeoutMs"
+  int max_attempts = 3;                            // "maxAttempts" (>= 1)
+  absl::Duration backoff = absl::Seconds(1);       // "backoffMs"
   absl::Duration max_backoff = absl::Seconds(30);  // "maxBackoffMs"
 };
 
 struct WebhookConfig {
-  std::string url;     // http:// or https://
-  std::string secret;  // HMAC-SHA256 key; "" = unsigned
+  std::string url;      // http:// or https://
+  std::string secret;   // HMAC-SHA256 key; "" = unsigned
   std::string ca_file;  // "caFile": PEM bundle to trust instead of the system's
   DeliveryPolicy delivery;
   std::set<std::string> events = {kEventJobDead};
@@ -56,19 +56,19 @@ struct WebhookConfig {
 
 struct SmtpConfig {
   std::string host;
-  int port = 587;           // default 465 when secure
-  bool secure = false;      // implicit TLS from the first byte (smtps, port 465)
-  bool starttls = true;     // when !secure: upgrade with STARTTLS, required
-  std::string user;         // auth.user; "" = no AUTH
-  std::string password;     // auth.pass; never logged
-  std::string ca_file;      // "caFile": PEM bundle to trust instead of the system's
+  int port = 587;                     // default 465 when secure
+  bool secure = false;                // implicit TLS from the first byte (smtps, port 465)
+  bool starttls = true;               // when !secure: upgrade with STARTTLS, required
+  std::string user;                   // auth.user; "" = no AUTH
+  std::string password;               // auth.pass; never logged
+  std::string ca_file;                // "caFile": PEM bundle to trust instead of the system's
   bool insecure_skip_verify = false;  // "insecureSkipVerify": testing only
 };
 
 struct EmailConfig {
   SmtpConfig smtp;
-  std::string from;             // bare address: "queue@example.com"
-  std::vector<std::string> to;  // one address or a list in JSON
+  std::string from;                            // bare address: "queue@example.com"
+  std::vector<std::string> to;                 // one address or a list in JSON
   std::string subject_prefix = "[pop-queue]";  // "subjectPrefix"
   DeliveryPolicy delivery;
   std::set<std::string> events = {kEventJobDead};
@@ -78,7 +78,7 @@ struct SlackConfig {
   std::string token;    // bot token, sent as "Authorization: Bearer"; never logged
   std::string channel;  // "#ops" or a channel id
   std::string api_base_url = "https://slack.com/api";  // "apiBaseUrl"
-  std::string ca_file;  // "caFile"
+  std::string ca_file;                                 // "caFile"
   DeliveryPolicy delivery;
   std::set<std::string> events = {kEventJobDead};
 };
@@ -104,8 +104,7 @@ struct NotifyConfig {
 // "notificationConfig.webhook.url: expected an http(s) URL".
 // Unknown keys are refused too, so that typos do not silently turn a channel
 // off.
-absl::StatusOr<NotifyConfig> ParseNotifyConfig(
-    const nlohmann::json& notification_config);
+absl::StatusOr<NotifyConfig> ParseNotifyConfig(const nlohmann::json& notification_config);
 
 }  // namespace popqueue::notify
 

@@ -29,8 +29,7 @@ class SlackNotifier : public Notifier {
     return config_.events.count(std::string(event)) > 0;
   }
   const DeliveryPolicy& delivery() const override { return config_.delivery; }
-  absl::Status Send(const Notification& notification,
-                    const std::atomic<bool>& abort) override;
+  absl::Status Send(const Notification& notification, const std::atomic<bool>& abort) override;
 
  private:
   const SlackConfig config_;

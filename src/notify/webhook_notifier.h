@@ -34,8 +34,7 @@ class WebhookNotifier : public Notifier {
     return config_.events.count(std::string(event)) > 0;
   }
   const DeliveryPolicy& delivery() const override { return config_.delivery; }
-  absl::Status Send(const Notification& notification,
-                    const std::atomic<bool>& abort) override;
+  absl::Status Send(const Notification& notification, const std::atomic<bool>& abort) override;
 
   // The signature header's value for `body` sent at `timestamp`.
   static std::string Signature(const std::string& secret, const std::string& timestamp,

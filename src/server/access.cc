@@ -12,10 +12,10 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/log.h"
 
@@ -50,14 +50,10 @@ absl::Status WithScope(absl::Status status, Scope needed) {
 
 std::string_view ScopeName(Scope scope) {
   switch (scope) {
-    case Scope::kOpen:
-      return "open";
-    case Scope::kRead:
-      return "read";
-    case Scope::kWrite:
-      return "write";
-    case Scope::kAdmin:
-      return "admin";
+    case Scope::kOpen: return "open";
+    case Scope::kRead: return "read";
+    case Scope::kWrite: return "write";
+    case Scope::kAdmin: return "admin";
   }
   return "admin";
 }
@@ -78,8 +74,7 @@ absl::StatusOr<AccessToken> ParseTokenEntry(std::string_view entry) {
   AccessToken token;
   std::string_view id = entry.substr(0, first);
   if (id.empty() || id.size() > 64 || !std::all_of(id.begin(), id.end(), IsIdChar)) {
-    return absl::InvalidArgumentError(
-        "id: expected 1-64 letters, digits, '_', '.' or '-'");
+    return absl::InvalidArgumentError("id: expected 1-64 letters, digits, '_', '.' or '-'");
   }
   token.id = std::string(id);
   std::optional<Scope> scope = ParseScope(entry.substr(first + 1, second - first - 1));
@@ -124,7 +119,7 @@ absl::StatusOr<AccessPolicy> AccessPolicy::Create(const AccessOptions& options) 
     if (!parsed.ok() || t.scope == Scope::kOpen) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "tokens: %s", t.scope == Scope::kOpen ? "scope: expected read, write or admin"
-                                                 : parsed.status().message()));
+                                                : parsed.status().message()));
     }
     if (absl::Status s = add(t.id, t.scope, t.secret); !s.ok()) return s;
   }
@@ -155,12 +150,12 @@ absl::StatusOr<Caller> AccessPolicy::Authorize(std::string_view authorization, S
                                        absl::string_view(kBearer.data(), kBearer.size()));
   if (effective == Scope::kOpen) return Caller{.id = "-"};
   if (!bearer) {
-    return WithScope(absl::UnauthenticatedError(
-                         authorization.empty()
-                             ? absl::StrFormat("needs a bearer token of scope %s",
-                                               ScopeName(effective))
-                             : std::string("authorization must be \"Bearer <token>\"")),
-                     effective);
+    return WithScope(
+        absl::UnauthenticatedError(
+            authorization.empty()
+                ? absl::StrFormat("needs a bearer token of scope %s", ScopeName(effective))
+                : std::string("authorization must be \"Bearer <token>\"")),
+        effective);
   }
   std::array<unsigned char, 32> given = Digest(authorization.substr(kBearer.size()));
   const Entry* match = nullptr;
@@ -174,9 +169,9 @@ absl::StatusOr<Caller> AccessPolicy::Authorize(std::string_view authorization, S
   }
   if (who != nullptr) *who = match->id;
   if (match->scope < effective) {
-    return WithScope(absl::PermissionDeniedError(absl::StrFormat(
-                         "token \"%s\" has scope %s; this call needs scope %s", match->id,
-                         ScopeName(match->scope), ScopeName(effective))),
+    return WithScope(absl::PermissionDeniedError(
+                         absl::StrFormat("token \"%s\" has scope %s; this call needs scope %s",
+                                         match->id, ScopeName(match->scope), ScopeName(effective))),
                      effective);
   }
   return Caller{.id = match->id, .scope = match->scope};

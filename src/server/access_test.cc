@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "gmock/gmock.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace popqueue::server {
@@ -53,22 +53,21 @@ TEST(AccessTest, ParseTokenEntryNamesTheFieldAndNeverTheSecret) {
     ASSERT_FALSE(r.ok()) << c.entry;
     EXPECT_TRUE(absl::IsInvalidArgument(r.status()));
     EXPECT_THAT(r.status().message(), HasSubstr(c.field)) << c.entry;
-    EXPECT_THAT(r.status().message(),
-                AllOf(Not(HasSubstr("secretvalue")), Not(HasSubstr("short")),
-                      Not(HasSubstr("wrte")), Not(HasSubstr("blank"))));
+    EXPECT_THAT(r.status().message(), AllOf(Not(HasSubstr("secretvalue")), Not(HasSubstr("short")),
+                                            Not(HasSubstr("wrte")), Not(HasSubstr("blank"))));
   }
 }
 
 TEST(AccessTest, CreateRefusesDuplicatesAndPrivateReadsWithoutTokens) {
-  auto dup_id = AccessPolicy::Create(
-      {.tokens = {{"a", Scope::kRead, kRead}, {"a", Scope::kWrite, kWrite}}});
+  auto dup_id =
+      AccessPolicy::Create({.tokens = {{"a", Scope::kRead, kRead}, {"a", Scope::kWrite, kWrite}}});
   EXPECT_THAT(dup_id.status().message(), HasSubstr("\"a\" is used twice"));
-  auto dup_secret = AccessPolicy::Create(
-      {.tokens = {{"a", Scope::kRead, kRead}, {"b", Scope::kWrite, kRead}}});
+  auto dup_secret =
+      AccessPolicy::Create({.tokens = {{"a", Scope::kRead, kRead}, {"b", Scope::kWrite, kRead}}});
   EXPECT_THAT(dup_secret.status().message(), HasSubstr("same secret"));
   EXPECT_THAT(dup_secret.status().message(), Not(HasSubstr(kRead)));
-  auto legacy_clash = AccessPolicy::Create(
-      {.legacy_token = "x", .tokens = {{"token", Scope::kRead, kRead}}});
+  auto legacy_clash =
+      AccessPolicy::Create({.legacy_token = "x", .tokens = {{"token", Scope::kRead, kRead}}});
   EXPECT_THAT(legacy_clash.status().message(), HasSubstr("single token key"));
   auto no_tokens = AccessPolicy::Create({.public_reads = false});
   EXPECT_THAT(no_tokens.status().message(), HasSubstr("publicReads"));
@@ -113,8 +112,8 @@ TEST(AccessTest, ScopesNest) {
 TEST(AccessTest, WrongTokensAndSchemesAreUnauthenticated) {
   AccessPolicy p = Scoped();
   for (const std::string& header :
-       {Bearer(std::string(kAdmin) + "x"), Bearer(std::string(kAdmin).substr(1)),
-        Bearer("wrong"), std::string("Basic ") + kAdmin, std::string(kAdmin), std::string("Bearer "),
+       {Bearer(std::string(kAdmin) + "x"), Bearer(std::string(kAdmin).substr(1)), Bearer("wrong"),
+        std::string("Basic ") + kAdmin, std::string(kAdmin), std::string("Bearer "),
         std::string("Bearer")}) {
     auto c = p.Authorize(header, Scope::kRead);
     ASSERT_FALSE(c.ok()) << header;
@@ -137,8 +136,8 @@ TEST(AccessTest, TheSingleTokenKeepsItsMeaning) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->id, "token");
   // With scoped tokens too, reads become private unless public_reads.
-  auto both = AccessPolicy::Create(
-      {.legacy_token = "s3cret", .tokens = {{"viewer", Scope::kRead, kRead}}});
+  auto both =
+      AccessPolicy::Create({.legacy_token = "s3cret", .tokens = {{"viewer", Scope::kRead, kRead}}});
   ASSERT_TRUE(both.ok());
   EXPECT_FALSE(both->Authorize("", Scope::kRead).ok());
   EXPECT_TRUE(both->Authorize("Bearer s3cret", Scope::kRead).ok());

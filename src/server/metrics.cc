@@ -56,17 +56,14 @@ void Metrics::Record(const JobEvent& event) {
       finished_attempt = true;
       break;
     }
-    case JobEvent::Kind::kCancelled:
-      ++n.cancelled;
-      break;
+    case JobEvent::Kind::kCancelled: ++n.cancelled; break;
     case JobEvent::Kind::kStarted: {
       // Queue wait: from when the job was due to when its handler started.
       const absl::Time due = std::max(event.job.run_at, event.job.created_at);
       n.wait.Observe(kWaitBuckets, std::max(0.0, absl::ToDoubleSeconds(now - due)));
       break;
     }
-    case JobEvent::Kind::kReleased:
-      break;
+    case JobEvent::Kind::kReleased: break;
   }
   if (!finished_attempt) return;
   n.duration.Observe(kBuckets, absl::ToDoubleSeconds(event.elapsed));
@@ -116,11 +113,10 @@ void Metrics::AppendHistogram(std::string* out, const char* metric, const char* 
     int64_t cumulative = 0;
     for (size_t i = 0; i < N; ++i) {
       cumulative += h.buckets[i];
-      absl::StrAppendFormat(out, "%s_bucket{name=\"%s\",le=\"%g\"} %d\n", metric, label,
-                            bounds[i], cumulative);
+      absl::StrAppendFormat(out, "%s_bucket{name=\"%s\",le=\"%g\"} %d\n", metric, label, bounds[i],
+                            cumulative);
     }
-    absl::StrAppendFormat(out, "%s_bucket{name=\"%s\",le=\"+Inf\"} %d\n", metric, label,
-                          h.count);
+    absl::StrAppendFormat(out, "%s_bucket{name=\"%s\",le=\"+Inf\"} %d\n", metric, label, h.count);
     absl::StrAppendFormat(out, "%s_sum{name=\"%s\"} %.6f\n", metric, label, h.sum);
     absl::StrAppendFormat(out, "%s_count{name=\"%s\"} %d\n", metric, label, h.count);
   }
@@ -137,19 +133,19 @@ std::string Metrics::RenderPrometheus() const {
   const Counter counters[] = {
       {"popqueue_jobs_enqueued_total", "Jobs newly enqueued through this server.",
        &PerName::enqueued},
-      {"popqueue_jobs_completed_total", "Job attempts that succeeded in this process or its remote workers.",
-       &PerName::completed},
+      {"popqueue_jobs_completed_total",
+       "Job attempts that succeeded in this process or its remote workers.", &PerName::completed},
       {"popqueue_jobs_failed_total",
-       "Job attempts that failed in this process or its remote workers (retried or dead).", &PerName::failed},
+       "Job attempts that failed in this process or its remote workers (retried or dead).",
+       &PerName::failed},
       {"popqueue_jobs_dead_total",
        "Jobs that exhausted their attempts in this process or its remote workers (dead-letter).",
        &PerName::dead},
-      {"popqueue_jobs_cancelled_total", "Jobs that ended cancelled in this process or its remote workers.",
-       &PerName::cancelled},
+      {"popqueue_jobs_cancelled_total",
+       "Jobs that ended cancelled in this process or its remote workers.", &PerName::cancelled},
   };
   for (const Counter& c : counters) {
-    absl::StrAppendFormat(&out, "# HELP %s %s\n# TYPE %s counter\n", c.metric, c.help,
-                          c.metric);
+    absl::StrAppendFormat(&out, "# HELP %s %s\n# TYPE %s counter\n", c.metric, c.help, c.metric);
     for (const auto& [name, n] : by_name_) {
       absl::StrAppendFormat(&out, "%s{name=\"%s\"} %d\n", c.metric, PrometheusLabel(name),
                             n.*c.field);

@@ -50,11 +50,11 @@ struct StateSample {
 class Metrics {
  public:
   // Upper bounds (seconds) of the processing-time histogram buckets.
-  static constexpr std::array<double, 14> kBuckets = {
-      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+  static constexpr std::array<double, 14> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                      1,     2.5,  5,     10,   30,  60,   300};
   // Upper bounds (seconds) of the queue-wait histogram (start - run_at).
-  static constexpr std::array<double, 14> kWaitBuckets = {
-      0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600};
+  static constexpr std::array<double, 14> kWaitBuckets = {0.001, 0.005, 0.01, 0.05, 0.1,  0.5, 1, 5,
+                                                          10,    30,    60,   300,  1800, 3600};
   // Distinct job names with series of their own; events of further names
   // are counted under the name kOtherName, so a name made per job (an id in
   // the name) cannot grow the scrape without bound.

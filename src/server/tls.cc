@@ -42,20 +42,21 @@ absl::StatusOr<CtxPtr> LoadPair(const std::string& cert_file, const std::string&
   SSL_CTX_set_default_passwd_cb(ctx.get(), NoPassword);
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1) {
     if (failed) *failed = TlsFile::kCert;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot load a PEM certificate chain from \"", cert_file, "\": ", OpenSslReason()));
+    return absl::InvalidArgumentError(absl::StrCat("cannot load a PEM certificate chain from \"",
+                                                   cert_file, "\": ", OpenSslReason()));
   }
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     if (failed) *failed = TlsFile::kKey;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot use \"", key_file, "\" as the unencrypted PEM private key of the "
-        "certificate in \"", cert_file, "\": ", OpenSslReason()));
+    return absl::InvalidArgumentError(absl::StrCat("cannot use \"", key_file,
+                                                   "\" as the unencrypted PEM private key of the "
+                                                   "certificate in \"",
+                                                   cert_file, "\": ", OpenSslReason()));
   }
   if (SSL_CTX_check_private_key(ctx.get()) != 1) {
     if (failed) *failed = TlsFile::kKey;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the private key in \"", key_file, "\" does not belong to the certificate in \"",
-        cert_file, "\": ", OpenSslReason()));
+    return absl::InvalidArgumentError(absl::StrCat("the private key in \"", key_file,
+                                                   "\" does not belong to the certificate in \"",
+                                                   cert_file, "\": ", OpenSslReason()));
   }
   return ctx;
 }
@@ -88,16 +89,14 @@ std::string DescribeX509(X509* cert) {
 absl::Status CheckTlsFiles(const TlsFiles& files, TlsFile* failed) {
   if (files.cert_file.empty() || files.key_file.empty()) {
     if (failed) *failed = files.cert_file.empty() ? TlsFile::kCert : TlsFile::kKey;
-    return absl::InvalidArgumentError(
-        "TLS needs both a certificate file and a private key file");
+    return absl::InvalidArgumentError("TLS needs both a certificate file and a private key file");
   }
   absl::StatusOr<CtxPtr> pair = LoadPair(files.cert_file, files.key_file, failed);
   if (!pair.ok()) return pair.status();
   if (!files.client_ca_file.empty()) {
     ERR_clear_error();
     X509_STORE* store = X509_STORE_new();
-    bool ok = store != nullptr &&
-              X509_STORE_load_file(store, files.client_ca_file.c_str()) == 1;
+    bool ok = store != nullptr && X509_STORE_load_file(store, files.client_ca_file.c_str()) == 1;
     bool any = false;
     if (ok) {
       STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
@@ -109,8 +108,8 @@ absl::Status CheckTlsFiles(const TlsFiles& files, TlsFile* failed) {
     X509_STORE_free(store);
     if (!ok || !any) {
       if (failed) *failed = TlsFile::kClientCa;
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cannot load PEM CA certificates from \"", files.client_ca_file, "\": ", reason));
+      return absl::InvalidArgumentError(absl::StrCat("cannot load PEM CA certificates from \"",
+                                                     files.client_ca_file, "\": ", reason));
     }
   }
   return absl::OkStatus();
@@ -135,8 +134,7 @@ absl::StatusOr<std::string> DescribeCertificate(const std::string& cert_file) {
 
 absl::StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(std::string cert_file,
                                                                std::string key_file) {
-  std::unique_ptr<TlsIdentity> identity(
-      new TlsIdentity(std::move(cert_file), std::move(key_file)));
+  std::unique_ptr<TlsIdentity> identity(new TlsIdentity(std::move(cert_file), std::move(key_file)));
   if (absl::Status s = identity->Reload(); !s.ok()) return s;
   return identity;
 }
@@ -165,8 +163,8 @@ std::shared_ptr<SSL_CTX> TlsIdentity::Current() const {
 
 bool TlsIdentity::Configure(SSL_CTX& ctx) {
   SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      &ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_cert_cb(&ctx, &TlsIdentity::CertCallback, this);
   return true;
 }

@@ -34,16 +34,16 @@ struct Backend {
 };
 
 const std::vector<Backend>& Backends() {
-  static const auto* backends = new std::vector<Backend>{
-      {"sqlite", OpenSqliteStore},
+  static const auto* backends = new std::vector<Backend> {
+    {"sqlite", OpenSqliteStore},
 #if POPQUEUE_WITH_POSTGRES
-      {"postgres", OpenPostgresStore}, {"postgresql", OpenPostgresStore},
+        {"postgres", OpenPostgresStore}, {"postgresql", OpenPostgresStore},
 #endif
 #if POPQUEUE_WITH_MONGODB
-      {"mongodb", OpenMongoStore},
+        {"mongodb", OpenMongoStore},
 #endif
 #if POPQUEUE_WITH_REDIS
-      {"redis", OpenRedisStore}, {"redis+cluster", OpenRedisStore},
+        {"redis", OpenRedisStore}, {"redis+cluster", OpenRedisStore},
 #endif
   };
   return *backends;
@@ -57,39 +57,36 @@ std::string SupportedSchemes() {
   return absl::StrJoin(names, ", ");
 }
 
-absl::Status ValidateIdentifierName(std::string_view what,
-                                    std::string_view name) {
+absl::Status ValidateIdentifierName(std::string_view what, std::string_view name) {
   bool ok = !name.empty() && name.size() <= 63 &&
             (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_');
   for (char c : name) {
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
   }
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      std::string(what), " \"", std::string(name),
-      "\" is not a valid name: expected 1-63 characters of A-Z a-z 0-9 _, "
-      "not starting with a digit"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(std::string(what), " \"", std::string(name),
+                   "\" is not a valid name: expected 1-63 characters of A-Z a-z 0-9 _, "
+                   "not starting with a digit"));
 }
 
 absl::StatusOr<std::shared_ptr<Store>> OpenStore(const StoreConfig& config) {
   // MongoDB URLs may list several hosts (replica sets): libmongoc parses
   // them in the backend, which reads nothing from the Url.
-  absl::StatusOr<Url> url =
-      absl::StartsWithIgnoreCase(config.url, "mongodb://")
-          ? absl::StatusOr<Url>(Url{.scheme = "mongodb"})
-          : ParseUrl(config.url);
+  absl::StatusOr<Url> url = absl::StartsWithIgnoreCase(config.url, "mongodb://")
+                                ? absl::StatusOr<Url>(Url{.scheme = "mongodb"})
+                                : ParseUrl(config.url);
   if (!url.ok()) return url.status();
-  if (absl::Status s = ValidateIdentifierName("collection", config.collection);
-      !s.ok()) {
+  if (absl::Status s = ValidateIdentifierName("collection", config.collection); !s.ok()) {
     return s;
   }
   if (url->scheme == "rediss") return absl::InvalidArgumentError(redis::kNoTlsMessage);
   for (const Backend& b : Backends()) {
     if (b.scheme == url->scheme) return b.open(*url, config);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unsupported database URL scheme \"", url->scheme, "://\" in \"",
-      url->Redacted(), "\"; this build supports: ", SupportedSchemes()));
+  return absl::InvalidArgumentError(absl::StrCat("unsupported database URL scheme \"", url->scheme,
+                                                 "://\" in \"", url->Redacted(),
+                                                 "\"; this build supports: ", SupportedSchemes()));
 }
 
 }  // namespace popqueue::store

@@ -26,8 +26,7 @@ std::string SupportedSchemes();
 
 // Checks that a table/collection/prefix name is a plain identifier:
 // [A-Za-z_][A-Za-z0-9_]{0,62}. InvalidArgument naming `what` otherwise.
-absl::Status ValidateIdentifierName(std::string_view what,
-                                    std::string_view name);
+absl::Status ValidateIdentifierName(std::string_view what, std::string_view name);
 
 }  // namespace popqueue::store
 

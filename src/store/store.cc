@@ -21,8 +21,7 @@ absl::Status NoSuchJob(JobId id) {
 
 absl::Status Store::Migrate() { return DoMigrate(); }
 
-absl::StatusOr<JobInsertManyResult> Store::JobInsertMany(
-    const JobInsertManyParams& params) {
+absl::StatusOr<JobInsertManyResult> Store::JobInsertMany(const JobInsertManyParams& params) {
   if (absl::Status s = Validate(params); !s.ok()) return s;
   if (params.jobs.empty()) return JobInsertManyResult();
   return DoJobInsertMany(params);
@@ -34,8 +33,7 @@ absl::StatusOr<JobClaimResult> Store::JobClaim(const JobClaimParams& params) {
   return DoJobClaim(params);
 }
 
-absl::StatusOr<JobIdList> Store::JobCompleteMany(
-    const JobCompleteManyParams& params) {
+absl::StatusOr<JobIdList> Store::JobCompleteMany(const JobCompleteManyParams& params) {
   if (params.items.empty()) return JobIdList();
   return DoJobCompleteMany(params);
 }
@@ -53,8 +51,7 @@ absl::StatusOr<JobHeartbeatManyResult> Store::JobHeartbeatMany(
   return DoJobHeartbeatMany(params);
 }
 
-absl::StatusOr<int> Store::JobRescueExpired(
-    const JobRescueExpiredParams& params) {
+absl::StatusOr<int> Store::JobRescueExpired(const JobRescueExpiredParams& params) {
   if (absl::Status s = Validate(params); !s.ok()) return s;
   return DoJobRescueExpired(params);
 }
@@ -84,12 +81,9 @@ absl::StatusOr<JobPage> Store::JobList(const JobListParams& params) {
   return DoJobList(params);
 }
 
-absl::StatusOr<std::vector<QueueCounts>> Store::JobCountByState() {
-  return DoJobCountByState();
-}
+absl::StatusOr<std::vector<QueueCounts>> Store::JobCountByState() { return DoJobCountByState(); }
 
-absl::StatusOr<int> Store::JobDeleteFinishedBefore(
-    const JobDeleteFinishedBeforeParams& params) {
+absl::StatusOr<int> Store::JobDeleteFinishedBefore(const JobDeleteFinishedBeforeParams& params) {
   if (absl::Status s = Validate(params); !s.ok()) return s;
   return DoJobDeleteFinishedBefore(params);
 }
@@ -104,12 +98,9 @@ absl::Status Store::QueueResume(const QueueNameParams& params) {
   return DoQueueResume(params);
 }
 
-absl::StatusOr<std::vector<QueueInfo>> Store::QueueList() {
-  return DoQueueList();
-}
+absl::StatusOr<std::vector<QueueInfo>> Store::QueueList() { return DoQueueList(); }
 
-absl::StatusOr<bool> Store::LeaderAttemptElect(
-    const LeaderAttemptElectParams& params) {
+absl::StatusOr<bool> Store::LeaderAttemptElect(const LeaderAttemptElectParams& params) {
   if (absl::Status s = Validate(params); !s.ok()) return s;
   return DoLeaderAttemptElect(params);
 }
@@ -134,8 +125,7 @@ absl::Status Store::WorkerDeregister(const WorkerDeregisterParams& params) {
   return DoWorkerDeregister(params);
 }
 
-absl::StatusOr<std::vector<WorkerInfo>> Store::WorkerList(
-    const WorkerListParams& params) {
+absl::StatusOr<std::vector<WorkerInfo>> Store::WorkerList(const WorkerListParams& params) {
   if (absl::Status s = Validate(params); !s.ok()) return s;
   return DoWorkerList(params);
 }
@@ -145,8 +135,7 @@ absl::StatusOr<bool> Store::CronFireOnce(const CronFireOnceParams& params) {
   return DoCronFireOnce(params);
 }
 
-absl::StatusOr<int> Store::Subscribe(
-    std::function<void(const std::string& queue)> on_available) {
+absl::StatusOr<int> Store::Subscribe(std::function<void(const std::string& queue)> on_available) {
   if (!on_available) {
     return absl::InvalidArgumentError("on_available: the callback is empty");
   }

@@ -207,14 +207,11 @@ class Store {
   // Creates or upgrades the schema (idempotent, safe to race).
   absl::Status Migrate();
 
-  absl::StatusOr<JobInsertManyResult> JobInsertMany(
-      const JobInsertManyParams& params);
+  absl::StatusOr<JobInsertManyResult> JobInsertMany(const JobInsertManyParams& params);
   absl::StatusOr<JobClaimResult> JobClaim(const JobClaimParams& params);
-  absl::StatusOr<JobIdList> JobCompleteMany(
-      const JobCompleteManyParams& params);
+  absl::StatusOr<JobIdList> JobCompleteMany(const JobCompleteManyParams& params);
   absl::StatusOr<JobIdList> JobFailMany(const JobFailManyParams& params);
-  absl::StatusOr<JobHeartbeatManyResult> JobHeartbeatMany(
-      const JobHeartbeatManyParams& params);
+  absl::StatusOr<JobHeartbeatManyResult> JobHeartbeatMany(const JobHeartbeatManyParams& params);
   absl::StatusOr<int> JobRescueExpired(const JobRescueExpiredParams& params);
 
   // kNotFound for unknown ids.
@@ -230,8 +227,7 @@ class Store {
   absl::Status JobDelete(const JobDeleteParams& params);
   absl::StatusOr<JobPage> JobList(const JobListParams& params);
   absl::StatusOr<std::vector<QueueCounts>> JobCountByState();
-  absl::StatusOr<int> JobDeleteFinishedBefore(
-      const JobDeleteFinishedBeforeParams& params);
+  absl::StatusOr<int> JobDeleteFinishedBefore(const JobDeleteFinishedBeforeParams& params);
 
   absl::Status QueuePause(const QueueNameParams& params);
   absl::Status QueueResume(const QueueNameParams& params);
@@ -240,8 +236,7 @@ class Store {
   absl::StatusOr<std::vector<QueueInfo>> QueueList();
 
   // True when `leader_id` holds (or now took) the leadership until now + ttl.
-  absl::StatusOr<bool> LeaderAttemptElect(
-      const LeaderAttemptElectParams& params);
+  absl::StatusOr<bool> LeaderAttemptElect(const LeaderAttemptElectParams& params);
   absl::Status LeaderResign(const LeaderResignParams& params);
 
   absl::Status WorkerRegister(const WorkerRegisterParams& params);
@@ -249,8 +244,7 @@ class Store {
   // not revived by a late heartbeat).
   absl::Status WorkerHeartbeat(const WorkerHeartbeatParams& params);
   absl::Status WorkerDeregister(const WorkerDeregisterParams& params);
-  absl::StatusOr<std::vector<WorkerInfo>> WorkerList(
-      const WorkerListParams& params);
+  absl::StatusOr<std::vector<WorkerInfo>> WorkerList(const WorkerListParams& params);
 
   // Inserts params.job at most once per (schedule, fire_time) across all
   // processes. True when this call inserted it.
@@ -273,8 +267,7 @@ class Store {
   // `on_available(queue)` may be called from any thread, possibly spuriously.
   // Returns a handle for Unsubscribe. kInvalidArgument for an empty
   // callback, kUnimplemented when !SupportsNotify().
-  absl::StatusOr<int> Subscribe(
-      std::function<void(const std::string& queue)> on_available);
+  absl::StatusOr<int> Subscribe(std::function<void(const std::string& queue)> on_available);
   void Unsubscribe(int handle) { DoUnsubscribe(handle); }
 
  protected:
@@ -284,16 +277,12 @@ class Store {
 
   virtual absl::StatusOr<JobInsertManyResult> DoJobInsertMany(
       const JobInsertManyParams& params) = 0;
-  virtual absl::StatusOr<JobClaimResult> DoJobClaim(
-      const JobClaimParams& params) = 0;
-  virtual absl::StatusOr<JobIdList> DoJobCompleteMany(
-      const JobCompleteManyParams& params) = 0;
-  virtual absl::StatusOr<JobIdList> DoJobFailMany(
-      const JobFailManyParams& params) = 0;
+  virtual absl::StatusOr<JobClaimResult> DoJobClaim(const JobClaimParams& params) = 0;
+  virtual absl::StatusOr<JobIdList> DoJobCompleteMany(const JobCompleteManyParams& params) = 0;
+  virtual absl::StatusOr<JobIdList> DoJobFailMany(const JobFailManyParams& params) = 0;
   virtual absl::StatusOr<JobHeartbeatManyResult> DoJobHeartbeatMany(
       const JobHeartbeatManyParams& params) = 0;
-  virtual absl::StatusOr<int> DoJobRescueExpired(
-      const JobRescueExpiredParams& params) = 0;
+  virtual absl::StatusOr<int> DoJobRescueExpired(const JobRescueExpiredParams& params) = 0;
 
   virtual absl::StatusOr<Job> DoJobGet(const JobGetParams& params) = 0;
   virtual absl::StatusOr<Job> DoJobRequeue(const JobRequeueParams& params) = 0;
@@ -308,20 +297,15 @@ class Store {
   virtual absl::Status DoQueueResume(const QueueNameParams& params) = 0;
   virtual absl::StatusOr<std::vector<QueueInfo>> DoQueueList() = 0;
 
-  virtual absl::StatusOr<bool> DoLeaderAttemptElect(
-      const LeaderAttemptElectParams& params) = 0;
+  virtual absl::StatusOr<bool> DoLeaderAttemptElect(const LeaderAttemptElectParams& params) = 0;
   virtual absl::Status DoLeaderResign(const LeaderResignParams& params) = 0;
 
   virtual absl::Status DoWorkerRegister(const WorkerRegisterParams& params) = 0;
-  virtual absl::Status DoWorkerHeartbeat(
-      const WorkerHeartbeatParams& params) = 0;
-  virtual absl::Status DoWorkerDeregister(
-      const WorkerDeregisterParams& params) = 0;
-  virtual absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(
-      const WorkerListParams& params) = 0;
+  virtual absl::Status DoWorkerHeartbeat(const WorkerHeartbeatParams& params) = 0;
+  virtual absl::Status DoWorkerDeregister(const WorkerDeregisterParams& params) = 0;
+  virtual absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(const WorkerListParams& params) = 0;
 
-  virtual absl::StatusOr<bool> DoCronFireOnce(
-      const CronFireOnceParams& params) = 0;
+  virtual absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) = 0;
 
   // Called only when SupportsNotify() and the callback is set.
   virtual absl::StatusOr<int> DoSubscribe(

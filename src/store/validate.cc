@@ -18,8 +18,7 @@ absl::Status Required(std::string_view field, const std::string& value) {
 
 absl::Status Positive(std::string_view field, absl::Duration d) {
   if (d <= absl::ZeroDuration()) {
-    return FieldError(field, absl::StrFormat("must be positive, got %s",
-                                             absl::FormatDuration(d)));
+    return FieldError(field, absl::StrFormat("must be positive, got %s", absl::FormatDuration(d)));
   }
   return absl::OkStatus();
 }
@@ -67,19 +66,16 @@ absl::Status Validate(const JobInsertManyParams& params) {
 absl::Status Validate(const JobClaimParams& params) {
   if (absl::Status s = AtLeast("limit", params.limit, 0); !s.ok()) return s;
   return Positive("lease", params.lease);
-
 }
 
 absl::Status Validate(const JobFailManyParams& params) {
   for (size_t i = 0; i < params.items.size(); ++i) {
     const JobState to = params.items[i].to;
-    if (to != JobState::kRetryable && to != JobState::kDead &&
-        to != JobState::kCancelled) {
-      return PrefixField(
-          FieldError("to", absl::StrFormat("a failed job goes to retryable, "
-                                           "dead or cancelled, not %s",
-                                           JobStateName(to))),
-          Index("items", i));
+    if (to != JobState::kRetryable && to != JobState::kDead && to != JobState::kCancelled) {
+      return PrefixField(FieldError("to", absl::StrFormat("a failed job goes to retryable, "
+                                                          "dead or cancelled, not %s",
+                                                          JobStateName(to))),
+                         Index("items", i));
     }
   }
   return absl::OkStatus();
@@ -96,24 +92,20 @@ absl::Status Validate(const JobRescueExpiredParams& params) {
 absl::Status Validate(const JobListParams& params) {
   const int limit = params.filter.limit;
   if (limit < 1 || limit > kMaxListLimit) {
-    return FieldError("limit", absl::StrFormat("must be 1-%d, got %d",
-                                               kMaxListLimit, limit));
+    return FieldError("limit", absl::StrFormat("must be 1-%d, got %d", kMaxListLimit, limit));
   }
   return absl::OkStatus();
 }
 
 absl::Status Validate(const JobDeleteFinishedBeforeParams& params) {
   if (!IsFinal(params.state)) {
-    return FieldError("state",
-                      absl::StrFormat("only finished jobs can be cleaned up, not %s",
-                                      JobStateName(params.state)));
+    return FieldError("state", absl::StrFormat("only finished jobs can be cleaned up, not %s",
+                                               JobStateName(params.state)));
   }
   return AtLeast("limit", params.limit, 1);
 }
 
-absl::Status Validate(const QueueNameParams& params) {
-  return Required("queue", params.queue);
-}
+absl::Status Validate(const QueueNameParams& params) { return Required("queue", params.queue); }
 
 absl::Status Validate(const LeaderAttemptElectParams& params) {
   if (absl::Status s = Required("name", params.name); !s.ok()) return s;
@@ -138,9 +130,7 @@ absl::Status Validate(const WorkerDeregisterParams& params) {
   return Required("worker_id", params.worker_id);
 }
 
-absl::Status Validate(const WorkerListParams& params) {
-  return Positive("ttl", params.ttl);
-}
+absl::Status Validate(const WorkerListParams& params) { return Positive("ttl", params.ttl); }
 
 absl::Status Validate(const CronFireOnceParams& params) {
   if (absl::Status s = Required("schedule", params.schedule); !s.ok()) return s;

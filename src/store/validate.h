@@ -31,7 +31,7 @@ absl::Status Validate(const JobDeleteFinishedBeforeParams& params);
 absl::Status Validate(const QueueNameParams& params);  // a queue name
 // A name, a leader id and a positive ttl.
 absl::Status Validate(const LeaderAttemptElectParams& params);
-absl::Status Validate(const LeaderResignParams& params);  // name, leader id
+absl::Status Validate(const LeaderResignParams& params);      // name, leader id
 absl::Status Validate(const WorkerRegisterParams& params);    // worker.id
 absl::Status Validate(const WorkerHeartbeatParams& params);   // worker_id
 absl::Status Validate(const WorkerDeregisterParams& params);  // worker_id

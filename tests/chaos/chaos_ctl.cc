@@ -34,8 +34,8 @@ using popqueue::Job;
 using popqueue::JobState;
 
 std::unique_ptr<popqueue::Queue> Open(const char* url, const char* collection) {
-  popqueue::QueueConfig config{.db_url = url, .collection = collection,
-                               .retries = chaos::kMaxAttempts - 1};
+  popqueue::QueueConfig config{
+      .db_url = url, .collection = collection, .retries = chaos::kMaxAttempts - 1};
   // The database may be restarting: keep trying for a while.
   for (int i = 0;; ++i) {
     auto queue = popqueue::Queue::Open(config);
@@ -225,8 +225,7 @@ int Check(popqueue::Queue& queue, int64_t jobs, const char* log_path, const char
         ++unexplained_jobs;
         example("job " + std::to_string(i) + " (" + std::string(chaos::KindName(kind)) + ", id " +
                 std::to_string(job.id) + "): " + std::to_string(runs.size()) +
-                " handler runs, plan needs at most " +
-                std::to_string(chaos::PlannedRuns(kind)) +
+                " handler runs, plan needs at most " + std::to_string(chaos::PlannedRuns(kind)) +
                 ", not explained by a kill or a lost lease");
       }
     }
@@ -237,13 +236,12 @@ int Check(popqueue::Queue& queue, int64_t jobs, const char* log_path, const char
       "finished_without_run=%lld\n"
       "chaos: handler_starts=%lld duplicated_jobs=%lld extra_runs=%lld "
       "in_flight_at_kill=%lld unexplained=%lld killed_workers=%zu lease_lost_runs=%lld\n",
-      static_cast<long long>(jobs), static_cast<long long>(completed),
-      static_cast<long long>(dead), static_cast<long long>(lost), static_cast<long long>(wrong),
-      static_cast<long long>(stray), static_cast<long long>(never_ran),
-      static_cast<long long>(start_lines), static_cast<long long>(duplicated_jobs),
-      static_cast<long long>(extra_runs), static_cast<long long>(explained_jobs),
-      static_cast<long long>(unexplained_jobs), killed.size(),
-      static_cast<long long>(lease_lost_runs));
+      static_cast<long long>(jobs), static_cast<long long>(completed), static_cast<long long>(dead),
+      static_cast<long long>(lost), static_cast<long long>(wrong), static_cast<long long>(stray),
+      static_cast<long long>(never_ran), static_cast<long long>(start_lines),
+      static_cast<long long>(duplicated_jobs), static_cast<long long>(extra_runs),
+      static_cast<long long>(explained_jobs), static_cast<long long>(unexplained_jobs),
+      killed.size(), static_cast<long long>(lease_lost_runs));
   for (const std::string& e : examples) std::printf("chaos:   %s\n", e.c_str());
   std::printf("chaos: %s\n", pass ? "PASS" : "FAIL");
   return pass ? 0 : 1;
@@ -266,7 +264,8 @@ int main(int argc, char** argv) {
   int64_t jobs = std::atoll(argv[4]);
   if (jobs <= 0) return Usage();
   if (command == "enqueue" && argc == 5) return Enqueue(*Open(argv[2], argv[3]), jobs);
-  if (command == "wait" && argc == 6) return Wait(*Open(argv[2], argv[3]), jobs, std::atoi(argv[5]));
+  if (command == "wait" && argc == 6)
+    return Wait(*Open(argv[2], argv[3]), jobs, std::atoi(argv[5]));
   if (command == "check" && (argc == 7 || argc == 8)) {
     return Check(*Open(argv[2], argv[3]), jobs, argv[5], argv[6], argc == 8 ? argv[7] : nullptr);
   }

@@ -56,8 +56,8 @@ inline int PlannedRuns(Kind kind) {
 
 // The payload and identifier of job `index`; the payload holds the index.
 inline std::string Payload(int64_t index) {
-  return "{\"i\":" + std::to_string(index) + ",\"kind\":\"" +
-         std::string(KindName(KindOf(index))) + "\"}";
+  return "{\"i\":" + std::to_string(index) + ",\"kind\":\"" + std::string(KindName(KindOf(index))) +
+         "\"}";
 }
 inline std::string Identifier(int64_t index) { return "chaos-" + std::to_string(index); }
 

@@ -38,8 +38,8 @@ int main(int argc, char** argv) {
     std::perror("chaos_worker: LOG_FILE");
     return 1;
   }
-  popqueue::QueueConfig config{.db_url = argv[1], .collection = argv[2],
-                               .retries = popqueue::chaos::kMaxAttempts - 1};
+  popqueue::QueueConfig config{
+      .db_url = argv[1], .collection = argv[2], .retries = popqueue::chaos::kMaxAttempts - 1};
   config.worker.default_concurrency = std::atoi(argv[4]);
   config.worker.poll_interval = absl::Milliseconds(100);
   // Short leases (3 s unless given) so that the jobs of a killed worker come
@@ -66,15 +66,10 @@ int main(int argc, char** argv) {
     }
     if (index < 0) return false;
     switch (popqueue::chaos::KindOf(index)) {
-      case Kind::kOk:
-        return true;
-      case Kind::kSlow:
-        usleep(popqueue::chaos::SlowMillis(index) * 1000);
-        return true;
-      case Kind::kFlaky:
-        return job.attempt > 1;
-      case Kind::kFail:
-        return false;
+      case Kind::kOk: return true;
+      case Kind::kSlow: usleep(popqueue::chaos::SlowMillis(index) * 1000); return true;
+      case Kind::kFlaky: return job.attempt > 1;
+      case Kind::kFail: return false;
     }
     return false;
   });

@@ -64,9 +64,7 @@ inline bool ReadUntil(int fd, std::string& text, const std::string& until,
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "popqueue-cfgcli-XXXXXX")
-            .string();
+    std::string tmpl = (std::filesystem::temp_directory_path() / "popqueue-cfgcli-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
     dir_ = tmpl;
   }
@@ -96,8 +94,7 @@ class CliTest : public ::testing::Test {
     posix_spawn_file_actions_adddup2(&actions, err[1], 2);
     posix_spawn_file_actions_addchdir_np(&actions, dir_.c_str());
     Child c;
-    int rc = posix_spawn(&c.pid, argv[0], &actions, nullptr, argv.data(),
-                         envp.data());
+    int rc = posix_spawn(&c.pid, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     close(out[1]);
     close(err[1]);
@@ -127,8 +124,7 @@ class CliTest : public ::testing::Test {
     waitpid(c.pid, &status, 0);
     close(c.out);
     close(c.err);
-    r.exit_code =
-        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
   }
 
@@ -172,8 +168,7 @@ inline std::string HttpRequest(int port, const std::string& request) {
   // MSG_NOSIGNAL: a server that answers 413 may close before reading it all.
   (void)!send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string response;
-  ReadUntil(fd, response, "",
-            std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  ReadUntil(fd, response, "", std::chrono::steady_clock::now() + std::chrono::seconds(10));
   close(fd);
   return response;
 }

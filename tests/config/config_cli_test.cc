@@ -67,15 +67,12 @@ TEST_F(ConfigCliTest, CheckShowsEveryValueWithItsSourceAndHidesSecrets) {
 
   Result text = Run({"config", "check"}, env);
   ASSERT_EQ(text.exit_code, 0) << text.err;
-  EXPECT_THAT(
-      text.out,
-      AllOf(HasSubstr(
-                "job store:    postgres://app:***@db:5432/app (from dbUrl)"),
-            HasSubstr("coordinator:  redis://:***@cache:6379 (from redisUrl)"),
-            HasSubstr("env POPQUEUE_PORT"), HasSubstr("config.json")));
+  EXPECT_THAT(text.out,
+              AllOf(HasSubstr("job store:    postgres://app:***@db:5432/app (from dbUrl)"),
+                    HasSubstr("coordinator:  redis://:***@cache:6379 (from redisUrl)"),
+                    HasSubstr("env POPQUEUE_PORT"), HasSubstr("config.json")));
   for (const Result* out : {&r, &text}) {
-    for (const char* secret :
-         {"file-pw", "redis-pw", "xoxb-slack-pw", "smtp-pw", "token-pw"}) {
+    for (const char* secret : {"file-pw", "redis-pw", "xoxb-slack-pw", "smtp-pw", "token-pw"}) {
       EXPECT_THAT(out->out + out->err, Not(HasSubstr(secret))) << secret;
     }
   }
@@ -83,10 +80,7 @@ TEST_F(ConfigCliTest, CheckShowsEveryValueWithItsSourceAndHidesSecrets) {
 
 TEST_F(ConfigCliTest, InvalidConfigurationStopsEveryCommandNamingTheKey) {
   std::vector<BadConfig> cases = {
-      {R"({"dbURL": "sqlite://x.db"})",
-       {},
-       {"jobs"},
-       {"dbURL", "did you mean \"dbUrl\""}},
+      {R"({"dbURL": "sqlite://x.db"})", {}, {"jobs"}, {"dbURL", "did you mean \"dbUrl\""}},
       {R"({"memcachedUrl": "redis://m:6379"})",
        {},
        {"enqueue", "x"},
@@ -104,10 +98,7 @@ TEST_F(ConfigCliTest, InvalidConfigurationStopsEveryCommandNamingTheKey) {
        {},
        {"config", "check"},
        {"notificationConfig", "webhook"}},
-      {R"({"retries": "three"})",
-       {},
-       {"config", "check"},
-       {"retries", "an integer"}},
+      {R"({"retries": "three"})", {}, {"config", "check"}, {"retries", "an integer"}},
       {"{", {}, {"migrate"}, {"config.json", "not valid JSON"}},
       // Redis over TLS needs a tunnel (hiredis 0.14 has no TLS).
       {"", {{"DB_URL", "rediss://cache:6380"}}, {"stats"}, {"dbUrl", "stunnel"}},
@@ -155,9 +146,8 @@ TEST_F(ConfigCliTest, WorkerTakesItsSettingsFromTheConfig) {
                                "concurrency": 3, "workerId": "from-file"})");
   Child c = Start({"worker", "--exec", "x=true"}, {{"WORKER_ID", "from-env"}});
   std::string err;
-  bool started =
-      ReadUntil(c.err, err, "SIGINT/SIGTERM stops it",
-                std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  bool started = ReadUntil(c.err, err, "SIGINT/SIGTERM stops it",
+                           std::chrono::steady_clock::now() + std::chrono::seconds(30));
   kill(c.pid, SIGTERM);
   Result r = Finish(c, {});
   ASSERT_TRUE(started) << err;
@@ -173,9 +163,8 @@ TEST_F(ConfigCliTest, ServeTakesItsSettingsFromTheConfig) {
                                "port": 0, "grpcEnabled": false})");
   Child c = Start({"serve"}, {{"POPQUEUE_TOKEN", "secret-token"}});
   std::string err;
-  bool started =
-      ReadUntil(c.err, err, "mutating calls need",
-                std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  bool started = ReadUntil(c.err, err, "mutating calls need",
+                           std::chrono::steady_clock::now() + std::chrono::seconds(30));
   std::smatch m;
   std::regex port_re("http://127\\.0\\.0\\.1:(\\d+)/");
   bool has_port = std::regex_search(err, m, port_re);
@@ -183,10 +172,9 @@ TEST_F(ConfigCliTest, ServeTakesItsSettingsFromTheConfig) {
   if (started && has_port) {
     int port = std::stoi(m[1]);
     health = HttpStatus(port, "GET /healthz HTTP/1.0\r\n\r\n");
-    unauthorized = HttpStatus(
-        port,
-        "POST /api/requeue-job HTTP/1.0\r\nContent-Type: "
-        "application/json\r\nContent-Length: 13\r\n\r\n{\"jobId\":\"1\"}");
+    unauthorized = HttpStatus(port,
+                              "POST /api/requeue-job HTTP/1.0\r\nContent-Type: "
+                              "application/json\r\nContent-Length: 13\r\n\r\n{\"jobId\":\"1\"}");
   }
   kill(c.pid, SIGTERM);
   Result r = Finish(c, {});

@@ -28,11 +28,9 @@ class LimitsCliTest : public CliTest {
  protected:
   // Starts `serve` on a free port; returns the port, or 0 (with the output
   // in *err) when it did not come up.
-  int StartServe(const std::vector<std::string>& extra, Child* c,
-                 std::string* err) {
-    std::vector<std::string> args = {"serve", "--db-url", "sqlite://./s.db",
-                                     "--host", "127.0.0.1", "--port", "0",
-                                     "--no-grpc"};
+  int StartServe(const std::vector<std::string>& extra, Child* c, std::string* err) {
+    std::vector<std::string> args = {"serve",  "--db-url", "sqlite://./s.db", "--host", "127.0.0.1",
+                                     "--port", "0",        "--no-grpc"};
     args.insert(args.end(), extra.begin(), extra.end());
     *c = Start(args, {});
     // The banner: "... REST API on http://127.0.0.1:PORT/...".
@@ -43,8 +41,7 @@ class LimitsCliTest : public CliTest {
       if (std::chrono::steady_clock::now() >= deadline) return 0;
       // Reads what arrives within 100 ms ("\x01" never does).
       ReadUntil(c->err, *err, "\x01",
-                std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(100));
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
     }
     return std::stoi(m[1]);
   }
@@ -70,11 +67,9 @@ TEST_F(LimitsCliTest, ConfigCheckShowsLimitsFromEverySource) {
     "queueConcurrency": {"emails": 20},
     "maxRequestBytes": 4096
   })");
-  Env env = {{"POPQUEUE_JOB_RATE_LIMITS", "send_sms=30/1m"},
-             {"POPQUEUE_MAX_CONCURRENCY", "16"}};
-  Result r = Run({"config", "check", "--json", "--queue-rate-limits",
-                  "emails=100/1s,reports=5/1m", "--max-payload-bytes", "2048",
-                  "--max-request-bytes", "8192"},
+  Env env = {{"POPQUEUE_JOB_RATE_LIMITS", "send_sms=30/1m"}, {"POPQUEUE_MAX_CONCURRENCY", "16"}};
+  Result r = Run({"config", "check", "--json", "--queue-rate-limits", "emails=100/1s,reports=5/1m",
+                  "--max-payload-bytes", "2048", "--max-request-bytes", "8192"},
                  env);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json s = json::parse(r.out)["settings"];
@@ -92,19 +87,14 @@ TEST_F(LimitsCliTest, ConfigCheckShowsLimitsFromEverySource) {
   EXPECT_EQ(s["maxRequestBytes"]["value"], 8192);  // flag beats config.json
   EXPECT_EQ(s["maxRequestBytes"]["source"], "flag");
 
-  Result text = Run({"config", "check", "--queue-rate-limits",
-                     "emails=100/1s"},
-                    env);
+  Result text = Run({"config", "check", "--queue-rate-limits", "emails=100/1s"}, env);
   ASSERT_EQ(text.exit_code, 0) << text.err;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(
-      text.out, m,
-      std::regex("queueRateLimits +emails=100/1s +flag --queue-rate-limits")))
+      text.out, m, std::regex("queueRateLimits +emails=100/1s +flag --queue-rate-limits")))
       << text.out;
-  EXPECT_TRUE(std::regex_search(
-      text.out,
-      std::regex("jobRateLimits +send_sms=30/1m +env "
-                 "POPQUEUE_JOB_RATE_LIMITS")))
+  EXPECT_TRUE(std::regex_search(text.out, std::regex("jobRateLimits +send_sms=30/1m +env "
+                                                     "POPQUEUE_JOB_RATE_LIMITS")))
       << text.out;
 }
 
@@ -113,8 +103,8 @@ TEST_F(LimitsCliTest, BadLimitsStopEveryCommandNamingKeyAndSource) {
       {"",
        {},
        {"worker", "--exec", "x=true", "--queue-rate-limits", "emails=100"},
-       {"invalid queueRateLimits (flag --queue-rate-limits) \"emails=100\"",
-        "LIMIT/PERIOD", "emails=100/1s"}},
+       {"invalid queueRateLimits (flag --queue-rate-limits) \"emails=100\"", "LIMIT/PERIOD",
+        "emails=100/1s"}},
       {"",
        {{"POPQUEUE_JOB_RATE_LIMITS", "sms=30/fortnight"}},
        {"serve", "--demo"},
@@ -124,8 +114,7 @@ TEST_F(LimitsCliTest, BadLimitsStopEveryCommandNamingKeyAndSource) {
       {R"({"queueRateLimits": {"emails": {"limit": "lots"}}})",
        {},
        {"config", "check"},
-       {"invalid queueRateLimits (file config.json)",
-        "limit must be an integer"}},
+       {"invalid queueRateLimits (file config.json)", "limit must be an integer"}},
       {"",
        {},
        {"worker", "--exec", "x=true", "--resource-limits", "cpuLow=0.95"},
@@ -134,8 +123,7 @@ TEST_F(LimitsCliTest, BadLimitsStopEveryCommandNamingKeyAndSource) {
       {"",
        {},
        {"serve", "--max-request-bytes", "12"},
-       {"invalid maxRequestBytes (flag --max-request-bytes) \"12\"",
-        "1024 to"}},
+       {"invalid maxRequestBytes (flag --max-request-bytes) \"12\"", "1024 to"}},
       {"",
        {},
        {"worker", "--exec", "x=true", "--max-concurrency", "lots"},
@@ -149,31 +137,27 @@ TEST_F(LimitsCliTest, HelpListsTheLimitFlags) {
   ASSERT_EQ(worker.exit_code, 0);
   for (const char* flag :
        {"--queue-concurrency QUEUE=N,...", "--max-concurrency N",
-        "--queue-rate-limits NAME=N/PERIOD,...", "--job-rate-limits",
-        "--max-held-jobs", "--resource-limits", "--poll-interval DURATION",
-        "--lease-duration", "--heartbeat-interval", "--shutdown-deadline",
-        "--max-payload-bytes", "POPQUEUE_QUEUE_RATE_LIMITS"}) {
+        "--queue-rate-limits NAME=N/PERIOD,...", "--job-rate-limits", "--max-held-jobs",
+        "--resource-limits", "--poll-interval DURATION", "--lease-duration", "--heartbeat-interval",
+        "--shutdown-deadline", "--max-payload-bytes", "POPQUEUE_QUEUE_RATE_LIMITS"}) {
     EXPECT_THAT(worker.out, HasSubstr(flag));
   }
   Result serve = Run({"serve", "--help"});
   ASSERT_EQ(serve.exit_code, 0);
   for (const char* flag :
-       {"--max-request-bytes N", "--max-payload-bytes N",
-        "--grpc-max-message-bytes N", "--queue-rate-limits",
-        "--max-concurrency"}) {
+       {"--max-request-bytes N", "--max-payload-bytes N", "--grpc-max-message-bytes N",
+        "--queue-rate-limits", "--max-concurrency"}) {
     EXPECT_THAT(serve.out, HasSubstr(flag));
   }
 }
 
 TEST_F(LimitsCliTest, WorkerReportsItsLimits) {
-  Child c = Start({"worker", "--exec", "x=true", "--db-url", "sqlite://./w.db",
-                   "--queues", "q1,q2", "--queue-concurrency", "q1=2",
-                   "--max-concurrency", "3"},
+  Child c = Start({"worker", "--exec", "x=true", "--db-url", "sqlite://./w.db", "--queues", "q1,q2",
+                   "--queue-concurrency", "q1=2", "--max-concurrency", "3"},
                   {{"POPQUEUE_QUEUE_RATE_LIMITS", "q2=5/1m"}});
   std::string err;
-  bool started =
-      ReadUntil(c.err, err, "queueRateLimits q2=5/1m\n",
-                std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  bool started = ReadUntil(c.err, err, "queueRateLimits q2=5/1m\n",
+                           std::chrono::steady_clock::now() + std::chrono::seconds(30));
   Result r = Stop(c, err);
   ASSERT_TRUE(started) << r.err;
   EXPECT_THAT(r.err, HasSubstr("worker limits: queueConcurrency q1=2; "
@@ -185,9 +169,8 @@ TEST_F(LimitsCliTest, WorkerReportsItsLimits) {
 TEST_F(LimitsCliTest, ServeDemoWorkersRunWithTheConfiguredLimits) {
   Child c;
   std::string err;
-  int port = StartServe({"--demo", "--max-concurrency", "3",
-                         "--resource-limits", "cpuHigh=0.99,cpuLow=0.98",
-                         "--queue-rate-limits", "demo=1000/1s"},
+  int port = StartServe({"--demo", "--max-concurrency", "3", "--resource-limits",
+                         "cpuHigh=0.99,cpuLow=0.98", "--queue-rate-limits", "demo=1000/1s"},
                         &c, &err);
   json concurrency;
   if (port != 0) {
@@ -195,9 +178,7 @@ TEST_F(LimitsCliTest, ServeDemoWorkersRunWithTheConfiguredLimits) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
       json stats = json::parse(
-          HttpBody(port,
-                   "GET /api/stats HTTP/1.0\r\nConnection: close\r\n\r\n"),
-          nullptr, false);
+          HttpBody(port, "GET /api/stats HTTP/1.0\r\nConnection: close\r\n\r\n"), nullptr, false);
       if (!stats.is_discarded() && stats.contains("concurrency") &&
           stats["concurrency"]["configured"] != 0) {
         concurrency = stats["concurrency"];
@@ -218,25 +199,20 @@ TEST_F(LimitsCliTest, ServeDemoWorkersRunWithTheConfiguredLimits) {
 TEST_F(LimitsCliTest, ServeEnforcesRequestAndPayloadLimits) {
   Child c;
   std::string err;
-  int port = StartServe(
-      {"--max-request-bytes", "2048", "--max-payload-bytes", "100"}, &c, &err);
+  int port = StartServe({"--max-request-bytes", "2048", "--max-payload-bytes", "100"}, &c, &err);
   std::string small, big_body, big_payload;
   if (port != 0) {
-    small =
-        HttpStatus(port, Post("/api/jobs", R"({"name": "x", "data": "ok"})"));
+    small = HttpStatus(port, Post("/api/jobs", R"({"name": "x", "data": "ok"})"));
     big_body = HttpStatus(
-        port, Post("/api/jobs", R"({"name": "x", "data": ")" +
-                                    std::string(3000, 'a') + "\"}"));
+        port, Post("/api/jobs", R"({"name": "x", "data": ")" + std::string(3000, 'a') + "\"}"));
     big_payload = HttpRequest(
-        port, Post("/api/jobs", R"({"name": "x", "data": ")" +
-                                    std::string(500, 'a') + "\"}"));
+        port, Post("/api/jobs", R"({"name": "x", "data": ")" + std::string(500, 'a') + "\"}"));
   }
   Result r = Stop(c, err);
   ASSERT_NE(port, 0) << r.err;
   EXPECT_THAT(small, HasSubstr(" 201")) << small;
   EXPECT_THAT(big_body, HasSubstr(" 413")) << big_body;
-  EXPECT_THAT(big_payload,
-              AllOf(HasSubstr(" 413"), HasSubstr("100")))  // names the limit
+  EXPECT_THAT(big_payload, AllOf(HasSubstr(" 413"), HasSubstr("100")))  // names the limit
       << big_payload;
 }
 

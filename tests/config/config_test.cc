@@ -32,9 +32,7 @@ using ::testing::Not;
 class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "popqueue-config-XXXXXX")
-            .string();
+    std::string tmpl = (std::filesystem::temp_directory_path() / "popqueue-config-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
     dir_ = tmpl;
     options_.working_dir = dir_;
@@ -42,9 +40,7 @@ class ConfigTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Writes <dir>/config.json (found from the working directory).
-  void WriteConfig(const std::string& text) {
-    std::ofstream(dir_ + "/config.json") << text;
-  }
+  void WriteConfig(const std::string& text) { std::ofstream(dir_ + "/config.json") << text; }
   absl::StatusOr<Config> Load() { return LoadConfig(options_); }
   std::string Error() {
     absl::StatusOr<Config> c = Load();
@@ -189,14 +185,12 @@ TEST_F(ConfigTest, DbUrlWinsOverPostgresUrlAtAnyLevel) {
   EXPECT_EQ(c->db_url_key(), "dbUrl");
   ASSERT_EQ(c->notes().size(), 1u);
   EXPECT_THAT(c->notes()[0],
-              AllOf(HasSubstr("postgresUrl (POSTGRES_URL) is ignored"),
-                    HasSubstr("dbUrl")));
+              AllOf(HasSubstr("postgresUrl (POSTGRES_URL) is ignored"), HasSubstr("dbUrl")));
   EXPECT_THAT(c->notes()[0], Not(HasSubstr("pg/app")));
   // postgresUrl must be a PostgreSQL URL.
   options_.env = {{"POSTGRES_URL", "mongodb://m/app"}};
   EXPECT_THAT(Error(),
-              AllOf(HasSubstr("postgresUrl"), HasSubstr("POSTGRES_URL"),
-                    HasSubstr("postgres://")));
+              AllOf(HasSubstr("postgresUrl"), HasSubstr("POSTGRES_URL"), HasSubstr("postgres://")));
 }
 
 TEST_F(ConfigTest, CacheUrlRules) {
@@ -233,17 +227,16 @@ TEST_F(ConfigTest, CacheUrlRules) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->cache_url(), "memcached://x:1");
   options_.env = {{"REDIS_URL", "mongodb://x:1"}};
-  EXPECT_THAT(Error(), AllOf(HasSubstr("redisUrl"), HasSubstr("REDIS_URL"),
-                             HasSubstr("redis://")));
+  EXPECT_THAT(Error(), AllOf(HasSubstr("redisUrl"), HasSubstr("REDIS_URL"), HasSubstr("redis://")));
 }
 
 TEST_F(ConfigTest, UnknownKeysAreRefusedWithASuggestion) {
   WriteConfig(R"({"dbURL": "sqlite://x.db"})");
-  EXPECT_THAT(Error(), AllOf(HasSubstr("unknown key \"dbURL\""),
-                             HasSubstr("did you mean \"dbUrl\"")));
+  EXPECT_THAT(Error(),
+              AllOf(HasSubstr("unknown key \"dbURL\""), HasSubstr("did you mean \"dbUrl\"")));
   WriteConfig(R"({"frobnicate": 1})");
-  EXPECT_THAT(Error(), AllOf(HasSubstr("unknown key \"frobnicate\""),
-                             Not(HasSubstr("did you mean"))));
+  EXPECT_THAT(Error(),
+              AllOf(HasSubstr("unknown key \"frobnicate\""), Not(HasSubstr("did you mean"))));
   // Keys inside notificationConfig belong to src/notify's parser.
   WriteConfig(R"({"notificationConfig": {"anything": {"goes": 1}}})");
   EXPECT_TRUE(Load().ok());
@@ -251,8 +244,7 @@ TEST_F(ConfigTest, UnknownKeysAreRefusedWithASuggestion) {
 
 TEST_F(ConfigTest, BadFilesSayWhere) {
   WriteConfig("{\"dbName\": \"x\",\n  oops}");
-  EXPECT_THAT(Error(), AllOf(HasSubstr("config.json is not valid JSON"),
-                             HasSubstr("line 2")));
+  EXPECT_THAT(Error(), AllOf(HasSubstr("config.json is not valid JSON"), HasSubstr("line 2")));
   WriteConfig("[1, 2]");
   EXPECT_THAT(Error(), HasSubstr("expected a JSON object"));
 }
@@ -269,53 +261,32 @@ TEST_F(ConfigTest, InvalidValuesNameKeySourceAndExpectation) {
   const std::vector<Case> cases = {
       {R"({"retries": -1})", {}, {}, {"retries", "config.json", "0 to 1000"}},
       {R"({"port": "3000"})", {}, {}, {"port", "an integer"}},
-      {"",
-       {{"WORKER_TIMEOUT", "soon"}},
-       {},
-       {"workerTimeout", "WORKER_TIMEOUT", "duration"}},
+      {"", {{"WORKER_TIMEOUT", "soon"}}, {}, {"workerTimeout", "WORKER_TIMEOUT", "duration"}},
       {"", {{"WORKER_TIMEOUT", "0"}}, {}, {"workerTimeout", "positive"}},
       {"", {}, {{"port", "99999"}}, {"port", "--port", "0 to 65535"}},
       {"", {}, {{"concurrency", "many"}}, {"concurrency", "--concurrency"}},
-      {"",
-       {{"POPQUEUE_CONCURRENCY", "0"}},
-       {},
-       {"POPQUEUE_CONCURRENCY", "1 to 10000"}},
+      {"", {{"POPQUEUE_CONCURRENCY", "0"}}, {}, {"POPQUEUE_CONCURRENCY", "1 to 10000"}},
       {R"({"queues": []})", {}, {}, {"queues", "list of names"}},
       {R"({"queues": ["a", 1]})", {}, {}, {"queues", "list of names"}},
       {"", {}, {{"queues", " , "}}, {"queues", "--queues"}},
-      {R"({"logLevel": "verbose"})",
-       {},
-       {},
-       {"logLevel", "debug, info, warn, error"}},
-      {"",
-       {{"POPQUEUE_GRPC_ENABLED", "maybe"}},
-       {},
-       {"grpcEnabled", "true or false"}},
+      {R"({"logLevel": "verbose"})", {}, {}, {"logLevel", "debug, info, warn, error"}},
+      {"", {{"POPQUEUE_GRPC_ENABLED", "maybe"}}, {}, {"grpcEnabled", "true or false"}},
       {R"({"grpcAddress": "nope"})", {}, {}, {"grpcAddress", "HOST:PORT"}},
       {"", {{"DB_URL", "mysql://db/app"}}, {}, {"dbUrl", "DB_URL", "scheme"}},
       {"", {{"DB_URL", "not a url"}}, {}, {"dbUrl", "DB_URL"}},
-      {R"({"collectionName": "bad-name"})",
-       {},
-       {},
-       {"collectionName", "plain name"}},
+      {R"({"collectionName": "bad-name"})", {}, {}, {"collectionName", "plain name"}},
       {R"({"dbName": ""})", {}, {}, {"dbName", "non-empty"}},
       {R"({"heartbeatInterval": "30s", "leaseDuration": "30s"})",
        {},
        {},
        {"heartbeatInterval", "leaseDuration"}},
       {R"({"backoffBase": "2h"})", {}, {}, {"backoffBase", "backoffCap"}},
-      {R"({"notificationConfig": []})",
-       {},
-       {},
-       {"notificationConfig", "JSON object"}},
+      {R"({"notificationConfig": []})", {}, {}, {"notificationConfig", "JSON object"}},
       {"",
        {{"POPQUEUE_NOTIFICATION_CONFIG", "{nope"}},
        {},
        {"notificationConfig", "POPQUEUE_NOTIFICATION_CONFIG"}},
-      {"",
-       {{"POPQUEUE_MAX_PAYLOAD_BYTES", "12kb"}},
-       {},
-       {"maxPayloadBytes", "an integer"}},
+      {"", {{"POPQUEUE_MAX_PAYLOAD_BYTES", "12kb"}}, {}, {"maxPayloadBytes", "an integer"}},
   };
   for (const Case& c : cases) {
     std::filesystem::remove(dir_ + "/config.json");
@@ -323,9 +294,8 @@ TEST_F(ConfigTest, InvalidValuesNameKeySourceAndExpectation) {
     options_.env = c.env;
     options_.flags = c.flags;
     absl::StatusOr<Config> loaded = Load();
-    ASSERT_FALSE(loaded.ok())
-        << c.file << " " << ::testing::PrintToString(c.env)
-        << ::testing::PrintToString(c.flags);
+    ASSERT_FALSE(loaded.ok()) << c.file << " " << ::testing::PrintToString(c.env)
+                              << ::testing::PrintToString(c.flags);
     EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
     for (const std::string& m : c.mentions) {
       EXPECT_THAT(loaded.status().message(), HasSubstr(m))
@@ -359,8 +329,7 @@ TEST_F(ConfigTest, ListsAndDurationsInEverySyntax) {
   options_.flags = {{"queues", "x,y,z"}, {"job-timeout", "1h30m"}};
   c = Load();
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->ToQueueConfig().worker.queues,
-            (std::vector<std::string>{"x", "y", "z"}));
+  EXPECT_EQ(c->ToQueueConfig().worker.queues, (std::vector<std::string>{"x", "y", "z"}));
   EXPECT_EQ(c->ToQueueConfig().worker.default_timeout, absl::Minutes(90));
 }
 
@@ -373,8 +342,8 @@ TEST_F(ConfigTest, NotificationValidatorIsCalledAndItsErrorNamed) {
                      "notificationConfig.webhook.url: expected an http(s) "
                      "URL");
   };
-  EXPECT_THAT(Error(), AllOf(HasSubstr("notificationConfig.webhook.url"),
-                             HasSubstr("config.json")));
+  EXPECT_THAT(Error(),
+              AllOf(HasSubstr("notificationConfig.webhook.url"), HasSubstr("config.json")));
 }
 
 TEST_F(ConfigTest, SecretsNeverAppear) {
@@ -392,8 +361,8 @@ TEST_F(ConfigTest, SecretsNeverAppear) {
   absl::StatusOr<Config> c = Load();
   ASSERT_TRUE(c.ok()) << c.status();
   std::string report = c->ToRedactedJson().dump();
-  for (const char* secret : {"db-pw", "ssl-pw", "tok-secret", "hook-secret",
-                             "hmac-secret", "smtp-pw", "xoxb-secret"}) {
+  for (const char* secret :
+       {"db-pw", "ssl-pw", "tok-secret", "hook-secret", "hmac-secret", "smtp-pw", "xoxb-secret"}) {
     EXPECT_THAT(report, Not(HasSubstr(secret))) << secret;
   }
   EXPECT_THAT(report, HasSubstr("postgres://app:***@db/app"));
@@ -423,12 +392,13 @@ TEST_F(ConfigTest, ScopedTokensAndPublicReads) {
   EXPECT_EQ(access.tokens[1].secret, "file-secret-abcdefghij");
   EXPECT_FALSE(access.public_reads.has_value());
   std::string report = c->ToRedactedJson().dump();
-  EXPECT_THAT(report, AllOf(HasSubstr("viewer:read:***,ops:admin:***"),
-                            Not(HasSubstr("file-secret"))));
+  EXPECT_THAT(report,
+              AllOf(HasSubstr("viewer:read:***,ops:admin:***"), Not(HasSubstr("file-secret"))));
 
   // The environment (comma-separated) wins over the file; flags over both.
-  options_.env = {{"POPQUEUE_TOKENS", "ci:write:env-secret-0123456789, old:read:env-secret-abcdefghij"},
-                  {"POPQUEUE_PUBLIC_READS", "yes"}};
+  options_.env = {
+      {"POPQUEUE_TOKENS", "ci:write:env-secret-0123456789, old:read:env-secret-abcdefghij"},
+      {"POPQUEUE_PUBLIC_READS", "yes"}};
   c = Load();
   ASSERT_TRUE(c.ok()) << c.status();
   access = AccessOptionsOf(*c);
@@ -448,7 +418,8 @@ TEST_F(ConfigTest, ScopedTokensAndPublicReads) {
   const struct {
     std::string tokens, want;
   } bad[] = {
-      {"a:read:good-secret-0123456789,b:wrte:hidden-secret-0123456789", "entry 2: scope of token \"b\""},
+      {"a:read:good-secret-0123456789,b:wrte:hidden-secret-0123456789",
+       "entry 2: scope of token \"b\""},
       {"a:read:tooshort", "entry 1: secret of token \"a\": expected at least 16"},
       {"hidden-secret-without-colons", "entry 1: expected id:scope:secret"},
       {"a:read:hidden-secret-0123456789,a:admin:other-secret-0123456789", "\"a\" is used twice"},
@@ -476,8 +447,7 @@ TEST(RedactTest, Urls) {
   EXPECT_EQ(RedactUrl("mongodb://u:p@a:1,b:2/db?authSource=admin"),
             "mongodb://u:***@a:1,b:2/db?authSource=admin");
   EXPECT_EQ(RedactUrl("postgres://u:p@w@h/db"), "postgres://u:***@h/db");
-  EXPECT_EQ(RedactUrl("postgres://u@h/db?password=x&a=b"),
-            "postgres://u@h/db?password=***&a=b");
+  EXPECT_EQ(RedactUrl("postgres://u@h/db?password=x&a=b"), "postgres://u@h/db?password=***&a=b");
   EXPECT_EQ(RedactUrl("sqlite://./a.db"), "sqlite://./a.db");
   EXPECT_EQ(RedactUrl("no scheme"), "no scheme");
 }
@@ -486,8 +456,7 @@ TEST(KeysTest, TableIsConsistent) {
   std::set<std::string_view> keys, envs, flags;
   for (const KeySpec& spec : AllKeys()) {
     EXPECT_TRUE(keys.insert(spec.key).second) << spec.key;
-    if (!spec.env.empty())
-      EXPECT_TRUE(envs.insert(spec.env).second) << spec.env;
+    if (!spec.env.empty()) EXPECT_TRUE(envs.insert(spec.env).second) << spec.env;
     if (!spec.flag.empty()) {
       EXPECT_TRUE(flags.insert(spec.flag).second) << spec.flag;
     }
@@ -495,9 +464,8 @@ TEST(KeysTest, TableIsConsistent) {
     EXPECT_FALSE(spec.help.empty()) << spec.key;
     // Environment variables are the original ones or POPQUEUE_*.
     if (!spec.env.empty() && spec.env.rfind("POPQUEUE_", 0) != 0) {
-      EXPECT_THAT((std::vector<std::string_view>{
-                      "DB_URL", "REDIS_URL", "MEMCACHED_URL", "POSTGRES_URL",
-                      "WORKER_ID", "WORKER_TIMEOUT"}),
+      EXPECT_THAT((std::vector<std::string_view>{"DB_URL", "REDIS_URL", "MEMCACHED_URL",
+                                                 "POSTGRES_URL", "WORKER_ID", "WORKER_TIMEOUT"}),
                   ::testing::Contains(spec.env));
     }
   }
@@ -507,8 +475,7 @@ TEST(KeysTest, TableIsConsistent) {
 TEST(KeysTest, EveryKeyIsDocumented) {
   std::ifstream in(std::string(POPQUEUE_SOURCE_DIR) + "/docs/configuration.md");
   ASSERT_TRUE(in) << "docs/configuration.md";
-  std::string doc((std::istreambuf_iterator<char>(in)),
-                  std::istreambuf_iterator<char>());
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   for (const KeySpec& spec : AllKeys()) {
     std::string row = "| `" + std::string(spec.key) + "` | ";
     size_t at = doc.find(row);

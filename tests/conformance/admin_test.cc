@@ -30,8 +30,7 @@ class Fixture30 {
   };
   std::vector<Row> rows;
 
-  std::vector<JobId> Expected(
-      const std::function<bool(const Row&)>& keep) const {
+  std::vector<JobId> Expected(const std::function<bool(const Row&)>& keep) const {
     std::vector<JobId> ids;
     for (const Row& r : rows) {
       if (keep(r)) ids.push_back(r.id);
@@ -41,7 +40,6 @@ class Fixture30 {
   }
 };
 
-
 TEST_P(StoreConformanceTest, ListFiltersAndOrder) {
   Fixture30 f;
   store::JobInsertManyParams params{.now = kT0};
@@ -49,8 +47,7 @@ TEST_P(StoreConformanceTest, ListFiltersAndOrder) {
     NewJob job = Job(i % 2 == 0 ? "q1" : "q2", "n" + std::to_string(i % 3));
     job.identifier = "ident-" + std::to_string(i);
     params.jobs.push_back(job);
-    f.rows.push_back({job.id, job.queue, job.name, job.identifier,
-                      JobState::kAvailable});
+    f.rows.push_back({job.id, job.queue, job.name, job.identifier, JobState::kAvailable});
   }
   PQ_ASSERT_OK(db().JobInsertMany(params));
   // Claim order is id order here (same priority and run_at).
@@ -69,30 +66,22 @@ TEST_P(StoreConformanceTest, ListFiltersAndOrder) {
   EXPECT_EQ(ListIds({.limit = 1000}), f.Expected(all));
   EXPECT_EQ(ListIds({.states = {JobState::kAvailable}, .limit = 1000}),
             f.Expected([](auto& r) { return r.state == JobState::kAvailable; }));
-  EXPECT_EQ(ListIds({.states = {JobState::kRunning, JobState::kCompleted},
-                     .limit = 1000}),
+  EXPECT_EQ(ListIds({.states = {JobState::kRunning, JobState::kCompleted}, .limit = 1000}),
             f.Expected([](auto& r) { return r.state != JobState::kAvailable; }));
-  EXPECT_EQ(ListIds({.states = {JobState::kDead}, .limit = 1000}),
-            std::vector<JobId>{});
+  EXPECT_EQ(ListIds({.states = {JobState::kDead}, .limit = 1000}), std::vector<JobId>{});
   EXPECT_EQ(ListIds({.queue = "q1", .limit = 1000}),
             f.Expected([](auto& r) { return r.queue == "q1"; }));
   EXPECT_EQ(ListIds({.name = "n2", .limit = 1000}),
             f.Expected([](auto& r) { return r.name == "n2"; }));
   EXPECT_EQ(ListIds({.identifier = "ident-7", .limit = 1000}),
             f.Expected([](auto& r) { return r.identifier == "ident-7"; }));
-  EXPECT_EQ(ListIds({.states = {JobState::kCompleted},
-                     .queue = "q2",
-                     .name = "n1",
-                     .limit = 1000}),
+  EXPECT_EQ(ListIds({.states = {JobState::kCompleted}, .queue = "q2", .name = "n1", .limit = 1000}),
             f.Expected([](auto& r) {
-              return r.state == JobState::kCompleted && r.queue == "q2" &&
-                     r.name == "n1";
+              return r.state == JobState::kCompleted && r.queue == "q2" && r.name == "n1";
             }));
-  EXPECT_EQ(ListIds({.queue = "q1", .name = "n0", .identifier = "ident-0",
-                     .limit = 1000}),
+  EXPECT_EQ(ListIds({.queue = "q1", .name = "n0", .identifier = "ident-0", .limit = 1000}),
             f.Expected([](auto& r) { return r.identifier == "ident-0"; }));
-  EXPECT_EQ(ListIds({.queue = "q2", .identifier = "ident-0", .limit = 1000}),
-            std::vector<JobId>{});
+  EXPECT_EQ(ListIds({.queue = "q2", .identifier = "ident-0", .limit = 1000}), std::vector<JobId>{});
 
   PQ_ASSERT_OK_AND_ASSIGN(JobPage page, db().JobList({.filter = {.limit = 1000}}));
   ASSERT_EQ(page.jobs.size(), 30u);
@@ -124,18 +113,15 @@ TEST_P(StoreConformanceTest, ListKeysetPaginationHasNoGapsOrDuplicates) {
   }
   // A page that ends exactly at the last job may still say "more may follow";
   // following it yields an empty page without a cursor.
-  PQ_ASSERT_OK_AND_ASSIGN(
-      JobPage last,
-      db().JobList({.filter = {.queue = "a", .before_id = ids.front()}}));
+  PQ_ASSERT_OK_AND_ASSIGN(JobPage last,
+                          db().JobList({.filter = {.queue = "a", .before_id = ids.front()}}));
   EXPECT_TRUE(last.jobs.empty());
   EXPECT_FALSE(last.next_before_id.has_value());
 }
 
 TEST_P(StoreConformanceTest, ListRejectsBadLimits) {
-  PQ_EXPECT_CODE(db().JobList({.filter = {.limit = 0}}),
-                 absl::StatusCode::kInvalidArgument);
-  PQ_EXPECT_CODE(db().JobList({.filter = {.limit = 1001}}),
-                 absl::StatusCode::kInvalidArgument);
+  PQ_EXPECT_CODE(db().JobList({.filter = {.limit = 0}}), absl::StatusCode::kInvalidArgument);
+  PQ_EXPECT_CODE(db().JobList({.filter = {.limit = 1001}}), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(StoreConformanceTest, CountByStatePerQueue) {
@@ -200,13 +186,11 @@ TEST_P(StoreConformanceTest, DeleteFinishedBefore) {
   // ids[4] running, ids[5] available.
 
   PQ_ASSERT_OK_AND_ASSIGN(
-      int n, db().JobDeleteFinishedBefore({.state = JobState::kCompleted,
-                                           .before = kT0 + absl::Seconds(15),
-                                           .limit = 1}));
+      int n, db().JobDeleteFinishedBefore(
+                 {.state = JobState::kCompleted, .before = kT0 + absl::Seconds(15), .limit = 1}));
   EXPECT_EQ(n, 1);
-  PQ_ASSERT_OK_AND_ASSIGN(
-      n, db().JobDeleteFinishedBefore({.state = JobState::kCompleted,
-                                       .before = kT0 + absl::Seconds(15)}));
+  PQ_ASSERT_OK_AND_ASSIGN(n, db().JobDeleteFinishedBefore({.state = JobState::kCompleted,
+                                                           .before = kT0 + absl::Seconds(15)}));
   EXPECT_EQ(n, 1);
   PQ_EXPECT_CODE(Get(ids[0]), absl::StatusCode::kNotFound);
   PQ_EXPECT_CODE(Get(ids[1]), absl::StatusCode::kNotFound);
@@ -214,9 +198,8 @@ TEST_P(StoreConformanceTest, DeleteFinishedBefore) {
   PQ_EXPECT_OK(Get(ids[3]));
   PQ_EXPECT_OK(Get(ids[4]));
   PQ_EXPECT_OK(Get(ids[5]));
-  PQ_ASSERT_OK_AND_ASSIGN(
-      n, db().JobDeleteFinishedBefore({.state = JobState::kDead,
-                                       .before = kT0 + absl::Seconds(1)}));
+  PQ_ASSERT_OK_AND_ASSIGN(n, db().JobDeleteFinishedBefore(
+                                 {.state = JobState::kDead, .before = kT0 + absl::Seconds(1)}));
   EXPECT_EQ(n, 1);
   PQ_EXPECT_CODE(Get(ids[3]), absl::StatusCode::kNotFound);
 }

@@ -37,12 +37,10 @@ TEST_P(StoreConformanceTest, ClaimOrderIsPriorityRunAtId) {
   NewJob urgent = Job();
   urgent.priority = -5;
   urgent.run_at = kT0;
-  PQ_ASSERT_OK(db().JobInsertMany(
-      {.jobs = {low, later, second, first, urgent}, .now = kT0}));
+  PQ_ASSERT_OK(db().JobInsertMany({.jobs = {low, later, second, first, urgent}, .now = kT0}));
 
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 10));
-  EXPECT_EQ(Ids(claimed), (std::vector<JobId>{urgent.id, first.id, second.id,
-                                              later.id, low.id}));
+  EXPECT_EQ(Ids(claimed), (std::vector<JobId>{urgent.id, first.id, second.id, later.id, low.id}));
 }
 
 TEST_P(StoreConformanceTest, ClaimOrderSpansQueuesAndPromotedJobs) {
@@ -55,11 +53,9 @@ TEST_P(StoreConformanceTest, ClaimOrderSpansQueuesAndPromotedJobs) {
   NewJob c = Job("a");
   c.run_at = kT0 + absl::Seconds(8);
   PQ_ASSERT_OK(db().JobInsertMany({.jobs = {c, delayed, b, a}, .now = kT0}));
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto claimed, Claim({"a", "b"}, 3, kT0 + absl::Seconds(10)));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"a", "b"}, 3, kT0 + absl::Seconds(10)));
   EXPECT_EQ(Ids(claimed), (std::vector<JobId>{a.id, b.id, delayed.id}));
-  PQ_ASSERT_OK_AND_ASSIGN(
-      claimed, Claim({"b", "a"}, 3, kT0 + absl::Seconds(10)));
+  PQ_ASSERT_OK_AND_ASSIGN(claimed, Claim({"b", "a"}, 3, kT0 + absl::Seconds(10)));
   EXPECT_EQ(Ids(claimed), (std::vector<JobId>{c.id}));
 }
 
@@ -92,8 +88,7 @@ TEST_P(StoreConformanceTest, ClaimOrderAcrossManyQueues) {
 
   std::vector<JobId> claimed_ids;
   for (int round = 0; round < 10; ++round) {
-    PQ_ASSERT_OK_AND_ASSIGN(
-        auto claimed, Claim({"m5", "m3", "m1", "m0", "m4", "m2"}, 5));
+    PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"m5", "m3", "m1", "m0", "m4", "m2"}, 5));
     if (claimed.empty()) break;
     EXPECT_LE(claimed.size(), 5u);
     for (const popqueue::Job& j : claimed) claimed_ids.push_back(j.id);
@@ -107,8 +102,7 @@ TEST_P(StoreConformanceTest, DelayedJobsAreNeverClaimedEarly) {
   NewJob job = Job();
   job.run_at = kT0 + absl::Minutes(1);
   PQ_ASSERT_OK(Insert(job));
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto claimed, Claim({"default"}, 10, kT0 + absl::Seconds(59)));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 10, kT0 + absl::Seconds(59)));
   EXPECT_TRUE(claimed.empty());
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, Get(job.id));
   EXPECT_EQ(got.state, JobState::kScheduled);
@@ -165,8 +159,7 @@ TEST_P(StoreConformanceTest, PausedQueueIsNotClaimedUntilResumed) {
 
 TEST_P(StoreConformanceTest, ClaimSetsLeaseFields) {
   std::vector<JobId> ids = InsertN(2);
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto claimed, Claim({"default"}, 2, kT0, 999, absl::Seconds(45), "w-7"));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 2, kT0, 999, absl::Seconds(45), "w-7"));
   ASSERT_EQ(claimed.size(), 2u);
   for (const popqueue::Job& j : claimed) {
     EXPECT_EQ(j.state, JobState::kRunning);
@@ -201,8 +194,8 @@ TEST_P(StoreConformanceTest, StressEachJobClaimedAndCompletedExactlyOnce) {
       int64_t token = (t + 1) * 1'000'000;
       while (true) {
         ++token;
-        auto claimed = Claim({"even", "odd"}, 1 + t % 7 * 10, kT0, token,
-                             absl::Minutes(10), "w" + std::to_string(t));
+        auto claimed = Claim({"even", "odd"}, 1 + t % 7 * 10, kT0, token, absl::Minutes(10),
+                             "w" + std::to_string(t));
         if (!claimed.ok()) {
           ++errors;
           ADD_FAILURE() << claimed.status();
@@ -230,14 +223,13 @@ TEST_P(StoreConformanceTest, StressEachJobClaimedAndCompletedExactlyOnce) {
   for (JobId id : all) {
     if (claims[id - base] != 1 || completions[id - base] != 1) {
       if (++bad <= 5) {
-        ADD_FAILURE() << "job " << id << " claimed " << claims[id - base]
-                      << "x, completed " << completions[id - base] << "x";
+        ADD_FAILURE() << "job " << id << " claimed " << claims[id - base] << "x, completed "
+                      << completions[id - base] << "x";
       }
     }
   }
   EXPECT_EQ(bad, 0);
-  EXPECT_EQ(ListIds({.states = {JobState::kCompleted}, .limit = 1000}).size(),
-            1000u);
+  EXPECT_EQ(ListIds({.states = {JobState::kCompleted}, .limit = 1000}).size(), 1000u);
   PQ_ASSERT_OK_AND_ASSIGN(auto counts, db().JobCountByState());
   int64_t completed = 0;
   for (const QueueCounts& q : counts) {

@@ -33,7 +33,7 @@ TEST_P(StoreConformanceTest, LeaderElectExtendContestExpireResign) {
   PQ_EXPECT_OK(db().LeaderResign({.name = "maintenance", .leader_id = "a"}));
   EXPECT_FALSE(elect("a", kT0 + 17 * s));  // a non-holder's resign is a no-op
   PQ_EXPECT_OK(db().LeaderResign({.name = "maintenance", .leader_id = "b"}));
-  EXPECT_TRUE(elect("a", kT0 + 17 * s));   // free at once after resigning
+  EXPECT_TRUE(elect("a", kT0 + 17 * s));  // free at once after resigning
 }
 
 TEST_P(StoreConformanceTest, LeaderElectionRaceHasOneWinner) {
@@ -45,9 +45,10 @@ TEST_P(StoreConformanceTest, LeaderElectionRaceHasOneWinner) {
       ++ready;
       while (ready.load() < kThreads) {
       }
-      absl::StatusOr<bool> won = db().LeaderAttemptElect(
-          {.name = "race", .leader_id = "c" + std::to_string(i), .now = kT0,
-           .ttl = absl::Seconds(10)});
+      absl::StatusOr<bool> won = db().LeaderAttemptElect({.name = "race",
+                                                          .leader_id = "c" + std::to_string(i),
+                                                          .now = kT0,
+                                                          .ttl = absl::Seconds(10)});
       EXPECT_TRUE(won.ok()) << won.status();
       if (won.ok() && *won) ++winners;
     });
@@ -62,13 +63,11 @@ TEST_P(StoreConformanceTest, WorkerRegistry) {
                 .pid = 123,
                 .queues = {"default", "mail"},
                 .started_at = kT0 - absl::Minutes(1)};
-  WorkerInfo w2{.id = "w2", .host = "host-b", .pid = 456, .queues = {"x"},
-                .started_at = kT0};
+  WorkerInfo w2{.id = "w2", .host = "host-b", .pid = 456, .queues = {"x"}, .started_at = kT0};
   PQ_ASSERT_OK(db().WorkerRegister({.worker = w1, .now = kT0}));
   PQ_ASSERT_OK(db().WorkerRegister({.worker = w2, .now = kT0}));
 
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto workers, db().WorkerList({.now = kT0, .ttl = absl::Seconds(30)}));
+  PQ_ASSERT_OK_AND_ASSIGN(auto workers, db().WorkerList({.now = kT0, .ttl = absl::Seconds(30)}));
   ASSERT_EQ(workers.size(), 2u);
   const WorkerInfo& got = workers[0].id == "w1" ? workers[0] : workers[1];
   EXPECT_EQ(got.id, "w1");
@@ -82,24 +81,20 @@ TEST_P(StoreConformanceTest, WorkerRegistry) {
   // w2 falls silent; w1 keeps beating.
   const absl::Time t1 = kT0 + absl::Seconds(40);
   PQ_ASSERT_OK(db().WorkerHeartbeat({.worker_id = "w1", .running = 3, .now = t1}));
-  PQ_ASSERT_OK_AND_ASSIGN(workers,
-                          db().WorkerList({.now = t1, .ttl = absl::Seconds(30)}));
+  PQ_ASSERT_OK_AND_ASSIGN(workers, db().WorkerList({.now = t1, .ttl = absl::Seconds(30)}));
   ASSERT_EQ(workers.size(), 1u);
   EXPECT_EQ(workers[0].id, "w1");
   EXPECT_EQ(workers[0].running, 3);
   EXPECT_EQ(workers[0].last_heartbeat_at, t1);
 
   PQ_ASSERT_OK(db().WorkerDeregister({.worker_id = "w1"}));
-  PQ_ASSERT_OK_AND_ASSIGN(workers,
-                          db().WorkerList({.now = t1, .ttl = absl::Seconds(30)}));
+  PQ_ASSERT_OK_AND_ASSIGN(workers, db().WorkerList({.now = t1, .ttl = absl::Seconds(30)}));
   EXPECT_TRUE(workers.empty());
-  PQ_EXPECT_CODE(db().WorkerHeartbeat({.worker_id = "w1", .now = t1}),
-                 absl::StatusCode::kNotFound);
+  PQ_EXPECT_CODE(db().WorkerHeartbeat({.worker_id = "w1", .now = t1}), absl::StatusCode::kNotFound);
   PQ_EXPECT_OK(db().WorkerDeregister({.worker_id = "never-registered"}));
   // Registering again revives it.
   PQ_ASSERT_OK(db().WorkerRegister({.worker = w2, .now = t1}));
-  PQ_ASSERT_OK_AND_ASSIGN(workers,
-                          db().WorkerList({.now = t1, .ttl = absl::Seconds(30)}));
+  PQ_ASSERT_OK_AND_ASSIGN(workers, db().WorkerList({.now = t1, .ttl = absl::Seconds(30)}));
   ASSERT_EQ(workers.size(), 1u);
   EXPECT_EQ(workers[0].id, "w2");
 }
@@ -109,12 +104,20 @@ TEST_P(StoreConformanceTest, WorkerRegistry) {
 // IPv6 address too, and a worker registering again from elsewhere (a moved
 // host, a restarted process) replaces both.
 TEST_P(StoreConformanceTest, WorkerRegistryKeepsAddressAndPid) {
-  WorkerInfo a{.id = "on-a", .host = "node", .address = "10.77.0.2",
-               .pid = 4242, .queues = {"default"}, .started_at = kT0};
-  WorkerInfo b{.id = "on-b", .host = "node", .address = "fd00:77::3",
-               .pid = 2147483649, .queues = {"default"}, .started_at = kT0};
-  WorkerInfo none{.id = "no-address", .host = "node", .pid = 7,
-                  .queues = {"default"}, .started_at = kT0};
+  WorkerInfo a{.id = "on-a",
+               .host = "node",
+               .address = "10.77.0.2",
+               .pid = 4242,
+               .queues = {"default"},
+               .started_at = kT0};
+  WorkerInfo b{.id = "on-b",
+               .host = "node",
+               .address = "fd00:77::3",
+               .pid = 2147483649,
+               .queues = {"default"},
+               .started_at = kT0};
+  WorkerInfo none{
+      .id = "no-address", .host = "node", .pid = 7, .queues = {"default"}, .started_at = kT0};
   for (const WorkerInfo& w : {a, b, none}) {
     PQ_ASSERT_OK(db().WorkerRegister({.worker = w, .now = kT0}));
   }
@@ -168,20 +171,21 @@ TEST_P(StoreConformanceTest, CronFireOnceUnderRacingThreads) {
   // The same fire later: refused. The next fire, or another schedule: once.
   store::NewJob late = Job("cron", "report");
   PQ_ASSERT_OK_AND_ASSIGN(
-      bool again, db().CronFireOnce({.schedule = "nightly", .fire_time = fire,
-                                     .job = late, .now = fire + absl::Hours(1)}));
+      bool again,
+      db().CronFireOnce(
+          {.schedule = "nightly", .fire_time = fire, .job = late, .now = fire + absl::Hours(1)}));
   EXPECT_FALSE(again);
   PQ_EXPECT_CODE(Get(late.id), absl::StatusCode::kNotFound);
   store::NewJob next = Job("cron", "report");
   PQ_ASSERT_OK_AND_ASSIGN(
-      bool fired, db().CronFireOnce({.schedule = "nightly",
-                                     .fire_time = fire + absl::Hours(24),
-                                     .job = next, .now = fire}));
+      bool fired,
+      db().CronFireOnce(
+          {.schedule = "nightly", .fire_time = fire + absl::Hours(24), .job = next, .now = fire}));
   EXPECT_TRUE(fired);
   store::NewJob other = Job("cron", "report");
   PQ_ASSERT_OK_AND_ASSIGN(
-      fired, db().CronFireOnce({.schedule = "hourly", .fire_time = fire,
-                                .job = other, .now = fire}));
+      fired,
+      db().CronFireOnce({.schedule = "hourly", .fire_time = fire, .job = other, .now = fire}));
   EXPECT_TRUE(fired);
   EXPECT_EQ(ListIds({.queue = "cron"}).size(), 3u);
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, Get(next.id));

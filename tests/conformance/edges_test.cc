@@ -54,8 +54,7 @@ TEST_P(StoreConformanceTest, InsertRefusesInvalidJobsAndStoresNoneOfTheBatch) {
     NewJob good = Job();
     NewJob bad = Job();
     brk(bad);
-    PQ_EXPECT_FIELD(db().JobInsertMany({.jobs = {good, bad}, .now = kT0}),
-                    "jobs[1]." + field);
+    PQ_EXPECT_FIELD(db().JobInsertMany({.jobs = {good, bad}, .now = kT0}), "jobs[1]." + field);
     PQ_EXPECT_CODE(Get(good.id), absl::StatusCode::kNotFound);
   }
   NewJob negative = Job();
@@ -71,8 +70,8 @@ TEST_P(StoreConformanceTest, EmptyBatchesChangeNothing) {
   EXPECT_TRUE(completed.empty());
   PQ_ASSERT_OK_AND_ASSIGN(auto failed, db().JobFailMany({.now = kT0}));
   EXPECT_TRUE(failed.empty());
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto beat, db().JobHeartbeatMany({.now = kT0, .lease = absl::Seconds(30)}));
+  PQ_ASSERT_OK_AND_ASSIGN(auto beat,
+                          db().JobHeartbeatMany({.now = kT0, .lease = absl::Seconds(30)}));
   EXPECT_TRUE(beat.extended.empty());
   EXPECT_TRUE(beat.cancel_requested.empty());
   PQ_ASSERT_OK_AND_ASSIGN(auto queues, db().QueueList());
@@ -83,15 +82,15 @@ TEST_P(StoreConformanceTest, FailRefusesTargetsOtherThanRetryableDeadCancelled) 
   InsertN(1);
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 1, kT0, 5));
   ASSERT_EQ(claimed.size(), 1u);
-  for (JobState to : {JobState::kCompleted, JobState::kRunning,
-                      JobState::kAvailable, JobState::kScheduled}) {
+  for (JobState to :
+       {JobState::kCompleted, JobState::kRunning, JobState::kAvailable, JobState::kScheduled}) {
     SCOPED_TRACE(JobStateName(to));
     PQ_EXPECT_FIELD(
-        db().JobFailMany({.items = {{.id = claimed[0].id, .lease_token = 5,
-                                     .to = JobState::kDead, .run_at = kT0},
-                                    {.id = claimed[0].id, .lease_token = 5,
-                                     .to = to, .run_at = kT0}},
-                          .now = kT0}),
+        db().JobFailMany(
+            {.items =
+                 {{.id = claimed[0].id, .lease_token = 5, .to = JobState::kDead, .run_at = kT0},
+                  {.id = claimed[0].id, .lease_token = 5, .to = to, .run_at = kT0}},
+             .now = kT0}),
         "items[1].to");
   }
   PQ_ASSERT_OK_AND_ASSIGN(auto job, Get(claimed[0].id));
@@ -105,11 +104,10 @@ TEST_P(StoreConformanceTest, HeartbeatRefusesNonPositiveLease) {
   ASSERT_EQ(claimed.size(), 1u);
   const JobId id = claimed[0].id;
   for (absl::Duration lease : {absl::ZeroDuration(), -absl::Seconds(5)}) {
-    PQ_EXPECT_FIELD(
-        db().JobHeartbeatMany({.items = {{.id = id, .lease_token = 5}},
-                               .now = kT0 + absl::Seconds(10),
-                               .lease = lease}),
-        "lease");
+    PQ_EXPECT_FIELD(db().JobHeartbeatMany({.items = {{.id = id, .lease_token = 5}},
+                                           .now = kT0 + absl::Seconds(10),
+                                           .lease = lease}),
+                    "lease");
   }
   // An empty batch with a bad lease is refused too: the rule does not
   // depend on the items.
@@ -121,16 +119,14 @@ TEST_P(StoreConformanceTest, HeartbeatRefusesNonPositiveLease) {
 
 TEST_P(StoreConformanceTest, RescueRefusesNonPositiveLimit) {
   InsertN(1);
-  PQ_ASSERT_OK_AND_ASSIGN(auto claimed,
-                          Claim({"default"}, 1, kT0, 5, absl::Seconds(1)));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 1, kT0, 5, absl::Seconds(1)));
   ASSERT_EQ(claimed.size(), 1u);
   const absl::Time later = kT0 + absl::Minutes(1);
   PQ_EXPECT_FIELD(db().JobRescueExpired({.now = later, .limit = 0}), "limit");
   PQ_EXPECT_FIELD(db().JobRescueExpired({.now = later, .limit = -3}), "limit");
   PQ_ASSERT_OK_AND_ASSIGN(auto job, Get(claimed[0].id));
   EXPECT_EQ(job.state, JobState::kRunning);
-  PQ_ASSERT_OK_AND_ASSIGN(int rescued,
-                          db().JobRescueExpired({.now = later, .limit = 1}));
+  PQ_ASSERT_OK_AND_ASSIGN(int rescued, db().JobRescueExpired({.now = later, .limit = 1}));
   EXPECT_EQ(rescued, 1);
 }
 
@@ -140,18 +136,16 @@ TEST_P(StoreConformanceTest, DeleteFinishedBeforeRefusesLiveStatesAndBadLimit) {
   ASSERT_EQ(claimed.size(), 1u);
   ASSERT_TRUE(Complete(claimed[0].id, 5));
   const absl::Time later = kT0 + absl::Hours(1);
-  for (JobState live : {JobState::kRunning, JobState::kAvailable,
-                        JobState::kScheduled, JobState::kRetryable}) {
-    PQ_EXPECT_FIELD(
-        db().JobDeleteFinishedBefore({.state = live, .before = later}), "state");
+  for (JobState live :
+       {JobState::kRunning, JobState::kAvailable, JobState::kScheduled, JobState::kRetryable}) {
+    PQ_EXPECT_FIELD(db().JobDeleteFinishedBefore({.state = live, .before = later}), "state");
   }
-  PQ_EXPECT_FIELD(db().JobDeleteFinishedBefore(
-                      {.state = JobState::kCompleted, .before = later, .limit = 0}),
-                  "limit");
+  PQ_EXPECT_FIELD(
+      db().JobDeleteFinishedBefore({.state = JobState::kCompleted, .before = later, .limit = 0}),
+      "limit");
   PQ_EXPECT_OK(Get(claimed[0].id));
   PQ_ASSERT_OK_AND_ASSIGN(
-      int deleted,
-      db().JobDeleteFinishedBefore({.state = JobState::kCompleted, .before = later}));
+      int deleted, db().JobDeleteFinishedBefore({.state = JobState::kCompleted, .before = later}));
   EXPECT_EQ(deleted, 1);
 }
 
@@ -164,10 +158,8 @@ TEST_P(StoreConformanceTest, ListLimitNamesItsField) {
 TEST_P(StoreConformanceTest, NonPositiveIdsNameNoJob) {
   for (JobId id : {JobId{0}, JobId{-5}}) {
     PQ_EXPECT_CODE(db().JobGet({.id = id}), absl::StatusCode::kNotFound);
-    PQ_EXPECT_CODE(db().JobRequeue({.id = id, .now = kT0}),
-                   absl::StatusCode::kNotFound);
-    PQ_EXPECT_CODE(db().JobCancel({.id = id, .now = kT0}),
-                   absl::StatusCode::kNotFound);
+    PQ_EXPECT_CODE(db().JobRequeue({.id = id, .now = kT0}), absl::StatusCode::kNotFound);
+    PQ_EXPECT_CODE(db().JobCancel({.id = id, .now = kT0}), absl::StatusCode::kNotFound);
     PQ_EXPECT_CODE(db().JobDelete({.id = id}), absl::StatusCode::kNotFound);
   }
 }
@@ -181,52 +173,44 @@ TEST_P(StoreConformanceTest, QueuePauseAndResumeNeedAName) {
 
 TEST_P(StoreConformanceTest, LeadershipNeedsANameALeaderAndATtl) {
   const absl::Duration ttl = absl::Seconds(10);
-  PQ_EXPECT_FIELD(db().LeaderAttemptElect(
-                      {.name = "", .leader_id = "a", .now = kT0, .ttl = ttl}),
+  PQ_EXPECT_FIELD(db().LeaderAttemptElect({.name = "", .leader_id = "a", .now = kT0, .ttl = ttl}),
                   "name");
-  PQ_EXPECT_FIELD(db().LeaderAttemptElect(
-                      {.name = "m", .leader_id = "", .now = kT0, .ttl = ttl}),
+  PQ_EXPECT_FIELD(db().LeaderAttemptElect({.name = "m", .leader_id = "", .now = kT0, .ttl = ttl}),
                   "leader_id");
-  PQ_EXPECT_FIELD(
-      db().LeaderAttemptElect({.name = "m", .leader_id = "a", .now = kT0,
-                               .ttl = absl::ZeroDuration()}),
-      "ttl");
+  PQ_EXPECT_FIELD(db().LeaderAttemptElect(
+                      {.name = "m", .leader_id = "a", .now = kT0, .ttl = absl::ZeroDuration()}),
+                  "ttl");
   PQ_EXPECT_FIELD(db().LeaderResign({.name = "", .leader_id = "a"}), "name");
   PQ_EXPECT_FIELD(db().LeaderResign({.name = "m", .leader_id = ""}), "leader_id");
   // None of the refused calls took the leadership.
   PQ_ASSERT_OK_AND_ASSIGN(
-      bool b, db().LeaderAttemptElect(
-                  {.name = "m", .leader_id = "b", .now = kT0, .ttl = ttl}));
+      bool b, db().LeaderAttemptElect({.name = "m", .leader_id = "b", .now = kT0, .ttl = ttl}));
   EXPECT_TRUE(b);
 }
 
 TEST_P(StoreConformanceTest, WorkerCallsNeedAWorkerIdAndListATtl) {
-  PQ_EXPECT_FIELD(db().WorkerRegister({.worker = {.id = ""}, .now = kT0}),
-                  "worker.id");
-  PQ_EXPECT_FIELD(db().WorkerHeartbeat({.worker_id = "", .now = kT0}),
-                  "worker_id");
+  PQ_EXPECT_FIELD(db().WorkerRegister({.worker = {.id = ""}, .now = kT0}), "worker.id");
+  PQ_EXPECT_FIELD(db().WorkerHeartbeat({.worker_id = "", .now = kT0}), "worker_id");
   PQ_EXPECT_FIELD(db().WorkerDeregister({.worker_id = ""}), "worker_id");
-  PQ_EXPECT_FIELD(db().WorkerList({.now = kT0, .ttl = absl::ZeroDuration()}),
-                  "ttl");
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto workers, db().WorkerList({.now = kT0, .ttl = absl::Seconds(30)}));
+  PQ_EXPECT_FIELD(db().WorkerList({.now = kT0, .ttl = absl::ZeroDuration()}), "ttl");
+  PQ_ASSERT_OK_AND_ASSIGN(auto workers, db().WorkerList({.now = kT0, .ttl = absl::Seconds(30)}));
   EXPECT_TRUE(workers.empty());
 }
 
 TEST_P(StoreConformanceTest, CronFireOnceRefusesBadInputWithoutRecordingTheFire) {
   const absl::Time fire = kT0;
-  PQ_EXPECT_FIELD(db().CronFireOnce({.schedule = "", .fire_time = fire,
-                                     .job = Job("cron"), .now = kT0}),
-                  "schedule");
+  PQ_EXPECT_FIELD(
+      db().CronFireOnce({.schedule = "", .fire_time = fire, .job = Job("cron"), .now = kT0}),
+      "schedule");
   NewJob bad = Job("cron");
   bad.max_attempts = 0;
-  PQ_EXPECT_FIELD(db().CronFireOnce({.schedule = "report", .fire_time = fire,
-                                     .job = bad, .now = kT0}),
-                  "job.max_attempts");
+  PQ_EXPECT_FIELD(
+      db().CronFireOnce({.schedule = "report", .fire_time = fire, .job = bad, .now = kT0}),
+      "job.max_attempts");
   // The refused fire was not recorded: a valid one still inserts.
   PQ_ASSERT_OK_AND_ASSIGN(
-      bool inserted, db().CronFireOnce({.schedule = "report", .fire_time = fire,
-                                        .job = Job("cron"), .now = kT0}));
+      bool inserted,
+      db().CronFireOnce({.schedule = "report", .fire_time = fire, .job = Job("cron"), .now = kT0}));
   EXPECT_TRUE(inserted);
   EXPECT_EQ(ListIds({}).size(), 1u);
 }
@@ -251,8 +235,7 @@ TEST_P(StoreConformanceTest, QueueListHasEveryStateAndOnlyPausedOrNonEmptyQueues
 TEST_P(StoreConformanceTest, SubscribeRefusesAnEmptyCallback) {
   PQ_EXPECT_CODE(db().Subscribe(nullptr), absl::StatusCode::kInvalidArgument);
   if (!db().SupportsNotify()) {
-    PQ_EXPECT_CODE(db().Subscribe([](const std::string&) {}),
-                   absl::StatusCode::kUnimplemented);
+    PQ_EXPECT_CODE(db().Subscribe([](const std::string&) {}), absl::StatusCode::kUnimplemented);
   }
 }
 

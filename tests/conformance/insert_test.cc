@@ -54,8 +54,7 @@ TEST_P(StoreConformanceTest, InsertAndReadBackEveryField) {
 
   // The fields a claim and a completion set.
   const absl::Time t1 = kT0 + absl::Microseconds(1234567);
-  PQ_ASSERT_OK_AND_ASSIGN(auto claimed,
-                          Claim({"mail"}, 1, t1, 4242, absl::Seconds(30), "w-9"));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"mail"}, 1, t1, 4242, absl::Seconds(30), "w-9"));
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].state, JobState::kRunning);
   EXPECT_EQ(claimed[0].attempt, 1);
@@ -143,8 +142,7 @@ TEST_P(StoreConformanceTest, DuplicateIdentifierHeldByScheduledAndRetryable) {
   PQ_ASSERT_OK(Insert(retried));
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 1));
   ASSERT_EQ(claimed.size(), 1u);
-  ASSERT_TRUE(Fail(retried.id, 77, JobState::kRetryable,
-                   kT0 + absl::Minutes(1), "boom"));
+  ASSERT_TRUE(Fail(retried.id, 77, JobState::kRetryable, kT0 + absl::Minutes(1), "boom"));
   NewJob dup2 = Job();
   dup2.identifier = "again";
   PQ_ASSERT_OK_AND_ASSIGN(r, Insert(dup2));
@@ -157,8 +155,7 @@ TEST_P(StoreConformanceTest, SameIdentifierTwiceInOneBatch) {
   NewJob a = Job(), b = Job(), c = Job();
   a.identifier = "batch-key";
   b.identifier = "batch-key";
-  PQ_ASSERT_OK_AND_ASSIGN(auto results,
-                          db().JobInsertMany({.jobs = {a, b, c}, .now = kT0}));
+  PQ_ASSERT_OK_AND_ASSIGN(auto results, db().JobInsertMany({.jobs = {a, b, c}, .now = kT0}));
   ASSERT_EQ(results.size(), 3u);
   EXPECT_TRUE(results[0].inserted);
   EXPECT_EQ(results[0].id, a.id);
@@ -231,7 +228,8 @@ TEST_P(StoreConformanceTest, HostileTextRoundTripsVerbatim) {
       "Robert'); DELETE FROM jobs WHERE ('1'='1",
       "$1 ? ?1 :id @p %s %d {{table}} ${x} $$ $tag$",
       "{\"$where\":\"1==1\",\"$gt\":\"\"}",
-      "ключ – 键 – キー – 🔑🚀 – e\xCC\x81 – \xEF\xBB\xBF" "bom",
+      "ключ – 键 – キー – 🔑🚀 – e\xCC\x81 – \xEF\xBB\xBF"
+      "bom",
       controls + "\x7F",
       std::string(10000, 'x') + "end",
   };
@@ -247,8 +245,7 @@ TEST_P(StoreConformanceTest, HostileTextRoundTripsVerbatim) {
     EXPECT_EQ(got.identifier, job.identifier);
     EXPECT_EQ(got.data, job.data);
     EXPECT_EQ(got.queue, job.queue);
-    EXPECT_EQ(ListIds({.identifier = job.identifier}),
-              std::vector<JobId>{job.id});
+    EXPECT_EQ(ListIds({.identifier = job.identifier}), std::vector<JobId>{job.id});
     EXPECT_EQ(ListIds({.queue = job.queue}), std::vector<JobId>{job.id});
 
     // Error messages and results too.
@@ -286,8 +283,7 @@ TEST_P(StoreConformanceTest, SubscribersHearOfAvailableJobs) {
   };
   {
     MutexLock lock(&mu);
-    EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&heard_both),
-                                    absl::Seconds(10)))
+    EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&heard_both), absl::Seconds(10)))
         << "heard " << heard.size() << " notifications";
   }
   db().Unsubscribe(handle);

@@ -37,12 +37,12 @@ TEST_P(StoreConformanceTest, CompleteManyReportsOnlyMatchingLeases) {
   std::vector<JobId> ids = InsertN(3);
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 3, kT0, 5));
   ASSERT_EQ(claimed.size(), 3u);
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto done, db().JobCompleteMany({.items = {{.id = ids[0], .lease_token = 5},
-                                                 {.id = ids[1], .lease_token = 6},
-                                                 {.id = 4242, .lease_token = 5},
-                                                 {.id = ids[2], .lease_token = 5}},
-                                       .now = kT0}));
+  PQ_ASSERT_OK_AND_ASSIGN(auto done,
+                          db().JobCompleteMany({.items = {{.id = ids[0], .lease_token = 5},
+                                                          {.id = ids[1], .lease_token = 6},
+                                                          {.id = 4242, .lease_token = 5},
+                                                          {.id = ids[2], .lease_token = 5}},
+                                                .now = kT0}));
   EXPECT_EQ(done, (std::vector<JobId>{ids[0], ids[2]}));
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, Get(ids[1]));
   EXPECT_EQ(got.state, JobState::kRunning);
@@ -74,8 +74,8 @@ TEST_P(StoreConformanceTest, FailToRetryableAppendsErrorAndWaits) {
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].attempt, 2);
   EXPECT_EQ(claimed[0].errors.size(), 1u);
-  ASSERT_TRUE(Fail(job.id, 2, JobState::kRetryable, retry_at + absl::Minutes(1),
-                   "bang", retry_at + absl::Seconds(1)));
+  ASSERT_TRUE(Fail(job.id, 2, JobState::kRetryable, retry_at + absl::Minutes(1), "bang",
+                   retry_at + absl::Seconds(1)));
   PQ_ASSERT_OK_AND_ASSIGN(got, Get(job.id));
   ASSERT_EQ(got.errors.size(), 2u);
   EXPECT_EQ(got.errors[1].attempt, 2);
@@ -90,8 +90,7 @@ TEST_P(StoreConformanceTest, FailToDeadIsFinal) {
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 1, kT0, 3));
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_FALSE(Fail(job.id, 4, JobState::kDead, kT0, "wrong token"));
-  ASSERT_TRUE(Fail(job.id, 3, JobState::kDead, kT0, "fatal",
-                   kT0 + absl::Seconds(2)));
+  ASSERT_TRUE(Fail(job.id, 3, JobState::kDead, kT0, "fatal", kT0 + absl::Seconds(2)));
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, Get(job.id));
   EXPECT_EQ(got.state, JobState::kDead);
   EXPECT_EQ(got.finished_at, kT0 + absl::Seconds(2));
@@ -116,19 +115,17 @@ TEST_P(StoreConformanceTest, FailToCancelled) {
 
 TEST_P(StoreConformanceTest, HeartbeatExtendsLeaseAndReportsLossAndCancel) {
   std::vector<JobId> ids = InsertN(3);
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto claimed, Claim({"default"}, 3, kT0, 10, absl::Seconds(30)));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 3, kT0, 10, absl::Seconds(30)));
   ASSERT_EQ(claimed.size(), 3u);
   ASSERT_TRUE(Complete(ids[2], 10));  // no longer running: lost
 
   const absl::Time t1 = kT0 + absl::Seconds(20);
   PQ_ASSERT_OK_AND_ASSIGN(
-      auto beat,
-      db().JobHeartbeatMany({.items = {{.id = ids[0], .lease_token = 10, .progress = 40},
-                                       {.id = ids[1], .lease_token = 11},
-                                       {.id = ids[2], .lease_token = 10}},
-                             .now = t1,
-                             .lease = absl::Seconds(30)}));
+      auto beat, db().JobHeartbeatMany({.items = {{.id = ids[0], .lease_token = 10, .progress = 40},
+                                                  {.id = ids[1], .lease_token = 11},
+                                                  {.id = ids[2], .lease_token = 10}},
+                                        .now = t1,
+                                        .lease = absl::Seconds(30)}));
   EXPECT_EQ(beat.extended, std::vector<JobId>{ids[0]});
   EXPECT_TRUE(beat.cancel_requested.empty());
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, Get(ids[0]));
@@ -140,10 +137,9 @@ TEST_P(StoreConformanceTest, HeartbeatExtendsLeaseAndReportsLossAndCancel) {
   PQ_ASSERT_OK_AND_ASSIGN(got, db().JobCancel({.id = ids[0], .now = t1}));
   EXPECT_EQ(got.state, JobState::kRunning);
   EXPECT_TRUE(got.cancel_requested);
-  PQ_ASSERT_OK_AND_ASSIGN(
-      beat, db().JobHeartbeatMany({.items = {{.id = ids[0], .lease_token = 10}},
-                                   .now = t1 + absl::Seconds(1),
-                                   .lease = absl::Seconds(30)}));
+  PQ_ASSERT_OK_AND_ASSIGN(beat, db().JobHeartbeatMany({.items = {{.id = ids[0], .lease_token = 10}},
+                                                       .now = t1 + absl::Seconds(1),
+                                                       .lease = absl::Seconds(30)}));
   EXPECT_EQ(beat.extended, std::vector<JobId>{ids[0]});
   EXPECT_EQ(beat.cancel_requested, std::vector<JobId>{ids[0]});
   PQ_ASSERT_OK_AND_ASSIGN(got, Get(ids[0]));
@@ -166,7 +162,8 @@ TEST_P(StoreConformanceTest, HeartbeatStoresStopRequestUntilNextClaim) {
   const absl::Time since = kT0 + absl::Seconds(5);
   const JobStopping stop{.reason = "timeout", .since = since};
   PQ_ASSERT_OK_AND_ASSIGN(
-      auto beat, db().JobHeartbeatMany({.items = {{.id = job.id, .lease_token = 11,
+      auto beat, db().JobHeartbeatMany({.items = {{.id = job.id,
+                                                   .lease_token = 11,
                                                    .stopping = JobStopping{.reason = "cancel"}}},
                                         .now = since,
                                         .lease = absl::Seconds(30)}));
@@ -198,8 +195,8 @@ TEST_P(StoreConformanceTest, HeartbeatStoresStopRequestUntilNextClaim) {
       beat, db().JobHeartbeatMany(
                 {.items = {{.id = job.id,
                             .lease_token = 10,
-                            .stopping = JobStopping{.reason = "timeout", .since = since,
-                                                    .overdue = true}}},
+                            .stopping =
+                                JobStopping{.reason = "timeout", .since = since, .overdue = true}}},
                  .now = since + absl::Seconds(2),
                  .lease = absl::Seconds(30)}));
   PQ_ASSERT_OK_AND_ASSIGN(got, Get(job.id));
@@ -227,20 +224,16 @@ TEST_P(StoreConformanceTest, ExpiredLeasesAreRescued) {
   spent.max_attempts = 1;
   NewJob cancelling = Job();  // cancel requested: cancelled
   NewJob healthy = Job();     // longer lease: untouched
-  PQ_ASSERT_OK(db().JobInsertMany(
-      {.jobs = {again, spent, cancelling}, .now = kT0}));
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto claimed, Claim({"default"}, 3, kT0, 50, absl::Seconds(10), "w-old"));
+  PQ_ASSERT_OK(db().JobInsertMany({.jobs = {again, spent, cancelling}, .now = kT0}));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 3, kT0, 50, absl::Seconds(10), "w-old"));
   ASSERT_EQ(claimed.size(), 3u);
   PQ_ASSERT_OK(db().JobCancel({.id = cancelling.id, .now = kT0}));
   PQ_ASSERT_OK(Insert(healthy));
-  PQ_ASSERT_OK_AND_ASSIGN(
-      claimed, Claim({"default"}, 1, kT0, 60, absl::Minutes(10), "w-ok"));
+  PQ_ASSERT_OK_AND_ASSIGN(claimed, Claim({"default"}, 1, kT0, 60, absl::Minutes(10), "w-ok"));
   ASSERT_EQ(claimed.size(), 1u);
 
   // A lease expires strictly after lease_expires_at.
-  PQ_ASSERT_OK_AND_ASSIGN(
-      int rescued, db().JobRescueExpired({.now = kT0 + absl::Seconds(10)}));
+  PQ_ASSERT_OK_AND_ASSIGN(int rescued, db().JobRescueExpired({.now = kT0 + absl::Seconds(10)}));
   EXPECT_EQ(rescued, 0);
   const absl::Time t1 = kT0 + absl::Seconds(11);
   PQ_ASSERT_OK_AND_ASSIGN(rescued, db().JobRescueExpired({.now = t1}));
@@ -253,10 +246,8 @@ TEST_P(StoreConformanceTest, ExpiredLeasesAreRescued) {
   EXPECT_LE(got.run_at, t1);
   ASSERT_EQ(got.errors.size(), 1u);
   EXPECT_EQ(got.errors[0].attempt, 1);
-  EXPECT_TRUE(absl::StrContains(got.errors[0].message, "lease expired"))
-      << got.errors[0].message;
-  EXPECT_TRUE(absl::StrContains(got.errors[0].message, "w-old"))
-      << got.errors[0].message;
+  EXPECT_TRUE(absl::StrContains(got.errors[0].message, "lease expired")) << got.errors[0].message;
+  EXPECT_TRUE(absl::StrContains(got.errors[0].message, "w-old")) << got.errors[0].message;
   PQ_ASSERT_OK_AND_ASSIGN(got, Get(spent.id));
   EXPECT_EQ(got.state, JobState::kDead);
   EXPECT_TRUE(got.finished_at.has_value());
@@ -272,23 +263,21 @@ TEST_P(StoreConformanceTest, ExpiredLeasesAreRescued) {
   EXPECT_EQ(claimed[0].attempt, 2);
   EXPECT_FALSE(Complete(again.id, 50, t1));
   PQ_ASSERT_OK_AND_ASSIGN(
-      auto beat, db().JobHeartbeatMany({.items = {{.id = again.id, .lease_token = 50}},
-                                        .now = t1,
-                                        .lease = absl::Seconds(10)}));
+      auto beat,
+      db().JobHeartbeatMany(
+          {.items = {{.id = again.id, .lease_token = 50}}, .now = t1, .lease = absl::Seconds(10)}));
   EXPECT_TRUE(beat.extended.empty());
   EXPECT_TRUE(Complete(again.id, 70, t1));
 }
 
 TEST_P(StoreConformanceTest, RescueHonoursLimit) {
   InsertN(5);
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto claimed, Claim({"default"}, 5, kT0, 1, absl::Seconds(1)));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 5, kT0, 1, absl::Seconds(1)));
   ASSERT_EQ(claimed.size(), 5u);
-  PQ_ASSERT_OK_AND_ASSIGN(
-      int n, db().JobRescueExpired({.now = kT0 + absl::Minutes(1), .limit = 2}));
+  PQ_ASSERT_OK_AND_ASSIGN(int n,
+                          db().JobRescueExpired({.now = kT0 + absl::Minutes(1), .limit = 2}));
   EXPECT_EQ(n, 2);
-  PQ_ASSERT_OK_AND_ASSIGN(
-      n, db().JobRescueExpired({.now = kT0 + absl::Minutes(1), .limit = 10}));
+  PQ_ASSERT_OK_AND_ASSIGN(n, db().JobRescueExpired({.now = kT0 + absl::Minutes(1), .limit = 10}));
   EXPECT_EQ(n, 3);
 }
 
@@ -300,8 +289,7 @@ TEST_P(StoreConformanceTest, RequeueFromDead) {
   ASSERT_TRUE(Fail(job.id, 1, JobState::kDead, kT0, "oops"));
 
   const absl::Time t1 = kT0 + absl::Hours(1);
-  PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got,
-                          db().JobRequeue({.id = job.id, .now = t1}));
+  PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, db().JobRequeue({.id = job.id, .now = t1}));
   EXPECT_EQ(got.state, JobState::kAvailable);
   EXPECT_EQ(got.attempt, 0);
   EXPECT_EQ(got.run_at, t1);
@@ -324,8 +312,7 @@ TEST_P(StoreConformanceTest, RequeueRefusals) {
   ASSERT_EQ(claimed.size(), 1u);
   PQ_EXPECT_CODE(db().JobRequeue({.id = available.id, .now = kT0}),
                  absl::StatusCode::kFailedPrecondition);
-  PQ_EXPECT_CODE(db().JobRequeue({.id = 4242, .now = kT0}),
-                 absl::StatusCode::kNotFound);
+  PQ_EXPECT_CODE(db().JobRequeue({.id = 4242, .now = kT0}), absl::StatusCode::kNotFound);
 
   // Another non-final job holds the identifier.
   NewJob old = Job();
@@ -352,8 +339,7 @@ TEST_P(StoreConformanceTest, RequeueFromRetryableCompletedAndCancelled) {
   ASSERT_TRUE(Complete(ids[1], 1));
   PQ_ASSERT_OK(db().JobCancel({.id = ids[2], .now = kT0}));
   for (JobId id : ids) {
-    PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got,
-                            db().JobRequeue({.id = id, .now = kT0}));
+    PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, db().JobRequeue({.id = id, .now = kT0}));
     EXPECT_EQ(got.state, JobState::kAvailable) << id;
   }
 }
@@ -368,24 +354,20 @@ TEST_P(StoreConformanceTest, Cancel) {
 
   const absl::Time t1 = kT0 + absl::Seconds(5);
   for (JobId id : {available.id, scheduled.id}) {
-    PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got,
-                            db().JobCancel({.id = id, .now = t1}));
+    PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, db().JobCancel({.id = id, .now = t1}));
     EXPECT_EQ(got.state, JobState::kCancelled);
     EXPECT_EQ(got.finished_at, t1);
   }
-  PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got,
-                          db().JobCancel({.id = running.id, .now = t1}));
+  PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, db().JobCancel({.id = running.id, .now = t1}));
   EXPECT_EQ(got.state, JobState::kRunning);
   EXPECT_TRUE(got.cancel_requested);
   // The worker ends it; its lease still counts.
   ASSERT_TRUE(Fail(running.id, 1, JobState::kCancelled, t1, "cancelled"));
 
   for (JobId id : {available.id, running.id}) {
-    PQ_EXPECT_CODE(db().JobCancel({.id = id, .now = t1}),
-                   absl::StatusCode::kFailedPrecondition);
+    PQ_EXPECT_CODE(db().JobCancel({.id = id, .now = t1}), absl::StatusCode::kFailedPrecondition);
   }
-  PQ_EXPECT_CODE(db().JobCancel({.id = 4242, .now = t1}),
-                 absl::StatusCode::kNotFound);
+  PQ_EXPECT_CODE(db().JobCancel({.id = 4242, .now = t1}), absl::StatusCode::kNotFound);
   PQ_ASSERT_OK_AND_ASSIGN(claimed, Claim({"default"}, 10, kT0 + absl::Hours(24)));
   EXPECT_TRUE(claimed.empty());
 }
@@ -400,8 +382,7 @@ TEST_P(StoreConformanceTest, Delete) {
   PQ_EXPECT_OK(db().JobDelete({.id = idle.id}));
   PQ_EXPECT_CODE(Get(idle.id), absl::StatusCode::kNotFound);
   PQ_EXPECT_CODE(db().JobDelete({.id = idle.id}), absl::StatusCode::kNotFound);
-  PQ_EXPECT_CODE(db().JobDelete({.id = busy.id}),
-                 absl::StatusCode::kFailedPrecondition);
+  PQ_EXPECT_CODE(db().JobDelete({.id = busy.id}), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(Complete(busy.id, 1));
   PQ_EXPECT_OK(db().JobDelete({.id = busy.id}));
   PQ_EXPECT_CODE(Get(busy.id), absl::StatusCode::kNotFound);

@@ -21,8 +21,8 @@ void DropCollection(const std::string& url, const std::string& collection) {
   auto pool = store::mongodb::Pool::Open(url);
   if (!pool.ok()) return;
   store::mongodb::Pool::Lease lease(pool->get());
-  for (const char* suffix : {"", "_queues", "_leaders", "_workers",
-                             "_cron_fires", "_claims", "_levels"}) {
+  for (const char* suffix :
+       {"", "_queues", "_leaders", "_workers", "_cron_fires", "_claims", "_levels"}) {
     const std::string name = collection + suffix;
     store::mongodb::Collection c(**pool, lease, kDatabase, name);
     store::mongodb::Doc drop;
@@ -31,29 +31,26 @@ void DropCollection(const std::string& url, const std::string& collection) {
   }
 }
 
-absl::StatusOr<FreshStore> MakeMongo(const std::string& url,
-                                     const std::string& unique) {
+absl::StatusOr<FreshStore> MakeMongo(const std::string& url, const std::string& unique) {
   DropCollection(url, unique);  // left over by an earlier run with this pid
-  absl::StatusOr<std::shared_ptr<store::Store>> store = store::OpenStore(
-      {.url = url, .db_name = kDatabase, .collection = unique});
+  absl::StatusOr<std::shared_ptr<store::Store>> store =
+      store::OpenStore({.url = url, .db_name = kDatabase, .collection = unique});
   if (!store.ok()) return store.status();
-  return FreshStore{.store = *store,
-                    .cleanup = [url, unique] { DropCollection(url, unique); }};
+  return FreshStore{.store = *store, .cleanup = [url, unique] { DropCollection(url, unique); }};
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    MongoDB, StoreConformanceTest,
-    ::testing::Values(Backend{.name = "mongodb",
-                              .url_env = "POPQUEUE_TEST_MONGODB_URL",
-                              .make = &MakeMongo,
-                              // FerretDB (the default test server) scans the
-                              // jobs table once per query: 2000 jobs keep
-                              // the test near a minute on a busy machine.
-                              .stress_jobs = 2000},
-                      Backend{.name = "mongojava",
-                              .url_env = "POPQUEUE_TEST_MONGOJAVA_URL",
-                              .make = &MakeMongo}),
-    BackendName);
+INSTANTIATE_TEST_SUITE_P(MongoDB, StoreConformanceTest,
+                         ::testing::Values(Backend{.name = "mongodb",
+                                                   .url_env = "POPQUEUE_TEST_MONGODB_URL",
+                                                   .make = &MakeMongo,
+                                                   // FerretDB (the default test server) scans the
+                                                   // jobs table once per query: 2000 jobs keep
+                                                   // the test near a minute on a busy machine.
+                                                   .stress_jobs = 2000},
+                                           Backend{.name = "mongojava",
+                                                   .url_env = "POPQUEUE_TEST_MONGOJAVA_URL",
+                                                   .make = &MakeMongo}),
+                         BackendName);
 
 }  // namespace
 }  // namespace popqueue::conformance

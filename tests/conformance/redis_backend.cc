@@ -28,25 +28,22 @@ void DeleteKeys(const std::string& url, const std::string& collection) {
   for (const std::string& key : *keys) (void)(*client)->Command({"UNLINK", key});
 }
 
-absl::StatusOr<FreshStore> MakeRedis(const std::string& url,
-                                     const std::string& unique) {
+absl::StatusOr<FreshStore> MakeRedis(const std::string& url, const std::string& unique) {
   DeleteKeys(url, unique);  // left over by an earlier run with this pid
-  absl::StatusOr<std::shared_ptr<store::Store>> store = store::OpenStore(
-      {.url = url, .db_name = "popqueue", .collection = unique});
+  absl::StatusOr<std::shared_ptr<store::Store>> store =
+      store::OpenStore({.url = url, .db_name = "popqueue", .collection = unique});
   if (!store.ok()) return store.status();
-  return FreshStore{.store = *store,
-                    .cleanup = [url, unique] { DeleteKeys(url, unique); }};
+  return FreshStore{.store = *store, .cleanup = [url, unique] { DeleteKeys(url, unique); }};
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Redis, StoreConformanceTest,
-    ::testing::Values(Backend{.name = "redis",
-                              .url_env = "POPQUEUE_TEST_REDIS_URL",
-                              .make = &MakeRedis},
-                      Backend{.name = "redis_cluster",
-                              .url_env = "POPQUEUE_TEST_REDIS_CLUSTER_URL",
-                              .make = &MakeRedis}),
-    BackendName);
+INSTANTIATE_TEST_SUITE_P(Redis, StoreConformanceTest,
+                         ::testing::Values(Backend{.name = "redis",
+                                                   .url_env = "POPQUEUE_TEST_REDIS_URL",
+                                                   .make = &MakeRedis},
+                                           Backend{.name = "redis_cluster",
+                                                   .url_env = "POPQUEUE_TEST_REDIS_CLUSTER_URL",
+                                                   .make = &MakeRedis}),
+                         BackendName);
 
 }  // namespace
 }  // namespace popqueue::conformance

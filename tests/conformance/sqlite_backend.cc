@@ -10,14 +10,13 @@
 namespace popqueue::conformance {
 namespace {
 
-absl::StatusOr<FreshStore> MakeSqlite(const std::string& /*url*/,
-                                      const std::string& unique) {
+absl::StatusOr<FreshStore> MakeSqlite(const std::string& /*url*/, const std::string& unique) {
   const std::string path = ::testing::TempDir() + unique + ".db";
   for (const char* suffix : {"", "-wal", "-shm"}) {
     std::remove((path + suffix).c_str());
   }
-  absl::StatusOr<std::shared_ptr<store::Store>> store = store::OpenStore(
-      {.url = "sqlite://" + path, .db_name = "popqueue", .collection = "jobs"});
+  absl::StatusOr<std::shared_ptr<store::Store>> store =
+      store::OpenStore({.url = "sqlite://" + path, .db_name = "popqueue", .collection = "jobs"});
   if (!store.ok()) return store.status();
   return FreshStore{.store = *store, .cleanup = [path] {
                       for (const char* suffix : {"", "-wal", "-shm"}) {
@@ -27,9 +26,8 @@ absl::StatusOr<FreshStore> MakeSqlite(const std::string& /*url*/,
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformanceTest,
-                         ::testing::Values(Backend{.name = "sqlite",
-                                                   .url_env = "",
-                                                   .make = &MakeSqlite}),
+                         ::testing::Values(Backend{
+                             .name = "sqlite", .url_env = "", .make = &MakeSqlite}),
                          BackendName);
 
 }  // namespace

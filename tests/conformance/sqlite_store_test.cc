@@ -25,8 +25,7 @@ class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     path_ = ::testing::TempDir() + "popqueue_sqlite_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-            ".db";
+            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
     RemoveFiles();
   }
   void TearDown() override { RemoveFiles(); }
@@ -37,13 +36,11 @@ class SqliteStoreTest : public ::testing::Test {
   }
   absl::StatusOr<std::shared_ptr<Store>> Open(const std::string& query = "",
                                               const std::string& table = "jobs") {
-    return OpenStore({.url = "sqlite://" + path_ + query,
-                      .db_name = "popqueue",
-                      .collection = table});
+    return OpenStore(
+        {.url = "sqlite://" + path_ + query, .db_name = "popqueue", .collection = table});
   }
   NewJob Job(const std::string& queue = "default") {
-    return NewJob{.id = next_id_++, .queue = queue, .name = "n",
-                  .max_attempts = 2, .run_at = kT0};
+    return NewJob{.id = next_id_++, .queue = queue, .name = "n", .max_attempts = 2, .run_at = kT0};
   }
 
   std::string path_;
@@ -68,11 +65,10 @@ TEST_F(SqliteStoreTest, ArbitraryBytesInDataAndInvalidUtf8InErrors) {
                                                       .lease = absl::Seconds(5),
                                                       .lease_token = 1}));
   ASSERT_EQ(claimed.size(), 1u);
-  PQ_ASSERT_OK(db->JobFailMany({.items = {{.id = job.id,
-                                           .lease_token = 1,
-                                           .to = JobState::kDead,
-                                           .error = "bad \xff\xfe bytes"}},
-                                .now = kT0}));
+  PQ_ASSERT_OK(db->JobFailMany(
+      {.items =
+           {{.id = job.id, .lease_token = 1, .to = JobState::kDead, .error = "bad \xff\xfe bytes"}},
+       .now = kT0}));
   PQ_ASSERT_OK_AND_ASSIGN(got, db->JobGet({.id = job.id}));
   ASSERT_EQ(got.errors.size(), 1u);
   EXPECT_EQ(got.errors[0].message, "bad \xEF\xBF\xBD\xEF\xBF\xBD bytes");
@@ -94,24 +90,20 @@ TEST_F(SqliteStoreTest, ReopenKeepsJobsAndMigrationIsIdempotent) {
 }
 
 TEST_F(SqliteStoreTest, BadUrlsAndFiles) {
-  PQ_EXPECT_CODE(Open("?synchronous=sometimes"),
-                 absl::StatusCode::kInvalidArgument);
+  PQ_EXPECT_CODE(Open("?synchronous=sometimes"), absl::StatusCode::kInvalidArgument);
   PQ_EXPECT_CODE(Open("?cache=shared"), absl::StatusCode::kInvalidArgument);
   PQ_EXPECT_CODE(Open("?busy_timeout_ms=-1"), absl::StatusCode::kInvalidArgument);
   PQ_EXPECT_CODE(Open("", "bad-name; DROP"), absl::StatusCode::kInvalidArgument);
-  auto missing_dir = OpenStore({.url = "sqlite:///nonexistent-dir/x/y.db",
-                                .collection = "jobs"});
+  auto missing_dir = OpenStore({.url = "sqlite:///nonexistent-dir/x/y.db", .collection = "jobs"});
   PQ_EXPECT_CODE(missing_dir, absl::StatusCode::kUnavailable);
-  EXPECT_NE(std::string(missing_dir.status().message()).find("/nonexistent-dir"),
-            std::string::npos)
+  EXPECT_NE(std::string(missing_dir.status().message()).find("/nonexistent-dir"), std::string::npos)
       << missing_dir.status();
   std::ofstream(path_) << std::string(4096, 'x');
   PQ_EXPECT_CODE(Open(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(SqliteStoreTest, InMemoryDatabaseWorks) {
-  PQ_ASSERT_OK_AND_ASSIGN(auto db, OpenStore({.url = "sqlite://:memory:",
-                                              .collection = "jobs"}));
+  PQ_ASSERT_OK_AND_ASSIGN(auto db, OpenStore({.url = "sqlite://:memory:", .collection = "jobs"}));
   NewJob job = Job();
   PQ_ASSERT_OK(db->JobInsertMany({.jobs = {job}, .now = kT0}));
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, db->JobGet({.id = job.id}));
@@ -124,9 +116,8 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
   { PQ_ASSERT_OK(Open()); }
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw,
-                         "INSERT INTO jobs_schema_migrations VALUES (999, 0)",
-                         nullptr, nullptr, nullptr),
+  ASSERT_EQ(sqlite3_exec(raw, "INSERT INTO jobs_schema_migrations VALUES (999, 0)", nullptr,
+                         nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(raw);
   PQ_EXPECT_CODE(Open(), absl::StatusCode::kFailedPrecondition);
@@ -136,10 +127,8 @@ TEST_F(SqliteStoreTest, LockedDatabaseIsUnavailableAfterBusyTimeout) {
   PQ_ASSERT_OK_AND_ASSIGN(auto db, Open("?busy_timeout_ms=50"));
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  PQ_EXPECT_CODE(db->JobInsertMany({.jobs = {Job()}, .now = kT0}),
-                 absl::StatusCode::kUnavailable);
+  ASSERT_EQ(sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  PQ_EXPECT_CODE(db->JobInsertMany({.jobs = {Job()}, .now = kT0}), absl::StatusCode::kUnavailable);
   // Reads do not wait for the writer.
   PQ_EXPECT_OK(db->JobList({}));
   sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);

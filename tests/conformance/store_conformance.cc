@@ -11,9 +11,7 @@
 
 namespace popqueue::conformance {
 
-std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param.name;
-}
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) { return info.param.name; }
 
 ServerUrl ServerUrlFromEnv(const std::string& var) {
   ServerUrl out;
@@ -24,13 +22,14 @@ ServerUrl ServerUrlFromEnv(const std::string& var) {
   }
   const char* ci = std::getenv("CI");
   out.fail = ci != nullptr && std::string(ci) == "true";
-  out.reason = out.fail
-      ? absl::StrFormat("%s is not set, and CI=true: a CI run must test every "
-                        "backend it builds; point %s at a disposable server",
-                        var, var)
-      : absl::StrFormat("%s is not set; set it to a disposable server's URL "
-                        "to run this backend's conformance tests",
-                        var);
+  out.reason = out.fail ? absl::StrFormat(
+                              "%s is not set, and CI=true: a CI run must test every "
+                              "backend it builds; point %s at a disposable server",
+                              var, var)
+                        : absl::StrFormat(
+                              "%s is not set; set it to a disposable server's URL "
+                              "to run this backend's conformance tests",
+                              var);
   return out;
 }
 
@@ -39,11 +38,9 @@ void StoreConformanceTest::SetUp() {
   std::string url;
   if (!backend.url_env.empty()) PQ_REQUIRE_SERVER_URL(backend.url_env, url);
   static std::atomic<int> counter{0};
-  const std::string unique =
-      absl::StrFormat("pq_%d_%d", static_cast<int>(getpid()), counter++);
+  const std::string unique = absl::StrFormat("pq_%d_%d", static_cast<int>(getpid()), counter++);
   absl::StatusOr<FreshStore> fresh = backend.make(url, unique);
-  ASSERT_TRUE(fresh.ok()) << "cannot make a fresh " << backend.name
-                          << " store: " << fresh.status();
+  ASSERT_TRUE(fresh.ok()) << "cannot make a fresh " << backend.name << " store: " << fresh.status();
   store_ = std::move(fresh->store);
   cleanup_ = std::move(fresh->cleanup);
 }
@@ -61,10 +58,9 @@ store::NewJob StoreConformanceTest::Job(std::string queue, std::string name) {
                        .run_at = kT0};
 }
 
-absl::StatusOr<EnqueueResult> StoreConformanceTest::Insert(
-    const store::NewJob& job, absl::Time now) {
-  absl::StatusOr<store::JobInsertManyResult> r =
-      db().JobInsertMany({.jobs = {job}, .now = now});
+absl::StatusOr<EnqueueResult> StoreConformanceTest::Insert(const store::NewJob& job,
+                                                           absl::Time now) {
+  absl::StatusOr<store::JobInsertManyResult> r = db().JobInsertMany({.jobs = {job}, .now = now});
   if (!r.ok()) return r.status();
   if (r->size() != 1) {
     return absl::InternalError(
@@ -73,8 +69,7 @@ absl::StatusOr<EnqueueResult> StoreConformanceTest::Insert(
   return r->front();
 }
 
-std::vector<JobId> StoreConformanceTest::InsertN(int n,
-                                                 const std::string& queue) {
+std::vector<JobId> StoreConformanceTest::InsertN(int n, const std::string& queue) {
   store::JobInsertManyParams params{.now = kT0};
   for (int i = 0; i < n; ++i) params.jobs.push_back(Job(queue));
   std::vector<JobId> ids;
@@ -86,8 +81,8 @@ std::vector<JobId> StoreConformanceTest::InsertN(int n,
 }
 
 absl::StatusOr<std::vector<popqueue::Job>> StoreConformanceTest::Claim(
-    std::vector<std::string> queues, int limit, absl::Time now, int64_t token,
-    absl::Duration lease, const std::string& worker) {
+    std::vector<std::string> queues, int limit, absl::Time now, int64_t token, absl::Duration lease,
+    const std::string& worker) {
   return db().JobClaim({.queues = std::move(queues),
                         .worker_id = worker,
                         .limit = limit,
@@ -103,21 +98,15 @@ absl::StatusOr<popqueue::Job> StoreConformanceTest::Get(JobId id) {
 bool StoreConformanceTest::Complete(JobId id, int64_t token, absl::Time now,
                                     std::optional<std::string> result) {
   absl::StatusOr<store::JobIdList> done = db().JobCompleteMany(
-      {.items = {{.id = id, .lease_token = token, .result = std::move(result)}},
-       .now = now});
+      {.items = {{.id = id, .lease_token = token, .result = std::move(result)}}, .now = now});
   EXPECT_TRUE(done.ok()) << done.status();
   return done.ok() && done->size() == 1 && done->front() == id;
 }
 
-bool StoreConformanceTest::Fail(JobId id, int64_t token, JobState to,
-                                absl::Time run_at, const std::string& error,
-                                absl::Time now) {
+bool StoreConformanceTest::Fail(JobId id, int64_t token, JobState to, absl::Time run_at,
+                                const std::string& error, absl::Time now) {
   absl::StatusOr<store::JobIdList> done = db().JobFailMany(
-      {.items = {{.id = id,
-                  .lease_token = token,
-                  .to = to,
-                  .run_at = run_at,
-                  .error = error}},
+      {.items = {{.id = id, .lease_token = token, .to = to, .run_at = run_at, .error = error}},
        .now = now});
   EXPECT_TRUE(done.ok()) << done.status();
   return done.ok() && done->size() == 1 && done->front() == id;

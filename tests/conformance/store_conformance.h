@@ -45,17 +45,13 @@ struct Backend {
   // Makes a fresh, empty store. `url` is the env var's value ("" for
   // embedded backends); `unique` is a name unique to this test run, usable
   // as a table/collection/prefix ([a-z0-9_], at most 40 characters).
-  std::function<absl::StatusOr<FreshStore>(const std::string& url,
-                                           const std::string& unique)>
-      make;
+  std::function<absl::StatusOr<FreshStore>(const std::string& url, const std::string& unique)> make;
   // Jobs in the exactly-once stress test: servers that scan whole
   // collections per query (FerretDB v1) get fewer.
   int stress_jobs = 5000;
 };
 
-inline std::ostream& operator<<(std::ostream& os, const Backend& b) {
-  return os << b.name;
-}
+inline std::ostream& operator<<(std::ostream& os, const Backend& b) { return os << b.name; }
 // For INSTANTIATE_TEST_SUITE_P: names tests after the backend.
 std::string BackendName(const ::testing::TestParamInfo<Backend>& info);
 
@@ -82,21 +78,20 @@ class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
   // A new job with a fresh id, due at kT0 on queue "default".
   store::NewJob Job(std::string queue = "default", std::string name = "work");
   // Inserts one job at `now`; the result or a failed assertion.
-  absl::StatusOr<EnqueueResult> Insert(const store::NewJob& job,
-                                       absl::Time now = kT0);
+  absl::StatusOr<EnqueueResult> Insert(const store::NewJob& job, absl::Time now = kT0);
   // Inserts `n` jobs on `queue`; returns their ids in order.
   std::vector<JobId> InsertN(int n, const std::string& queue = "default");
-  absl::StatusOr<std::vector<popqueue::Job>> Claim(
-      std::vector<std::string> queues, int limit, absl::Time now = kT0,
-      int64_t token = 77, absl::Duration lease = absl::Seconds(30),
-      const std::string& worker = "w1");
+  absl::StatusOr<std::vector<popqueue::Job>> Claim(std::vector<std::string> queues, int limit,
+                                                   absl::Time now = kT0, int64_t token = 77,
+                                                   absl::Duration lease = absl::Seconds(30),
+                                                   const std::string& worker = "w1");
   absl::StatusOr<popqueue::Job> Get(JobId id);
   // Completes (id, token) at `now`; true when the store accepted it.
   bool Complete(JobId id, int64_t token, absl::Time now = kT0,
                 std::optional<std::string> result = std::nullopt);
   // Fails (id, token) to `to`; true when the store accepted it.
-  bool Fail(JobId id, int64_t token, JobState to, absl::Time run_at,
-            const std::string& error, absl::Time now = kT0);
+  bool Fail(JobId id, int64_t token, JobState to, absl::Time run_at, const std::string& error,
+            absl::Time now = kT0);
   std::vector<JobId> ListIds(const JobFilter& filter);
 
   JobId NextId() { return next_id_++; }
@@ -111,15 +106,14 @@ class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
 
 // In a void test function (or SetUp): sets `out` to the server URL in env
 // `var`, or skips the test (fails it when CI=true) and returns.
-#define PQ_REQUIRE_SERVER_URL(var, out)                                   \
-  do {                                                                    \
-    ::popqueue::conformance::ServerUrl pq_url_ =                          \
-        ::popqueue::conformance::ServerUrlFromEnv(var);                   \
-    if (!pq_url_.url) {                                                   \
-      if (pq_url_.fail) GTEST_FAIL() << pq_url_.reason;                   \
-      GTEST_SKIP() << pq_url_.reason;                                     \
-    }                                                                     \
-    (out) = *pq_url_.url;                                                 \
+#define PQ_REQUIRE_SERVER_URL(var, out)                                                          \
+  do {                                                                                           \
+    ::popqueue::conformance::ServerUrl pq_url_ = ::popqueue::conformance::ServerUrlFromEnv(var); \
+    if (!pq_url_.url) {                                                                          \
+      if (pq_url_.fail) GTEST_FAIL() << pq_url_.reason;                                          \
+      GTEST_SKIP() << pq_url_.reason;                                                            \
+    }                                                                                            \
+    (out) = *pq_url_.url;                                                                        \
   } while (false)
 
 #endif  // POPQUEUE_TESTS_CONFORMANCE_STORE_CONFORMANCE_H_

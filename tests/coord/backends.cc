@@ -6,8 +6,7 @@
 namespace popqueue::coord::testing {
 namespace {
 
-absl::StatusOr<std::shared_ptr<Coordinator>> Open(const std::string& url,
-                                                  const std::string& ns) {
+absl::StatusOr<std::shared_ptr<Coordinator>> Open(const std::string& url, const std::string& ns) {
   return OpenCoordinator(url, ns);
 }
 
@@ -15,9 +14,8 @@ std::vector<Backend> Backends() {
   std::vector<Backend> b = {{.name = "local", .url_env = "", .open = Open}};
 #if POPQUEUE_WITH_REDIS
   b.push_back({.name = "redis", .url_env = "POPQUEUE_TEST_REDIS_URL", .open = Open});
-  b.push_back({.name = "redis_cluster",
-               .url_env = "POPQUEUE_TEST_REDIS_CLUSTER_URL",
-               .open = Open});
+  b.push_back(
+      {.name = "redis_cluster", .url_env = "POPQUEUE_TEST_REDIS_CLUSTER_URL", .open = Open});
 #endif
 #if POPQUEUE_WITH_MEMCACHED
   b.push_back({.name = "memcached",

@@ -26,7 +26,7 @@ struct Backend {
   std::string url_env;  // "" for local; else the variable holding the URL
   // Opens a coordinator on `url` in namespace `ns`.
   std::function<absl::StatusOr<std::shared_ptr<Coordinator>>(const std::string& url,
-                                                              const std::string& ns)>
+                                                             const std::string& ns)>
       open;
   // Resolution of the backend's expiry (memcached: whole seconds).
   absl::Duration ttl_resolution = absl::Milliseconds(1);
@@ -52,10 +52,11 @@ inline std::string UniqueNamespace(const std::string& prefix = "t") {
   do {                                                                                \
     if (!(var).empty() && ::popqueue::coord::testing::EnvOr((var).c_str()).empty()) { \
       if (::popqueue::coord::testing::EnvOr("CI") == "true") {                        \
-        FAIL() << (var) << " is not set (CI=true): run the tests under "             \
-                           "scripts/with-services or scripts/test";                   \
+        FAIL() << (var)                                                               \
+               << " is not set (CI=true): run the tests under "                       \
+                  "scripts/with-services or scripts/test";                            \
       }                                                                               \
-      GTEST_SKIP() << (var) << " is not set; run under scripts/with-services";       \
+      GTEST_SKIP() << (var) << " is not set; run under scripts/with-services";        \
     }                                                                                 \
   } while (0)
 

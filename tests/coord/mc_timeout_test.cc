@@ -6,10 +6,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "tests/support/black_hole.h"
 #include "coord/memcached/mc_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/black_hole.h"
 
 namespace popqueue::coord::mc {
 namespace {
@@ -22,8 +22,8 @@ TEST(MemcachedTimeouts, SilentServerFailsConnectWithinTimeout) {
   BlackHole hole(BlackHole::Mode::kSilent);
   absl::Status s;
   absl::Duration took = Timed([&] {
-    s = Client::Connect(absl::StrCat("memcached://", hole.HostPort(),
-                                     "?connect_timeout_ms=300&timeout_ms=300"))
+    s = Client::Connect(
+            absl::StrCat("memcached://", hole.HostPort(), "?connect_timeout_ms=300&timeout_ms=300"))
             .status();
   });
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
@@ -35,8 +35,7 @@ TEST(MemcachedTimeouts, UnreachableServerFailsWithinConnectTimeout) {
   BlackHole hole(BlackHole::Mode::kNeverAccept);
   absl::Status s;
   absl::Duration took = Timed([&] {
-    s = Client::Connect(absl::StrCat("memcached://", hole.HostPort(),
-                                     "?connect_timeout_ms=300"))
+    s = Client::Connect(absl::StrCat("memcached://", hole.HostPort(), "?connect_timeout_ms=300"))
             .status();
   });
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
@@ -47,16 +46,15 @@ TEST(MemcachedTimeouts, UnreachableServerFailsWithinConnectTimeout) {
 TEST(MemcachedTimeouts, DefaultsBoundASilentServer) {
   BlackHole hole(BlackHole::Mode::kSilent);
   absl::Status s;
-  absl::Duration took = Timed([&] {
-    s = Client::Connect(absl::StrCat("memcached://", hole.HostPort())).status();
-  });
+  absl::Duration took =
+      Timed([&] { s = Client::Connect(absl::StrCat("memcached://", hole.HostPort())).status(); });
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   EXPECT_LT(took, absl::Seconds(5));
 }
 
 TEST(MemcachedTimeouts, BadOptionsAreInvalidArgument) {
-  for (const char* q : {"timeout_ms=0", "timeout_ms=soon", "connect_timeout_ms=",
-                        "read_timeout=5"}) {
+  for (const char* q :
+       {"timeout_ms=0", "timeout_ms=soon", "connect_timeout_ms=", "read_timeout=5"}) {
     absl::Status s = Client::Connect(absl::StrCat("memcached://127.0.0.1:1?", q)).status();
     EXPECT_TRUE(absl::IsInvalidArgument(s)) << q << ": " << s;
   }

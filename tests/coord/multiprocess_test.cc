@@ -32,9 +32,8 @@ std::vector<Backend> ServerBackends() {
   };
 #if POPQUEUE_WITH_REDIS
   b.push_back({.name = "redis", .url_env = "POPQUEUE_TEST_REDIS_URL", .open = open});
-  b.push_back({.name = "redis_cluster",
-               .url_env = "POPQUEUE_TEST_REDIS_CLUSTER_URL",
-               .open = open});
+  b.push_back(
+      {.name = "redis_cluster", .url_env = "POPQUEUE_TEST_REDIS_CLUSTER_URL", .open = open});
 #endif
 #if POPQUEUE_WITH_MEMCACHED
   b.push_back({.name = "memcached", .url_env = "POPQUEUE_TEST_MEMCACHED_URL", .open = open});
@@ -75,9 +74,9 @@ TEST_P(MultiProcessTest, LockNeverHasTwoHolders) {
         clock_gettime(CLOCK_MONOTONIC, &a);
         absl::SleepFor(absl::Microseconds(200));
         clock_gettime(CLOCK_MONOTONIC, &b);
-        std::string line = absl::StrCat((*l)->token, " ", int64_t{a.tv_sec} * 1000000000 + a.tv_nsec,
-                                        " ", int64_t{b.tv_sec} * 1000000000 + b.tv_nsec, " ", me,
-                                        "\n");
+        std::string line =
+            absl::StrCat((*l)->token, " ", int64_t{a.tv_sec} * 1000000000 + a.tv_nsec, " ",
+                         int64_t{b.tv_sec} * 1000000000 + b.tv_nsec, " ", me, "\n");
         ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
         ASSERT_TRUE(coord->LockRelease(**l).ok());
         ++i;
@@ -135,12 +134,12 @@ TEST_P(MultiProcessTest, RateLimitHoldsAcrossThreeProcesses) {
     std::remove(outs[i].c_str());
   }
   const double rate = total / (kRunMs / 1000.0);
-  std::printf("[ measured ] %s: %lld granted in %lld ms = %.1f/s (limit %lld/s; per process "
-              "%lld %lld %lld)\n",
-              GetParam().name.c_str(), static_cast<long long>(total),
-              static_cast<long long>(kRunMs), rate, static_cast<long long>(kLimit),
-              static_cast<long long>(each[0]), static_cast<long long>(each[1]),
-              static_cast<long long>(each[2]));
+  std::printf(
+      "[ measured ] %s: %lld granted in %lld ms = %.1f/s (limit %lld/s; per process "
+      "%lld %lld %lld)\n",
+      GetParam().name.c_str(), static_cast<long long>(total), static_cast<long long>(kRunMs), rate,
+      static_cast<long long>(kLimit), static_cast<long long>(each[0]),
+      static_cast<long long>(each[1]), static_cast<long long>(each[2]));
   EXPECT_GE(rate, kLimit * 0.9);
   EXPECT_LE(rate, kLimit * 1.1);
   for (int64_t n : each) EXPECT_GT(n, 0) << "a process was starved";

@@ -45,8 +45,8 @@ inline std::string ReadFile(const std::string& path) {
 
 inline std::string TempPath(const std::string& name) {
   const char* tmp = std::getenv("TMPDIR");
-  return std::string(tmp ? tmp : "/tmp") + "/popqueue-coord-" + std::to_string(getpid()) +
-         "-" + name;
+  return std::string(tmp ? tmp : "/tmp") + "/popqueue-coord-" + std::to_string(getpid()) + "-" +
+         name;
 }
 
 }  // namespace popqueue::coord::testing

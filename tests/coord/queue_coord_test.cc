@@ -27,9 +27,8 @@ std::vector<Backend> ServerBackends() {
   };
 #if POPQUEUE_WITH_REDIS
   b.push_back({.name = "redis", .url_env = "POPQUEUE_TEST_REDIS_URL", .open = open});
-  b.push_back({.name = "redis_cluster",
-               .url_env = "POPQUEUE_TEST_REDIS_CLUSTER_URL",
-               .open = open});
+  b.push_back(
+      {.name = "redis_cluster", .url_env = "POPQUEUE_TEST_REDIS_CLUSTER_URL", .open = open});
 #endif
 #if POPQUEUE_WITH_MEMCACHED
   b.push_back({.name = "memcached", .url_env = "POPQUEUE_TEST_MEMCACHED_URL", .open = open});
@@ -40,10 +39,8 @@ std::vector<Backend> ServerBackends() {
 class QueueCoordTest : public CoordConformanceTest {
  protected:
   QueueConfig Config(const std::string& worker_id) {
-    QueueConfig c{.db_url = dir_.SqliteUrl(),
-                  .cache_url = url_,
-                  .db_name = "coordtest",
-                  .collection = ns_};
+    QueueConfig c{
+        .db_url = dir_.SqliteUrl(), .cache_url = url_, .db_name = "coordtest", .collection = ns_};
     c.worker.worker_id = worker_id;
     c.worker.handle_signals = false;
     c.worker.poll_interval = absl::Milliseconds(50);
@@ -109,8 +106,8 @@ TEST_P(QueueCoordTest, MaintenanceElectsThroughTheCoordinatorLock) {
   WorkerOptions options;
   options.rescue_interval = absl::Milliseconds(50);
   options.leader_ttl = absl::Seconds(5);
-  auto a = std::make_unique<core::Maintenance>(*store, Clock::Real(), options, "worker-a",
-                                               QueueView());
+  auto a =
+      std::make_unique<core::Maintenance>(*store, Clock::Real(), options, "worker-a", QueueView());
   core::Maintenance b(*store, Clock::Real(), options, "worker-b", QueueView());
   a->Start();
   ASSERT_TRUE(Eventually([&] { return a->is_leader(); }, absl::Seconds(10)));
@@ -138,14 +135,16 @@ TEST_P(QueueCoordTest, MaintenanceLeaderHoldsTheCoordinatorLock) {
   // The first election runs as the worker starts. A probe that gets the
   // lock first (a slow start) hands it back at once, or it would keep the
   // worker out for its whole ttl.
-  EXPECT_TRUE(Eventually([&] {
-    auto l = view->LockAcquire(probe);
-    if (l.ok() && l->has_value()) {
-      EXPECT_TRUE(view->LockRelease(**l).ok());
-      return false;
-    }
-    return l.ok();
-  }, absl::Seconds(10)))
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto l = view->LockAcquire(probe);
+        if (l.ok() && l->has_value()) {
+          EXPECT_TRUE(view->LockRelease(**l).ok());
+          return false;
+        }
+        return l.ok();
+      },
+      absl::Seconds(10)))
       << "no worker took the maintenance lock";
   a.Stop();  // resigns: the lock is free at once
   auto l = view->LockAcquire(probe);
@@ -179,10 +178,13 @@ TEST_P(QueueCoordTest, EnqueueWakesIdleWorkersOfOtherQueueObjects) {
   Queue consumer(consumer_config);
   ASSERT_TRUE(consumer.status().ok()) << consumer.status();
   Notification started;
-  ASSERT_TRUE(consumer.Define("wake", [&](const Job&) {
-                        started.Notify();
-                        return true;
-                      }).ok());
+  ASSERT_TRUE(consumer
+                  .Define("wake",
+                          [&](const Job&) {
+                            started.Notify();
+                            return true;
+                          })
+                  .ok());
   ASSERT_TRUE(consumer.StartInBackground().ok());
   absl::SleepFor(absl::Milliseconds(300));  // its first fetch found nothing: idle
 

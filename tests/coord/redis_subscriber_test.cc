@@ -93,11 +93,9 @@ class MuteAfterSubscribe {
         c.in.append(buf, static_cast<size_t>(n));
         if (!c.confirmed && c.in.find("SUBSCRIBE") != std::string::npos) {
           c.confirmed = true;
-          std::string reply =
-              absl::StrCat("*3\r\n$9\r\nsubscribe\r\n$", channel_.size(), "\r\n",
-                           channel_, "\r\n:1\r\n");
-          EXPECT_EQ(write(c.fd, reply.data(), reply.size()),
-                    static_cast<ssize_t>(reply.size()));
+          std::string reply = absl::StrCat("*3\r\n$9\r\nsubscribe\r\n$", channel_.size(), "\r\n",
+                                           channel_, "\r\n:1\r\n");
+          EXPECT_EQ(write(c.fd, reply.data(), reply.size()), static_cast<ssize_t>(reply.size()));
           MutexLock lock(&mu_);
           ++subscribes_;
         }

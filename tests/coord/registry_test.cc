@@ -83,8 +83,8 @@ TEST_P(CoordConformanceTest, RegistryDropsSilentWorkers) {
 }
 
 TEST_P(CoordConformanceTest, RegistryRejectsBadParams) {
-  EXPECT_TRUE(absl::IsInvalidArgument(
-      c().WorkerRegister({.worker = Worker(""), .ttl = absl::Seconds(1)})));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(c().WorkerRegister({.worker = Worker(""), .ttl = absl::Seconds(1)})));
   EXPECT_TRUE(absl::IsInvalidArgument(
       c().WorkerRegister({.worker = Worker("w"), .ttl = absl::ZeroDuration()})));
   EXPECT_TRUE(absl::IsNotFound(

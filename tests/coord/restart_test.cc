@@ -65,8 +65,8 @@ TEST_P(RestartTest, UnavailableDuringOutageThenWorksAgain) {
   Coordinator& c = *coord_;
   auto before = c.LockAcquire({.name = "l", .owner = "a", .ttl = absl::Seconds(60)});
   ASSERT_TRUE(before.ok() && before->has_value()) << before.status();
-  ASSERT_TRUE(c.WorkerRegister({.worker = {.id = "w1", .host = "h"}, .ttl = absl::Seconds(60)})
-                  .ok());
+  ASSERT_TRUE(
+      c.WorkerRegister({.worker = {.id = "w1", .host = "h"}, .ttl = absl::Seconds(60)}).ok());
 
   Run(stop_);
   auto during = c.LockAcquire({.name = "other", .owner = "a", .ttl = absl::Seconds(5)});
@@ -87,7 +87,8 @@ TEST_P(RestartTest, UnavailableDuringOutageThenWorksAgain) {
   EXPECT_TRUE(take->allowed);
   // The registry: Redis kept it (AOF); memcached lost it, and a heartbeat
   // says so (kNotFound), which makes a WorkerPresence register again.
-  absl::Status beat = c.WorkerHeartbeat({.worker_id = "w1", .running = 0, .ttl = absl::Seconds(60)});
+  absl::Status beat =
+      c.WorkerHeartbeat({.worker_id = "w1", .running = 0, .ttl = absl::Seconds(60)});
   EXPECT_TRUE(beat.ok() || absl::IsNotFound(beat)) << beat;
 }
 

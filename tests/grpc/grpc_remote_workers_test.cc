@@ -13,11 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "common/mutex.h"
 #include "popqueue.grpc.pb.h"
 #include "popqueue/queue.h"
 #include "server/grpc/grpc_server.h"
@@ -192,8 +192,8 @@ TEST_F(RemoteWorkersTest, JobsOverTheirNameRateLimitWaitAtTheServer) {
   const int64_t want = absl::ToUnixSeconds(clock_.Now()) + 30;
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   while (lease_end() != want && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
-  EXPECT_EQ(lease_end(), want) << "the keeper did not extend the held job's lease (was "
-                               << before << ")";
+  EXPECT_EQ(lease_end(), want) << "the keeper did not extend the held job's lease (was " << before
+                               << ")";
 
   // At shutdown the held jobs go back: retryable at once.
   server_->Stop();

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "common/job_json.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "common/job_json.h"
 #include "popqueue.grpc.pb.h"
 #include "popqueue/queue.h"
 #include "server/grpc/auth.h"

@@ -53,9 +53,7 @@ std::string ReadFile(const std::string& path) {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "popqueue-cli-XXXXXX")
-            .string();
+    std::string tmpl = (std::filesystem::temp_directory_path() / "popqueue-cli-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
     dir_ = tmpl;
     db_url_ = "sqlite://" + dir_ + "/test.db";
@@ -65,16 +63,14 @@ class CliTest : public ::testing::Test {
   // Runs popqueue with `args` (plus --db-url unless `with_db` is false),
   // `stdin_data` on stdin and `env` added to a copy of the environment
   // without the variables the CLI reads. Kills it after `timeout`.
-  Result Run(std::vector<std::string> args, bool with_db = true,
-             const std::string& stdin_data = "",
+  Result Run(std::vector<std::string> args, bool with_db = true, const std::string& stdin_data = "",
              const std::map<std::string, std::string>& env = {},
              std::chrono::seconds timeout = std::chrono::seconds(60)) {
     if (with_db) {
       args.push_back("--db-url");
       args.push_back(db_url_);
     }
-    std::string in_path = dir_ + "/stdin", out_path = dir_ + "/stdout",
-                err_path = dir_ + "/stderr";
+    std::string in_path = dir_ + "/stdin", out_path = dir_ + "/stdout", err_path = dir_ + "/stderr";
     std::ofstream(in_path, std::ios::binary) << stdin_data;
 
     std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH};
@@ -88,13 +84,12 @@ class CliTest : public ::testing::Test {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     pid_t pid = 0;
-    int rc =
-        posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     Result r;
     if (rc != 0) {
@@ -107,14 +102,13 @@ class CliTest : public ::testing::Test {
       if (std::chrono::steady_clock::now() > deadline) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
-        ADD_FAILURE() << "popqueue " << ::testing::PrintToString(args)
-                      << " did not finish in " << timeout.count() << "s";
+        ADD_FAILURE() << "popqueue " << ::testing::PrintToString(args) << " did not finish in "
+                      << timeout.count() << "s";
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    r.exit_code =
-        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = ReadFile(out_path);
     r.err = ReadFile(err_path);
     return r;
@@ -147,15 +141,13 @@ TEST_F(CliTest, HelpOnEveryCommand) {
   Result top = Run({"--help"}, false);
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_THAT(top.out, HasSubstr("Usage: popqueue <command>"));
-  for (const char* cmd :
-       {"enqueue", "jobs", "job", "requeue", "cancel", "delete", "pause",
-        "resume", "stats", "workers", "migrate", "worker"}) {
+  for (const char* cmd : {"enqueue", "jobs", "job", "requeue", "cancel", "delete", "pause",
+                          "resume", "stats", "workers", "migrate", "worker"}) {
     Result r = Run({cmd, "--help"}, false);
     EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
     EXPECT_THAT(r.out, HasSubstr(std::string("Usage: popqueue ") + cmd)) << cmd;
     EXPECT_THAT(r.out, HasSubstr("--db-url")) << cmd;
-    EXPECT_TRUE(top.out.find(std::string("  ") + cmd + " ") !=
-                std::string::npos)
+    EXPECT_TRUE(top.out.find(std::string("  ") + cmd + " ") != std::string::npos)
         << cmd << " missing from the top-level help";
   }
   Result help_cmd = Run({"help", "jobs"}, false);
@@ -164,8 +156,8 @@ TEST_F(CliTest, HelpOnEveryCommand) {
 }
 
 TEST_F(CliTest, EnqueueThenListAsJson) {
-  std::string id = Enqueue({"email", "--data", R"({"to":"a@example.com"})",
-                            "--queue", "mail", "--priority", "3"});
+  std::string id = Enqueue(
+      {"email", "--data", R"({"to":"a@example.com"})", "--queue", "mail", "--priority", "3"});
   json page = RunJson({"jobs"});
   ASSERT_EQ(page["jobs"].size(), 1u) << page.dump();
   const json& job = page["jobs"][0];
@@ -186,8 +178,7 @@ TEST_F(CliTest, EnqueueThenListAsJson) {
 
   // Filters.
   EXPECT_EQ(RunJson({"jobs", "--queue", "other"})["jobs"].size(), 0u);
-  EXPECT_EQ(RunJson({"jobs", "--state", "available,scheduled"})["jobs"].size(),
-            1u);
+  EXPECT_EQ(RunJson({"jobs", "--state", "available,scheduled"})["jobs"].size(), 1u);
   EXPECT_EQ(RunJson({"jobs", "--state=dead"})["jobs"].size(), 0u);
   EXPECT_EQ(RunJson({"jobs", "--name", "email"})["jobs"].size(), 1u);
 }
@@ -204,8 +195,7 @@ TEST_F(CliTest, Pagination) {
   for (int guard = 0; guard < 10; ++guard) {
     for (const json& j : page["jobs"]) seen.push_back(j["id"]);
     if (!page["nextBefore"].is_string()) break;
-    page = RunJson({"jobs", "--limit", "2", "--before",
-                    page["nextBefore"].get<std::string>()});
+    page = RunJson({"jobs", "--limit", "2", "--before", page["nextBefore"].get<std::string>()});
   }
   EXPECT_EQ(seen, std::vector<std::string>(ids.rbegin(), ids.rend()));
 }
@@ -240,9 +230,8 @@ TEST_F(CliTest, DataFromStdinAndFile) {
 }
 
 TEST_F(CliTest, JobShowsEveryField) {
-  std::string id =
-      Enqueue({"resize", "--data", "img-1", "--identifier", "img-1",
-               "--max-attempts", "7", "--timeout", "45s"});
+  std::string id = Enqueue({"resize", "--data", "img-1", "--identifier", "img-1", "--max-attempts",
+                            "7", "--timeout", "45s"});
   json job = RunJson({"job", id});
   EXPECT_EQ(job["id"], id);
   EXPECT_EQ(job["identifier"], "img-1");
@@ -250,8 +239,8 @@ TEST_F(CliTest, JobShowsEveryField) {
   EXPECT_EQ(job["attempt"], 0);
   EXPECT_EQ(job["timeoutMs"], 45000);
   EXPECT_TRUE(job["errors"].is_array());
-  for (const char* key : {"runAt", "createdAt", "pickedAt", "finishedAt",
-                          "workerId", "result", "progress"}) {
+  for (const char* key :
+       {"runAt", "createdAt", "pickedAt", "finishedAt", "workerId", "result", "progress"}) {
     EXPECT_TRUE(job.contains(key)) << key;
   }
   Result text = Run({"job", id});
@@ -368,12 +357,9 @@ TEST_F(CliTest, UsageErrorsExitTwoAndNameTheProblem) {
   };
   for (const Case& c : cases) {
     Result r = Run(c.args);
-    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(c.args) << "\n"
-                              << r.err;
-    EXPECT_THAT(r.err, HasSubstr("popqueue: "))
-        << ::testing::PrintToString(c.args);
-    EXPECT_THAT(r.err, HasSubstr(c.mention))
-        << ::testing::PrintToString(c.args);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(c.args) << "\n" << r.err;
+    EXPECT_THAT(r.err, HasSubstr("popqueue: ")) << ::testing::PrintToString(c.args);
+    EXPECT_THAT(r.err, HasSubstr(c.mention)) << ::testing::PrintToString(c.args);
     EXPECT_EQ(r.out, "") << ::testing::PrintToString(c.args);
   }
 }
@@ -412,20 +398,17 @@ TEST_F(CliTest, EnqueueOnARedisClusterNamingOneNode) {
   POPQUEUE_REQUIRE_REDIS_CLUSTER();
   auto view = ::popqueue::testing::ClusterView::Load();
   ASSERT_GE(view.masters.size(), 2u);
-  const std::string collection =
-      ::popqueue::testing::CollectionOn(view, 1, "cli_jobs");
+  const std::string collection = ::popqueue::testing::CollectionOn(view, 1, "cli_jobs");
   ::popqueue::testing::ScopedKeys cleanup(collection);
   const std::string node = view.masters[0].Endpoint();
-  Result bad = Run({"enqueue", "x", "--db-url", "redis://" + node,
-                    "--collection", collection}, false);
+  Result bad =
+      Run({"enqueue", "x", "--db-url", "redis://" + node, "--collection", collection}, false);
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_THAT(bad.err, HasSubstr("cluster=1"));
   const std::string url = "redis://" + node + "/?cluster=1";
-  Result enq = Run({"enqueue", "x", "--db-url", url, "--collection", collection},
-                   false);
+  Result enq = Run({"enqueue", "x", "--db-url", url, "--collection", collection}, false);
   ASSERT_EQ(enq.exit_code, 0) << enq.err;
-  Result list = Run({"jobs", "--json", "--db-url", url, "--collection", collection},
-                    false);
+  Result list = Run({"jobs", "--json", "--db-url", url, "--collection", collection}, false);
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_EQ(json::parse(list.out)["jobs"].size(), 1u);
 }
@@ -471,18 +454,15 @@ TEST_F(CliTest, WorkerRunsExecHandlers) {
   std::string bad = Enqueue({"fail", "--max-attempts", "1"});
   // Run the worker until both jobs are final, then stop it with SIGTERM.
   std::vector<std::string> argv_s = {
-      POPQUEUE_CLI_PATH, "worker",
-      "--db-url",        db_url_,
-      "--exec",          "shout=tr a-z A-Z",
-      "--exec",          "fail=echo broken >&2; exit 3"};
+      POPQUEUE_CLI_PATH, "worker",           "--db-url", db_url_,
+      "--exec",          "shout=tr a-z A-Z", "--exec",   "fail=echo broken >&2; exit 3"};
   std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
   pid_t pid = 0;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ),
-            0);
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
   posix_spawn_file_actions_destroy(&actions);
   bool done = false;
   for (int i = 0; i < 300 && !done; ++i) {
@@ -500,8 +480,7 @@ TEST_F(CliTest, WorkerRunsExecHandlers) {
   EXPECT_EQ(a["result"], "HELLO");
   json b = RunJson({"job", bad});
   ASSERT_EQ(b["errors"].size(), 1u) << b.dump();
-  EXPECT_THAT(b["errors"][0]["message"].get<std::string>(),
-              HasSubstr("exit status 3: broken"));
+  EXPECT_THAT(b["errors"][0]["message"].get<std::string>(), HasSubstr("exit status 3: broken"));
 }
 
 // `popqueue worker --metrics-address`: /healthz, /readyz and /metrics of the
@@ -509,9 +488,9 @@ TEST_F(CliTest, WorkerRunsExecHandlers) {
 TEST_F(CliTest, WorkerEndpointServesMetricsAndProbes) {
   for (int i = 0; i < 3; ++i) Enqueue({"shout", "--data", "hi"});
   const std::string log = dir_ + "/worker.log";
-  std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH, "worker", "--db-url", db_url_,
-                                     "--exec", "shout=tr a-z A-Z",
-                                     "--metrics-address", "127.0.0.1:0"};
+  std::vector<std::string> argv_s = {
+      POPQUEUE_CLI_PATH, "worker",           "--db-url",          db_url_,
+      "--exec",          "shout=tr a-z A-Z", "--metrics-address", "127.0.0.1:0"};
   std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
   std::vector<std::string> env_s = ::popqueue::testing::EnvironmentWithoutPopqueue();
   std::vector<char*> envp = ::popqueue::testing::NullTerminated(env_s);
@@ -519,8 +498,7 @@ TEST_F(CliTest, WorkerEndpointServesMetricsAndProbes) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
   posix_spawn_file_actions_destroy(&actions);
   // "popqueue: worker endpoint (/metrics, /healthz, /readyz) on 127.0.0.1:PORT"
@@ -574,9 +552,8 @@ TEST_F(CliTest, ServeRefusesWorkerOnlyFlags) {
 }
 
 TEST_F(CliTest, DemoRunsEveryJobToAFinalState) {
-  Result r = Run(
-      {"worker", "--demo", "--demo-exit-when-done", "--demo-timeout", "60s"},
-      true, "", {}, std::chrono::seconds(90));
+  Result r = Run({"worker", "--demo", "--demo-exit-when-done", "--demo-timeout", "60s"}, true, "",
+                 {}, std::chrono::seconds(90));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("Summary:"));
 
@@ -599,9 +576,8 @@ TEST_F(CliTest, DemoRunsEveryJobToAFinalState) {
     }
   }
   EXPECT_EQ(count, 9);  // hello, delayed, 3 batch, urgent, flaky, fails, slow
-  for (const char* name :
-       {"demo.hello", "demo.delayed", "demo.batch", "demo.urgent", "demo.flaky",
-        "demo.always-fails", "demo.slow"}) {
+  for (const char* name : {"demo.hello", "demo.delayed", "demo.batch", "demo.urgent", "demo.flaky",
+                           "demo.always-fails", "demo.slow"}) {
     EXPECT_TRUE(by_name.count(name)) << name;
   }
   EXPECT_EQ(by_name["demo.flaky"]["attempt"], 2);

@@ -39,7 +39,8 @@ TEST(Cron, ThreeRacingQueuesEnqueueEachFireOnce) {
   for (int i = 0; i < 3; ++i) {
     queues.push_back(std::make_unique<Queue>(Config(dir, &clock)));
     ASSERT_TRUE(queues.back()->status().ok());
-    ASSERT_TRUE(queues.back()->Every("report", "*/5 * * * *", "{}", {.job = {.queue = "cron"}}).ok());
+    ASSERT_TRUE(
+        queues.back()->Every("report", "*/5 * * * *", "{}", {.job = {.queue = "cron"}}).ok());
   }
   for (auto& q : queues) ASSERT_TRUE(q->StartInBackground().ok());
   for (int fire = 1; fire <= 6; ++fire) {
@@ -64,8 +65,7 @@ TEST(Cron, ThreeRacingQueuesEnqueueEachFireOnce) {
 TEST(Cron, MissedFiresPolicy) {
   testing::TempDir dir;
   // 2027-01-01T10:30:00Z: the 10:00 fire of "@hourly" was missed.
-  testing::FakeClock clock(absl::FromUnixSeconds(1798761600) + absl::Hours(10) +
-                           absl::Minutes(30));
+  testing::FakeClock clock(absl::FromUnixSeconds(1798761600) + absl::Hours(10) + absl::Minutes(30));
   Queue skip(Config(dir, &clock));
   ASSERT_TRUE(skip.Every("skipper", "@hourly", "", {.job = {.queue = "skip"}}).ok());
   Queue once(Config(dir, &clock));
@@ -82,7 +82,8 @@ TEST(Cron, MissedFiresPolicy) {
   EXPECT_EQ(caught->jobs[0].run_at, absl::FromUnixSeconds(1798761600) + absl::Hours(10));
   EXPECT_TRUE(skip.ListJobs({.queue = "skip"})->jobs.empty());
   clock.Advance(absl::Minutes(30));  // 11:00: both fire
-  ASSERT_TRUE(testing::Eventually([&] { return skip.ListJobs({.queue = "skip"})->jobs.size() == 1; }));
+  ASSERT_TRUE(
+      testing::Eventually([&] { return skip.ListJobs({.queue = "skip"})->jobs.size() == 1; }));
   skip.Stop();
   once.Stop();
 }

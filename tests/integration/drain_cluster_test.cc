@@ -59,11 +59,11 @@ std::string ReadFile(const std::string& path) {
 class OwnCluster {
  public:
   bool Start() {
-    const std::string cmd = absl::StrCat(
-        "bash -c 'set -e; . \"", POPQUEUE_SOURCE_DIR, "/scripts/lib/services.sh\"; ",
-        "SERVICES_DIR=\"", tmp_.path(), "\"; start_redis_cluster >\"", tmp_.path(),
-        "/start.log\" 2>&1; printf \"%s\\n\" \"$POPQUEUE_TEST_REDIS_CLUSTER_URL\" >\"",
-        tmp_.path(), "/url\"'");
+    const std::string cmd =
+        absl::StrCat("bash -c 'set -e; . \"", POPQUEUE_SOURCE_DIR, "/scripts/lib/services.sh\"; ",
+                     "SERVICES_DIR=\"", tmp_.path(), "\"; start_redis_cluster >\"", tmp_.path(),
+                     "/start.log\" 2>&1; printf \"%s\\n\" \"$POPQUEUE_TEST_REDIS_CLUSTER_URL\" >\"",
+                     tmp_.path(), "/url\"'");
     started_ = true;
     if (std::system(cmd.c_str()) != 0) {
       std::printf("%s\n", ReadFile(tmp_.path() + "/start.log").c_str());
@@ -76,8 +76,7 @@ class OwnCluster {
     if (started_) (void)Script("stop.sh", "");
   }
   int Script(const std::string& name, const std::string& args) const {
-    return std::system(
-        absl::StrCat(tmp_.path(), "/redis-cluster/", name, " ", args).c_str());
+    return std::system(absl::StrCat(tmp_.path(), "/redis-cluster/", name, " ", args).c_str());
   }
   const std::string& url() const { return url_; }
 
@@ -88,8 +87,7 @@ class OwnCluster {
 };
 
 // kQueues queue names of `collection`, two on each master.
-std::vector<std::string> SpreadQueues(const ClusterView& view,
-                                      const std::string& collection) {
+std::vector<std::string> SpreadQueues(const ClusterView& view, const std::string& collection) {
   std::map<int, int> per_master;
   std::vector<std::string> out;
   for (int i = 0; static_cast<int>(out.size()) < kQueues && i < 10000; ++i) {
@@ -118,8 +116,8 @@ struct Drain {
   // Enqueues n jobs round robin over the queues (job i on queues[i % 6],
   // data = i), 3 retries, then starts the four workers.
   void Start() {
-    QueueConfig config{.db_url = url, .db_name = "popqueue", .collection = collection,
-                       .retries = 3};
+    QueueConfig config{
+        .db_url = url, .db_name = "popqueue", .collection = collection, .retries = 3};
     config.worker.handle_signals = false;
     Queue producer(config);
     ASSERT_TRUE(producer.status().ok()) << producer.status();
@@ -134,12 +132,10 @@ struct Drain {
       auto enqueued = producer.EnqueueMany(std::move(batch));
       ASSERT_TRUE(enqueued.ok()) << enqueued.status();
     }
-    std::printf("enqueued %d jobs on %s in %.1f s\n", n,
-                absl::StrJoin(queues, ",").c_str(),
+    std::printf("enqueued %d jobs on %s in %.1f s\n", n, absl::StrJoin(queues, ",").c_str(),
                 absl::ToDoubleSeconds(absl::Now() - t0));
     ASSERT_TRUE(workers.Spawn({POPQUEUE_DRAIN_WORKER, url, "popqueue", collection, log(),
-                               std::to_string(kConcurrency), "250",
-                               absl::StrJoin(queues, ",")}));
+                               std::to_string(kConcurrency), "250", absl::StrJoin(queues, ",")}));
     ASSERT_TRUE(workers.Start(absl::Seconds(60)));
   }
 
@@ -151,8 +147,7 @@ struct Drain {
     int index = -1;
     long pid = 0;
     while (std::getline(in, line)) {
-      if (std::sscanf(line.c_str(), "%d %ld", &index, &pid) == 2 && index >= 0 &&
-          index < n) {
+      if (std::sscanf(line.c_str(), "%d %ld", &index, &pid) == 2 && index >= 0 && index < n) {
         ++runs[index];
       }
     }
@@ -226,11 +221,12 @@ TEST_F(DrainClusterTest, SlotMigrationDuringDrain) {
   const absl::Duration took = absl::Now() - t0;
   const int after = queue0_runs();
   ASSERT_TRUE(moved.ok()) << moved;
-  std::printf("slot %d of queue %s moved %s -> %s in %s; the queue's jobs run: %d before, "
-              "%d after (of %d)\n",
-              slot, d.queues[0].c_str(), view.masters[from].Endpoint().c_str(),
-              view.masters[to].Endpoint().c_str(), absl::FormatDuration(took).c_str(),
-              before, after, d.n / kQueues);
+  std::printf(
+      "slot %d of queue %s moved %s -> %s in %s; the queue's jobs run: %d before, "
+      "%d after (of %d)\n",
+      slot, d.queues[0].c_str(), view.masters[from].Endpoint().c_str(),
+      view.masters[to].Endpoint().c_str(), absl::FormatDuration(took).c_str(), before, after,
+      d.n / kQueues);
   EXPECT_LT(before, d.n / kQueues) << "the queue was drained before its slot moved";
 
   auto db = store::OpenStore({.url = d.url, .collection = d.collection});
@@ -322,15 +318,15 @@ TEST_F(DrainClusterTest, MasterKilledDuringDrainWithWait1) {
       }
     }
   }
-  std::printf("killed master %s (queues %s) after %lld handler runs; replica promoted "
-              "after %s; cluster whole again (old master a replica) after %s (%lld runs); "
-              "drain done after %s: %d jobs ran twice (all on the killed master's queues: "
-              "%s), %d never ran\n",
-              victim_node.Endpoint().c_str(), absl::StrJoin(victim_queues, ",").c_str(),
-              static_cast<long long>(at_kill), absl::FormatDuration(promoted).c_str(),
-              absl::FormatDuration(whole).c_str(), static_cast<long long>(at_whole),
-              absl::FormatDuration(done).c_str(), twice,
-              twice_elsewhere == 0 ? "yes" : "no", lost);
+  std::printf(
+      "killed master %s (queues %s) after %lld handler runs; replica promoted "
+      "after %s; cluster whole again (old master a replica) after %s (%lld runs); "
+      "drain done after %s: %d jobs ran twice (all on the killed master's queues: "
+      "%s), %d never ran\n",
+      victim_node.Endpoint().c_str(), absl::StrJoin(victim_queues, ",").c_str(),
+      static_cast<long long>(at_kill), absl::FormatDuration(promoted).c_str(),
+      absl::FormatDuration(whole).c_str(), static_cast<long long>(at_whole),
+      absl::FormatDuration(done).c_str(), twice, twice_elsewhere == 0 ? "yes" : "no", lost);
   RecordProperty("promoted_ms", absl::StrCat(absl::ToInt64Milliseconds(promoted)));
   RecordProperty("duplicates", twice);
   EXPECT_EQ(lost, 0) << "acknowledged jobs lost";

@@ -11,8 +11,8 @@
 //
 // N = 50000, except on MongoDB's FerretDB: 50000 against a real MongoDB
 // (MONGODB_URL) or with POPQUEUE_TEST_MONGODB_FULL=1, else 2000, which keeps
-// the test quick on FerretDB; on mongo-java-server (drain_mongojava) 50000. The test prints which N ran
-// and why, the drain time, and each process's share.
+// the test quick on FerretDB; on mongo-java-server (drain_mongojava) 50000. The test prints which N
+// ran and why, the drain time, and each process's share.
 //
 // Server backends read their URL from POPQUEUE_TEST_<BACKEND>_URL (set by
 // scripts/with-services and scripts/test); without it the test is skipped,
@@ -63,9 +63,7 @@ struct DrainBackend {
   int queues = 1;       // jobs spread round robin over this many queues
 };
 
-std::ostream& operator<<(std::ostream& os, const DrainBackend& b) {
-  return os << b.name;
-}
+std::ostream& operator<<(std::ostream& os, const DrainBackend& b) { return os << b.name; }
 
 std::vector<DrainBackend> CompiledBackends() {
   std::vector<DrainBackend> out = {{"sqlite", "", "popqueue"}};
@@ -77,8 +75,7 @@ std::vector<DrainBackend> CompiledBackends() {
   // One queue = one slot: the drain runs on one master of the cluster...
   out.push_back({"redis_cluster", "POPQUEUE_TEST_REDIS_CLUSTER_URL", "popqueue"});
   // ... and six queues of one collection on the three masters.
-  out.push_back(
-      {"redis_cluster_queues", "POPQUEUE_TEST_REDIS_CLUSTER_URL", "popqueue", 6});
+  out.push_back({"redis_cluster_queues", "POPQUEUE_TEST_REDIS_CLUSTER_URL", "popqueue", 6});
 #endif
 #ifdef POPQUEUE_DRAIN_MONGODB
   out.push_back({"mongodb", "POPQUEUE_TEST_MONGODB_URL", "popqueue_test"});
@@ -101,8 +98,7 @@ struct Plan {
 
 Plan PlanFor(const std::string& backend) {
   if (backend == "mongojava") {
-    return {kFullJobs, "mongo-java-server serves the full N",
-            absl::Minutes(12)};
+    return {kFullJobs, "mongo-java-server serves the full N", absl::Minutes(12)};
   }
   if (backend != "mongodb") {
     return {kFullJobs, "the N of the PostgreSQL issue", absl::Minutes(8)};
@@ -113,8 +109,7 @@ Plan PlanFor(const std::string& backend) {
   if (Env("POPQUEUE_TEST_MONGODB_FULL") == "1") {
     return {kFullJobs, "POPQUEUE_TEST_MONGODB_FULL=1", absl::Minutes(60)};
   }
-  return {kQuickJobs, "FerretDB; POPQUEUE_TEST_MONGODB_FULL=1 runs 50000",
-          absl::Minutes(5)};
+  return {kQuickJobs, "FerretDB; POPQUEUE_TEST_MONGODB_FULL=1 runs 50000", absl::Minutes(5)};
 }
 
 std::map<JobState, int64_t> Counts(store::Store& db) {
@@ -143,8 +138,7 @@ absl::StatusOr<redis::SlotMap> ClusterMap(const std::string& url) {
 // `n` queue names of `collection` whose slots are spread evenly over the
 // cluster's masters.
 absl::StatusOr<std::vector<std::string>> SpreadQueues(const std::string& url,
-                                                      const std::string& collection,
-                                                      int n) {
+                                                      const std::string& collection, int n) {
   absl::StatusOr<redis::SlotMap> map = ClusterMap(url);
   if (!map.ok()) return map.status();
   const size_t masters = map->masters.size();
@@ -153,10 +147,9 @@ absl::StatusOr<std::vector<std::string>> SpreadQueues(const std::string& url,
   std::vector<std::string> out;
   for (int i = 0; static_cast<int>(out.size()) < n && i < 10000; ++i) {
     const std::string q = absl::StrCat("q", i);
-    const int owner =
-        map->owner[redis::KeySlot(store::redis_store::QueueTag(collection, q))];
-    if (owner < 0 || per_master[owner] >= (n + static_cast<int>(masters) - 1) /
-                                              static_cast<int>(masters)) {
+    const int owner = map->owner[redis::KeySlot(store::redis_store::QueueTag(collection, q))];
+    if (owner < 0 ||
+        per_master[owner] >= (n + static_cast<int>(masters) - 1) / static_cast<int>(masters)) {
       continue;
     }
     ++per_master[owner];
@@ -169,16 +162,16 @@ absl::StatusOr<std::vector<std::string>> SpreadQueues(const std::string& url,
 }
 
 // Per master of the cluster: how many keys of `queues` it holds.
-std::vector<std::pair<std::string, int64_t>> KeysPerMaster(
-    const std::string& url, const std::string& collection,
-    const std::vector<std::string>& queues) {
+std::vector<std::pair<std::string, int64_t>> KeysPerMaster(const std::string& url,
+                                                           const std::string& collection,
+                                                           const std::vector<std::string>& queues) {
   std::vector<std::pair<std::string, int64_t>> out;
   absl::StatusOr<redis::SlotMap> map = ClusterMap(url);
   EXPECT_TRUE(map.ok()) << map.status();
   if (!map.ok()) return out;
   for (size_t m = 0; m < map->masters.size(); ++m) {
-    auto node = redis::Client::Connect(
-        *ParseUrl(absl::StrCat("redis://", map->masters[m].Endpoint())));
+    auto node =
+        redis::Client::Connect(*ParseUrl(absl::StrCat("redis://", map->masters[m].Endpoint())));
     EXPECT_TRUE(node.ok()) << node.status();
     if (!node.ok()) continue;
     int64_t keys = 0;
@@ -218,14 +211,13 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
   }
   const Plan plan = PlanFor(backend.name);
   const int n = plan.jobs;
-  std::printf("[%s] draining %d jobs with %d worker processes of %d slots: "
-              "%s\n",
-              backend.name.c_str(), n, kWorkers, kConcurrency,
-              plan.why.c_str());
+  std::printf(
+      "[%s] draining %d jobs with %d worker processes of %d slots: "
+      "%s\n",
+      backend.name.c_str(), n, kWorkers, kConcurrency, plan.why.c_str());
   RecordProperty("jobs", n);
 
-  const std::string collection =
-      absl::StrCat("drain_", getpid(), "_", RandomToken() & 0xffffff);
+  const std::string collection = absl::StrCat("drain_", getpid(), "_", RandomToken() & 0xffffff);
   std::vector<std::string> queues = {std::string(kDefaultQueue)};
   if (backend.queues > 1) {
 #ifdef POPQUEUE_DRAIN_REDIS
@@ -244,10 +236,8 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
     std::printf("[%s] queues %s\n", backend.name.c_str(), queue_list.c_str());
   }
   {
-    QueueConfig config{.db_url = url,
-                       .db_name = backend.db_name,
-                       .collection = collection,
-                       .retries = 0};
+    QueueConfig config{
+        .db_url = url, .db_name = backend.db_name, .collection = collection, .retries = 0};
     config.worker.handle_signals = false;
     Queue producer(config);
     ASSERT_TRUE(producer.status().ok()) << producer.status();
@@ -265,8 +255,8 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
     std::printf("[%s] enqueued %d jobs in %.1f s\n", backend.name.c_str(), n,
                 absl::ToDoubleSeconds(absl::Now() - t0));
   }
-  auto opened = store::OpenStore(
-      {.url = url, .db_name = backend.db_name, .collection = collection});
+  auto opened =
+      store::OpenStore({.url = url, .db_name = backend.db_name, .collection = collection});
   ASSERT_TRUE(opened.ok()) << opened.status();
   store::Store& db = **opened;
 
@@ -277,9 +267,13 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
   // between them before the fourth's first claim. Bounded to a sixteenth of
   // the jobs per process, every process gets a share of even a small drain.
   const int max_prefetch = std::min(WorkerOptions{}.max_prefetch, n / (4 * kWorkers));
-  std::vector<std::string> worker_args = {
-      POPQUEUE_DRAIN_WORKER, url, backend.db_name, collection, log,
-      std::to_string(kConcurrency), std::to_string(max_prefetch)};
+  std::vector<std::string> worker_args = {POPQUEUE_DRAIN_WORKER,
+                                          url,
+                                          backend.db_name,
+                                          collection,
+                                          log,
+                                          std::to_string(kConcurrency),
+                                          std::to_string(max_prefetch)};
   if (queues.size() > 1) worker_args.push_back(queue_list);
   ASSERT_TRUE(workers.Spawn(worker_args));
   ASSERT_TRUE(workers.Start(absl::Seconds(60)))
@@ -300,9 +294,8 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   workers.Terminate();
   const int64_t completed = counts[JobState::kCompleted];
-  std::printf("[%s] drained %lld/%d jobs in %.1f s = %.0f jobs/s\n",
-              backend.name.c_str(), static_cast<long long>(completed), n,
-              seconds, completed / seconds);
+  std::printf("[%s] drained %lld/%d jobs in %.1f s = %.0f jobs/s\n", backend.name.c_str(),
+              static_cast<long long>(completed), n, seconds, completed / seconds);
   RecordProperty("drain_seconds", absl::StrCat(seconds));
 
   ASSERT_TRUE(alive) << "a worker process exited early";
@@ -323,8 +316,8 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
   int bad_lines = 0;
   std::string line;
   while (std::getline(in, line)) {
-    if (std::sscanf(line.c_str(), "%d %ld", &index, &pid) != 2 || index < 0 ||
-        index >= n || !share.contains(static_cast<pid_t>(pid))) {
+    if (std::sscanf(line.c_str(), "%d %ld", &index, &pid) != 2 || index < 0 || index >= n ||
+        !share.contains(static_cast<pid_t>(pid))) {
       if (++bad_lines <= 5) ADD_FAILURE() << "bad log line: " << line;
       continue;
     }
@@ -341,16 +334,14 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
   EXPECT_EQ(not_once, 0);
   int w = 0;
   for (const auto& [worker_pid, jobs] : share) {
-    std::printf("[%s] worker %d (pid %d) ran %d jobs (%.1f%%)\n",
-                backend.name.c_str(), w++, static_cast<int>(worker_pid), jobs,
-                100.0 * jobs / n);
+    std::printf("[%s] worker %d (pid %d) ran %d jobs (%.1f%%)\n", backend.name.c_str(), w++,
+                static_cast<int>(worker_pid), jobs, 100.0 * jobs / n);
     // SQLite has one write lock per file: a process whose claims meet it
     // taken sleeps in SQLite's busy handler and may do little of a 2 s
     // drain, so there every process only has to take part.
     const double min_share = backend.name == "sqlite" ? 1.0 / n : kMinShare;
     EXPECT_GE(jobs, min_share * n)
-        << "worker pid " << worker_pid << " did less than "
-        << 100 * min_share << "% of the work";
+        << "worker pid " << worker_pid << " did less than " << 100 * min_share << "% of the work";
   }
 
   // Every queue drained, and (six queues on a cluster) every master held
@@ -370,8 +361,8 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
     const auto keys = KeysPerMaster(url, collection, queues);
     EXPECT_EQ(keys.size(), 3u);
     for (const auto& [master, count] : keys) {
-      std::printf("[%s] master %s holds %lld keys of the queues\n",
-                  backend.name.c_str(), master.c_str(), static_cast<long long>(count));
+      std::printf("[%s] master %s holds %lld keys of the queues\n", backend.name.c_str(),
+                  master.c_str(), static_cast<long long>(count));
       EXPECT_GT(count, 0) << "master " << master << " holds none of the queues";
     }
 #endif
@@ -382,20 +373,17 @@ TEST_P(DrainTest, FourProcessesCompleteEachJobOnceAndShareTheWork) {
   if (!backend.url_env.empty() && !HasFailure()) {
     absl::StatusOr<int> deleted;
     do {
-      deleted = db.JobDeleteFinishedBefore(
-          {.before = absl::Now() + absl::Hours(1), .limit = 1000});
+      deleted = db.JobDeleteFinishedBefore({.before = absl::Now() + absl::Hours(1), .limit = 1000});
     } while (deleted.ok() && *deleted > 0);
   } else if (!backend.url_env.empty()) {
-    std::printf("[%s] jobs kept in collection %s\n", backend.name.c_str(),
-                collection.c_str());
+    std::printf("[%s] jobs kept in collection %s\n", backend.name.c_str(), collection.c_str());
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, DrainTest, ::testing::ValuesIn(CompiledBackends()),
-    [](const ::testing::TestParamInfo<DrainBackend>& info) {
-      return info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(Backends, DrainTest, ::testing::ValuesIn(CompiledBackends()),
+                         [](const ::testing::TestParamInfo<DrainBackend>& info) {
+                           return info.param.name;
+                         });
 
 }  // namespace
 }  // namespace popqueue

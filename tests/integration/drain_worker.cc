@@ -49,16 +49,13 @@ int main(int argc, char** argv) {
                  "CONCURRENCY MAX_PREFETCH [QUEUES]\n");
     return 2;
   }
-  const int log_fd =
-      open(argv[4], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  const int log_fd = open(argv[4], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (log_fd < 0) {
     std::perror("drain_worker: open log");
     return 1;
   }
-  popqueue::QueueConfig config{.db_url = argv[1],
-                               .db_name = argv[2],
-                               .collection = argv[3],
-                               .retries = 0};
+  popqueue::QueueConfig config{
+      .db_url = argv[1], .db_name = argv[2], .collection = argv[3], .retries = 0};
   config.worker.default_concurrency = std::atoi(argv[5]);
   if (argc == 8) {
     std::string list = argv[7];
@@ -78,23 +75,19 @@ int main(int argc, char** argv) {
   config.worker.retain_completed = absl::ZeroDuration();
   popqueue::Queue queue(config);
   if (!queue.status().ok()) {
-    std::fprintf(stderr, "drain_worker: %s\n",
-                 std::string(queue.status().message()).c_str());
+    std::fprintf(stderr, "drain_worker: %s\n", std::string(queue.status().message()).c_str());
     return 1;
   }
   const std::string pid = std::to_string(getpid());
-  absl::Status defined =
-      queue.Define("drain", [log_fd, &pid](const popqueue::Job& job) {
-        // One write(2) per line: O_APPEND keeps lines of four processes whole.
-        const std::string line = job.data + " " + pid + "\n";
-        return write(log_fd, line.data(), line.size()) ==
-               static_cast<ssize_t>(line.size());
-      });
+  absl::Status defined = queue.Define("drain", [log_fd, &pid](const popqueue::Job& job) {
+    // One write(2) per line: O_APPEND keeps lines of four processes whole.
+    const std::string line = job.data + " " + pid + "\n";
+    return write(log_fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  });
   if (!defined.ok() || !AwaitStart()) return 1;
   absl::Status run = queue.Start();
   if (!run.ok()) {
-    std::fprintf(stderr, "drain_worker: %s\n",
-                 std::string(run.message()).c_str());
+    std::fprintf(stderr, "drain_worker: %s\n", std::string(run.message()).c_str());
   }
   return run.ok() ? 0 : 1;
 }

@@ -132,10 +132,13 @@ TEST_P(PrefetchTest, ShortJobsAreClaimedAheadInFewClaims) {
   Queue queue(Config(/*concurrency=*/2, kPrefetch));
   ASSERT_TRUE(queue.status().ok()) << queue.status();
   ClaimCounter claims;
-  ASSERT_TRUE(queue.Define("short", [&](const Job& job) {
-    claims.Record(job);
-    return true;
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("short",
+                          [&](const Job& job) {
+                            claims.Record(job);
+                            return true;
+                          })
+                  .ok());
   EnqueueNumbered(queue, "short", kJobs);
   ASSERT_TRUE(queue.StartInBackground().ok());
   ASSERT_TRUE(WaitCompleted(queue, kJobs, absl::Seconds(120)));
@@ -162,10 +165,13 @@ TEST_P(PrefetchTest, NothingIsClaimedAheadWithMaxPrefetchZero) {
   Queue queue(Config(/*concurrency=*/2, /*prefetch=*/0));
   ASSERT_TRUE(queue.status().ok()) << queue.status();
   ClaimCounter claims;
-  ASSERT_TRUE(queue.Define("short", [&](const Job& job) {
-    claims.Record(job);
-    return true;
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("short",
+                          [&](const Job& job) {
+                            claims.Record(job);
+                            return true;
+                          })
+                  .ok());
   EnqueueNumbered(queue, "short", kJobs);
   ASSERT_TRUE(queue.StartInBackground().ok());
   ASSERT_TRUE(WaitCompleted(queue, kJobs, absl::Seconds(120)));
@@ -177,11 +183,14 @@ TEST_P(PrefetchTest, LongJobsAreNotClaimedAhead) {
   Queue queue(Config(/*concurrency=*/2, /*prefetch=*/50));
   ASSERT_TRUE(queue.status().ok()) << queue.status();
   ClaimCounter claims;
-  ASSERT_TRUE(queue.Define("long", [&](const Job& job) {
-    claims.Record(job);
-    absl::SleepFor(absl::Milliseconds(200));  // far longer than two claims
-    return true;
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("long",
+                          [&](const Job& job) {
+                            claims.Record(job);
+                            absl::SleepFor(absl::Milliseconds(200));  // far longer than two claims
+                            return true;
+                          })
+                  .ok());
   EnqueueNumbered(queue, "long", 8);
   ASSERT_TRUE(queue.StartInBackground().ok());
   ASSERT_TRUE(WaitCompleted(queue, 8, absl::Seconds(60)));
@@ -202,15 +211,20 @@ TEST_P(PrefetchTest, JobsClaimedAheadAreReleasedAtShutdownAndRunOnceLater) {
     ASSERT_TRUE(queue.status().ok()) << queue.status();
     Mutex mu;
     int completed = 0;
-    ASSERT_TRUE(queue.Define("j", [&](const Job& job) {
-      claims.Record(job);
-      return true;
-    }).ok());
-    ASSERT_TRUE(queue.OnEvent([&](const JobEvent& e) {
-      MutexLock lock(&mu);
-      if (e.kind == JobEvent::Kind::kCompleted) ++completed;
-      if (e.kind == JobEvent::Kind::kReleased) ++released;
-    }).ok());
+    ASSERT_TRUE(queue
+                    .Define("j",
+                            [&](const Job& job) {
+                              claims.Record(job);
+                              return true;
+                            })
+                    .ok());
+    ASSERT_TRUE(queue
+                    .OnEvent([&](const JobEvent& e) {
+                      MutexLock lock(&mu);
+                      if (e.kind == JobEvent::Kind::kCompleted) ++completed;
+                      if (e.kind == JobEvent::Kind::kReleased) ++released;
+                    })
+                    .ok());
     EnqueueNumbered(queue, "j", kJobs);
     ASSERT_TRUE(queue.StartInBackground().ok());
     {
@@ -233,10 +247,13 @@ TEST_P(PrefetchTest, JobsClaimedAheadAreReleasedAtShutdownAndRunOnceLater) {
   }
   EXPECT_GT(released, 0) << "no job was waiting ahead at shutdown";
   Queue queue(config);
-  ASSERT_TRUE(queue.Define("j", [&](const Job& job) {
-    claims.Record(job);
-    return true;
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("j",
+                          [&](const Job& job) {
+                            claims.Record(job);
+                            return true;
+                          })
+                  .ok());
   ASSERT_TRUE(queue.StartInBackground().ok());
   ASSERT_TRUE(WaitCompleted(queue, kJobs, absl::Seconds(120)));
   queue.Stop();

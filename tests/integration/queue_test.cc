@@ -20,8 +20,8 @@
 namespace popqueue {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Eventually;
+using ::testing::HasSubstr;
 using testing::TempDir;
 
 // Collects events; tests wait on it instead of sleeping.
@@ -80,11 +80,14 @@ TEST(Queue, ProcessesEveryJobExactlyOnce) {
   ASSERT_TRUE(queue.status().ok()) << queue.status();
   Mutex mu;
   std::map<std::string, int> runs;
-  ASSERT_TRUE(queue.Define("count", [&](const Job& job) {
-    MutexLock lock(&mu);
-    ++runs[job.data];
-    return true;
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("count",
+                          [&](const Job& job) {
+                            MutexLock lock(&mu);
+                            ++runs[job.data];
+                            return true;
+                          })
+                  .ok());
   EventLog log;
   ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
   std::vector<EnqueueRequest> batch;
@@ -133,11 +136,14 @@ TEST(Queue, PriorityThenDueTimeThenId) {
   Queue queue(config);
   std::vector<std::string> order;
   Mutex mu;
-  ASSERT_TRUE(queue.Define("j", [&](const Job& job) {
-    MutexLock lock(&mu);
-    order.push_back(job.data);
-    return true;
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("j",
+                          [&](const Job& job) {
+                            MutexLock lock(&mu);
+                            order.push_back(job.data);
+                            return true;
+                          })
+                  .ok());
   EventLog log;
   ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
   absl::Time now = absl::Now();
@@ -179,11 +185,14 @@ TEST(Queue, RetriesWithBackoffThenDead) {
   Queue queue(FastConfig(dir, /*retries=*/2));
   EventLog log;
   std::atomic<int> calls{0};
-  ASSERT_TRUE(queue.Define("flaky", [&](JobContext& ctx) -> absl::Status {
-    ++calls;
-    return absl::UnavailableError("upstream down (attempt " +
-                                  std::to_string(ctx.job().attempt) + ")");
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("flaky",
+                          [&](JobContext& ctx) -> absl::Status {
+                            ++calls;
+                            return absl::UnavailableError("upstream down (attempt " +
+                                                          std::to_string(ctx.job().attempt) + ")");
+                          })
+                  .ok());
   ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
   auto r = queue.Enqueue("flaky", "");
   ASSERT_TRUE(r.ok());
@@ -211,9 +220,8 @@ TEST(Queue, ThrowingHandlerAndUndefinedNameAreFailures) {
   TempDir dir;
   Queue queue(FastConfig(dir, /*retries=*/0));
   EventLog log;
-  ASSERT_TRUE(queue.Define("throws", [](const Job&) -> bool {
-    throw std::runtime_error("boom");
-  }).ok());
+  ASSERT_TRUE(
+      queue.Define("throws", [](const Job&) -> bool { throw std::runtime_error("boom"); }).ok());
   ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
   auto a = queue.Enqueue("throws", "");
   auto b = queue.Enqueue("nobody-defined-this", "");
@@ -231,11 +239,14 @@ TEST(Queue, TimeoutFailsTheAttemptAndStopsTheHandler) {
   Queue queue(FastConfig(dir, /*retries=*/0));
   EventLog log;
   Notification saw_cancel;
-  ASSERT_TRUE(queue.Define("slow", [&](JobContext& ctx) -> absl::Status {
-    while (!ctx.cancelled()) absl::SleepFor(absl::Milliseconds(5));
-    saw_cancel.Notify();
-    return absl::OkStatus();  // too late: the timeout already decided
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("slow",
+                          [&](JobContext& ctx) -> absl::Status {
+                            while (!ctx.cancelled()) absl::SleepFor(absl::Milliseconds(5));
+                            saw_cancel.Notify();
+                            return absl::OkStatus();  // too late: the timeout already decided
+                          })
+                  .ok());
   ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
   auto r = queue.Enqueue("slow", "", {.timeout = absl::Milliseconds(200)});
   ASSERT_TRUE(r.ok());
@@ -256,12 +267,15 @@ TEST(Queue, CancelARunningJob) {
   Queue queue(config);
   EventLog log;
   Notification started;
-  ASSERT_TRUE(queue.Define("long", [&](JobContext& ctx) -> absl::Status {
-    started.Notify();
-    ctx.SetProgress(40);
-    while (!ctx.cancelled()) absl::SleepFor(absl::Milliseconds(5));
-    return absl::CancelledError("stopped on request");
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("long",
+                          [&](JobContext& ctx) -> absl::Status {
+                            started.Notify();
+                            ctx.SetProgress(40);
+                            while (!ctx.cancelled()) absl::SleepFor(absl::Milliseconds(5));
+                            return absl::CancelledError("stopped on request");
+                          })
+                  .ok());
   ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
   auto r = queue.Enqueue("long", "");
   ASSERT_TRUE(r.ok());
@@ -286,12 +300,15 @@ TEST(Queue, StopReleasesJobsStillRunningAfterTheDeadline) {
   Queue queue(config);
   Notification started;
   std::atomic<bool> saw_cancel{false};
-  ASSERT_TRUE(queue.Define("stuck", [&](JobContext& ctx) -> absl::Status {
-    started.Notify();
-    while (!ctx.cancelled()) absl::SleepFor(absl::Milliseconds(5));
-    saw_cancel = true;
-    return absl::AbortedError("interrupted");
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("stuck",
+                          [&](JobContext& ctx) -> absl::Status {
+                            started.Notify();
+                            while (!ctx.cancelled()) absl::SleepFor(absl::Milliseconds(5));
+                            saw_cancel = true;
+                            return absl::AbortedError("interrupted");
+                          })
+                  .ok());
   auto r = queue.Enqueue("stuck", "");
   ASSERT_TRUE(queue.StartInBackground().ok());
   ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)));
@@ -318,10 +335,13 @@ TEST(Queue, OverdueHandlerIsReportedAndKeepsItsSlot) {
   Queue queue(config);
   static std::atomic<bool> release{false};
   release = false;
-  ASSERT_TRUE(queue.Define("deaf", [](JobContext&) -> absl::Status {
-    while (!release) absl::SleepFor(absl::Milliseconds(5));
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("deaf",
+                          [](JobContext&) -> absl::Status {
+                            while (!release) absl::SleepFor(absl::Milliseconds(5));
+                            return absl::OkStatus();
+                          })
+                  .ok());
   ASSERT_TRUE(queue.Define("next", [](const Job&) { return true; }).ok());
   auto deaf = queue.Enqueue("deaf", "", {.timeout = absl::Milliseconds(200)});
   ASSERT_TRUE(deaf.ok());
@@ -329,10 +349,12 @@ TEST(Queue, OverdueHandlerIsReportedAndKeepsItsSlot) {
   ASSERT_TRUE(Eventually([&] { return queue.GetJob(deaf->id)->state == JobState::kRunning; }));
   auto next = queue.Enqueue("next", "");
   ASSERT_TRUE(next.ok());
-  ASSERT_TRUE(Eventually([&] {
-    auto job = queue.GetJob(deaf->id);
-    return job->stopping && job->stopping->overdue;
-  }, absl::Seconds(5)));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto job = queue.GetJob(deaf->id);
+        return job->stopping && job->stopping->overdue;
+      },
+      absl::Seconds(5)));
   auto job = queue.GetJob(deaf->id);
   EXPECT_EQ(job->state, JobState::kRunning);
   EXPECT_EQ(job->stopping->reason, "timeout");
@@ -370,11 +392,14 @@ TEST(Queue, StopEndsInTimeBesideAHandlerThatNeverStops) {
     config.worker.shutdown_deadline = absl::Milliseconds(600);
     config.worker.stop_grace = absl::Milliseconds(200);
     Queue queue(config);
-    ASSERT_TRUE(queue.Define("deaf", [](JobContext&) -> absl::Status {
-      while (!release) absl::SleepFor(absl::Milliseconds(5));
-      returned = true;
-      return absl::OkStatus();
-    }).ok());
+    ASSERT_TRUE(queue
+                    .Define("deaf",
+                            [](JobContext&) -> absl::Status {
+                              while (!release) absl::SleepFor(absl::Milliseconds(5));
+                              returned = true;
+                              return absl::OkStatus();
+                            })
+                    .ok());
     auto r = queue.Enqueue("deaf", "");
     ASSERT_TRUE(r.ok());
     id = r->id;
@@ -403,16 +428,20 @@ TEST(Queue, StopSignalReachesTheWatcherNotTheHandlers) {
   config.worker.default_concurrency = 4;
   Queue queue(config);
   std::atomic<int> started{0}, finished{0}, interrupted{0}, unblocked{0};
-  ASSERT_TRUE(queue.Define("nap", [&](const Job&) {
-    sigset_t mask;
-    pthread_sigmask(SIG_BLOCK, nullptr, &mask);
-    if (!sigismember(&mask, SIGTERM) || !sigismember(&mask, SIGINT)) ++unblocked;
-    ++started;
-    timespec nap{.tv_sec = 0, .tv_nsec = 300'000'000};
-    if (nanosleep(&nap, nullptr) != 0) ++interrupted;  // EINTR
-    ++finished;
-    return true;
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("nap",
+                          [&](const Job&) {
+                            sigset_t mask;
+                            pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+                            if (!sigismember(&mask, SIGTERM) || !sigismember(&mask, SIGINT))
+                              ++unblocked;
+                            ++started;
+                            timespec nap{.tv_sec = 0, .tv_nsec = 300'000'000};
+                            if (nanosleep(&nap, nullptr) != 0) ++interrupted;  // EINTR
+                            ++finished;
+                            return true;
+                          })
+                  .ok());
   std::vector<int64_t> ids;
   for (int i = 0; i < 4; ++i) ids.push_back(queue.Enqueue("nap", "")->id);
   // This thread blocks the signal too, so only pop-queue's watcher can take it.
@@ -444,8 +473,20 @@ TEST(Queue, PerQueueConcurrencyIsRespected) {
     absl::SleepFor(absl::Milliseconds(20));
     --now;
   };
-  ASSERT_TRUE(queue.Define("n", [&](const Job&) { track(narrow_now, narrow_max); return true; }).ok());
-  ASSERT_TRUE(queue.Define("w", [&](const Job&) { track(wide_now, wide_max); return true; }).ok());
+  ASSERT_TRUE(queue
+                  .Define("n",
+                          [&](const Job&) {
+                            track(narrow_now, narrow_max);
+                            return true;
+                          })
+                  .ok());
+  ASSERT_TRUE(queue
+                  .Define("w",
+                          [&](const Job&) {
+                            track(wide_now, wide_max);
+                            return true;
+                          })
+                  .ok());
   EventLog log;
   ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
   std::vector<EnqueueRequest> batch;
@@ -481,8 +522,7 @@ TEST(Queue, ClearErrorsForBadInput) {
   TempDir dir;
   EXPECT_THAT(Queue("mysql://h/db", "", "d", "c", 3).status().message(),
               HasSubstr("unsupported database URL scheme \"mysql://\""));
-  EXPECT_THAT(Queue("not a url", "", "d", "c", 3).status().message(),
-              HasSubstr("invalid URL"));
+  EXPECT_THAT(Queue("not a url", "", "d", "c", 3).status().message(), HasSubstr("invalid URL"));
   EXPECT_THAT(Queue(dir.SqliteUrl(), "", "d", "c", -1).status().message(),
               HasSubstr("retries must be >= 0"));
   EXPECT_THAT(Queue(dir.SqliteUrl(), "", "d", "bad-name;drop", 3).status().message(),
@@ -495,9 +535,9 @@ TEST(Queue, ClearErrorsForBadInput) {
   EXPECT_THAT(queue.Enqueue("", "").status().message(), HasSubstr("name"));
   EXPECT_THAT(queue.Enqueue("j", "", {.queue = "has space"}).status().message(),
               HasSubstr("not a valid queue name"));
-  EXPECT_THAT(queue.Enqueue("j", "", {.run_at = absl::Now(), .delay = absl::Seconds(1)})
-                  .status().message(),
-              HasSubstr("exclusive"));
+  EXPECT_THAT(
+      queue.Enqueue("j", "", {.run_at = absl::Now(), .delay = absl::Seconds(1)}).status().message(),
+      HasSubstr("exclusive"));
   EXPECT_THAT(queue.Enqueue("j", "", {.max_attempts = 0}).status().message(),
               HasSubstr("max_attempts"));
   EXPECT_THAT(queue.Enqueue("j", std::string(2 << 20, 'x')).status().message(),

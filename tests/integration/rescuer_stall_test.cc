@@ -37,22 +37,34 @@ TEST(RescuerStall, ALeaseLapsedDuringASlowButSuccessfulCallIsNotTakenAtOnce) {
   const absl::Time t0 = absl::Now();
   std::vector<store::NewJob> jobs;
   for (const char* data : {"live", "dead"}) {
-    jobs.push_back({.id = ids.Next(t0), .queue = "default", .name = "work",
-                    .data = data, .max_attempts = 3, .run_at = t0});
+    jobs.push_back({.id = ids.Next(t0),
+                    .queue = "default",
+                    .name = "work",
+                    .data = data,
+                    .max_attempts = 3,
+                    .run_at = t0});
   }
   ASSERT_TRUE(db->JobInsertMany({.jobs = jobs, .now = t0}).ok());
   const int64_t live_token = RandomToken(), dead_token = RandomToken();
-  auto live = db->JobClaim({.queues = {"default"}, .worker_id = "live-worker", .limit = 1,
-                            .now = t0, .lease = kLease, .lease_token = live_token});
+  auto live = db->JobClaim({.queues = {"default"},
+                            .worker_id = "live-worker",
+                            .limit = 1,
+                            .now = t0,
+                            .lease = kLease,
+                            .lease_token = live_token});
   ASSERT_TRUE(live.ok() && live->size() == 1u) << live.status();
-  auto dead = db->JobClaim({.queues = {"default"}, .worker_id = "dead-worker", .limit = 1,
-                            .now = t0, .lease = kLease, .lease_token = dead_token});
+  auto dead = db->JobClaim({.queues = {"default"},
+                            .worker_id = "dead-worker",
+                            .limit = 1,
+                            .now = t0,
+                            .lease = kLease,
+                            .lease_token = dead_token});
   ASSERT_TRUE(dead.ok() && dead->size() == 1u) << dead.status();
   const JobId live_id = (*live)[0].id, dead_id = (*dead)[0].id;
   auto beat = [&]() {
-    auto r = db->JobHeartbeatMany(
-        {.items = {{.id = live_id, .lease_token = live_token}}, .now = absl::Now(),
-         .lease = kLease});
+    auto r = db->JobHeartbeatMany({.items = {{.id = live_id, .lease_token = live_token}},
+                                   .now = absl::Now(),
+                                   .lease = kLease});
     return r.ok() && r->extended.size() == 1u && r->extended[0] == live_id;
   };
 

@@ -100,8 +100,7 @@ std::vector<Entry> ReadLedger(const std::string& path) {
   return out;
 }
 
-std::optional<Entry> Find(const std::vector<Entry>& ledger, const std::string& event,
-                          int attempt) {
+std::optional<Entry> Find(const std::vector<Entry>& ledger, const std::string& event, int attempt) {
   for (const Entry& e : ledger) {
     if (e.event == event && e.attempt == attempt) return e;
   }
@@ -142,16 +141,17 @@ class StopTest : public ::testing::TestWithParam<Backend> {
       url_ = Env(b.url_env.c_str());
       if (url_.empty()) {
         if (Env("CI") == "true") {
-          GTEST_FAIL() << b.url_env << " is not set (CI=true): run the tests through "
-                                       "scripts/test or scripts/with-services";
+          GTEST_FAIL() << b.url_env
+                       << " is not set (CI=true): run the tests through "
+                          "scripts/test or scripts/with-services";
         }
         GTEST_SKIP() << b.url_env << " is not set: run through scripts/with-services";
       }
     }
     collection_ = absl::StrCat("stop_", getpid(), "_", RandomToken() & 0xffffff);
     ledger_ = tmp_.path() + "/ledger";
-    QueueConfig config{.db_url = url_, .db_name = b.db_name, .collection = collection_,
-                       .retries = 1};
+    QueueConfig config{
+        .db_url = url_, .db_name = b.db_name, .collection = collection_, .retries = 1};
     config.worker.handle_signals = false;
     queue_ = std::make_unique<Queue>(config);
     ASSERT_TRUE(queue_->status().ok()) << queue_->status();
@@ -195,11 +195,30 @@ class StopTest : public ::testing::TestWithParam<Backend> {
                      "echo \"end ", stamp, "\" >> LEDGER; exit 0; fi; ", first_attempt),
         {{"LEDGER", ledger_}, {"STAMP", stamp}});
     for (int i = 0; i < 2; ++i) {
-      pid_t pid = Spawn({POPQUEUE_CLI_PATH, "worker", "--db-url", url_, "--db-name",
-                         GetParam().db_name, "--collection", collection_, "--concurrency", "1",
-                         "--max-prefetch", "0", "--poll-interval", "50ms", "--lease-duration",
-                         "2s", "--heartbeat-interval", "200ms", "--stop-grace", grace,
-                         "--shutdown-deadline", shutdown, "--exec", "stop=" + command});
+      pid_t pid = Spawn({POPQUEUE_CLI_PATH,
+                         "worker",
+                         "--db-url",
+                         url_,
+                         "--db-name",
+                         GetParam().db_name,
+                         "--collection",
+                         collection_,
+                         "--concurrency",
+                         "1",
+                         "--max-prefetch",
+                         "0",
+                         "--poll-interval",
+                         "50ms",
+                         "--lease-duration",
+                         "2s",
+                         "--heartbeat-interval",
+                         "200ms",
+                         "--stop-grace",
+                         grace,
+                         "--shutdown-deadline",
+                         shutdown,
+                         "--exec",
+                         "stop=" + command});
       ASSERT_GT(pid, 0);
       pids_.push_back(pid);
     }
@@ -207,9 +226,8 @@ class StopTest : public ::testing::TestWithParam<Backend> {
 
   JobId Enqueue(absl::Duration timeout) {
     t0_ = absl::Now();
-    auto r = queue_->Enqueue("stop", "x",
-                             EnqueueOptions{.timeout = timeout,
-                                            .backoff_base = absl::Milliseconds(100)});
+    auto r = queue_->Enqueue(
+        "stop", "x", EnqueueOptions{.timeout = timeout, .backoff_base = absl::Milliseconds(100)});
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->id : 0;
   }
@@ -243,9 +261,9 @@ class StopTest : public ::testing::TestWithParam<Backend> {
     std::vector<Entry> ledger = ReadLedger(ledger_);
     std::optional<Entry> start2 = Find(ledger, "start", 2);
     ASSERT_TRUE(start2.has_value());
-    EXPECT_GE(start2->at, first_end) << "the retry started "
-                                     << absl::FormatDuration(first_end - start2->at)
-                                     << " before the first run ended";
+    EXPECT_GE(start2->at, first_end)
+        << "the retry started " << absl::FormatDuration(first_end - start2->at)
+        << " before the first run ended";
     for (const Entry& e : ledger) EXPECT_NE(e.event, "overlap") << "attempt 1 still alive";
     std::printf("[%s] retry started %.3f s after %s\n", GetParam().name.c_str(),
                 absl::ToDoubleSeconds(start2->at - first_end), what);
@@ -347,8 +365,8 @@ TEST_P(StopTest, SigtermDuringIgnoredStopEndsWithinTheShutdownDeadline) {
   ASSERT_TRUE(status.has_value()) << "the worker did not exit within 6 s of SIGTERM";
   const absl::Duration took = absl::Now() - sent;
   std::erase(pids_, holder);
-  std::printf("[%s] SIGTERMed worker exited after %.3f s (deadline 3 s)\n",
-              GetParam().name.c_str(), absl::ToDoubleSeconds(took));
+  std::printf("[%s] SIGTERMed worker exited after %.3f s (deadline 3 s)\n", GetParam().name.c_str(),
+              absl::ToDoubleSeconds(took));
   EXPECT_LE(took, absl::Milliseconds(3500));
   ASSERT_TRUE(Eventually([&] { return Has(ledger_, "end", 2); }, absl::Seconds(20)));
   ASSERT_TRUE(Eventually([&] { return Get(id).state == JobState::kCompleted; }));
@@ -373,8 +391,7 @@ TEST_P(StopTest, SigtermDuringExecEndsWithinTheShutdownDeadline) {
   std::string skip;
   pid_t holder = 0;
   stat >> skip >> skip >> skip >> holder;
-  ASSERT_TRUE(std::find(pids_.begin(), pids_.end(), holder) != pids_.end())
-      << "parent " << holder;
+  ASSERT_TRUE(std::find(pids_.begin(), pids_.end(), holder) != pids_.end()) << "parent " << holder;
   const absl::Time sent = absl::Now();
   ASSERT_EQ(kill(holder, SIGTERM), 0);
   std::optional<int> status = WaitExit(holder, absl::Seconds(6));

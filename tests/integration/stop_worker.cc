@@ -27,8 +27,8 @@ int ledger_fd = -1;
 
 void Ledger(const char* event, int attempt) {
   // One write(2) per line: O_APPEND keeps the lines of two processes whole.
-  const std::string line = absl::StrFormat("%s %d %d %d\n", event, attempt, getpid(),
-                                           absl::ToUnixMicros(absl::Now()));
+  const std::string line =
+      absl::StrFormat("%s %d %d %d\n", event, attempt, getpid(), absl::ToUnixMicros(absl::Now()));
   (void)!write(ledger_fd, line.data(), line.size());
 }
 
@@ -47,10 +47,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const int handler_ms = std::atoi(argv[5]);
-  popqueue::QueueConfig config{.db_url = argv[1],
-                               .db_name = argv[2],
-                               .collection = argv[3],
-                               .retries = 1};
+  popqueue::QueueConfig config{
+      .db_url = argv[1], .db_name = argv[2], .collection = argv[3], .retries = 1};
   config.worker.default_concurrency = 1;
   config.worker.max_prefetch = 0;
   config.worker.poll_interval = absl::Milliseconds(50);

@@ -12,7 +12,6 @@
 #include "gtest/gtest.h"
 #include "tests/support/fake_clock.h"  // FakeClock
 
-
 namespace popqueue::testing {
 
 // A fresh temporary directory, removed at destruction.
@@ -31,7 +30,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
 
 // Polls `condition` every 5 ms until it holds or `timeout` passes. For
 // conditions in another process or the store, which cannot signal us.

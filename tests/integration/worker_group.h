@@ -44,8 +44,7 @@ class WorkerGroup {
       if (pid < 0) return false;
       if (pid == 0) {
         // dup2 clears close-on-exec on the copies only.
-        if (dup2(go[0], STDIN_FILENO) < 0 ||
-            dup2(ready[1], STDOUT_FILENO) < 0) {
+        if (dup2(go[0], STDIN_FILENO) < 0 || dup2(ready[1], STDOUT_FILENO) < 0) {
           _exit(127);
         }
         std::vector<char*> argv;
@@ -68,8 +67,7 @@ class WorkerGroup {
     const absl::Time deadline = absl::Now() + timeout;
     int ready = 0;
     while (ready < kWorkers) {
-      const int ms = static_cast<int>(
-          absl::ToInt64Milliseconds(deadline - absl::Now()));
+      const int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
       pollfd p{.fd = ready_, .events = POLLIN, .revents = 0};
       if (ms <= 0 || poll(&p, 1, ms) <= 0) return false;
       char buf[kWorkers];
@@ -121,8 +119,7 @@ class WorkerGroup {
 
 inline int64_t CountLines(const std::string& path) {
   std::ifstream in(path);
-  return std::count(std::istreambuf_iterator<char>(in),
-                    std::istreambuf_iterator<char>(), '\n');
+  return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
 }
 
 }  // namespace popqueue

@@ -35,8 +35,7 @@ inline std::string FreshCollection(const std::string& prefix) {
 
 inline std::shared_ptr<store::Store> OpenOrDie(const std::string& url,
                                                const std::string& collection) {
-  auto store = store::OpenStore(
-      {.url = url, .db_name = "popqueue_test", .collection = collection});
+  auto store = store::OpenStore({.url = url, .db_name = "popqueue_test", .collection = collection});
   EXPECT_TRUE(store.ok()) << store.status();
   return store.ok() ? *store : nullptr;
 }
@@ -61,19 +60,17 @@ inline const MongoServer kMongoServers[] = {
 
 inline void PrintTo(const MongoServer& s, std::ostream* os) { *os << s.name; }
 
-inline std::string MongoServerName(
-    const ::testing::TestParamInfo<MongoServer>& info) {
+inline std::string MongoServerName(const ::testing::TestParamInfo<MongoServer>& info) {
   return info.param.name;
 }
 
 }  // namespace popqueue::testing
 
 // Runs `fixture`'s TEST_Ps once per server.
-#define POPQUEUE_MONGODB_SERVERS(fixture)                           \
-  INSTANTIATE_TEST_SUITE_P(                                         \
-      Servers, fixture,                                             \
-      ::testing::ValuesIn(::popqueue::testing::kMongoServers),      \
-      ::popqueue::testing::MongoServerName)
+#define POPQUEUE_MONGODB_SERVERS(fixture)                                           \
+  INSTANTIATE_TEST_SUITE_P(Servers, fixture,                                        \
+                           ::testing::ValuesIn(::popqueue::testing::kMongoServers), \
+                           ::popqueue::testing::MongoServerName)
 
 // Declares `std::string url` with the server's URL. Without it the test is
 // skipped, or fails when CI=true (CI must run it).

@@ -46,12 +46,12 @@ bool IsFerretDb(Pool& pool) {
 // (measured: a few to a few dozen of 300 per run). The store never relies on
 // it (claim records decide claims there: InsertOfOneIdSucceedsOnce); on
 // FerretDB the count is reported and the test skipped, saying so.
-#define POPQUEUE_EXPECT_ATOMIC(doubles, pool, what)                      \
-  if ((doubles) > 0 && IsFerretDb(pool)) {                               \
-    GTEST_SKIP() << "FerretDB: " << (doubles) << " of " << kDocs << " "  \
-                 << what << " (known: its conditional writes are not "   \
-                    "atomic; docs/mongodb.md)";                          \
-  }                                                                      \
+#define POPQUEUE_EXPECT_ATOMIC(doubles, pool, what)                             \
+  if ((doubles) > 0 && IsFerretDb(pool)) {                                      \
+    GTEST_SKIP() << "FerretDB: " << (doubles) << " of " << kDocs << " " << what \
+                 << " (known: its conditional writes are not "                  \
+                    "atomic; docs/mongodb.md)";                                 \
+  }                                                                             \
   EXPECT_EQ((doubles), 0) << what
 
 // kThreads clients, each with its own pool (its own connection).
@@ -72,8 +72,7 @@ void InsertAvailable(Pool& pool, const std::string& name) {
   Collection c(pool, lease, kDatabase, name);
   std::vector<Doc> docs;
   for (int i = 0; i < kDocs; ++i) {
-    docs.push_back(std::move(
-        Doc().Int64("_id", i).Str("state", "available").Int64("seq", 0)));
+    docs.push_back(std::move(Doc().Int64("_id", i).Str("state", "available").Int64("seq", 0)));
   }
   std::vector<const bson_t*> ptrs;
   for (const Doc& d : docs) ptrs.push_back(d.get());
@@ -93,8 +92,7 @@ void Drop(Pool& pool, const std::string& name) {
 // which returns whether that writer was told it changed document i.
 // Returns the number of documents more than one writer won.
 template <typename Attempt>
-int RaceAndCountDoubleWins(std::vector<std::unique_ptr<Pool>>& pools,
-                           Attempt attempt) {
+int RaceAndCountDoubleWins(std::vector<std::unique_ptr<Pool>>& pools, Attempt attempt) {
   std::vector<std::atomic<int>> wins(kDocs);
   std::atomic<int> errors{0};
   std::vector<std::thread> threads;
@@ -131,8 +129,8 @@ Doc Precondition(int i) {
 }
 
 Doc Take(int t) {
-  return std::move(Doc().Sub(
-      "$set", Doc().Str("state", "running").Int64("seq", 1).Int64("owner", t)));
+  return std::move(
+      Doc().Sub("$set", Doc().Str("state", "running").Int64("seq", 1).Int64("owner", t)));
 }
 
 // The store's claim: an update whose filter holds the state precondition.
@@ -142,18 +140,16 @@ TEST_P(MongoAtomicity, ConditionalUpdateChangesEachDocumentOnce) {
   ASSERT_EQ(pools.size(), static_cast<size_t>(kThreads));
   const std::string name = FreshCollection("atomic_update");
   InsertAvailable(*pools[0], name);
-  const int doubles = RaceAndCountDoubleWins(
-      pools, [&](Pool& pool, int t, int i) -> absl::StatusOr<bool> {
+  const int doubles =
+      RaceAndCountDoubleWins(pools, [&](Pool& pool, int t, int i) -> absl::StatusOr<bool> {
         Pool::Lease lease(&pool);
         Collection c(pool, lease, kDatabase, name);
-        absl::StatusOr<UpdateResult> r =
-            c.UpdateOne(Precondition(i), Take(t), false, "test: take");
+        absl::StatusOr<UpdateResult> r = c.UpdateOne(Precondition(i), Take(t), false, "test: take");
         if (!r.ok()) return r.status();
         return r->modified == 1;
       });
   Drop(*pools[0], name);
-  POPQUEUE_EXPECT_ATOMIC(doubles, *pools[0],
-                         "documents changed by more than one racing update");
+  POPQUEUE_EXPECT_ATOMIC(doubles, *pools[0], "documents changed by more than one racing update");
 }
 
 // The same precondition through the store's bulk form (BulkUpdateById:
@@ -164,8 +160,8 @@ TEST_P(MongoAtomicity, ConditionalBulkUpdateMatchesEachDocumentOnce) {
   ASSERT_EQ(pools.size(), static_cast<size_t>(kThreads));
   const std::string name = FreshCollection("atomic_bulk");
   InsertAvailable(*pools[0], name);
-  const int doubles = RaceAndCountDoubleWins(
-      pools, [&](Pool& pool, int t, int i) -> absl::StatusOr<bool> {
+  const int doubles =
+      RaceAndCountDoubleWins(pools, [&](Pool& pool, int t, int i) -> absl::StatusOr<bool> {
         Pool::Lease lease(&pool);
         Collection c(pool, lease, kDatabase, name);
         std::vector<UpdateOp> ops;
@@ -175,8 +171,7 @@ TEST_P(MongoAtomicity, ConditionalBulkUpdateMatchesEachDocumentOnce) {
         return *matched == 1;
       });
   Drop(*pools[0], name);
-  POPQUEUE_EXPECT_ATOMIC(doubles, *pools[0],
-                         "documents matched by more than one racing update");
+  POPQUEUE_EXPECT_ATOMIC(doubles, *pools[0], "documents matched by more than one racing update");
 }
 
 // findAndModify with the precondition: the document back means "yours".
@@ -186,19 +181,18 @@ TEST_P(MongoAtomicity, ConditionalFindAndModifyReturnsEachDocumentOnce) {
   ASSERT_EQ(pools.size(), static_cast<size_t>(kThreads));
   const std::string name = FreshCollection("atomic_fam");
   InsertAvailable(*pools[0], name);
-  const int doubles = RaceAndCountDoubleWins(
-      pools, [&](Pool& pool, int t, int i) -> absl::StatusOr<bool> {
+  const int doubles =
+      RaceAndCountDoubleWins(pools, [&](Pool& pool, int t, int i) -> absl::StatusOr<bool> {
         Pool::Lease lease(&pool);
         Collection c(pool, lease, kDatabase, name);
-        absl::StatusOr<BsonPtr> doc = c.FindAndModify(
-            Precondition(i), nullptr, Take(t), false, "test: take");
+        absl::StatusOr<BsonPtr> doc =
+            c.FindAndModify(Precondition(i), nullptr, Take(t), false, "test: take");
         if (!doc.ok()) return doc.status();
         return *doc != nullptr;
       });
   Drop(*pools[0], name);
-  POPQUEUE_EXPECT_ATOMIC(
-      doubles, *pools[0],
-      "documents returned to more than one racing findAndModify");
+  POPQUEUE_EXPECT_ATOMIC(doubles, *pools[0],
+                         "documents returned to more than one racing findAndModify");
 }
 
 // The store's claim records: inserts of one _id; exactly one may succeed.
@@ -211,18 +205,16 @@ TEST_P(MongoAtomicity, InsertOfOneIdSucceedsOnce) {
     // The collection exists before the race (an implicit create races too).
     Pool::Lease lease(pools[0].get());
     Collection c(*pools[0], lease, kDatabase, name);
-    ASSERT_TRUE(c.InsertOne(std::move(Doc().Str("_id", "seed")), "test: seed")
-                    .ok());
+    ASSERT_TRUE(c.InsertOne(std::move(Doc().Str("_id", "seed")), "test: seed").ok());
   }
-  const int doubles = RaceAndCountDoubleWins(
-      pools, [&](Pool& pool, int t, int i) -> absl::StatusOr<bool> {
+  const int doubles =
+      RaceAndCountDoubleWins(pools, [&](Pool& pool, int t, int i) -> absl::StatusOr<bool> {
         Pool::Lease lease(&pool);
         Collection c(pool, lease, kDatabase, name);
         Doc record;
         record.Str("_id", absl::StrCat(i, ":1")).Int64("owner", t);
         std::vector<const bson_t*> one = {record.get()};
-        absl::StatusOr<std::vector<WriteError>> refused =
-            c.InsertMany(one, "test: record");
+        absl::StatusOr<std::vector<WriteError>> refused = c.InsertMany(one, "test: record");
         if (!refused.ok()) return refused.status();
         for (const WriteError& e : *refused) {
           if (e.code != kDuplicateKey) {
@@ -231,8 +223,7 @@ TEST_P(MongoAtomicity, InsertOfOneIdSucceedsOnce) {
         }
         return refused->empty();
       });
-  EXPECT_EQ(doubles, 0) << "ids inserted by more than one of " << kThreads
-                        << " writers";
+  EXPECT_EQ(doubles, 0) << "ids inserted by more than one of " << kThreads << " writers";
   Drop(*pools[0], name);
 }
 
@@ -247,8 +238,7 @@ TEST_P(MongoAtomicity, UnorderedInsertManyReportsEveryRefusedRecord) {
   {
     Pool::Lease lease(pools[0].get());
     Collection c(*pools[0], lease, kDatabase, name);
-    ASSERT_TRUE(c.InsertOne(std::move(Doc().Str("_id", "seed")), "test: seed")
-                    .ok());
+    ASSERT_TRUE(c.InsertOne(std::move(Doc().Str("_id", "seed")), "test: seed").ok());
   }
   constexpr int kBatch = 16;
   std::vector<std::atomic<int>> wins(kDocs), owner(kDocs);
@@ -265,14 +255,13 @@ TEST_P(MongoAtomicity, UnorderedInsertManyReportsEveryRefusedRecord) {
         std::vector<Doc> records;
         std::vector<const bson_t*> ptrs;
         for (int k = from; k < std::min(kDocs, from + kBatch); ++k) {
-          records.push_back(std::move(
-              Doc().Str("_id", absl::StrCat(order[k], ":1")).Int64("owner", t)));
+          records.push_back(
+              std::move(Doc().Str("_id", absl::StrCat(order[k], ":1")).Int64("owner", t)));
         }
         for (const Doc& r : records) ptrs.push_back(r.get());
         Pool::Lease lease(&pool);
         Collection c(pool, lease, kDatabase, name);
-        absl::StatusOr<std::vector<WriteError>> refused =
-            c.InsertMany(ptrs, "test: records");
+        absl::StatusOr<std::vector<WriteError>> refused = c.InsertMany(ptrs, "test: records");
         if (!refused.ok()) {
           if (errors++ == 0) ADD_FAILURE() << refused.status();
           return;
@@ -295,8 +284,7 @@ TEST_P(MongoAtomicity, UnorderedInsertManyReportsEveryRefusedRecord) {
   int doubles = 0, unwon = 0, wrong_owner = 0;
   Pool::Lease lease(pools[0].get());
   Collection c(*pools[0], lease, kDatabase, name);
-  absl::StatusOr<std::vector<BsonPtr>> stored =
-      c.Find(Doc(), Doc(), "test: read records");
+  absl::StatusOr<std::vector<BsonPtr>> stored = c.Find(Doc(), Doc(), "test: read records");
   ASSERT_TRUE(stored.ok()) << stored.status();
   std::vector<int64_t> stored_owner(kDocs, -1);
   for (const BsonPtr& d : *stored) {
@@ -331,19 +319,15 @@ TEST_P(MongoAtomicity, FindReturnsOnlyDocumentsMatchingItsFilter) {
     Collection c(*pools[0], lease, kDatabase, name);
     std::vector<Doc> docs;
     for (int i = 0; i < kFlipped; ++i) {
-      docs.push_back(std::move(
-          Doc().Int64("_id", i).Str("state", "available").Str("ready", "L")));
+      docs.push_back(std::move(Doc().Int64("_id", i).Str("state", "available").Str("ready", "L")));
     }
     std::vector<const bson_t*> ptrs;
     for (const Doc& d : docs) ptrs.push_back(d.get());
     ASSERT_TRUE(c.InsertMany(ptrs, "test: docs").ok());
     // Indexed, as the store's ready field is.
     std::vector<Doc> index;
-    index.push_back(std::move(
-        Doc().Sub("key", Doc().Int32("ready", 1)).Str("name", "ready_1")));
-    ASSERT_TRUE(c.Command(std::move(Doc()
-                                        .Str("createIndexes", name)
-                                        .DocArray("indexes", index)),
+    index.push_back(std::move(Doc().Sub("key", Doc().Int32("ready", 1)).Str("name", "ready_1")));
+    ASSERT_TRUE(c.Command(std::move(Doc().Str("createIndexes", name).DocArray("indexes", index)),
                           "test: index")
                     .ok());
   }
@@ -360,15 +344,15 @@ TEST_P(MongoAtomicity, FindReturnsOnlyDocumentsMatchingItsFilter) {
         if (t % 2 == 0) {
           // A writer: one document out of the level and back.
           const int i = static_cast<int>(rng() % kFlipped);
-          absl::StatusOr<UpdateResult> out = c.UpdateOne(
-              std::move(Doc().Int64("_id", i).Str("ready", "L")),
-              std::move(Doc().Sub("$set", Doc().Str("state", "running"))
-                            .Sub("$unset", Doc().Str("ready", ""))),
-              false, "test: out");
+          absl::StatusOr<UpdateResult> out =
+              c.UpdateOne(std::move(Doc().Int64("_id", i).Str("ready", "L")),
+                          std::move(Doc()
+                                        .Sub("$set", Doc().Str("state", "running"))
+                                        .Sub("$unset", Doc().Str("ready", ""))),
+                          false, "test: out");
           absl::StatusOr<UpdateResult> back = c.UpdateOne(
               std::move(Doc().Int64("_id", i).Str("state", "running")),
-              std::move(Doc().Sub(
-                  "$set", Doc().Str("state", "available").Str("ready", "L"))),
+              std::move(Doc().Sub("$set", Doc().Str("state", "available").Str("ready", "L"))),
               false, "test: back");
           if ((!out.ok() || !back.ok()) && errors++ == 0) {
             ADD_FAILURE() << out.status() << " " << back.status();
@@ -376,8 +360,7 @@ TEST_P(MongoAtomicity, FindReturnsOnlyDocumentsMatchingItsFilter) {
           continue;
         }
         absl::StatusOr<std::vector<BsonPtr>> found = c.Find(
-            std::move(Doc().Str("ready", "L")),
-            std::move(Doc().Int64("limit", 16)), "test: find");
+            std::move(Doc().Str("ready", "L")), std::move(Doc().Int64("limit", 16)), "test: find");
         if (!found.ok()) {
           if (errors++ == 0) ADD_FAILURE() << found.status();
           return;
@@ -398,14 +381,14 @@ TEST_P(MongoAtomicity, FindReturnsOnlyDocumentsMatchingItsFilter) {
   // (mongodb_claim.cc); on that server the count is reported and the test
   // skipped, saying so.
   if (mismatched > 0 && std::string(GetParam().name) == "mongojava") {
-    GTEST_SKIP() << "mongo-java-server: " << mismatched.load()
-                 << " documents returned by " << finds.load()
+    GTEST_SKIP() << "mongo-java-server: " << mismatched.load() << " documents returned by "
+                 << finds.load()
                  << " finds {ready: \"L\"} no longer matched it (known; "
                     "docs/mongodb.md)";
   }
   EXPECT_EQ(mismatched.load(), 0)
-      << "documents returned by a find {ready: \"L\"} without ready == \"L\" ("
-      << finds.load() << " finds)";
+      << "documents returned by a find {ready: \"L\"} without ready == \"L\" (" << finds.load()
+      << " finds)";
 }
 
 POPQUEUE_MONGODB_SERVERS(MongoAtomicity);

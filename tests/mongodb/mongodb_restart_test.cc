@@ -29,12 +29,10 @@ using MongoStoreRestart = ::popqueue::testing::MongoServerTest;
 TEST(MongoStoreUnreachable, UnreachableServerIsUnavailableQuickly) {
   // Nothing listens on port 1.
   const absl::Time start = absl::Now();
-  auto store = OpenStore(
-      {.url = "mongodb://user:secret@127.0.0.1:1/?serverSelectionTimeoutMS=500",
-       .db_name = "popqueue_test",
-       .collection = "jobs"});
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable)
-      << store.status();
+  auto store = OpenStore({.url = "mongodb://user:secret@127.0.0.1:1/?serverSelectionTimeoutMS=500",
+                          .db_name = "popqueue_test",
+                          .collection = "jobs"});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable) << store.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   const std::string message(store.status().message());
   EXPECT_NE(message.find("127.0.0.1:1"), std::string::npos) << message;
@@ -51,26 +49,22 @@ TEST_P(MongoStoreRestart, UnavailableDuringDowntimeThenRecovers) {
   auto store = OpenOrDie(url, FreshCollection("restart"));
   ASSERT_NE(store, nullptr);
   const absl::Time now = absl::Now();
-  ASSERT_TRUE(
-      store
-          ->JobInsertMany(
-              {.jobs = {{.id = 1, .queue = "q", .name = "n", .run_at = now}},
-               .now = now})
-          .ok());
+  ASSERT_TRUE(store
+                  ->JobInsertMany(
+                      {.jobs = {{.id = 1, .queue = "q", .name = "n", .run_at = now}}, .now = now})
+                  .ok());
 
   ASSERT_EQ(std::system(stop.c_str()), 0) << stop;
   const absl::Time down = absl::Now();
   auto get = store->JobGet({.id = 1});
-  EXPECT_EQ(get.status().code(), absl::StatusCode::kUnavailable)
-      << get.status();
+  EXPECT_EQ(get.status().code(), absl::StatusCode::kUnavailable) << get.status();
   auto claim = store->JobClaim({.queues = {"q"},
                                 .worker_id = "w",
                                 .limit = 1,
                                 .now = now,
                                 .lease = absl::Seconds(30),
                                 .lease_token = 7});
-  EXPECT_EQ(claim.status().code(), absl::StatusCode::kUnavailable)
-      << claim.status();
+  EXPECT_EQ(claim.status().code(), absl::StatusCode::kUnavailable) << claim.status();
   // serverSelectionTimeoutMS defaults to 2000.
   EXPECT_LT(absl::Now() - down, absl::Seconds(10));
 
@@ -82,8 +76,7 @@ TEST_P(MongoStoreRestart, UnavailableDuringDowntimeThenRecovers) {
   while (absl::Now() < deadline) {
     back = store->JobGet({.id = 1});
     if (back.ok()) break;
-    EXPECT_EQ(back.status().code(), absl::StatusCode::kUnavailable)
-        << back.status();
+    EXPECT_EQ(back.status().code(), absl::StatusCode::kUnavailable) << back.status();
     absl::SleepFor(absl::Milliseconds(200));
   }
   ASSERT_TRUE(back.ok()) << back.status();
@@ -134,8 +127,8 @@ TEST_P(MongoStoreRestart, QueueCompletesEveryJobOnceAcrossARestart) {
                                ++runs[job.id];
                              }
                              // Spans at least one heartbeat.
-                             absl::SleepFor(absl::Milliseconds(
-                                 300 + 50 * static_cast<int>(job.id % 7)));
+                             absl::SleepFor(
+                                 absl::Milliseconds(300 + 50 * static_cast<int>(job.id % 7)));
                              return true;
                            })
                   .ok());

@@ -27,8 +27,8 @@ using MongoStore = ::popqueue::testing::MongoServerTest;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
-NewJob MakeJob(JobId id, std::string identifier = "", int priority = 0,
-               absl::Time run_at = kNow, int max_attempts = 3) {
+NewJob MakeJob(JobId id, std::string identifier = "", int priority = 0, absl::Time run_at = kNow,
+               int max_attempts = 3) {
   return NewJob{.id = id,
                 .queue = "q",
                 .name = "job",
@@ -52,8 +52,8 @@ TEST_P(MongoStore, InsertDedupesIdentifiersAndRefusesTakenIds) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("insert"));
   ASSERT_NE(store, nullptr);
-  auto r = store->JobInsertMany(
-      {.jobs = {MakeJob(1, "x"), MakeJob(2, "x"), MakeJob(3)}, .now = kNow});
+  auto r =
+      store->JobInsertMany({.jobs = {MakeJob(1, "x"), MakeJob(2, "x"), MakeJob(3)}, .now = kNow});
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 3u);
   EXPECT_TRUE((*r)[0].inserted);
@@ -67,15 +67,12 @@ TEST_P(MongoStore, InsertDedupesIdentifiersAndRefusesTakenIds) {
   EXPECT_FALSE((*again)[0].inserted);
   EXPECT_EQ((*again)[0].state, JobState::kAvailable);
   // A taken id: nothing of the batch is stored.
-  auto taken = store->JobInsertMany(
-      {.jobs = {MakeJob(5, "y"), MakeJob(3)}, .now = kNow});
-  EXPECT_EQ(taken.status().code(), absl::StatusCode::kAlreadyExists)
-      << taken.status();
-  EXPECT_EQ(store->JobGet({.id = 5}).status().code(),
-            absl::StatusCode::kNotFound);
+  auto taken = store->JobInsertMany({.jobs = {MakeJob(5, "y"), MakeJob(3)}, .now = kNow});
+  EXPECT_EQ(taken.status().code(), absl::StatusCode::kAlreadyExists) << taken.status();
+  EXPECT_EQ(store->JobGet({.id = 5}).status().code(), absl::StatusCode::kNotFound);
   // A future run_at is scheduled.
-  auto later = store->JobInsertMany(
-      {.jobs = {MakeJob(6, "", 0, kNow + absl::Minutes(1))}, .now = kNow});
+  auto later =
+      store->JobInsertMany({.jobs = {MakeJob(6, "", 0, kNow + absl::Minutes(1))}, .now = kNow});
   ASSERT_TRUE(later.ok());
   EXPECT_EQ((*later)[0].state, JobState::kScheduled);
 }
@@ -84,13 +81,12 @@ TEST_P(MongoStore, ClaimsInOrderSkipsPausedQueuesAndFencesCompletion) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("claim"));
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store
-                  ->JobInsertMany(
-                      {.jobs = {MakeJob(10, "a", 5), MakeJob(11, "", 1),
-                                MakeJob(12, "", 1),
-                                MakeJob(13, "", 0, kNow + absl::Seconds(5))},
-                       .now = kNow})
-                  .ok());
+  ASSERT_TRUE(
+      store
+          ->JobInsertMany({.jobs = {MakeJob(10, "a", 5), MakeJob(11, "", 1), MakeJob(12, "", 1),
+                                    MakeJob(13, "", 0, kNow + absl::Seconds(5))},
+                           .now = kNow})
+          .ok());
   ASSERT_TRUE(store->QueuePause({.queue = "q", .now = kNow}).ok());
   auto none = store->JobClaim(Claim(10));
   ASSERT_TRUE(none.ok()) << none.status();
@@ -116,10 +112,10 @@ TEST_P(MongoStore, ClaimsInOrderSkipsPausedQueuesAndFencesCompletion) {
   EXPECT_EQ((*next)[0].id, 13);
   EXPECT_EQ((*next)[1].id, 10);
 
-  auto done = store->JobCompleteMany(
-      {.items = {{.id = 11, .lease_token = p.lease_token, .result = "ok"},
-                 {.id = 12, .lease_token = p.lease_token + 1}},
-       .now = kNow});
+  auto done =
+      store->JobCompleteMany({.items = {{.id = 11, .lease_token = p.lease_token, .result = "ok"},
+                                        {.id = 12, .lease_token = p.lease_token + 1}},
+                              .now = kNow});
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(*done, JobIdList{11});
   auto job = store->JobGet({.id = 11});
@@ -130,12 +126,10 @@ TEST_P(MongoStore, ClaimsInOrderSkipsPausedQueuesAndFencesCompletion) {
   EXPECT_FALSE(job->lease_expires_at.has_value());
 
   // Job 10 (identifier "a") completes: the identifier is free again.
-  ASSERT_TRUE(
-      store
-          ->JobCompleteMany(
-              {.items = {{.id = 10, .lease_token = (*next)[1].lease_token}},
-               .now = kNow})
-          .ok());
+  ASSERT_TRUE(store
+                  ->JobCompleteMany(
+                      {.items = {{.id = 10, .lease_token = (*next)[1].lease_token}}, .now = kNow})
+                  .ok());
   auto reuse = store->JobInsertMany({.jobs = {MakeJob(14, "a")}, .now = kNow});
   ASSERT_TRUE(reuse.ok());
   EXPECT_TRUE((*reuse)[0].inserted);
@@ -145,19 +139,15 @@ TEST_P(MongoStore, FailRetriesThenDeadAndRescuesExpiredLeases) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("fail"));
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(
-      store
-          ->JobInsertMany({.jobs = {MakeJob(20, "f", 0, kNow, 2)}, .now = kNow})
-          .ok());
+  ASSERT_TRUE(store->JobInsertMany({.jobs = {MakeJob(20, "f", 0, kNow, 2)}, .now = kNow}).ok());
   auto c1 = store->JobClaim(Claim(1));
   ASSERT_TRUE(c1.ok() && c1->size() == 1);
-  auto failed =
-      store->JobFailMany({.items = {{.id = 20,
-                                     .lease_token = (*c1)[0].lease_token,
-                                     .to = JobState::kRetryable,
-                                     .run_at = kNow + absl::Seconds(10),
-                                     .error = "boom"}},
-                          .now = kNow});
+  auto failed = store->JobFailMany({.items = {{.id = 20,
+                                               .lease_token = (*c1)[0].lease_token,
+                                               .to = JobState::kRetryable,
+                                               .run_at = kNow + absl::Seconds(10),
+                                               .error = "boom"}},
+                                    .now = kNow});
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_EQ(*failed, JobIdList{20});
   // Not due yet.
@@ -179,14 +169,12 @@ TEST_P(MongoStore, FailRetriesThenDeadAndRescuesExpiredLeases) {
   EXPECT_EQ(job->errors[1].message, "lease expired (worker w1)");
   // The old lease can change nothing now.
   auto stale = store->JobCompleteMany(
-      {.items = {{.id = 20, .lease_token = (*c2)[0].lease_token}},
-       .now = kNow});
+      {.items = {{.id = 20, .lease_token = (*c2)[0].lease_token}}, .now = kNow});
   ASSERT_TRUE(stale.ok());
   EXPECT_TRUE(stale->empty());
   // Dead: the identifier is free, so a requeue works until another job
   // takes it.
-  ASSERT_TRUE(
-      store->JobInsertMany({.jobs = {MakeJob(21, "f")}, .now = kNow}).ok());
+  ASSERT_TRUE(store->JobInsertMany({.jobs = {MakeJob(21, "f")}, .now = kNow}).ok());
   EXPECT_EQ(store->JobRequeue({.id = 20, .now = kNow}).status().code(),
             absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(store->JobCancel({.id = 21, .now = kNow}).ok());
@@ -203,24 +191,20 @@ TEST_P(MongoStore, ReadBacksCompareTimesAsStored) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("precision"));
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(
-      store->JobInsertMany({.jobs = {MakeJob(40), MakeJob(41)}, .now = kNow})
-          .ok());
+  ASSERT_TRUE(store->JobInsertMany({.jobs = {MakeJob(40), MakeJob(41)}, .now = kNow}).ok());
   auto c = store->JobClaim(Claim(2));
   ASSERT_TRUE(c.ok() && c->size() == 2);
   const int64_t token = (*c)[0].lease_token;
   const absl::Time later = kNow + absl::Nanoseconds(1'234'567);  // 1.234567 ms
   auto beat = store->JobHeartbeatMany(
-      {.items = {{.id = 40, .lease_token = token},
-                 {.id = 41, .lease_token = token}},
+      {.items = {{.id = 40, .lease_token = token}, {.id = 41, .lease_token = token}},
        .now = later,
        .lease = absl::Seconds(30)});
   ASSERT_TRUE(beat.ok()) << beat.status();
   EXPECT_EQ(beat->extended, (JobIdList{40, 41}));
   // One lease held, one not (wrong token): the read-back path.
   auto done = store->JobCompleteMany(
-      {.items = {{.id = 40, .lease_token = token},
-                 {.id = 41, .lease_token = token + 1}},
+      {.items = {{.id = 40, .lease_token = token}, {.id = 41, .lease_token = token + 1}},
        .now = later});
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(*done, JobIdList{40});
@@ -243,16 +227,14 @@ TEST_P(MongoStore, AbandonedClaimRecordIsReleasedAfterItsLease) {
     auto pool = mongodb::Pool::Open(url);
     ASSERT_TRUE(pool.ok()) << pool.status();
     mongodb::Pool::Lease lease(pool->get());
-    mongodb::Collection claims(**pool, lease, "popqueue_test",
-                               collection + "_claims");
+    mongodb::Collection claims(**pool, lease, "popqueue_test", collection + "_claims");
     ASSERT_TRUE(claims
                     .InsertOne(std::move(mongodb::Doc()
                                              .Str("_id", "50:1")
                                              .Int64("job_id", 50)
                                              .Str("worker_id", "dead")
                                              .Time("at", kNow)
-                                             .Time("expires",
-                                                   kNow + absl::Seconds(30))),
+                                             .Time("expires", kNow + absl::Seconds(30))),
                                "test: abandoned claim")
                     .ok());
   }
@@ -277,20 +259,16 @@ TEST_P(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   POPQUEUE_REQUIRE_MONGODB(url);
   auto store = OpenOrDie(url, FreshCollection("admin"));
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(
-      store->JobInsertMany({.jobs = {MakeJob(30), MakeJob(31)}, .now = kNow})
-          .ok());
+  ASSERT_TRUE(store->JobInsertMany({.jobs = {MakeJob(30), MakeJob(31)}, .now = kNow}).ok());
   auto c = store->JobClaim(Claim(1));
   ASSERT_TRUE(c.ok() && c->size() == 1);
   const int64_t token = (*c)[0].lease_token;
-  EXPECT_EQ(store->JobDelete({.id = 30}).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->JobDelete({.id = 30}).code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(store->JobCancel({.id = 30, .now = kNow}).ok());
-  auto beat = store->JobHeartbeatMany(
-      {.items = {{.id = 30, .lease_token = token, .progress = 150},
-                 {.id = 31, .lease_token = token}},
-       .now = kNow + absl::Seconds(20),
-       .lease = absl::Seconds(30)});
+  auto beat = store->JobHeartbeatMany({.items = {{.id = 30, .lease_token = token, .progress = 150},
+                                                 {.id = 31, .lease_token = token}},
+                                       .now = kNow + absl::Seconds(20),
+                                       .lease = absl::Seconds(30)});
   ASSERT_TRUE(beat.ok()) << beat.status();
   EXPECT_EQ(beat->extended, JobIdList{30});
   EXPECT_EQ(beat->cancel_requested, JobIdList{30});
@@ -305,8 +283,7 @@ TEST_P(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   EXPECT_EQ(store->JobCancel({.id = 31, .now = kNow}).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(store->JobDelete({.id = 31}).ok());
-  EXPECT_EQ(store->JobGet({.id = 31}).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->JobGet({.id = 31}).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store->JobDelete({.id = 31}).code(), absl::StatusCode::kNotFound);
 
   auto counts = store->JobCountByState();
@@ -321,8 +298,7 @@ TEST_P(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   EXPECT_TRUE((*queues)[0].paused);
 
   // Leadership: one holder until it expires or resigns.
-  LeaderAttemptElectParams a{
-      .name = "m", .leader_id = "a", .now = kNow, .ttl = absl::Seconds(10)};
+  LeaderAttemptElectParams a{.name = "m", .leader_id = "a", .now = kNow, .ttl = absl::Seconds(10)};
   LeaderAttemptElectParams b = a;
   b.leader_id = "b";
   EXPECT_TRUE(*store->LeaderAttemptElect(a));
@@ -335,19 +311,15 @@ TEST_P(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   EXPECT_TRUE(*store->LeaderAttemptElect(a));
 
   // Workers.
-  ASSERT_TRUE(store
-                  ->WorkerRegister({.worker = {.id = "w1",
-                                               .host = "h",
-                                               .pid = 7,
-                                               .queues = {"q", "r"}},
-                                    .now = kNow})
-                  .ok());
+  ASSERT_TRUE(
+      store
+          ->WorkerRegister(
+              {.worker = {.id = "w1", .host = "h", .pid = 7, .queues = {"q", "r"}}, .now = kNow})
+          .ok());
   EXPECT_EQ(store->WorkerHeartbeat({.worker_id = "zz", .now = kNow}).code(),
             absl::StatusCode::kNotFound);
   ASSERT_TRUE(
-      store
-          ->WorkerHeartbeat(
-              {.worker_id = "w1", .running = 3, .now = kNow + absl::Seconds(1)})
+      store->WorkerHeartbeat({.worker_id = "w1", .running = 3, .now = kNow + absl::Seconds(1)})
           .ok());
   auto workers = store->WorkerList({.now = kNow, .ttl = absl::Seconds(30)});
   ASSERT_TRUE(workers.ok());
@@ -356,13 +328,11 @@ TEST_P(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   EXPECT_EQ((*workers)[0].running, 3);
 
   // Cron: once per (schedule, fire time).
-  CronFireOnceParams fire{
-      .schedule = "s", .fire_time = kNow, .job = MakeJob(40), .now = kNow};
+  CronFireOnceParams fire{.schedule = "s", .fire_time = kNow, .job = MakeJob(40), .now = kNow};
   EXPECT_TRUE(*store->CronFireOnce(fire));
   fire.job.id = 41;
   EXPECT_FALSE(*store->CronFireOnce(fire));
-  EXPECT_EQ(store->JobGet({.id = 41}).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->JobGet({.id = 41}).status().code(), absl::StatusCode::kNotFound);
 
   // Listing, newest first, with keyset pages.
   auto page = store->JobList({.filter = {.limit = 1}});
@@ -370,8 +340,7 @@ TEST_P(MongoStore, HeartbeatCancelDeleteAndAdmin) {
   ASSERT_EQ(page->jobs.size(), 1u);
   EXPECT_EQ(page->jobs[0].id, 40);
   ASSERT_TRUE(page->next_before_id.has_value());
-  auto rest = store->JobList(
-      {.filter = {.before_id = page->next_before_id, .limit = 10}});
+  auto rest = store->JobList({.filter = {.before_id = page->next_before_id, .limit = 10}});
   ASSERT_TRUE(rest.ok());
   ASSERT_EQ(rest->jobs.size(), 1u);
   EXPECT_EQ(rest->jobs[0].id, 30);
@@ -385,21 +354,18 @@ TEST_P(MongoStore, HeartbeatCancelDeleteAndAdmin) {
 TEST_P(MongoStore, MajorityJournaledWriteConcernFromTheUrl) {
   POPQUEUE_REQUIRE_MONGODB(url);
   const std::string with_concern =
-      url + (url.find('?') == std::string::npos ? "?" : "&") +
-      "w=majority&journal=true";
+      url + (url.find('?') == std::string::npos ? "?" : "&") + "w=majority&journal=true";
   auto store = OpenOrDie(with_concern, FreshCollection("concern"));
   ASSERT_NE(store, nullptr);
-  auto inserted =
-      store->JobInsertMany({.jobs = {MakeJob(70), MakeJob(71)}, .now = kNow});
+  auto inserted = store->JobInsertMany({.jobs = {MakeJob(70), MakeJob(71)}, .now = kNow});
   ASSERT_TRUE(inserted.ok()) << inserted.status();
   JobClaimParams p = Claim(2);
   auto claimed = store->JobClaim(p);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 2u);
-  auto done = store->JobCompleteMany(
-      {.items = {{.id = 70, .lease_token = p.lease_token},
-                 {.id = 71, .lease_token = p.lease_token}},
-       .now = kNow});
+  auto done = store->JobCompleteMany({.items = {{.id = 70, .lease_token = p.lease_token},
+                                                {.id = 71, .lease_token = p.lease_token}},
+                                      .now = kNow});
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->size(), 2u);
 }
@@ -427,8 +393,7 @@ TEST_P(MongoStore, ConcurrentClaimersNeverShareAJob) {
         // mongo-java-server 1.47 drops a connection now and then when it
         // encodes a reply while another connection changes a document of it
         // (a ConcurrentModificationException in its log; docs/mongodb.md).
-        if (claimed.status().code() == absl::StatusCode::kUnavailable &&
-            ++retries <= 3) {
+        if (claimed.status().code() == absl::StatusCode::kUnavailable && ++retries <= 3) {
           continue;
         }
         if (!claimed.ok()) {

@@ -18,8 +18,7 @@ using ::popqueue::testing::Timed;
 using ::testing::HasSubstr;
 
 absl::Status OpenStatus(const std::string& url) {
-  return OpenStore(StoreConfig{.url = url, .db_name = "popqueue_timeouts",
-                               .collection = "jobs"})
+  return OpenStore(StoreConfig{.url = url, .db_name = "popqueue_timeouts", .collection = "jobs"})
       .status();
 }
 
@@ -33,7 +32,7 @@ TEST(MongoTimeouts, SilentServerFailsOpenWithinUrlTimeouts) {
   });
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("secret")));
-  EXPECT_GE(took, absl::Milliseconds(450));  // the URL's value, not 0
+  EXPECT_GE(took, absl::Milliseconds(450));   // the URL's value, not 0
   EXPECT_LT(took, absl::Milliseconds(1900));  // ... nor the 2 s default
 }
 
@@ -54,8 +53,7 @@ TEST(MongoTimeouts, UnreachableServerFailsOpenWithinUrlTimeouts) {
 TEST(MongoTimeouts, DefaultsBoundASilentServer) {
   BlackHole hole(BlackHole::Mode::kSilent);
   absl::Status s;
-  absl::Duration took =
-      Timed([&] { s = OpenStatus(absl::StrCat("mongodb://", hole.HostPort())); });
+  absl::Duration took = Timed([&] { s = OpenStatus(absl::StrCat("mongodb://", hole.HostPort())); });
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   EXPECT_GE(took, absl::Milliseconds(1900));
   EXPECT_LT(took, absl::Seconds(5));

@@ -20,8 +20,7 @@ constexpr char kMultiHost[] =
 TEST(MongoUrl, ParsesSeveralHostsReplicaSetAndDatabase) {
   absl::StatusOr<MongoUrl> url = ParseMongoUrl(kMultiHost);
   ASSERT_TRUE(url.ok()) << url.status();
-  EXPECT_EQ(url->hosts,
-            (std::vector<std::string>{"h1.example:27017", "h2.example:27018"}));
+  EXPECT_EQ(url->hosts, (std::vector<std::string>{"h1.example:27017", "h2.example:27018"}));
   EXPECT_EQ(url->replica_set, "rs0");
   EXPECT_EQ(url->database, "orders");
   EXPECT_EQ(url->redacted,
@@ -39,20 +38,16 @@ TEST(MongoUrl, DefaultsWhenAbsent) {
 }
 
 TEST(MongoUrl, RedactsOnlyThePassword) {
-  EXPECT_EQ(RedactMongoUrl("mongodb://u:p@h:1/db?x=1"),
-            "mongodb://u:***@h:1/db?x=1");
+  EXPECT_EQ(RedactMongoUrl("mongodb://u:p@h:1/db?x=1"), "mongodb://u:***@h:1/db?x=1");
   EXPECT_EQ(RedactMongoUrl("mongodb://u@h:1,g:2/"), "mongodb://u@h:1,g:2/");
-  EXPECT_EQ(RedactMongoUrl("mongodb://h:1/?authSource=admin"),
-            "mongodb://h:1/?authSource=admin");
+  EXPECT_EQ(RedactMongoUrl("mongodb://h:1/?authSource=admin"), "mongodb://h:1/?authSource=admin");
   EXPECT_EQ(RedactMongoUrl("mongodb://u:a%3Ab%40c@h/"), "mongodb://u:***@h/");
   EXPECT_EQ(RedactMongoUrl("not a url"), "not a url");
 }
 
 TEST(MongoUrl, RefusedUrlIsInvalidArgumentWithoutThePassword) {
-  absl::StatusOr<MongoUrl> url =
-      ParseMongoUrl("mongodb://u:hunter2@h1:27017,:bad/?replicaSet=rs");
-  ASSERT_EQ(url.status().code(), absl::StatusCode::kInvalidArgument)
-      << url.status();
+  absl::StatusOr<MongoUrl> url = ParseMongoUrl("mongodb://u:hunter2@h1:27017,:bad/?replicaSet=rs");
+  ASSERT_EQ(url.status().code(), absl::StatusCode::kInvalidArgument) << url.status();
   const std::string message(url.status().message());
   EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
   EXPECT_NE(message.find("u:***@"), std::string::npos) << message;
@@ -64,15 +59,12 @@ TEST(MongoUrl, StorePassesSeveralHostsToTheDriver) {
   const std::string url =
       "mongodb://app:hunter2@127.0.0.1:1,127.0.0.1:2/"
       "?replicaSet=rs0&serverSelectionTimeoutMS=300";
-  absl::StatusOr<std::shared_ptr<Store>> store = OpenMongoStore(
-      Url{.scheme = "mongodb"},
-      StoreConfig{
-          .url = url, .db_name = "popqueue_test", .collection = "jobs"});
-  ASSERT_EQ(store.status().code(), absl::StatusCode::kUnavailable)
-      << store.status();
+  absl::StatusOr<std::shared_ptr<Store>> store =
+      OpenMongoStore(Url{.scheme = "mongodb"},
+                     StoreConfig{.url = url, .db_name = "popqueue_test", .collection = "jobs"});
+  ASSERT_EQ(store.status().code(), absl::StatusCode::kUnavailable) << store.status();
   const std::string message(store.status().message());
-  EXPECT_NE(message.find("127.0.0.1:1,127.0.0.1:2"), std::string::npos)
-      << message;
+  EXPECT_NE(message.find("127.0.0.1:1,127.0.0.1:2"), std::string::npos) << message;
   EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
 }
 
@@ -85,8 +77,7 @@ TEST(MongoUrl, RegistryPassesSeveralHostsToTheDriver) {
       OpenStore({.url = url, .db_name = "popqueue_test", .collection = "jobs"});
   const std::string message(store.status().message());
   EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable)
-      << store.status();
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable) << store.status();
 }
 
 }  // namespace

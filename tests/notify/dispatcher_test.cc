@@ -58,8 +58,10 @@ NotifyConfig HookConfig(const std::string& url, size_t capacity) {
   WebhookConfig w;
   w.url = url;
   w.secret = "s";
-  w.delivery = {.timeout = absl::Seconds(60), .max_attempts = 3,
-                .backoff = absl::Milliseconds(10), .max_backoff = absl::Seconds(1)};
+  w.delivery = {.timeout = absl::Seconds(60),
+                .max_attempts = 3,
+                .backoff = absl::Milliseconds(10),
+                .max_backoff = absl::Seconds(1)};
   w.events = {kEventJobDead, kEventJobFailed, kEventQueueBacklog};
   NotifyConfig c;
   c.webhook = w;
@@ -224,13 +226,15 @@ TEST(Dispatcher, ListenerOutlivesTheDispatcher) {
 
 TEST(Dispatcher, RendersCountersForPrometheus) {
   std::vector<ChannelCounters> counters = {
-      {.channel = "webhook", .counters = {.sent = 3, .failed = 1, .dropped = 2, .retried = 4},
+      {.channel = "webhook",
+       .counters = {.sent = 3, .failed = 1, .dropped = 2, .retried = 4},
        .queued = 5}};
   std::string text = RenderPrometheus(counters);
   EXPECT_THAT(text, ::testing::HasSubstr(
                         "popqueue_notifications_total{channel=\"webhook\",outcome=\"sent\"} 3\n"));
-  EXPECT_THAT(text, ::testing::HasSubstr(
-                        "popqueue_notifications_total{channel=\"webhook\",outcome=\"dropped\"} 2\n"));
+  EXPECT_THAT(text,
+              ::testing::HasSubstr(
+                  "popqueue_notifications_total{channel=\"webhook\",outcome=\"dropped\"} 2\n"));
   EXPECT_THAT(text, ::testing::HasSubstr("popqueue_notifications_queued{channel=\"webhook\"} 5\n"));
 }
 

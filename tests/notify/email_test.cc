@@ -50,8 +50,12 @@ class SmtpServer {
     posix_spawn_file_actions_addclose(&actions, out[0]);
     std::string script = POPQUEUE_SMTP_SERVER_PY;
     std::string python = POPQUEUE_PYTHON3;
-    char* argv[] = {python.data(), script.data(), dir_.data(),
-                    const_cast<char*>(kUser), const_cast<char*>(kPassword), nullptr};
+    char* argv[] = {python.data(),
+                    script.data(),
+                    dir_.data(),
+                    const_cast<char*>(kUser),
+                    const_cast<char*>(kPassword),
+                    nullptr};
     if (posix_spawn(&pid_, python.c_str(), &actions, nullptr, argv, environ) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&actions);
     close(in[0]);

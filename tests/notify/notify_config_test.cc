@@ -9,9 +9,9 @@
 namespace popqueue::notify {
 namespace {
 
+using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using nlohmann::json;
 
 absl::Status ErrorOf(const json& j) { return ParseNotifyConfig(j).status(); }
 
@@ -84,33 +84,31 @@ TEST(ParseNotifyConfig, ErrorsNameTheKey) {
             "notificationConfig.webhook.url: expected an http(s) URL");
   EXPECT_EQ(ErrorOf(json::parse(R"({"webhook": {}})")).message(),
             "notificationConfig.webhook.url: expected a string (required)");
-  EXPECT_EQ(ErrorOf(json::parse(R"({"webhook": {"url": "http://h", "maxAttempts": 0}})"))
-                .message(),
+  EXPECT_EQ(ErrorOf(json::parse(R"({"webhook": {"url": "http://h", "maxAttempts": 0}})")).message(),
             "notificationConfig.webhook.maxAttempts: expected an integer from 1 to 100");
-  EXPECT_THAT(ErrorOf(json::parse(R"({"webhook": {"url": "http://h", "events": ["job.done"]}})"))
-                  .message(),
-              HasSubstr("notificationConfig.webhook.events: unknown event \"job.done\""));
+  EXPECT_THAT(
+      ErrorOf(json::parse(R"({"webhook": {"url": "http://h", "events": ["job.done"]}})")).message(),
+      HasSubstr("notificationConfig.webhook.events: unknown event \"job.done\""));
   EXPECT_THAT(ErrorOf(json::parse(R"({"webhok": {}})")).message(),
               HasSubstr("notificationConfig.webhok: unknown key"));
   EXPECT_EQ(ErrorOf(json::parse(R"({"email": {"from": "a@b.c", "to": "d@e.f"}})")).message(),
             "notificationConfig.email.smtpConfig: expected an object (required)");
   EXPECT_EQ(ErrorOf(json::parse(
-                R"({"email": {"smtpConfig": {"host": "h", "port": 70000}, "from": "a@b.c",
+                        R"({"email": {"smtpConfig": {"host": "h", "port": 70000}, "from": "a@b.c",
                               "to": "d@e.f"}})"))
                 .message(),
             "notificationConfig.email.smtpConfig.port: expected an integer from 1 to 65535");
-  EXPECT_THAT(ErrorOf(json::parse(
-                  R"({"email": {"smtpConfig": {"host": "h"}, "from": "a@b.c", "to": []}})"))
-                  .message(),
-              HasSubstr("notificationConfig.email.to: expected at least one address"));
+  EXPECT_THAT(
+      ErrorOf(json::parse(R"({"email": {"smtpConfig": {"host": "h"}, "from": "a@b.c", "to": []}})"))
+          .message(),
+      HasSubstr("notificationConfig.email.to: expected at least one address"));
   EXPECT_EQ(ErrorOf(json::parse(R"({"slack": {"token": "t"}})")).message(),
             "notificationConfig.slack.channel: expected a string (required)");
   EXPECT_THAT(ErrorOf(json::parse(R"({"backlog": {"threshold": 5},
                                       "webhook": {"url": "http://h"}})"))
                   .message(),
               HasSubstr("no channel lists \"queue.backlog\""));
-  EXPECT_EQ(ErrorOf(json::parse(R"([1])")).message(),
-            "notificationConfig: expected an object");
+  EXPECT_EQ(ErrorOf(json::parse(R"([1])")).message(), "notificationConfig: expected an object");
 }
 
 TEST(ParseNotifyConfig, ErrorsNeverQuoteSecrets) {

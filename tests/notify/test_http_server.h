@@ -34,8 +34,7 @@ struct RecordedRequest {
 class TestHttpServer {
  public:
   // `index` counts requests from 0, so a responder can fail the first ones.
-  using Responder =
-      std::function<void(int index, const httplib::Request&, httplib::Response&)>;
+  using Responder = std::function<void(int index, const httplib::Request&, httplib::Response&)>;
 
   // With `hang`, every request first blocks in Hang() (until ReleaseHanging()
   // or the destructor); a null responder answers 200.

@@ -23,7 +23,9 @@ using ::popqueue::testing::Timed;
 constexpr absl::Duration kTimeout = absl::Milliseconds(300);
 
 DeliveryPolicy Policy() {
-  return {.timeout = kTimeout, .max_attempts = 1, .backoff = absl::Milliseconds(1),
+  return {.timeout = kTimeout,
+          .max_attempts = 1,
+          .backoff = absl::Milliseconds(1),
           .max_backoff = absl::Milliseconds(1)};
 }
 

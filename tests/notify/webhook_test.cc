@@ -31,8 +31,8 @@ std::string ExpectedSignature(const std::string& timestamp, const std::string& b
   unsigned int len = 0;
   HMAC(EVP_sha256(), kSecret, sizeof(kSecret) - 1,
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
-  return "sha256=" + absl::BytesToHexString(
-                         absl::string_view(reinterpret_cast<const char*>(mac), len));
+  return "sha256=" +
+         absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 Notification DeadJob() {
@@ -72,9 +72,8 @@ std::unique_ptr<Dispatcher> MustCreate(const NotifyConfig& config) {
 }
 
 TEST(Webhook, PostsSignedJson) {
-  TestHttpServer server([](int, const httplib::Request&, httplib::Response& res) {
-    res.status = 204;
-  });
+  TestHttpServer server(
+      [](int, const httplib::Request&, httplib::Response& res) { res.status = 204; });
   auto dispatcher = MustCreate(WebhookConfigFor(server.Url("/hooks/popqueue")));
   EXPECT_EQ(dispatcher->Publish(DeadJob()), 1);
   ASSERT_TRUE(dispatcher->WaitIdle(absl::Seconds(10)));
@@ -88,8 +87,7 @@ TEST(Webhook, PostsSignedJson) {
   EXPECT_EQ(r.Header(kDeliveryHeader), "n-test-1");
   std::string timestamp = r.Header(kTimestampHeader);
   int64_t ts = std::stoll(timestamp);
-  EXPECT_NEAR(static_cast<double>(ts), static_cast<double>(absl::ToUnixSeconds(absl::Now())),
-              60);
+  EXPECT_NEAR(static_cast<double>(ts), static_cast<double>(absl::ToUnixSeconds(absl::Now())), 60);
   EXPECT_EQ(r.Header(kSignatureHeader), ExpectedSignature(timestamp, r.body));
 
   nlohmann::json body = nlohmann::json::parse(r.body);
@@ -108,9 +106,8 @@ TEST(Webhook, PostsSignedJson) {
 }
 
 TEST(Webhook, UnsignedWithoutSecret) {
-  TestHttpServer server([](int, const httplib::Request&, httplib::Response& res) {
-    res.status = 200;
-  });
+  TestHttpServer server(
+      [](int, const httplib::Request&, httplib::Response& res) { res.status = 200; });
   NotifyConfig config = WebhookConfigFor(server.Url());
   config.webhook->secret.clear();
   auto dispatcher = MustCreate(config);
@@ -143,9 +140,8 @@ TEST(Webhook, RetriesWithBackoffUntilAccepted) {
 
 TEST(Webhook, GivesUpAfterMaxAttemptsAndLogsWithoutSecrets) {
   SetLogLevel(LogLevel::kDebug);
-  TestHttpServer server([](int, const httplib::Request&, httplib::Response& res) {
-    res.status = 503;
-  });
+  TestHttpServer server(
+      [](int, const httplib::Request&, httplib::Response& res) { res.status = 503; });
   // A URL whose path holds a token, like Slack's incoming webhooks.
   auto dispatcher = MustCreate(WebhookConfigFor(server.Url("/services/PATHTOKEN")));
   ::testing::internal::CaptureStderr();
@@ -167,9 +163,8 @@ TEST(Webhook, GivesUpAfterMaxAttemptsAndLogsWithoutSecrets) {
 }
 
 TEST(Webhook, PermanentHttpErrorIsNotRetried) {
-  TestHttpServer server([](int, const httplib::Request&, httplib::Response& res) {
-    res.status = 410;
-  });
+  TestHttpServer server(
+      [](int, const httplib::Request&, httplib::Response& res) { res.status = 410; });
   auto dispatcher = MustCreate(WebhookConfigFor(server.Url()));
   dispatcher->Publish(DeadJob());
   ASSERT_TRUE(dispatcher->WaitIdle(absl::Seconds(10)));
@@ -225,9 +220,8 @@ TEST(Webhook, FullQueueDropsAndShutdownAbortsAHangingAttempt) {
 }
 
 TEST(Webhook, OnlyConfiguredEvents) {
-  TestHttpServer server([](int, const httplib::Request&, httplib::Response& res) {
-    res.status = 200;
-  });
+  TestHttpServer server(
+      [](int, const httplib::Request&, httplib::Response& res) { res.status = 200; });
   NotifyConfig config = WebhookConfigFor(server.Url());
   config.webhook->events = {kEventJobDead};
   auto dispatcher = MustCreate(config);
@@ -245,8 +239,7 @@ TEST(Webhook, UnreachableEndpointIsRetriedThenFailed) {
     TestHttpServer gone([](int, const httplib::Request&, httplib::Response&) {});
     port = gone.port();
   }  // closed: connections are refused
-  NotifyConfig config =
-      WebhookConfigFor("http://127.0.0.1:" + std::to_string(port) + "/hook");
+  NotifyConfig config = WebhookConfigFor("http://127.0.0.1:" + std::to_string(port) + "/hook");
   config.webhook->delivery.backoff = absl::Milliseconds(1);
   auto dispatcher = MustCreate(config);
   dispatcher->Publish(DeadJob());

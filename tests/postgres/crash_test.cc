@@ -22,8 +22,8 @@ namespace {
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
-std::vector<store::JobCompleteItem> Items(const std::vector<Job>& jobs, size_t from,
-                                          size_t to, int64_t token) {
+std::vector<store::JobCompleteItem> Items(const std::vector<Job>& jobs, size_t from, size_t to,
+                                          int64_t token) {
   std::vector<store::JobCompleteItem> items;
   for (size_t i = from; i < to && i < jobs.size(); ++i) {
     items.push_back({.id = jobs[i].id, .lease_token = token, .result = "ok"});
@@ -52,8 +52,11 @@ TEST(PostgresCrashTest, KilledServerKeepsAcknowledgedWritesAndFencesLostClaims) 
   ASSERT_TRUE(store->JobInsertMany({.jobs = jobs, .now = kNow}).ok());
 
   auto claim = [&](int limit, int64_t token) {
-    return store->JobClaim({.queues = {"default"}, .worker_id = "w", .limit = limit,
-                            .now = kNow, .lease = absl::Minutes(5),
+    return store->JobClaim({.queues = {"default"},
+                            .worker_id = "w",
+                            .limit = limit,
+                            .now = kNow,
+                            .lease = absl::Minutes(5),
                             .lease_token = token});
   };
   // Claim A, then a synchronous completion of half of it: its flush carries
@@ -108,8 +111,8 @@ TEST(PostgresCrashTest, KilledServerKeepsAcknowledgedWritesAndFencesLostClaims) 
       EXPECT_EQ(job->state, JobState::kAvailable) << id;
     }
   }
-  std::cout << "after the crash: claims of B kept " << b_kept.size() << ", lost "
-            << b_lost.size() << "\n";
+  std::cout << "after the crash: claims of B kept " << b_kept.size() << ", lost " << b_lost.size()
+            << "\n";
 
   // Completions with claim B's token succeed exactly for the claims kept.
   auto b_done = store->JobCompleteMany({.items = Items(*b, 0, 100, 22), .now = kNow});

@@ -25,9 +25,7 @@ class Recorder {
   // Waits (signalled, bounded) until `queue` was seen `n` times.
   bool WaitFor(const std::string& queue, int n, absl::Duration timeout) {
     MutexLock lock(&mu_);
-    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return counts_[queue] >= n;
-    };
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return counts_[queue] >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
   }
   int Count(const std::string& queue) {
@@ -66,8 +64,8 @@ class NotifyTest : public ::testing::Test {
   // order, so once it is seen every earlier one has been delivered.
   void Flush() {
     RawConn c = RawConnect();
-    Column(c.get(), absl::StrCat("SELECT pg_notify('",
-                                 store_->catalog().channel(), "', '~sentinel')"));
+    Column(c.get(),
+           absl::StrCat("SELECT pg_notify('", store_->catalog().channel(), "', '~sentinel')"));
     ASSERT_TRUE(rec_.WaitFor("~sentinel", 1, absl::Seconds(5)));
   }
 

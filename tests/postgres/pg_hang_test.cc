@@ -28,16 +28,14 @@ const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 // The test server's URL with `query` appended.
 std::string UrlWith(const std::string& query) {
   std::string base = PostgresUrl();
-  return absl::StrCat(base, base.find('?') == std::string::npos ? "?" : "&",
-                      query);
+  return absl::StrCat(base, base.find('?') == std::string::npos ? "?" : "&", query);
 }
 
 // Server pids of the connections whose application_name is `app`.
 std::vector<pid_t> BackendsOf(PGconn* raw, const std::string& app) {
   const char* values[] = {app.c_str()};
-  PGresult* r = PQexecParams(
-      raw, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", 1,
-      nullptr, values, nullptr, nullptr, 0);
+  PGresult* r = PQexecParams(raw, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", 1,
+                             nullptr, values, nullptr, nullptr, 0);
   EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(raw);
   std::vector<pid_t> out;
   for (int i = 0; i < PQntuples(r); ++i) out.push_back(atoi(PQgetvalue(r, i, 0)));
@@ -65,14 +63,13 @@ class Stopped {
 TEST(PgHang, HungBackendFailsTheCallWithinQueryTimeout) {
   POPQUEUE_REQUIRE_POSTGRES();
   std::string app = UniqueCollection("pq_hang");
-  auto store = OpenTestStore(
-      UniqueCollection("pg_hang"),
-      UrlWith(absl::StrCat("query_timeout=1000&pool_size=1&application_name=",
-                           app)));
+  auto store =
+      OpenTestStore(UniqueCollection("pg_hang"),
+                    UrlWith(absl::StrCat("query_timeout=1000&pool_size=1&application_name=", app)));
   ASSERT_TRUE(store.ok()) << store.status();
   JobId id = 4242;
-  auto inserted = (*store)->JobInsertMany(
-      store::JobInsertManyParams{.jobs = {MakeJob(id)}, .now = kNow});
+  auto inserted =
+      (*store)->JobInsertMany(store::JobInsertManyParams{.jobs = {MakeJob(id)}, .now = kNow});
   ASSERT_TRUE(inserted.ok()) << inserted.status();
 
   RawConn raw = RawConnect();
@@ -81,8 +78,7 @@ TEST(PgHang, HungBackendFailsTheCallWithinQueryTimeout) {
 
   Stopped stopped(backends);
   absl::StatusOr<Job> job;
-  absl::Duration took =
-      Timed([&] { job = (*store)->JobGet(store::JobGetParams{.id = id}); });
+  absl::Duration took = Timed([&] { job = (*store)->JobGet(store::JobGetParams{.id = id}); });
   stopped.Continue();
 
   EXPECT_TRUE(absl::IsDeadlineExceeded(job.status())) << job.status();
@@ -102,10 +98,9 @@ TEST(PgHang, HungBackendFailsTheCallWithinQueryTimeout) {
 TEST(PgHang, HungBackendFailsATransactionWithinQueryTimeout) {
   POPQUEUE_REQUIRE_POSTGRES();
   std::string app = UniqueCollection("pq_hang");
-  auto store = OpenTestStore(
-      UniqueCollection("pg_hang"),
-      UrlWith(absl::StrCat("query_timeout=500&pool_size=1&application_name=",
-                           app)));
+  auto store =
+      OpenTestStore(UniqueCollection("pg_hang"),
+                    UrlWith(absl::StrCat("query_timeout=500&pool_size=1&application_name=", app)));
   ASSERT_TRUE(store.ok()) << store.status();
   RawConn raw = RawConnect();
   std::vector<pid_t> backends = BackendsOf(raw.get(), app);
@@ -129,8 +124,7 @@ TEST(PgHang, HungBackendFailsATransactionWithinQueryTimeout) {
 // LISTEN waits idle far longer than query_timeout: that is no hang.
 TEST(PgHang, IdleListenOutlivesQueryTimeout) {
   POPQUEUE_REQUIRE_POSTGRES();
-  auto store = OpenTestStore(UniqueCollection("pg_hang"),
-                             UrlWith("query_timeout=200"));
+  auto store = OpenTestStore(UniqueCollection("pg_hang"), UrlWith("query_timeout=200"));
   ASSERT_TRUE(store.ok()) << store.status();
   Mutex mu;
   bool woken = false;

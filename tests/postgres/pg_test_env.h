@@ -54,8 +54,7 @@ inline absl::StatusOr<std::shared_ptr<store::postgres::PostgresStore>> OpenTestS
   absl::StatusOr<Url> parsed = ParseUrl(url);
   if (!parsed.ok()) return parsed.status();
   return store::postgres::PostgresStore::Open(
-      *parsed, store::StoreConfig{.url = url, .db_name = "postgres",
-                                  .collection = collection});
+      *parsed, store::StoreConfig{.url = url, .db_name = "postgres", .collection = collection});
 }
 
 struct PgConnCloser {
@@ -74,16 +73,14 @@ inline RawConn RawConnect() {
 inline std::vector<std::string> Column(PGconn* c, const std::string& sql) {
   std::vector<std::string> out;
   PGresult* r = PQexec(c, sql.c_str());
-  EXPECT_TRUE(PQresultStatus(r) == PGRES_TUPLES_OK ||
-              PQresultStatus(r) == PGRES_COMMAND_OK)
+  EXPECT_TRUE(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
       << sql << ": " << PQerrorMessage(c);
   for (int i = 0; i < PQntuples(r); ++i) out.push_back(PQgetvalue(r, i, 0));
   PQclear(r);
   return out;
 }
 
-inline store::NewJob MakeJob(JobId id, std::string queue = "default",
-                             std::string identifier = "",
+inline store::NewJob MakeJob(JobId id, std::string queue = "default", std::string identifier = "",
                              absl::Time run_at = absl::UnixEpoch()) {
   return store::NewJob{.id = id,
                        .queue = std::move(queue),

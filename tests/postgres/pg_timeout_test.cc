@@ -149,8 +149,7 @@ TEST(PgTimeouts, QueryTimeoutFollowsStatementTimeout) {
   EXPECT_EQ(timeout("?query_timeout=1500"), absl::Milliseconds(1500));
   EXPECT_EQ(timeout("?query_timeout=0"), absl::InfiniteDuration());
   // Not a libpq keyword.
-  EXPECT_EQ(ParamsOf("postgres://h/db?query_timeout=9").count("query_timeout"),
-            0u);
+  EXPECT_EQ(ParamsOf("postgres://h/db?query_timeout=9").count("query_timeout"), 0u);
   absl::StatusOr<Url> url = ParseUrl("postgres://h/db?query_timeout=5s");
   ASSERT_TRUE(url.ok());
   absl::Status bad = SettingsFromUrl(*url, "").status();
@@ -172,9 +171,8 @@ TEST(PgTimeouts, BadValuesAreInvalidArgument) {
   BlackHole hole(BlackHole::Mode::kSilent);
   for (const char* q : {"keepalives_idle=never", "no_such_option=1"}) {
     absl::Status s;
-    absl::Duration took = Timed([&] {
-      s = OpenStatus(absl::StrCat("postgres://", hole.HostPort(), "/db?", q));
-    });
+    absl::Duration took =
+        Timed([&] { s = OpenStatus(absl::StrCat("postgres://", hole.HostPort(), "/db?", q)); });
     EXPECT_TRUE(absl::IsInvalidArgument(s)) << q << ": " << s;
     EXPECT_LT(took, absl::Seconds(1)) << q;
   }
@@ -184,8 +182,8 @@ TEST(PgTimeouts, BadValuesAreInvalidArgument) {
 // connects: they protect every connection, the idle LISTEN one included.
 TEST(PgTimeouts, SocketCarriesKeepalivesAndUserTimeout) {
   BlackHole hole(BlackHole::Mode::kSilent);
-  absl::StatusOr<Url> url = ParseUrl(absl::StrCat(
-      "postgres://", hole.HostPort(), "/db?keepalives_idle=7&tcp_user_timeout=4321"));
+  absl::StatusOr<Url> url = ParseUrl(
+      absl::StrCat("postgres://", hole.HostPort(), "/db?keepalives_idle=7&tcp_user_timeout=4321"));
   ASSERT_TRUE(url.ok());
   absl::StatusOr<ConnSettings> s = SettingsFromUrl(*url, "");
   ASSERT_TRUE(s.ok()) << s.status();
@@ -201,9 +199,7 @@ TEST(PgTimeouts, SocketCarriesKeepalivesAndUserTimeout) {
   ASSERT_NE(PQstatus(conn.get()), CONNECTION_BAD) << PQerrorMessage(conn.get());
   int fd = PQsocket(conn.get());
   ASSERT_GE(fd, 0);
-  auto opt = [fd](int level, int name) {
-    return BlackHole::SocketOption(fd, level, name);
-  };
+  auto opt = [fd](int level, int name) { return BlackHole::SocketOption(fd, level, name); };
   EXPECT_EQ(opt(SOL_SOCKET, SO_KEEPALIVE), 1);
   EXPECT_EQ(opt(IPPROTO_TCP, TCP_KEEPIDLE), 7);
   EXPECT_EQ(opt(IPPROTO_TCP, TCP_KEEPINTVL), 10);
@@ -216,8 +212,7 @@ TEST(PgTimeouts, SilentServerFailsOpenWithinConnectTimeout) {
   absl::Status s;
   // libpq rounds connect_timeout up to 2 s.
   absl::Duration took = Timed([&] {
-    s = OpenStatus(absl::StrCat("postgres://u:pw@", hole.HostPort(),
-                                "/db?connect_timeout=2"));
+    s = OpenStatus(absl::StrCat("postgres://u:pw@", hole.HostPort(), "/db?connect_timeout=2"));
   });
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   EXPECT_THAT(s.message(), HasSubstr(hole.HostPort()));
@@ -229,8 +224,7 @@ TEST(PgTimeouts, UnreachableServerFailsOpenWithinConnectTimeout) {
   BlackHole hole(BlackHole::Mode::kNeverAccept);
   absl::Status s;
   absl::Duration took = Timed([&] {
-    s = OpenStatus(absl::StrCat("postgres://", hole.HostPort(),
-                                "/db?connect_timeout=2"));
+    s = OpenStatus(absl::StrCat("postgres://", hole.HostPort(), "/db?connect_timeout=2"));
   });
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   EXPECT_THAT(s.message(), HasSubstr("timeout"));
@@ -241,8 +235,8 @@ TEST(PgTimeouts, UnreachableServerFailsOpenWithinConnectTimeout) {
 // must not wait for more than one connect attempt.
 TEST(PgTimeouts, ListenerOnSilentServerStaysStoppable) {
   BlackHole hole(BlackHole::Mode::kSilent);
-  absl::StatusOr<Url> url = ParseUrl(
-      absl::StrCat("postgres://", hole.HostPort(), "/db?connect_timeout=2"));
+  absl::StatusOr<Url> url =
+      ParseUrl(absl::StrCat("postgres://", hole.HostPort(), "/db?connect_timeout=2"));
   ASSERT_TRUE(url.ok());
   absl::StatusOr<ConnSettings> s = SettingsFromUrl(*url, "");
   ASSERT_TRUE(s.ok());
@@ -266,8 +260,7 @@ TEST(PgTimeouts, StatementTimeoutEndsASlowStatement) {
   absl::StatusOr<ConnPtr> conn = Connect(*s);
   ASSERT_TRUE(conn.ok()) << conn.status();
   Result r;
-  absl::Duration took =
-      Timed([&] { r.reset(PQexec(conn->get(), "SELECT pg_sleep(10)")); });
+  absl::Duration took = Timed([&] { r.reset(PQexec(conn->get(), "SELECT pg_sleep(10)")); });
   absl::Status st = ResultStatus(r.get(), conn->get(), s->where, "sleep");
   EXPECT_TRUE(absl::IsDeadlineExceeded(st)) << st;
   EXPECT_THAT(st.message(), HasSubstr("statement_timeout"));
@@ -280,22 +273,19 @@ TEST(PgTimeouts, MigrationIsNotCutByStatementTimeout) {
   ASSERT_TRUE(url.ok());
   // 1 ms: creating the tables and indexes takes longer than that.
   std::string collection = popqueue::testing::UniqueCollection("pg_timeout");
-  std::string u = absl::StrCat(popqueue::testing::PostgresUrl(),
-                               url->query.empty() ? "?" : "&",
+  std::string u = absl::StrCat(popqueue::testing::PostgresUrl(), url->query.empty() ? "?" : "&",
                                "statement_timeout=1");
   auto store = popqueue::testing::OpenTestStore(collection, u);
   ASSERT_TRUE(store.ok()) << store.status();
   popqueue::testing::RawConn raw = popqueue::testing::RawConnect();
   std::vector<std::string> applied = popqueue::testing::Column(
-      raw.get(),
-      absl::StrCat("SELECT count(*) > 0 FROM \"", collection, "_migrations\""));
+      raw.get(), absl::StrCat("SELECT count(*) > 0 FROM \"", collection, "_migrations\""));
   EXPECT_EQ(applied, std::vector<std::string>{"t"});
   store->reset();
-  for (const char* suffix : {"", "_queues", "_leaders", "_workers",
-                             "_cron_fires", "_counts", "_migrations"}) {
+  for (const char* suffix :
+       {"", "_queues", "_leaders", "_workers", "_cron_fires", "_counts", "_migrations"}) {
     (void)popqueue::testing::Column(
-        raw.get(), absl::StrCat("DROP TABLE IF EXISTS \"", collection, suffix,
-                                "\" CASCADE"));
+        raw.get(), absl::StrCat("DROP TABLE IF EXISTS \"", collection, suffix, "\" CASCADE"));
   }
 }
 

@@ -53,25 +53,23 @@ TEST(PostgresOpenTest, UrlFormsAndDbNameFallback) {
   auto url = ParseUrl(PostgresUrl());
   ASSERT_TRUE(url.ok());
   std::string base = absl::StrCat("postgres://postgres@", url->host, ":", url->port);
-  for (const std::string& u :
-       {PostgresUrl(), absl::StrCat("postgresql://postgres@", url->host, ":",
-                                    url->port, "/postgres")}) {
+  for (const std::string& u : {PostgresUrl(), absl::StrCat("postgresql://postgres@", url->host, ":",
+                                                           url->port, "/postgres")}) {
     auto s = store::OpenStore({.url = u, .db_name = "ignored", .collection = "open_a"});
     EXPECT_TRUE(s.ok()) << u << ": " << s.status();
   }
   // The original README's form: no path, the database is db_name.
   auto s = store::OpenStore({.url = base, .db_name = "postgres", .collection = "open_a"});
   EXPECT_TRUE(s.ok()) << s.status();
-  auto missing = store::OpenStore(
-      {.url = base, .db_name = "no_such_db", .collection = "open_a"});
+  auto missing = store::OpenStore({.url = base, .db_name = "no_such_db", .collection = "open_a"});
   EXPECT_FALSE(missing.ok());
   EXPECT_THAT(missing.status().message(), HasSubstr("no_such_db"));
 }
 
 TEST(PostgresOpenTest, UnreachableServerIsUnavailableWithoutPassword) {
   // A port nothing listens on; the password must never reach a message.
-  auto s = store::OpenStore({.url = "postgres://u:s3cr3t@127.0.0.1:1/db",
-                             .db_name = "", .collection = "jobs"});
+  auto s = store::OpenStore(
+      {.url = "postgres://u:s3cr3t@127.0.0.1:1/db", .db_name = "", .collection = "jobs"});
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(absl::IsUnavailable(s.status())) << s.status();
   EXPECT_THAT(s.status().message(), HasSubstr("127.0.0.1:1/db"));
@@ -108,7 +106,8 @@ TEST(PostgresOpenTest, CurrentSchemaOpensWithoutTheMigrationLock) {
   POPQUEUE_REQUIRE_POSTGRES();
   std::string collection = UniqueCollection("migfast");
   ASSERT_TRUE(OpenTestStore(collection).ok());
-  absl::StatusOr<store::postgres::SqlCatalog> catalog = store::postgres::SqlCatalog::Create(collection);
+  absl::StatusOr<store::postgres::SqlCatalog> catalog =
+      store::postgres::SqlCatalog::Create(collection);
   ASSERT_TRUE(catalog.ok()) << catalog.status();
   RawConn holder = RawConnect();
   ASSERT_THAT(Column(holder.get(), absl::StrCat("SELECT pg_advisory_lock(",
@@ -120,7 +119,8 @@ TEST(PostgresOpenTest, CurrentSchemaOpensWithoutTheMigrationLock) {
   EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
   // A new collection still migrates under the lock: it waits for the holder.
   std::string fresh = UniqueCollection("migfast");
-  absl::StatusOr<store::postgres::SqlCatalog> fresh_catalog = store::postgres::SqlCatalog::Create(fresh);
+  absl::StatusOr<store::postgres::SqlCatalog> fresh_catalog =
+      store::postgres::SqlCatalog::Create(fresh);
   ASSERT_TRUE(fresh_catalog.ok());
   ASSERT_THAT(Column(holder.get(), absl::StrCat("SELECT pg_advisory_lock(",
                                                 fresh_catalog->LockKey("migrate"), ")::text")),
@@ -135,10 +135,10 @@ TEST(PostgresOpenTest, CurrentSchemaOpensWithoutTheMigrationLock) {
 }
 
 TEST_F(PostgresStoreTest, BatchInsertDeduplicatesIdentifiers) {
-  auto r = store_->JobInsertMany(
-      {.jobs = {MakeJob(1, "default", "k"), MakeJob(2, "default", "k"),
-                MakeJob(3), MakeJob(4, "default", "", kNow + absl::Hours(1))},
-       .now = kNow});
+  auto r =
+      store_->JobInsertMany({.jobs = {MakeJob(1, "default", "k"), MakeJob(2, "default", "k"),
+                                      MakeJob(3), MakeJob(4, "default", "", kNow + absl::Hours(1))},
+                             .now = kNow});
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 4u);
   EXPECT_EQ((*r)[0].id, 1);
@@ -191,8 +191,11 @@ TEST_F(PostgresStoreTest, ClaimOrderFencingAndStoredErrors) {
 
   auto failed = store_->JobFailMany(
       {.items = {{.id = 2, .lease_token = 999, .to = JobState::kDead, .error = "x"},
-                 {.id = 1, .lease_token = 77, .to = JobState::kRetryable,
-                  .run_at = kNow + absl::Minutes(1), .error = "boom \xff"}},
+                 {.id = 1,
+                  .lease_token = 77,
+                  .to = JobState::kRetryable,
+                  .run_at = kNow + absl::Minutes(1),
+                  .error = "boom \xff"}},
        .now = kNow});
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_THAT(*failed, ElementsAre(1));  // job 2: wrong token, refused
@@ -205,9 +208,8 @@ TEST_F(PostgresStoreTest, ClaimOrderFencingAndStoredErrors) {
   EXPECT_EQ(job->errors[0].message, "boom \xEF\xBF\xBD");
 
   RawConn c = RawConnect();
-  std::vector<std::string> raw = Column(
-      c.get(), absl::StrCat("SELECT errors::text FROM \"", collection_,
-                            "\" WHERE id = 1"));
+  std::vector<std::string> raw =
+      Column(c.get(), absl::StrCat("SELECT errors::text FROM \"", collection_, "\" WHERE id = 1"));
   ASSERT_EQ(raw.size(), 1u);
   nlohmann::json stored = nlohmann::json::parse(raw[0]);
   EXPECT_EQ(stored[0]["at"].get<int64_t>(), absl::ToUnixMillis(kNow));
@@ -217,19 +219,18 @@ TEST_F(PostgresStoreTest, ClaimOrderFencingAndStoredErrors) {
 TEST_F(PostgresStoreTest, CheckConstraintsGuardInvariants) {
   ASSERT_TRUE(store_->JobInsertMany({.jobs = {MakeJob(1)}, .now = kNow}).ok());
   RawConn c = RawConnect();
-  PGresult* r = PQexec(c.get(), absl::StrCat("UPDATE \"", collection_,
-                                             "\" SET state = 'running'").c_str());
+  PGresult* r =
+      PQexec(c.get(), absl::StrCat("UPDATE \"", collection_, "\" SET state = 'running'").c_str());
   EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);  // running without a lease
   PQclear(r);
-  r = PQexec(c.get(), absl::StrCat("UPDATE \"", collection_,
-                                   "\" SET state = 'bogus'").c_str());
+  r = PQexec(c.get(), absl::StrCat("UPDATE \"", collection_, "\" SET state = 'bogus'").c_str());
   EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);
   PQclear(r);
 }
 
 TEST_F(PostgresStoreTest, PausedQueuesAreNotClaimed) {
-  ASSERT_TRUE(store_->JobInsertMany(
-      {.jobs = {MakeJob(1, "a"), MakeJob(2, "b")}, .now = kNow}).ok());
+  ASSERT_TRUE(
+      store_->JobInsertMany({.jobs = {MakeJob(1, "a"), MakeJob(2, "b")}, .now = kNow}).ok());
   ASSERT_TRUE(store_->QueuePause({.queue = "a", .now = kNow}).ok());
   std::vector<Job> got = Claim(10, {"a", "b"});
   ASSERT_EQ(got.size(), 1u);
@@ -249,8 +250,9 @@ TEST_F(PostgresStoreTest, CountsFollowEveryChangeAndSurviveCompaction) {
   ASSERT_TRUE(store_->JobInsertMany({.jobs = jobs, .now = kNow}).ok());
   std::vector<Job> claimed = Claim(10, {"odd"});
   ASSERT_EQ(claimed.size(), 10u);
-  ASSERT_TRUE(store_->JobCompleteMany(
-      {.items = {{.id = claimed[0].id, .lease_token = 77}}, .now = kNow}).ok());
+  ASSERT_TRUE(
+      store_->JobCompleteMany({.items = {{.id = claimed[0].id, .lease_token = 77}}, .now = kNow})
+          .ok());
   ASSERT_TRUE(store_->JobDelete({.id = 2}).ok());
   auto check = [&] {
     auto counts = store_->JobCountByState();
@@ -290,8 +292,8 @@ TEST_F(PostgresStoreTest, ConcurrentClaimersNeverShareAJob) {
 }
 
 TEST_F(PostgresStoreTest, CronFiresOnceAndLeadershipExpires) {
-  store::CronFireOnceParams fire{.schedule = "nightly", .fire_time = kNow,
-                                 .job = MakeJob(100), .now = kNow};
+  store::CronFireOnceParams fire{
+      .schedule = "nightly", .fire_time = kNow, .job = MakeJob(100), .now = kNow};
   auto first = store_->CronFireOnce(fire);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(*first);
@@ -310,7 +312,7 @@ TEST_F(PostgresStoreTest, CronFiresOnceAndLeadershipExpires) {
   };
   EXPECT_TRUE(elect("a", kNow));
   EXPECT_FALSE(elect("b", kNow + absl::Seconds(5)));
-  EXPECT_TRUE(elect("a", kNow + absl::Seconds(9)));   // renews until +19 s
+  EXPECT_TRUE(elect("a", kNow + absl::Seconds(9)));  // renews until +19 s
   EXPECT_FALSE(elect("b", kNow + absl::Seconds(15)));
   EXPECT_TRUE(elect("b", kNow + absl::Seconds(20)));
   ASSERT_TRUE(store_->LeaderResign({.name = "maintenance", .leader_id = "b"}).ok());
@@ -330,8 +332,7 @@ TEST_F(PostgresStoreTest, ListUsesKeysetPages) {
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->jobs.size(), 4u);
   EXPECT_FALSE(next->next_before_id.has_value());
-  auto by_state = store_->JobList(
-      {.filter = {.states = {JobState::kRunning}, .limit = 10}});
+  auto by_state = store_->JobList({.filter = {.states = {JobState::kRunning}, .limit = 10}});
   ASSERT_TRUE(by_state.ok());
   EXPECT_TRUE(by_state->jobs.empty());
 }

@@ -46,9 +46,12 @@ TEST(PostgresRestartTest, UnavailableWhileDownThenRecoversWithNothingLost) {
   std::vector<store::NewJob> jobs;
   for (int i = 1; i <= 100; ++i) jobs.push_back(MakeJob(i));
   ASSERT_TRUE(store->JobInsertMany({.jobs = jobs, .now = kNow}).ok());
-  auto claimed = store->JobClaim({.queues = {"default"}, .worker_id = "w",
-                                  .limit = 10, .now = kNow,
-                                  .lease = absl::Minutes(5), .lease_token = 5});
+  auto claimed = store->JobClaim({.queues = {"default"},
+                                  .worker_id = "w",
+                                  .limit = 10,
+                                  .now = kNow,
+                                  .lease = absl::Minutes(5),
+                                  .lease_token = 5});
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->size(), 10u);
 
@@ -58,9 +61,12 @@ TEST(PostgresRestartTest, UnavailableWhileDownThenRecoversWithNothingLost) {
   ASSERT_TRUE(absl::IsUnavailable(insert.status())) << insert.status();
   EXPECT_THAT(insert.status().message(), HasSubstr(host_port));
   std::cout << "while down: " << insert.status() << "\n";
-  auto claim = store->JobClaim({.queues = {"default"}, .worker_id = "w",
-                                .limit = 10, .now = kNow,
-                                .lease = absl::Minutes(5), .lease_token = 6});
+  auto claim = store->JobClaim({.queues = {"default"},
+                                .worker_id = "w",
+                                .limit = 10,
+                                .now = kNow,
+                                .lease = absl::Minutes(5),
+                                .lease_token = 6});
   EXPECT_TRUE(absl::IsUnavailable(claim.status())) << claim.status();
   EXPECT_TRUE(absl::IsUnavailable(store->JobCountByState().status()));
 
@@ -90,8 +96,7 @@ TEST(PostgresRestartTest, UnavailableWhileDownThenRecoversWithNothingLost) {
   // The listener reconnected too: a new insert wakes the subscriber.
   bool woke = false;
   for (int i = 0; i < 40 && !woke; ++i) {
-    ASSERT_TRUE(store->JobInsertMany(
-        {.jobs = {MakeJob(300 + i, "wake")}, .now = kNow}).ok());
+    ASSERT_TRUE(store->JobInsertMany({.jobs = {MakeJob(300 + i, "wake")}, .now = kNow}).ok());
     MutexLock lock(&mu);
     auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return wakes["wake"] > 0; };
     woke = mu.AwaitWithTimeout(absl::Condition(&seen), absl::Milliseconds(250));

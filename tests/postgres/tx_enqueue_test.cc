@@ -35,8 +35,7 @@ class EnqueueTxTest : public ::testing::Test {
 TEST_F(EnqueueTxTest, CommittedTransactionKeepsTheJob) {
   Column(conn_.get(), "BEGIN");
   Column(conn_.get(), absl::StrCat("INSERT INTO ", orders_, " VALUES (1)"));
-  auto r = EnqueueTx(conn_.get(), config_, "email", R"({"order":1})",
-                     {.identifier = "order-1"});
+  auto r = EnqueueTx(conn_.get(), config_, "email", R"({"order":1})", {.identifier = "order-1"});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->inserted);
   EXPECT_FALSE(Exists(r->id));  // not visible before the commit
@@ -51,8 +50,8 @@ TEST_F(EnqueueTxTest, CommittedTransactionKeepsTheJob) {
 
 TEST_F(EnqueueTxTest, RolledBackTransactionLeavesNoJob) {
   Column(conn_.get(), "BEGIN");
-  auto r = EnqueueTx(conn_.get(), config_,
-                     {{.name = "a", .data = "1"}, {.name = "b", .data = "2"}});
+  auto r =
+      EnqueueTx(conn_.get(), config_, {{.name = "a", .data = "1"}, {.name = "b", .data = "2"}});
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 2u);
   Column(conn_.get(), "ROLLBACK");

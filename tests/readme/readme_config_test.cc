@@ -39,7 +39,8 @@ std::string Snippet(const std::string& heading) {
     ADD_FAILURE() << "heading \"" << heading << "\" not in " << POPQUEUE_ORIGINAL_README;
     return "";
   }
-  while (i < lines.size() && !absl::StartsWith(absl::StripLeadingAsciiWhitespace(lines[i]), "```")) {
+  while (i < lines.size() &&
+         !absl::StartsWith(absl::StripLeadingAsciiWhitespace(lines[i]), "```")) {
     ++i;
   }
   if (i == lines.size()) {
@@ -161,9 +162,9 @@ TEST(ReadmeConfigTest, TheKubernetesEnvBlockConfiguresEachPod) {
   absl::StatusOr<Config> c = LoadConfig(o);
   ASSERT_TRUE(c.ok()) << c.status();
   QueueConfig q = c->ToQueueConfig();
-  EXPECT_EQ(q.db_url, "mongodb://yourMongoDbUrl:27017");       // DB_URL over POSTGRES_URL
-  EXPECT_EQ(q.cache_url, "redis://yourRedisUrl:6379");         // REDIS_URL over MEMCACHED_URL
-  EXPECT_EQ(q.worker.worker_id, "pop-queue-7c9d8-x2k4p");      // metadata.name
+  EXPECT_EQ(q.db_url, "mongodb://yourMongoDbUrl:27017");           // DB_URL over POSTGRES_URL
+  EXPECT_EQ(q.cache_url, "redis://yourRedisUrl:6379");             // REDIS_URL over MEMCACHED_URL
+  EXPECT_EQ(q.worker.worker_id, "pop-queue-7c9d8-x2k4p");          // metadata.name
   EXPECT_EQ(q.worker.default_timeout, absl::Milliseconds(30000));  // "30000" = ms
   ASSERT_EQ(c->notes().size(), 2u);
   EXPECT_THAT(c->notes()[0], HasSubstr("postgresUrl (POSTGRES_URL) is ignored"));

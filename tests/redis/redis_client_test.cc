@@ -33,8 +33,7 @@ TEST(RedisOptionsTest, FromUrl) {
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->port, 6379);
   EXPECT_EQ(defaults->db, 0);
-  for (const char* bad : {"redis://h/x", "redis://h?timeout_ms=0",
-                          "postgres://h/db"}) {
+  for (const char* bad : {"redis://h/x", "redis://h?timeout_ms=0", "postgres://h/db"}) {
     EXPECT_EQ(redis::Options::FromUrl(*ParseUrl(bad)).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
@@ -49,8 +48,8 @@ TEST(RedisOptionsTest, WaitReplicas) {
   auto cluster = redis::Options::FromUrl(*ParseUrl("redis://a:1,b:2/?cluster=1&wait=1"));
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   EXPECT_EQ(cluster->wait_replicas, 1);
-  for (const char* bad : {"redis://h?wait=-1", "redis://h?wait=x", "redis://h?wait=",
-                          "redis+cluster://a:1,b:2?wait=1.5"}) {
+  for (const char* bad : {"redis://h?wait=-1", "redis://h?wait=x",
+                          "redis://h?wait=", "redis+cluster://a:1,b:2?wait=1.5"}) {
     auto refused = redis::Options::FromUrl(*ParseUrl(bad));
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(std::string(refused.status().message()), HasSubstr("wait=")) << bad;
@@ -67,8 +66,8 @@ TEST(RedisOptionsTest, WaitReplicas) {
 TEST(RedisClientTest, WaitWithoutReplicasRefusesWritesNotReads) {
   POPQUEUE_REQUIRE_REDIS();
   const std::string base = RedisUrl();
-  const std::string url = absl::StrCat(
-      base, base.find('?') == std::string::npos ? "?" : "&", "wait=1&timeout_ms=300");
+  const std::string url =
+      absl::StrCat(base, base.find('?') == std::string::npos ? "?" : "&", "wait=1&timeout_ms=300");
   auto client = redis::Client::Connect(*ParseUrl(url));
   ASSERT_TRUE(client.ok()) << client.status();
   const std::string key = UniqueCollection("{client}:wait");
@@ -85,8 +84,7 @@ TEST(RedisClientTest, WaitWithoutReplicasRefusesWritesNotReads) {
   auto got = (*client)->Command({"GET", key});
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->str, "v");
-  redis::Script read("return redis.call('GET', KEYS[1])",
-                     redis::Script::Access::kReadOnly);
+  redis::Script read("return redis.call('GET', KEYS[1])", redis::Script::Access::kReadOnly);
   auto read_back = (*client)->Eval(read, {key}, {});
   ASSERT_TRUE(read_back.ok()) << read_back.status();
   EXPECT_EQ(read_back->str, "v");
@@ -102,8 +100,8 @@ TEST(RedisClientTest, WaitWithoutReplicasRefusesWritesNotReads) {
 
 TEST(RedisClientTest, UnreachableServerIsUnavailableQuicklyWithoutPassword) {
   const absl::Time start = absl::Now();
-  auto client = redis::Client::Connect(
-      *ParseUrl("redis://:secret@127.0.0.1:1?connect_timeout_ms=500"));
+  auto client =
+      redis::Client::Connect(*ParseUrl("redis://:secret@127.0.0.1:1?connect_timeout_ms=500"));
   ASSERT_EQ(client.status().code(), absl::StatusCode::kUnavailable) << client.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   EXPECT_THAT(std::string(client.status().message()), HasSubstr("127.0.0.1:1"));
@@ -111,8 +109,8 @@ TEST(RedisClientTest, UnreachableServerIsUnavailableQuicklyWithoutPassword) {
 }
 
 TEST(RedisClientTest, BackoffFailsFastAfterAFailedConnect) {
-  redis::Client client({.host = "127.0.0.1", .port = 1,
-                        .connect_timeout = absl::Milliseconds(300)});
+  redis::Client client(
+      {.host = "127.0.0.1", .port = 1, .connect_timeout = absl::Milliseconds(300)});
   EXPECT_TRUE(absl::IsUnavailable(client.Command({"PING"}).status()));
   auto second = client.Command({"PING"});  // within the backoff window
   EXPECT_TRUE(absl::IsUnavailable(second.status()));
@@ -161,8 +159,7 @@ TEST(RedisClientTest, ScriptsSurviveScriptFlush) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->elements[2].integer, 1);
   redis::Script broken("return redis.call('NOSUCHCOMMAND')");
-  EXPECT_EQ(client->Eval(broken, {}, {}).status().code(),
-            absl::StatusCode::kInternal);
+  EXPECT_EQ(client->Eval(broken, {}, {}).status().code(), absl::StatusCode::kInternal);
 }
 
 TEST(RedisClientTest, CommandTimeoutIsUnavailableAndThePoolRecovers) {
@@ -206,8 +203,7 @@ TEST(RedisClientTest, WrongPasswordIsPermissionDeniedWithoutThePassword) {
   ASSERT_TRUE(url.ok());
   url->password = "hunter2";
   auto client = redis::Client::Connect(*url);
-  ASSERT_EQ(client.status().code(), absl::StatusCode::kPermissionDenied)
-      << client.status();
+  ASSERT_EQ(client.status().code(), absl::StatusCode::kPermissionDenied) << client.status();
   EXPECT_THAT(std::string(client.status().message()), Not(HasSubstr("hunter2")));
 }
 

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,8 +37,8 @@ inline std::shared_ptr<redis::Client> ClientOf(const std::string& url) {
 struct ClusterView {
   std::shared_ptr<redis::Client> cluster;
   redis::SlotMap map;
-  std::vector<redis::NodeAddress> masters;                 // map order
-  std::vector<std::shared_ptr<redis::Client>> nodes;       // one per master
+  std::vector<redis::NodeAddress> masters;            // map order
+  std::vector<std::shared_ptr<redis::Client>> nodes;  // one per master
 
   // The test cluster, or the one at `url` (a cluster of a test's own).
   static ClusterView Load(const std::string& url = RedisClusterUrl()) {
@@ -62,8 +62,7 @@ struct ClusterView {
   int OwnerOf(int slot) const { return map.owner[slot]; }
 
   int64_t CountKeysInSlot(size_t master, int slot) const {
-    auto r = nodes[master]->Command(
-        {"CLUSTER", "COUNTKEYSINSLOT", absl::StrCat(slot)});
+    auto r = nodes[master]->Command({"CLUSTER", "COUNTKEYSINSLOT", absl::StrCat(slot)});
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->integer : -1;
   }
@@ -74,8 +73,7 @@ struct ClusterView {
   // keys), after each batch (the keys are on both nodes), and after the
   // keys moved but before SETSLOT NODE (the source answers ASK).
   absl::Status MigrateSlot(int slot, size_t from, size_t to,
-                           absl::Duration pause = absl::ZeroDuration(),
-                           int batch = 0) const {
+                           absl::Duration pause = absl::ZeroDuration(), int batch = 0) const {
     auto id = [&](size_t i) -> absl::StatusOr<std::string> {
       auto r = nodes[i]->Command({"CLUSTER", "MYID"});
       if (!r.ok()) return r.status();
@@ -86,12 +84,10 @@ struct ClusterView {
     if (!from_id.ok()) return from_id.status();
     if (!to_id.ok()) return to_id.status();
     const std::string s = absl::StrCat(slot);
-    if (auto r = nodes[to]->Command({"CLUSTER", "SETSLOT", s, "IMPORTING", *from_id});
-        !r.ok()) {
+    if (auto r = nodes[to]->Command({"CLUSTER", "SETSLOT", s, "IMPORTING", *from_id}); !r.ok()) {
       return r.status();
     }
-    if (auto r = nodes[from]->Command({"CLUSTER", "SETSLOT", s, "MIGRATING", *to_id});
-        !r.ok()) {
+    if (auto r = nodes[from]->Command({"CLUSTER", "SETSLOT", s, "MIGRATING", *to_id}); !r.ok()) {
       return r.status();
     }
     absl::SleepFor(pause);
@@ -101,9 +97,8 @@ struct ClusterView {
       auto keys = nodes[from]->Command({"CLUSTER", "GETKEYSINSLOT", s, count});
       if (!keys.ok()) return keys.status();
       if (keys->elements.empty()) break;
-      std::vector<std::string> migrate = {"MIGRATE", masters[to].host,
-                                          absl::StrCat(masters[to].port), "", "0",
-                                          "10000", "KEYS"};
+      std::vector<std::string> migrate = {
+          "MIGRATE", masters[to].host, absl::StrCat(masters[to].port), "", "0", "10000", "KEYS"};
       for (const redis::Reply& k : keys->elements) migrate.push_back(k.str);
       if (auto r = nodes[from]->Command(migrate); !r.ok()) return r.status();
       // A few pauses mid-way (keys on both nodes); not one per batch.
@@ -125,8 +120,7 @@ struct ClusterView {
 
 // A fresh collection name whose collection slot and the slot of its queue
 // `queue` (Workload's "q" by default) masters[master] serves.
-inline std::string CollectionOn(const ClusterView& view, size_t master,
-                                const std::string& prefix,
+inline std::string CollectionOn(const ClusterView& view, size_t master, const std::string& prefix,
                                 const std::string& queue = "q") {
   for (int i = 0;; ++i) {
     std::string name = absl::StrCat(UniqueCollection(prefix), "_", i);
@@ -164,8 +158,8 @@ class Workload {
   absl::Status Enqueue(int n) {
     store::JobInsertManyParams p{.now = absl::Now()};
     for (int i = 0; i < n; ++i) {
-      p.jobs.push_back({.id = ids_.Next(p.now), .queue = "q", .name = "t",
-                        .max_attempts = 3, .run_at = p.now});
+      p.jobs.push_back(
+          {.id = ids_.Next(p.now), .queue = "q", .name = "t", .max_attempts = 3, .run_at = p.now});
     }
     auto r = db_->JobInsertMany(p);
     if (!r.ok()) return r.status();
@@ -181,9 +175,12 @@ class Workload {
     while (done < max) {
       const absl::Time now = absl::Now() + skew;
       const int64_t token = static_cast<int64_t>(RandomToken() >> 1);
-      auto jobs = db_->JobClaim({.queues = {"q"}, .worker_id = "w",
-                                 .limit = std::min(50, max - done), .now = now,
-                                 .lease = absl::Seconds(30), .lease_token = token});
+      auto jobs = db_->JobClaim({.queues = {"q"},
+                                 .worker_id = "w",
+                                 .limit = std::min(50, max - done),
+                                 .now = now,
+                                 .lease = absl::Seconds(30),
+                                 .lease_token = token});
       if (!jobs.ok()) return jobs.status();
       if (jobs->empty()) return absl::OkStatus();
       store::JobCompleteManyParams c{.now = now};
@@ -229,9 +226,9 @@ class Workload {
       if (it == completed_.end()) ++missing;
     }
     for (const auto& [id, n] : completed_) twice += n > 1 ? 1 : 0;
-    return absl::StrCat(acked_.size(), " acknowledged, ", completed_.size(),
-                        " completed, ", missing, " acknowledged but not completed, ",
-                        twice, " completed more than once");
+    return absl::StrCat(acked_.size(), " acknowledged, ", completed_.size(), " completed, ",
+                        missing, " acknowledged but not completed, ", twice,
+                        " completed more than once");
   }
 
  private:

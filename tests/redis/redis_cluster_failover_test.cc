@@ -74,9 +74,10 @@ TEST(RedisClusterFailoverTest, KilledMasterIsReplacedWithoutReopening) {
     if (unavailable++ == 0) std::printf("refused: %s\n", last.ToString().c_str());
   }
   ASSERT_TRUE(last.ok()) << "no failover within 60 s: " << last;
-  std::printf("failover: first enqueue accepted %s after the kill (%d calls "
-              "refused meanwhile)\n",
-              absl::FormatDuration(absl::Now() - killed).c_str(), unavailable);
+  std::printf(
+      "failover: first enqueue accepted %s after the kill (%d calls "
+      "refused meanwhile)\n",
+      absl::FormatDuration(absl::Now() - killed).c_str(), unavailable);
   EXPECT_GT(unavailable, 0);
 
   ASSERT_TRUE(w.Drain().ok());

@@ -42,8 +42,8 @@ TEST(RedisClusterUrlTest, ClusterUrlFormsAndTheirErrors) {
   ASSERT_TRUE(o.ok());
   EXPECT_FALSE(o->cluster);
   EXPECT_EQ(o->db, 3);
-  for (const char* bad : {"redis://h1:7000,h2:7001", "redis://h1,h2/?cluster=2",
-                          "redis+cluster://h1:7000/2"}) {
+  for (const char* bad :
+       {"redis://h1:7000,h2:7001", "redis://h1,h2/?cluster=2", "redis+cluster://h1:7000/2"}) {
     auto r = redis::Options::FromUrl(*ParseUrl(bad));
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
@@ -84,12 +84,11 @@ TEST(RedisClusterTest, CollectionOnAnotherMasterThanTheFirstSeed) {
   const std::string collection = CollectionOn(view, 1, "elsewhere");
   ScopedKeys cleanup(collection);
 
-  auto single = store::OpenStore(
-      {.url = absl::StrCat("redis://", first_seed), .collection = collection});
+  auto single =
+      store::OpenStore({.url = absl::StrCat("redis://", first_seed), .collection = collection});
   ASSERT_FALSE(single.ok());
   EXPECT_EQ(single.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(single.status().message().find("cluster=1"), std::string::npos)
-      << single.status();
+  EXPECT_NE(single.status().message().find("cluster=1"), std::string::npos) << single.status();
 
   for (const std::string& url :
        {RedisClusterUrl(), absl::StrCat("redis://", first_seed, "/?cluster=1"),
@@ -157,8 +156,8 @@ TEST(RedisClusterTest, HandMigrationOfABusyQueueAndCollectionLosesNothing) {
     const absl::Time t0 = absl::Now();
     absl::Status moved = view.MigrateSlot(slot, 2, to, absl::Milliseconds(400), 10);
     const int during = w.completed() - before;
-    std::printf("migration of slot %d (%s) took %s; %d jobs completed meanwhile\n",
-                slot, slot == queue_slot ? "queue" : "collection",
+    std::printf("migration of slot %d (%s) took %s; %d jobs completed meanwhile\n", slot,
+                slot == queue_slot ? "queue" : "collection",
                 absl::FormatDuration(absl::Now() - t0).c_str(), during);
     EXPECT_TRUE(moved.ok()) << moved;
     // Claims and completions touch only the queue's slot.

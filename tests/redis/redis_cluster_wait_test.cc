@@ -87,8 +87,7 @@ TEST(RedisClusterWaitTest, WritesWaitForTheReplicaAndFailWhenItIsStopped) {
   Workload w(*db);
   absl::Time t0 = absl::Now();
   ASSERT_TRUE(w.Enqueue(20).ok());
-  std::printf("enqueue of 20 with wait=1: %s\n",
-              absl::FormatDuration(absl::Now() - t0).c_str());
+  std::printf("enqueue of 20 with wait=1: %s\n", absl::FormatDuration(absl::Now() - t0).c_str());
   auto lock = (*coord)->LockAcquire({.name = "l", .owner = "o", .ttl = absl::Seconds(5)});
   ASSERT_TRUE(lock.ok() && lock->has_value()) << lock.status();
 
@@ -99,8 +98,8 @@ TEST(RedisClusterWaitTest, WritesWaitForTheReplicaAndFailWhenItIsStopped) {
     t0 = absl::Now();
     absl::Status refused = w.Enqueue(1);
     const absl::Duration took = absl::Now() - t0;
-    std::printf("enqueue with the replica stopped: %s after %s\n",
-                refused.ToString().c_str(), absl::FormatDuration(took).c_str());
+    std::printf("enqueue with the replica stopped: %s after %s\n", refused.ToString().c_str(),
+                absl::FormatDuration(took).c_str());
     EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
     EXPECT_THAT(std::string(refused.message()),
                 HasSubstr("0 of the 1 replicas that wait=1 asks for"));
@@ -110,8 +109,11 @@ TEST(RedisClusterWaitTest, WritesWaitForTheReplicaAndFailWhenItIsStopped) {
     EXPECT_TRUE(absl::IsUnavailable(other.status())) << other.status();
     // A claim (one script in the queue's slot) is refused the same way,
     // yet applied on the master: one job is running there.
-    auto claimed = (*db)->JobClaim({.queues = {"q"}, .worker_id = "w", .limit = 1,
-                                    .now = absl::Now(), .lease = absl::Seconds(30),
+    auto claimed = (*db)->JobClaim({.queues = {"q"},
+                                    .worker_id = "w",
+                                    .limit = 1,
+                                    .now = absl::Now(),
+                                    .lease = absl::Seconds(30),
                                     .lease_token = 7});
     EXPECT_TRUE(absl::IsUnavailable(claimed.status())) << claimed.status();
     // A pipeline (QueueResume: DEL + PUBLISH in the queue's slot) too.

@@ -40,8 +40,7 @@ class RedisReservationTest : public ::testing::TestWithParam<Server> {
     url_ = GetParam().url();
     if (url_.empty()) {
       if (EnvOr("CI") == "true") GTEST_FAIL() << GetParam().name << ": no URL (CI=true)";
-      GTEST_SKIP() << "no " << GetParam().name
-                   << " URL: run through scripts/with-services";
+      GTEST_SKIP() << "no " << GetParam().name << " URL: run through scripts/with-services";
     }
     collection_ = UniqueCollection("reserve");
     auto parsed = ParseUrl(url_);
@@ -67,16 +66,20 @@ class RedisReservationTest : public ::testing::TestWithParam<Server> {
   }
 
   store::NewJob Job(JobId id, const std::string& queue, const std::string& identifier) {
-    return {.id = id, .queue = queue, .name = "n", .identifier = identifier,
-            .max_attempts = 1, .run_at = kT0};
+    return {.id = id,
+            .queue = queue,
+            .name = "n",
+            .identifier = identifier,
+            .max_attempts = 1,
+            .run_at = kT0};
   }
 
   // Step one of another client's insert of `job`: the reservation (and the
   // directory entry). Returns the token.
   std::string ReserveByHand(const store::NewJob& job) {
-    auto r = Script(scripts_.job_reserve, store_->tag(),
-                    {"0", "1", job.queue, IdKey(job.id), store_->QueueTag(job.queue),
-                     job.identifier});
+    auto r =
+        Script(scripts_.job_reserve, store_->tag(),
+               {"0", "1", job.queue, IdKey(job.id), store_->QueueTag(job.queue), job.identifier});
     EXPECT_TRUE(r.ok()) << r.status();
     if (!r.ok() || r->elements.size() != 3 || r->elements[1].str != "ok") {
       ADD_FAILURE() << "job_reserve.lua did not reserve";
@@ -89,8 +92,7 @@ class RedisReservationTest : public ::testing::TestWithParam<Server> {
   // Returns the job's state as the script reports it ('revoked' if refused).
   std::string InsertByHand(const store::NewJob& job, const std::string& token) {
     const std::string tag = store_->QueueTag(job.queue);
-    std::vector<std::string> args = {store::redis_store::Micros(kT0), "0", "0", tag,
-                                     job.queue};
+    std::vector<std::string> args = {store::redis_store::Micros(kT0), "0", "0", tag, job.queue};
     store::redis_store::AppendNewJobArgs(job, token, &args);
     auto r = Script(scripts_.job_insert_many, tag, args);
     EXPECT_TRUE(r.ok()) << r.status();
@@ -139,12 +141,14 @@ TEST_P(RedisReservationTest, AReservationWhoseInserterDiedIsTakenOver) {
   EXPECT_EQ(IdsWithIdentifier("k"), std::vector<JobId>{11});
 
   // Job 11 finished: its reservation is stale, the next "k" gets it at once.
-  auto claimed = store_->JobClaim({.queues = {"other"}, .worker_id = "w", .limit = 1,
-                                   .now = kT0, .lease = absl::Seconds(30),
+  auto claimed = store_->JobClaim({.queues = {"other"},
+                                   .worker_id = "w",
+                                   .limit = 1,
+                                   .now = kT0,
+                                   .lease = absl::Seconds(30),
                                    .lease_token = 5});
   ASSERT_TRUE(claimed.ok() && claimed->size() == 1u) << claimed.status();
-  auto done =
-      store_->JobCompleteMany({.items = {{.id = 11, .lease_token = 5}}, .now = kT0});
+  auto done = store_->JobCompleteMany({.items = {{.id = 11, .lease_token = 5}}, .now = kT0});
   ASSERT_TRUE(done.ok() && done->size() == 1u) << done.status();
   const absl::Time t1 = absl::Now();
   r = store_->JobInsertMany({.jobs = {Job(12, "q", "k")}, .now = kT0});
@@ -161,21 +165,21 @@ TEST_P(RedisReservationTest, AReservationWhoseInserterDiedIsTakenOver) {
 // the identifier).
 TEST_P(RedisReservationTest, ARequeueUnderARevokedTokenIsRefused) {
   ASSERT_TRUE(store_->JobInsertMany({.jobs = {Job(20, "q", "r")}, .now = kT0}).ok());
-  auto claimed = store_->JobClaim({.queues = {"q"}, .worker_id = "w", .limit = 1,
-                                   .now = kT0, .lease = absl::Seconds(30),
+  auto claimed = store_->JobClaim({.queues = {"q"},
+                                   .worker_id = "w",
+                                   .limit = 1,
+                                   .now = kT0,
+                                   .lease = absl::Seconds(30),
                                    .lease_token = 7});
   ASSERT_TRUE(claimed.ok() && claimed->size() == 1u) << claimed.status();
   auto failed = store_->JobFailMany(
-      {.items = {{.id = 20, .lease_token = 7, .to = JobState::kDead, .error = "x"}},
-       .now = kT0});
+      {.items = {{.id = 20, .lease_token = 7, .to = JobState::kDead, .error = "x"}}, .now = kT0});
   ASSERT_TRUE(failed.ok() && failed->size() == 1u) << failed.status();
 
   const std::string q = store_->QueueTag("q");
-  auto entry =
-      store_->client().Command({"HGET", absl::StrCat(store_->tag(), ":uniq"), "r"});
+  auto entry = store_->client().Command({"HGET", absl::StrCat(store_->tag(), ":uniq"), "r"});
   ASSERT_TRUE(entry.ok() && !entry->is_nil()) << entry.status();
-  auto taken =
-      Script(scripts_.job_uniq_take, store_->tag(), {"r", entry->str, IdKey(20), q});
+  auto taken = Script(scripts_.job_uniq_take, store_->tag(), {"r", entry->str, IdKey(20), q});
   ASSERT_TRUE(taken.ok() && taken->elements.size() == 2u) << taken.status();
   ASSERT_EQ(taken->elements[0].str, "ok");
   const std::string token = absl::StrCat(taken->elements[1].integer);
@@ -185,16 +189,14 @@ TEST_P(RedisReservationTest, ARequeueUnderARevokedTokenIsRefused) {
   EXPECT_TRUE((*r)[0].inserted);
   EXPECT_EQ((*r)[0].id, 21);
 
-  auto late = Script(scripts_.job_requeue, q,
-                     {store::redis_store::Micros(kT0), "0", q, IdKey(20), token});
+  auto late =
+      Script(scripts_.job_requeue, q, {store::redis_store::Micros(kT0), "0", q, IdKey(20), token});
   ASSERT_TRUE(late.ok()) << late.status();
   ASSERT_FALSE(late->elements.empty());
   EXPECT_EQ(late->elements[0].str, "revoked");
   auto requeued = store_->JobRequeue({.id = 20, .now = kT0});
-  EXPECT_EQ(requeued.status().code(), absl::StatusCode::kFailedPrecondition)
-      << requeued.status();
-  EXPECT_TRUE(absl::StrContains(requeued.status().message(), "job 21"))
-      << requeued.status();
+  EXPECT_EQ(requeued.status().code(), absl::StatusCode::kFailedPrecondition) << requeued.status();
+  EXPECT_TRUE(absl::StrContains(requeued.status().message(), "job 21")) << requeued.status();
   auto got = store_->JobGet({.id = 20});
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->state, JobState::kDead);
@@ -206,13 +208,13 @@ TEST_P(RedisReservationTest, LayoutOneIsRefusedWithTheFix) {
   const std::string old = UniqueCollection("layout1");
   const std::string meta = absl::StrCat("{", old, "}:meta");
   ASSERT_TRUE(store_->client().Command({"HSET", meta, "version", "1"}).ok());
-  auto opened = store::redis_store::RedisStore::Open(*ParseUrl(url_),
-                                                     {.url = url_, .collection = old});
+  auto opened =
+      store::redis_store::RedisStore::Open(*ParseUrl(url_), {.url = url_, .collection = old});
   (void)store_->client().Command({"UNLINK", meta});
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
-  for (const char* part : {"layout version 1", "does not convert",
-                           "redis-cli --scan --pattern", "another collection"}) {
+  for (const char* part : {"layout version 1", "does not convert", "redis-cli --scan --pattern",
+                           "another collection"}) {
     EXPECT_TRUE(absl::StrContains(opened.status().message(), part))
         << part << " missing from: " << opened.status();
   }
@@ -236,28 +238,30 @@ TEST(RedisReservationClusterTest, AnInsertOnItsWayIsWaitedFor) {
   ASSERT_TRUE(opened.ok()) << opened.status();
   std::shared_ptr<RedisStore> db = *opened;
   store::redis_store::Scripts scripts;
-  auto run = [&](const redis::Script& s, const std::string& tag,
-                 std::vector<std::string> args) {
+  auto run = [&](const redis::Script& s, const std::string& tag, std::vector<std::string> args) {
     args.insert(args.begin(), db->tag());
     return db->client().Eval(s, {ProbeKey(tag)}, args);
   };
-  const store::NewJob first{.id = 30, .queue = "q", .name = "n", .identifier = "w",
-                            .max_attempts = 1, .run_at = kT0};
-  auto reserved = run(scripts.job_reserve, db->tag(),
-                      {"0", "1", "q", IdKey(30), db->QueueTag("q"), "w"});
+  const store::NewJob first{
+      .id = 30, .queue = "q", .name = "n", .identifier = "w", .max_attempts = 1, .run_at = kT0};
+  auto reserved =
+      run(scripts.job_reserve, db->tag(), {"0", "1", "q", IdKey(30), db->QueueTag("q"), "w"});
   ASSERT_TRUE(reserved.ok() && reserved->elements.size() == 3u) << reserved.status();
   const std::string token = absl::StrCat(reserved->elements[2].integer);
 
   absl::StatusOr<store::JobInsertManyResult> second;
   std::thread contender([&] {
-    second = db->JobInsertMany(
-        {.jobs = {{.id = 31, .queue = "p", .name = "n", .identifier = "w",
-                   .max_attempts = 1, .run_at = kT0}},
-         .now = kT0});
+    second = db->JobInsertMany({.jobs = {{.id = 31,
+                                          .queue = "p",
+                                          .name = "n",
+                                          .identifier = "w",
+                                          .max_attempts = 1,
+                                          .run_at = kT0}},
+                                .now = kT0});
   });
   absl::SleepFor(RedisStore::kInsertGrace / 5);
-  std::vector<std::string> args = {store::redis_store::Micros(kT0), "0", "0",
-                                   db->QueueTag("q"), "q"};
+  std::vector<std::string> args = {store::redis_store::Micros(kT0), "0", "0", db->QueueTag("q"),
+                                   "q"};
   store::redis_store::AppendNewJobArgs(first, token, &args);
   auto inserted = run(scripts.job_insert_many, db->QueueTag("q"), args);
   contender.join();

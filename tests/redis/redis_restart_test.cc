@@ -74,12 +74,15 @@ TEST_F(RedisRestartTest, QueueSurvivesARedisRestartWithNothingLost) {
 
   Mutex mu;
   std::set<std::string> done;  // payloads handled at least once
-  ASSERT_TRUE(queue.Define("work", [&](const Job& job) {
-    absl::SleepFor(absl::Milliseconds(2));  // a little work
-    MutexLock lock(&mu);
-    done.insert(job.data);
-    return true;
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("work",
+                          [&](const Job& job) {
+                            absl::SleepFor(absl::Milliseconds(2));  // a little work
+                            MutexLock lock(&mu);
+                            done.insert(job.data);
+                            return true;
+                          })
+                  .ok());
   int enqueued = 0;
   auto enqueue = [&]() {
     auto r = queue.Enqueue("work", absl::StrCat("job-", enqueued));
@@ -154,11 +157,14 @@ TEST_F(RedisRestartTest, AJobRunningThroughAnOutageLongerThanItsLeaseRunsOnce) {
   Queue& queue = **opened;
   std::atomic<int> starts{0};
   Notification release;
-  ASSERT_TRUE(queue.Define("long", [&](const Job&) {
-    ++starts;
-    release.WaitForNotificationWithTimeout(absl::Seconds(60));
-    return true;
-  }).ok());
+  ASSERT_TRUE(queue
+                  .Define("long",
+                          [&](const Job&) {
+                            ++starts;
+                            release.WaitForNotificationWithTimeout(absl::Seconds(60));
+                            return true;
+                          })
+                  .ok());
   auto job = queue.Enqueue("long", "");
   ASSERT_TRUE(job.ok()) << job.status();
   ASSERT_TRUE(queue.StartInBackground().ok());

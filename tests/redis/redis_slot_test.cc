@@ -75,27 +75,39 @@ void Workload(store::Store& s) {
   const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
   std::vector<store::NewJob> jobs;
   for (int i = 1; i <= 6; ++i) {
-    jobs.push_back({.id = i, .queue = i % 2 ? "qa" : "qb", .name = "n",
-                    .identifier = i == 1 ? "ident" : i == 2 ? "again" : "",
-                    .max_attempts = 2, .run_at = i == 6 ? t0 + absl::Hours(1) : t0});
+    jobs.push_back({.id = i,
+                    .queue = i % 2 ? "qa" : "qb",
+                    .name = "n",
+                    .identifier = i == 1   ? "ident"
+                                  : i == 2 ? "again"
+                                           : "",
+                    .max_attempts = 2,
+                    .run_at = i == 6 ? t0 + absl::Hours(1) : t0});
   }
   ASSERT_TRUE(s.JobInsertMany({.jobs = jobs, .now = t0}).ok());
-  auto claimed = s.JobClaim({.queues = {"qa", "qb"}, .worker_id = "w",
-                             .limit = 4, .now = t0, .lease = absl::Seconds(5),
+  auto claimed = s.JobClaim({.queues = {"qa", "qb"},
+                             .worker_id = "w",
+                             .limit = 4,
+                             .now = t0,
+                             .lease = absl::Seconds(5),
                              .lease_token = 9});
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 4u);
+  ASSERT_TRUE(s.JobCompleteMany({.items = {{.id = 1, .lease_token = 9}}, .now = t0}).ok());
   ASSERT_TRUE(
-      s.JobCompleteMany({.items = {{.id = 1, .lease_token = 9}}, .now = t0}).ok());
-  ASSERT_TRUE(s.JobFailMany({.items = {{.id = 2, .lease_token = 9,
-                                         .to = JobState::kDead, .error = "x"}},
-                             .now = t0}).ok());
-  ASSERT_TRUE(s.JobHeartbeatMany({.items = {{.id = 3, .lease_token = 9}},
-                                  .now = t0, .lease = absl::Seconds(5)}).ok());
+      s.JobFailMany(
+           {.items = {{.id = 2, .lease_token = 9, .to = JobState::kDead, .error = "x"}}, .now = t0})
+          .ok());
+  ASSERT_TRUE(s.JobHeartbeatMany(
+                   {.items = {{.id = 3, .lease_token = 9}}, .now = t0, .lease = absl::Seconds(5)})
+                  .ok());
   ASSERT_TRUE(s.JobRescueExpired({.now = t0 + absl::Minutes(1)}).ok());
   // Job 1 (completed) holds a stale reservation of "ident": checked, taken.
-  auto dup = s.JobInsertMany({.jobs = {{.id = 7, .queue = "qc", .name = "n",
-                                        .identifier = "ident", .max_attempts = 1,
+  auto dup = s.JobInsertMany({.jobs = {{.id = 7,
+                                        .queue = "qc",
+                                        .name = "n",
+                                        .identifier = "ident",
+                                        .max_attempts = 1,
                                         .run_at = t0}},
                               .now = t0});
   ASSERT_TRUE(dup.ok()) << dup.status();
@@ -110,22 +122,27 @@ void Workload(store::Store& s) {
   ASSERT_TRUE(s.QueuePause({.queue = "qa", .now = t0}).ok());
   ASSERT_TRUE(s.QueueResume({.queue = "qa", .now = t0}).ok());
   ASSERT_TRUE(s.QueueList().ok());
-  ASSERT_TRUE(s.LeaderAttemptElect({.name = "m", .leader_id = "w", .now = t0,
-                                    .ttl = absl::Seconds(5)}).ok());
+  ASSERT_TRUE(
+      s.LeaderAttemptElect({.name = "m", .leader_id = "w", .now = t0, .ttl = absl::Seconds(5)})
+          .ok());
   ASSERT_TRUE(s.LeaderResign({.name = "m", .leader_id = "w"}).ok());
   ASSERT_TRUE(s.WorkerRegister({.worker = {.id = "w"}, .now = t0}).ok());
   ASSERT_TRUE(s.WorkerHeartbeat({.worker_id = "w", .now = t0}).ok());
   ASSERT_TRUE(s.WorkerList({.now = t0, .ttl = absl::Seconds(5)}).ok());
   ASSERT_TRUE(s.WorkerDeregister({.worker_id = "w"}).ok());
-  ASSERT_TRUE(s.CronFireOnce({.schedule = "c", .fire_time = t0,
-                              .job = {.id = 100, .queue = "qc", .name = "n",
-                                      .max_attempts = 1, .run_at = t0},
-                              .now = t0}).ok());
+  ASSERT_TRUE(s.CronFireOnce(
+                   {.schedule = "c",
+                    .fire_time = t0,
+                    .job = {.id = 100, .queue = "qc", .name = "n", .max_attempts = 1, .run_at = t0},
+                    .now = t0})
+                  .ok());
   // The same fire again: the reservation is forgotten (job_forget.lua).
-  ASSERT_TRUE(s.CronFireOnce({.schedule = "c", .fire_time = t0,
-                              .job = {.id = 101, .queue = "qc", .name = "n",
-                                      .max_attempts = 1, .run_at = t0},
-                              .now = t0}).ok());
+  ASSERT_TRUE(s.CronFireOnce(
+                   {.schedule = "c",
+                    .fire_time = t0,
+                    .job = {.id = 101, .queue = "qc", .name = "n", .max_attempts = 1, .run_at = t0},
+                    .now = t0})
+                  .ok());
 }
 
 // A collection whose queues qa, qb and qc are on three different masters.
@@ -215,9 +232,8 @@ TEST(RedisSlotTest, EveryScriptCallStaysInOneSlotAndQueuesSpread) {
       if (!keys.ok()) continue;  // PUBLISH and friends have no keys
       ++commands_checked;
       for (const redis::Reply& k : keys->elements) {
-        EXPECT_EQ(KeySlot(k.str), call.slot)
-            << "script " << call.sha << " (slot " << call.slot << ") ran " << cmd[0]
-            << " on " << k.str;
+        EXPECT_EQ(KeySlot(k.str), call.slot) << "script " << call.sha << " (slot " << call.slot
+                                             << ") ran " << cmd[0] << " on " << k.str;
       }
     }
   }

@@ -27,33 +27,31 @@ inline std::string EnvOr(const char* name, const char* fallback = "") {
 }
 
 // Skips the test without a server; fails it in CI (CI=true).
-#define POPQUEUE_REQUIRE_REDIS()                                             \
-  do {                                                                       \
-    if (::popqueue::testing::RedisUrl().empty()) {                           \
-      if (::popqueue::testing::EnvOr("CI") == "true") {                      \
-        FAIL() << "POPQUEUE_TEST_REDIS_URL is not set (CI=true): run the "   \
-                  "tests through scripts/with-services";                     \
-      }                                                                      \
-      GTEST_SKIP() << "POPQUEUE_TEST_REDIS_URL is not set; run through "     \
-                      "scripts/with-services to start redis-server";         \
-    }                                                                        \
+#define POPQUEUE_REQUIRE_REDIS()                                           \
+  do {                                                                     \
+    if (::popqueue::testing::RedisUrl().empty()) {                         \
+      if (::popqueue::testing::EnvOr("CI") == "true") {                    \
+        FAIL() << "POPQUEUE_TEST_REDIS_URL is not set (CI=true): run the " \
+                  "tests through scripts/with-services";                   \
+      }                                                                    \
+      GTEST_SKIP() << "POPQUEUE_TEST_REDIS_URL is not set; run through "   \
+                      "scripts/with-services to start redis-server";       \
+    }                                                                      \
   } while (0)
 
-inline std::string RedisClusterUrl() {
-  return EnvOr("POPQUEUE_TEST_REDIS_CLUSTER_URL");
-}
+inline std::string RedisClusterUrl() { return EnvOr("POPQUEUE_TEST_REDIS_CLUSTER_URL"); }
 
 // Skips the test without the test cluster; fails it in CI (CI=true).
-#define POPQUEUE_REQUIRE_REDIS_CLUSTER()                                      \
-  do {                                                                        \
-    if (::popqueue::testing::RedisClusterUrl().empty()) {                     \
-      if (::popqueue::testing::EnvOr("CI") == "true") {                       \
+#define POPQUEUE_REQUIRE_REDIS_CLUSTER()                                       \
+  do {                                                                         \
+    if (::popqueue::testing::RedisClusterUrl().empty()) {                      \
+      if (::popqueue::testing::EnvOr("CI") == "true") {                        \
         FAIL() << "POPQUEUE_TEST_REDIS_CLUSTER_URL is not set (CI=true): run " \
-                  "the tests through scripts/with-services";                  \
-      }                                                                       \
-      GTEST_SKIP() << "POPQUEUE_TEST_REDIS_CLUSTER_URL is not set; run "      \
-                      "through scripts/with-services to start the cluster";   \
-    }                                                                         \
+                  "the tests through scripts/with-services";                   \
+      }                                                                        \
+      GTEST_SKIP() << "POPQUEUE_TEST_REDIS_CLUSTER_URL is not set; run "       \
+                      "through scripts/with-services to start the cluster";    \
+    }                                                                          \
   } while (0)
 
 // A collection (key prefix) no other test uses.
@@ -72,8 +70,7 @@ inline std::shared_ptr<redis::Client> RawClient() {
 
 // Every key of the store with collection `collection` (on every master of
 // a cluster): "{<collection>}:..." and "{<collection>:<queue>}:...".
-inline std::vector<std::string> KeysOf(redis::Client& client,
-                                       const std::string& collection) {
+inline std::vector<std::string> KeysOf(redis::Client& client, const std::string& collection) {
   auto keys = client.ScanKeys(absl::StrCat("{", collection, "[}:]*"));
   EXPECT_TRUE(keys.ok()) << keys.status();
   return keys.ok() ? *std::move(keys) : std::vector<std::string>{};

@@ -36,8 +36,7 @@ TEST(RedisTimeouts, DefaultsAndUrlOverrides) {
   EXPECT_EQ(d.connect_timeout, absl::Seconds(2));
   EXPECT_EQ(d.command_timeout, absl::Seconds(5));
   EXPECT_EQ(d.keepalive, absl::Seconds(15));
-  Options o = MustParse(
-      "redis://h:6379?connect_timeout_ms=100&timeout_ms=250&keepalive_s=6");
+  Options o = MustParse("redis://h:6379?connect_timeout_ms=100&timeout_ms=250&keepalive_s=6");
   EXPECT_EQ(o.connect_timeout, absl::Milliseconds(100));
   EXPECT_EQ(o.command_timeout, absl::Milliseconds(250));
   EXPECT_EQ(o.keepalive, absl::Seconds(6));
@@ -51,8 +50,8 @@ TEST(RedisTimeouts, DefaultsAndUrlOverrides) {
 TEST(RedisTimeouts, SilentServerFailsConnectWithinCommandTimeout) {
   BlackHole hole(BlackHole::Mode::kSilent);
   for (const char* auth : {"", ":secret@"}) {  // PING, then AUTH first
-    absl::StatusOr<Url> url = ParseUrl(absl::StrCat(
-        "redis://", auth, hole.HostPort(), "?connect_timeout_ms=300&timeout_ms=500"));
+    absl::StatusOr<Url> url = ParseUrl(
+        absl::StrCat("redis://", auth, hole.HostPort(), "?connect_timeout_ms=300&timeout_ms=500"));
     ASSERT_TRUE(url.ok());
     absl::Status s;
     absl::Duration took = Timed([&] { s = Client::Connect(*url).status(); });
@@ -67,8 +66,8 @@ TEST(RedisTimeouts, SilentServerFailsConnectWithinCommandTimeout) {
 
 TEST(RedisTimeouts, UnreachableServerFailsWithinConnectTimeout) {
   BlackHole hole(BlackHole::Mode::kNeverAccept);
-  absl::StatusOr<Url> url = ParseUrl(absl::StrCat(
-      "redis://", hole.HostPort(), "?connect_timeout_ms=300&timeout_ms=5000"));
+  absl::StatusOr<Url> url = ParseUrl(
+      absl::StrCat("redis://", hole.HostPort(), "?connect_timeout_ms=300&timeout_ms=5000"));
   ASSERT_TRUE(url.ok());
   absl::Status s;
   absl::Duration took = Timed([&] { s = Client::Connect(*url).status(); });
@@ -80,8 +79,7 @@ TEST(RedisTimeouts, UnreachableServerFailsWithinConnectTimeout) {
 // A command on a pooled connection whose server stops answering.
 TEST(RedisTimeouts, CommandOnSilentServerTimesOutAndBreaksTheConnection) {
   BlackHole hole(BlackHole::Mode::kSilent);
-  absl::StatusOr<Url> url = ParseUrl(
-      absl::StrCat("redis://", hole.HostPort(), "?timeout_ms=300"));
+  absl::StatusOr<Url> url = ParseUrl(absl::StrCat("redis://", hole.HostPort(), "?timeout_ms=300"));
   ASSERT_TRUE(url.ok());
   absl::StatusOr<Options> options = Options::FromUrl(*url);
   ASSERT_TRUE(options.ok());
@@ -101,8 +99,8 @@ TEST(RedisTimeouts, CommandOnSilentServerTimesOutAndBreaksTheConnection) {
 // timeout) are what find a dead peer.
 TEST(RedisTimeouts, SubscriberToleratesIdlenessAndHasKeepalives) {
   BlackHole hole(BlackHole::Mode::kSilent);
-  absl::StatusOr<Url> url = ParseUrl(
-      absl::StrCat("redis://", hole.HostPort(), "?timeout_ms=300&keepalive_s=9"));
+  absl::StatusOr<Url> url =
+      ParseUrl(absl::StrCat("redis://", hole.HostPort(), "?timeout_ms=300&keepalive_s=9"));
   ASSERT_TRUE(url.ok());
   auto client = std::make_shared<Client>(*Options::FromUrl(*url));
   absl::StatusOr<std::unique_ptr<Connection>> conn = client->OpenDedicated();

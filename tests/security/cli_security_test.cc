@@ -110,8 +110,8 @@ TEST_F(CliSecurityTest, HostileStringsAreStoredVerbatim) {
       "-not-a-flag",
   };
   for (const std::string& s : evil) {
-    Result r = Run({"enqueue", "--db-url", dir_.SqliteUrl(), "--identifier", s, "--data", s,
-                    "--", s});
+    Result r =
+        Run({"enqueue", "--db-url", dir_.SqliteUrl(), "--identifier", s, "--data", s, "--", s});
     ASSERT_EQ(r.exit_code, 0) << s << ": " << r.err;
   }
   EXPECT_FALSE(std::ifstream(marker).good()) << "a shell ran a payload";
@@ -126,12 +126,18 @@ TEST_F(CliSecurityTest, HostileStringsAreStoredVerbatim) {
 
 TEST_F(CliSecurityTest, MalformedValuesFailAndStoreNothing) {
   const std::vector<std::vector<std::string>> bad = {
-      {"--priority", "high"},          {"--priority", "99999999999999999999"},
-      {"--max-attempts", "-1"},        {"--max-attempts", "1e3"},
-      {"--delay", "soon"},             {"--delay", "-5s"},
-      {"--score", "yesterday"},        {"--timeout", "0x10"},
-      {"--queue", "bad queue name!"},  {"--score", "1", "--delay", "1s"},
-      {"--backoff", "\xff\xfe"},       {"--no-such-flag", "x"},
+      {"--priority", "high"},
+      {"--priority", "99999999999999999999"},
+      {"--max-attempts", "-1"},
+      {"--max-attempts", "1e3"},
+      {"--delay", "soon"},
+      {"--delay", "-5s"},
+      {"--score", "yesterday"},
+      {"--timeout", "0x10"},
+      {"--queue", "bad queue name!"},
+      {"--score", "1", "--delay", "1s"},
+      {"--backoff", "\xff\xfe"},
+      {"--no-such-flag", "x"},
   };
   for (std::vector<std::string> args : bad) {
     args.insert(args.begin(), {"enqueue", "--db-url", dir_.SqliteUrl(), "n"});
@@ -185,11 +191,14 @@ TEST_F(CliSecurityTest, BadTokensStopStartUpWithoutShowingASecret) {
     std::vector<std::string> args, env;
     std::string want;
   } bad[] = {
-      {{"serve", "--port", "0", "--no-grpc", "--tokens", "ci:wrte:" + secret}, {},
+      {{"serve", "--port", "0", "--no-grpc", "--tokens", "ci:wrte:" + secret},
+       {},
        "scope of token \"ci\""},
-      {{"config", "check"}, {"POPQUEUE_TOKENS=ops:admin:" + secret + ",ci:read:short"},
+      {{"config", "check"},
+       {"POPQUEUE_TOKENS=ops:admin:" + secret + ",ci:read:short"},
        "entry 2: secret of token \"ci\""},
-      {{"config", "check"}, {"POPQUEUE_TOKENS=a:read:" + secret + ",b:admin:" + secret},
+      {{"config", "check"},
+       {"POPQUEUE_TOKENS=a:read:" + secret + ",b:admin:" + secret},
        "same secret"},
       {{"serve", "--port", "0", "--no-grpc", "--public-reads=false"}, {}, "publicReads"},
   };

@@ -5,10 +5,10 @@
 // clear status and change nothing, and injection strings are stored verbatim.
 #include <chrono>
 #include <map>
-#include <optional>
-#include <sstream>
 #include <memory>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "common/mutex.h"
@@ -106,8 +106,8 @@ TEST_F(GrpcSecurityTest, EveryMutatingRpcNeedsTheToken) {
   for (int i = 0; i < service->method_count(); ++i) {
     const std::string& name = service->method(i)->name();
     std::string path = "/popqueue.PopQueue/" + name;
-    for (const std::string& token : {std::string(""), std::string("wrong"),
-                                     std::string(kToken) + "x"}) {
+    for (const std::string& token :
+         {std::string(""), std::string("wrong"), std::string(kToken) + "x"}) {
       // An empty message decodes as the request with every field unset.
       grpc::Status s = RawCall(path, "", token);
       if (read_only.count(name)) {
@@ -209,8 +209,8 @@ TEST_F(GrpcSecurityTest, UndecodableAndInvalidMessagesChangeNothing) {
 }
 
 TEST_F(GrpcSecurityTest, InjectionStringsAreStoredVerbatim) {
-  const std::string evil[] = {"'; DROP TABLE jobs; --", "{\"$gt\": \"\"}", "$where",
-                              "<script>alert(1)</script>", "$(id) `id`", "%s%n"};
+  const std::string evil[] = {"'; DROP TABLE jobs; --",    "{\"$gt\": \"\"}", "$where",
+                              "<script>alert(1)</script>", "$(id) `id`",      "%s%n"};
   for (const std::string& s : evil) {
     EnqueueJobsRequest req;
     JobSpec* j = req.add_jobs();
@@ -235,7 +235,6 @@ TEST_F(GrpcSecurityTest, InjectionStringsAreStoredVerbatim) {
   }
   EXPECT_EQ(JobCount(), static_cast<int64_t>(std::size(evil)));
 }
-
 
 constexpr char kReadSecret[] = "viewer-secret-7f3a9c1e55";
 constexpr char kWriteSecret[] = "worker-secret-2b8d4e0a77";
@@ -297,8 +296,9 @@ TEST_F(GrpcSecurityTest, EveryRpcAnswersAsItsScopeSays) {
     ASSERT_TRUE(needed.has_value()) << name;
     ++rpcs_of[*needed];
     for (const auto& caller : callers) {
-      std::string what = name + " with " +
-                         (caller.scope ? std::string(ScopeName(*caller.scope)) : "'" + caller.secret + "'");
+      std::string what =
+          name + " with " +
+          (caller.scope ? std::string(ScopeName(*caller.scope)) : "'" + caller.secret + "'");
       grpc::Status s = RawCall("/popqueue.PopQueue/" + name, "", caller.secret);
       if (caller.scope && *caller.scope >= *needed) {
         EXPECT_NE(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << what;
@@ -381,7 +381,8 @@ TEST_F(GrpcSecurityTest, EveryMutatingRpcLeavesOneAuditLine) {
   for (size_t i = 0; i < audit.size(); ++i) {
     EXPECT_THAT(audit[i], ::testing::EndsWith(expected[i])) << i;
   }
-  for (const char* secret : {kReadSecret, kWriteSecret, kAdminSecret, "payload-must-not-be-logged"}) {
+  for (const char* secret :
+       {kReadSecret, kWriteSecret, kAdminSecret, "payload-must-not-be-logged"}) {
     EXPECT_THAT(log, Not(HasSubstr(secret)));
   }
 }

@@ -50,8 +50,8 @@ std::vector<AccessToken> ScopedTokens() {
 class RestSecurityTest : public ::testing::Test {
  protected:
   void Start(HttpOptions options, size_t max_payload_bytes = 1 << 20) {
-    QueueConfig config{.db_url = dir_.SqliteUrl(), .retries = 0,
-                       .max_payload_bytes = max_payload_bytes};
+    QueueConfig config{
+        .db_url = dir_.SqliteUrl(), .retries = 0, .max_payload_bytes = max_payload_bytes};
     config.worker.handle_signals = false;
     auto q = Queue::Open(config);
     ASSERT_TRUE(q.ok()) << q.status();
@@ -104,8 +104,8 @@ TEST_F(RestSecurityTest, EveryMutatingRouteNeedsTheToken) {
   std::string id = absl::StrCat(job->id);
   int mutating = 0;
   for (const RouteInfo& route : HttpServer::Routes()) {
-    std::string path = absl::StrReplaceAll(std::string(route.path),
-                                           {{"{id}", id}, {"{name}", "default"}});
+    std::string path =
+        absl::StrReplaceAll(std::string(route.path), {{"{id}", id}, {"{name}", "default"}});
     std::string method(route.method);
     std::string body = R"({"name":"n","jobId":")" + id + R"(","jobs":[{"name":"n"}]})";
     if (method == "GET") {
@@ -139,11 +139,13 @@ TEST_F(RestSecurityTest, EveryMutatingRouteNeedsTheToken) {
 TEST_F(RestSecurityTest, OversizedPayloadsGet413UnderConfigurableLimits) {
   Start(HttpOptions{.max_body_bytes = 8192}, /*max_payload_bytes=*/1000);
   // Within the limit.
-  auto fits = Send("POST", "/api/jobs", json{{"name", "n"}, {"data", std::string(1000, 'a')}}.dump());
+  auto fits =
+      Send("POST", "/api/jobs", json{{"name", "n"}, {"data", std::string(1000, 'a')}}.dump());
   ASSERT_TRUE(fits);
   EXPECT_EQ(fits->status, 201) << fits->body;
   // The payload limit of the Queue.
-  auto big = Send("POST", "/api/jobs", json{{"name", "n"}, {"data", std::string(1001, 'a')}}.dump());
+  auto big =
+      Send("POST", "/api/jobs", json{{"name", "n"}, {"data", std::string(1001, 'a')}}.dump());
   ExpectClearError(big, 413, "payload over max_payload_bytes");
   EXPECT_EQ(json::parse(big->body)["error"]["field"], "data");
   // A batch is all or nothing, and names the item.
@@ -152,7 +154,8 @@ TEST_F(RestSecurityTest, OversizedPayloadsGet413UnderConfigurableLimits) {
   ExpectClearError(b, 413, "batch item over max_payload_bytes");
   EXPECT_EQ(json::parse(b->body)["error"]["field"], "jobs[1].data");
   // The body limit of the server.
-  auto body = Send("POST", "/api/jobs", json{{"name", "n"}, {"data", std::string(9000, 'c')}}.dump());
+  auto body =
+      Send("POST", "/api/jobs", json{{"name", "n"}, {"data", std::string(9000, 'c')}}.dump());
   ExpectClearError(body, 413, "body over max_body_bytes");
   EXPECT_EQ(json::parse(body->body)["error"]["field"], "body");
   EXPECT_EQ(JobCount(), 1);
@@ -180,11 +183,11 @@ TEST_F(RestSecurityTest, MalformedBodiesGetAClearErrorAndStoreNothing) {
       "{\"name\":\"n\",\"runAt\":\"2026-01-01T00:00:00Z\",\"delaySeconds\":1}",
       "{\"name\":\"n\",\"unknown\":1}",
       "{\"name\":\"\"}",
-      "{\"name\":\"n\xff\xfe\"}",                 // invalid UTF-8 in a string
-      "{\"name\":\"n\",\"data\":\"\xc3\x28\"}",    // invalid UTF-8 in the payload
+      "{\"name\":\"n\xff\xfe\"}",                    // invalid UTF-8 in a string
+      "{\"name\":\"n\",\"data\":\"\xc3\x28\"}",      // invalid UTF-8 in the payload
       "{\"name\":\"n\",\"data\":\"\xed\xa0\x80\"}",  // a UTF-16 surrogate in UTF-8
-      "{\"name\":\"a\nb\"}",                     // raw control character
-      std::string("{\"name\":\"n\0\"}", 13),     // raw NUL
+      "{\"name\":\"a\nb\"}",                         // raw control character
+      std::string("{\"name\":\"n\0\"}", 13),         // raw NUL
       std::string(200, '[') + std::string(200, ']'),
       "{\"name\":\"n\",\"data\":" + std::string(100, '[') + std::string(100, ']') + "}",
       "{\"jobs\":[]}",
@@ -198,9 +201,9 @@ TEST_F(RestSecurityTest, MalformedBodiesGetAClearErrorAndStoreNothing) {
                                   std::string("{\"jobs\":[{\"name\":\"a\xff\"}]}")}) {
     ExpectClearError(Send("POST", "/api/jobs/batch", body), 400, "batch " + body);
   }
-  for (const std::string& body : {std::string("{\"jobId\":true}"), std::string("{\"jobId\":-3}"),
-                                  std::string("{\"jobId\":\"1 OR 1=1\"}"),
-                                  std::string("{\"jobId\":1.5}")}) {
+  for (const std::string& body :
+       {std::string("{\"jobId\":true}"), std::string("{\"jobId\":-3}"),
+        std::string("{\"jobId\":\"1 OR 1=1\"}"), std::string("{\"jobId\":1.5}")}) {
     ExpectClearError(Send("POST", "/api/requeue-job", body), 400, "requeue " + body);
   }
   EXPECT_EQ(JobCount(), 0);
@@ -239,9 +242,9 @@ TEST_F(RestSecurityTest, HostileQueryStringsAndPathsNeverFailTheServer) {
     EXPECT_LT(r->status, 500) << path << ": " << r->body;
   }
   // Injection strings in filters are data: they match nothing.
-  for (const std::string& q :
-       {std::string("identifier=%27%20OR%20%271%27%3D%271"), std::string("name=%7B%22%24ne%22%3A1%7D"),
-        std::string("queue=%24where"), std::string("name=%ff%fe")}) {
+  for (const std::string& q : {std::string("identifier=%27%20OR%20%271%27%3D%271"),
+                               std::string("name=%7B%22%24ne%22%3A1%7D"),
+                               std::string("queue=%24where"), std::string("name=%ff%fe")}) {
     auto r = Send("GET", "/api/jobs?" + q);
     ASSERT_TRUE(r) << q;
     EXPECT_EQ(r->status, 200) << q << ": " << r->body;
@@ -275,9 +278,9 @@ TEST_F(RestSecurityTest, ProtocolGarbageIsRefusedAndTheServerSurvives) {
   EXPECT_THAT(raw("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello\r\n\r\n"),
               Not(HasSubstr("200 OK")));
   EXPECT_THAT(raw("GARBAGE\r\n\r\n"), Not(HasSubstr("200 OK")));
-  EXPECT_THAT(raw("GET /api/jobs HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 << 10, 'a') +
-                  "\r\n\r\n"),
-              Not(HasSubstr("200 OK")));
+  EXPECT_THAT(
+      raw("GET /api/jobs HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 << 10, 'a') + "\r\n\r\n"),
+      Not(HasSubstr("200 OK")));
   EXPECT_THAT(raw("POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                   "Content-Length: 100\r\n\r\n{\"name\":"),
               Not(HasSubstr("201")));
@@ -348,7 +351,6 @@ TEST_F(RestSecurityTest, DashboardKeepsJobDataInert) {
   EXPECT_EQ(json::parse(r->body)["data"], payload);
 }
 
-
 // Prepares what a successful call of `route` needs (a fresh job; a
 // cancelled one for the requeue routes) and returns the path and body.
 std::pair<std::string, std::string> Prepare(Queue& queue, const RouteInfo& route) {
@@ -359,8 +361,8 @@ std::pair<std::string, std::string> Prepare(Queue& queue, const RouteInfo& route
   if (path_view == "/api/requeue-job" || path_view == "/api/jobs/{id}/retry") {
     EXPECT_TRUE(queue.Cancel(job->id).ok());
   }
-  std::string path = absl::StrReplaceAll(std::string(route.path),
-                                         {{"{id}", id}, {"{name}", "default"}});
+  std::string path =
+      absl::StrReplaceAll(std::string(route.path), {{"{id}", id}, {"{name}", "default"}});
   std::string body;
   if (path_view == "/api/requeue-job") body = R"({"jobId":")" + id + R"("})";
   if (path_view == "/api/jobs") body = R"({"name":"n","data":"payload-must-not-be-logged"})";
@@ -388,8 +390,9 @@ TEST_F(RestSecurityTest, EveryRouteAnswersAsItsScopeSays) {
     std::string method(route.method);
     for (const auto& caller : callers) {
       auto [path, body] = Prepare(*queue_, route);
-      std::string what = method + " " + std::string(route.path) + " with " +
-                         (caller.scope ? std::string(ScopeName(*caller.scope)) : "'" + caller.secret + "'");
+      std::string what =
+          method + " " + std::string(route.path) + " with " +
+          (caller.scope ? std::string(ScopeName(*caller.scope)) : "'" + caller.secret + "'");
       auto r = Send(method, path, body, caller.secret);
       ASSERT_TRUE(r) << what;
       if (route.scope == Scope::kOpen || (caller.scope && *caller.scope >= route.scope)) {
@@ -483,17 +486,18 @@ TEST_F(RestSecurityTest, EveryMutationLeavesOneAuditLine) {
   {
     ::popqueue::testing::StderrCapture capture(dir_.path() + "/stderr.log");
     ASSERT_TRUE(capture.ok());
-    auto created = Send("POST", "/api/jobs",
-                        R"({"name":"n","queue":"mail","data":"payload-must-not-be-logged"})",
-                        kWriteSecret);
+    auto created =
+        Send("POST", "/api/jobs",
+             R"({"name":"n","queue":"mail","data":"payload-must-not-be-logged"})", kWriteSecret);
     ASSERT_EQ(created->status, 201);
     enqueued = json::parse(created->body)["id"];
     EXPECT_EQ(Send("POST", "/api/jobs/" + id + "/cancel", "", kWriteSecret)->status, 403);
     EXPECT_EQ(Send("POST", "/api/jobs/" + id + "/cancel", "", "wrong-token-value-1234")->status,
               401);
     EXPECT_EQ(Send("POST", "/api/jobs/" + id + "/cancel", "", kAdminSecret)->status, 200);
-    EXPECT_EQ(Send("POST", "/api/requeue-job", R"({"jobId":")" + id + R"("})", kAdminSecret)->status,
-              200);
+    EXPECT_EQ(
+        Send("POST", "/api/requeue-job", R"({"jobId":")" + id + R"("})", kAdminSecret)->status,
+        200);
     EXPECT_EQ(Send("POST", "/api/queues/mail/pause", "", kAdminSecret)->status, 200);
     EXPECT_EQ(Send("DELETE", "/api/jobs/" + enqueued, "", kAdminSecret)->status, 200);
     EXPECT_EQ(Send("GET", "/api/jobs?identifier=x", "", kReadSecret)->status, 200);
@@ -513,7 +517,8 @@ TEST_F(RestSecurityTest, EveryMutationLeavesOneAuditLine) {
       "INFO  popqueue: audit: token=operator POST /api/jobs/" + id + "/cancel -> 200 job=" + id,
       "INFO  popqueue: audit: token=operator POST /api/requeue-job -> 200 job=" + id,
       "INFO  popqueue: audit: token=operator POST /api/queues/mail/pause -> 200 queue=mail",
-      "INFO  popqueue: audit: token=operator DELETE /api/jobs/" + enqueued + " -> 200 job=" + enqueued,
+      "INFO  popqueue: audit: token=operator DELETE /api/jobs/" + enqueued +
+          " -> 200 job=" + enqueued,
   };
   for (size_t i = 0; i < audit.size(); ++i) {
     EXPECT_THAT(audit[i], ::testing::EndsWith(expected[i])) << i;

@@ -90,9 +90,10 @@ int Run(const std::string& dir, const std::string& token,
     auto t = q.Enqueue("transcode", "{\"codec\":\"av1\"}", {.timeout = absl::Seconds(1)});
     if (!t.ok()) return Fail("enqueue", t.status());
     RemoteWorkerApi remote(q);
-    auto got = remote.FetchJobs(
-        {.worker_id = "remote-transcoder", .limit = 1, .lease = absl::Hours(1),
-         .address = "10.9.8.6"});
+    auto got = remote.FetchJobs({.worker_id = "remote-transcoder",
+                                 .limit = 1,
+                                 .lease = absl::Hours(1),
+                                 .address = "10.9.8.6"});
     if (!got.ok() || got->size() != 1) {
       return Fail("fetch transcode", got.ok() ? absl::InternalError("no job") : got.status());
     }
@@ -111,16 +112,18 @@ int Run(const std::string& dir, const std::string& token,
   // A remote (gRPC) worker, as `serve` registers one: its connection's
   // address, no pid.
   popqueue::RemoteWorkerApi remote(q);
-  if (s = remote.RegisterWorker({.worker_id = "py-remote-1",
-                                 .queues = {"billing"},
-                                 .address = "10.9.8.7"});
+  if (s = remote.RegisterWorker(
+          {.worker_id = "py-remote-1", .queues = {"billing"}, .address = "10.9.8.7"});
       !s.ok()) {
     return Fail("register remote", s);
   }
 
-  auto http = server::HttpServer::Start(
-      &q, {.host = "127.0.0.1", .port = 0, .token = token, .tokens = tokens, .cors = cors,
-           .metrics = &metrics});
+  auto http = server::HttpServer::Start(&q, {.host = "127.0.0.1",
+                                             .port = 0,
+                                             .token = token,
+                                             .tokens = tokens,
+                                             .cors = cors,
+                                             .metrics = &metrics});
   if (!http.ok()) return Fail("serve", http.status());
   std::printf("PORT %d\n", (*http)->port());
   std::fflush(stdout);

@@ -19,9 +19,9 @@
 namespace popqueue::server {
 namespace {
 
+using testing::Eventually;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::Eventually;
 using testing::TempDir;
 using json = nlohmann::json;
 
@@ -187,7 +187,8 @@ TEST_F(HttpServerTest, JobDetailsWithoutParametersListsNewestFirst) {
   EXPECT_TRUE(all["nextBefore"].is_null());
   const json& newest = all["jobDetails"][0];
   EXPECT_EQ(newest["id"], ids[2]);
-  for (const char* field : {"name", "identifier", "status", "createdAt", "pickedAt", "finishedAt"}) {
+  for (const char* field :
+       {"name", "identifier", "status", "createdAt", "pickedAt", "finishedAt"}) {
     EXPECT_TRUE(newest.contains(field)) << field;
   }
   EXPECT_EQ(newest["name"], "n2");
@@ -246,33 +247,31 @@ TEST_F(HttpServerTest, MalformedAndInvalidBodiesNameTheField) {
   ExpectError(Post("/api/jobs", "{}"), 400, "INVALID_ARGUMENT", "name");
   ExpectError(Post("/api/jobs", R"({"name":7})"), 400, "INVALID_ARGUMENT", "name");
   ExpectError(Post("/api/jobs", R"({"name":""})"), 400, "INVALID_ARGUMENT", "name");
-  ExpectError(Post("/api/jobs", R"({"name":"n","priority":"high"})"), 400,
-              "INVALID_ARGUMENT", "priority");
+  ExpectError(Post("/api/jobs", R"({"name":"n","priority":"high"})"), 400, "INVALID_ARGUMENT",
+              "priority");
   ExpectError(Post("/api/jobs", R"({"name":"n","priority":1.5})"), 400, "INVALID_ARGUMENT",
               "priority");
-  ExpectError(Post("/api/jobs", R"({"name":"n","priority":99999999999})"), 400,
-              "INVALID_ARGUMENT", "priority");
-  ExpectError(Post("/api/jobs", R"({"name":"n","identifier":["x"]})"), 400,
-              "INVALID_ARGUMENT", "identifier");
-  ExpectError(Post("/api/jobs", R"({"name":"n","runAt":"tomorrow"})"), 400,
-              "INVALID_ARGUMENT", "runAt");
-  ExpectError(Post("/api/jobs", R"({"name":"n","delaySeconds":-1})"), 400,
-              "INVALID_ARGUMENT", "delaySeconds");
+  ExpectError(Post("/api/jobs", R"({"name":"n","priority":99999999999})"), 400, "INVALID_ARGUMENT",
+              "priority");
+  ExpectError(Post("/api/jobs", R"({"name":"n","identifier":["x"]})"), 400, "INVALID_ARGUMENT",
+              "identifier");
+  ExpectError(Post("/api/jobs", R"({"name":"n","runAt":"tomorrow"})"), 400, "INVALID_ARGUMENT",
+              "runAt");
+  ExpectError(Post("/api/jobs", R"({"name":"n","delaySeconds":-1})"), 400, "INVALID_ARGUMENT",
+              "delaySeconds");
   ExpectError(Post("/api/jobs", R"({"name":"n","delaySeconds":5,"score":1})"), 400,
               "INVALID_ARGUMENT", "score");
-  ExpectError(Post("/api/jobs", R"({"name":"n","timeoutSeconds":0})"), 400,
-              "INVALID_ARGUMENT", "timeoutSeconds");
+  ExpectError(Post("/api/jobs", R"({"name":"n","timeoutSeconds":0})"), 400, "INVALID_ARGUMENT",
+              "timeoutSeconds");
   ExpectError(Post("/api/jobs", R"({"name":"n","colour":"red"})"), 400, "INVALID_ARGUMENT",
               "colour");
   // Checked by the Queue, named in REST terms.
   ExpectError(Post("/api/jobs", R"({"name":"n","maxAttempts":0})"), 400, "INVALID_ARGUMENT",
               "maxAttempts");
-  ExpectError(Post("/api/jobs", R"({"name":"n","queue":"a b"})"), 400, "INVALID_ARGUMENT",
-              "queue");
-  ExpectError(Post("/api/jobs", R"({"name":"n","priority":100000000})"), 400,
-              "INVALID_ARGUMENT", "priority");
-  ExpectError(Post("/api/requeue-job", R"({"jobId":true})"), 400, "INVALID_ARGUMENT",
-              "jobId");
+  ExpectError(Post("/api/jobs", R"({"name":"n","queue":"a b"})"), 400, "INVALID_ARGUMENT", "queue");
+  ExpectError(Post("/api/jobs", R"({"name":"n","priority":100000000})"), 400, "INVALID_ARGUMENT",
+              "priority");
+  ExpectError(Post("/api/requeue-job", R"({"jobId":true})"), 400, "INVALID_ARGUMENT", "jobId");
   ExpectError(Post("/api/requeue-job", R"({})"), 400, "INVALID_ARGUMENT", "jobId");
   auto page = queue_->ListJobs(JobFilter{});
   EXPECT_TRUE(page->jobs.empty());
@@ -353,8 +352,7 @@ TEST_F(HttpServerTest, RunningJobConflictsAndCancel) {
   ASSERT_TRUE(queue_->StartInBackground().ok());
   ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(30)));
   EXPECT_EQ(Body(Get("/api/jobs/" + id))["state"], "running");
-  ExpectError(Post("/api/requeue-job", json{{"jobId", id}}.dump()), 409,
-              "FAILED_PRECONDITION", "");
+  ExpectError(Post("/api/requeue-job", json{{"jobId", id}}.dump()), 409, "FAILED_PRECONDITION", "");
   ExpectError(Delete("/api/jobs/" + id), 409, "FAILED_PRECONDITION", "");
   auto cancel = Post("/api/jobs/" + id + "/cancel", "");
   ASSERT_TRUE(cancel);
@@ -383,8 +381,9 @@ TEST_F(HttpServerTest, CancelRetryDelete) {
 }
 
 TEST_F(HttpServerTest, BatchIsAllOrNothing) {
-  auto ok = Post("/api/jobs/batch",
-                 R"({"jobs":[{"name":"a"},{"name":"b","data":{"k":1}},{"name":"c","delaySeconds":60}]})");
+  auto ok =
+      Post("/api/jobs/batch",
+           R"({"jobs":[{"name":"a"},{"name":"b","data":{"k":1}},{"name":"c","delaySeconds":60}]})");
   ASSERT_TRUE(ok);
   ASSERT_EQ(ok->status, 201) << ok->body;
   json results = Body(ok)["results"];
@@ -394,7 +393,8 @@ TEST_F(HttpServerTest, BatchIsAllOrNothing) {
 
   ExpectError(Post("/api/jobs/batch", R"({"jobs":[{"name":"d"},{"name":"e","priority":"x"}]})"),
               400, "INVALID_ARGUMENT", "jobs[1].priority");
-  ExpectError(Post("/api/jobs/batch", R"({"jobs":[{"name":"d"},{"name":"e"},{"name":"f","maxAttempts":0}]})"),
+  ExpectError(Post("/api/jobs/batch",
+                   R"({"jobs":[{"name":"d"},{"name":"e"},{"name":"f","maxAttempts":0}]})"),
               400, "INVALID_ARGUMENT", "jobs[2].maxAttempts");
   ExpectError(Post("/api/jobs/batch", R"({"jobs":[{"name":"d","maxAttempts":0}]})"), 400,
               "INVALID_ARGUMENT", "jobs[0].maxAttempts");
@@ -440,9 +440,8 @@ TEST_F(HttpServerTest, DeadLetterListsOnlyDeadJobs) {
   DefineHandlers();
   std::string dead = Enqueue({{"name", "fail"}});
   Enqueue({{"name", "ok"}});
-  RunWorkersUntil([&] {
-    return CountState(JobState::kDead) == 1 && CountState(JobState::kCompleted) == 1;
-  });
+  RunWorkersUntil(
+      [&] { return CountState(JobState::kDead) == 1 && CountState(JobState::kCompleted) == 1; });
   json p = Body(Get("/api/dead-letter"));
   ASSERT_EQ(p["jobs"].size(), 1u);
   EXPECT_EQ(p["jobs"][0]["id"], dead);
@@ -510,9 +509,8 @@ TEST_F(HttpServerTest, PrometheusMetrics) {
   DefineHandlers();
   Enqueue({{"name", "ok"}});
   Enqueue({{"name", "fail"}});
-  RunWorkersUntil([&] {
-    return CountState(JobState::kCompleted) == 1 && CountState(JobState::kDead) == 1;
-  });
+  RunWorkersUntil(
+      [&] { return CountState(JobState::kCompleted) == 1 && CountState(JobState::kDead) == 1; });
   Enqueue({{"name", "waiting"}, {"queue", "lagging"}});
   auto r = Get("/metrics");
   ASSERT_TRUE(r);
@@ -579,11 +577,16 @@ TEST_F(HttpServerTest, CorsOnlyWhenEnabled) {
 }
 
 TEST_F(HttpServerTest, InjectionStringsAreStoredVerbatim) {
-  const std::string evil[] = {
-      "'; DROP TABLE jobs; --",   "\" OR \"1\"=\"1",       "Robert'); DELETE FROM jobs;--",
-      "$(rm -rf /) `id` ${HOME}", "{{7*7}} <%= 7*7 %>",    "..%2F..%2Fetc%2Fpasswd",
-      "line1\nline2\r\n\ttab",    "emoji \xF0\x9F\x98\x80 ünïcödé", "%s%s%n %x",
-      std::string("nul\0inside", 10)};
+  const std::string evil[] = {"'; DROP TABLE jobs; --",
+                              "\" OR \"1\"=\"1",
+                              "Robert'); DELETE FROM jobs;--",
+                              "$(rm -rf /) `id` ${HOME}",
+                              "{{7*7}} <%= 7*7 %>",
+                              "..%2F..%2Fetc%2Fpasswd",
+                              "line1\nline2\r\n\ttab",
+                              "emoji \xF0\x9F\x98\x80 ünïcödé",
+                              "%s%s%n %x",
+                              std::string("nul\0inside", 10)};
   for (const std::string& s : evil) {
     std::string id = Enqueue({{"name", s.substr(0, 60)}, {"identifier", s}, {"data", s}});
     ASSERT_FALSE(id.empty()) << s;
@@ -615,8 +618,7 @@ TEST_F(HttpServerTest, DashboardIsServedWithAStrictContentSecurityPolicy) {
   ASSERT_TRUE(index);
   ASSERT_EQ(index->status, 200);
   EXPECT_THAT(index->get_header_value("Content-Type"), HasSubstr("text/html"));
-  EXPECT_THAT(index->get_header_value("Content-Security-Policy"),
-              HasSubstr("script-src 'self'"));
+  EXPECT_THAT(index->get_header_value("Content-Security-Policy"), HasSubstr("script-src 'self'"));
   EXPECT_THAT(index->body, HasSubstr("app.js"));
   for (const char* path : {"/app.js", "/styles.css"}) {
     auto r = Get(path);
@@ -651,8 +653,7 @@ TEST_F(HttpServerTest, OpenApiDocumentMatchesTheRoutes) {
     served.emplace(std::string(route.method), std::string(route.path));
     // The document states the token scope each route needs.
     std::pair<std::string, std::string> key(route.method, route.path);
-    EXPECT_EQ(scopes[key], ScopeName(route.scope))
-        << route.method << " " << route.path;
+    EXPECT_EQ(scopes[key], ScopeName(route.scope)) << route.method << " " << route.path;
   }
   EXPECT_EQ(documented, served);
 }

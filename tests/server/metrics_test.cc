@@ -39,8 +39,10 @@ TEST(Metrics, CountsHistogramAndThroughput) {
   EXPECT_THAT(text, HasSubstr("popqueue_job_duration_seconds_bucket{name=\"a\",le=\"2.5\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("popqueue_job_duration_seconds_count{name=\"a\"} 3\n"));
   // 400 s is beyond the last bucket: only +Inf counts it.
-  EXPECT_THAT(text, HasSubstr("popqueue_job_duration_seconds_bucket{name=\"b\\\"q\",le=\"300\"} 0\n"));
-  EXPECT_THAT(text, HasSubstr("popqueue_job_duration_seconds_bucket{name=\"b\\\"q\",le=\"+Inf\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("popqueue_job_duration_seconds_bucket{name=\"b\\\"q\",le=\"300\"} 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("popqueue_job_duration_seconds_bucket{name=\"b\\\"q\",le=\"+Inf\"} 1\n"));
 
   std::vector<ThroughputPoint> series = m.Throughput();
   ASSERT_EQ(series.size(), static_cast<size_t>(Metrics::kThroughputMinutes));
@@ -68,8 +70,10 @@ TEST(Metrics, QueueWaitFromDueTimeToStart) {
   e.job.run_at = clock.Now() - absl::Seconds(20);  // delayed job, due 20 s ago
   m.Record(e);
   std::string text = m.RenderPrometheus();
-  EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_bucket{name=\"w\",le=\"0.01\"} 0\n"));
-  EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_bucket{name=\"w\",le=\"0.05\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("popqueue_job_queue_wait_seconds_bucket{name=\"w\",le=\"0.01\"} 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("popqueue_job_queue_wait_seconds_bucket{name=\"w\",le=\"0.05\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_bucket{name=\"w\",le=\"10\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_bucket{name=\"w\",le=\"30\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("popqueue_job_queue_wait_seconds_count{name=\"w\"} 2\n"));
@@ -109,9 +113,7 @@ TEST(Metrics, StateSamplesAreSpacedAndBounded) {
   EXPECT_EQ(m.States().size(), static_cast<size_t>(Metrics::kStateSamples));
 }
 
-TEST(Metrics, LabelEscaping) {
-  EXPECT_EQ(PrometheusLabel("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
-}
+TEST(Metrics, LabelEscaping) { EXPECT_EQ(PrometheusLabel("a\\b\"c\nd"), "a\\\\b\\\"c\\nd"); }
 
 }  // namespace
 }  // namespace popqueue::server

@@ -42,11 +42,9 @@ class BlackHole {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = 0;
-    Check(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0,
-          "bind");
+    Check(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0, "bind");
     socklen_t len = sizeof(addr);
-    Check(getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0,
-          "getsockname");
+    Check(getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0, "getsockname");
     port_ = ntohs(addr.sin_port);
     if (mode == Mode::kSilent) {
       Check(listen(listen_fd_, 64) == 0, "listen");

@@ -13,9 +13,8 @@
 namespace popqueue::testing {
 
 inline bool IsPopqueueVariable(std::string_view key) {
-  return key == "DB_URL" || key == "REDIS_URL" || key == "MEMCACHED_URL" ||
-         key == "POSTGRES_URL" || key == "WORKER_ID" || key == "WORKER_TIMEOUT" ||
-         key.rfind("POPQUEUE_", 0) == 0;
+  return key == "DB_URL" || key == "REDIS_URL" || key == "MEMCACHED_URL" || key == "POSTGRES_URL" ||
+         key == "WORKER_ID" || key == "WORKER_TIMEOUT" || key.rfind("POPQUEUE_", 0) == 0;
 }
 
 // "KEY=value" entries of environ, popqueue's own variables left out.

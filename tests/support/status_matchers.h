@@ -27,32 +27,30 @@ absl::Status ToStatus(const absl::StatusOr<T>& s) {
 
 #define PQ_CONCAT_INNER(a, b) a##b
 #define PQ_CONCAT(a, b) PQ_CONCAT_INNER(a, b)
-#define PQ_ASSERT_OK(expr)                                              \
-  do {                                                                  \
+#define PQ_ASSERT_OK(expr)                                               \
+  do {                                                                   \
     const absl::Status pq_status_ = ::popqueue::testing::ToStatus(expr); \
-    ASSERT_TRUE(pq_status_.ok()) << pq_status_;                         \
+    ASSERT_TRUE(pq_status_.ok()) << pq_status_;                          \
   } while (false)
-#define PQ_EXPECT_OK(expr)                                              \
-  do {                                                                  \
+#define PQ_EXPECT_OK(expr)                                               \
+  do {                                                                   \
     const absl::Status pq_status_ = ::popqueue::testing::ToStatus(expr); \
-    EXPECT_TRUE(pq_status_.ok()) << pq_status_;                         \
+    EXPECT_TRUE(pq_status_.ok()) << pq_status_;                          \
   } while (false)
-#define PQ_ASSERT_OK_AND_ASSIGN(lhs, expr)                              \
-  auto PQ_CONCAT(pq_result_, __LINE__) = (expr);                        \
-  ASSERT_TRUE(PQ_CONCAT(pq_result_, __LINE__).ok())                     \
-      << PQ_CONCAT(pq_result_, __LINE__).status();                      \
+#define PQ_ASSERT_OK_AND_ASSIGN(lhs, expr)                                                       \
+  auto PQ_CONCAT(pq_result_, __LINE__) = (expr);                                                 \
+  ASSERT_TRUE(PQ_CONCAT(pq_result_, __LINE__).ok()) << PQ_CONCAT(pq_result_, __LINE__).status(); \
   lhs = std::move(*PQ_CONCAT(pq_result_, __LINE__))
-#define PQ_EXPECT_CODE(expr, code_)                                     \
-  do {                                                                  \
+#define PQ_EXPECT_CODE(expr, code_)                                      \
+  do {                                                                   \
     const absl::Status pq_status_ = ::popqueue::testing::ToStatus(expr); \
-    EXPECT_EQ(pq_status_.code(), code_) << pq_status_;                  \
+    EXPECT_EQ(pq_status_.code(), code_) << pq_status_;                   \
   } while (false)
-#define PQ_EXPECT_FIELD(expr, field_)                                   \
-  do {                                                                  \
-    const absl::Status pq_status_ = ::popqueue::testing::ToStatus(expr); \
-    EXPECT_EQ(pq_status_.code(), absl::StatusCode::kInvalidArgument)    \
-        << pq_status_;                                                  \
-    EXPECT_EQ(::popqueue::ErrorField(pq_status_), field_) << pq_status_; \
+#define PQ_EXPECT_FIELD(expr, field_)                                               \
+  do {                                                                              \
+    const absl::Status pq_status_ = ::popqueue::testing::ToStatus(expr);            \
+    EXPECT_EQ(pq_status_.code(), absl::StatusCode::kInvalidArgument) << pq_status_; \
+    EXPECT_EQ(::popqueue::ErrorField(pq_status_), field_) << pq_status_;            \
   } while (false)
 
 #endif  // POPQUEUE_TESTS_SUPPORT_STATUS_MATCHERS_H_

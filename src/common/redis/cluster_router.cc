@@ -21,8 +21,7 @@ constexpr int kMaxRedirects = 16;
 // access, before any write).
 bool IsRetryableRefusal(std::string_view std_text) {
   const absl::string_view text(std_text.data(), std_text.size());
-  for (const char* p : {"TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "LOADING",
-                        "READONLY"}) {
+  for (const char* p : {"TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "LOADING", "READONLY"}) {
     if (absl::StartsWith(text, p)) return true;
   }
   return absl::StrContains(text, "Script attempted to access a non local key") ||
@@ -42,8 +41,8 @@ absl::StatusOr<Reply> WithinDeadline(Connection& conn, absl::Duration left,
 
 }  // namespace
 
-absl::StatusOr<Reply> Acknowledged(Connection& conn, absl::StatusOr<Reply> reply,
-                                   bool wait, absl::Time deadline) {
+absl::StatusOr<Reply> Acknowledged(Connection& conn, absl::StatusOr<Reply> reply, bool wait,
+                                   absl::Time deadline) {
   if (!wait || !reply.ok() || reply->is_error()) return reply;
   if (absl::Status s = conn.WaitForReplicas(deadline); !s.ok()) return s;
   return reply;
@@ -92,9 +91,9 @@ absl::Status ClusterRouter::Refresh() {
     absl::StatusOr<Reply> r = (*lease)->Call({"CLUSTER", "SLOTS"});
     if (r.ok() && r->is_error()) {
       if (absl::StrContains(r->str, "cluster support disabled")) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "Redis at ", node.Endpoint(), " is not a Redis Cluster node (",
-            r->str, "): drop ?cluster=1 / redis+cluster:// from the URL"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("Redis at ", node.Endpoint(), " is not a Redis Cluster node (", r->str,
+                         "): drop ?cluster=1 / redis+cluster:// from the URL"));
       }
       r = ErrorReplyToStatus(r->str, node.Endpoint());
     }
@@ -109,9 +108,8 @@ absl::Status ClusterRouter::Refresh() {
   }
   last_refresh_ = absl::Now();
   if (!best) {
-    return absl::UnavailableError(absl::StrCat(
-        "Redis Cluster: no node answered CLUSTER SLOTS: ",
-        absl::StrJoin(errors, "; ")));
+    return absl::UnavailableError(absl::StrCat("Redis Cluster: no node answered CLUSTER SLOTS: ",
+                                               absl::StrJoin(errors, "; ")));
   }
   MutexLock lock(&mu_);
   map_ = *std::move(best);
@@ -155,8 +153,7 @@ void ClusterRouter::Moved(const Redirect& redirect) {
   RefreshIfDue();  // a MOVED rarely comes alone (reshard, failover)
 }
 
-absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot,
-                                         const Call& call, bool script) {
+absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot, const Call& call, bool script) {
   const absl::Time deadline = absl::Now() + options_.command_timeout;
   absl::Duration backoff = kFirstBackoff;
   std::shared_ptr<NodePool> ask_node;
@@ -171,31 +168,28 @@ absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot,
     if (!loaded) RefreshIfDue();
     const bool asking = ask_node != nullptr;
     std::shared_ptr<NodePool> node =
-        asking ? std::move(ask_node)
-               : (slot ? NodeForSlot(*slot) : AnyMaster(rotation++));
+        asking ? std::move(ask_node) : (slot ? NodeForSlot(*slot) : AnyMaster(rotation++));
     ask_node.reset();
     absl::Status refused;  // why this attempt failed, when it may be retried
     if (node == nullptr) {
-      refused = absl::UnavailableError(
-          slot ? absl::StrCat("Redis Cluster: no master serves slot ", *slot)
-               : std::string("Redis Cluster: no master known"));
-    } else if (absl::StatusOr<NodePool::Lease> lease = node->Acquire();
-               !lease.ok()) {
+      refused =
+          absl::UnavailableError(slot ? absl::StrCat("Redis Cluster: no master serves slot ", *slot)
+                                      : std::string("Redis Cluster: no master known"));
+    } else if (absl::StatusOr<NodePool::Lease> lease = node->Acquire(); !lease.ok()) {
       // Unreachable: never sent, safe to retry. AUTH refused: not retried.
       if (!absl::IsUnavailable(lease.status())) return lease.status();
       refused = lease.status();
     } else {
       const std::string endpoint = node->options().Endpoint();
       const absl::Duration left = deadline - absl::Now();
-      absl::StatusOr<Reply> r = WithinDeadline(
-          **lease, std::max(left, absl::Milliseconds(1)),
-          [&](Connection& c) -> absl::StatusOr<Reply> {
-            if (asking) {
-              absl::StatusOr<Reply> ok = c.Call({"ASKING"});
-              if (!ok.ok() || ok->is_error()) return ok;
-            }
-            return call(c);
-          });
+      absl::StatusOr<Reply> r = WithinDeadline(**lease, std::max(left, absl::Milliseconds(1)),
+                                               [&](Connection& c) -> absl::StatusOr<Reply> {
+                                                 if (asking) {
+                                                   absl::StatusOr<Reply> ok = c.Call({"ASKING"});
+                                                   if (!ok.ok() || ok->is_error()) return ok;
+                                                 }
+                                                 return call(c);
+                                               });
       if (!r.ok()) {
         // Sent, reply lost: it may have run. Reload the map for next time.
         {
@@ -209,15 +203,14 @@ absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot,
       if (!r->is_error()) return r;
       std::optional<Redirect> redirect = ParseRedirect(r->str);
       if (redirect && redirect->ask && script) {
-        refused = absl::UnavailableError(absl::StrCat(
-            "redis ", endpoint, ": slot ", redirect->slot,
-            " is being migrated (", r->str, "); a script waits until it is done"));
+        refused = absl::UnavailableError(absl::StrCat("redis ", endpoint, ": slot ", redirect->slot,
+                                                      " is being migrated (", r->str,
+                                                      "); a script waits until it is done"));
       } else if (redirect) {
         if (++redirects > kMaxRedirects) {
           return absl::UnavailableError(absl::StrCat(
-              "Redis Cluster: more than ", kMaxRedirects,
-              " redirections for slot ", redirect->slot, " (last from ",
-              endpoint, ": ", r->str, "); is a reshard in progress?"));
+              "Redis Cluster: more than ", kMaxRedirects, " redirections for slot ", redirect->slot,
+              " (last from ", endpoint, ": ", r->str, "); is a reshard in progress?"));
         }
         if (redirect->ask) {
           MutexLock lock(&mu_);
@@ -235,13 +228,12 @@ absl::StatusOr<Reply> ClusterRouter::Run(std::optional<int> slot,
     RefreshIfDue();
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
-      return absl::UnavailableError(absl::StrCat(
-          refused.message(), " (Redis Cluster",
-          slot ? absl::StrCat(", slot ", *slot) : std::string(),
-          ": still refused after ",
-          absl::FormatDuration(options_.command_timeout),
-          ", timeout_ms in the URL; a failover takes about 2x "
-          "cluster-node-timeout)"));
+      return absl::UnavailableError(
+          absl::StrCat(refused.message(), " (Redis Cluster",
+                       slot ? absl::StrCat(", slot ", *slot) : std::string(),
+                       ": still refused after ", absl::FormatDuration(options_.command_timeout),
+                       ", timeout_ms in the URL; a failover takes about 2x "
+                       "cluster-node-timeout)"));
     }
     absl::SleepFor(std::min(backoff, left));
     backoff = std::min(backoff * 2, kMaxBackoff);
@@ -257,9 +249,9 @@ absl::StatusOr<std::vector<Reply>> ClusterRouter::Pipeline(
     if (!key) continue;
     const int s = KeySlot(args[*key]);
     if (slot && *slot != s) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Redis Cluster: a pipeline's keys must share one slot (", *slot,
-          " and ", s, ", key \"", args[*key], "\")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Redis Cluster: a pipeline's keys must share one slot (", *slot, " and ", s,
+                       ", key \"", args[*key], "\")"));
     }
     slot = s;
   }
@@ -274,16 +266,13 @@ absl::StatusOr<std::vector<Reply>> ClusterRouter::Pipeline(
   if (!batch.ok()) return batch.status();
   std::vector<Reply> out = std::move(batch->elements);
   for (size_t i = 0; i < out.size(); ++i) {
-    if (!out[i].is_error() ||
-        (!ParseRedirect(out[i].str) && !IsRetryableRefusal(out[i].str))) {
+    if (!out[i].is_error() || (!ParseRedirect(out[i].str) && !IsRetryableRefusal(out[i].str))) {
       continue;
     }
     std::optional<size_t> key = FirstKeyIndex(commands[i]);
     absl::StatusOr<Reply> again =
         Run(key ? std::optional<int>(KeySlot(commands[i][*key])) : std::nullopt,
-            [&](Connection& c) {
-              return Acknowledged(c, c.Call(commands[i]), wait, deadline);
-            });
+            [&](Connection& c) { return Acknowledged(c, c.Call(commands[i]), wait, deadline); });
     if (!again.ok()) return again.status();
     out[i] = *std::move(again);
   }
@@ -326,8 +315,8 @@ absl::StatusOr<std::unique_ptr<Connection>> ClusterRouter::OpenAny() {
       if (!masters.ok()) return masters.status();
     }
   }
-  return absl::UnavailableError(absl::StrCat(
-      "Redis Cluster: no master reachable: ", absl::StrJoin(errors, "; ")));
+  return absl::UnavailableError(
+      absl::StrCat("Redis Cluster: no master reachable: ", absl::StrJoin(errors, "; ")));
 }
 
 }  // namespace popqueue::redis

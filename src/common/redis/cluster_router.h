@@ -71,8 +71,8 @@ namespace popqueue::redis {
 
 // `reply`, after conn.WaitForReplicas(deadline) when `wait` and the reply
 // is no error reply; that wait's failure replaces it.
-absl::StatusOr<Reply> Acknowledged(Connection& conn, absl::StatusOr<Reply> reply,
-                                   bool wait, absl::Time deadline);
+absl::StatusOr<Reply> Acknowledged(Connection& conn, absl::StatusOr<Reply> reply, bool wait,
+                                   absl::Time deadline);
 
 class ClusterRouter {
  public:
@@ -93,16 +93,15 @@ class ClusterRouter {
   // Runs `call` on the master of `slot` (nullopt: any master) as described
   // in the file comment. Error replies become a Status naming the node.
   // `script`: an ASK redirection is waited out instead of followed.
-  absl::StatusOr<Reply> Run(std::optional<int> slot, const Call& call,
-                            bool script = false);
+  absl::StatusOr<Reply> Run(std::optional<int> slot, const Call& call, bool script = false);
 
   // The commands in one round trip to the master of their slot (they must
   // share one; keyless ones may ride along). Commands answered with a
   // redirection or a retryable refusal are then run again one by one through
   // Run; other error replies stay in place. `wait`: WAIT after the round
   // trip and after each command run again (see Acknowledged).
-  absl::StatusOr<std::vector<Reply>> Pipeline(
-      const std::vector<std::vector<std::string>>& commands, bool wait = false);
+  absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands,
+                                              bool wait = false);
 
   // The pools of the current masters (after loading the map if empty).
   absl::StatusOr<std::vector<std::shared_ptr<NodePool>>> Masters();
@@ -113,8 +112,7 @@ class ClusterRouter {
   const Options& options() const { return options_; }
 
  private:
-  std::shared_ptr<NodePool> PoolFor(const NodeAddress& node)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<NodePool> PoolFor(const NodeAddress& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::shared_ptr<NodePool> NodeForSlot(int slot);
   std::shared_ptr<NodePool> AnyMaster(int rotation);
   void Moved(const Redirect& redirect);

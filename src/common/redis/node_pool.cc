@@ -20,8 +20,7 @@ absl::StatusOr<std::unique_ptr<Connection>> NodePool::OpenDedicated() {
     if (absl::Now() < next_connect_) {
       return absl::UnavailableError(absl::StrCat(
           std::string(last_connect_error_.message()), " (retrying in ",
-          absl::FormatDuration(absl::Trunc(next_connect_ - absl::Now(),
-                                           absl::Milliseconds(1))),
+          absl::FormatDuration(absl::Trunc(next_connect_ - absl::Now(), absl::Milliseconds(1))),
           ")"));
     }
   }
@@ -36,8 +35,7 @@ absl::StatusOr<std::unique_ptr<Connection>> NodePool::OpenDedicated() {
     // A copy with a rep of its own: sharing the returned status's rep would
     // make its reference count cross threads through Abseil's compiled
     // Unref, which ThreadSanitizer cannot see (a false report).
-    last_connect_error_ =
-        absl::Status(conn.status().code(), conn.status().message());
+    last_connect_error_ = absl::Status(conn.status().code(), conn.status().message());
     ++generation_;  // idle connections point at the same unreachable server
   }
   return conn;
@@ -68,8 +66,7 @@ void NodePool::Release(std::unique_ptr<Connection> conn, uint64_t generation) {
     if (generation == generation_) ++generation_;
     return;
   }
-  if (generation != generation_ ||
-      idle_.size() >= static_cast<size_t>(options_.pool_size)) {
+  if (generation != generation_ || idle_.size() >= static_cast<size_t>(options_.pool_size)) {
     return;
   }
   idle_.emplace_back(std::move(conn), generation);

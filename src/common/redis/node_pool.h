@@ -60,8 +60,7 @@ class NodePool {
 
   const Options options_;
   Mutex mu_;
-  std::vector<std::pair<std::unique_ptr<Connection>, uint64_t>> idle_
-      ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::unique_ptr<Connection>, uint64_t>> idle_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration backoff_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   absl::Time next_connect_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -32,18 +32,15 @@ constexpr absl::Duration kWaitReadSlack = absl::Milliseconds(250);
 
 // Commands that change no data (IsReadOnlyCommand), upper case.
 constexpr std::string_view kReadOnlyCommands[] = {
-    "ASKING",   "CLIENT",     "CLUSTER", "COMMAND",  "CONFIG",    "DBSIZE",
-    "ECHO",     "EXISTS",     "GET",     "HEXISTS",  "HGET",      "HGETALL",
-    "HKEYS",    "HLEN",       "HMGET",   "HVALS",    "INFO",      "KEYS",
-    "LLEN",     "LRANGE",     "MGET",    "OBJECT",   "PING",      "PTTL",
-    "PUBLISH",  "SCAN",       "SCARD",   "SISMEMBER", "SMEMBERS", "SPUBLISH",
-    "STRLEN",   "TIME",       "TTL",     "TYPE",     "WAIT",      "ZCARD",
-    "ZCOUNT",   "ZRANGE",     "ZRANGEBYLEX", "ZRANGEBYSCORE", "ZRANK",
-    "ZREVRANGE", "ZSCORE"};
+    "ASKING",   "CLIENT",   "CLUSTER", "COMMAND",     "CONFIG",        "DBSIZE", "ECHO",
+    "EXISTS",   "GET",      "HEXISTS", "HGET",        "HGETALL",       "HKEYS",  "HLEN",
+    "HMGET",    "HVALS",    "INFO",    "KEYS",        "LLEN",          "LRANGE", "MGET",
+    "OBJECT",   "PING",     "PTTL",    "PUBLISH",     "SCAN",          "SCARD",  "SISMEMBER",
+    "SMEMBERS", "SPUBLISH", "STRLEN",  "TIME",        "TTL",           "TYPE",   "WAIT",
+    "ZCARD",    "ZCOUNT",   "ZRANGE",  "ZRANGEBYLEX", "ZRANGEBYSCORE", "ZRANK",  "ZREVRANGE",
+    "ZSCORE"};
 
-timeval TimevalOf(absl::Duration d) {
-  return absl::ToTimeval(std::max(d, absl::Milliseconds(1)));
-}
+timeval TimevalOf(absl::Duration d) { return absl::ToTimeval(std::max(d, absl::Milliseconds(1))); }
 
 // What redisEnableKeepAliveWithInterval does in hiredis >= 1.0 (Debian 12
 // ships 0.14, whose redisEnableKeepAlive fixes 15 s): a dead peer is found
@@ -55,8 +52,7 @@ void EnableKeepAlive(int fd, absl::Duration idle) {
   int count = 3;
   (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
   (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s));
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s,
-                   sizeof(interval_s));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof(interval_s));
   (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
 }
 
@@ -86,8 +82,7 @@ Reply Convert(const redisReply* r) {
         out.elements.push_back(Convert(r->element[i]));
       }
       break;
-    default:
-      out.type = Reply::Type::kNil;
+    default: out.type = Reply::Type::kNil;
   }
   return out;
 }
@@ -105,15 +100,13 @@ struct ArgvView {
   }
 };
 
-absl::StatusOr<int> ParseQueryInt(const Url& url, const std::string& key,
-                                  int fallback, int min) {
+absl::StatusOr<int> ParseQueryInt(const Url& url, const std::string& key, int fallback, int min) {
   auto it = url.query.find(key);
   if (it == url.query.end()) return fallback;
   int v = 0;
   if (!absl::SimpleAtoi(it->second, &v) || v < min) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "redis URL ", url.Redacted(), ": ", key, "=\"", it->second,
-        "\" is not an integer >= ", min));
+    return absl::InvalidArgumentError(absl::StrCat("redis URL ", url.Redacted(), ": ", key, "=\"",
+                                                   it->second, "\" is not an integer >= ", min));
   }
   return v;
 }
@@ -123,9 +116,8 @@ absl::StatusOr<int> ParseQueryInt(const Url& url, const std::string& key,
 absl::StatusOr<Options> Options::FromUrl(const Url& url) {
   if (url.scheme == "rediss") return absl::InvalidArgumentError(kNoTlsMessage);
   if (url.scheme != "redis" && url.scheme != "redis+cluster") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected a redis:// or redis+cluster:// URL, got \"", url.Redacted(),
-        "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a redis:// or redis+cluster:// URL, got \"", url.Redacted(), "\""));
   }
   Options o;
   if (!url.host.empty()) o.host = url.host;
@@ -137,31 +129,34 @@ absl::StatusOr<Options> Options::FromUrl(const Url& url) {
     if (it->second == "1" || it->second == "true") {
       o.cluster = true;
     } else if (it->second != "0" && it->second != "false") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "redis URL ", url.Redacted(), ": cluster=\"", it->second,
-          "\" must be 1 or 0 (true or false)"));
+      return absl::InvalidArgumentError(absl::StrCat("redis URL ", url.Redacted(), ": cluster=\"",
+                                                     it->second,
+                                                     "\" must be 1 or 0 (true or false)"));
     }
   }
   if (url.hosts.size() > 1 && !o.cluster) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "redis URL ", url.Redacted(), ": several hosts name a Redis Cluster's "
-        "seed nodes: add ?cluster=1 or write redis+cluster://"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("redis URL ", url.Redacted(),
+                     ": several hosts name a Redis Cluster's "
+                     "seed nodes: add ?cluster=1 or write redis+cluster://"));
   }
   for (const UrlHost& h : url.hosts) {
-    o.seeds.push_back({.host = h.host.empty() ? "127.0.0.1" : h.host,
-                       .port = h.port == 0 ? 6379 : h.port});
+    o.seeds.push_back(
+        {.host = h.host.empty() ? "127.0.0.1" : h.host, .port = h.port == 0 ? 6379 : h.port});
   }
   std::string path = url.path;
   if (!path.empty() && path[0] == '/') path.erase(0, 1);
   if (!path.empty() && (!absl::SimpleAtoi(path, &o.db) || o.db < 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "redis URL ", url.Redacted(), ": the path must be a database number "
-        "(redis://host:port/2), got \"", path, "\""));
+    return absl::InvalidArgumentError(absl::StrCat("redis URL ", url.Redacted(),
+                                                   ": the path must be a database number "
+                                                   "(redis://host:port/2), got \"",
+                                                   path, "\""));
   }
   if (o.cluster && o.db != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "redis URL ", url.Redacted(), ": a Redis Cluster has only database 0, "
-        "got /", o.db));
+    return absl::InvalidArgumentError(absl::StrCat("redis URL ", url.Redacted(),
+                                                   ": a Redis Cluster has only database 0, "
+                                                   "got /",
+                                                   o.db));
   }
   absl::StatusOr<int> v = ParseQueryInt(url, "connect_timeout_ms", 2000, 1);
   if (!v.ok()) return v.status();
@@ -192,9 +187,8 @@ absl::StatusOr<int64_t> Reply::AsInt() const {
   if (type == Type::kInteger) return integer;
   int64_t v = 0;
   if (type == Type::kString && absl::SimpleAtoi(str, &v)) return v;
-  return absl::InternalError(absl::StrCat(
-      "expected an integer reply from Redis, got type ", static_cast<int>(type),
-      " \"", str.substr(0, 64), "\""));
+  return absl::InternalError(absl::StrCat("expected an integer reply from Redis, got type ",
+                                          static_cast<int>(type), " \"", str.substr(0, 64), "\""));
 }
 
 bool IsReadOnlyCommand(const std::vector<std::string>& args) {
@@ -206,25 +200,24 @@ bool IsReadOnlyCommand(const std::vector<std::string>& args) {
   return false;
 }
 
-absl::Status ErrorReplyToStatus(std::string_view error_text,
-                                std::string_view endpoint) {
+absl::Status ErrorReplyToStatus(std::string_view error_text, std::string_view endpoint) {
   const std::string text(error_text);
   const std::string msg = absl::StrCat("redis ", std::string(endpoint), ": ", text);
   if (ParseRedirect(text)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        msg, " (the server is a Redis Cluster node: add ?cluster=1 to the "
-        "URL or write redis+cluster://)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(msg,
+                     " (the server is a Redis Cluster node: add ?cluster=1 to the "
+                     "URL or write redis+cluster://)"));
   }
-  for (const char* p : {"LOADING", "BUSY", "READONLY", "TRYAGAIN",
-                        "CLUSTERDOWN", "MASTERDOWN"}) {
+  for (const char* p : {"LOADING", "BUSY", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN"}) {
     if (absl::StartsWith(text, absl::StrCat(p, " "))) {
       return absl::UnavailableError(msg);
     }
   }
   if (absl::StartsWith(text, "NOAUTH") || absl::StartsWith(text, "WRONGPASS") ||
       absl::StartsWith(text, "NOPERM")) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        msg, " (check the user and password in the redis:// URL)"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(msg, " (check the user and password in the redis:// URL)"));
   }
   if (absl::StartsWith(text, "OOM")) return absl::ResourceExhaustedError(msg);
   return absl::InternalError(msg);
@@ -239,20 +232,18 @@ Connection::~Connection() {
   if (ctx_ != nullptr) redisFree(ctx_);
 }
 
-absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
-    const Options& options) {
-  redisContext* ctx = redisConnectWithTimeout(
-      options.host.c_str(), options.port, TimevalOf(options.connect_timeout));
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Options& options) {
+  redisContext* ctx = redisConnectWithTimeout(options.host.c_str(), options.port,
+                                              TimevalOf(options.connect_timeout));
   if (ctx == nullptr) {
-    return absl::ResourceExhaustedError(
-        "cannot allocate a hiredis context (out of memory)");
+    return absl::ResourceExhaustedError("cannot allocate a hiredis context (out of memory)");
   }
   if (ctx->err != 0) {
     std::string why = ctx->errstr;
     redisFree(ctx);
-    return absl::UnavailableError(absl::StrCat(
-        "cannot connect to Redis at ", options.Endpoint(), ": ", why,
-        " (is redis-server running and reachable?)"));
+    return absl::UnavailableError(absl::StrCat("cannot connect to Redis at ", options.Endpoint(),
+                                               ": ", why,
+                                               " (is redis-server running and reachable?)"));
   }
   redisSetTimeout(ctx, TimevalOf(options.command_timeout));
   EnableKeepAlive(ctx->fd, options.keepalive);
@@ -265,15 +256,13 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     if (!r.ok()) {
       if (absl::IsInternal(r.status())) {  // e.g. "ERR invalid password"
         return absl::PermissionDeniedError(absl::StrCat(
-            "Redis at ", options.Endpoint(), " refused AUTH: ",
-            std::string(r.status().message())));
+            "Redis at ", options.Endpoint(), " refused AUTH: ", std::string(r.status().message())));
       }
       return r.status();
     }
   }
   if (options.db != 0) {
-    absl::StatusOr<Reply> r =
-        conn->Command({"SELECT", absl::StrCat(options.db)});
+    absl::StatusOr<Reply> r = conn->Command({"SELECT", absl::StrCat(options.db)});
     if (!r.ok()) return r.status();
   }
   return conn;
@@ -285,16 +274,14 @@ absl::Status Connection::IoError(std::string_view what) {
   broken_ = true;
   std::string why = ctx_->errstr;
   if (ctx_->err == REDIS_ERR_IO &&
-      (absl::StrContains(why, "temporarily unavailable") ||
-       absl::StrContains(why, "timed out"))) {
-    why = absl::StrCat("no reply within ",
-                       absl::FormatDuration(options_.command_timeout),
+      (absl::StrContains(why, "temporarily unavailable") || absl::StrContains(why, "timed out"))) {
+    why = absl::StrCat("no reply within ", absl::FormatDuration(options_.command_timeout),
                        " (timeout_ms in the URL)");
   } else if (ctx_->err == REDIS_ERR_EOF) {
     why = "the server closed the connection";
   }
-  return absl::UnavailableError(absl::StrCat("Redis at ", options_.Endpoint(),
-                                             ": ", std::string(what), ": ", why));
+  return absl::UnavailableError(
+      absl::StrCat("Redis at ", options_.Endpoint(), ": ", std::string(what), ": ", why));
 }
 
 absl::StatusOr<Reply> Connection::ReadOne() {
@@ -333,17 +320,16 @@ absl::Status Connection::WaitForReplicas(absl::Time deadline) {
   if (!acked.ok()) return acked.status();
   if (*acked >= n) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(
-      "redis ", options_.Endpoint(), ": ", *acked, " of the ", n,
-      " replicas that wait=", n, " asks for acknowledged the write within ",
-      ms, " ms (WAIT ", n, " ", ms, "); it is applied on this master and may "
+      "redis ", options_.Endpoint(), ": ", *acked, " of the ", n, " replicas that wait=", n,
+      " asks for acknowledged the write within ", ms, " ms (WAIT ", n, " ", ms,
+      "); it is applied on this master and may "
       "or may not survive a failover"));
 }
 
 absl::StatusOr<Reply> Connection::Call(const std::vector<std::string>& args) {
   if (broken()) return IoError("connection unusable");
   ArgvView v(args);
-  void* raw = redisCommandArgv(ctx_, static_cast<int>(args.size()),
-                               v.ptrs.data(), v.lens.data());
+  void* raw = redisCommandArgv(ctx_, static_cast<int>(args.size()), v.ptrs.data(), v.lens.data());
   if (raw == nullptr) return IoError("command failed");
   Reply out = Convert(static_cast<redisReply*>(raw));
   freeReplyObject(raw);
@@ -355,8 +341,8 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
   if (broken()) return IoError("connection unusable");
   for (const std::vector<std::string>& args : commands) {
     ArgvView v(args);
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()),
-                               v.ptrs.data(), v.lens.data()) != REDIS_OK) {
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), v.ptrs.data(), v.lens.data()) !=
+        REDIS_OK) {
       return IoError("queueing a command failed");
     }
   }
@@ -370,8 +356,7 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
   return out;
 }
 
-absl::StatusOr<Reply> Connection::Eval(const Script& script,
-                                       const std::vector<std::string>& keys,
+absl::StatusOr<Reply> Connection::Eval(const Script& script, const std::vector<std::string>& keys,
                                        const std::vector<std::string>& args) {
   absl::StatusOr<Reply> r = EvalCall(script, keys, args);
   if (r.ok() && r->is_error()) {
@@ -404,8 +389,7 @@ absl::StatusOr<Reply> Connection::EvalCall(const Script& script,
     argv.insert(argv.end(), keys.begin(), keys.end());
     argv.insert(argv.end(), args.begin(), args.end());
     ArgvView v(argv);
-    void* raw = redisCommandArgv(ctx_, static_cast<int>(argv.size()),
-                                 v.ptrs.data(), v.lens.data());
+    void* raw = redisCommandArgv(ctx_, static_cast<int>(argv.size()), v.ptrs.data(), v.lens.data());
     if (raw == nullptr) return IoError("script call failed");
     Reply out = Convert(static_cast<redisReply*>(raw));
     freeReplyObject(raw);
@@ -420,8 +404,8 @@ absl::StatusOr<Reply> Connection::EvalCall(const Script& script,
 absl::Status Connection::Send(const std::vector<std::string>& args) {
   if (broken()) return IoError("connection unusable");
   ArgvView v(args);
-  if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()),
-                             v.ptrs.data(), v.lens.data()) != REDIS_OK) {
+  if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), v.ptrs.data(), v.lens.data()) !=
+      REDIS_OK) {
     return IoError("queueing a command failed");
   }
   int done = 0;
@@ -433,8 +417,7 @@ absl::Status Connection::Send(const std::vector<std::string>& args) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<Reply>> Connection::ReadReply(
-    absl::Duration timeout) {
+absl::StatusOr<std::optional<Reply>> Connection::ReadReply(absl::Duration timeout) {
   if (broken()) return IoError("connection unusable");
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
@@ -450,13 +433,12 @@ absl::StatusOr<std::optional<Reply>> Connection::ReadReply(
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return std::optional<Reply>();
     pollfd pfd{.fd = ctx_->fd, .events = POLLIN, .revents = 0};
-    int n = poll(&pfd, 1,
-                 static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    int n = poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       broken_ = true;
-      return absl::UnavailableError(absl::StrCat(
-          "Redis at ", options_.Endpoint(), ": poll failed: ", ErrnoText(errno)));
+      return absl::UnavailableError(
+          absl::StrCat("Redis at ", options_.Endpoint(), ": poll failed: ", ErrnoText(errno)));
     }
     if (n == 0) continue;  // the deadline check above ends the loop
     if (redisBufferRead(ctx_) != REDIS_OK) {
@@ -507,15 +489,14 @@ absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {
     return Acknowledged(**lease, (*lease)->Command(args), wait, deadline);
   }
   if (IsPerNodeCommand(args)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        args[0], " is per node on a Redis Cluster: use CommandOnEveryMaster "
-        "or ScanKeys"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(args[0],
+                     " is per node on a Redis Cluster: use CommandOnEveryMaster "
+                     "or ScanKeys"));
   }
   std::optional<size_t> key = FirstKeyIndex(args);
   return router_->Run(key ? std::optional<int>(KeySlot(args[*key])) : std::nullopt,
-                      [&](Connection& c) {
-                        return Acknowledged(c, c.Call(args), wait, deadline);
-                      });
+                      [&](Connection& c) { return Acknowledged(c, c.Call(args), wait, deadline); });
 }
 
 absl::StatusOr<std::vector<Reply>> Client::Pipeline(
@@ -545,8 +526,7 @@ absl::StatusOr<std::vector<Reply>> Client::PipelineOrError(
   return r;
 }
 
-absl::StatusOr<Reply> Client::Eval(const Script& script,
-                                   const std::vector<std::string>& keys,
+absl::StatusOr<Reply> Client::Eval(const Script& script, const std::vector<std::string>& keys,
                                    const std::vector<std::string>& args) {
   const bool wait = options_.wait_replicas > 0 && script.writes();
   const absl::Time deadline =
@@ -567,8 +547,7 @@ absl::StatusOr<Reply> Client::Eval(const Script& script,
 absl::StatusOr<std::vector<Reply>> Client::CommandOnEveryMaster(
     const std::vector<std::string>& args) {
   absl::StatusOr<std::vector<std::shared_ptr<NodePool>>> nodes =
-      router_ != nullptr ? router_->Masters()
-                         : std::vector<std::shared_ptr<NodePool>>{single_};
+      router_ != nullptr ? router_->Masters() : std::vector<std::shared_ptr<NodePool>>{single_};
   if (!nodes.ok()) return nodes.status();
   std::vector<Reply> out;
   for (const std::shared_ptr<NodePool>& node : *nodes) {
@@ -581,11 +560,9 @@ absl::StatusOr<std::vector<Reply>> Client::CommandOnEveryMaster(
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> Client::ScanKeys(
-    const std::string& pattern) {
+absl::StatusOr<std::vector<std::string>> Client::ScanKeys(const std::string& pattern) {
   absl::StatusOr<std::vector<std::shared_ptr<NodePool>>> nodes =
-      router_ != nullptr ? router_->Masters()
-                         : std::vector<std::shared_ptr<NodePool>>{single_};
+      router_ != nullptr ? router_->Masters() : std::vector<std::shared_ptr<NodePool>>{single_};
   if (!nodes.ok()) return nodes.status();
   std::vector<std::string> keys;
   for (const std::shared_ptr<NodePool>& node : *nodes) {
@@ -593,12 +570,12 @@ absl::StatusOr<std::vector<std::string>> Client::ScanKeys(
     if (!lease.ok()) return lease.status();
     std::string cursor = "0";
     do {
-      absl::StatusOr<Reply> r = (*lease)->Command(
-          {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+      absl::StatusOr<Reply> r =
+          (*lease)->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
       if (!r.ok()) return r.status();
       if (r->elements.size() != 2) {
-        return absl::InternalError(absl::StrCat(
-            "redis ", node->options().Endpoint(), ": malformed SCAN reply"));
+        return absl::InternalError(
+            absl::StrCat("redis ", node->options().Endpoint(), ": malformed SCAN reply"));
       }
       cursor = r->elements[0].str;
       for (const Reply& k : r->elements[1].elements) keys.push_back(k.str);

@@ -86,10 +86,10 @@ struct Options {
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration command_timeout = absl::Seconds(5);
   absl::Duration keepalive = absl::Seconds(15);  // TCP_KEEPIDLE; see above
-  int pool_size = 8;  // idle connections kept; more may be open briefly
-  bool cluster = false;  // a Redis Cluster (host:port is then seeds[0])
-  int wait_replicas = 0;  // wait=N: WAIT N after every write (see above)
-  std::vector<NodeAddress> seeds;  // cluster: the URL's hosts, in order
+  int pool_size = 8;                             // idle connections kept; more may be open briefly
+  bool cluster = false;                          // a Redis Cluster (host:port is then seeds[0])
+  int wait_replicas = 0;                         // wait=N: WAIT N after every write (see above)
+  std::vector<NodeAddress> seeds;                // cluster: the URL's hosts, in order
 
   // From a parsed redis:// URL (see the file comment). InvalidArgument for
   // other schemes, a bad db path or bad query values.
@@ -119,8 +119,7 @@ bool IsReadOnlyCommand(const std::vector<std::string>& args);
 
 // Maps an error reply to a Status (see the file comment); `endpoint` names
 // the server in the message.
-absl::Status ErrorReplyToStatus(std::string_view error_text,
-                                std::string_view endpoint);
+absl::Status ErrorReplyToStatus(std::string_view error_text, std::string_view endpoint);
 
 // A Lua script run with EVALSHA. Its SHA1 is learnt from SCRIPT LOAD on
 // first use; a NOSCRIPT reply (server restarted or SCRIPT FLUSH) loads it
@@ -161,12 +160,10 @@ class Connection {
   absl::StatusOr<std::vector<Reply>> Pipeline(
       const std::vector<std::vector<std::string>>& commands);
   // EVALSHA with NOSCRIPT fallback. Error replies become a Status.
-  absl::StatusOr<Reply> Eval(const Script& script,
-                             const std::vector<std::string>& keys,
+  absl::StatusOr<Reply> Eval(const Script& script, const std::vector<std::string>& keys,
                              const std::vector<std::string>& args);
   // The same with error replies returned in place.
-  absl::StatusOr<Reply> EvalCall(const Script& script,
-                                 const std::vector<std::string>& keys,
+  absl::StatusOr<Reply> EvalCall(const Script& script, const std::vector<std::string>& keys,
                                  const std::vector<std::string>& args);
   // The socket timeout of the calls that follow (options().command_timeout
   // until changed).
@@ -219,14 +216,12 @@ class Client {
   // Pipeline, but the first error reply fails the call (naming the node).
   absl::StatusOr<std::vector<Reply>> PipelineOrError(
       const std::vector<std::vector<std::string>>& commands);
-  absl::StatusOr<Reply> Eval(const Script& script,
-                             const std::vector<std::string>& keys,
+  absl::StatusOr<Reply> Eval(const Script& script, const std::vector<std::string>& keys,
                              const std::vector<std::string>& args);
 
   // `args` on the server, or on every master of a cluster; the first error
   // fails the call.
-  absl::StatusOr<std::vector<Reply>> CommandOnEveryMaster(
-      const std::vector<std::string>& args);
+  absl::StatusOr<std::vector<Reply>> CommandOnEveryMaster(const std::vector<std::string>& args);
   // Every key matching `pattern` (SCAN MATCH), over every master.
   absl::StatusOr<std::vector<std::string>> ScanKeys(const std::string& pattern);
 

@@ -15,8 +15,7 @@ std::string Upper(std::string_view s) {
 }
 
 absl::Status Malformed(std::string_view what) {
-  return absl::InternalError(absl::StrCat(
-      "malformed CLUSTER SLOTS reply: ", std::string(what)));
+  return absl::InternalError(absl::StrCat("malformed CLUSTER SLOTS reply: ", std::string(what)));
 }
 
 }  // namespace
@@ -50,25 +49,22 @@ int SlotMap::Uncovered() const {
   return static_cast<int>(std::count(owner.begin(), owner.end(), -1));
 }
 
-absl::StatusOr<SlotMap> ParseClusterSlots(const Reply& reply,
-                                          const NodeAddress& answered_by) {
+absl::StatusOr<SlotMap> ParseClusterSlots(const Reply& reply, const NodeAddress& answered_by) {
   if (reply.type != Reply::Type::kArray) return Malformed("not an array");
   SlotMap map;
   for (const Reply& range : reply.elements) {
     if (range.type != Reply::Type::kArray || range.elements.size() < 3 ||
-        range.elements[2].type != Reply::Type::kArray ||
-        range.elements[2].elements.size() < 2) {
+        range.elements[2].type != Reply::Type::kArray || range.elements[2].elements.size() < 2) {
       return Malformed("a slot range without a master");
     }
     absl::StatusOr<int64_t> start = range.elements[0].AsInt();
     absl::StatusOr<int64_t> end = range.elements[1].AsInt();
     absl::StatusOr<int64_t> port = range.elements[2].elements[1].AsInt();
-    if (!start.ok() || !end.ok() || !port.ok() || *start < 0 ||
-        *end >= kClusterSlots || *start > *end) {
+    if (!start.ok() || !end.ok() || !port.ok() || *start < 0 || *end >= kClusterSlots ||
+        *start > *end) {
       return Malformed("a bad slot range or port");
     }
-    NodeAddress master{.host = range.elements[2].elements[0].str,
-                       .port = static_cast<int>(*port)};
+    NodeAddress master{.host = range.elements[2].elements[0].str, .port = static_cast<int>(*port)};
     if (master.host.empty() || master.host == "?") master.host = answered_by.host;
     auto it = std::find(map.masters.begin(), map.masters.end(), master);
     int index = static_cast<int>(it - map.masters.begin());
@@ -94,8 +90,7 @@ std::optional<Redirect> ParseRedirect(std::string_view text) {
   size_t colon = endpoint.rfind(':');
   if (colon == std::string_view::npos ||
       !absl::SimpleAtoi(absl::string_view(text.data(), space), &r.slot) ||
-      !absl::SimpleAtoi(absl::string_view(endpoint.data() + colon + 1,
-                                          endpoint.size() - colon - 1),
+      !absl::SimpleAtoi(absl::string_view(endpoint.data() + colon + 1, endpoint.size() - colon - 1),
                         &r.to.port) ||
       r.slot < 0 || r.slot >= kClusterSlots) {
     return std::nullopt;
@@ -107,8 +102,8 @@ std::optional<Redirect> ParseRedirect(std::string_view text) {
 std::optional<size_t> FirstKeyIndex(const std::vector<std::string>& args) {
   if (args.size() < 2) return std::nullopt;
   const std::string cmd = Upper(args[0]);
-  if (cmd == "EVAL" || cmd == "EVALSHA" || cmd == "EVAL_RO" ||
-      cmd == "EVALSHA_RO" || cmd == "FCALL" || cmd == "FCALL_RO") {
+  if (cmd == "EVAL" || cmd == "EVALSHA" || cmd == "EVAL_RO" || cmd == "EVALSHA_RO" ||
+      cmd == "FCALL" || cmd == "FCALL_RO") {
     int64_t numkeys = 0;
     if (args.size() < 4 || !absl::SimpleAtoi(args[2], &numkeys) || numkeys < 1) {
       return std::nullopt;
@@ -116,11 +111,11 @@ std::optional<size_t> FirstKeyIndex(const std::vector<std::string>& args) {
     return 3;
   }
   for (const char* keyless :
-       {"PING", "ECHO", "PUBLISH", "SUBSCRIBE", "PSUBSCRIBE", "INFO", "TIME",
-        "CLUSTER", "CONFIG", "CLIENT", "COMMAND", "WAIT", "SCRIPT", "SCAN",
-        "KEYS", "DBSIZE", "FLUSHALL", "FLUSHDB", "RANDOMKEY", "AUTH", "HELLO",
-        "SELECT", "ASKING", "READONLY", "MULTI", "EXEC", "DISCARD", "LASTSAVE",
-        "ROLE", "MEMORY", "LATENCY", "SLOWLOG", "DEBUG", "FUNCTION"}) {
+       {"PING",    "ECHO",   "PUBLISH",  "SUBSCRIBE", "PSUBSCRIBE", "INFO",    "TIME",
+        "CLUSTER", "CONFIG", "CLIENT",   "COMMAND",   "WAIT",       "SCRIPT",  "SCAN",
+        "KEYS",    "DBSIZE", "FLUSHALL", "FLUSHDB",   "RANDOMKEY",  "AUTH",    "HELLO",
+        "SELECT",  "ASKING", "READONLY", "MULTI",     "EXEC",       "DISCARD", "LASTSAVE",
+        "ROLE",    "MEMORY", "LATENCY",  "SLOWLOG",   "DEBUG",      "FUNCTION"}) {
     if (cmd == keyless) return std::nullopt;
   }
   return 1;
@@ -129,8 +124,8 @@ std::optional<size_t> FirstKeyIndex(const std::vector<std::string>& args) {
 bool IsPerNodeCommand(const std::vector<std::string>& args) {
   if (args.empty()) return false;
   const std::string cmd = Upper(args[0]);
-  for (const char* per_node : {"SCAN", "KEYS", "DBSIZE", "FLUSHALL", "FLUSHDB",
-                               "RANDOMKEY", "SCRIPT"}) {
+  for (const char* per_node :
+       {"SCAN", "KEYS", "DBSIZE", "FLUSHALL", "FLUSHDB", "RANDOMKEY", "SCRIPT"}) {
     if (cmd == per_node) return true;
   }
   return false;

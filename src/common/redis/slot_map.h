@@ -32,9 +32,7 @@ struct NodeAddress {
   std::string host;
   int port = 0;
   std::string Endpoint() const;  // "host:port"
-  bool operator==(const NodeAddress& o) const {
-    return host == o.host && port == o.port;
-  }
+  bool operator==(const NodeAddress& o) const { return host == o.host && port == o.port; }
 };
 
 // The masters of a cluster and which one serves each slot.
@@ -49,8 +47,7 @@ struct SlotMap {
 // From a CLUSTER SLOTS reply: [[start, end, [ip, port, id, ...], replicas...],
 // ...]. An empty ip means "the node that answered" (`answered_by.host`).
 // kInternal for a malformed reply.
-absl::StatusOr<SlotMap> ParseClusterSlots(const Reply& reply,
-                                          const NodeAddress& answered_by);
+absl::StatusOr<SlotMap> ParseClusterSlots(const Reply& reply, const NodeAddress& answered_by);
 
 // A "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>" error reply.
 struct Redirect {

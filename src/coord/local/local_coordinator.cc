@@ -10,8 +10,7 @@ namespace popqueue::coord {
 
 LocalCoordinator::LocalCoordinator(Clock* clock) : clock_(clock) {}
 
-absl::StatusOr<std::optional<Lock>> LocalCoordinator::LockAcquire(
-    const LockAcquireParams& params) {
+absl::StatusOr<std::optional<Lock>> LocalCoordinator::LockAcquire(const LockAcquireParams& params) {
   if (absl::Status s = ValidateLockAcquire(params); !s.ok()) return s;
   absl::Time now = clock_->Now();
   MutexLock lock(&mu_);
@@ -31,8 +30,8 @@ absl::StatusOr<bool> LocalCoordinator::LockExtend(const LockExtendParams& params
   absl::Time now = clock_->Now();
   MutexLock lock(&mu_);
   auto it = locks_.find(params.lock.name);
-  if (it == locks_.end() || it->second.expires_at <= now ||
-      it->second.owner != params.lock.owner || it->second.token != params.lock.token) {
+  if (it == locks_.end() || it->second.expires_at <= now || it->second.owner != params.lock.owner ||
+      it->second.token != params.lock.token) {
     return false;
   }
   it->second.expires_at = now + params.ttl;
@@ -43,8 +42,7 @@ absl::Status LocalCoordinator::LockRelease(const Lock& lock) {
   if (absl::Status s = ValidateLock(lock); !s.ok()) return s;
   MutexLock l(&mu_);
   auto it = locks_.find(lock.name);
-  if (it != locks_.end() && it->second.owner == lock.owner &&
-      it->second.token == lock.token) {
+  if (it != locks_.end() && it->second.owner == lock.owner && it->second.token == lock.token) {
     locks_.erase(it);
   }
   return absl::OkStatus();
@@ -81,9 +79,9 @@ absl::Status LocalCoordinator::WorkerHeartbeat(const WorkerHeartbeatParams& para
   auto it = workers_.find(params.worker_id);
   if (it == workers_.end() || it->second.expires_at <= now) {
     if (it != workers_.end()) workers_.erase(it);
-    return absl::NotFoundError(absl::StrFormat(
-        "worker %s is not registered (deregistered or expired): register it again",
-        params.worker_id));
+    return absl::NotFoundError(
+        absl::StrFormat("worker %s is not registered (deregistered or expired): register it again",
+                        params.worker_id));
   }
   it->second.info.running = params.running;
   it->second.info.last_heartbeat_at = now;

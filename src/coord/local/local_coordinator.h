@@ -56,8 +56,7 @@ class LocalCoordinator : public Coordinator {
   // In-process only.
   bool SupportsWake() const override { return true; }
   absl::Status WakePublish(const std::string& queue) override;
-  absl::StatusOr<int> WakeSubscribe(
-      std::function<void(const std::string& queue)> on_wake) override;
+  absl::StatusOr<int> WakeSubscribe(std::function<void(const std::string& queue)> on_wake) override;
   void WakeUnsubscribe(int handle) override;
 
  private:
@@ -80,8 +79,7 @@ class LocalCoordinator : public Coordinator {
 
   Mutex wake_mu_;
   int next_handle_ ABSL_GUARDED_BY(wake_mu_) = 1;
-  std::map<int, std::function<void(const std::string&)>> subscribers_
-      ABSL_GUARDED_BY(wake_mu_);
+  std::map<int, std::function<void(const std::string&)>> subscribers_ ABSL_GUARDED_BY(wake_mu_);
 };
 
 }  // namespace popqueue::coord

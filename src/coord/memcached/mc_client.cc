@@ -37,8 +37,7 @@ bool IsConnectionError(memcached_return_t rc) {
     case MEMCACHED_IN_PROGRESS:
     case MEMCACHED_ERROR:  // also CONNECTION_SOCKET_CREATE_FAILURE
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -48,8 +47,7 @@ struct Timeouts {
   int io_ms = 1000;
 };
 
-absl::StatusOr<Timeouts> ParseTimeouts(const std::string& url,
-                                       const std::string& query) {
+absl::StatusOr<Timeouts> ParseTimeouts(const std::string& url, const std::string& query) {
   Timeouts t;
   for (absl::string_view kv : absl::StrSplit(query, '&', absl::SkipEmpty())) {
     std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
@@ -57,15 +55,15 @@ absl::StatusOr<Timeouts> ParseTimeouts(const std::string& url,
                   : p.first == "timeout_ms"       ? &t.io_ms
                                                   : nullptr;
     if (target == nullptr) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "cache URL \"%s\": unknown option \"%s\" (supported: "
-          "connect_timeout_ms, timeout_ms)",
-          url, p.first));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("cache URL \"%s\": unknown option \"%s\" (supported: "
+                          "connect_timeout_ms, timeout_ms)",
+                          url, p.first));
     }
     if (!absl::SimpleAtoi(p.second, target) || *target < 1 || *target > 3600000) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "cache URL \"%s\": %s=\"%s\" must be milliseconds from 1 to 3600000",
-          url, p.first, p.second));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("cache URL \"%s\": %s=\"%s\" must be milliseconds from 1 to 3600000", url,
+                          p.first, p.second));
     }
   }
   return t;
@@ -120,21 +118,22 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& url) 
   }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (rest.empty() || rest.find_first_of("@/?") != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "cache URL \"%s\": expected memcached://host[:port][,host[:port]...]"
-        "[?connect_timeout_ms=N&timeout_ms=N] (no user or path)",
-        url));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("cache URL \"%s\": expected memcached://host[:port][,host[:port]...]"
+                        "[?connect_timeout_ms=N&timeout_ms=N] (no user or path)",
+                        url));
   }
   std::vector<std::pair<std::string, int>> servers;
   for (absl::string_view part : absl::StrSplit(rest, ',')) {
     std::string hp(part);
     std::string host = hp;
     int port = 11211;
-    if (size_t colon = hp.rfind(':'); colon != std::string::npos && hp.find(']') == std::string::npos) {
+    if (size_t colon = hp.rfind(':');
+        colon != std::string::npos && hp.find(']') == std::string::npos) {
       host = hp.substr(0, colon);
       if (!absl::SimpleAtoi(hp.substr(colon + 1), &port) || port < 1 || port > 65535) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "cache URL \"%s\": bad port in \"%s\" (expected 1-65535)", url, hp));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("cache URL \"%s\": bad port in \"%s\" (expected 1-65535)", url, hp));
       }
     }
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
@@ -232,8 +231,7 @@ absl::StatusOr<std::optional<Item>> Client::Get(const std::string& key) {
   return std::move(it->second);
 }
 
-absl::StatusOr<std::map<std::string, Item>> Client::GetMany(
-    const std::vector<std::string>& keys) {
+absl::StatusOr<std::map<std::string, Item>> Client::GetMany(const std::vector<std::string>& keys) {
   std::map<std::string, Item> out;
   if (keys.empty()) return out;
   std::vector<std::string> safe;
@@ -259,9 +257,9 @@ absl::StatusOr<std::map<std::string, Item>> Client::GetMany(
     std::string k(memcached_result_key_value(result), memcached_result_key_length(result));
     auto it = original.find(k);
     if (it == original.end()) continue;
-    out[it->second] = Item{
-        .value = std::string(memcached_result_value(result), memcached_result_length(result)),
-        .cas = memcached_result_cas(result)};
+    out[it->second] =
+        Item{.value = std::string(memcached_result_value(result), memcached_result_length(result)),
+             .cas = memcached_result_cas(result)};
   }
   memcached_result_free(result);
   if (rc != MEMCACHED_END && rc != MEMCACHED_NOTFOUND && memcached_failed(rc)) {
@@ -274,8 +272,8 @@ absl::StatusOr<bool> Client::Add(const std::string& key, const std::string& valu
                                  absl::Duration ttl) {
   std::string k = SafeKey(key);
   Borrowed b(pool_);
-  memcached_return_t rc = memcached_add(b.get(), k.data(), k.size(), value.data(),
-                                        value.size(), ExpirySeconds(ttl), 0);
+  memcached_return_t rc =
+      memcached_add(b.get(), k.data(), k.size(), value.data(), value.size(), ExpirySeconds(ttl), 0);
   if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS) return false;
   if (memcached_failed(rc)) return ToStatus(b.get(), rc, servers_, "add");
   return true;
@@ -285,8 +283,8 @@ absl::StatusOr<bool> Client::Cas(const std::string& key, const std::string& valu
                                  absl::Duration ttl, uint64_t cas) {
   std::string k = SafeKey(key);
   Borrowed b(pool_);
-  memcached_return_t rc = memcached_cas(b.get(), k.data(), k.size(), value.data(),
-                                        value.size(), ExpirySeconds(ttl), 0, cas);
+  memcached_return_t rc = memcached_cas(b.get(), k.data(), k.size(), value.data(), value.size(),
+                                        ExpirySeconds(ttl), 0, cas);
   if (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_NOTSTORED) {
     return false;
   }
@@ -298,8 +296,8 @@ absl::StatusOr<bool> Client::CasDelete(const std::string& key, uint64_t cas) {
   std::string k = SafeKey(key);
   Borrowed b(pool_);
   // memcached treats a negative expiry as "already expired".
-  memcached_return_t rc = memcached_cas(b.get(), k.data(), k.size(), "", 0,
-                                        static_cast<time_t>(-1), 0, cas);
+  memcached_return_t rc =
+      memcached_cas(b.get(), k.data(), k.size(), "", 0, static_cast<time_t>(-1), 0, cas);
   if (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_NOTSTORED) {
     return false;
   }
@@ -307,12 +305,11 @@ absl::StatusOr<bool> Client::CasDelete(const std::string& key, uint64_t cas) {
   return true;
 }
 
-absl::Status Client::Set(const std::string& key, const std::string& value,
-                         absl::Duration ttl) {
+absl::Status Client::Set(const std::string& key, const std::string& value, absl::Duration ttl) {
   std::string k = SafeKey(key);
   Borrowed b(pool_);
-  memcached_return_t rc = memcached_set(b.get(), k.data(), k.size(), value.data(),
-                                        value.size(), ExpirySeconds(ttl), 0);
+  memcached_return_t rc =
+      memcached_set(b.get(), k.data(), k.size(), value.data(), value.size(), ExpirySeconds(ttl), 0);
   if (memcached_failed(rc)) return ToStatus(b.get(), rc, servers_, "set");
   return absl::OkStatus();
 }

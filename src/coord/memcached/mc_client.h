@@ -59,11 +59,10 @@ class Client {
   // The keys that exist, with their items.
   absl::StatusOr<std::map<std::string, Item>> GetMany(const std::vector<std::string>& keys);
   // False when the key already exists.
-  absl::StatusOr<bool> Add(const std::string& key, const std::string& value,
-                           absl::Duration ttl);
+  absl::StatusOr<bool> Add(const std::string& key, const std::string& value, absl::Duration ttl);
   // False when the key changed since `cas` was read, or no longer exists.
-  absl::StatusOr<bool> Cas(const std::string& key, const std::string& value,
-                           absl::Duration ttl, uint64_t cas);
+  absl::StatusOr<bool> Cas(const std::string& key, const std::string& value, absl::Duration ttl,
+                           uint64_t cas);
   // Deletes the key only if unchanged since `cas` was read (a CAS with an
   // expiry in the past). False when it changed or is gone.
   absl::StatusOr<bool> CasDelete(const std::string& key, uint64_t cas);

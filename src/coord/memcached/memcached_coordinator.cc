@@ -34,9 +34,9 @@ std::optional<std::pair<std::string, int64_t>> ParseLockValue(const std::string&
 }
 
 absl::Status Contended(std::string_view what, std::string_view name) {
-  return absl::AbortedError(absl::StrFormat(
-      "memcached: %s \"%s\" changed under %d consecutive compare-and-swaps; retry",
-      what, name, kMaxCasAttempts));
+  return absl::AbortedError(
+      absl::StrFormat("memcached: %s \"%s\" changed under %d consecutive compare-and-swaps; retry",
+                      what, name, kMaxCasAttempts));
 }
 
 std::vector<std::string> ParseIndex(const std::string& text) {
@@ -49,9 +49,7 @@ std::vector<std::string> ParseIndex(const std::string& text) {
   return ids;
 }
 
-std::string IndexToJson(const std::vector<std::string>& ids) {
-  return nlohmann::json(ids).dump();
-}
+std::string IndexToJson(const std::vector<std::string>& ids) { return nlohmann::json(ids).dump(); }
 
 }  // namespace
 
@@ -84,8 +82,7 @@ absl::StatusOr<int64_t> MemcachedCoordinator::NextToken(const std::string& lock_
     int64_t last = 0;
     if (!absl::SimpleAtoi((*item)->value, &last)) last = 0;
     int64_t next = std::max(last + 1, now_us);
-    auto swapped =
-        client_->Cas(key, absl::StrCat(next), absl::InfiniteDuration(), (*item)->cas);
+    auto swapped = client_->Cas(key, absl::StrCat(next), absl::InfiniteDuration(), (*item)->cas);
     if (!swapped.ok()) return swapped.status();
     if (*swapped) return next;
   }
@@ -186,8 +183,7 @@ absl::StatusOr<RateLimitDecision> MemcachedCoordinator::RateLimitTake(
   }
   // Contended: every attempt lost to another taker, so the limit is being
   // used; refusing is the safe answer.
-  return RateLimitDecision{.allowed = false,
-                           .retry_after = params.period / params.limit};
+  return RateLimitDecision{.allowed = false, .retry_after = params.period / params.limit};
 }
 
 absl::Status MemcachedCoordinator::IndexAdd(const std::string& worker_id) {
@@ -204,8 +200,7 @@ absl::Status MemcachedCoordinator::IndexAdd(const std::string& worker_id) {
     std::vector<std::string> ids = ParseIndex((*item)->value);
     if (std::find(ids.begin(), ids.end(), worker_id) != ids.end()) return absl::OkStatus();
     ids.push_back(worker_id);
-    auto swapped =
-        client_->Cas(key, IndexToJson(ids), absl::InfiniteDuration(), (*item)->cas);
+    auto swapped = client_->Cas(key, IndexToJson(ids), absl::InfiniteDuration(), (*item)->cas);
     if (!swapped.ok()) return swapped.status();
     if (*swapped) return absl::OkStatus();
   }
@@ -225,8 +220,7 @@ absl::Status MemcachedCoordinator::IndexRemove(const std::vector<std::string>& w
       if (!gone.count(id)) kept.push_back(std::move(id));
     }
     if (kept.size() == ids.size()) return absl::OkStatus();
-    auto swapped =
-        client_->Cas(key, IndexToJson(kept), absl::InfiniteDuration(), (*item)->cas);
+    auto swapped = client_->Cas(key, IndexToJson(kept), absl::InfiniteDuration(), (*item)->cas);
     if (!swapped.ok()) return swapped.status();
     if (*swapped) return absl::OkStatus();
   }

@@ -15,14 +15,12 @@
 namespace popqueue::coord {
 namespace {
 
-std::string Script(std::string_view file) {
-  return std::string(embedded::coord_redis_lua(file));
-}
+std::string Script(std::string_view file) { return std::string(embedded::coord_redis_lua(file)); }
 
 // Milliseconds for PEXPIRE: at least 1.
 std::string Ms(absl::Duration d) {
-  return absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(
-                                                d, absl::Milliseconds(1)))));
+  return absl::StrCat(
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(d, absl::Milliseconds(1)))));
 }
 
 // "{" and "}" would end the hash tag early.
@@ -35,15 +33,14 @@ std::string TagSafe(std::string ns) {
 }
 
 absl::Status BadReply(std::string_view script, const redis::Reply& r) {
-  return absl::InternalError(
-      absl::StrFormat("Redis coordinator: unexpected reply to %s (type %d)", script,
-                      static_cast<int>(r.type)));
+  return absl::InternalError(absl::StrFormat("Redis coordinator: unexpected reply to %s (type %d)",
+                                             script, static_cast<int>(r.type)));
 }
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<RedisCoordinator>> RedisCoordinator::Open(
-    const std::string& url, const std::string& ns) {
+absl::StatusOr<std::shared_ptr<RedisCoordinator>> RedisCoordinator::Open(const std::string& url,
+                                                                         const std::string& ns) {
   absl::StatusOr<Url> parsed = ParseUrl(url);
   if (!parsed.ok()) return parsed.status();
   auto client = redis::Client::Connect(*parsed);
@@ -51,8 +48,7 @@ absl::StatusOr<std::shared_ptr<RedisCoordinator>> RedisCoordinator::Open(
   return std::make_shared<RedisCoordinator>(std::move(*client), ns);
 }
 
-RedisCoordinator::RedisCoordinator(std::shared_ptr<redis::Client> client,
-                                   const std::string& ns)
+RedisCoordinator::RedisCoordinator(std::shared_ptr<redis::Client> client, const std::string& ns)
     : client_(std::move(client)),
       prefix_(absl::StrCat("popqueue:{", TagSafe(ns), "}:")),
       lock_acquire_(Script("lock_acquire.lua")),
@@ -70,11 +66,9 @@ std::string RedisCoordinator::Key(const std::string& kind, const std::string& na
   return absl::StrCat(prefix_, kind, ":", name);
 }
 
-absl::StatusOr<std::optional<Lock>> RedisCoordinator::LockAcquire(
-    const LockAcquireParams& params) {
+absl::StatusOr<std::optional<Lock>> RedisCoordinator::LockAcquire(const LockAcquireParams& params) {
   if (absl::Status s = ValidateLockAcquire(params); !s.ok()) return s;
-  auto r = client_->Eval(lock_acquire_,
-                         {Key("lock", params.name), Key("lockseq", params.name)},
+  auto r = client_->Eval(lock_acquire_, {Key("lock", params.name), Key("lockseq", params.name)},
                          {params.owner, Ms(params.ttl)});
   if (!r.ok()) return r.status();
   if (r->is_nil()) return std::nullopt;
@@ -114,8 +108,7 @@ absl::StatusOr<RateLimitDecision> RedisCoordinator::RateLimitTake(
   auto allowed = r->elements[0].AsInt();
   auto retry_us = r->elements[1].AsInt();
   if (!allowed.ok() || !retry_us.ok()) return BadReply("rate_limit_take.lua", *r);
-  return RateLimitDecision{.allowed = *allowed == 1,
-                           .retry_after = absl::Microseconds(*retry_us)};
+  return RateLimitDecision{.allowed = *allowed == 1, .retry_after = absl::Microseconds(*retry_us)};
 }
 
 absl::Status RedisCoordinator::WorkerRegister(const WorkerRegisterParams& params) {
@@ -123,23 +116,21 @@ absl::Status RedisCoordinator::WorkerRegister(const WorkerRegisterParams& params
   WorkerInfo info = params.worker;
   info.last_heartbeat_at = absl::UnixEpoch();  // kept by Redis (TIME)
   auto r = client_->Eval(worker_register_, {Key("worker", info.id), prefix_ + "workers"},
-                         {info.id, WorkerToJson(info), absl::StrCat(info.running),
-                          Ms(params.ttl)});
+                         {info.id, WorkerToJson(info), absl::StrCat(info.running), Ms(params.ttl)});
   return r.status();
 }
 
 absl::Status RedisCoordinator::WorkerHeartbeat(const WorkerHeartbeatParams& params) {
   if (absl::Status s = ValidateWorkerHeartbeat(params); !s.ok()) return s;
-  auto r = client_->Eval(worker_heartbeat_,
-                         {Key("worker", params.worker_id), prefix_ + "workers"},
+  auto r = client_->Eval(worker_heartbeat_, {Key("worker", params.worker_id), prefix_ + "workers"},
                          {params.worker_id, absl::StrCat(params.running), Ms(params.ttl)});
   if (!r.ok()) return r.status();
   auto n = r->AsInt();
   if (!n.ok()) return BadReply("worker_heartbeat.lua", *r);
   if (*n == 0) {
-    return absl::NotFoundError(absl::StrFormat(
-        "worker %s is not registered (deregistered or expired): register it again",
-        params.worker_id));
+    return absl::NotFoundError(
+        absl::StrFormat("worker %s is not registered (deregistered or expired): register it again",
+                        params.worker_id));
   }
   return absl::OkStatus();
 }

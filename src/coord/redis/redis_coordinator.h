@@ -62,8 +62,7 @@ class RedisCoordinator : public Coordinator {
 
   bool SupportsWake() const override { return true; }
   absl::Status WakePublish(const std::string& queue) override;
-  absl::StatusOr<int> WakeSubscribe(
-      std::function<void(const std::string& queue)> on_wake) override;
+  absl::StatusOr<int> WakeSubscribe(std::function<void(const std::string& queue)> on_wake) override;
   void WakeUnsubscribe(int handle) override;
 
  private:
@@ -71,8 +70,8 @@ class RedisCoordinator : public Coordinator {
 
   const std::shared_ptr<redis::Client> client_;
   const std::string prefix_;  // "popqueue:{<ns>}:"
-  redis::Script lock_acquire_, lock_extend_, lock_release_, rate_limit_take_,
-      worker_register_, worker_heartbeat_, worker_deregister_, worker_list_;
+  redis::Script lock_acquire_, lock_extend_, lock_release_, rate_limit_take_, worker_register_,
+      worker_heartbeat_, worker_deregister_, worker_list_;
   RedisSubscriber subscriber_;
 };
 

@@ -18,18 +18,15 @@ constexpr absl::Duration kReadSlice = absl::Milliseconds(200);
 // A pub/sub push: an array of at least `min_size` whose first element is
 // `kind` ("subscribe", "message", "pong").
 bool IsPush(const redis::Reply& r, std::string_view kind, size_t min_size) {
-  return r.type == redis::Reply::Type::kArray &&
-         r.elements.size() >= min_size && r.elements[0].str == kind;
+  return r.type == redis::Reply::Type::kArray && r.elements.size() >= min_size &&
+         r.elements[0].str == kind;
 }
 
 }  // namespace
 
-RedisSubscriber::RedisSubscriber(std::shared_ptr<redis::Client> client,
-                                 std::string channel,
+RedisSubscriber::RedisSubscriber(std::shared_ptr<redis::Client> client, std::string channel,
                                  absl::Duration ping_interval)
-    : client_(std::move(client)),
-      channel_(std::move(channel)),
-      ping_interval_(ping_interval) {}
+    : client_(std::move(client)), channel_(std::move(channel)), ping_interval_(ping_interval) {}
 
 RedisSubscriber::~RedisSubscriber() {
   {
@@ -75,8 +72,7 @@ void RedisSubscriber::Loop() {
   while (!WaitForStop(absl::ZeroDuration())) {
     absl::StatusOr<std::unique_ptr<redis::Connection>> conn = Subscribe();
     if (!conn.ok()) {
-      Logf(LogLevel::kDebug, "wake subscriber: %s",
-           std::string(conn.status().message()));
+      Logf(LogLevel::kDebug, "wake subscriber: %s", std::string(conn.status().message()));
       // The client spaces connection attempts (backoff); wait a little so
       // this loop does not spin on its immediate refusals.
       if (WaitForStop(absl::Milliseconds(100))) return;
@@ -86,15 +82,12 @@ void RedisSubscriber::Loop() {
     subscribed_before = true;
     absl::Status s = Listen(**conn);
     if (s.ok()) return;  // stopping
-    Logf(LogLevel::kWarn, "wake subscriber: %s; reconnecting",
-         std::string(s.message()));
+    Logf(LogLevel::kWarn, "wake subscriber: %s; reconnecting", std::string(s.message()));
   }
 }
 
-absl::StatusOr<std::unique_ptr<redis::Connection>>
-RedisSubscriber::Subscribe() {
-  absl::StatusOr<std::unique_ptr<redis::Connection>> conn =
-      client_->OpenDedicated();
+absl::StatusOr<std::unique_ptr<redis::Connection>> RedisSubscriber::Subscribe() {
+  absl::StatusOr<std::unique_ptr<redis::Connection>> conn = client_->OpenDedicated();
   if (!conn.ok()) return conn.status();
   if (absl::Status s = (*conn)->Send({"SUBSCRIBE", channel_}); !s.ok()) {
     return s;
@@ -108,9 +101,9 @@ RedisSubscriber::Subscribe() {
     }
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
-      return absl::UnavailableError(absl::StrCat(
-          "Redis at ", endpoint, " did not confirm SUBSCRIBE within ",
-          absl::FormatDuration(timeout), " (timeout_ms in the Redis URL)"));
+      return absl::UnavailableError(
+          absl::StrCat("Redis at ", endpoint, " did not confirm SUBSCRIBE within ",
+                       absl::FormatDuration(timeout), " (timeout_ms in the Redis URL)"));
     }
     absl::StatusOr<std::optional<redis::Reply>> reply =
         (*conn)->ReadReply(std::min(left, kReadSlice));
@@ -135,25 +128,22 @@ absl::Status RedisSubscriber::Listen(redis::Connection& conn) {
     const absl::Time now = absl::Now();
     if (pong_due && now >= *pong_due) {
       return absl::UnavailableError(absl::StrCat(
-          "Redis at ", endpoint, " did not answer PING within ",
-          absl::FormatDuration(timeout),
+          "Redis at ", endpoint, " did not answer PING within ", absl::FormatDuration(timeout),
           " (timeout_ms in the Redis URL): the server may hang"));
     }
     if (!pong_due && now >= next_ping) {
       if (absl::Status s = conn.Send({"PING"}); !s.ok()) return s;
       pong_due = now + timeout;
     }
-    const absl::Duration wait = std::clamp(
-        (pong_due ? *pong_due : next_ping) - now, absl::Milliseconds(1),
-        kReadSlice);
+    const absl::Duration wait =
+        std::clamp((pong_due ? *pong_due : next_ping) - now, absl::Milliseconds(1), kReadSlice);
     absl::StatusOr<std::optional<redis::Reply>> reply = conn.ReadReply(wait);
     if (!reply.ok()) return reply.status();
     if (!reply->has_value()) continue;
     const redis::Reply& r = **reply;
     if (IsPush(r, "message", 3)) {  // ["message", channel, payload]
       Deliver(r.elements[2].str);
-    } else if (IsPush(r, "pong", 1) ||
-               (r.type == redis::Reply::Type::kStatus && r.str == "PONG")) {
+    } else if (IsPush(r, "pong", 1) || (r.type == redis::Reply::Type::kStatus && r.str == "PONG")) {
       pong_due.reset();
       next_ping = absl::Now() + ping_interval_;
     } else if (r.is_error()) {

@@ -64,8 +64,7 @@ class RedisSubscriber {
 
   Mutex callbacks_mu_;  // held (shared) while callbacks run
   int next_handle_ ABSL_GUARDED_BY(callbacks_mu_) = 1;
-  std::map<int, std::function<void(const std::string&)>> callbacks_
-      ABSL_GUARDED_BY(callbacks_mu_);
+  std::map<int, std::function<void(const std::string&)>> callbacks_ ABSL_GUARDED_BY(callbacks_mu_);
 
   Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -10,11 +10,11 @@ namespace {
 // write; changing jobs and queues that exist needs admin. The REST routes
 // follow the same rule (routes_*.cc).
 constexpr RpcScope kRpcScopes[] = {
-    {"GetJobDetails", Scope::kRead}, {"GetJob", Scope::kRead},
-    {"ListJobs", Scope::kRead},      {"Enqueue", Scope::kWrite},
-    {"FetchJobs", Scope::kWrite},    {"CompleteJob", Scope::kWrite},
-    {"FailJob", Scope::kWrite},      {"Heartbeat", Scope::kWrite},
-    {"RequeueJob", Scope::kAdmin},   {"CancelJob", Scope::kAdmin},
+    {"GetJobDetails", Scope::kRead},   {"GetJob", Scope::kRead},
+    {"ListJobs", Scope::kRead},        {"Enqueue", Scope::kWrite},
+    {"FetchJobs", Scope::kWrite},      {"CompleteJob", Scope::kWrite},
+    {"FailJob", Scope::kWrite},        {"Heartbeat", Scope::kWrite},
+    {"RequeueJob", Scope::kAdmin},     {"CancelJob", Scope::kAdmin},
     {"RegisterWorker", Scope::kWrite}, {"DeregisterWorker", Scope::kWrite},
 };
 
@@ -29,9 +29,8 @@ std::optional<Scope> ScopeOfRpc(std::string_view method) {
   return std::nullopt;
 }
 
-absl::StatusOr<Caller> AuthorizeRpc(const grpc::ServerContext& context,
-                                    const AccessPolicy& policy, std::string_view method,
-                                    std::string* who) {
+absl::StatusOr<Caller> AuthorizeRpc(const grpc::ServerContext& context, const AccessPolicy& policy,
+                                    std::string_view method, std::string* who) {
   *who = "-";
   std::optional<Scope> scope = ScopeOfRpc(method);
   if (!scope) {

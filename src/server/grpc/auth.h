@@ -33,9 +33,8 @@ std::optional<Scope> ScopeOfRpc(std::string_view method);
 // The caller of `method`, or Unauthenticated / PermissionDenied as
 // AccessPolicy::Authorize decides from the call's "authorization" metadata;
 // `who` as there.
-absl::StatusOr<Caller> AuthorizeRpc(const grpc::ServerContext& context,
-                                    const AccessPolicy& policy, std::string_view method,
-                                    std::string* who);
+absl::StatusOr<Caller> AuthorizeRpc(const grpc::ServerContext& context, const AccessPolicy& policy,
+                                    std::string_view method, std::string* who);
 
 }  // namespace popqueue::server
 

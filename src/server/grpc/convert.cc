@@ -22,8 +22,8 @@ absl::StatusOr<int64_t> ParseInt64(std::string_view text, std::string_view field
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc() || ptr != end) {
-    return FieldError(field, absl::StrFormat("must be %s, got \"%s\"", what,
-                                                      std::string(text.substr(0, 64))));
+    return FieldError(
+        field, absl::StrFormat("must be %s, got \"%s\"", what, std::string(text.substr(0, 64))));
   }
   return value;
 }
@@ -66,7 +66,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 absl::StatusOr<JobId> ParseRpcJobId(std::string_view text, std::string_view field) {
   auto id = ParseInt64(text, field, "a decimal job id");
   if (id.ok() && *id <= 0) {
-    return FieldError(field, absl::StrFormat("must be a positive decimal job id, got \"%s\"", std::string(text)));
+    return FieldError(
+        field, absl::StrFormat("must be a positive decimal job id, got \"%s\"", std::string(text)));
   }
   return id;
 }
@@ -97,7 +98,8 @@ absl::StatusOr<absl::Time> FromTimestamp(const google::protobuf::Timestamp& t,
                                          std::string_view field) {
   if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
       t.nanos() > 999999999) {
-    return FieldError(field, absl::StrFormat("not a valid timestamp (seconds %d, nanos %d)", t.seconds(), t.nanos()));
+    return FieldError(field, absl::StrFormat("not a valid timestamp (seconds %d, nanos %d)",
+                                             t.seconds(), t.nanos()));
   }
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
@@ -107,7 +109,8 @@ absl::StatusOr<absl::Duration> FromDuration(const google::protobuf::Duration& d,
   bool sign_ok = (d.seconds() >= 0 && d.nanos() >= 0) || (d.seconds() <= 0 && d.nanos() <= 0);
   if (d.seconds() < -kMaxDurationSeconds || d.seconds() > kMaxDurationSeconds ||
       d.nanos() < -999999999 || d.nanos() > 999999999 || !sign_ok) {
-    return FieldError(field, absl::StrFormat("not a valid duration (seconds %d, nanos %d)", d.seconds(), d.nanos()));
+    return FieldError(field, absl::StrFormat("not a valid duration (seconds %d, nanos %d)",
+                                             d.seconds(), d.nanos()));
   }
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }

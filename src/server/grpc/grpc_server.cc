@@ -73,8 +73,7 @@ absl::Status GrpcServer::WriteTlsCopies() {
   if (!key.ok()) return key.status();
   absl::StatusOr<std::string> chain = ReadWhole(tls_files_.cert_file);
   if (!chain.ok()) return chain.status();
-  if (absl::Status s = WriteAtomically(tls_dir_, "identity.pem", *key + "\n" + *chain);
-      !s.ok()) {
+  if (absl::Status s = WriteAtomically(tls_dir_, "identity.pem", *key + "\n" + *chain); !s.ok()) {
     return s;
   }
   if (!tls_files_.client_ca_file.empty()) {
@@ -114,8 +113,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue, Grpc
   if (options.tls.enabled()) {
     server->tls_files_ = options.tls;
     const char* tmp = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe): no setenv anywhere
-    std::string pattern = absl::StrCat(tmp != nullptr && *tmp ? tmp : "/tmp",
-                                       "/popqueue-grpc-tls-XXXXXX");
+    std::string pattern =
+        absl::StrCat(tmp != nullptr && *tmp ? tmp : "/tmp", "/popqueue-grpc-tls-XXXXXX");
     if (::mkdtemp(pattern.data()) == nullptr) {
       return absl::InternalError(absl::StrCat("TLS: cannot create a folder like ", pattern));
     }
@@ -131,8 +130,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Queue* queue, Grpc
     tls_options.watch_identity_key_cert_pairs();
     if (verify_clients) {
       tls_options.watch_root_certs();
-      tls_options.set_cert_request_type(
-          GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+      tls_options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     } else {
       tls_options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
     }

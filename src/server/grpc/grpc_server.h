@@ -86,8 +86,7 @@ class GrpcServer {
   TlsFiles tls_files_;
   // The private folder of the files gRPC watches; "" without TLS.
   std::string tls_dir_;
-  std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider_
-      ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace popqueue::server

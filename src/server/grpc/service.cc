@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/match.h"
 #include "common/field_error.h"
 #include "common/job_json.h"
 #include "server/grpc/auth.h"
@@ -68,7 +68,8 @@ std::string PeerAddress(const grpc::ServerContext& context) {
   std::string peer = context.peer();
   for (absl::string_view scheme : {"ipv4:", "ipv6:"}) {
     if (!absl::StartsWith(peer, scheme)) continue;
-    std::string rest = absl::StrReplaceAll(peer.substr(scheme.size()), {{"%5B", "["}, {"%5D", "]"}});
+    std::string rest =
+        absl::StrReplaceAll(peer.substr(scheme.size()), {{"%5B", "["}, {"%5D", "]"}});
     size_t colon = rest.rfind(':');
     if (colon != std::string::npos) rest.resize(colon);
     if (rest.size() >= 2 && rest.front() == '[' && rest.back() == ']') {
@@ -91,8 +92,7 @@ grpc::Status PopQueueService::Call(const grpc::ServerContext& context, std::stri
   std::optional<Scope> scope = ScopeOfRpc(method);
   if (!scope || *scope >= Scope::kWrite) {
     LogAudit(who, "grpc " + std::string(method),
-             absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
-             audit);
+             absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())), audit);
   }
   return status;
 }
@@ -104,7 +104,8 @@ grpc::Status PopQueueService::GetJobDetails(grpc::ServerContext* context,
     if (!request->jobid().empty()) {
       // One job: the other fields would filter it away or page past it.
       if (request->states_size() > 0 || !request->queue().empty() || !request->name().empty() ||
-          !request->identifier().empty() || request->limit() != 0 || !request->before_id().empty()) {
+          !request->identifier().empty() || request->limit() != 0 ||
+          !request->before_id().empty()) {
         return ToGrpcStatus(absl::InvalidArgumentError(
             "jobId: asks for one job; leave states, queue, name, identifier, limit and before_id "
             "unset with it"));
@@ -159,11 +160,11 @@ grpc::Status PopQueueService::Enqueue(grpc::ServerContext* context,
       // Too large a payload is a resource limit (RESOURCE_EXHAUSTED, as REST's
       // 413), not a malformed request.
       if (size_t limit = queue_->config().max_payload_bytes; r->data.size() > limit) {
-        return ToGrpcStatus(FieldError(
-            absl::StrFormat("jobs[%d].data", i),
-            absl::StrFormat("payload of %d bytes exceeds the limit of %d bytes", r->data.size(),
-                            limit),
-            absl::StatusCode::kResourceExhausted));
+        return ToGrpcStatus(
+            FieldError(absl::StrFormat("jobs[%d].data", i),
+                       absl::StrFormat("payload of %d bytes exceeds the limit of %d bytes",
+                                       r->data.size(), limit),
+                       absl::StatusCode::kResourceExhausted));
       }
       requests.push_back(std::move(*r));
     }

@@ -10,8 +10,8 @@ namespace {
 // The Queue API's snake_case option names as REST fields.
 std::string RestFieldName(std::string_view name) {
   static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
-      {"max_attempts", "maxAttempts"}, {"run_at", "runAt"},
-      {"delay", "delaySeconds"},       {"timeout", "timeoutSeconds"},
+      {"max_attempts", "maxAttempts"},    {"run_at", "runAt"},
+      {"delay", "delaySeconds"},          {"timeout", "timeoutSeconds"},
       {"backoff_base", "backoffSeconds"},
   };
   for (const auto& [from, to] : kNames) {
@@ -33,31 +33,20 @@ std::string RestField(const absl::Status& status) {
 
 int HttpStatusFor(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kOk:
-      return 200;
+    case absl::StatusCode::kOk: return 200;
     case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return 400;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kNotFound:
-      return 404;
+    case absl::StatusCode::kOutOfRange: return 400;
+    case absl::StatusCode::kUnauthenticated: return 401;
+    case absl::StatusCode::kPermissionDenied: return 403;
+    case absl::StatusCode::kNotFound: return 404;
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kAborted:
-      return 409;
-    case absl::StatusCode::kResourceExhausted:
-      return 413;
-    case absl::StatusCode::kUnimplemented:
-      return 501;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    case absl::StatusCode::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
+    case absl::StatusCode::kAborted: return 409;
+    case absl::StatusCode::kResourceExhausted: return 413;
+    case absl::StatusCode::kUnimplemented: return 501;
+    case absl::StatusCode::kUnavailable: return 503;
+    case absl::StatusCode::kDeadlineExceeded: return 504;
+    default: return 500;
   }
 }
 

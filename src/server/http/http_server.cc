@@ -70,8 +70,7 @@ bool IsProbeRoute(const Route& r) {
 }
 
 // Matches `path` against a route pattern; fills `params` with the {values}.
-bool MatchPath(std::string_view pattern, std::string_view path,
-               std::vector<std::string>* params) {
+bool MatchPath(std::string_view pattern, std::string_view path, std::vector<std::string>* params) {
   params->clear();
   std::vector<absl::string_view> want =
       absl::StrSplit(absl::string_view(pattern.data(), pattern.size()), '/');
@@ -142,7 +141,8 @@ class HttpServer::Impl {
     server_->set_error_handler(httplib::Server::HandlerWithResponse(
         [this](const httplib::Request& req, httplib::Response& res) {
           if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-          ApiError e{.http_status = res.status, .code = "INVALID_ARGUMENT",
+          ApiError e{.http_status = res.status,
+                     .code = "INVALID_ARGUMENT",
                      .message = absl::StrCat("HTTP ", res.status)};
           if (res.status == 413) {
             e.code = "RESOURCE_EXHAUSTED";
@@ -174,8 +174,8 @@ class HttpServer::Impl {
       port_ = options_.port;
     }
     if (port_ <= 0) {
-      return absl::UnavailableError(absl::StrFormat(
-          "cannot listen on %s:%d: %s", options_.host, options_.port, ErrnoText(errno)));
+      return absl::UnavailableError(absl::StrFormat("cannot listen on %s:%d: %s", options_.host,
+                                                    options_.port, ErrnoText(errno)));
     }
     // Debian's cpp-httplib listens with a backlog of 5, compiled in: bursts
     // of new connections would be dropped. listen() again raises it.
@@ -190,8 +190,7 @@ class HttpServer::Impl {
     }
     if (!server_->is_running()) {
       thread_.join();
-      return absl::UnavailableError(absl::StrFormat("cannot serve on %s:%d", options_.host,
-                                                    port_));
+      return absl::UnavailableError(absl::StrFormat("cannot serve on %s:%d", options_.host, port_));
     }
     return absl::OkStatus();
   }
@@ -247,13 +246,15 @@ class HttpServer::Impl {
     }
     if (found == nullptr) {
       if (allowed.empty()) {
-        return ErrorReply(ApiError{.http_status = 404, .code = "NOT_FOUND",
+        return ErrorReply(ApiError{.http_status = 404,
+                                   .code = "NOT_FOUND",
                                    .message = "no such route; see /api/openapi.json"});
       }
       Reply r = ErrorReply(ApiError{
-          .http_status = 405, .code = "UNIMPLEMENTED",
-          .message = absl::StrCat("method ", method, " not allowed here; allowed: ",
-                                  absl::StrJoin(allowed, ", "))});
+          .http_status = 405,
+          .code = "UNIMPLEMENTED",
+          .message = absl::StrCat("method ", method,
+                                  " not allowed here; allowed: ", absl::StrJoin(allowed, ", "))});
       r.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
       return r;
     }
@@ -263,7 +264,8 @@ class HttpServer::Impl {
     if (!caller.ok()) return ErrorReply(caller.status());
     if (found->json_body) {
       if (!IsJsonContentType(req.get_header_value("Content-Type"))) {
-        return ErrorReply(ApiError{.http_status = 415, .code = "INVALID_ARGUMENT",
+        return ErrorReply(ApiError{.http_status = 415,
+                                   .code = "INVALID_ARGUMENT",
                                    .message = "Content-Type: must be application/json",
                                    .field = "Content-Type"});
       }
@@ -271,8 +273,8 @@ class HttpServer::Impl {
         return ErrorReply(FieldError("body", "required (a JSON object)"));
       }
     }
-    RouteContext context{.queue = queue_, .metrics = options_.metrics, .request = req,
-                         .params = std::move(params)};
+    RouteContext context{
+        .queue = queue_, .metrics = options_.metrics, .request = req, .params = std::move(params)};
     return found->handler(context);
   }
 
@@ -284,31 +286,29 @@ class HttpServer::Impl {
     try {
       reply = Route(req, &route, &who);
     } catch (const std::exception& e) {
-      Logf(LogLevel::kError, "http: %s %s: %s", req.method, absl::CHexEscape(req.path),
-           e.what());
+      Logf(LogLevel::kError, "http: %s %s: %s", req.method, absl::CHexEscape(req.path), e.what());
       reply = ErrorReply(absl::InternalError("internal error"));
     }
     WriteReply(reply, res);
     if (route != nullptr && route->scope >= Scope::kWrite) Audit(req, *route, who, reply);
     if (LogEnabled(LogLevel::kDebug)) {
       // The path only: headers (the token) are never logged.
-      Logf(LogLevel::kDebug, "http: %s %s -> %d in %dus", req.method,
-           absl::CHexEscape(req.path), reply.status,
-           absl::ToInt64Microseconds(absl::Now() - start));
+      Logf(LogLevel::kDebug, "http: %s %s -> %d in %dus", req.method, absl::CHexEscape(req.path),
+           reply.status, absl::ToInt64Microseconds(absl::Now() - start));
     }
   }
 
   // One INFO line per mutation, allowed or not: who (the token id, "-" for
   // none), method, path, status, and which job or queue. Never the body,
   // the query or a header.
-  static void Audit(const httplib::Request& req, const server::Route& route,
-                    const std::string& who, const Reply& reply) {
+  static void Audit(const httplib::Request& req, const server::Route& route, const std::string& who,
+                    const Reply& reply) {
     if (!LogEnabled(LogLevel::kInfo)) return;
     std::string target = reply.audit;
     std::vector<std::string> params;
     if (target.empty() && MatchPath(route.path, req.path, &params) && !params.empty()) {
-      bool queue = absl::StrContains(absl::string_view(route.path.data(), route.path.size()),
-                                     "{name}");
+      bool queue =
+          absl::StrContains(absl::string_view(route.path.data(), route.path.size()), "{name}");
       target = absl::StrCat(queue ? "queue=" : "job=", absl::CHexEscape(params[0]));
     }
     LogAudit(who, absl::StrCat(std::string(route.method), " ", absl::CHexEscape(req.path)),
@@ -330,8 +330,7 @@ class HttpServer::Impl {
   std::once_flag stopped_;
 };
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Queue* queue,
-                                                              HttpOptions options) {
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Queue* queue, HttpOptions options) {
   if (queue == nullptr) return absl::InvalidArgumentError("queue must not be null");
   auto access = AccessPolicy::Create({.legacy_token = options.token,
                                       .tokens = options.tokens,

@@ -39,9 +39,9 @@ struct HttpOptions {
   // read routes need a read token too, unless public_reads is true.
   std::vector<AccessToken> tokens;
   std::optional<bool> public_reads;  // nullopt = open unless `tokens`
-  size_t max_body_bytes = 1 << 20;  // larger request bodies get 413
-  bool cors = false;                // Access-Control-Allow-* headers
-  int threads = 0;                  // request threads; 0 = automatic
+  size_t max_body_bytes = 1 << 20;   // larger request bodies get 413
+  bool cors = false;                 // Access-Control-Allow-* headers
+  int threads = 0;                   // request threads; 0 = automatic
   // cert_file and key_file set: HTTPS only (a plain HTTP client gets no
   // answer), the pair re-read by ReloadTls(). client_ca_file is gRPC's.
   TlsFiles tls;
@@ -66,8 +66,7 @@ class HttpServer {
   // must outlive the server) until Stop(). Returns once listening;
   // Unavailable when the address cannot be bound, InvalidArgument for bad
   // tokens (AccessPolicy::Create).
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(Queue* queue,
-                                                           HttpOptions options);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(Queue* queue, HttpOptions options);
   // Every route the server registers.
   static std::vector<RouteInfo> Routes();
 

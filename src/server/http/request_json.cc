@@ -25,8 +25,8 @@ absl::StatusOr<std::string> GetString(const nlohmann::json& v, const std::string
   return v.get<std::string>();
 }
 
-absl::StatusOr<int64_t> GetInt(const nlohmann::json& v, const std::string& field,
-                               int64_t min, int64_t max) {
+absl::StatusOr<int64_t> GetInt(const nlohmann::json& v, const std::string& field, int64_t min,
+                               int64_t max) {
   if (!v.is_number_integer()) {
     return FieldError(field, absl::StrFormat("must be an integer, got %s",
                                              v.is_number() ? "a fraction" : TypeName(v)));
@@ -51,8 +51,7 @@ absl::StatusOr<int64_t> GetInt(const nlohmann::json& v, const std::string& field
 absl::StatusOr<absl::Duration> GetSeconds(const nlohmann::json& v, const std::string& field,
                                           bool allow_zero) {
   if (!v.is_number()) {
-    return FieldError(field, absl::StrFormat("must be a number of seconds, got %s",
-                                             TypeName(v)));
+    return FieldError(field, absl::StrFormat("must be a number of seconds, got %s", TypeName(v)));
   }
   double s = v.get<double>();
   constexpr double kMax = 10.0 * 365 * 24 * 3600;  // ten years
@@ -72,18 +71,17 @@ std::string DumpJson(const nlohmann::json& value) {
 absl::StatusOr<nlohmann::json> ParseJsonObject(const std::string& body) {
   nlohmann::json parsed;
   try {
-    parsed = nlohmann::json::parse(
-        body, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    parsed =
+        nlohmann::json::parse(body, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
           if (depth > kMaxJsonDepth) throw TooDeep{};
           return true;
         });
   } catch (const TooDeep&) {
-    return FieldError("body", absl::StrFormat("JSON nested deeper than %d levels",
-                                              kMaxJsonDepth));
+    return FieldError("body", absl::StrFormat("JSON nested deeper than %d levels", kMaxJsonDepth));
   } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();
-    bool utf8 = what.find("UTF-8") != std::string::npos ||
-                what.find("invalid string") != std::string::npos;
+    bool utf8 =
+        what.find("UTF-8") != std::string::npos || what.find("invalid string") != std::string::npos;
     return FieldError("body", absl::StrFormat("%s at byte %d",
                                               utf8 ? "invalid UTF-8 or control "
                                                      "character in a JSON string"
@@ -99,8 +97,7 @@ absl::StatusOr<nlohmann::json> ParseJsonObject(const std::string& body) {
     return FieldError("body", absl::StrFormat("invalid JSON: %s", what.substr(0, 200)));
   }
   if (!parsed.is_object()) {
-    return FieldError("body", absl::StrFormat("must be a JSON object, got %s",
-                                              TypeName(parsed)));
+    return FieldError("body", absl::StrFormat("must be a JSON object, got %s", TypeName(parsed)));
   }
   return parsed;
 }
@@ -109,10 +106,10 @@ absl::StatusOr<JobId> ParseJobId(std::string_view text, std::string_view field) 
   JobId id = 0;
   bool digits = !text.empty() && text.size() <= 19;
   for (char c : text) digits = digits && c >= '0' && c <= '9';
-  if (!digits || !absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &id) ||
-      id <= 0) {
-    return FieldError(field, "must be a job id: a positive decimal integer such as "
-                             "\"7300112233445566\"");
+  if (!digits || !absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &id) || id <= 0) {
+    return FieldError(field,
+                      "must be a job id: a positive decimal integer such as "
+                      "\"7300112233445566\"");
   }
   return id;
 }
@@ -123,8 +120,9 @@ absl::StatusOr<JobId> JobIdFromJson(const nlohmann::json& value, std::string_vie
     auto n = GetInt(value, std::string(field), 1, std::numeric_limits<int64_t>::max());
     if (n.ok()) return *n;
   }
-  return FieldError(field, "must be a job id: a positive decimal integer such as "
-                           "\"7300112233445566\"");
+  return FieldError(field,
+                    "must be a job id: a positive decimal integer such as "
+                    "\"7300112233445566\"");
 }
 
 absl::StatusOr<EnqueueRequest> ParseEnqueueRequest(const nlohmann::json& item,
@@ -134,13 +132,14 @@ absl::StatusOr<EnqueueRequest> ParseEnqueueRequest(const nlohmann::json& item,
     return FieldError(field, absl::StrFormat("must be a JSON object, got %s", TypeName(item)));
   }
   static const std::set<std::string, std::less<>> kKnown = {
-      "name",  "data",  "identifier",  "queue",          "priority",      "runAt",
+      "name",  "data",         "identifier",  "queue",          "priority",      "runAt",
       "score", "delaySeconds", "maxAttempts", "timeoutSeconds", "backoffSeconds"};
   for (const auto& [key, unused] : item.items()) {
     if (!kKnown.count(key)) {
-      return FieldError(prefix + key, "unknown field; expected one of name, data, "
-                                      "identifier, queue, priority, runAt, delaySeconds, "
-                                      "score, maxAttempts, timeoutSeconds, backoffSeconds");
+      return FieldError(prefix + key,
+                        "unknown field; expected one of name, data, "
+                        "identifier, queue, priority, runAt, delaySeconds, "
+                        "score, maxAttempts, timeoutSeconds, backoffSeconds");
     }
   }
   EnqueueRequest r;
@@ -224,13 +223,14 @@ absl::Status CheckPayloadSize(const EnqueueRequest& request, size_t max_payload_
 }
 
 absl::StatusOr<JobFilter> ParseJobFilter(const QueryParams& params) {
-  static const std::set<std::string, std::less<>> kKnown = {
-      "state", "name", "queue", "identifier", "limit", "before"};
+  static const std::set<std::string, std::less<>> kKnown = {"state",      "name",  "queue",
+                                                            "identifier", "limit", "before"};
   JobFilter f;
   for (const auto& [key, value] : params) {
     if (!kKnown.count(key)) {
-      return FieldError(key, "unknown query parameter; expected state, name, queue, "
-                             "identifier, limit or before");
+      return FieldError(key,
+                        "unknown query parameter; expected state, name, queue, "
+                        "identifier, limit or before");
     }
     if (key == "state") {
       for (absl::string_view part : absl::StrSplit(value, ',', absl::SkipWhitespace())) {

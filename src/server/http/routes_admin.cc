@@ -90,12 +90,9 @@ Reply Stats(RouteContext& c) {
     states.push_back({{"at", FormatTimestamp(s.at)}, {"counts", StateCountsJson(s.counts)}});
   }
   ConcurrencyStats cs = c.queue->Concurrency();
-  nlohmann::json concurrency = {{"limit", cs.limit},
-                                {"configured", cs.configured},
-                                {"running", cs.running},
-                                {"held", cs.held},
-                                {"resource_aware", cs.resource_aware},
-                                {"load", nullptr}};
+  nlohmann::json concurrency = {
+      {"limit", cs.limit}, {"configured", cs.configured},         {"running", cs.running},
+      {"held", cs.held},   {"resource_aware", cs.resource_aware}, {"load", nullptr}};
   if (cs.load) concurrency["load"] = {{"cpu", cs.load->cpu}, {"memory", cs.load->memory}};
   return JsonReply({{"now", FormatTimestamp(Now(*c.queue))},
                     {"concurrency", std::move(concurrency)},
@@ -131,8 +128,9 @@ Reply MetricsText(RouteContext& c) {
                   counts.ok() ? 1 : 0, "\n");
   if (counts.ok()) {
     c.metrics->MaybeRecordStates(Totals(*counts));
-    absl::StrAppend(&out, "# HELP popqueue_jobs Jobs by queue and state.\n"
-                          "# TYPE popqueue_jobs gauge\n");
+    absl::StrAppend(&out,
+                    "# HELP popqueue_jobs Jobs by queue and state.\n"
+                    "# TYPE popqueue_jobs gauge\n");
     for (const QueueCounts& q : *counts) {
       for (JobState s : kAllJobStates) {
         auto it = q.by_state.find(s);
@@ -158,15 +156,15 @@ Reply MetricsText(RouteContext& c) {
     }
   }
   if (auto queues = c.queue->ListQueues(); queues.ok()) {
-    absl::StrAppend(&out, "# HELP popqueue_queue_paused 1 when the queue is paused.\n"
-                          "# TYPE popqueue_queue_paused gauge\n");
+    absl::StrAppend(&out,
+                    "# HELP popqueue_queue_paused 1 when the queue is paused.\n"
+                    "# TYPE popqueue_queue_paused gauge\n");
     for (const QueueInfo& q : *queues) {
       absl::StrAppendFormat(&out, "popqueue_queue_paused{queue=\"%s\"} %d\n",
                             PrometheusLabel(q.name), q.paused ? 1 : 0);
     }
   }
-  return Reply{.body = std::move(out),
-               .content_type = "text/plain; version=0.0.4; charset=utf-8"};
+  return Reply{.body = std::move(out), .content_type = "text/plain; version=0.0.4; charset=utf-8"};
 }
 
 // GET /healthz: the process answers.

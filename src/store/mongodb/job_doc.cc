@@ -9,15 +9,11 @@
 
 namespace popqueue::store::mongodb {
 
-std::string StateStr(JobState state) {
-  return std::string(JobStateName(state));
-}
+std::string StateStr(JobState state) { return std::string(JobStateName(state)); }
 
 std::string JobKey(JobId id) { return absl::StrFormat("%d", id); }
 
-std::string LeaseKey(int64_t lease_token) {
-  return absl::StrFormat("%d", lease_token);
-}
+std::string LeaseKey(int64_t lease_token) { return absl::StrFormat("%d", lease_token); }
 
 std::string ReadyKey(const std::string& queue, int priority) {
   // Injective: the priority after the last '|' is a plain number.
@@ -67,9 +63,9 @@ absl::StatusOr<JobState> ReadState(const bson_t* doc) {
   absl::StatusOr<JobState> state =
       ParseJobState(name ? std::string_view(*name) : std::string_view());
   if (!state.ok()) {
-    return absl::InternalError(absl::StrFormat(
-        "corrupt job document %d: %s", GetInt64(doc, "_id").value_or(0),
-        std::string(state.status().message())));
+    return absl::InternalError(absl::StrFormat("corrupt job document %d: %s",
+                                               GetInt64(doc, "_id").value_or(0),
+                                               std::string(state.status().message())));
   }
   return state;
 }
@@ -108,9 +104,7 @@ absl::StatusOr<Job> ReadJob(const bson_t* doc) {
   if (!bson_iter_init(&it, doc)) {
     return absl::InternalError("corrupt job document");
   }
-  auto time_of = [](const bson_iter_t* i) {
-    return absl::FromUnixMicros(IterInt64(i));
-  };
+  auto time_of = [](const bson_iter_t* i) { return absl::FromUnixMicros(IterInt64(i)); };
   while (bson_iter_next(&it)) {
     const std::string_view key = bson_iter_key(&it);
     if (BSON_ITER_HOLDS_NULL(&it)) continue;
@@ -130,8 +124,8 @@ absl::StatusOr<Job> ReadJob(const bson_t* doc) {
     } else if (key == "state") {
       absl::StatusOr<JobState> state = ParseJobState(IterStr(&it));
       if (!state.ok()) {
-        return absl::InternalError(absl::StrFormat(
-            "corrupt job document: %s", std::string(state.status().message())));
+        return absl::InternalError(
+            absl::StrFormat("corrupt job document: %s", std::string(state.status().message())));
       }
       job.state = *state;
     } else if (key == "attempt") {

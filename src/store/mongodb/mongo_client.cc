@@ -15,17 +15,15 @@ namespace {
 
 // Routes the driver's warnings and errors to popqueue's log; drops its
 // informational chatter.
-void LogHandler(mongoc_log_level_t level, const char* domain,
-                const char* message, void*) {
+void LogHandler(mongoc_log_level_t level, const char* domain, const char* message, void*) {
   if (level > MONGOC_LOG_LEVEL_WARNING) return;
   // Servers without sessions (FerretDB) refuse the endSessions a pool sends
   // when it closes: harmless.
   if (std::string_view(message).find("endSessions") != std::string_view::npos) {
     return;
   }
-  LogLine(
-      level == MONGOC_LOG_LEVEL_WARNING ? LogLevel::kWarn : LogLevel::kError,
-      absl::StrFormat("mongoc %s: %s", domain, message));
+  LogLine(level == MONGOC_LOG_LEVEL_WARNING ? LogLevel::kWarn : LogLevel::kError,
+          absl::StrFormat("mongoc %s: %s", domain, message));
 }
 
 std::atomic<int64_t> commands_sent{0};
@@ -72,10 +70,8 @@ bool IsTransientServerCode(uint32_t code) {
     case 11600:
     case 11602:
     case 13435:
-    case 13436:
-      return true;
-    default:
-      return false;
+    case 13436: return true;
+    default: return false;
   }
 }
 
@@ -107,25 +103,20 @@ Doc& Doc::Null(std::string_view key) {
   return *this;
 }
 
-Doc& Doc::Time(std::string_view key, absl::Time t) {
-  return Int64(key, absl::ToUnixMicros(t));
-}
+Doc& Doc::Time(std::string_view key, absl::Time t) { return Int64(key, absl::ToUnixMicros(t)); }
 
 Doc& Doc::Sub(std::string_view key, const Doc& sub) {
-  bson_append_document(b_.get(), key.data(), static_cast<int>(key.size()),
-                       sub.get());
+  bson_append_document(b_.get(), key.data(), static_cast<int>(key.size()), sub.get());
   return *this;
 }
 
 Doc& Doc::Int64Array(std::string_view key, const std::vector<int64_t>& v) {
   bson_t arr;
-  bson_append_array_begin(b_.get(), key.data(), static_cast<int>(key.size()),
-                          &arr);
+  bson_append_array_begin(b_.get(), key.data(), static_cast<int>(key.size()), &arr);
   char buf[16];
   for (size_t i = 0; i < v.size(); ++i) {
     const char* k;
-    size_t len =
-        bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf, sizeof buf);
+    size_t len = bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf, sizeof buf);
     bson_append_int64(&arr, k, static_cast<int>(len), v[i]);
   }
   bson_append_array_end(b_.get(), &arr);
@@ -134,15 +125,12 @@ Doc& Doc::Int64Array(std::string_view key, const std::vector<int64_t>& v) {
 
 Doc& Doc::StrArray(std::string_view key, const std::vector<std::string>& v) {
   bson_t arr;
-  bson_append_array_begin(b_.get(), key.data(), static_cast<int>(key.size()),
-                          &arr);
+  bson_append_array_begin(b_.get(), key.data(), static_cast<int>(key.size()), &arr);
   char buf[16];
   for (size_t i = 0; i < v.size(); ++i) {
     const char* k;
-    size_t len =
-        bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf, sizeof buf);
-    bson_append_utf8(&arr, k, static_cast<int>(len), v[i].data(),
-                     static_cast<int>(v[i].size()));
+    size_t len = bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf, sizeof buf);
+    bson_append_utf8(&arr, k, static_cast<int>(len), v[i].data(), static_cast<int>(v[i].size()));
   }
   bson_append_array_end(b_.get(), &arr);
   return *this;
@@ -150,13 +138,11 @@ Doc& Doc::StrArray(std::string_view key, const std::vector<std::string>& v) {
 
 Doc& Doc::DocArray(std::string_view key, const std::vector<Doc>& v) {
   bson_t arr;
-  bson_append_array_begin(b_.get(), key.data(), static_cast<int>(key.size()),
-                          &arr);
+  bson_append_array_begin(b_.get(), key.data(), static_cast<int>(key.size()), &arr);
   char buf[16];
   for (size_t i = 0; i < v.size(); ++i) {
     const char* k;
-    size_t len =
-        bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf, sizeof buf);
+    size_t len = bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf, sizeof buf);
     bson_append_document(&arr, k, static_cast<int>(len), v[i].get());
   }
   bson_append_array_end(b_.get(), &arr);
@@ -208,9 +194,7 @@ std::optional<absl::Time> GetTime(const bson_t* doc, const char* key) {
   return absl::FromUnixMicros(*us);
 }
 
-absl::Time AsStored(absl::Time t) {
-  return absl::FromUnixMicros(absl::ToUnixMicros(t));
-}
+absl::Time AsStored(absl::Time t) { return absl::FromUnixMicros(absl::ToUnixMicros(t)); }
 
 absl::StatusOr<const bson_t*> Cursor::Next() {
   const bson_t* doc = nullptr;
@@ -228,8 +212,7 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(const std::string& url) {
   mongoc_uri_t* uri = mongoc_uri_new_with_error(url.c_str(), &error);
   if (uri == nullptr) {
     // The driver's message quotes no part of the URL (so no password).
-    return absl::InvalidArgumentError(
-        absl::StrFormat("bad mongodb URL: %s", error.message));
+    return absl::InvalidArgumentError(absl::StrFormat("bad mongodb URL: %s", error.message));
   }
   std::unique_ptr<Pool> pool(new Pool());
   pool->uri_ = uri;
@@ -239,16 +222,15 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(const std::string& url) {
   if (mongoc_uri_get_appname(uri) == nullptr) {
     mongoc_uri_set_appname(uri, "popqueue");
   }
-  for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri); h != nullptr;
-       h = h->next) {
+  for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri); h != nullptr; h = h->next) {
     if (!pool->hosts_.empty()) pool->hosts_ += ",";
     pool->hosts_ += h->host_and_port;
   }
   if (pool->hosts_.empty()) pool->hosts_ = "(srv)";
   pool->pool_ = mongoc_client_pool_new(uri);
   if (pool->pool_ == nullptr) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "mongodb %s: the driver refused the URL's options", pool->hosts_));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("mongodb %s: the driver refused the URL's options", pool->hosts_));
   }
   mongoc_client_pool_set_error_api(pool->pool_, MONGOC_ERROR_API_VERSION_2);
   // Counts round trips (command_count.h); set before any client is popped.
@@ -264,14 +246,11 @@ Pool::~Pool() {
   if (uri_ != nullptr) mongoc_uri_destroy(uri_);
 }
 
-absl::Status Pool::ErrorStatus(const bson_error_t& error,
-                               std::string_view what) const {
-  const std::string message =
-      absl::StrFormat("mongodb %s: %s: %s", hosts_, what, error.message);
+absl::Status Pool::ErrorStatus(const bson_error_t& error, std::string_view what) const {
+  const std::string message = absl::StrFormat("mongodb %s: %s: %s", hosts_, what, error.message);
   switch (error.domain) {
     case MONGOC_ERROR_SERVER_SELECTION:
-    case MONGOC_ERROR_STREAM:
-      return absl::UnavailableError(message);
+    case MONGOC_ERROR_STREAM: return absl::UnavailableError(message);
     case MONGOC_ERROR_CLIENT:
       if (error.code == MONGOC_ERROR_CLIENT_AUTHENTICATE) {
         return absl::UnauthenticatedError(message);
@@ -288,8 +267,7 @@ absl::Status Pool::ErrorStatus(const bson_error_t& error,
       }
       if (error.code == 18) return absl::UnauthenticatedError(message);
       return absl::InternalError(message);
-    default:
-      return absl::InternalError(message);
+    default: return absl::InternalError(message);
   }
 }
 
@@ -309,11 +287,9 @@ Doc UpsertOpts(bool upsert) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<BsonPtr>> Collection::Find(
-    const Doc& filter, const Doc& opts, std::string_view what) const {
-  Cursor cursor(
-      mongoc_collection_find_with_opts(c_, filter.get(), opts.get(), nullptr),
-      &pool_);
+absl::StatusOr<std::vector<BsonPtr>> Collection::Find(const Doc& filter, const Doc& opts,
+                                                      std::string_view what) const {
+  Cursor cursor(mongoc_collection_find_with_opts(c_, filter.get(), opts.get(), nullptr), &pool_);
   std::vector<BsonPtr> out;
   while (true) {
     absl::StatusOr<const bson_t*> doc = cursor.Next();
@@ -324,27 +300,23 @@ absl::StatusOr<std::vector<BsonPtr>> Collection::Find(
   return out;
 }
 
-absl::StatusOr<BsonPtr> Collection::FindAndModify(const Doc& query,
-                                                  const Doc* sort,
-                                                  const Doc& update,
-                                                  bool upsert,
+absl::StatusOr<BsonPtr> Collection::FindAndModify(const Doc& query, const Doc* sort,
+                                                  const Doc& update, bool upsert,
                                                   std::string_view what) const {
   mongoc_find_and_modify_opts_t* opts = mongoc_find_and_modify_opts_new();
   if (sort != nullptr) mongoc_find_and_modify_opts_set_sort(opts, sort->get());
   mongoc_find_and_modify_opts_set_update(opts, update.get());
   int flags = MONGOC_FIND_AND_MODIFY_RETURN_NEW;
   if (upsert) flags |= MONGOC_FIND_AND_MODIFY_UPSERT;
-  mongoc_find_and_modify_opts_set_flags(
-      opts, static_cast<mongoc_find_and_modify_flags_t>(flags));
+  mongoc_find_and_modify_opts_set_flags(opts, static_cast<mongoc_find_and_modify_flags_t>(flags));
   Reply reply;
   bson_error_t error;
-  const bool ok = mongoc_collection_find_and_modify_with_opts(
-      c_, query.get(), opts, reply.out(), &error);
+  const bool ok =
+      mongoc_collection_find_and_modify_with_opts(c_, query.get(), opts, reply.out(), &error);
   mongoc_find_and_modify_opts_destroy(opts);
   if (!ok) return pool_.ErrorStatus(error, what);
   bson_iter_t it;
-  if (!bson_iter_init_find(&it, reply.get(), "value") ||
-      !BSON_ITER_HOLDS_DOCUMENT(&it)) {
+  if (!bson_iter_init_find(&it, reply.get(), "value") || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
     return BsonPtr();
   }
   uint32_t len = 0;
@@ -353,83 +325,71 @@ absl::StatusOr<BsonPtr> Collection::FindAndModify(const Doc& query,
   return BsonPtr(bson_new_from_data(data, len));
 }
 
-absl::StatusOr<UpdateResult> Collection::UpdateOne(
-    const Doc& filter, const Doc& update, bool upsert,
-    std::string_view what) const {
+absl::StatusOr<UpdateResult> Collection::UpdateOne(const Doc& filter, const Doc& update,
+                                                   bool upsert, std::string_view what) const {
   Reply reply;
   bson_error_t error;
-  if (!mongoc_collection_update_one(c_, filter.get(), update.get(),
-                                    UpsertOpts(upsert).get(), reply.out(),
-                                    &error)) {
+  if (!mongoc_collection_update_one(c_, filter.get(), update.get(), UpsertOpts(upsert).get(),
+                                    reply.out(), &error)) {
     return pool_.ErrorStatus(error, what);
   }
   return ReadUpdateResult(reply.get());
 }
 
-absl::StatusOr<UpdateResult> Collection::ReplaceOne(
-    const Doc& filter, const Doc& replacement, bool upsert,
-    std::string_view what) const {
+absl::StatusOr<UpdateResult> Collection::ReplaceOne(const Doc& filter, const Doc& replacement,
+                                                    bool upsert, std::string_view what) const {
   Reply reply;
   bson_error_t error;
-  if (!mongoc_collection_replace_one(c_, filter.get(), replacement.get(),
-                                     UpsertOpts(upsert).get(), reply.out(),
-                                     &error)) {
+  if (!mongoc_collection_replace_one(c_, filter.get(), replacement.get(), UpsertOpts(upsert).get(),
+                                     reply.out(), &error)) {
     return pool_.ErrorStatus(error, what);
   }
   return ReadUpdateResult(reply.get());
 }
 
-absl::StatusOr<int64_t> Collection::BulkUpdateById(
-    const std::vector<UpdateOp>& ops, std::string_view what) const {
+absl::StatusOr<int64_t> Collection::BulkUpdateById(const std::vector<UpdateOp>& ops,
+                                                   std::string_view what) const {
   if (ops.empty()) return 0;
   Doc opts;
   opts.Bool("ordered", false);
-  mongoc_bulk_operation_t* bulk =
-      mongoc_collection_create_bulk_operation_with_opts(c_, opts.get());
+  mongoc_bulk_operation_t* bulk = mongoc_collection_create_bulk_operation_with_opts(c_, opts.get());
   bson_error_t error;
   for (const UpdateOp& op : ops) {
-    if (!mongoc_bulk_operation_update_many_with_opts(
-            bulk, op.filter.get(), op.update.get(), nullptr, &error)) {
+    if (!mongoc_bulk_operation_update_many_with_opts(bulk, op.filter.get(), op.update.get(),
+                                                     nullptr, &error)) {
       mongoc_bulk_operation_destroy(bulk);
       return pool_.ErrorStatus(error, what);
     }
   }
   Reply reply;
-  const uint32_t server =
-      mongoc_bulk_operation_execute(bulk, reply.out(), &error);
+  const uint32_t server = mongoc_bulk_operation_execute(bulk, reply.out(), &error);
   mongoc_bulk_operation_destroy(bulk);
   if (server == 0) return pool_.ErrorStatus(error, what);
   return GetInt64(reply.get(), "nMatched").value_or(0);
 }
 
-absl::StatusOr<int64_t> Collection::DeleteOne(const Doc& filter,
-                                              std::string_view what) const {
+absl::StatusOr<int64_t> Collection::DeleteOne(const Doc& filter, std::string_view what) const {
   Reply reply;
   bson_error_t error;
-  if (!mongoc_collection_delete_one(c_, filter.get(), nullptr, reply.out(),
-                                    &error)) {
+  if (!mongoc_collection_delete_one(c_, filter.get(), nullptr, reply.out(), &error)) {
     return pool_.ErrorStatus(error, what);
   }
   return GetInt64(reply.get(), "deletedCount").value_or(0);
 }
 
-absl::StatusOr<int64_t> Collection::DeleteMany(const Doc& filter,
-                                               std::string_view what) const {
+absl::StatusOr<int64_t> Collection::DeleteMany(const Doc& filter, std::string_view what) const {
   Reply reply;
   bson_error_t error;
-  if (!mongoc_collection_delete_many(c_, filter.get(), nullptr, reply.out(),
-                                     &error)) {
+  if (!mongoc_collection_delete_many(c_, filter.get(), nullptr, reply.out(), &error)) {
     return pool_.ErrorStatus(error, what);
   }
   return GetInt64(reply.get(), "deletedCount").value_or(0);
 }
 
-absl::Status Collection::InsertOne(const Doc& doc,
-                                   std::string_view what) const {
+absl::Status Collection::InsertOne(const Doc& doc, std::string_view what) const {
   Reply reply;
   bson_error_t error;
-  if (!mongoc_collection_insert_one(c_, doc.get(), nullptr, reply.out(),
-                                    &error)) {
+  if (!mongoc_collection_insert_one(c_, doc.get(), nullptr, reply.out(), &error)) {
     return pool_.ErrorStatus(error, what);
   }
   return absl::OkStatus();
@@ -443,8 +403,8 @@ absl::StatusOr<std::vector<WriteError>> Collection::InsertMany(
   std::vector<const bson_t*> ptrs = docs;
   Reply reply;
   bson_error_t error;
-  if (mongoc_collection_insert_many(c_, ptrs.data(), ptrs.size(), opts.get(),
-                                    reply.out(), &error)) {
+  if (mongoc_collection_insert_many(c_, ptrs.data(), ptrs.size(), opts.get(), reply.out(),
+                                    &error)) {
     return std::vector<WriteError>();
   }
   std::vector<WriteError> errors = WriteErrors(reply.get());
@@ -452,11 +412,10 @@ absl::StatusOr<std::vector<WriteError>> Collection::InsertMany(
   return errors;
 }
 
-absl::StatusOr<std::vector<BsonPtr>> Collection::Aggregate(
-    const Doc& pipeline, std::string_view what) const {
-  Cursor cursor(mongoc_collection_aggregate(c_, MONGOC_QUERY_NONE,
-                                            pipeline.get(), nullptr, nullptr),
-                &pool_);
+absl::StatusOr<std::vector<BsonPtr>> Collection::Aggregate(const Doc& pipeline,
+                                                           std::string_view what) const {
+  Cursor cursor(
+      mongoc_collection_aggregate(c_, MONGOC_QUERY_NONE, pipeline.get(), nullptr, nullptr), &pool_);
   std::vector<BsonPtr> out;
   while (true) {
     absl::StatusOr<const bson_t*> doc = cursor.Next();
@@ -467,19 +426,16 @@ absl::StatusOr<std::vector<BsonPtr>> Collection::Aggregate(
   return out;
 }
 
-absl::Status Collection::Command(const Doc& command,
-                                 std::string_view what) const {
+absl::Status Collection::Command(const Doc& command, std::string_view what) const {
   Reply reply;
   bson_error_t error;
-  if (!mongoc_collection_write_command_with_opts(c_, command.get(), nullptr,
-                                                 reply.out(), &error)) {
+  if (!mongoc_collection_write_command_with_opts(c_, command.get(), nullptr, reply.out(), &error)) {
     return pool_.ErrorStatus(error, what);
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>> Collection::IndexNames(
-    std::string_view what) const {
+absl::StatusOr<std::vector<std::string>> Collection::IndexNames(std::string_view what) const {
   Cursor cursor(mongoc_collection_find_indexes_with_opts(c_, nullptr), &pool_);
   std::vector<std::string> names;
   while (true) {
@@ -487,8 +443,7 @@ absl::StatusOr<std::vector<std::string>> Collection::IndexNames(
     if (!doc.ok()) {
       // NamespaceNotFound: no collection yet, so no indexes.
       if (absl::IsInternal(doc.status()) &&
-          std::string(doc.status().message()).find("does not exist") !=
-              std::string::npos) {
+          std::string(doc.status().message()).find("does not exist") != std::string::npos) {
         return std::vector<std::string>();
       }
       return doc.status();
@@ -499,12 +454,11 @@ absl::StatusOr<std::vector<std::string>> Collection::IndexNames(
   return names;
 }
 
-absl::StatusOr<BsonPtr> Collection::ReadCommand(const Doc& command,
-                                                std::string_view what) const {
+absl::StatusOr<BsonPtr> Collection::ReadCommand(const Doc& command, std::string_view what) const {
   Reply reply;
   bson_error_t error;
-  if (!mongoc_collection_read_command_with_opts(c_, command.get(), nullptr,
-                                                nullptr, reply.out(), &error)) {
+  if (!mongoc_collection_read_command_with_opts(c_, command.get(), nullptr, nullptr, reply.out(),
+                                                &error)) {
     return pool_.ErrorStatus(error, what);
   }
   return BsonPtr(bson_copy(reply.get()));
@@ -513,8 +467,8 @@ absl::StatusOr<BsonPtr> Collection::ReadCommand(const Doc& command,
 std::vector<WriteError> WriteErrors(const bson_t* reply) {
   std::vector<WriteError> out;
   bson_iter_t it, arr;
-  if (!bson_iter_init_find(&it, reply, "writeErrors") ||
-      !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr)) {
+  if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+      !bson_iter_recurse(&it, &arr)) {
     return out;
   }
   while (bson_iter_next(&arr)) {

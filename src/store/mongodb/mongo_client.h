@@ -122,8 +122,7 @@ class Pool {
   // A client taken from the pool for the duration of one store call.
   class Lease {
    public:
-    explicit Lease(Pool* pool)
-        : pool_(pool), client_(mongoc_client_pool_pop(pool->pool_)) {}
+    explicit Lease(Pool* pool) : pool_(pool), client_(mongoc_client_pool_pop(pool->pool_)) {}
     ~Lease() { mongoc_client_pool_push(pool_->pool_, client_); }
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
@@ -142,8 +141,7 @@ class Pool {
   // kUnavailable (naming the hosts); duplicate key -> kAlreadyExists; bad
   // credentials -> kUnauthenticated; anything else -> kInternal with the
   // server's message. `what` names the operation.
-  absl::Status ErrorStatus(const bson_error_t& error,
-                           std::string_view what) const;
+  absl::Status ErrorStatus(const bson_error_t& error, std::string_view what) const;
 
  private:
   Pool() = default;
@@ -179,9 +177,7 @@ class Collection {
  public:
   Collection(const Pool& pool, const Pool::Lease& lease, const std::string& db,
              const std::string& name)
-      : pool_(pool),
-        c_(mongoc_client_get_collection(lease.client(), db.c_str(),
-                                        name.c_str())) {}
+      : pool_(pool), c_(mongoc_client_get_collection(lease.client(), db.c_str(), name.c_str())) {}
   ~Collection() { mongoc_collection_destroy(c_); }
   Collection(const Collection&) = delete;
   Collection& operator=(const Collection&) = delete;
@@ -191,14 +187,11 @@ class Collection {
                                             std::string_view what) const;
   // findAndModify: the document after the change (RETURN_NEW is implied
   // unless `remove`), or nullptr when nothing matched.
-  absl::StatusOr<BsonPtr> FindAndModify(const Doc& query, const Doc* sort,
-                                        const Doc& update, bool upsert,
-                                        std::string_view what) const;
-  absl::StatusOr<UpdateResult> UpdateOne(const Doc& filter, const Doc& update,
-                                         bool upsert,
+  absl::StatusOr<BsonPtr> FindAndModify(const Doc& query, const Doc* sort, const Doc& update,
+                                        bool upsert, std::string_view what) const;
+  absl::StatusOr<UpdateResult> UpdateOne(const Doc& filter, const Doc& update, bool upsert,
                                          std::string_view what) const;
-  absl::StatusOr<UpdateResult> ReplaceOne(const Doc& filter,
-                                          const Doc& replacement, bool upsert,
+  absl::StatusOr<UpdateResult> ReplaceOne(const Doc& filter, const Doc& replacement, bool upsert,
                                           std::string_view what) const;
   // Unordered bulk of updates whose filters each match at most one document
   // (they name _id); returns how many documents matched in all. Each is sent
@@ -208,26 +201,21 @@ class Collection {
   // releases the connection at once.
   absl::StatusOr<int64_t> BulkUpdateById(const std::vector<UpdateOp>& ops,
                                          std::string_view what) const;
-  absl::StatusOr<int64_t> DeleteOne(const Doc& filter,
-                                    std::string_view what) const;
-  absl::StatusOr<int64_t> DeleteMany(const Doc& filter,
-                                     std::string_view what) const;
+  absl::StatusOr<int64_t> DeleteOne(const Doc& filter, std::string_view what) const;
+  absl::StatusOr<int64_t> DeleteMany(const Doc& filter, std::string_view what) const;
   absl::Status InsertOne(const Doc& doc, std::string_view what) const;
   // Unordered insert. A call-level error (no server) is returned as the
   // status; per-document failures (duplicate keys) come back as write errors
   // with an OK status.
-  absl::StatusOr<std::vector<WriteError>> InsertMany(
-      const std::vector<const bson_t*>& docs, std::string_view what) const;
-  absl::StatusOr<std::vector<BsonPtr>> Aggregate(const Doc& pipeline,
-                                                 std::string_view what) const;
+  absl::StatusOr<std::vector<WriteError>> InsertMany(const std::vector<const bson_t*>& docs,
+                                                     std::string_view what) const;
+  absl::StatusOr<std::vector<BsonPtr>> Aggregate(const Doc& pipeline, std::string_view what) const;
   // A database command run against this collection's database.
   absl::Status Command(const Doc& command, std::string_view what) const;
   // The names of the collection's indexes (none when it does not exist).
-  absl::StatusOr<std::vector<std::string>> IndexNames(
-      std::string_view what) const;
+  absl::StatusOr<std::vector<std::string>> IndexNames(std::string_view what) const;
   // A read command (e.g. buildInfo) on this collection's database: the reply.
-  absl::StatusOr<BsonPtr> ReadCommand(const Doc& command,
-                                      std::string_view what) const;
+  absl::StatusOr<BsonPtr> ReadCommand(const Doc& command, std::string_view what) const;
 
  private:
   const Pool& pool_;

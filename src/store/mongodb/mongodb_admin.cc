@@ -17,12 +17,10 @@
 #include "store/mongodb/mongodb_store_impl.h"
 #include "store/queue_list.h"
 
-
 namespace popqueue::store::mongodb {
 namespace {
 
 constexpr int kAdminRounds = 5;
-
 
 Doc Projection(std::initializer_list<const char*> fields) {
   Doc keys;
@@ -34,8 +32,7 @@ Doc Projection(std::initializer_list<const char*> fields) {
 absl::StatusOr<JobId> IdentifierHolder(const Collection& jobs, const Job& job) {
   if (job.identifier.empty()) return 0;
   Doc other;
-  other.Str("unique_key", job.identifier)
-      .Sub("_id", Doc().Int64("$ne", job.id));
+  other.Str("unique_key", job.identifier).Sub("_id", Doc().Int64("$ne", job.id));
   absl::StatusOr<std::vector<BsonPtr>> docs =
       jobs.Find(other, Projection({"_id"}), "requeue: find holder");
   if (!docs.ok()) return docs.status();
@@ -44,17 +41,16 @@ absl::StatusOr<JobId> IdentifierHolder(const Collection& jobs, const Job& job) {
 }
 
 absl::Status HeldElsewhere(JobId id, JobId holder) {
-  return absl::FailedPreconditionError(absl::StrFormat(
-      "job %d cannot be requeued: job %d with the same identifier is not "
-      "finished yet",
-      id, holder));
+  return absl::FailedPreconditionError(
+      absl::StrFormat("job %d cannot be requeued: job %d with the same identifier is not "
+                      "finished yet",
+                      id, holder));
 }
 
 }  // namespace
 
 absl::StatusOr<Job> MongoStore::GetJob(const Collection& jobs, JobId id) {
-  absl::StatusOr<std::vector<BsonPtr>> docs =
-      jobs.Find(ById(id), Doc(), "get job");
+  absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(ById(id), Doc(), "get job");
   if (!docs.ok()) return docs.status();
   if (docs->empty()) {
     return absl::NotFoundError(absl::StrFormat("job %d not found", id));
@@ -65,8 +61,7 @@ absl::StatusOr<Job> MongoStore::GetJob(const Collection& jobs, JobId id) {
 // --- Single-job admin -----------------------------------------------------
 
 absl::StatusOr<Job> MongoStore::DoJobGet(const JobGetParams& params) {
-  return With(jobs_,
-              [&](const Collection& jobs) { return GetJob(jobs, params.id); });
+  return With(jobs_, [&](const Collection& jobs) { return GetJob(jobs, params.id); });
 }
 
 absl::StatusOr<Job> MongoStore::DoJobRequeue(const JobRequeueParams& params) {
@@ -77,10 +72,10 @@ absl::StatusOr<Job> MongoStore::DoJobRequeue(const JobRequeueParams& params) {
       const JobState from = current->state;
       if (from == JobState::kScheduled || from == JobState::kAvailable ||
           from == JobState::kRunning) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "job %d is %s; only dead, cancelled, completed or retryable jobs "
-            "can be requeued",
-            params.id, JobStateName(from)));
+        return absl::FailedPreconditionError(
+            absl::StrFormat("job %d is %s; only dead, cancelled, completed or retryable jobs "
+                            "can be requeued",
+                            params.id, JobStateName(from)));
       }
       Doc filter = ById(params.id);
       filter.Str("state", JobStateName(from));
@@ -95,16 +90,10 @@ absl::StatusOr<Job> MongoStore::DoJobRequeue(const JobRequeueParams& params) {
           .Str("ready", ReadyKey(current->queue, current->priority));
       // Non-final again: it holds its identifier once more, which the
       // unique index refuses while another non-final job holds it.
-      if (!current->identifier.empty())
-        set.Str("unique_key", current->identifier);
+      if (!current->identifier.empty()) set.Str("unique_key", current->identifier);
       Doc unset;
-      unset.Str("finished_at", "")
-          .Str("lease_expires_at", "")
-          .Str("result", "")
-          .Str("wait", "");
-      if (absl::Status s =
-              RegisterLevels({{current->queue, current->priority}});
-          !s.ok()) {
+      unset.Str("finished_at", "").Str("lease_expires_at", "").Str("result", "").Str("wait", "");
+      if (absl::Status s = RegisterLevels({{current->queue, current->priority}}); !s.ok()) {
         return s;
       }
       // Ask first: FerretDB reports the index violation of a findAndModify
@@ -112,21 +101,20 @@ absl::StatusOr<Job> MongoStore::DoJobRequeue(const JobRequeueParams& params) {
       absl::StatusOr<JobId> holder = IdentifierHolder(jobs, *current);
       if (!holder.ok()) return holder.status();
       if (*holder != 0) return HeldElsewhere(params.id, *holder);
-      absl::StatusOr<BsonPtr> doc = jobs.FindAndModify(
-          filter, nullptr, Doc().Sub("$set", set).Sub("$unset", unset),
-          /*upsert=*/false, "requeue");
+      absl::StatusOr<BsonPtr> doc =
+          jobs.FindAndModify(filter, nullptr, Doc().Sub("$set", set).Sub("$unset", unset),
+                             /*upsert=*/false, "requeue");
       if (!doc.ok() && !current->identifier.empty()) {
         // A racing enqueue took the identifier in between.
         holder = IdentifierHolder(jobs, *current);
-        if (holder.ok() && *holder != 0)
-          return HeldElsewhere(params.id, *holder);
+        if (holder.ok() && *holder != 0) return HeldElsewhere(params.id, *holder);
       }
       if (!doc.ok()) return doc.status();
       if (*doc != nullptr) return ReadJob(doc->get());
       // The state changed since it was read: look again.
     }
-    return absl::AbortedError(absl::StrFormat(
-        "job %d kept changing state; retry the requeue", params.id));
+    return absl::AbortedError(
+        absl::StrFormat("job %d kept changing state; retry the requeue", params.id));
   });
 }
 
@@ -135,8 +123,7 @@ absl::StatusOr<Job> MongoStore::DoJobCancel(const JobCancelParams& params) {
     for (int round = 0; round < kAdminRounds; ++round) {
       // Not running: cancelled at once.
       Doc waiting = ById(params.id);
-      waiting.Sub("state", InStr({StateStr(JobState::kScheduled),
-                                  StateStr(JobState::kAvailable),
+      waiting.Sub("state", InStr({StateStr(JobState::kScheduled), StateStr(JobState::kAvailable),
                                   StateStr(JobState::kRetryable)}));
       Doc now_cancelled;
       now_cancelled
@@ -144,30 +131,28 @@ absl::StatusOr<Job> MongoStore::DoJobCancel(const JobCancelParams& params) {
                            .Str("state", "cancelled")
                            .Time("finished_at", params.now)
                            .Bool("cancel_requested", false))
-          .Sub("$unset",
-               Doc().Str("unique_key", "").Str("ready", "").Str("wait", ""));
-      absl::StatusOr<BsonPtr> doc = jobs.FindAndModify(
-          waiting, nullptr, now_cancelled, /*upsert=*/false, "cancel");
+          .Sub("$unset", Doc().Str("unique_key", "").Str("ready", "").Str("wait", ""));
+      absl::StatusOr<BsonPtr> doc =
+          jobs.FindAndModify(waiting, nullptr, now_cancelled, /*upsert=*/false, "cancel");
       if (!doc.ok()) return doc.status();
       if (*doc != nullptr) return ReadJob(doc->get());
       // Running: its worker is asked to stop and ends it cancelled.
       Doc running = ById(params.id);
       running.Str("state", "running");
-      doc = jobs.FindAndModify(
-          running, nullptr,
-          Doc().Sub("$set", Doc().Bool("cancel_requested", true)),
-          /*upsert=*/false, "cancel");
+      doc = jobs.FindAndModify(running, nullptr,
+                               Doc().Sub("$set", Doc().Bool("cancel_requested", true)),
+                               /*upsert=*/false, "cancel");
       if (!doc.ok()) return doc.status();
       if (*doc != nullptr) return ReadJob(doc->get());
       absl::StatusOr<Job> current = GetJob(jobs, params.id);
       if (!current.ok()) return current.status();
       if (IsFinal(current->state)) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "job %d is already %s", params.id, JobStateName(current->state)));
+        return absl::FailedPreconditionError(
+            absl::StrFormat("job %d is already %s", params.id, JobStateName(current->state)));
       }
     }
-    return absl::AbortedError(absl::StrFormat(
-        "job %d kept changing state; retry the cancel", params.id));
+    return absl::AbortedError(
+        absl::StrFormat("job %d kept changing state; retry the cancel", params.id));
   });
 }
 
@@ -181,16 +166,13 @@ absl::Status MongoStore::DoJobDelete(const JobDeleteParams& params) {
     absl::StatusOr<Job> current = GetJob(jobs, params.id);
     if (!current.ok()) return current.status();
     return absl::FailedPreconditionError(
-        absl::StrFormat("job %d is %s; cancel it first", params.id,
-                        JobStateName(current->state)));
+        absl::StrFormat("job %d is %s; cancel it first", params.id, JobStateName(current->state)));
   });
 }
 
 absl::Status MongoStore::ForgetClaims(const std::vector<JobId>& ids) {
   return With(claims_, [&](const Collection& claims) -> absl::Status {
-    return claims
-        .DeleteMany(Doc().Sub("job_id", InInt64(ids)), "forget claim records")
-        .status();
+    return claims.DeleteMany(Doc().Sub("job_id", InInt64(ids)), "forget claim records").status();
   });
 }
 
@@ -213,8 +195,7 @@ absl::StatusOr<JobPage> MongoStore::DoJobList(const JobListParams& params) {
   Doc opts;
   opts.Sub("sort", Doc().Int32("_id", -1)).Int64("limit", f.limit + 1);
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<JobPage> {
-    absl::StatusOr<std::vector<BsonPtr>> docs =
-        jobs.Find(filter, opts, "list jobs");
+    absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(filter, opts, "list jobs");
     if (!docs.ok()) return docs.status();
     JobPage page;
     for (const BsonPtr& d : *docs) {
@@ -238,41 +219,36 @@ absl::StatusOr<std::vector<QueueCounts>> MongoStore::DoJobCountByState() {
   stages.push_back(std::move(Doc().Sub("$group", group)));
   Doc pipeline;
   pipeline.DocArray("pipeline", stages);
-  return With(
-      jobs_,
-      [&](const Collection& jobs) -> absl::StatusOr<std::vector<QueueCounts>> {
-        absl::StatusOr<std::vector<BsonPtr>> rows =
-            jobs.Aggregate(pipeline, "count by state");
-        if (!rows.ok()) return rows.status();
-        std::map<std::string, std::map<JobState, int64_t>> by_queue;
-        for (const BsonPtr& row : *rows) {
-          bson_iter_t it, key;
-          if (!bson_iter_init_find(&it, row.get(), "_id") ||
-              !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &key)) {
-            return absl::InternalError("count by state: malformed group");
-          }
-          std::string queue, state_name;
-          while (bson_iter_next(&key)) {
-            std::string_view k = bson_iter_key(&key);
-            if (k == "queue") queue = IterStr(&key);
-            if (k == "state") state_name = IterStr(&key);
-          }
-          absl::StatusOr<JobState> state = ParseJobState(state_name);
-          if (!state.ok()) {
-            return absl::InternalError(
-                absl::StrFormat("corrupt job document in queue %s: %s", queue,
-                                std::string(state.status().message())));
-          }
-          auto [entry, fresh] = by_queue.try_emplace(queue, ZeroCounts());
-          entry->second[*state] += GetInt64(row.get(), "n").value_or(0);
-        }
-        std::vector<QueueCounts> out;
-        for (auto& [queue, counts] : by_queue) {
-          out.push_back(
-              QueueCounts{.queue = queue, .by_state = std::move(counts)});
-        }
-        return out;
-      });
+  return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<std::vector<QueueCounts>> {
+    absl::StatusOr<std::vector<BsonPtr>> rows = jobs.Aggregate(pipeline, "count by state");
+    if (!rows.ok()) return rows.status();
+    std::map<std::string, std::map<JobState, int64_t>> by_queue;
+    for (const BsonPtr& row : *rows) {
+      bson_iter_t it, key;
+      if (!bson_iter_init_find(&it, row.get(), "_id") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+          !bson_iter_recurse(&it, &key)) {
+        return absl::InternalError("count by state: malformed group");
+      }
+      std::string queue, state_name;
+      while (bson_iter_next(&key)) {
+        std::string_view k = bson_iter_key(&key);
+        if (k == "queue") queue = IterStr(&key);
+        if (k == "state") state_name = IterStr(&key);
+      }
+      absl::StatusOr<JobState> state = ParseJobState(state_name);
+      if (!state.ok()) {
+        return absl::InternalError(absl::StrFormat("corrupt job document in queue %s: %s", queue,
+                                                   std::string(state.status().message())));
+      }
+      auto [entry, fresh] = by_queue.try_emplace(queue, ZeroCounts());
+      entry->second[*state] += GetInt64(row.get(), "n").value_or(0);
+    }
+    std::vector<QueueCounts> out;
+    for (auto& [queue, counts] : by_queue) {
+      out.push_back(QueueCounts{.queue = queue, .by_state = std::move(counts)});
+    }
+    return out;
+  });
 }
 
 absl::StatusOr<int> MongoStore::DoJobDeleteFinishedBefore(
@@ -282,13 +258,11 @@ absl::StatusOr<int> MongoStore::DoJobDeleteFinishedBefore(
     old.Str("state", JobStateName(params.state))
         .Sub("finished_at", Doc().Time("$lt", params.before));
     absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(
-        old, std::move(Projection({"_id"}).Int64("limit", params.limit)),
-        "clean up: find");
+        old, std::move(Projection({"_id"}).Int64("limit", params.limit)), "clean up: find");
     if (!docs.ok()) return docs.status();
     if (docs->empty()) return 0;
     std::vector<JobId> ids;
-    for (const BsonPtr& d : *docs)
-      ids.push_back(GetInt64(d.get(), "_id").value_or(0));
+    for (const BsonPtr& d : *docs) ids.push_back(GetInt64(d.get(), "_id").value_or(0));
     Doc filter = IdIn(ids);
     filter.Str("state", JobStateName(params.state));
     absl::StatusOr<int64_t> deleted = jobs.DeleteMany(filter, "clean up");
@@ -305,9 +279,8 @@ absl::Status MongoStore::DoQueuePause(const QueueNameParams& params) {
     Doc record;
     record.Bool("paused", true).Time("updated_at", params.now);
     for (int round = 0;; ++round) {
-      absl::StatusOr<UpdateResult> r =
-          queues.ReplaceOne(Doc().Str("_id", params.queue), record,
-                            /*upsert=*/true, "pause queue");
+      absl::StatusOr<UpdateResult> r = queues.ReplaceOne(Doc().Str("_id", params.queue), record,
+                                                         /*upsert=*/true, "pause queue");
       // Two racing upserts: the loser's insert hits the _id; retry updates.
       if (absl::IsAlreadyExists(r.status()) && round < 2) continue;
       return r.status();
@@ -317,19 +290,16 @@ absl::Status MongoStore::DoQueuePause(const QueueNameParams& params) {
 
 absl::Status MongoStore::DoQueueResume(const QueueNameParams& params) {
   return With(queues_, [&](const Collection& queues) -> absl::Status {
-    return queues.DeleteOne(Doc().Str("_id", params.queue), "resume queue")
-        .status();
+    return queues.DeleteOne(Doc().Str("_id", params.queue), "resume queue").status();
   });
 }
 
 absl::StatusOr<std::vector<QueueInfo>> MongoStore::DoQueueList() {
   absl::StatusOr<std::vector<QueueCounts>> counts = JobCountByState();
   if (!counts.ok()) return counts.status();
-  absl::StatusOr<std::vector<BsonPtr>> paused =
-      With(queues_, [&](const Collection& queues) {
-        return queues.Find(Doc().Bool("paused", true), Projection({"_id"}),
-                           "list paused queues");
-      });
+  absl::StatusOr<std::vector<BsonPtr>> paused = With(queues_, [&](const Collection& queues) {
+    return queues.Find(Doc().Bool("paused", true), Projection({"_id"}), "list paused queues");
+  });
   if (!paused.ok()) return paused.status();
   std::vector<std::string> names;
   for (const BsonPtr& d : *paused) {

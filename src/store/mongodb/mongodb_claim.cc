@@ -118,16 +118,12 @@ std::vector<UpdateOp> ClaimUpdates(const std::vector<const Candidate*>& won,
       // Where it was found is part of the precondition: a claimable state
       // holds `ready` or `wait`, a running job neither.
       Doc mine = ById(c->id);
-      mine.Str(c->field, c->value)
-          .Str("state", c->state)
-          .Int64("claim_seq", c->claim_seq);
+      mine.Str(c->field, c->value).Str("state", c->state).Int64("claim_seq", c->claim_seq);
       ops.push_back(UpdateOp{std::move(mine), change(c->claim_seq)});
     }
     return ops;
   }
-  std::map<std::tuple<std::string, std::string, std::string, int64_t>,
-           std::vector<JobId>>
-      groups;
+  std::map<std::tuple<std::string, std::string, std::string, int64_t>, std::vector<JobId>> groups;
   for (const Candidate* c : won) {
     groups[{c->field, c->value, c->state, c->claim_seq}].push_back(c->id);
   }
@@ -153,8 +149,7 @@ std::vector<UpdateOp> ClaimUpdates(const std::vector<const Candidate*>& won,
 // n+1 and nothing else: the next claim writes a fresh record "<id>:<n+2>".
 // Only jobs due for longer than a lease can have such a record (a record is
 // written after its job became due), so fresh contention costs no read.
-absl::Status ReleaseAbandonedClaims(const Collection& jobs,
-                                    const Collection& claims,
+absl::Status ReleaseAbandonedClaims(const Collection& jobs, const Collection& claims,
                                     const std::vector<const Candidate*>& lost,
                                     const JobClaimParams& params) {
   std::map<std::string, const Candidate*> by_record;
@@ -166,8 +161,8 @@ absl::Status ReleaseAbandonedClaims(const Collection& jobs,
   if (by_record.empty()) return absl::OkStatus();
   std::vector<std::string> ids;
   for (const auto& [id, c] : by_record) ids.push_back(id);
-  absl::StatusOr<std::vector<BsonPtr>> records = claims.Find(
-      Doc().Sub("_id", InStr(ids)), Doc(), "claim: read colliding claims");
+  absl::StatusOr<std::vector<BsonPtr>> records =
+      claims.Find(Doc().Sub("_id", InStr(ids)), Doc(), "claim: read colliding claims");
   if (!records.ok()) return records.status();
   std::vector<UpdateOp> ops;
   for (const BsonPtr& r : *records) {
@@ -182,37 +177,33 @@ absl::Status ReleaseAbandonedClaims(const Collection& jobs,
     const Candidate* c = it->second;
     Doc unmoved = ById(c->id);
     unmoved.Str("state", c->state).Int64("claim_seq", c->claim_seq);
-    ops.push_back(UpdateOp{
-        std::move(unmoved),
-        std::move(Doc().Sub("$set", Doc().Int64("claim_seq", c->claim_seq + 1)))});
+    ops.push_back(
+        UpdateOp{std::move(unmoved),
+                 std::move(Doc().Sub("$set", Doc().Int64("claim_seq", c->claim_seq + 1)))});
   }
   if (ops.empty()) return absl::OkStatus();
-  absl::StatusOr<int64_t> released =
-      jobs.BulkUpdateById(ops, "claim: release abandoned claims");
+  absl::StatusOr<int64_t> released = jobs.BulkUpdateById(ops, "claim: release abandoned claims");
   return released.status();
 }
 
 // Records the claims of `chunk` (one unordered insertMany) and moves the won
 // jobs to running, appending them to `out` and the lost ones to `lost`.
 // Returns how many were lost. On an error, `out` holds what was taken.
-absl::StatusOr<int> TakeCandidates(const Collection& jobs,
-                                   const Collection& claims,
+absl::StatusOr<int> TakeCandidates(const Collection& jobs, const Collection& claims,
                                    const std::vector<const Candidate*>& chunk,
-                                   const JobClaimParams& params,
-                                   JobClaimResult& out,
+                                   const JobClaimParams& params, JobClaimResult& out,
                                    std::vector<JobId>& lost) {
   // One claim record per (job, claim_seq + 1): of several claimers that saw
   // the job in the same state exactly one inserts it.
   std::vector<Doc> records;
   std::vector<const bson_t*> record_ptrs;
   for (const Candidate* c : chunk) {
-    records.push_back(std::move(
-        Doc()
-            .Str("_id", absl::StrFormat("%d:%d", c->id, c->claim_seq + 1))
-            .Int64("job_id", c->id)
-            .Str("worker_id", params.worker_id)
-            .Time("at", params.now)
-            .Time("expires", params.now + params.lease)));
+    records.push_back(std::move(Doc()
+                                    .Str("_id", absl::StrFormat("%d:%d", c->id, c->claim_seq + 1))
+                                    .Int64("job_id", c->id)
+                                    .Str("worker_id", params.worker_id)
+                                    .Time("at", params.now)
+                                    .Time("expires", params.now + params.lease)));
   }
   for (const Doc& r : records) record_ptrs.push_back(r.get());
   absl::StatusOr<std::vector<WriteError>> refused =
@@ -221,8 +212,8 @@ absl::StatusOr<int> TakeCandidates(const Collection& jobs,
   std::set<size_t> lost_here;
   for (const WriteError& e : *refused) {
     if (e.code != kDuplicateKey) {
-      return absl::InternalError(absl::StrFormat(
-          "claim: the server refused a claim record: %s", e.message));
+      return absl::InternalError(
+          absl::StrFormat("claim: the server refused a claim record: %s", e.message));
     }
     lost_here.insert(e.index);
   }
@@ -238,15 +229,12 @@ absl::StatusOr<int> TakeCandidates(const Collection& jobs,
   }
   // After this claim's own update, and best effort: an error only leaves the
   // abandoned records for the next collision.
-  auto release = [&] {
-    ReleaseAbandonedClaims(jobs, claims, lost_now, params).IgnoreError();
-  };
+  auto release = [&] { ReleaseAbandonedClaims(jobs, claims, lost_now, params).IgnoreError(); };
   if (won.empty()) {
     release();
     return lost_count;
   }
-  absl::StatusOr<int64_t> matched =
-      jobs.BulkUpdateById(ClaimUpdates(won, params), "claim");
+  absl::StatusOr<int64_t> matched = jobs.BulkUpdateById(ClaimUpdates(won, params), "claim");
   if (!matched.ok()) return matched.status();
   const bool all = *matched == static_cast<int64_t>(won.size());
   std::map<JobId, BsonPtr> read_back;
@@ -257,8 +245,7 @@ absl::StatusOr<int> TakeCandidates(const Collection& jobs,
     for (const Candidate* c : won) ids.push_back(c->id);
     Doc mine;
     mine.Str("lease", LeaseKey(params.lease_token)).Sub("_id", InInt64(ids));
-    absl::StatusOr<std::vector<BsonPtr>> docs =
-        jobs.Find(mine, Doc(), "claim: read back");
+    absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(mine, Doc(), "claim: read back");
     if (!docs.ok()) return docs.status();
     for (BsonPtr& d : *docs) {
       const JobId id = GetInt64(d.get(), "_id").value_or(0);
@@ -268,12 +255,9 @@ absl::StatusOr<int> TakeCandidates(const Collection& jobs,
   for (const Candidate* c : won) {
     if (!all) {
       auto it = read_back.find(c->id);
-      if (it == read_back.end() ||
-          GetStr(it->second.get(), "state").value_or("") != "running" ||
-          GetInt64(it->second.get(), "lease_token").value_or(0) !=
-              params.lease_token ||
-          GetInt64(it->second.get(), "claim_seq").value_or(0) !=
-              c->claim_seq + 1) {
+      if (it == read_back.end() || GetStr(it->second.get(), "state").value_or("") != "running" ||
+          GetInt64(it->second.get(), "lease_token").value_or(0) != params.lease_token ||
+          GetInt64(it->second.get(), "claim_seq").value_or(0) != c->claim_seq + 1) {
         lost.push_back(c->id);
         ++lost_count;
         continue;
@@ -303,17 +287,14 @@ absl::StatusOr<int> TakeCandidates(const Collection& jobs,
 // A claim interrupted by an error after it took some jobs: those jobs are
 // running under the caller's lease and would wait for the rescuer, so they are
 // returned (the caller works them); the error surfaces on the next call.
-absl::StatusOr<JobClaimResult> PartialClaim(JobClaimResult claimed,
-                                            absl::Status error) {
+absl::StatusOr<JobClaimResult> PartialClaim(JobClaimResult claimed, absl::Status error) {
   if (claimed.empty()) return error;
   return claimed;
 }
 
 }  // namespace
 
-absl::StatusOr<JobClaimResult> MongoStore::DoJobClaim(
-    const JobClaimParams& params) {
-
+absl::StatusOr<JobClaimResult> MongoStore::DoJobClaim(const JobClaimParams& params) {
   Pool::Lease lease(pool_.get());
   Collection jobs(*pool_, lease, options_.database, jobs_);
   Collection queues(*pool_, lease, options_.database, queues_);
@@ -321,13 +302,12 @@ absl::StatusOr<JobClaimResult> MongoStore::DoJobClaim(
   Collection levels(*pool_, lease, options_.database, levels_);
 
   // The queues and levels collections hold a few documents each.
-  absl::StatusOr<std::vector<BsonPtr>> paused = queues.Find(
-      Doc().Sub("_id", InStr(params.queues)).Bool("paused", true),
-      Doc().Sub("projection", Keys({{"_id", 1}})), "claim: paused queues");
+  absl::StatusOr<std::vector<BsonPtr>> paused =
+      queues.Find(Doc().Sub("_id", InStr(params.queues)).Bool("paused", true),
+                  Doc().Sub("projection", Keys({{"_id", 1}})), "claim: paused queues");
   if (!paused.ok()) return paused.status();
   std::set<std::string> active(params.queues.begin(), params.queues.end());
-  for (const BsonPtr& d : *paused)
-    active.erase(GetStr(d.get(), "_id").value_or(""));
+  for (const BsonPtr& d : *paused) active.erase(GetStr(d.get(), "_id").value_or(""));
   if (active.empty()) return JobClaimResult();
   const std::vector<std::string> names(active.begin(), active.end());
   absl::StatusOr<std::vector<BsonPtr>> level_docs =
@@ -347,8 +327,7 @@ absl::StatusOr<JobClaimResult> MongoStore::DoJobClaim(
     auto find = [&](const char* field, const std::string& value, Doc filter,
                     Doc opts) -> absl::Status {
       if (!lost.empty()) filter.Sub("_id", Doc().Int64Array("$nin", lost));
-      absl::StatusOr<std::vector<BsonPtr>> found =
-          jobs.Find(filter, opts, "claim: find due jobs");
+      absl::StatusOr<std::vector<BsonPtr>> found = jobs.Find(filter, opts, "claim: find due jobs");
       if (!found.ok()) return found.status();
       for (BsonPtr& d : *found) {
         Candidate c = ReadCandidate(std::move(d), field, value);
@@ -357,11 +336,10 @@ absl::StatusOr<JobClaimResult> MongoStore::DoJobClaim(
         // (MongoAtomicity.FindReturnsOnlyDocumentsMatchingItsFilter), e.g.
         // a job another claimer just moved to running.
         if (GetStr(c.doc.get(), field).value_or("") != value) continue;
-        const bool claimable =
-            std::string_view(field) == "ready"
-                ? c.state == "available"
-                : (c.state == "scheduled" || c.state == "retryable") &&
-                      c.run_at <= absl::ToUnixMicros(params.now);
+        const bool claimable = std::string_view(field) == "ready"
+                                   ? c.state == "available"
+                                   : (c.state == "scheduled" || c.state == "retryable") &&
+                                         c.run_at <= absl::ToUnixMicros(params.now);
         if (!claimable) continue;
         candidates.push_back(std::move(c));
       }
@@ -370,9 +348,8 @@ absl::StatusOr<JobClaimResult> MongoStore::DoJobClaim(
     for (const std::string& queue : names) {
       Doc due;
       due.Str("wait", queue).Sub("run_at", Doc().Time("$lte", params.now));
-      if (absl::Status s = find(
-              "wait", queue, std::move(due),
-              std::move(Doc().Sub("sort", ClaimOrder()).Int64("limit", want)));
+      if (absl::Status s = find("wait", queue, std::move(due),
+                                std::move(Doc().Sub("sort", ClaimOrder()).Int64("limit", want)));
           !s.ok()) {
         return PartialClaim(std::move(out), s);
       }
@@ -385,8 +362,7 @@ absl::StatusOr<JobClaimResult> MongoStore::DoJobClaim(
         opts.Int64("limit", limit).Int64("batchSize", limit);
         const std::string level = ReadyKey(queue, priority);
         if (absl::Status s =
-                find("ready", level, std::move(Doc().Str("ready", level)),
-                     std::move(opts));
+                find("ready", level, std::move(Doc().Str("ready", level)), std::move(opts));
             !s.ok()) {
           return PartialClaim(std::move(out), s);
         }
@@ -395,36 +371,28 @@ absl::StatusOr<JobClaimResult> MongoStore::DoJobClaim(
     }
     if (candidates.empty()) break;
     std::sort(candidates.begin(), candidates.end(),
-              [](const Candidate& a, const Candidate& b) {
-                return a.Order() < b.Order();
-              });
+              [](const Candidate& a, const Candidate& b) { return a.Order() < b.Order(); });
     // Whether more candidates may exist beyond these.
     const bool more = candidates.size() >= static_cast<size_t>(want);
     bool lost_some = false;
     // The first candidates in claim order; those another claimer won are
     // replaced by the next ones of this window at once (claim records are
     // cheap inserts), so a claimer under contention needs few finds.
-    for (size_t next = 0; next < candidates.size() &&
-                          out.size() < static_cast<size_t>(params.limit);) {
+    for (size_t next = 0;
+         next < candidates.size() && out.size() < static_cast<size_t>(params.limit);) {
       const size_t take =
-          std::min(candidates.size() - next,
-                   static_cast<size_t>(params.limit) - out.size());
+          std::min(candidates.size() - next, static_cast<size_t>(params.limit) - out.size());
       std::vector<const Candidate*> chunk;
-      for (size_t k = next; k < next + take; ++k)
-        chunk.push_back(&candidates[k]);
+      for (size_t k = next; k < next + take; ++k) chunk.push_back(&candidates[k]);
       next += take;
-      absl::StatusOr<int> lost_now =
-          TakeCandidates(jobs, claims, chunk, params, out, lost);
-      if (!lost_now.ok())
-        return PartialClaim(std::move(out), lost_now.status());
+      absl::StatusOr<int> lost_now = TakeCandidates(jobs, claims, chunk, params, out, lost);
+      if (!lost_now.ok()) return PartialClaim(std::move(out), lost_now.status());
       if (*lost_now > 0) lost_some = true;
     }
-    if (out.size() == static_cast<size_t>(params.limit) || !lost_some || !more)
-      break;
+    if (out.size() == static_cast<size_t>(params.limit) || !lost_some || !more) break;
   }
   std::sort(out.begin(), out.end(), [](const Job& a, const Job& b) {
-    return std::tie(a.priority, a.run_at, a.id) <
-           std::tie(b.priority, b.run_at, b.id);
+    return std::tie(a.priority, a.run_at, a.id) < std::tie(b.priority, b.run_at, b.id);
   });
   return out;
 }

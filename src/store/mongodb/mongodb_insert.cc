@@ -18,7 +18,6 @@
 #include "store/mongodb/job_doc.h"
 #include "store/mongodb/mongodb_store_impl.h"
 
-
 namespace popqueue::store::mongodb {
 namespace {
 
@@ -27,15 +26,14 @@ constexpr size_t kSingleLookups = 16;
 
 }  // namespace
 
-absl::StatusOr<JobInsertManyResult> MongoStore::DoJobInsertMany(
-    const JobInsertManyParams& params) {
-  return With(jobs_, [&](const Collection& jobs) {
-    return InsertJobs(jobs, params.jobs, params.now);
-  });
+absl::StatusOr<JobInsertManyResult> MongoStore::DoJobInsertMany(const JobInsertManyParams& params) {
+  return With(jobs_,
+              [&](const Collection& jobs) { return InsertJobs(jobs, params.jobs, params.now); });
 }
 
-absl::StatusOr<JobInsertManyResult> MongoStore::InsertJobs(
-    const Collection& jobs, const std::vector<NewJob>& batch, absl::Time now) {
+absl::StatusOr<JobInsertManyResult> MongoStore::InsertJobs(const Collection& jobs,
+                                                           const std::vector<NewJob>& batch,
+                                                           absl::Time now) {
   const size_t n = batch.size();
   JobInsertManyResult out(n);
   // A later job of the batch with the identifier of an earlier one reports
@@ -58,15 +56,13 @@ absl::StatusOr<JobInsertManyResult> MongoStore::InsertJobs(
   std::vector<JobId> inserted;  // by this call, for compensation
   auto undo = [&](absl::Status cause) -> absl::Status {
     if (!inserted.empty()) {
-      absl::StatusOr<int64_t> removed =
-          jobs.DeleteMany(IdIn(inserted), "undo a partial insert");
+      absl::StatusOr<int64_t> removed = jobs.DeleteMany(IdIn(inserted), "undo a partial insert");
       if (!removed.ok()) {
-        return absl::Status(
-            cause.code(),
-            absl::StrFormat("%s (and %d jobs of the batch may remain stored: "
-                            "%s)",
-                            std::string(cause.message()), inserted.size(),
-                            std::string(removed.status().message())));
+        return absl::Status(cause.code(),
+                            absl::StrFormat("%s (and %d jobs of the batch may remain stored: "
+                                            "%s)",
+                                            std::string(cause.message()), inserted.size(),
+                                            std::string(removed.status().message())));
       }
     }
     return cause;
@@ -74,14 +70,12 @@ absl::StatusOr<JobInsertManyResult> MongoStore::InsertJobs(
 
   for (int round = 0; !pending.empty(); ++round) {
     if (round == kInsertRounds) {
-      return undo(absl::AbortedError(
-          "enqueue: identifiers kept changing hands; retry the batch"));
+      return undo(absl::AbortedError("enqueue: identifiers kept changing hands; retry the batch"));
     }
     // Non-final jobs that already hold these identifiers.
     std::vector<std::string> identifiers;
     for (size_t i : pending) {
-      if (!batch[i].identifier.empty())
-        identifiers.push_back(batch[i].identifier);
+      if (!batch[i].identifier.empty()) identifiers.push_back(batch[i].identifier);
     }
     std::map<std::string, EnqueueResult> holders;
     // FerretDB pushes equality down but evaluates $in over the whole
@@ -96,18 +90,14 @@ absl::StatusOr<JobInsertManyResult> MongoStore::InsertJobs(
     }
     for (const Doc& lookup : lookups) {
       absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(
-          lookup,
-          Doc().Sub("projection",
-                    Keys({{"_id", 1}, {"state", 1}, {"unique_key", 1}})),
+          lookup, Doc().Sub("projection", Keys({{"_id", 1}, {"state", 1}, {"unique_key", 1}})),
           "enqueue: find identifiers");
       if (!docs.ok()) return undo(docs.status());
       for (const BsonPtr& d : *docs) {
         absl::StatusOr<JobState> state = ReadState(d.get());
         if (!state.ok()) return undo(state.status());
-        holders[GetStr(d.get(), "unique_key").value_or("")] =
-            EnqueueResult{.id = GetInt64(d.get(), "_id").value_or(0),
-                          .inserted = false,
-                          .state = *state};
+        holders[GetStr(d.get(), "unique_key").value_or("")] = EnqueueResult{
+            .id = GetInt64(d.get(), "_id").value_or(0), .inserted = false, .state = *state};
       }
     }
     std::vector<size_t> to_insert;
@@ -121,8 +111,7 @@ absl::StatusOr<JobInsertManyResult> MongoStore::InsertJobs(
           continue;
         }
       }
-      const JobState state =
-          job.run_at > now ? JobState::kScheduled : JobState::kAvailable;
+      const JobState state = job.run_at > now ? JobState::kScheduled : JobState::kAvailable;
       out[i] = EnqueueResult{.id = job.id, .inserted = true, .state = state};
       to_insert.push_back(i);
       docs.push_back(NewJobDoc(job, state, now));
@@ -133,14 +122,12 @@ absl::StatusOr<JobInsertManyResult> MongoStore::InsertJobs(
     // before the jobs exist.
     std::vector<std::pair<std::string, int>> levels;
     for (size_t i : to_insert) {
-      if (batch[i].run_at <= now)
-        levels.emplace_back(batch[i].queue, batch[i].priority);
+      if (batch[i].run_at <= now) levels.emplace_back(batch[i].queue, batch[i].priority);
     }
     if (absl::Status s = RegisterLevels(levels); !s.ok()) return undo(s);
     std::vector<const bson_t*> ptrs;
     for (const Doc& d : docs) ptrs.push_back(d.get());
-    absl::StatusOr<std::vector<WriteError>> errors =
-        jobs.InsertMany(ptrs, "enqueue");
+    absl::StatusOr<std::vector<WriteError>> errors = jobs.InsertMany(ptrs, "enqueue");
     if (!errors.ok()) {
       // Unknown how much of it landed: remove all of it.
       for (size_t i : to_insert) inserted.push_back(batch[i].id);
@@ -175,13 +162,11 @@ absl::StatusOr<JobInsertManyResult> MongoStore::InsertJobs(
     // enqueue took meanwhile; the write error does not say which on every
     // server, so look for the ids.
     absl::StatusOr<std::vector<BsonPtr>> taken = jobs.Find(
-        IdIn(duplicate_ids), Doc().Sub("projection", Keys({{"_id", 1}})),
-        "enqueue: find ids");
+        IdIn(duplicate_ids), Doc().Sub("projection", Keys({{"_id", 1}})), "enqueue: find ids");
     if (!taken.ok()) return undo(taken.status());
     if (!taken->empty()) {
-      return undo(absl::AlreadyExistsError(
-          absl::StrFormat("job id %d is already taken",
-                          GetInt64((*taken)[0].get(), "_id").value_or(0))));
+      return undo(absl::AlreadyExistsError(absl::StrFormat(
+          "job id %d is already taken", GetInt64((*taken)[0].get(), "_id").value_or(0))));
     }
   }
   for (size_t i = 0; i < n; ++i) {

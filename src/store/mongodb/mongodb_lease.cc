@@ -69,14 +69,12 @@ Doc HeldMany(const std::vector<JobId>& ids, int64_t lease_token) {
 
 }  // namespace
 
-absl::StatusOr<JobIdList> MongoStore::DoJobCompleteMany(
-    const JobCompleteManyParams& params) {
+absl::StatusOr<JobIdList> MongoStore::DoJobCompleteMany(const JobCompleteManyParams& params) {
   const std::vector<JobCompleteItem> items = DedupeById(params.items);
   if (items.empty()) return JobIdList();
   // Jobs of one claim (one lease token) with the same result change alike:
   // one update per group, found by the claim's `lease` (see mongodb_claim.cc).
-  std::map<std::pair<int64_t, std::optional<std::string>>, std::vector<JobId>>
-      groups;
+  std::map<std::pair<int64_t, std::optional<std::string>>, std::vector<JobId>> groups;
   for (const JobCompleteItem& item : items) {
     groups[{item.lease_token, item.result}].push_back(item.id);
   }
@@ -87,9 +85,7 @@ absl::StatusOr<JobIdList> MongoStore::DoJobCompleteMany(
     for (const auto& [group, ids] : groups) {
       const auto& [token, result] = group;
       Doc set;
-      set.Str("state", "completed")
-          .Time("finished_at", params.now)
-          .Bool("cancel_requested", false);
+      set.Str("state", "completed").Time("finished_at", params.now).Bool("cancel_requested", false);
       Doc unset;
       unset.Str("lease_expires_at", "").Str("unique_key", "");
       if (result) {
@@ -98,8 +94,7 @@ absl::StatusOr<JobIdList> MongoStore::DoJobCompleteMany(
         unset.Str("result", "");
       }
       ops.push_back(
-          UpdateOp{HeldMany(ids, token),
-                   std::move(Doc().Sub("$set", set).Sub("$unset", unset))});
+          UpdateOp{HeldMany(ids, token), std::move(Doc().Sub("$set", set).Sub("$unset", unset))});
     }
     // One round trip; the reply counts matches but does not name them.
     absl::StatusOr<int64_t> matched = jobs.BulkUpdateById(ops, "complete");
@@ -118,9 +113,7 @@ absl::StatusOr<JobIdList> MongoStore::DoJobCompleteMany(
       filter.Str("lease", LeaseKey(token)).Sub("_id", InInt64(ids));
       absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(
           filter,
-          Doc().Sub(
-              "projection",
-              Keys({{"state", 1}, {"lease_token", 1}, {"finished_at", 1}})),
+          Doc().Sub("projection", Keys({{"state", 1}, {"lease_token", 1}, {"finished_at", 1}})),
           "complete: read back");
       if (!docs.ok()) return docs.status();
       for (const BsonPtr& doc : *docs) {
@@ -139,8 +132,7 @@ absl::StatusOr<JobIdList> MongoStore::DoJobCompleteMany(
   });
 }
 
-absl::StatusOr<JobIdList> MongoStore::DoJobFailMany(
-    const JobFailManyParams& params) {
+absl::StatusOr<JobIdList> MongoStore::DoJobFailMany(const JobFailManyParams& params) {
   const std::vector<JobFailItem> items = DedupeById(params.items);
   if (items.empty()) return JobIdList();
 
@@ -151,10 +143,9 @@ absl::StatusOr<JobIdList> MongoStore::DoJobFailMany(
     for (const JobFailItem& item : items) {
       // The attempt number, for the error entry; the change below is fenced
       // on it too, so the entry always names the attempt that failed.
-      absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(
-          ById(item.id),
-          Doc().Sub("projection", Keys({{"attempt", 1}, {"queue", 1}})),
-          "fail: read attempt");
+      absl::StatusOr<std::vector<BsonPtr>> docs =
+          jobs.Find(ById(item.id), Doc().Sub("projection", Keys({{"attempt", 1}, {"queue", 1}})),
+                    "fail: read attempt");
       if (!docs.ok()) return docs.status();
       if (docs->empty()) continue;
       const int64_t attempt = GetInt64((*docs)[0].get(), "attempt").value_or(0);
@@ -163,8 +154,7 @@ absl::StatusOr<JobIdList> MongoStore::DoJobFailMany(
       Doc unset;
       unset.Str("lease_expires_at", "");
       if (item.to == JobState::kRetryable) {
-        set.Time("run_at", item.run_at)
-            .Str("wait", GetStr((*docs)[0].get(), "queue").value_or(""));
+        set.Time("run_at", item.run_at).Str("wait", GetStr((*docs)[0].get(), "queue").value_or(""));
         unset.Str("finished_at", "");
       } else {
         set.Time("finished_at", params.now);
@@ -176,13 +166,10 @@ absl::StatusOr<JobIdList> MongoStore::DoJobFailMany(
           .Str("message", item.error);
       Doc filter = Held(item.id, item.lease_token);
       filter.Int64("attempt", attempt);
-      absl::StatusOr<BsonPtr> doc =
-          jobs.FindAndModify(filter, nullptr,
-                             Doc()
-                                 .Sub("$set", set)
-                                 .Sub("$unset", unset)
-                                 .Sub("$push", Doc().Sub("errors", error)),
-                             /*upsert=*/false, "fail");
+      absl::StatusOr<BsonPtr> doc = jobs.FindAndModify(
+          filter, nullptr,
+          Doc().Sub("$set", set).Sub("$unset", unset).Sub("$push", Doc().Sub("errors", error)),
+          /*upsert=*/false, "fail");
       if (!doc.ok()) return doc.status();
       if (*doc != nullptr) out.push_back(item.id);
     }
@@ -215,65 +202,59 @@ absl::StatusOr<JobHeartbeatManyResult> MongoStore::DoJobHeartbeatMany(
   }
   std::optional<MutexLock> lock;  // see ferretdb_
   if (ferretdb_) lock.emplace(&lease_writes_mu_);
-  return With(
-      jobs_,
-      [&](const Collection& jobs) -> absl::StatusOr<JobHeartbeatManyResult> {
-        std::vector<UpdateOp> ops;
-        for (const auto& [group, ids] : groups) {
-          const auto& [token, progress, stop] = group;
-          Doc set;
-          set.Time("lease_expires_at", expires);
-          if (progress) set.Int32("progress", *progress);
-          if (stop) {
-            set.Str("stop_reason", std::get<0>(*stop))
-                .Time("stopping_since", absl::FromUnixMicros(std::get<1>(*stop)))
-                .Bool("stop_overdue", std::get<2>(*stop));
-          }
-          ops.push_back(UpdateOp{HeldMany(ids, token),
-                                 std::move(Doc().Sub("$set", set))});
+  return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<JobHeartbeatManyResult> {
+    std::vector<UpdateOp> ops;
+    for (const auto& [group, ids] : groups) {
+      const auto& [token, progress, stop] = group;
+      Doc set;
+      set.Time("lease_expires_at", expires);
+      if (progress) set.Int32("progress", *progress);
+      if (stop) {
+        set.Str("stop_reason", std::get<0>(*stop))
+            .Time("stopping_since", absl::FromUnixMicros(std::get<1>(*stop)))
+            .Bool("stop_overdue", std::get<2>(*stop));
+      }
+      ops.push_back(UpdateOp{HeldMany(ids, token), std::move(Doc().Sub("$set", set))});
+    }
+    absl::StatusOr<int64_t> matched = jobs.BulkUpdateById(ops, "heartbeat");
+    if (!matched.ok()) return matched.status();
+    std::set<JobId> extended, cancel;
+    for (const auto& [token, ids] : by_token) {
+      Doc filter;
+      filter.Str("lease", LeaseKey(token)).Sub("_id", InInt64(ids));
+      absl::StatusOr<std::vector<BsonPtr>> docs =
+          jobs.Find(filter,
+                    Doc().Sub("projection", Keys({{"state", 1},
+                                                  {"lease_token", 1},
+                                                  {"lease_expires_at", 1},
+                                                  {"cancel_requested", 1}})),
+                    "heartbeat: read back");
+      if (!docs.ok()) return docs.status();
+      for (const BsonPtr& doc : *docs) {
+        const bson_t* d = doc.get();
+        if (GetStr(d, "state").value_or("") != "running" ||
+            GetInt64(d, "lease_token").value_or(0) != token ||
+            GetTime(d, "lease_expires_at") != expires) {
+          continue;
         }
-        absl::StatusOr<int64_t> matched = jobs.BulkUpdateById(ops, "heartbeat");
-        if (!matched.ok()) return matched.status();
-        std::set<JobId> extended, cancel;
-        for (const auto& [token, ids] : by_token) {
-          Doc filter;
-          filter.Str("lease", LeaseKey(token)).Sub("_id", InInt64(ids));
-          absl::StatusOr<std::vector<BsonPtr>> docs = jobs.Find(
-              filter,
-              Doc().Sub("projection", Keys({{"state", 1},
-                                            {"lease_token", 1},
-                                            {"lease_expires_at", 1},
-                                            {"cancel_requested", 1}})),
-              "heartbeat: read back");
-          if (!docs.ok()) return docs.status();
-          for (const BsonPtr& doc : *docs) {
-            const bson_t* d = doc.get();
-            if (GetStr(d, "state").value_or("") != "running" ||
-                GetInt64(d, "lease_token").value_or(0) != token ||
-                GetTime(d, "lease_expires_at") != expires) {
-              continue;
-            }
-            const JobId id = GetInt64(d, "_id").value_or(0);
-            extended.insert(id);
-            if (GetBool(d, "cancel_requested")) cancel.insert(id);
-          }
-        }
-        JobHeartbeatManyResult out;
-        for (const JobHeartbeatItem& item : items) {
-          if (extended.count(item.id)) out.extended.push_back(item.id);
-          if (cancel.count(item.id)) out.cancel_requested.push_back(item.id);
-        }
-        return out;
-      });
+        const JobId id = GetInt64(d, "_id").value_or(0);
+        extended.insert(id);
+        if (GetBool(d, "cancel_requested")) cancel.insert(id);
+      }
+    }
+    JobHeartbeatManyResult out;
+    for (const JobHeartbeatItem& item : items) {
+      if (extended.count(item.id)) out.extended.push_back(item.id);
+      if (cancel.count(item.id)) out.cancel_requested.push_back(item.id);
+    }
+    return out;
+  });
 }
 
-absl::StatusOr<int> MongoStore::DoJobRescueExpired(
-    const JobRescueExpiredParams& params) {
-
+absl::StatusOr<int> MongoStore::DoJobRescueExpired(const JobRescueExpiredParams& params) {
   return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<int> {
     Doc expired;
-    expired.Str("state", "running")
-        .Sub("lease_expires_at", Doc().Time("$lt", params.now));
+    expired.Str("state", "running").Sub("lease_expires_at", Doc().Time("$lt", params.now));
     absl::StatusOr<std::vector<BsonPtr>> docs =
         jobs.Find(expired,
                   Doc()
@@ -297,14 +278,12 @@ absl::StatusOr<int> MongoStore::DoJobRescueExpired(
       // expired (a server may return a document changed since its index
       // matched it, as in the claim).
       std::optional<absl::Time> expires = GetTime(doc, "lease_expires_at");
-      if (GetStr(doc, "state").value_or("") != "running" || !expires ||
-          *expires >= params.now) {
+      if (GetStr(doc, "state").value_or("") != "running" || !expires || *expires >= params.now) {
         continue;
       }
       const int64_t attempt = GetInt64(doc, "attempt").value_or(0);
       const bool cancel = GetBool(doc, "cancel_requested");
-      const bool retry =
-          !cancel && attempt < GetInt64(doc, "max_attempts").value_or(0);
+      const bool retry = !cancel && attempt < GetInt64(doc, "max_attempts").value_or(0);
       const JobState to = cancel  ? JobState::kCancelled
                           : retry ? JobState::kRetryable
                                   : JobState::kDead;
@@ -313,8 +292,7 @@ absl::StatusOr<int> MongoStore::DoJobRescueExpired(
       Doc unset;
       unset.Str("lease_expires_at", "");
       if (retry) {
-        set.Time("run_at", params.now)
-            .Str("wait", GetStr(doc, "queue").value_or(""));
+        set.Time("run_at", params.now).Str("wait", GetStr(doc, "queue").value_or(""));
         unset.Str("finished_at", "");
       } else {
         set.Time("finished_at", params.now);
@@ -324,20 +302,14 @@ absl::StatusOr<int> MongoStore::DoJobRescueExpired(
       error.Int32("attempt", static_cast<int32_t>(attempt))
           .Int64("at", absl::ToUnixMillis(params.now))
           .Str("message",
-               absl::StrFormat("lease expired (worker %s)",
-                               GetStr(doc, "worker_id").value_or("")));
+               absl::StrFormat("lease expired (worker %s)", GetStr(doc, "worker_id").value_or("")));
       // Unchanged since it was read: same lease, not heartbeaten since.
-      Doc filter = Held(GetInt64(doc, "_id").value_or(0),
-                        GetInt64(doc, "lease_token").value_or(0));
-      filter.Int64("lease_expires_at",
-                   GetInt64(doc, "lease_expires_at").value_or(0));
-      absl::StatusOr<BsonPtr> changed =
-          jobs.FindAndModify(filter, nullptr,
-                             Doc()
-                                 .Sub("$set", set)
-                                 .Sub("$unset", unset)
-                                 .Sub("$push", Doc().Sub("errors", error)),
-                             /*upsert=*/false, "rescue");
+      Doc filter = Held(GetInt64(doc, "_id").value_or(0), GetInt64(doc, "lease_token").value_or(0));
+      filter.Int64("lease_expires_at", GetInt64(doc, "lease_expires_at").value_or(0));
+      absl::StatusOr<BsonPtr> changed = jobs.FindAndModify(
+          filter, nullptr,
+          Doc().Sub("$set", set).Sub("$unset", unset).Sub("$push", Doc().Sub("errors", error)),
+          /*upsert=*/false, "rescue");
       if (!changed.ok()) return changed.status();
       if (*changed != nullptr) ++rescued;
     }

@@ -56,10 +56,9 @@
 
 namespace popqueue::store {
 
-absl::StatusOr<std::shared_ptr<Store>> OpenMongoStore(
-    const Url& /*url*/, const StoreConfig& config) {
-  if (absl::Status s = ValidateIdentifierName("collection", config.collection);
-      !s.ok()) {
+absl::StatusOr<std::shared_ptr<Store>> OpenMongoStore(const Url& /*url*/,
+                                                      const StoreConfig& config) {
+  if (absl::Status s = ValidateIdentifierName("collection", config.collection); !s.ok()) {
     return s;
   }
   // libmongoc parses the URL (several hosts, replicaSet, ...); `url` only
@@ -72,10 +71,8 @@ absl::StatusOr<std::shared_ptr<Store>> OpenMongoStore(
   if (absl::Status s = ValidateIdentifierName("database", database); !s.ok()) {
     return s;
   }
-  absl::StatusOr<std::shared_ptr<mongodb::MongoStore>> store =
-      mongodb::MongoStore::Open({.url = config.url,
-                                 .database = database,
-                                 .collection = config.collection});
+  absl::StatusOr<std::shared_ptr<mongodb::MongoStore>> store = mongodb::MongoStore::Open(
+      {.url = config.url, .database = database, .collection = config.collection});
   if (!store.ok()) return store.status();
   return std::shared_ptr<Store>(std::move(*store));
 }
@@ -86,8 +83,7 @@ namespace {
 constexpr int kMigrateAttempts = 3;
 
 // An index specification for createIndexes.
-Doc IndexSpec(const char* name, const Doc& keys, bool unique = false,
-              bool sparse = false) {
+Doc IndexSpec(const char* name, const Doc& keys, bool unique = false, bool sparse = false) {
   Doc spec;
   spec.Sub("key", keys).Str("name", name);
   if (unique) spec.Bool("unique", true);
@@ -113,9 +109,7 @@ Doc InStr(const std::vector<std::string>& values) {
   return std::move(Doc().StrArray("$in", values));
 }
 
-Doc IdIn(const std::vector<JobId>& ids) {
-  return std::move(Doc().Sub("_id", InInt64(ids)));
-}
+Doc IdIn(const std::vector<JobId>& ids) { return std::move(Doc().Sub("_id", InInt64(ids))); }
 
 MongoStore::MongoStore(Options options)
     : options_(std::move(options)),
@@ -133,10 +127,9 @@ absl::StatusOr<std::shared_ptr<MongoStore>> MongoStore::Open(Options options) {
   std::shared_ptr<MongoStore> store(new MongoStore(std::move(options)));
   store->pool_ = std::move(*pool);
   // FerretDB names itself in buildInfo; MongoDB does not.
-  absl::StatusOr<BsonPtr> info =
-      store->With(store->jobs_, [](const Collection& c) {
-        return c.ReadCommand(Doc().Int32("buildInfo", 1), "buildInfo");
-      });
+  absl::StatusOr<BsonPtr> info = store->With(store->jobs_, [](const Collection& c) {
+    return c.ReadCommand(Doc().Int32("buildInfo", 1), "buildInfo");
+  });
   if (!info.ok()) return info.status();
   bson_iter_t it;
   store->ferretdb_ = bson_iter_init_find(&it, info->get(), "ferretdbVersion");
@@ -150,33 +143,26 @@ absl::Status MongoStore::DoMigrate() {
   std::vector<Doc> job_indexes;
   // The claim: available jobs of a priority level in claim order, and due
   // waiting jobs of a queue.
+  job_indexes.push_back(IndexSpec("ready", Keys({{"ready", 1}, {"run_at", 1}, {"_id", 1}})));
   job_indexes.push_back(
-      IndexSpec("ready", Keys({{"ready", 1}, {"run_at", 1}, {"_id", 1}})));
-  job_indexes.push_back(IndexSpec(
-      "wait", Keys({{"wait", 1}, {"priority", 1}, {"run_at", 1}, {"_id", 1}})));
+      IndexSpec("wait", Keys({{"wait", 1}, {"priority", 1}, {"run_at", 1}, {"_id", 1}})));
   // The rescuer.
-  job_indexes.push_back(
-      IndexSpec("lease", Keys({{"state", 1}, {"lease_expires_at", 1}})));
+  job_indexes.push_back(IndexSpec("lease", Keys({{"state", 1}, {"lease_expires_at", 1}})));
   // The cleaner.
-  job_indexes.push_back(
-      IndexSpec("finished", Keys({{"state", 1}, {"finished_at", 1}})));
+  job_indexes.push_back(IndexSpec("finished", Keys({{"state", 1}, {"finished_at", 1}})));
   // At most one non-final job per identifier (see job_doc.h).
   job_indexes.push_back(IndexSpec("unique_key", Keys({{"unique_key", 1}}),
                                   /*unique=*/true, /*sparse=*/true));
   // Listing, newest first, by state, name, queue or identifier.
-  job_indexes.push_back(
-      IndexSpec("state_id", Keys({{"state", 1}, {"_id", -1}})));
+  job_indexes.push_back(IndexSpec("state_id", Keys({{"state", 1}, {"_id", -1}})));
   job_indexes.push_back(IndexSpec("name_id", Keys({{"name", 1}, {"_id", -1}})));
-  job_indexes.push_back(
-      IndexSpec("queue_id", Keys({{"queue", 1}, {"_id", -1}})));
-  job_indexes.push_back(
-      IndexSpec("identifier_id", Keys({{"identifier", 1}, {"_id", -1}})));
+  job_indexes.push_back(IndexSpec("queue_id", Keys({{"queue", 1}, {"_id", -1}})));
+  job_indexes.push_back(IndexSpec("identifier_id", Keys({{"identifier", 1}, {"_id", -1}})));
 
   std::vector<std::pair<std::string, std::vector<Doc>>> plan;
   plan.emplace_back(jobs_, std::move(job_indexes));
   std::vector<Doc> fires;
-  fires.push_back(IndexSpec("schedule_fire_time",
-                            Keys({{"schedule", 1}, {"fire_time", 1}}),
+  fires.push_back(IndexSpec("schedule_fire_time", Keys({{"schedule", 1}, {"fire_time", 1}}),
                             /*unique=*/true));
   plan.emplace_back(cron_fires_, std::move(fires));
   std::vector<Doc> claims;
@@ -186,8 +172,7 @@ absl::Status MongoStore::DoMigrate() {
   levels.push_back(IndexSpec("queue", Keys({{"queue", 1}})));
   plan.emplace_back(levels_, std::move(levels));
   std::vector<Doc> workers;
-  workers.push_back(
-      IndexSpec("last_heartbeat_at", Keys({{"last_heartbeat_at", 1}})));
+  workers.push_back(IndexSpec("last_heartbeat_at", Keys({{"last_heartbeat_at", 1}})));
   plan.emplace_back(workers_, std::move(workers));
   for (const auto& entry : plan) {
     // Named references, not a structured binding: lambdas capture those only
@@ -217,8 +202,7 @@ absl::Status MongoStore::DoMigrate() {
         if (missing.empty()) return absl::OkStatus();
         Doc cmd;
         cmd.Str("createIndexes", collection).DocArray("indexes", missing);
-        created =
-            c.Command(cmd, absl::StrFormat("create indexes on %s", collection));
+        created = c.Command(cmd, absl::StrFormat("create indexes on %s", collection));
         if (created.ok()) return created;
       }
       return created;
@@ -228,8 +212,7 @@ absl::Status MongoStore::DoMigrate() {
   return absl::OkStatus();
 }
 
-absl::Status MongoStore::RegisterLevels(
-    const std::vector<std::pair<std::string, int>>& levels) {
+absl::Status MongoStore::RegisterLevels(const std::vector<std::pair<std::string, int>>& levels) {
   std::vector<std::pair<std::string, int>> fresh;
   {
     MutexLock lock(&levels_mu_);
@@ -247,16 +230,14 @@ absl::Status MongoStore::RegisterLevels(
   }
   std::vector<const bson_t*> ptrs;
   for (const Doc& d : docs) ptrs.push_back(d.get());
-  absl::StatusOr<std::vector<WriteError>> errors =
-      With(levels_, [&](const Collection& c) {
-        return c.InsertMany(ptrs, "record priority levels");
-      });
+  absl::StatusOr<std::vector<WriteError>> errors = With(
+      levels_, [&](const Collection& c) { return c.InsertMany(ptrs, "record priority levels"); });
   if (!errors.ok()) return errors.status();
   for (const WriteError& e : *errors) {
     // A duplicate key: another process recorded the level first.
     if (e.code != kDuplicateKey) {
-      return absl::InternalError(absl::StrFormat(
-          "record priority levels: the server refused one: %s", e.message));
+      return absl::InternalError(
+          absl::StrFormat("record priority levels: the server refused one: %s", e.message));
     }
   }
   MutexLock lock(&levels_mu_);

@@ -18,8 +18,7 @@ namespace popqueue::store {
 // database). The jobs collection is config.collection; the queues, leaders,
 // workers and cron_fires collections are named after it
 // (<collection>_queues, ...). Creates the indexes (Migrate()).
-absl::StatusOr<std::shared_ptr<Store>> OpenMongoStore(
-    const Url& url, const StoreConfig& config);
+absl::StatusOr<std::shared_ptr<Store>> OpenMongoStore(const Url& url, const StoreConfig& config);
 
 }  // namespace popqueue::store
 

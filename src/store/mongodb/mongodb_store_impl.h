@@ -41,18 +41,13 @@ class MongoStore final : public Store {
  protected:
   absl::Status DoMigrate() override;
 
-  absl::StatusOr<JobInsertManyResult> DoJobInsertMany(
-      const JobInsertManyParams& params) override;
-  absl::StatusOr<JobClaimResult> DoJobClaim(
-      const JobClaimParams& params) override;
-  absl::StatusOr<JobIdList> DoJobCompleteMany(
-      const JobCompleteManyParams& params) override;
-  absl::StatusOr<JobIdList> DoJobFailMany(
-      const JobFailManyParams& params) override;
+  absl::StatusOr<JobInsertManyResult> DoJobInsertMany(const JobInsertManyParams& params) override;
+  absl::StatusOr<JobClaimResult> DoJobClaim(const JobClaimParams& params) override;
+  absl::StatusOr<JobIdList> DoJobCompleteMany(const JobCompleteManyParams& params) override;
+  absl::StatusOr<JobIdList> DoJobFailMany(const JobFailManyParams& params) override;
   absl::StatusOr<JobHeartbeatManyResult> DoJobHeartbeatMany(
       const JobHeartbeatManyParams& params) override;
-  absl::StatusOr<int> DoJobRescueExpired(
-      const JobRescueExpiredParams& params) override;
+  absl::StatusOr<int> DoJobRescueExpired(const JobRescueExpiredParams& params) override;
 
   absl::StatusOr<Job> DoJobGet(const JobGetParams& params) override;
   absl::StatusOr<Job> DoJobRequeue(const JobRequeueParams& params) override;
@@ -67,15 +62,13 @@ class MongoStore final : public Store {
   absl::Status DoQueueResume(const QueueNameParams& params) override;
   absl::StatusOr<std::vector<QueueInfo>> DoQueueList() override;
 
-  absl::StatusOr<bool> DoLeaderAttemptElect(
-      const LeaderAttemptElectParams& params) override;
+  absl::StatusOr<bool> DoLeaderAttemptElect(const LeaderAttemptElectParams& params) override;
   absl::Status DoLeaderResign(const LeaderResignParams& params) override;
 
   absl::Status DoWorkerRegister(const WorkerRegisterParams& params) override;
   absl::Status DoWorkerHeartbeat(const WorkerHeartbeatParams& params) override;
   absl::Status DoWorkerDeregister(const WorkerDeregisterParams& params) override;
-  absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(
-      const WorkerListParams& params) override;
+  absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(const WorkerListParams& params) override;
 
   absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) override;
 
@@ -91,15 +84,14 @@ class MongoStore final : public Store {
   }
 
   // Inserts jobs (JobInsertMany without the empty/validation preamble).
-  absl::StatusOr<JobInsertManyResult> InsertJobs(
-      const Collection& jobs, const std::vector<NewJob>& batch, absl::Time now);
+  absl::StatusOr<JobInsertManyResult> InsertJobs(const Collection& jobs,
+                                                 const std::vector<NewJob>& batch, absl::Time now);
   // Deletes the claim records of deleted jobs.
   absl::Status ForgetClaims(const std::vector<JobId>& ids);
   // Records the priority levels (queue, priority) of jobs about to become
   // available, so that claims look for them (see mongodb_claim.cc). Levels
   // are never removed; each is written once per process.
-  absl::Status RegisterLevels(
-      const std::vector<std::pair<std::string, int>>& levels);
+  absl::Status RegisterLevels(const std::vector<std::pair<std::string, int>>& levels);
   // The job, or NotFound.
   absl::StatusOr<Job> GetJob(const Collection& jobs, JobId id);
 
@@ -123,13 +115,12 @@ class MongoStore final : public Store {
   Mutex lease_writes_mu_;
 
   Mutex levels_mu_;
-  std::set<std::pair<std::string, int>> known_levels_
-      ABSL_GUARDED_BY(levels_mu_);
+  std::set<std::pair<std::string, int>> known_levels_ ABSL_GUARDED_BY(levels_mu_);
 };
 
 // Helpers shared by the store's files.
 Doc Keys(std::initializer_list<std::pair<const char*, int>> fields);
-Doc ClaimOrder();  // {priority: 1, run_at: 1, _id: 1}
+Doc ClaimOrder();                                   // {priority: 1, run_at: 1, _id: 1}
 Doc InInt64(const std::vector<int64_t>& values);    // {$in: values}
 Doc InStr(const std::vector<std::string>& values);  // {$in: values}
 // {_id: {$in: ids}}

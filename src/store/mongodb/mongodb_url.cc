@@ -32,11 +32,10 @@ absl::StatusOr<MongoUrl> ParseMongoUrl(const std::string& url) {
   mongoc_uri_t* uri = mongoc_uri_new_with_error(url.c_str(), &error);
   if (uri == nullptr) {
     // The driver's message quotes no part of the URL (so no password).
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "bad mongodb URL \"%s\": %s", out.redacted, error.message));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("bad mongodb URL \"%s\": %s", out.redacted, error.message));
   }
-  for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri); h != nullptr;
-       h = h->next) {
+  for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri); h != nullptr; h = h->next) {
     out.hosts.push_back(h->host_and_port);
   }
   if (const char* db = mongoc_uri_get_database(uri); db != nullptr) {

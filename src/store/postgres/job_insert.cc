@@ -17,14 +17,13 @@ constexpr int kMaxRounds = 5;
 // PostgreSQL's own limit: text columns cannot hold NUL bytes.
 absl::Status RefuseNul(const NewJob& job, size_t index) {
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("job ", index, " of the batch: ", why));
+    return absl::InvalidArgumentError(absl::StrCat("job ", index, " of the batch: ", why));
   };
-  for (const std::string* s :
-       {&job.queue, &job.name, &job.identifier, &job.data}) {
+  for (const std::string* s : {&job.queue, &job.name, &job.identifier, &job.data}) {
     if (s->find('\0') != std::string::npos) {
-      return bad("PostgreSQL text cannot hold NUL bytes (queue, name, "
-                 "identifier and data must be UTF-8 text)");
+      return bad(
+          "PostgreSQL text cannot hold NUL bytes (queue, name, "
+          "identifier and data must be UTF-8 text)");
     }
   }
   return absl::OkStatus();
@@ -43,8 +42,7 @@ absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
   for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
 
   for (int round = 0; round < kMaxRounds && !pending.empty(); ++round) {
-    std::vector<int64_t> ids, max_attempts, priorities, run_at, timeouts,
-        backoffs;
+    std::vector<int64_t> ids, max_attempts, priorities, run_at, timeouts, backoffs;
     std::vector<std::optional<std::string>> queues, names, identifiers, data;
     for (size_t i : pending) {
       const NewJob& j = params.jobs[i];
@@ -86,9 +84,7 @@ absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
       }
       absl::StatusOr<JobState> state = ParseJobState(Text(r, row, 3));
       if (!state.ok()) return absl::InternalError("corrupt job state");
-      out[idx] = EnqueueResult{.id = Int(r, row, 1),
-                               .inserted = Bool(r, row, 2),
-                               .state = *state};
+      out[idx] = EnqueueResult{.id = Int(r, row, 1), .inserted = Bool(r, row, 2), .state = *state};
     }
     if (unresolved.empty()) return out;
 
@@ -105,9 +101,7 @@ absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
       absl::StatusOr<JobState> state = ParseJobState(Text(found->get(), row, 2));
       if (!state.ok()) return absl::InternalError("corrupt job state");
       holders[std::string(Text(found->get(), row, 0))] =
-          EnqueueResult{.id = Int(found->get(), row, 1),
-                        .inserted = false,
-                        .state = *state};
+          EnqueueResult{.id = Int(found->get(), row, 1), .inserted = false, .state = *state};
     }
     pending.clear();
     for (size_t i : unresolved) {

@@ -15,8 +15,8 @@ namespace popqueue::store::postgres {
 
 // Runs embedded statement `name` with `params` (prepared on a pooled
 // connection, or unprepared on a caller's).
-using StatementRunner = std::function<absl::StatusOr<Result>(
-    std::string_view name, const Params& params)>;
+using StatementRunner =
+    std::function<absl::StatusOr<Result>(std::string_view name, const Params& params)>;
 
 // JobInsertMany's contract (store.h), through `run`. One statement in the
 // common case; when a duplicate identifier was committed concurrently after

@@ -9,10 +9,9 @@ namespace popqueue::store::postgres {
 namespace {
 
 struct Columns {
-  int id, queue, name, identifier, data, priority, state, attempt,
-      max_attempts, run_at, created_at, picked_at, finished_at, worker_id,
-      lease_token, lease_expires_at, errors, result, progress, timeout_us,
-      backoff_base_us, cancel_requested, stop_reason, stopping_since, stop_overdue;
+  int id, queue, name, identifier, data, priority, state, attempt, max_attempts, run_at, created_at,
+      picked_at, finished_at, worker_id, lease_token, lease_expires_at, errors, result, progress,
+      timeout_us, backoff_base_us, cancel_requested, stop_reason, stopping_since, stop_overdue;
 };
 
 absl::StatusOr<Columns> FindColumns(const PGresult* res) {
@@ -21,25 +20,36 @@ absl::StatusOr<Columns> FindColumns(const PGresult* res) {
     int* field;
     const char* name;
   } fields[] = {
-      {&c.id, "id"}, {&c.queue, "queue"}, {&c.name, "name"},
-      {&c.identifier, "identifier"}, {&c.data, "data"},
-      {&c.priority, "priority"}, {&c.state, "state"}, {&c.attempt, "attempt"},
-      {&c.max_attempts, "max_attempts"}, {&c.run_at, "run_at"},
-      {&c.created_at, "created_at"}, {&c.picked_at, "picked_at"},
-      {&c.finished_at, "finished_at"}, {&c.worker_id, "worker_id"},
+      {&c.id, "id"},
+      {&c.queue, "queue"},
+      {&c.name, "name"},
+      {&c.identifier, "identifier"},
+      {&c.data, "data"},
+      {&c.priority, "priority"},
+      {&c.state, "state"},
+      {&c.attempt, "attempt"},
+      {&c.max_attempts, "max_attempts"},
+      {&c.run_at, "run_at"},
+      {&c.created_at, "created_at"},
+      {&c.picked_at, "picked_at"},
+      {&c.finished_at, "finished_at"},
+      {&c.worker_id, "worker_id"},
       {&c.lease_token, "lease_token"},
-      {&c.lease_expires_at, "lease_expires_at"}, {&c.errors, "errors"},
-      {&c.result, "result"}, {&c.progress, "progress"},
-      {&c.timeout_us, "timeout_us"}, {&c.backoff_base_us, "backoff_base_us"},
+      {&c.lease_expires_at, "lease_expires_at"},
+      {&c.errors, "errors"},
+      {&c.result, "result"},
+      {&c.progress, "progress"},
+      {&c.timeout_us, "timeout_us"},
+      {&c.backoff_base_us, "backoff_base_us"},
       {&c.cancel_requested, "cancel_requested"},
-      {&c.stop_reason, "stop_reason"}, {&c.stopping_since, "stopping_since"},
+      {&c.stop_reason, "stop_reason"},
+      {&c.stopping_since, "stopping_since"},
       {&c.stop_overdue, "stop_overdue"},
   };
   for (auto& f : fields) {
     *f.field = PQfnumber(res, f.name);
     if (*f.field < 0) {
-      return absl::InternalError(
-          absl::StrCat("job row without column \"", f.name, "\""));
+      return absl::InternalError(absl::StrCat("job row without column \"", f.name, "\""));
     }
   }
   return c;
@@ -70,8 +80,8 @@ absl::StatusOr<std::vector<Job>> JobsFromResult(const PGresult* res) {
     j.priority = static_cast<int>(Int(res, r, c.priority));
     absl::StatusOr<JobState> state = ParseJobState(Text(res, r, c.state));
     if (!state.ok()) {
-      return absl::InternalError(absl::StrCat("job ", j.id, ": corrupt state: ",
-                                              std::string(state.status().message())));
+      return absl::InternalError(
+          absl::StrCat("job ", j.id, ": corrupt state: ", std::string(state.status().message())));
     }
     j.state = *state;
     j.attempt = static_cast<int>(Int(res, r, c.attempt));
@@ -83,11 +93,10 @@ absl::StatusOr<std::vector<Job>> JobsFromResult(const PGresult* res) {
     j.worker_id = std::string(Text(res, r, c.worker_id));
     j.lease_token = Int(res, r, c.lease_token);
     j.lease_expires_at = OptTime(res, r, c.lease_expires_at);
-    absl::StatusOr<std::vector<JobError>> errors =
-        ErrorsFromStoredJson(Text(res, r, c.errors));
+    absl::StatusOr<std::vector<JobError>> errors = ErrorsFromStoredJson(Text(res, r, c.errors));
     if (!errors.ok()) {
-      return absl::InternalError(absl::StrCat(
-          "job ", j.id, ": ", std::string(errors.status().message())));
+      return absl::InternalError(
+          absl::StrCat("job ", j.id, ": ", std::string(errors.status().message())));
     }
     j.errors = *std::move(errors);
     if (!IsNull(res, r, c.result)) j.result = std::string(Text(res, r, c.result));
@@ -96,9 +105,10 @@ absl::StatusOr<std::vector<Job>> JobsFromResult(const PGresult* res) {
     j.backoff_base = absl::Microseconds(Int(res, r, c.backoff_base_us));
     j.cancel_requested = Bool(res, r, c.cancel_requested);
     if (!IsNull(res, r, c.stop_reason)) {
-      j.stopping = JobStopping{.reason = std::string(Text(res, r, c.stop_reason)),
-                               .since = OptTime(res, r, c.stopping_since).value_or(absl::UnixEpoch()),
-                               .overdue = Bool(res, r, c.stop_overdue)};
+      j.stopping =
+          JobStopping{.reason = std::string(Text(res, r, c.stop_reason)),
+                      .since = OptTime(res, r, c.stopping_since).value_or(absl::UnixEpoch()),
+                      .overdue = Bool(res, r, c.stop_overdue)};
     }
     jobs.push_back(std::move(j));
   }

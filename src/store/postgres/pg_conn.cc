@@ -41,12 +41,8 @@ void LogNotice(void* /*arg*/, const char* message) {
 // Defaults for the timeout keywords of libpq, each overridable by the same
 // name in the URL (?keepalives_idle=60). tcp_user_timeout is in ms.
 constexpr std::pair<const char*, const char*> kTimeoutDefaults[] = {
-    {"connect_timeout", "5"},
-    {"keepalives", "1"},
-    {"keepalives_idle", "30"},
-    {"keepalives_interval", "10"},
-    {"keepalives_count", "3"},
-    {"tcp_user_timeout", "30000"},
+    {"connect_timeout", "5"},      {"keepalives", "1"},       {"keepalives_idle", "30"},
+    {"keepalives_interval", "10"}, {"keepalives_count", "3"}, {"tcp_user_timeout", "30000"},
 };
 constexpr int64_t kDefaultStatementTimeoutMs = 60000;
 // The client waits this much longer than statement_timeout, so that a slow
@@ -77,12 +73,11 @@ void AppendQuoted(std::string* out, const std::string& value) {
 
 }  // namespace
 
-absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
-                                             const std::string& db_name) {
+absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url, const std::string& db_name) {
   if (url.scheme != "postgres" && url.scheme != "postgresql") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "not a PostgreSQL URL: \"", url.Redacted(),
-        "\"; expected postgres://user:pass@host:port/db"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a PostgreSQL URL: \"", url.Redacted(),
+                     "\"; expected postgres://user:pass@host:port/db"));
   }
   ConnSettings s;
   std::string host = url.host.empty() ? "localhost" : url.host;
@@ -91,13 +86,13 @@ absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
   while (!db.empty() && db.front() == '/') db.erase(0, 1);
   if (db.empty()) db = db_name;
   if (db.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "no database in \"", url.Redacted(),
-        "\": give it as the URL path (postgres://host:port/db) or as dbName"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("no database in \"", url.Redacted(),
+                     "\": give it as the URL path (postgres://host:port/db) or as dbName"));
   }
   if (db.find('/') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid database name \"", db, "\" in \"", url.Redacted(), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid database name \"", db, "\" in \"", url.Redacted(), "\""));
   }
   s.params = {{"host", host}, {"port", absl::StrCat(port)}, {"dbname", db}};
   if (!url.user.empty()) s.params.emplace_back("user", url.user);
@@ -105,19 +100,17 @@ absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
   int64_t statement_timeout_ms = kDefaultStatementTimeoutMs;
   std::optional<int64_t> query_timeout_ms;
   for (const auto& [k, v] : url.query) {
-    if (k == "host" || k == "port" || k == "dbname" || k == "user" ||
-        k == "password") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "\"", k, "\" must be given in the URL itself, not as ?", k, "= in \"",
-          url.Redacted(), "\""));
+    if (k == "host" || k == "port" || k == "dbname" || k == "user" || k == "password") {
+      return absl::InvalidArgumentError(absl::StrCat("\"", k,
+                                                     "\" must be given in the URL itself, not as ?",
+                                                     k, "= in \"", url.Redacted(), "\""));
     }
     // Not libpq keywords: a server setting and a limit of the client.
     if (k == "statement_timeout" || k == "query_timeout") {
       int64_t ms = 0;
       if (!absl::SimpleAtoi(v, &ms) || ms < 0 || ms > kMaxTimeoutMs) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            k, "=\"", v, "\" in \"", url.Redacted(),
-            "\" must be milliseconds (0 = no limit)"));
+        return absl::InvalidArgumentError(absl::StrCat(k, "=\"", v, "\" in \"", url.Redacted(),
+                                                       "\" must be milliseconds (0 = no limit)"));
       }
       if (k == "statement_timeout") {
         statement_timeout_ms = ms;
@@ -178,16 +171,12 @@ absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
   // query_timeout bounds each call on the client, for a server that hangs
   // and so cannot enforce statement_timeout (pg_exec.h).
   if (!query_timeout_ms) {
-    query_timeout_ms = statement_timeout_ms > 0
-                           ? statement_timeout_ms + kQueryTimeoutMarginMs
-                           : kQueryTimeoutWithoutStatementTimeoutMs;
+    query_timeout_ms = statement_timeout_ms > 0 ? statement_timeout_ms + kQueryTimeoutMarginMs
+                                                : kQueryTimeoutWithoutStatementTimeoutMs;
   }
-  s.query_timeout = *query_timeout_ms == 0
-                        ? absl::InfiniteDuration()
-                        : absl::Milliseconds(*query_timeout_ms);
-  s.where = absl::StrCat(host.find(':') != std::string::npos
-                             ? absl::StrCat("[", host, "]")
-                             : host,
+  s.query_timeout =
+      *query_timeout_ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(*query_timeout_ms);
+  s.where = absl::StrCat(host.find(':') != std::string::npos ? absl::StrCat("[", host, "]") : host,
                          ":", port, "/", db);
   return s;
 }
@@ -208,15 +197,14 @@ absl::StatusOr<ConnPtr> Connect(const ConnSettings& settings) {
     PQsetNoticeProcessor(conn.get(), LogNotice, nullptr);
     // Sends must not block on a server that stopped reading (ExecWithin).
     if (PQsetnonblocking(conn.get(), 1) != 0) {
-      return absl::InternalError(absl::StrCat(
-          "cannot make the connection to PostgreSQL at ", settings.where,
-          " non-blocking: ", Trimmed(PQerrorMessage(conn.get()))));
+      return absl::InternalError(
+          absl::StrCat("cannot make the connection to PostgreSQL at ", settings.where,
+                       " non-blocking: ", Trimmed(PQerrorMessage(conn.get()))));
     }
     return conn;
   }
   std::string why = Trimmed(PQerrorMessage(conn.get()));
-  std::string msg = absl::StrCat("cannot connect to PostgreSQL at ",
-                                 settings.where, ": ", why);
+  std::string msg = absl::StrCat("cannot connect to PostgreSQL at ", settings.where, ": ", why);
   if (absl::StrContains(why, "invalid connection option") ||
       (absl::StrContains(why, "invalid ") && absl::StrContains(why, " value"))) {
     return absl::InvalidArgumentError(msg);
@@ -288,11 +276,13 @@ std::string ValidUtf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
-                            : (c >> 3) == 0x1E ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     bool ok = len > 0 && c != 0 && i + len <= text.size();
-    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F)
-                                                                   : (c & 0x07);
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
     for (size_t k = 1; ok && k < len; ++k) {
       unsigned char cc = static_cast<unsigned char>(text[i + k]);
       ok = (cc & 0xC0) == 0x80;
@@ -300,8 +290,7 @@ std::string ValidUtf8(std::string_view text) {
     }
     // Overlong forms, surrogates and values past U+10FFFF are invalid too.
     ok = ok && !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
-         !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) &&
-         !(cp >= 0xD800 && cp <= 0xDFFF);
+         !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) && !(cp >= 0xD800 && cp <= 0xDFFF);
     if (ok) {
       out.append(text.substr(i, len));
       i += len;
@@ -316,43 +305,33 @@ std::string ValidUtf8(std::string_view text) {
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 
-bool ConnectionLost(PGconn* conn) {
-  return conn == nullptr || PQstatus(conn) != CONNECTION_OK;
-}
+bool ConnectionLost(PGconn* conn) { return conn == nullptr || PQstatus(conn) != CONNECTION_OK; }
 
 std::string ErrorConstraint(const PGresult* res) {
-  const char* c =
-      res == nullptr ? nullptr : PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+  const char* c = res == nullptr ? nullptr : PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
   return c == nullptr ? "" : c;
 }
 
-absl::Status ResultStatus(const PGresult* res, PGconn* conn,
-                          std::string_view where, std::string_view what) {
+absl::Status ResultStatus(const PGresult* res, PGconn* conn, std::string_view where,
+                          std::string_view what) {
   ExecStatusType st = res == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(res);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return absl::OkStatus();
-  const char* state_c =
-      res == nullptr ? nullptr : PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const char* state_c = res == nullptr ? nullptr : PQresultErrorField(res, PG_DIAG_SQLSTATE);
   std::string state = state_c == nullptr ? "" : state_c;
-  const char* primary =
-      res == nullptr ? nullptr
-                     : PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-  std::string message =
-      primary != nullptr ? std::string(primary) : Trimmed(PQerrorMessage(conn));
+  const char* primary = res == nullptr ? nullptr : PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  std::string message = primary != nullptr ? std::string(primary) : Trimmed(PQerrorMessage(conn));
   if (message.empty()) message = "no response from the server";
   absl::string_view w(where.data(), where.size());
   absl::string_view op(what.data(), what.size());
 
-  if ((state.empty() && ConnectionLost(conn)) ||
-      absl::StartsWith(state, "08") || absl::StartsWith(state, "57P") ||
-      state == "53300") {
-    return absl::UnavailableError(absl::StrCat(
-        "PostgreSQL at ", w, " is unavailable (", op, "): ", message,
-        "; the store reconnects on the next call"));
+  if ((state.empty() && ConnectionLost(conn)) || absl::StartsWith(state, "08") ||
+      absl::StartsWith(state, "57P") || state == "53300") {
+    return absl::UnavailableError(absl::StrCat("PostgreSQL at ", w, " is unavailable (", op, "): ",
+                                               message, "; the store reconnects on the next call"));
   }
   std::string detail =
       absl::StrCat("PostgreSQL error while trying to ", op,
-                   state.empty() ? "" : absl::StrCat(" (SQLSTATE ", state, ")"),
-                   ": ", message);
+                   state.empty() ? "" : absl::StrCat(" (SQLSTATE ", state, ")"), ": ", message);
   if (state == "23505") {
     std::string constraint = ErrorConstraint(res);
     if (absl::EndsWith(constraint, "_pkey")) {
@@ -362,17 +341,19 @@ absl::Status ResultStatus(const PGresult* res, PGconn* conn,
   }
   if (state == "40001" || state == "40P01") return absl::AbortedError(detail);
   if (state == "42P01" || state == "42883") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        detail, "; is the schema migrated? (popqueue migrate, or open the "
-                "queue once)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(detail,
+                     "; is the schema migrated? (popqueue migrate, or open the "
+                     "queue once)"));
   }
   if (absl::StartsWith(state, "22") || absl::StartsWith(state, "23")) {
     return absl::InvalidArgumentError(detail);
   }
   if (state == "57014") {
     if (absl::StrContains(message, "statement timeout")) {
-      absl::StrAppend(&detail, "; raise ?statement_timeout=<ms> in the "
-                               "PostgreSQL URL (0 = no limit)");
+      absl::StrAppend(&detail,
+                      "; raise ?statement_timeout=<ms> in the "
+                      "PostgreSQL URL (0 = no limit)");
     }
     return absl::DeadlineExceededError(detail);
   }
@@ -384,13 +365,11 @@ absl::Status ResultStatus(const PGresult* res, PGconn* conn,
 
 Result ExecParams(PGconn* conn, const std::string& sql, const Params& params) {
   std::vector<const char*> values = params.Pointers();
-  return Result(PQexecParams(conn, sql.c_str(), params.size(), nullptr,
-                             values.data(), nullptr, nullptr, 0));
+  return Result(
+      PQexecParams(conn, sql.c_str(), params.size(), nullptr, values.data(), nullptr, nullptr, 0));
 }
 
-bool IsNull(const PGresult* res, int row, int col) {
-  return PQgetisnull(res, row, col) != 0;
-}
+bool IsNull(const PGresult* res, int row, int col) { return PQgetisnull(res, row, col) != 0; }
 
 std::string_view Text(const PGresult* res, int row, int col) {
   return std::string_view(PQgetvalue(res, row, col),

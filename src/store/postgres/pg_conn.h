@@ -41,8 +41,7 @@ struct ConnSettings {
 // keepalives_interval=10 (s), keepalives_count=3, tcp_user_timeout=30000
 // (ms), statement_timeout=60000 (ms), query_timeout=statement_timeout + 5000
 // (ms), or 300000 when statement_timeout=0.
-absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url,
-                                             const std::string& db_name);
+absl::StatusOr<ConnSettings> SettingsFromUrl(const Url& url, const std::string& db_name);
 
 struct ConnDeleter {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -107,8 +106,8 @@ bool ConnectionLost(PGconn* conn);
 //   42P01 (no such table)               -> kFailedPrecondition (not migrated)
 //   anything else                       -> kInternal
 // `what` names the operation ("claim jobs").
-absl::Status ResultStatus(const PGresult* res, PGconn* conn,
-                          std::string_view where, std::string_view what);
+absl::Status ResultStatus(const PGresult* res, PGconn* conn, std::string_view where,
+                          std::string_view what);
 
 // The constraint named by a failed result ("" when none).
 std::string ErrorConstraint(const PGresult* res);

@@ -30,8 +30,8 @@ Wait WaitSocket(PGconn* conn, short events, absl::Time deadline) {
       absl::Duration left = deadline - absl::Now();
       if (left <= absl::ZeroDuration()) return Wait::kTimedOut;
       // Rounded up, or a wait of 0.4 ms would spin until the deadline.
-      timeout_ms = static_cast<int>(
-          std::min<double>(std::ceil(absl::ToDoubleMilliseconds(left)), 1e9));
+      timeout_ms =
+          static_cast<int>(std::min<double>(std::ceil(absl::ToDoubleMilliseconds(left)), 1e9));
     }
     pollfd p = {fd, events, 0};
     int n = poll(&p, 1, timeout_ms);
@@ -49,20 +49,18 @@ void CancelInBackground(PGconn* conn) {
   StartThread([cancel] {
     char err[256];
     if (PQcancel(cancel, err, sizeof(err)) == 0) {
-      Logf(LogLevel::kDebug, "postgres: cancel request failed: %s",
-           std::string(err));
+      Logf(LogLevel::kDebug, "postgres: cancel request failed: %s", std::string(err));
     }
     PQfreeCancel(cancel);
   }).detach();
 }
 
-absl::Status TimedOut(PGconn* conn, absl::Duration timeout,
-                      std::string_view where, std::string_view what) {
+absl::Status TimedOut(PGconn* conn, absl::Duration timeout, std::string_view where,
+                      std::string_view what) {
   CancelInBackground(conn);
   return absl::DeadlineExceededError(absl::StrCat(
-      "PostgreSQL at ", absl::string_view(where.data(), where.size()),
-      " did not answer within ", absl::FormatDuration(timeout), " (",
-      absl::string_view(what.data(), what.size()),
+      "PostgreSQL at ", absl::string_view(where.data(), where.size()), " did not answer within ",
+      absl::FormatDuration(timeout), " (", absl::string_view(what.data(), what.size()),
       "); sent a cancel and closed the connection. The client-side limit is "
       "?query_timeout=<ms> in the PostgreSQL URL (default: statement_timeout "
       "+ 5000 ms; 0 = no limit)"));
@@ -70,24 +68,18 @@ absl::Status TimedOut(PGconn* conn, absl::Duration timeout,
 
 }  // namespace
 
-absl::StatusOr<Result> ExecWithin(PGconn* conn, const SendFn& send,
-                                  absl::Duration timeout,
-                                  std::string_view where,
-                                  std::string_view what) {
-  const absl::Time deadline = timeout == absl::InfiniteDuration()
-                                  ? absl::InfiniteFuture()
-                                  : absl::Now() + timeout;
+absl::StatusOr<Result> ExecWithin(PGconn* conn, const SendFn& send, absl::Duration timeout,
+                                  std::string_view where, std::string_view what) {
+  const absl::Time deadline =
+      timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
   if (send(conn) == 0) return Result(nullptr);
   // Waits for `events` and takes in what arrived. A value ends the call: the
   // timeout, or a null result when libpq failed (its message says why).
   auto wait_and_read = [&](short events) -> std::optional<absl::StatusOr<Result>> {
     switch (WaitSocket(conn, events, deadline)) {
-      case Wait::kTimedOut:
-        return TimedOut(conn, timeout, where, what);
-      case Wait::kFailed:
-        return Result(nullptr);
-      case Wait::kReady:
-        break;
+      case Wait::kTimedOut: return TimedOut(conn, timeout, where, what);
+      case Wait::kFailed: return Result(nullptr);
+      case Wait::kReady: break;
     }
     if (PQconsumeInput(conn) == 0) return Result(nullptr);
     return std::nullopt;

@@ -32,10 +32,8 @@ using SendFn = std::function<int(PGconn* conn)>;
 // kDeadlineExceeded, naming `where`, `what` and the query_timeout option,
 // when the server has not answered in time: a cancel request has then been
 // sent (in the background) and the caller must close `conn`.
-absl::StatusOr<Result> ExecWithin(PGconn* conn, const SendFn& send,
-                                  absl::Duration timeout,
-                                  std::string_view where,
-                                  std::string_view what);
+absl::StatusOr<Result> ExecWithin(PGconn* conn, const SendFn& send, absl::Duration timeout,
+                                  std::string_view where, std::string_view what);
 
 }  // namespace popqueue::store::postgres
 

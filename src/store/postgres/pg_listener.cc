@@ -79,16 +79,13 @@ void Listener::Run() {
       std::string listen = absl::StrCat("LISTEN ", QuoteIdentifier(channel_));
       const char* what = "listen for notifications";
       absl::StatusOr<Result> r = ExecWithin(
-          conn->get(),
-          [&](PGconn* c) { return PQsendQuery(c, listen.c_str()); },
+          conn->get(), [&](PGconn* c) { return PQsendQuery(c, listen.c_str()); },
           settings_.query_timeout, settings_.where, what);
-      absl::Status s = r.ok() ? ResultStatus(r->get(), conn->get(),
-                                             settings_.where, what)
-                              : r.status();
+      absl::Status s =
+          r.ok() ? ResultStatus(r->get(), conn->get(), settings_.where, what) : r.status();
       if (s.ok()) {
         if (warned) {
-          Logf(LogLevel::kInfo, "postgres: listener reconnected to %s",
-               settings_.where);
+          Logf(LogLevel::kInfo, "postgres: listener reconnected to %s", settings_.where);
         }
         warned = false;
         backoff = absl::Milliseconds(100);
@@ -125,8 +122,7 @@ void Listener::Listen(PGconn* conn) {
     if (fds[1].revents != 0) break;
     if (n == 0) continue;
     if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) {
-      Logf(LogLevel::kWarn,
-           "postgres: listener lost its connection to %s; reconnecting",
+      Logf(LogLevel::kWarn, "postgres: listener lost its connection to %s; reconnecting",
            settings_.where);
       break;
     }

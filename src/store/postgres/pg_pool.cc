@@ -18,10 +18,10 @@ bool Healthy(PGconn* conn) {
   if (PQstatus(conn) != CONNECTION_OK) return false;
   // Twice: a server that shut down sent an error and then closed; one read
   // may take the error and stop short of the end of the stream.
-  if (PQconsumeInput(conn) == 0 || PQconsumeInput(conn) == 0) return false;  // NOLINT(misc-redundant-expression)
+  if (PQconsumeInput(conn) == 0 || PQconsumeInput(conn) == 0)
+    return false;  // NOLINT(misc-redundant-expression)
   while (PGnotify* n = PQnotifies(conn)) PQfreemem(n);
-  return PQstatus(conn) == CONNECTION_OK &&
-         PQtransactionStatus(conn) == PQTRANS_IDLE;
+  return PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
 }
 
 }  // namespace
@@ -55,10 +55,9 @@ absl::StatusOr<Pool::Lease> Pool::Acquire() {
   }
   absl::Time now = absl::Now();
   if (now < next_connect_) {
-    std::string msg = absl::StrCat(
-        "PostgreSQL at ", settings_.where, " is unavailable: ", last_error_,
-        "; next reconnect attempt in ",
-        absl::FormatDuration(next_connect_ - now));
+    std::string msg =
+        absl::StrCat("PostgreSQL at ", settings_.where, " is unavailable: ", last_error_,
+                     "; next reconnect attempt in ", absl::FormatDuration(next_connect_ - now));
     mu_.Unlock();
     return absl::UnavailableError(msg);
   }
@@ -70,17 +69,16 @@ absl::StatusOr<Pool::Lease> Pool::Acquire() {
   MutexLock lock(&mu_);
   if (!conn.ok()) {
     --open_;
-    backoff_ = backoff_ == absl::ZeroDuration()
-                   ? kFirstBackoff
-                   : std::min(backoff_ * 2, kMaxBackoff);
+    backoff_ =
+        backoff_ == absl::ZeroDuration() ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
     next_connect_ = absl::Now() + backoff_;
     if (last_error_.empty()) {
       Logf(LogLevel::kWarn, "postgres: %s", std::string(conn.status().message()));
     }
     last_error_ = std::string(conn.status().message());
     if (absl::IsUnavailable(conn.status())) {
-      return absl::UnavailableError(absl::StrCat(
-          last_error_, "; retrying with backoff on the next call"));
+      return absl::UnavailableError(
+          absl::StrCat(last_error_, "; retrying with backoff on the next call"));
     }
     return conn.status();
   }
@@ -111,9 +109,7 @@ void Pool::Release(std::unique_ptr<Session> session, bool broken) {
 }
 
 Pool::Lease::Lease(Pool* pool, std::unique_ptr<Session> session)
-    : pool_(pool),
-      session_(std::move(session)),
-      query_timeout_(pool->settings().query_timeout) {}
+    : pool_(pool), session_(std::move(session)), query_timeout_(pool->settings().query_timeout) {}
 
 Pool::Lease::Lease(Lease&& other) noexcept
     : pool_(other.pool_),
@@ -124,24 +120,20 @@ Pool::Lease::Lease(Lease&& other) noexcept
 Pool::Lease::~Lease() {
   if (session_ == nullptr) return;
   PGconn* c = session_->conn.get();
-  if (!broken_ && PQstatus(c) == CONNECTION_OK &&
-      PQtransactionStatus(c) != PQTRANS_IDLE) {
+  if (!broken_ && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
     (void)ExecSimple("ROLLBACK", "roll back");
   }
-  bool broken = broken_ || PQstatus(c) != CONNECTION_OK ||
-                PQtransactionStatus(c) != PQTRANS_IDLE;
+  bool broken = broken_ || PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE;
   pool_->Release(std::move(session_), broken);
 }
 
 absl::Status Pool::Lease::Lost() const {
-  return absl::UnavailableError(absl::StrCat(
-      "PostgreSQL at ", pool_->where(), " is unavailable: connection lost"));
+  return absl::UnavailableError(
+      absl::StrCat("PostgreSQL at ", pool_->where(), " is unavailable: connection lost"));
 }
 
-absl::StatusOr<Result> Pool::Lease::Run(const SendFn& send,
-                                        std::string_view what) {
-  absl::StatusOr<Result> res =
-      ExecWithin(conn(), send, query_timeout_, pool_->where(), what);
+absl::StatusOr<Result> Pool::Lease::Run(const SendFn& send, std::string_view what) {
+  absl::StatusOr<Result> res = ExecWithin(conn(), send, query_timeout_, pool_->where(), what);
   if (!res.ok()) {  // no answer in time: the connection's state is unknown
     broken_ = true;
     return res.status();
@@ -156,45 +148,38 @@ absl::StatusOr<Result> Pool::Lease::Check(Result res, std::string_view what) {
   return s;
 }
 
-absl::StatusOr<Result> Pool::Lease::Exec(std::string_view name,
-                                         const std::string& sql,
-                                         const Params& params,
-                                         std::string_view what) {
+absl::StatusOr<Result> Pool::Lease::Exec(std::string_view name, const std::string& sql,
+                                         const Params& params, std::string_view what) {
   if (broken_) return Lost();
   std::string stmt(name);
   if (!session_->prepared.contains(name)) {
     absl::StatusOr<Result> prep = Run(
-        [&](PGconn* c) {
-          return PQsendPrepare(c, stmt.c_str(), sql.c_str(), 0, nullptr);
-        },
-        what);
+        [&](PGconn* c) { return PQsendPrepare(c, stmt.c_str(), sql.c_str(), 0, nullptr); }, what);
     if (!prep.ok()) return prep.status();
     session_->prepared.insert(stmt);
   }
   std::vector<const char*> values = params.Pointers();
   return Run(
       [&](PGconn* c) {
-        return PQsendQueryPrepared(c, stmt.c_str(), params.size(),
-                                   values.data(), nullptr, nullptr, 0);
+        return PQsendQueryPrepared(c, stmt.c_str(), params.size(), values.data(), nullptr, nullptr,
+                                   0);
       },
       what);
 }
 
-absl::StatusOr<Result> Pool::Lease::ExecUnprepared(const std::string& sql,
-                                                   const Params& params,
+absl::StatusOr<Result> Pool::Lease::ExecUnprepared(const std::string& sql, const Params& params,
                                                    std::string_view what) {
   if (broken_) return Lost();
   // The session forces generic plans (pg_conn.cc), which would apply to this
   // unnamed statement too: planned for its values, inside one transaction
   // whose SET LOCAL ends with it, whatever happens.
-  absl::Status begin = ExecSimple(
-      "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan", what);
+  absl::Status begin = ExecSimple("BEGIN; SET LOCAL plan_cache_mode = force_custom_plan", what);
   if (!begin.ok()) return begin;
   std::vector<const char*> values = params.Pointers();
   absl::StatusOr<Result> res = Run(
       [&](PGconn* c) {
-        return PQsendQueryParams(c, sql.c_str(), params.size(), nullptr,
-                                 values.data(), nullptr, nullptr, 0);
+        return PQsendQueryParams(c, sql.c_str(), params.size(), nullptr, values.data(), nullptr,
+                                 nullptr, 0);
       },
       what);
   absl::Status end = ExecSimple(res.ok() ? "COMMIT" : "ROLLBACK", what);
@@ -203,11 +188,9 @@ absl::StatusOr<Result> Pool::Lease::ExecUnprepared(const std::string& sql,
   return res;
 }
 
-absl::Status Pool::Lease::ExecSimple(const std::string& sql,
-                                     std::string_view what) {
+absl::Status Pool::Lease::ExecSimple(const std::string& sql, std::string_view what) {
   if (broken_) return Lost();
-  return Run([&](PGconn* c) { return PQsendQuery(c, sql.c_str()); }, what)
-      .status();
+  return Run([&](PGconn* c) { return PQsendQuery(c, sql.c_str()); }, what).status();
 }
 
 }  // namespace popqueue::store::postgres

@@ -51,11 +51,10 @@ class Pool {
 
     // Runs statement `name` (text `sql`), preparing it on first use on this
     // connection. `what` names the operation in error messages.
-    absl::StatusOr<Result> Exec(std::string_view name, const std::string& sql,
-                                const Params& params, std::string_view what);
+    absl::StatusOr<Result> Exec(std::string_view name, const std::string& sql, const Params& params,
+                                std::string_view what);
     // Runs `sql` unprepared (planned for these values).
-    absl::StatusOr<Result> ExecUnprepared(const std::string& sql,
-                                          const Params& params,
+    absl::StatusOr<Result> ExecUnprepared(const std::string& sql, const Params& params,
                                           std::string_view what);
     // Runs parameterless, possibly multi-statement text (BEGIN, migrations).
     absl::Status ExecSimple(const std::string& sql, std::string_view what);

@@ -30,18 +30,16 @@ absl::StatusOr<Job> OneJob(const PGresult* res) {
 
 }  // namespace
 
-absl::StatusOr<Job> PostgresStore::SingleJobChange(std::string_view name,
-                                                   const Params& params,
-                                                   std::string_view what,
-                                                   JobId id) {
+absl::StatusOr<Job> PostgresStore::SingleJobChange(std::string_view name, const Params& params,
+                                                   std::string_view what, JobId id) {
   absl::StatusOr<Result> r = Run(name, params, what);
   if (!r.ok()) {
     if (absl::StrContains(r.status().message(), "_identifier_uidx")) {
       // 23505 on the identifier index (requeue): say what it means.
-      return absl::FailedPreconditionError(absl::StrCat(
-          "cannot ", std::string(what), " ", id,
-          ": another scheduled, available, running or retryable job holds "
-          "the same identifier"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot ", std::string(what), " ", id,
+                       ": another scheduled, available, running or retryable job holds "
+                       "the same identifier"));
     }
     return r.status();
   }
@@ -53,9 +51,8 @@ absl::StatusOr<Job> PostgresStore::SingleJobChange(std::string_view name,
   if (PQntuples(state->get()) == 0) {
     return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
   }
-  return absl::FailedPreconditionError(
-      absl::StrCat("cannot ", std::string(what), " ", id, ": it is ",
-                   std::string(Text(state->get(), 0, 0))));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cannot ", std::string(what), " ", id, ": it is ", std::string(Text(state->get(), 0, 0))));
 }
 
 absl::StatusOr<Job> PostgresStore::DoJobGet(const JobGetParams& params) {
@@ -92,8 +89,8 @@ absl::Status PostgresStore::DoJobDelete(const JobDeleteParams& params) {
   if (PQntuples(state->get()) == 0) {
     return absl::NotFoundError(absl::StrCat("job ", params.id, " not found"));
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "cannot delete job ", params.id, " while it is running; cancel it first"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot delete job ", params.id, " while it is running; cancel it first"));
 }
 
 absl::StatusOr<JobPage> PostgresStore::DoJobList(const JobListParams& params) {
@@ -101,13 +98,16 @@ absl::StatusOr<JobPage> PostgresStore::DoJobList(const JobListParams& params) {
   std::vector<std::optional<std::string>> states;
   for (JobState s : f.states) states.emplace_back(std::string(JobStateName(s)));
   Params p;
-  p.Add(TextArray(states)).Add(f.queue).Add(f.name).Add(f.identifier)
-      .Add(f.before_id).Add(f.limit + 1);
+  p.Add(TextArray(states))
+      .Add(f.queue)
+      .Add(f.name)
+      .Add(f.identifier)
+      .Add(f.before_id)
+      .Add(f.limit + 1);
   absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
   if (!lease.ok()) return lease.status();
   // Unprepared on purpose: see job_list.sql.
-  absl::StatusOr<Result> r =
-      lease->ExecUnprepared(catalog_.Query("job_list"), p, "list jobs");
+  absl::StatusOr<Result> r = lease->ExecUnprepared(catalog_.Query("job_list"), p, "list jobs");
   if (!r.ok()) return r.status();
   absl::StatusOr<std::vector<Job>> jobs = JobsFromResult(r->get());
   if (!jobs.ok()) return jobs.status();
@@ -144,20 +144,16 @@ absl::StatusOr<std::vector<QueueCounts>> PostgresStore::DoJobCountByState() {
 absl::StatusOr<int> PostgresStore::DoJobDeleteFinishedBefore(
     const JobDeleteFinishedBeforeParams& params) {
   Params p;
-  p.Add(std::string(JobStateName(params.state))).Add(params.before)
-      .Add(params.limit);
-  absl::StatusOr<Result> r =
-      Run("job_delete_finished_before", p, "delete finished jobs");
+  p.Add(std::string(JobStateName(params.state))).Add(params.before).Add(params.limit);
+  absl::StatusOr<Result> r = Run("job_delete_finished_before", p, "delete finished jobs");
   if (!r.ok()) return r.status();
   return PQntuples(r->get());
 }
 
-absl::Status PostgresStore::SetPaused(const QueueNameParams& params,
-                                      bool paused) {
+absl::Status PostgresStore::SetPaused(const QueueNameParams& params, bool paused) {
   Params p;
   p.Add(params.queue).Add(paused).Add(params.now);
-  return Run("queue_set_paused", p, paused ? "pause a queue" : "resume a queue")
-      .status();
+  return Run("queue_set_paused", p, paused ? "pause a queue" : "resume a queue").status();
 }
 
 absl::Status PostgresStore::DoQueuePause(const QueueNameParams& params) {
@@ -171,8 +167,7 @@ absl::Status PostgresStore::DoQueueResume(const QueueNameParams& params) {
 absl::StatusOr<std::vector<QueueInfo>> PostgresStore::DoQueueList() {
   absl::StatusOr<std::vector<QueueCounts>> counts = JobCountByState();
   if (!counts.ok()) return counts.status();
-  absl::StatusOr<Result> paused =
-      Run("queue_list_paused", Params(), "list queues");
+  absl::StatusOr<Result> paused = Run("queue_list_paused", Params(), "list queues");
   if (!paused.ok()) return paused.status();
   std::vector<std::string> paused_names;
   for (int row = 0; row < PQntuples(paused->get()); ++row) {
@@ -181,14 +176,11 @@ absl::StatusOr<std::vector<QueueInfo>> PostgresStore::DoQueueList() {
     }
   }
   return MergeQueueList(*std::move(counts), paused_names);
-
 }
 
-absl::StatusOr<bool> PostgresStore::DoLeaderAttemptElect(
-    const LeaderAttemptElectParams& params) {
+absl::StatusOr<bool> PostgresStore::DoLeaderAttemptElect(const LeaderAttemptElectParams& params) {
   Params p;
-  p.Add(params.name).Add(params.leader_id).Add(params.now)
-      .Add(params.now + params.ttl);
+  p.Add(params.name).Add(params.leader_id).Add(params.now).Add(params.now + params.ttl);
   absl::StatusOr<Result> r = Run("leader_attempt_elect", p, "elect a leader");
   if (!r.ok()) return r.status();
   return PQntuples(r->get()) > 0;
@@ -203,29 +195,31 @@ absl::Status PostgresStore::DoLeaderResign(const LeaderResignParams& params) {
 absl::Status PostgresStore::DoWorkerRegister(const WorkerRegisterParams& params) {
   const WorkerInfo& w = params.worker;
 
-  std::vector<std::optional<std::string>> queues(w.queues.begin(),
-                                                 w.queues.end());
+  std::vector<std::optional<std::string>> queues(w.queues.begin(), w.queues.end());
   Params p;
-  p.Add(w.id).Add(w.host).Add(w.pid).Add(TextArray(queues)).Add(w.started_at)
-      .Add(params.now).Add(w.running).Add(w.address);
+  p.Add(w.id)
+      .Add(w.host)
+      .Add(w.pid)
+      .Add(TextArray(queues))
+      .Add(w.started_at)
+      .Add(params.now)
+      .Add(w.running)
+      .Add(w.address);
   return Run("worker_register", p, "register a worker").status();
 }
 
-absl::Status PostgresStore::DoWorkerHeartbeat(
-    const WorkerHeartbeatParams& params) {
+absl::Status PostgresStore::DoWorkerHeartbeat(const WorkerHeartbeatParams& params) {
   Params p;
   p.Add(params.worker_id).Add(params.running).Add(params.now);
   absl::StatusOr<Result> r = Run("worker_heartbeat", p, "heartbeat a worker");
   if (!r.ok()) return r.status();
   if (PQntuples(r->get()) == 0) {
-    return absl::NotFoundError(absl::StrCat(
-        "worker \"", params.worker_id, "\" is not registered"));
+    return absl::NotFoundError(absl::StrCat("worker \"", params.worker_id, "\" is not registered"));
   }
   return absl::OkStatus();
 }
 
-absl::Status PostgresStore::DoWorkerDeregister(
-    const WorkerDeregisterParams& params) {
+absl::Status PostgresStore::DoWorkerDeregister(const WorkerDeregisterParams& params) {
   Params p;
   p.Add(params.worker_id);
   return Run("worker_deregister", p, "deregister a worker").status();
@@ -260,23 +254,19 @@ absl::StatusOr<std::vector<WorkerInfo>> PostgresStore::DoWorkerList(
   return out;
 }
 
-absl::StatusOr<bool> PostgresStore::DoCronFireOnce(
-    const CronFireOnceParams& params) {
+absl::StatusOr<bool> PostgresStore::DoCronFireOnce(const CronFireOnceParams& params) {
   bool fired = false;
   absl::Status s = InTransaction("fire a cron schedule", [&](Pool::Lease& lease) {
     fired = false;
     Params prune;
     prune.Add(params.schedule).Add(params.fire_time - kCronFireRetention);
-    absl::StatusOr<Result> pruned =
-        lease.Exec("cron_fire_prune", catalog_.Query("cron_fire_prune"), prune,
-                   "forget old cron fires");
+    absl::StatusOr<Result> pruned = lease.Exec("cron_fire_prune", catalog_.Query("cron_fire_prune"),
+                                               prune, "forget old cron fires");
     if (!pruned.ok()) return pruned.status();
     Params rec;
-    rec.Add(params.schedule).Add(params.fire_time).Add(params.job.id)
-        .Add(params.now);
-    absl::StatusOr<Result> recorded =
-        lease.Exec("cron_fire_record", catalog_.Query("cron_fire_record"), rec,
-                   "record a cron fire");
+    rec.Add(params.schedule).Add(params.fire_time).Add(params.job.id).Add(params.now);
+    absl::StatusOr<Result> recorded = lease.Exec(
+        "cron_fire_record", catalog_.Query("cron_fire_record"), rec, "record a cron fire");
     if (!recorded.ok()) return recorded.status();
     if (PQntuples(recorded->get()) == 0) return absl::OkStatus();  // fired
     absl::StatusOr<JobInsertManyResult> inserted = InsertJobs(

@@ -42,11 +42,10 @@
 #include "store/postgres/job_rows.h"
 #include "store/postgres/postgres_store_impl.h"
 
-
 namespace popqueue::store {
 
-absl::StatusOr<std::shared_ptr<Store>> OpenPostgresStore(
-    const Url& url, const StoreConfig& config) {
+absl::StatusOr<std::shared_ptr<Store>> OpenPostgresStore(const Url& url,
+                                                         const StoreConfig& config) {
   absl::StatusOr<std::shared_ptr<postgres::PostgresStore>> s =
       postgres::PostgresStore::Open(url, config);
   if (!s.ok()) return s.status();
@@ -63,8 +62,7 @@ constexpr absl::Duration kCompactEvery = absl::Seconds(5);
 // process's migration, may take long. ?query_timeout=0 lifts it too.
 constexpr absl::Duration kMigrateQueryTimeout = absl::Minutes(30);
 
-absl::StatusOr<JobIdList> IdsInParamsOrder(const PGresult* res,
-                                           const std::vector<JobId>& order) {
+absl::StatusOr<JobIdList> IdsInParamsOrder(const PGresult* res, const std::vector<JobId>& order) {
   std::set<JobId> changed;
   for (int r = 0; r < PQntuples(res); ++r) changed.insert(Int(res, r, 0));
   JobIdList out;
@@ -77,26 +75,23 @@ absl::StatusOr<JobIdList> IdsInParamsOrder(const PGresult* res,
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<PostgresStore>> PostgresStore::Open(
-    const Url& url, const StoreConfig& config,
-    const PostgresStoreOptions& options) {
+    const Url& url, const StoreConfig& config, const PostgresStoreOptions& options) {
   // ?pool_size=N is ours; every other query parameter goes to libpq.
   Url conn_url = url;
   int pool_size = options.pool_size;
   if (auto it = conn_url.query.find("pool_size"); it != conn_url.query.end()) {
-    if (!absl::SimpleAtoi(it->second, &pool_size) || pool_size < 1 ||
-        pool_size > 100) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "pool_size in \"", url.Redacted(), "\" must be a number from 1 to 100"));
+    if (!absl::SimpleAtoi(it->second, &pool_size) || pool_size < 1 || pool_size > 100) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pool_size in \"", url.Redacted(), "\" must be a number from 1 to 100"));
     }
     conn_url.query.erase(it);
   }
-  absl::StatusOr<ConnSettings> settings =
-      SettingsFromUrl(conn_url, config.db_name);
+  absl::StatusOr<ConnSettings> settings = SettingsFromUrl(conn_url, config.db_name);
   if (!settings.ok()) return settings.status();
   absl::StatusOr<SqlCatalog> catalog = SqlCatalog::Create(config.collection);
   if (!catalog.ok()) return catalog.status();
-  auto store = std::make_shared<PostgresStore>(*std::move(catalog),
-                                               *std::move(settings), pool_size);
+  auto store =
+      std::make_shared<PostgresStore>(*std::move(catalog), *std::move(settings), pool_size);
   // Connect once now so that a wrong URL fails at open with a clear message.
   {
     absl::StatusOr<Pool::Lease> lease = store->pool_.Acquire();
@@ -108,20 +103,17 @@ absl::StatusOr<std::shared_ptr<PostgresStore>> PostgresStore::Open(
   return store;
 }
 
-PostgresStore::PostgresStore(SqlCatalog catalog, ConnSettings settings,
-                             int pool_size)
+PostgresStore::PostgresStore(SqlCatalog catalog, ConnSettings settings, int pool_size)
     : catalog_(std::move(catalog)),
       pool_(settings, pool_size),
       listener_(settings, catalog_.channel()) {}
 
-absl::StatusOr<Result> PostgresStore::Run(std::string_view name,
-                                          const Params& params,
+absl::StatusOr<Result> PostgresStore::Run(std::string_view name, const Params& params,
                                           std::string_view what) {
   for (int attempt = 1;; ++attempt) {
     absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
     if (!lease.ok()) return lease.status();
-    absl::StatusOr<Result> r =
-        lease->Exec(name, catalog_.Query(name), params, what);
+    absl::StatusOr<Result> r = lease->Exec(name, catalog_.Query(name), params, what);
     if (r.ok() || !absl::IsAborted(r.status()) || attempt >= kMaxTxAttempts) {
       return r;
     }
@@ -129,9 +121,8 @@ absl::StatusOr<Result> PostgresStore::Run(std::string_view name,
   }
 }
 
-absl::Status PostgresStore::InTransaction(
-    std::string_view what,
-    const std::function<absl::Status(Pool::Lease&)>& body) {
+absl::Status PostgresStore::InTransaction(std::string_view what,
+                                          const std::function<absl::Status(Pool::Lease&)>& body) {
   for (int attempt = 1;; ++attempt) {
     absl::StatusOr<Pool::Lease> lease = pool_.Acquire();
     if (!lease.ok()) return lease.status();
@@ -149,8 +140,8 @@ absl::Status PostgresStore::DoMigrate() {
   if (!lease.ok()) return lease.status();
   auto read_applied = [&]() -> absl::StatusOr<std::set<int64_t>> {
     absl::StatusOr<Result> applied =
-        lease->Exec("migrations_applied", catalog_.Query("migrations_applied"),
-                    Params(), "read applied migrations");
+        lease->Exec("migrations_applied", catalog_.Query("migrations_applied"), Params(),
+                    "read applied migrations");
     if (!applied.ok()) return applied.status();
     std::set<int64_t> done;
     for (int r = 0; r < PQntuples(applied->get()); ++r) {
@@ -173,10 +164,8 @@ absl::Status PostgresStore::DoMigrate() {
   }
   // Waiting for another process's migration, or migrating a large table,
   // may rightly take longer than the URL's statement_timeout.
-  lease->set_query_timeout(
-      std::max(lease->query_timeout(), kMigrateQueryTimeout));
-  if (absl::Status s = lease->ExecSimple("SET statement_timeout = 0",
-                                         "lift the statement timeout");
+  lease->set_query_timeout(std::max(lease->query_timeout(), kMigrateQueryTimeout));
+  if (absl::Status s = lease->ExecSimple("SET statement_timeout = 0", "lift the statement timeout");
       !s.ok()) {
     return s;
   }
@@ -184,17 +173,16 @@ absl::Status PostgresStore::DoMigrate() {
   key.Add(catalog_.LockKey("migrate"));
   // Concurrent starts queue up here; the first one migrates, the others
   // then find nothing left to do.
-  absl::StatusOr<Result> locked =
-      lease->Exec("advisory_lock", catalog_.Query("advisory_lock"), key,
-                  "lock the schema for migration");
+  absl::StatusOr<Result> locked = lease->Exec("advisory_lock", catalog_.Query("advisory_lock"), key,
+                                              "lock the schema for migration");
   if (!locked.ok()) {
     (void)lease->ExecSimple("RESET statement_timeout", "restore the timeout");
     return locked.status();
   }
 
   absl::Status status = [&]() -> absl::Status {
-    if (absl::Status s = lease->ExecSimple(
-            catalog_.Query("schema_migrations"), "create the migrations table");
+    if (absl::Status s =
+            lease->ExecSimple(catalog_.Query("schema_migrations"), "create the migrations table");
         !s.ok()) {
       return s;
     }
@@ -208,9 +196,7 @@ absl::Status PostgresStore::DoMigrate() {
       if (s.ok()) {
         Params p;
         p.Add(m.version).Add(m.name);
-        s = lease->Exec("migration_record", catalog_.Query("migration_record"),
-                        p, what)
-                .status();
+        s = lease->Exec("migration_record", catalog_.Query("migration_record"), p, what).status();
       }
       if (s.ok()) s = lease->ExecSimple("COMMIT", what);
       if (!s.ok()) {
@@ -220,8 +206,7 @@ absl::Status PostgresStore::DoMigrate() {
     }
     return absl::OkStatus();
   }();
-  (void)lease->Exec("advisory_unlock", catalog_.Query("advisory_unlock"), key,
-                    "unlock the schema");
+  (void)lease->Exec("advisory_unlock", catalog_.Query("advisory_unlock"), key, "unlock the schema");
   (void)lease->ExecSimple("RESET statement_timeout", "restore the timeout");
   return status;
 }
@@ -229,16 +214,12 @@ absl::Status PostgresStore::DoMigrate() {
 absl::StatusOr<JobInsertManyResult> PostgresStore::DoJobInsertMany(
     const JobInsertManyParams& params) {
   return InsertJobs(
-      [this](std::string_view name, const Params& p) {
-        return Run(name, p, "insert jobs");
-      },
+      [this](std::string_view name, const Params& p) { return Run(name, p, "insert jobs"); },
       catalog_, params);
 }
 
-absl::StatusOr<JobClaimResult> PostgresStore::DoJobClaim(
-    const JobClaimParams& params) {
-  std::vector<std::optional<std::string>> queues(params.queues.begin(),
-                                                 params.queues.end());
+absl::StatusOr<JobClaimResult> PostgresStore::DoJobClaim(const JobClaimParams& params) {
+  std::vector<std::optional<std::string>> queues(params.queues.begin(), params.queues.end());
   Params p;
   p.Add(TextArray(queues))
       .Add(params.worker_id)
@@ -251,26 +232,22 @@ absl::StatusOr<JobClaimResult> PostgresStore::DoJobClaim(
   return JobsFromResult(r->get());
 }
 
-absl::StatusOr<JobIdList> PostgresStore::DoJobCompleteMany(
-    const JobCompleteManyParams& params) {
+absl::StatusOr<JobIdList> PostgresStore::DoJobCompleteMany(const JobCompleteManyParams& params) {
   std::vector<int64_t> ids, tokens;
   std::vector<std::optional<std::string>> results;
   for (const JobCompleteItem& item : params.items) {
     ids.push_back(item.id);
     tokens.push_back(item.lease_token);
-    results.push_back(item.result ? std::optional(ValidUtf8(*item.result))
-                                  : std::nullopt);
+    results.push_back(item.result ? std::optional(ValidUtf8(*item.result)) : std::nullopt);
   }
   Params p;
-  p.Add(BigintArray(ids)).Add(BigintArray(tokens)).Add(TextArray(results))
-      .Add(params.now);
+  p.Add(BigintArray(ids)).Add(BigintArray(tokens)).Add(TextArray(results)).Add(params.now);
   absl::StatusOr<Result> r = Run("job_complete_many", p, "complete jobs");
   if (!r.ok()) return r.status();
   return IdsInParamsOrder(r->get(), ids);
 }
 
-absl::StatusOr<JobIdList> PostgresStore::DoJobFailMany(
-    const JobFailManyParams& params) {
+absl::StatusOr<JobIdList> PostgresStore::DoJobFailMany(const JobFailManyParams& params) {
   std::vector<int64_t> ids, tokens, run_at;
   std::vector<std::optional<std::string>> to, errors;
   for (const JobFailItem& item : params.items) {
@@ -281,8 +258,12 @@ absl::StatusOr<JobIdList> PostgresStore::DoJobFailMany(
     errors.emplace_back(ValidUtf8(item.error));
   }
   Params p;
-  p.Add(BigintArray(ids)).Add(BigintArray(tokens)).Add(TextArray(to))
-      .Add(BigintArray(run_at)).Add(TextArray(errors)).Add(params.now)
+  p.Add(BigintArray(ids))
+      .Add(BigintArray(tokens))
+      .Add(TextArray(to))
+      .Add(BigintArray(run_at))
+      .Add(TextArray(errors))
+      .Add(params.now)
       .Add(absl::ToUnixMillis(params.now));
   absl::StatusOr<Result> r = Run("job_fail_many", p, "fail jobs");
   if (!r.ok()) return r.status();
@@ -296,9 +277,9 @@ absl::StatusOr<JobHeartbeatManyResult> PostgresStore::DoJobHeartbeatMany(
   for (const JobHeartbeatItem& item : params.items) {
     ids.push_back(item.id);
     tokens.push_back(item.lease_token);
-    progress.push_back(item.progress ? std::optional(absl::StrCat(
-                                           std::clamp(*item.progress, 0, 100)))
-                                     : std::nullopt);
+    progress.push_back(item.progress
+                           ? std::optional(absl::StrCat(std::clamp(*item.progress, 0, 100)))
+                           : std::nullopt);
     if (item.stopping) {
       stop_reason.push_back(item.stopping->reason);
       stopping_since.push_back(absl::StrCat(absl::ToUnixMicros(item.stopping->since)));
@@ -310,9 +291,13 @@ absl::StatusOr<JobHeartbeatManyResult> PostgresStore::DoJobHeartbeatMany(
     }
   }
   Params p;
-  p.Add(BigintArray(ids)).Add(BigintArray(tokens)).Add(TextArray(progress))
+  p.Add(BigintArray(ids))
+      .Add(BigintArray(tokens))
+      .Add(TextArray(progress))
       .Add(params.now + params.lease)
-      .Add(TextArray(stop_reason)).Add(TextArray(stopping_since)).Add(TextArray(stop_overdue));
+      .Add(TextArray(stop_reason))
+      .Add(TextArray(stopping_since))
+      .Add(TextArray(stop_overdue));
   absl::StatusOr<Result> r = Run("job_heartbeat_many", p, "heartbeat jobs");
   if (!r.ok()) return r.status();
   std::set<JobId> extended, cancel;
@@ -331,11 +316,9 @@ absl::StatusOr<JobHeartbeatManyResult> PostgresStore::DoJobHeartbeatMany(
   return out;
 }
 
-absl::StatusOr<int> PostgresStore::DoJobRescueExpired(
-    const JobRescueExpiredParams& params) {
+absl::StatusOr<int> PostgresStore::DoJobRescueExpired(const JobRescueExpiredParams& params) {
   Params p;
-  p.Add(params.now).Add(params.limit).Add(absl::ToUnixMillis(params.now))
-      .Add(catalog_.channel());
+  p.Add(params.now).Add(params.limit).Add(absl::ToUnixMillis(params.now)).Add(catalog_.channel());
   absl::StatusOr<Result> r = Run("job_rescue_expired", p, "rescue expired jobs");
   if (!r.ok()) return r.status();
   // The rescuer runs periodically in the leader: a good place to keep the
@@ -357,7 +340,6 @@ absl::Status PostgresStore::CompactCounts() {
 
 absl::StatusOr<int> PostgresStore::DoSubscribe(
     std::function<void(const std::string& queue)> on_available) {
-
   return listener_.Subscribe(std::move(on_available));
 }
 

@@ -16,8 +16,7 @@ namespace popqueue::store {
 
 // postgres:// or postgresql:// URLs. Without a path the database is
 // config.db_name; the table is config.collection. Runs Migrate().
-absl::StatusOr<std::shared_ptr<Store>> OpenPostgresStore(
-    const Url& url, const StoreConfig& config);
+absl::StatusOr<std::shared_ptr<Store>> OpenPostgresStore(const Url& url, const StoreConfig& config);
 
 }  // namespace popqueue::store
 

@@ -31,8 +31,7 @@ struct PostgresStoreOptions {
 class PostgresStore : public Store {
  public:
   static absl::StatusOr<std::shared_ptr<PostgresStore>> Open(
-      const Url& url, const StoreConfig& config,
-      const PostgresStoreOptions& options = {});
+      const Url& url, const StoreConfig& config, const PostgresStoreOptions& options = {});
   PostgresStore(SqlCatalog catalog, ConnSettings settings, int pool_size);
 
   bool SupportsNotify() const override { return true; }
@@ -40,16 +39,13 @@ class PostgresStore : public Store {
  protected:
   absl::Status DoMigrate() override;
 
-  absl::StatusOr<JobInsertManyResult> DoJobInsertMany(
-      const JobInsertManyParams& params) override;
+  absl::StatusOr<JobInsertManyResult> DoJobInsertMany(const JobInsertManyParams& params) override;
   absl::StatusOr<JobClaimResult> DoJobClaim(const JobClaimParams& params) override;
-  absl::StatusOr<JobIdList> DoJobCompleteMany(
-      const JobCompleteManyParams& params) override;
+  absl::StatusOr<JobIdList> DoJobCompleteMany(const JobCompleteManyParams& params) override;
   absl::StatusOr<JobIdList> DoJobFailMany(const JobFailManyParams& params) override;
   absl::StatusOr<JobHeartbeatManyResult> DoJobHeartbeatMany(
       const JobHeartbeatManyParams& params) override;
-  absl::StatusOr<int> DoJobRescueExpired(
-      const JobRescueExpiredParams& params) override;
+  absl::StatusOr<int> DoJobRescueExpired(const JobRescueExpiredParams& params) override;
 
   absl::StatusOr<Job> DoJobGet(const JobGetParams& params) override;
   absl::StatusOr<Job> DoJobRequeue(const JobRequeueParams& params) override;
@@ -64,15 +60,13 @@ class PostgresStore : public Store {
   absl::Status DoQueueResume(const QueueNameParams& params) override;
   absl::StatusOr<std::vector<QueueInfo>> DoQueueList() override;
 
-  absl::StatusOr<bool> DoLeaderAttemptElect(
-      const LeaderAttemptElectParams& params) override;
+  absl::StatusOr<bool> DoLeaderAttemptElect(const LeaderAttemptElectParams& params) override;
   absl::Status DoLeaderResign(const LeaderResignParams& params) override;
 
   absl::Status DoWorkerRegister(const WorkerRegisterParams& params) override;
   absl::Status DoWorkerHeartbeat(const WorkerHeartbeatParams& params) override;
   absl::Status DoWorkerDeregister(const WorkerDeregisterParams& params) override;
-  absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(
-      const WorkerListParams& params) override;
+  absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(const WorkerListParams& params) override;
 
   absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) override;
 
@@ -90,15 +84,12 @@ class PostgresStore : public Store {
  private:
   // Runs embedded statement `name` on a pooled connection (prepared),
   // retrying serialization failures and deadlocks a few times.
-  absl::StatusOr<Result> Run(std::string_view name, const Params& params,
-                             std::string_view what);
+  absl::StatusOr<Result> Run(std::string_view name, const Params& params, std::string_view what);
   // Runs `body` inside BEGIN/COMMIT on one connection, retrying the whole
   // transaction on kAborted.
-  absl::Status InTransaction(
-      std::string_view what,
-      const std::function<absl::Status(Pool::Lease&)>& body);
-  absl::StatusOr<Job> SingleJobChange(std::string_view name,
-                                      const Params& params,
+  absl::Status InTransaction(std::string_view what,
+                             const std::function<absl::Status(Pool::Lease&)>& body);
+  absl::StatusOr<Job> SingleJobChange(std::string_view name, const Params& params,
                                       std::string_view what, JobId id);
   absl::Status SetPaused(const QueueNameParams& params, bool paused);
 

@@ -14,9 +14,7 @@ namespace {
 
 constexpr size_t kMaxIdentifier = 63;  // NAMEDATALEN - 1
 
-absl::string_view AbslView(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
+absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 }  // namespace
 
@@ -30,8 +28,7 @@ std::string QuoteIdentifier(std::string_view name) {
   return out;
 }
 
-absl::StatusOr<std::string> RenderSql(std::string_view text,
-                                      std::string_view collection) {
+absl::StatusOr<std::string> RenderSql(std::string_view text, std::string_view collection) {
   std::string out;
   out.reserve(text.size() + 256);
   size_t pos = 0;
@@ -43,18 +40,17 @@ absl::StatusOr<std::string> RenderSql(std::string_view text,
       return absl::InternalError("unterminated {{ in embedded SQL");
     }
     std::string_view key = text.substr(open + 2, close - open - 2);
-    if (key.substr(0, 5) != "table" ||
-        (key.size() > 5 && key[5] != '_')) {
-      return absl::InternalError(absl::StrCat(
-          "unknown placeholder {{", AbslView(key), "}} in embedded SQL"));
+    if (key.substr(0, 5) != "table" || (key.size() > 5 && key[5] != '_')) {
+      return absl::InternalError(
+          absl::StrCat("unknown placeholder {{", AbslView(key), "}} in embedded SQL"));
     }
     std::string name = absl::StrCat(AbslView(collection), AbslView(key.substr(5)));
     if (name.size() > kMaxIdentifier) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "collection \"", AbslView(collection),
-          "\" is too long for PostgreSQL: the derived name \"", name,
-          "\" exceeds 63 bytes; use a name of at most ",
-          kMaxIdentifier - (key.size() - 5), " characters"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("collection \"", AbslView(collection),
+                       "\" is too long for PostgreSQL: the derived name \"", name,
+                       "\" exceeds 63 bytes; use a name of at most ",
+                       kMaxIdentifier - (key.size() - 5), " characters"));
     }
     out.append(text.substr(pos, open - pos));
     out += QuoteIdentifier(name);
@@ -65,16 +61,14 @@ absl::StatusOr<std::string> RenderSql(std::string_view text,
 }
 
 absl::StatusOr<SqlCatalog> SqlCatalog::Create(std::string_view collection) {
-  if (absl::Status s = ValidateIdentifierName("collection", collection);
-      !s.ok()) {
+  if (absl::Status s = ValidateIdentifierName("collection", collection); !s.ok()) {
     return s;
   }
   SqlCatalog c;
   c.collection_ = std::string(collection);
   c.channel_ = absl::StrCat("popqueue_", AbslView(collection));
   for (std::string_view file : embedded::postgres_sql_names()) {
-    absl::StatusOr<std::string> sql =
-        RenderSql(embedded::postgres_sql(file), collection);
+    absl::StatusOr<std::string> sql = RenderSql(embedded::postgres_sql(file), collection);
     if (!sql.ok()) return sql.status();
     std::string_view stem = file.substr(0, file.rfind(".sql"));
     c.queries_.emplace(std::string(stem), *std::move(sql));
@@ -82,14 +76,11 @@ absl::StatusOr<SqlCatalog> SqlCatalog::Create(std::string_view collection) {
   for (std::string_view file : embedded::postgres_migrations_names()) {
     Migration m;
     m.name = std::string(file);
-    if (!absl::SimpleAtoi(AbslView(file.substr(0, file.find('_'))),
-                          &m.version) ||
-        m.version <= 0) {
-      return absl::InternalError(absl::StrCat(
-          "migration file \"", m.name, "\" does not start with NNN_"));
+    if (!absl::SimpleAtoi(AbslView(file.substr(0, file.find('_'))), &m.version) || m.version <= 0) {
+      return absl::InternalError(
+          absl::StrCat("migration file \"", m.name, "\" does not start with NNN_"));
     }
-    absl::StatusOr<std::string> sql =
-        RenderSql(embedded::postgres_migrations(file), collection);
+    absl::StatusOr<std::string> sql = RenderSql(embedded::postgres_migrations(file), collection);
     if (!sql.ok()) return sql.status();
     m.sql = *std::move(sql);
     c.migrations_.push_back(std::move(m));
@@ -100,8 +91,7 @@ absl::StatusOr<SqlCatalog> SqlCatalog::Create(std::string_view collection) {
 const std::string& SqlCatalog::Query(std::string_view name) const {
   auto it = queries_.find(name);
   if (it == queries_.end()) {
-    std::cerr << "popqueue: no embedded PostgreSQL statement sql/"
-              << name << ".sql\n";
+    std::cerr << "popqueue: no embedded PostgreSQL statement sql/" << name << ".sql\n";
     std::abort();
   }
   return it->second;

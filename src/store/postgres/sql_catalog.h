@@ -47,8 +47,7 @@ class SqlCatalog {
 };
 
 // Renders the placeholders of `text` for `collection` (exposed for tests).
-absl::StatusOr<std::string> RenderSql(std::string_view text,
-                                      std::string_view collection);
+absl::StatusOr<std::string> RenderSql(std::string_view text, std::string_view collection);
 
 // A quoted SQL identifier: "name" with embedded quotes doubled.
 std::string QuoteIdentifier(std::string_view name);

@@ -12,7 +12,6 @@
 #include "store/postgres/sql_catalog.h"
 #include "store/validate.h"
 
-
 namespace popqueue {
 namespace {
 
@@ -24,8 +23,7 @@ IdGenerator& Ids() {
   return *ids;
 }
 
-absl::StatusOr<store::NewJob> ToNewJob(const EnqueueRequest& r,
-                                       const QueueConfig& config,
+absl::StatusOr<store::NewJob> ToNewJob(const EnqueueRequest& r, const QueueConfig& config,
                                        absl::Time now, size_t index) {
   const EnqueueOptions& o = r.options;
   auto bad = [&](absl::string_view why) {
@@ -46,8 +44,7 @@ absl::StatusOr<store::NewJob> ToNewJob(const EnqueueRequest& r,
       .data = r.data,
       .priority = o.priority,
       .max_attempts = max_attempts,
-      .run_at = o.run_at ? *o.run_at
-                         : now + o.delay.value_or(absl::ZeroDuration()),
+      .run_at = o.run_at ? *o.run_at : now + o.delay.value_or(absl::ZeroDuration()),
       .timeout = o.timeout.value_or(absl::ZeroDuration()),
       .backoff_base = o.backoff_base.value_or(absl::ZeroDuration())};
 }
@@ -55,17 +52,15 @@ absl::StatusOr<store::NewJob> ToNewJob(const EnqueueRequest& r,
 absl::Status Simple(PGconn* conn, const char* sql) {
   Result r(PQexec(conn, sql));
   return store::postgres::ResultStatus(r.get(), conn, "the caller's connection",
-                                 "enqueue in the caller's transaction");
+                                       "enqueue in the caller's transaction");
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(
-    PGconn* conn, const QueueConfig& config,
-    const std::vector<EnqueueRequest>& requests) {
+absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(PGconn* conn, const QueueConfig& config,
+                                                     const std::vector<EnqueueRequest>& requests) {
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
-    return absl::FailedPreconditionError(
-        "EnqueueTx needs an open PostgreSQL connection");
+    return absl::FailedPreconditionError("EnqueueTx needs an open PostgreSQL connection");
   }
   PGTransactionStatusType tx = PQtransactionStatus(conn);
   if (tx == PQTRANS_INERROR) {
@@ -74,8 +69,7 @@ absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(
         "back first");
   }
   if (tx != PQTRANS_IDLE && tx != PQTRANS_INTRANS) {
-    return absl::FailedPreconditionError(
-        "EnqueueTx: the connection is busy with another command");
+    return absl::FailedPreconditionError("EnqueueTx: the connection is busy with another command");
   }
   if (requests.empty()) return std::vector<EnqueueResult>();
   absl::StatusOr<store::postgres::SqlCatalog> catalog =
@@ -94,12 +88,11 @@ absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(
   if (absl::Status s = store::Validate(params); !s.ok()) return s;
 
   std::string where = "the caller's connection";
-  store::postgres::StatementRunner run =
-      [&](std::string_view name,
-          const Params& p) -> absl::StatusOr<Result> {
+  store::postgres::StatementRunner run = [&](std::string_view name,
+                                             const Params& p) -> absl::StatusOr<Result> {
     Result r = store::postgres::ExecParams(conn, catalog->Query(name), p);
-    absl::Status s = store::postgres::ResultStatus(r.get(), conn, where,
-                                             "enqueue in the caller's transaction");
+    absl::Status s =
+        store::postgres::ResultStatus(r.get(), conn, where, "enqueue in the caller's transaction");
     if (!s.ok()) return s;
     return r;
   };
@@ -113,9 +106,8 @@ absl::StatusOr<std::vector<EnqueueResult>> EnqueueTx(
     absl::StatusOr<store::JobInsertManyResult> out =
         store::postgres::InsertJobs(run, *catalog, params);
     if (in_tx) {
-      absl::Status s = Simple(conn, out.ok()
-                                        ? "RELEASE SAVEPOINT popqueue_enqueue"
-                                        : "ROLLBACK TO SAVEPOINT popqueue_enqueue");
+      absl::Status s = Simple(conn, out.ok() ? "RELEASE SAVEPOINT popqueue_enqueue"
+                                             : "ROLLBACK TO SAVEPOINT popqueue_enqueue");
       if (s.ok() && !out.ok()) s = Simple(conn, "RELEASE SAVEPOINT popqueue_enqueue");
       if (!s.ok()) return s;
     }
@@ -131,8 +123,7 @@ absl::StatusOr<EnqueueResult> EnqueueTx(PGconn* conn, const QueueConfig& config,
                                         const EnqueueOptions& options) {
   absl::StatusOr<std::vector<EnqueueResult>> out = EnqueueTx(
       conn, config,
-      {EnqueueRequest{
-          .name = std::string(name), .data = std::move(data), .options = options}});
+      {EnqueueRequest{.name = std::string(name), .data = std::move(data), .options = options}});
   if (!out.ok()) return out.status();
   return out->front();
 }

@@ -37,8 +37,7 @@ class Directory {
 
   // The queue tag of each id (nullopt: no such job): cached ones without a
   // round trip, the rest with one HMGET of C:dir.
-  absl::StatusOr<std::vector<std::optional<std::string>>> Lookup(
-      const std::vector<JobId>& ids);
+  absl::StatusOr<std::vector<std::optional<std::string>>> Lookup(const std::vector<JobId>& ids);
   // One id, always from C:dir (admin calls).
   absl::StatusOr<std::optional<std::string>> LookupUncached(JobId id);
 

@@ -25,15 +25,14 @@ absl::StatusOr<FieldMap> ToMap(const redis::Reply& reply) {
 }
 
 absl::Status Bad(std::string_view field, std::string_view value) {
-  return absl::InternalError(absl::StrCat(
-      "malformed job hash in Redis: field \"", std::string(field),
-      "\" = \"", std::string(value.substr(0, 64)), "\""));
+  return absl::InternalError(absl::StrCat("malformed job hash in Redis: field \"",
+                                          std::string(field), "\" = \"",
+                                          std::string(value.substr(0, 64)), "\""));
 }
 
 // Reads an integer field; absent or "" -> `fallback`.
 template <typename T>
-absl::Status Int(const FieldMap& m, std::string_view field, T* out,
-                 T fallback = 0) {
+absl::Status Int(const FieldMap& m, std::string_view field, T* out, T fallback = 0) {
   auto it = m.find(field);
   if (it == m.end() || it->second.empty()) {
     *out = fallback;
@@ -43,8 +42,7 @@ absl::Status Int(const FieldMap& m, std::string_view field, T* out,
   return absl::OkStatus();
 }
 
-absl::Status OptTime(const FieldMap& m, std::string_view field,
-                     std::optional<absl::Time>* out) {
+absl::Status OptTime(const FieldMap& m, std::string_view field, std::optional<absl::Time>* out) {
   auto it = m.find(field);
   if (it == m.end() || it->second.empty()) {
     out->reset();
@@ -75,9 +73,7 @@ absl::StatusOr<JobId> ParseId(std::string_view text) {
 }
 
 std::string Micros(absl::Time t) { return absl::StrCat(absl::ToUnixMicros(t)); }
-std::string Micros(absl::Duration d) {
-  return absl::StrCat(absl::ToInt64Microseconds(d));
-}
+std::string Micros(absl::Duration d) { return absl::StrCat(absl::ToInt64Microseconds(d)); }
 
 absl::StatusOr<absl::Time> ParseMicros(std::string_view text) {
   int64_t us = 0;
@@ -109,9 +105,8 @@ absl::StatusOr<Job> JobFromHash(const redis::Reply& reply) {
        {Int(m, "priority", &job.priority), Int(m, "attempt", &job.attempt),
         Int(m, "max_attempts", &job.max_attempts), Int(m, "run_at", &run_at),
         Int(m, "created_at", &created_at), Int(m, "progress", &job.progress),
-        Int(m, "timeout", &timeout), Int(m, "backoff", &backoff),
-        Int(m, "err_n", &err_n), Int(m, "lease_token", &job.lease_token),
-        OptTime(m, "picked_at", &job.picked_at),
+        Int(m, "timeout", &timeout), Int(m, "backoff", &backoff), Int(m, "err_n", &err_n),
+        Int(m, "lease_token", &job.lease_token), OptTime(m, "picked_at", &job.picked_at),
         OptTime(m, "finished_at", &job.finished_at),
         OptTime(m, "lease_expires_at", &job.lease_expires_at)}) {
     if (!s.ok()) return s;
@@ -159,9 +154,8 @@ absl::StatusOr<WorkerInfo> WorkerFromHash(const redis::Reply& reply) {
   w.host = Str(m, "host");
   w.address = Str(m, "address");  // absent on hashes written before it
   int64_t started = 0, beat = 0;
-  for (absl::Status s :
-       {Int(m, "pid", &w.pid), Int(m, "started_at", &started),
-        Int(m, "last_heartbeat_at", &beat), Int(m, "running", &w.running)}) {
+  for (absl::Status s : {Int(m, "pid", &w.pid), Int(m, "started_at", &started),
+                         Int(m, "last_heartbeat_at", &beat), Int(m, "running", &w.running)}) {
     if (!s.ok()) return s;
   }
   w.started_at = absl::FromUnixMicros(started);

@@ -30,8 +30,7 @@ std::string ProbeKey(std::string_view tag) {
   return absl::StrCat(std::string(tag), ":migrating-probe");
 }
 
-std::vector<std::vector<size_t>> GroupBySlot(const std::vector<std::string>& tags,
-                                             bool by_slot) {
+std::vector<std::vector<size_t>> GroupBySlot(const std::vector<std::string>& tags, bool by_slot) {
   std::vector<std::vector<size_t>> groups;
   if (tags.empty()) return groups;
   if (!by_slot) {

@@ -28,8 +28,7 @@ std::string ProbeKey(std::string_view tag);
 // all of them in one group when `by_slot` is false (a single node: no
 // slots to respect), else one group per cluster slot. Groups and the
 // indexes in them keep the order of first appearance.
-std::vector<std::vector<size_t>> GroupBySlot(const std::vector<std::string>& tags,
-                                             bool by_slot);
+std::vector<std::vector<size_t>> GroupBySlot(const std::vector<std::string>& tags, bool by_slot);
 
 }  // namespace popqueue::store::redis_store
 

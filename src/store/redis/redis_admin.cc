@@ -14,15 +14,13 @@
 #include "store/redis/job_hash.h"
 #include "store/redis/redis_store_impl.h"
 
-
 namespace popqueue::store::redis_store {
 namespace {
 
 const std::string kNone;  // the verb of an empty script reply
 
 // The reply of job_requeue.lua / job_cancel.lua: {'ok', HGETALL} or a refusal.
-absl::StatusOr<Job> AdminReply(const redis::Reply& r, JobId id,
-                               std::string_view verb) {
+absl::StatusOr<Job> AdminReply(const redis::Reply& r, JobId id, std::string_view verb) {
   if (r.elements.empty()) {
     return absl::InternalError(absl::StrCat("empty reply to ", std::string(verb)));
   }
@@ -33,18 +31,17 @@ absl::StatusOr<Job> AdminReply(const redis::Reply& r, JobId id,
     return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
   }
   if (tag == "state") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot ", std::string(verb), " job ", id, ": it is ", detail));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot ", std::string(verb), " job ", id, ": it is ", detail));
   }
   if (tag == "identifier") {
     absl::StatusOr<JobId> holder = ParseId(detail);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot ", std::string(verb), " job ", id, ": job ",
-        holder.ok() ? absl::StrCat(*holder) : detail,
-        " holds the same identifier and is not finished"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot ", std::string(verb), " job ", id, ": job ",
+                     holder.ok() ? absl::StrCat(*holder) : detail,
+                     " holds the same identifier and is not finished"));
   }
-  return absl::InternalError(absl::StrCat("unexpected reply \"", tag, "\" to ",
-                                          std::string(verb)));
+  return absl::InternalError(absl::StrCat("unexpected reply \"", tag, "\" to ", std::string(verb)));
 }
 
 // state -> count, from HGETALL Q:counts (zero counts left out).
@@ -98,8 +95,7 @@ absl::StatusOr<Job> RedisStore::DoJobRequeue(const JobRequeueParams& params) {
   for (int round = 0; round < kMaxRounds; ++round) {
     absl::StatusOr<redis::Reply> r =
         Run(scripts_.job_requeue, *tag,
-            {Micros(params.now), fused_ ? "1" : "0", *tag, IdKey(params.id),
-             token.value_or("0")});
+            {Micros(params.now), fused_ ? "1" : "0", *tag, IdKey(params.id), token.value_or("0")});
     if (!r.ok()) return r.status();
     const std::string& verb = r->elements.empty() ? kNone : r->elements[0].str;
     if (verb == "reserve" && r->elements.size() == 2) {
@@ -112,16 +108,16 @@ absl::StatusOr<Job> RedisStore::DoJobRequeue(const JobRequeueParams& params) {
       return AdminReply(*r, params.id, "requeue");
     }
   }
-  return absl::AbortedError(absl::StrCat(
-      "the identifier of job ", params.id, " changed hands ", kMaxRounds,
-      " times while it was being requeued; try again"));
+  return absl::AbortedError(absl::StrCat("the identifier of job ", params.id, " changed hands ",
+                                         kMaxRounds,
+                                         " times while it was being requeued; try again"));
 }
 
 absl::StatusOr<Job> RedisStore::DoJobCancel(const JobCancelParams& params) {
   absl::StatusOr<std::string> tag = TagOf(params.id);
   if (!tag.ok()) return tag.status();
-  absl::StatusOr<redis::Reply> r = Run(scripts_.job_cancel, *tag,
-                                       {Micros(params.now), *tag, IdKey(params.id)});
+  absl::StatusOr<redis::Reply> r =
+      Run(scripts_.job_cancel, *tag, {Micros(params.now), *tag, IdKey(params.id)});
   if (!r.ok()) return r.status();
   return AdminReply(*r, params.id, "cancel");
 }
@@ -129,16 +125,16 @@ absl::StatusOr<Job> RedisStore::DoJobCancel(const JobCancelParams& params) {
 absl::Status RedisStore::DoJobDelete(const JobDeleteParams& params) {
   absl::StatusOr<std::string> tag = TagOf(params.id);
   if (!tag.ok()) return tag.status();
-  absl::StatusOr<redis::Reply> r = Run(scripts_.job_delete, *tag,
-                                       {fused_ ? "1" : "0", *tag, IdKey(params.id)});
+  absl::StatusOr<redis::Reply> r =
+      Run(scripts_.job_delete, *tag, {fused_ ? "1" : "0", *tag, IdKey(params.id)});
   if (!r.ok()) return r.status();
   const std::string& verb = r->elements.empty() ? kNone : r->elements[0].str;
   if (verb == "notfound") {
     return absl::NotFoundError(absl::StrCat("job ", params.id, " not found"));
   }
   if (verb == "running") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job ", params.id, " is running; cancel it or wait for it to finish"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", params.id, " is running; cancel it or wait for it to finish"));
   }
   if (verb != "ok" || r->elements.size() != 2) {
     return absl::InternalError("job_delete.lua returned a bad reply");
@@ -161,16 +157,14 @@ absl::StatusOr<JobPage> RedisStore::DoJobList(const JobListParams& params) {
     tags = *std::move(all);
   }
   std::set<JobState> states(f.states.begin(), f.states.end());
-  std::vector<std::string> head = {f.before_id ? IdKey(*f.before_id) : "",
-                                   absl::StrCat(f.limit), f.identifier, f.name,
-                                   absl::StrCat(states.size())};
+  std::vector<std::string> head = {f.before_id ? IdKey(*f.before_id) : "", absl::StrCat(f.limit),
+                                   f.identifier, f.name, absl::StrCat(states.size())};
   for (JobState s : states) head.push_back(std::string(JobStateName(s)));
   JobPage page;
   for (const std::vector<size_t>& group : Groups(tags)) {
     std::vector<std::string> args = head;
     for (size_t i : group) args.push_back(tags[i]);
-    absl::StatusOr<redis::Reply> r =
-        Run(scripts_.job_list, tags[group[0]], std::move(args));
+    absl::StatusOr<redis::Reply> r = Run(scripts_.job_list, tags[group[0]], std::move(args));
     if (!r.ok()) return r.status();
     absl::StatusOr<std::vector<Job>> jobs = JobsFromReplies(*r);
     if (!jobs.ok()) return jobs.status();
@@ -195,8 +189,7 @@ absl::StatusOr<std::vector<QueueInfo>> RedisStore::QueueStats() {
   for (const std::vector<size_t>& group : Groups(tags)) {
     std::vector<std::string> args;
     for (size_t i : group) args.push_back(tags[i]);
-    absl::StatusOr<redis::Reply> r =
-        Run(scripts_.queue_stats, tags[group[0]], std::move(args));
+    absl::StatusOr<redis::Reply> r = Run(scripts_.queue_stats, tags[group[0]], std::move(args));
     if (!r.ok()) return r.status();
     if (r->elements.size() != 2 * group.size()) {
       return absl::InternalError("queue_stats.lua returned a short reply");
@@ -204,8 +197,7 @@ absl::StatusOr<std::vector<QueueInfo>> RedisStore::QueueStats() {
     for (size_t g = 0; g < group.size(); ++g) {
       QueueInfo& info = out[group[g]];
       info.name = (*names)[group[g]];
-      absl::StatusOr<std::map<JobState, int64_t>> counts =
-          ParseCounts(r->elements[2 * g]);
+      absl::StatusOr<std::map<JobState, int64_t>> counts = ParseCounts(r->elements[2 * g]);
       if (!counts.ok()) return counts.status();
       info.counts = *std::move(counts);
       info.paused = r->elements[2 * g + 1].integer == 1;
@@ -242,18 +234,16 @@ absl::StatusOr<std::vector<QueueInfo>> RedisStore::DoQueueList() {
 
 absl::StatusOr<int> RedisStore::DoJobDeleteFinishedBefore(
     const JobDeleteFinishedBeforeParams& params) {
-
   absl::StatusOr<std::vector<std::string>> tags = AllQueueTags();
   if (!tags.ok()) return tags.status();
   int left = params.limit, deleted = 0;
   for (const std::vector<size_t>& group : Groups(*tags)) {
     if (left <= 0) break;
-    std::vector<std::string> args = {fused_ ? "1" : "0",
-                                     std::string(JobStateName(params.state)),
+    std::vector<std::string> args = {fused_ ? "1" : "0", std::string(JobStateName(params.state)),
                                      Micros(params.before), absl::StrCat(left)};
     for (size_t i : group) args.push_back((*tags)[i]);
-    absl::StatusOr<redis::Reply> r = Run(scripts_.job_delete_finished_before,
-                                         (*tags)[group[0]], std::move(args));
+    absl::StatusOr<redis::Reply> r =
+        Run(scripts_.job_delete_finished_before, (*tags)[group[0]], std::move(args));
     if (!r.ok()) return r.status();
     if (r->elements.empty()) {
       return absl::InternalError("job_delete_finished_before.lua returned a bad reply");
@@ -281,14 +271,12 @@ absl::Status RedisStore::DoQueuePause(const QueueNameParams& params) {
   // Registered first, so that QueueList sees the paused queue.
   const std::vector<std::string> name = {params.queue};
   if (!Unregistered(name).empty()) {
-    absl::StatusOr<redis::Reply> r =
-        client_->Command({"SADD", Key("queues"), params.queue});
+    absl::StatusOr<redis::Reply> r = client_->Command({"SADD", Key("queues"), params.queue});
     if (!r.ok()) return r.status();
     MarkRegistered(name);
   }
   return client_
-      ->Command({"SET", absl::StrCat(QueueTag(params.queue), ":paused"),
-                 Micros(params.now)})
+      ->Command({"SET", absl::StrCat(QueueTag(params.queue), ":paused"), Micros(params.now)})
       .status();
 }
 
@@ -300,20 +288,16 @@ absl::Status RedisStore::DoQueueResume(const QueueNameParams& params) {
       .status();
 }
 
-absl::StatusOr<bool> RedisStore::DoLeaderAttemptElect(
-    const LeaderAttemptElectParams& params) {
-
-  absl::StatusOr<redis::Reply> r = client_->Eval(
-      scripts_.leader_attempt_elect, {Key("leader", params.name)},
-      {params.leader_id, Micros(params.now), Micros(params.now + params.ttl)});
+absl::StatusOr<bool> RedisStore::DoLeaderAttemptElect(const LeaderAttemptElectParams& params) {
+  absl::StatusOr<redis::Reply> r =
+      client_->Eval(scripts_.leader_attempt_elect, {Key("leader", params.name)},
+                    {params.leader_id, Micros(params.now), Micros(params.now + params.ttl)});
   if (!r.ok()) return r.status();
   return r->integer == 1;
 }
 
 absl::Status RedisStore::DoLeaderResign(const LeaderResignParams& params) {
-  return client_
-      ->Eval(scripts_.leader_resign, {Key("leader", params.name)},
-             {params.leader_id})
+  return client_->Eval(scripts_.leader_resign, {Key("leader", params.name)}, {params.leader_id})
       .status();
 }
 
@@ -328,32 +312,30 @@ absl::Status RedisStore::DoWorkerRegister(const WorkerRegisterParams& params) {
 }
 
 absl::Status RedisStore::DoWorkerHeartbeat(const WorkerHeartbeatParams& params) {
-  absl::StatusOr<redis::Reply> r = client_->Eval(
-      scripts_.worker_heartbeat, {Key("workers"), Key("worker", params.worker_id)},
-      {absl::StrCat(params.running), Micros(params.now)});
+  absl::StatusOr<redis::Reply> r =
+      client_->Eval(scripts_.worker_heartbeat, {Key("workers"), Key("worker", params.worker_id)},
+                    {absl::StrCat(params.running), Micros(params.now)});
   if (!r.ok()) return r.status();
   if (r->integer != 1) {
-    return absl::NotFoundError(absl::StrCat(
-        "worker \"", params.worker_id, "\" is not registered (register it again)"));
+    return absl::NotFoundError(
+        absl::StrCat("worker \"", params.worker_id, "\" is not registered (register it again)"));
   }
   return absl::OkStatus();
 }
 
 absl::Status RedisStore::DoWorkerDeregister(const WorkerDeregisterParams& params) {
   return client_
-      ->Eval(scripts_.worker_deregister,
-             {Key("workers"), Key("worker", params.worker_id)},
+      ->Eval(scripts_.worker_deregister, {Key("workers"), Key("worker", params.worker_id)},
              {params.worker_id})
       .status();
 }
 
-absl::StatusOr<std::vector<WorkerInfo>> RedisStore::DoWorkerList(
-    const WorkerListParams& params) {
+absl::StatusOr<std::vector<WorkerInfo>> RedisStore::DoWorkerList(const WorkerListParams& params) {
   // Workers silent for a day are forgotten (crashed without deregistering).
   const absl::Duration keep = std::max(params.ttl, absl::Hours(24));
-  absl::StatusOr<redis::Reply> r = client_->Eval(
-      scripts_.worker_list, {Key("workers")},
-      {tag_, Micros(params.now - params.ttl), Micros(params.now - keep)});
+  absl::StatusOr<redis::Reply> r =
+      client_->Eval(scripts_.worker_list, {Key("workers")},
+                    {tag_, Micros(params.now - params.ttl), Micros(params.now - keep)});
   if (!r.ok()) return r.status();
   std::vector<WorkerInfo> out;
   for (const redis::Reply& hash : r->elements) {

@@ -25,17 +25,16 @@
 #include "store/redis/keys.h"
 #include "store/redis/redis_store_impl.h"
 
-
 namespace popqueue::store::redis_store {
 
 // The state of one job of an insert on a cluster.
 struct RedisStore::Pending {
-  std::string tag;  // its queue's
-  std::string id;   // IdKey
+  std::string tag;                      // its queue's
+  std::string id;                       // IdKey
   std::optional<std::string> token;     // holds a reservation: insert it
   std::optional<EnqueueResult> result;  // decided
-  int dup_of = -1;      // an earlier job of the batch holds its identifier
-  bool in_dir = false;  // C:dir names it (to forget if it is not stored)
+  int dup_of = -1;                      // an earlier job of the batch holds its identifier
+  bool in_dir = false;                  // C:dir names it (to forget if it is not stored)
 };
 
 namespace {
@@ -57,19 +56,15 @@ absl::StatusOr<EnqueueResult> ResultOf(const std::string& id, bool inserted,
 
 }  // namespace
 
-absl::StatusOr<JobInsertManyResult> RedisStore::DoJobInsertMany(
-    const JobInsertManyParams& params) {
-
+absl::StatusOr<JobInsertManyResult> RedisStore::DoJobInsertMany(const JobInsertManyParams& params) {
   return fused_ ? InsertFused(params) : InsertSplit(params);
 }
 
-absl::StatusOr<JobInsertManyResult> RedisStore::InsertFused(
-    const JobInsertManyParams& params) {
+absl::StatusOr<JobInsertManyResult> RedisStore::InsertFused(const JobInsertManyParams& params) {
   std::vector<std::string> queues;
   for (const NewJob& job : params.jobs) queues.push_back(job.queue);
   const std::vector<std::string> unregistered = Unregistered(queues);
-  std::vector<std::string> args = {Micros(params.now), "1",
-                                   absl::StrCat(unregistered.size())};
+  std::vector<std::string> args = {Micros(params.now), "1", absl::StrCat(unregistered.size())};
   args.insert(args.end(), unregistered.begin(), unregistered.end());
   args.reserve(args.size() + params.jobs.size() * 12);
   std::string first_tag;
@@ -79,14 +74,13 @@ absl::StatusOr<JobInsertManyResult> RedisStore::InsertFused(
     args.push_back(job.queue);
     AppendNewJobArgs(job, "0", &args);
   }
-  absl::StatusOr<redis::Reply> r =
-      Run(scripts_.job_insert_many, first_tag, std::move(args));
+  absl::StatusOr<redis::Reply> r = Run(scripts_.job_insert_many, first_tag, std::move(args));
   if (!r.ok()) return r.status();
   const auto& e = r->elements;
   if (!e.empty() && e[0].str == "exists") {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "job id ", e.size() > 1 ? e[1].str : "?",
-        " is already taken; nothing of the batch was stored"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("job id ", e.size() > 1 ? e[1].str : "?",
+                     " is already taken; nothing of the batch was stored"));
   }
   if (e.size() != 1 + 3 * params.jobs.size()) {
     return absl::InternalError("job_insert_many.lua returned a short reply");
@@ -94,8 +88,7 @@ absl::StatusOr<JobInsertManyResult> RedisStore::InsertFused(
   MarkRegistered(unregistered);
   JobInsertManyResult out;
   for (size_t i = 1; i < e.size(); i += 3) {
-    absl::StatusOr<EnqueueResult> one =
-        ResultOf(e[i].str, e[i + 1].integer == 1, e[i + 2].str);
+    absl::StatusOr<EnqueueResult> one = ResultOf(e[i].str, e[i + 1].integer == 1, e[i + 2].str);
     if (!one.ok()) return one.status();
     out.push_back(*one);
   }
@@ -104,8 +97,7 @@ absl::StatusOr<JobInsertManyResult> RedisStore::InsertFused(
 
 absl::Status RedisStore::ReserveRound(const std::vector<NewJob>& jobs,
                                       const std::vector<size_t>& todo, bool retry,
-                                      std::vector<Pending>* pending,
-                                      std::vector<size_t>* again) {
+                                      std::vector<Pending>* pending, std::vector<size_t>* again) {
   std::vector<Pending>& p = *pending;
   std::unordered_map<std::string, size_t> in_batch;
   for (size_t i = 0; i < p.size(); ++i) in_batch.emplace(p[i].id, i);
@@ -114,8 +106,7 @@ absl::Status RedisStore::ReserveRound(const std::vector<NewJob>& jobs,
   for (size_t i : todo) queues.push_back(jobs[i].queue);
   const std::vector<std::string> unregistered =
       retry ? std::vector<std::string>{} : Unregistered(queues);
-  std::vector<std::string> args = {retry ? "1" : "0",
-                                   absl::StrCat(unregistered.size())};
+  std::vector<std::string> args = {retry ? "1" : "0", absl::StrCat(unregistered.size())};
   args.insert(args.end(), unregistered.begin(), unregistered.end());
   for (size_t i : todo) {
     args.push_back(p[i].id);
@@ -126,10 +117,10 @@ absl::Status RedisStore::ReserveRound(const std::vector<NewJob>& jobs,
   if (!r.ok()) return r.status();
   const auto& e = r->elements;
   if (!e.empty() && e[0].str == "exists") {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "job id ", e.size() > 1 ? e[1].str : "?", " is already taken; ",
-        retry ? "jobs of the batch in other queues may have been stored"
-              : "nothing of the batch was stored"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("job id ", e.size() > 1 ? e[1].str : "?", " is already taken; ",
+                     retry ? "jobs of the batch in other queues may have been stored"
+                           : "nothing of the batch was stored"));
   }
   if (e.size() != 1 + 2 * todo.size()) {
     return absl::InternalError("job_reserve.lua returned a short reply");
@@ -163,14 +154,15 @@ absl::Status RedisStore::ReserveRound(const std::vector<NewJob>& jobs,
   for (size_t k = 0; k < held.size(); ++k) {
     const size_t i = held_jobs[k];
     if ((*holders)[k].live) {
-      absl::StatusOr<EnqueueResult> one =
-          ResultOf(held[k].id, false, (*holders)[k].state);
+      absl::StatusOr<EnqueueResult> one = ResultOf(held[k].id, false, (*holders)[k].state);
       if (!one.ok()) return one.status();
       p[i].result = *one;
     } else {
       take_jobs.push_back(i);
-      takes.push_back({.identifier = jobs[i].identifier, .expected = held[k].raw,
-                       .id = p[i].id, .tag = p[i].tag});
+      takes.push_back({.identifier = jobs[i].identifier,
+                       .expected = held[k].raw,
+                       .id = p[i].id,
+                       .tag = p[i].tag});
     }
   }
   if (takes.empty()) return absl::OkStatus();
@@ -188,8 +180,7 @@ absl::Status RedisStore::ReserveRound(const std::vector<NewJob>& jobs,
   return absl::OkStatus();
 }
 
-absl::StatusOr<JobInsertManyResult> RedisStore::InsertSplit(
-    const JobInsertManyParams& params) {
+absl::StatusOr<JobInsertManyResult> RedisStore::InsertSplit(const JobInsertManyParams& params) {
   const std::vector<NewJob>& jobs = params.jobs;
   std::vector<Pending> p(jobs.size());
   std::vector<size_t> todo;
@@ -201,9 +192,8 @@ absl::StatusOr<JobInsertManyResult> RedisStore::InsertSplit(
   for (int round = 0; !todo.empty(); ++round) {
     if (round == kMaxRounds) {
       return absl::AbortedError(absl::StrCat(
-          "the identifier \"", jobs[todo[0]].identifier, "\" of job ",
-          jobs[todo[0]].id, " changed hands ", kMaxRounds,
-          " times while it was being enqueued; enqueue it again"));
+          "the identifier \"", jobs[todo[0]].identifier, "\" of job ", jobs[todo[0]].id,
+          " changed hands ", kMaxRounds, " times while it was being enqueued; enqueue it again"));
     }
     std::vector<size_t> again;
     if (absl::Status s = ReserveRound(jobs, todo, round > 0, &p, &again); !s.ok()) {
@@ -231,10 +221,10 @@ absl::StatusOr<JobInsertManyResult> RedisStore::InsertSplit(
       if (!r.ok()) return r.status();
       const auto& e = r->elements;
       if (!e.empty() && e[0].str == "exists") {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "job id ", e.size() > 1 ? e[1].str : "?",
-            " is already taken; jobs of the batch in other queues may have "
-            "been stored"));
+        return absl::AlreadyExistsError(
+            absl::StrCat("job id ", e.size() > 1 ? e[1].str : "?",
+                         " is already taken; jobs of the batch in other queues may have "
+                         "been stored"));
       }
       if (e.size() != 1 + 3 * group.size()) {
         return absl::InternalError("job_insert_many.lua returned a short reply");
@@ -273,17 +263,16 @@ absl::StatusOr<JobInsertManyResult> RedisStore::InsertSplit(
 }
 
 absl::StatusOr<bool> RedisStore::DoCronFireOnce(const CronFireOnceParams& params) {
-
   if (!fused_) return CronFireSplit(params);
   const std::string tag = QueueTag(params.job.queue);
   std::vector<std::string> args = {Micros(params.now), "1", Micros(params.fire_time),
-                                   params.schedule, tag, params.job.queue};
+                                   params.schedule,    tag, params.job.queue};
   AppendNewJobArgs(params.job, "0", &args);
   absl::StatusOr<redis::Reply> r = Run(scripts_.cron_fire_once, tag, std::move(args));
   if (!r.ok()) return r.status();
   if (r->integer == -1) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "job id ", params.job.id, " is already taken; nothing was stored"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("job id ", params.job.id, " is already taken; nothing was stored"));
   }
   MarkRegistered({params.job.queue});
   return r->integer == 1;
@@ -308,7 +297,7 @@ absl::StatusOr<bool> RedisStore::CronFireSplit(const CronFireOnceParams& params)
     if (p[0].result) return false;  // a live job holds the identifier
     if (!p[0].token) continue;
     std::vector<std::string> args = {Micros(params.now), "0", Micros(params.fire_time),
-                                     params.schedule, tag, job.queue};
+                                     params.schedule,    tag, job.queue};
     AppendNewJobArgs(job, *p[0].token, &args);
     p[0].token.reset();
     absl::StatusOr<redis::Reply> r = Run(scripts_.cron_fire_once, tag, std::move(args));
@@ -323,17 +312,17 @@ absl::StatusOr<bool> RedisStore::CronFireSplit(const CronFireOnceParams& params)
     }
     return r->integer == 1;
   }
-  return absl::AbortedError(absl::StrCat(
-      "the identifier \"", job.identifier, "\" of cron job ", job.id, " changed hands ",
-      kMaxRounds, " times while it was being enqueued"));
+  return absl::AbortedError(absl::StrCat("the identifier \"", job.identifier, "\" of cron job ",
+                                         job.id, " changed hands ", kMaxRounds,
+                                         " times while it was being enqueued"));
 }
 
 absl::StatusOr<RedisStore::Reservation> RedisStore::ParseReservation(std::string raw) {
   // "<19-digit id>|<token>|<Q>"
   const size_t bar = raw.size() > 20 ? raw.find('|', 20) : std::string::npos;
   if (raw.size() < 21 || raw[19] != '|' || bar == std::string::npos) {
-    return absl::InternalError(absl::StrCat(
-        "malformed identifier reservation in Redis: \"", raw.substr(0, 64), "\""));
+    return absl::InternalError(
+        absl::StrCat("malformed identifier reservation in Redis: \"", raw.substr(0, 64), "\""));
   }
   Reservation r;
   r.id = raw.substr(0, 19);
@@ -414,12 +403,11 @@ absl::StatusOr<std::vector<RedisStore::Taken>> RedisStore::TakeReservations(
   return out;
 }
 
-absl::StatusOr<std::string> RedisStore::ReserveFor(const std::string& identifier,
-                                                   JobId id, const std::string& tag) {
+absl::StatusOr<std::string> RedisStore::ReserveFor(const std::string& identifier, JobId id,
+                                                   const std::string& tag) {
   const std::string idkey = IdKey(id);
   for (int round = 0; round < kMaxRounds; ++round) {
-    absl::StatusOr<redis::Reply> cur =
-        client_->Command({"HGET", Key("uniq"), identifier});
+    absl::StatusOr<redis::Reply> cur = client_->Command({"HGET", Key("uniq"), identifier});
     if (!cur.ok()) return cur.status();
     std::string expected;
     if (!cur->is_nil()) {
@@ -431,8 +419,7 @@ absl::StatusOr<std::string> RedisStore::ReserveFor(const std::string& identifier
         if ((*h)[0].live) {
           absl::StatusOr<JobId> holder = ParseId(res->id);
           return absl::FailedPreconditionError(absl::StrCat(
-              "cannot requeue job ", id, ": job ",
-              holder.ok() ? absl::StrCat(*holder) : res->id,
+              "cannot requeue job ", id, ": job ", holder.ok() ? absl::StrCat(*holder) : res->id,
               " holds the same identifier and is not finished"));
         }
       }
@@ -443,13 +430,12 @@ absl::StatusOr<std::string> RedisStore::ReserveFor(const std::string& identifier
     if (!taken.ok()) return taken.status();
     if ((*taken)[0].ok) return (*taken)[0].token;
   }
-  return absl::AbortedError(absl::StrCat(
-      "the identifier \"", identifier, "\" of job ", id, " changed hands ",
-      kMaxRounds, " times while it was being requeued; try again"));
+  return absl::AbortedError(absl::StrCat("the identifier \"", identifier, "\" of job ", id,
+                                         " changed hands ", kMaxRounds,
+                                         " times while it was being requeued; try again"));
 }
 
-absl::Status RedisStore::ForgetJobs(
-    const std::vector<std::pair<std::string, std::string>>& jobs) {
+absl::Status RedisStore::ForgetJobs(const std::vector<std::pair<std::string, std::string>>& jobs) {
   if (jobs.empty()) return absl::OkStatus();
   std::vector<std::string> args;
   for (const auto& [id, identifier] : jobs) {

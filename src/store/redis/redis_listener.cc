@@ -24,19 +24,17 @@ bool Listener::stopping() {
 }
 
 absl::StatusOr<std::unique_ptr<redis::Connection>> Listener::Connect() {
-  absl::StatusOr<std::unique_ptr<redis::Connection>> conn =
-      client_->OpenDedicated();
+  absl::StatusOr<std::unique_ptr<redis::Connection>> conn = client_->OpenDedicated();
   if (!conn.ok()) return conn.status();
   if (absl::Status s = (*conn)->Send({"SUBSCRIBE", channel_}); !s.ok()) return s;
   // The confirmation: ["subscribe", channel, 1].
   absl::StatusOr<std::optional<redis::Reply>> r =
       (*conn)->ReadReply(client_->options().command_timeout);
   if (!r.ok()) return r.status();
-  if (!r->has_value() || (*r)->type != redis::Reply::Type::kArray ||
-      (*r)->elements.empty() || (*r)->elements[0].str != "subscribe") {
-    return absl::UnavailableError(absl::StrCat(
-        "Redis at ", (*conn)->options().Endpoint(),
-        ": no confirmation of SUBSCRIBE ", channel_));
+  if (!r->has_value() || (*r)->type != redis::Reply::Type::kArray || (*r)->elements.empty() ||
+      (*r)->elements[0].str != "subscribe") {
+    return absl::UnavailableError(absl::StrCat("Redis at ", (*conn)->options().Endpoint(),
+                                               ": no confirmation of SUBSCRIBE ", channel_));
   }
   return conn;
 }
@@ -72,8 +70,7 @@ void Listener::Run(std::unique_ptr<redis::Connection> conn) {
       }
       conn = *std::move(again);
     }
-    absl::StatusOr<std::optional<redis::Reply>> r =
-        conn->ReadReply(absl::Milliseconds(200));
+    absl::StatusOr<std::optional<redis::Reply>> r = conn->ReadReply(absl::Milliseconds(200));
     if (!r.ok() || !r->has_value()) continue;
     const redis::Reply& m = **r;
     if (m.type == redis::Reply::Type::kArray && m.elements.size() == 3 &&

@@ -101,11 +101,9 @@
 #include "store/redis/keys.h"
 #include "store/redis/redis_store_impl.h"
 
-
 namespace popqueue::store {
 
-absl::StatusOr<std::shared_ptr<Store>> OpenRedisStore(const Url& url,
-                                                      const StoreConfig& config) {
+absl::StatusOr<std::shared_ptr<Store>> OpenRedisStore(const Url& url, const StoreConfig& config) {
   absl::StatusOr<std::shared_ptr<redis_store::RedisStore>> store =
       redis_store::RedisStore::Open(url, config);
   if (!store.ok()) return store.status();
@@ -114,7 +112,6 @@ absl::StatusOr<std::shared_ptr<Store>> OpenRedisStore(const Url& url,
 
 namespace redis_store {
 namespace {
-
 
 // The claim order of two jobs (lua/lib.lua avail_member: run_at below 0
 // counts as 0).
@@ -132,8 +129,7 @@ using Sections = std::vector<std::pair<std::string, std::vector<size_t>>>;
 
 }  // namespace
 
-void AppendNewJobArgs(const NewJob& job, const std::string& token,
-                      std::vector<std::string>* args) {
+void AppendNewJobArgs(const NewJob& job, const std::string& token, std::vector<std::string>* args) {
   args->push_back(IdKey(job.id));
   args->push_back(job.name);
   args->push_back(job.identifier);
@@ -157,22 +153,19 @@ absl::StatusOr<std::vector<Job>> JobsFromReplies(const redis::Reply& reply) {
   return jobs;
 }
 
-absl::StatusOr<std::shared_ptr<RedisStore>> RedisStore::Open(
-    const Url& url, const StoreConfig& config) {
-  if (absl::Status s = ValidateIdentifierName("collection", config.collection);
-      !s.ok()) {
+absl::StatusOr<std::shared_ptr<RedisStore>> RedisStore::Open(const Url& url,
+                                                             const StoreConfig& config) {
+  if (absl::Status s = ValidateIdentifierName("collection", config.collection); !s.ok()) {
     return s;
   }
-  absl::StatusOr<std::shared_ptr<redis::Client>> client =
-      redis::Client::Connect(url);
+  absl::StatusOr<std::shared_ptr<redis::Client>> client = redis::Client::Connect(url);
   if (!client.ok()) return client.status();
   auto store = std::make_shared<RedisStore>(*std::move(client), config.collection);
   if (absl::Status s = store->Migrate(); !s.ok()) return s;
   return store;
 }
 
-RedisStore::RedisStore(std::shared_ptr<redis::Client> client,
-                       const std::string& prefix)
+RedisStore::RedisStore(std::shared_ptr<redis::Client> client, const std::string& prefix)
     : client_(std::move(client)),
       collection_(prefix),
       tag_(CollectionTag(prefix)),
@@ -191,15 +184,13 @@ std::string RedisStore::Key(std::string_view kind, std::string_view name) const 
   return absl::StrCat(tag_, ":", std::string(kind), ":", std::string(name));
 }
 
-absl::StatusOr<redis::Reply> RedisStore::Run(const redis::Script& script,
-                                             const std::string& tag,
+absl::StatusOr<redis::Reply> RedisStore::Run(const redis::Script& script, const std::string& tag,
                                              std::vector<std::string> args) {
   args.insert(args.begin(), tag_);
   return client_->Eval(script, {ProbeKey(tag)}, args);
 }
 
-std::vector<std::vector<size_t>> RedisStore::Groups(
-    const std::vector<std::string>& tags) const {
+std::vector<std::vector<size_t>> RedisStore::Groups(const std::vector<std::string>& tags) const {
   return GroupBySlot(tags, !fused_);
 }
 
@@ -216,8 +207,7 @@ absl::StatusOr<std::vector<std::string>> RedisStore::QueueNames() {
   return names;
 }
 
-std::vector<std::string> RedisStore::Unregistered(
-    const std::vector<std::string>& names) {
+std::vector<std::string> RedisStore::Unregistered(const std::vector<std::string>& names) {
   std::set<std::string> out;
   MutexLock lock(&mu_);
   for (const std::string& n : names) {
@@ -235,40 +225,47 @@ void RedisStore::MarkRegistered(const std::vector<std::string>& names) {
 // the layout version and refuses data written by another layout.
 absl::Status RedisStore::DoMigrate() {
   const std::string meta = Key("meta");
-  absl::StatusOr<redis::Reply> set = client_->Command(
-      {"HSETNX", meta, "version", absl::StrCat(kSchemaVersion)});
+  absl::StatusOr<redis::Reply> set =
+      client_->Command({"HSETNX", meta, "version", absl::StrCat(kSchemaVersion)});
   if (!set.ok()) return set.status();
   absl::StatusOr<redis::Reply> got = client_->Command({"HGET", meta, "version"});
   if (!got.ok()) return got.status();
   absl::StatusOr<int64_t> version = got->AsInt();
   if (!version.ok()) return version.status();
   if (*version > kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the Redis keys under ", tag_, " were written by a newer popqueue "
-        "(layout version ", *version, ", this build knows ", kSchemaVersion,
-        "); upgrade popqueue or use another collection"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the Redis keys under ", tag_,
+                     " were written by a newer popqueue "
+                     "(layout version ",
+                     *version, ", this build knows ", kSchemaVersion,
+                     "); upgrade popqueue or use another collection"));
   }
   if (*version < kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the Redis keys of collection \"", collection_, "\" use layout version ",
-        *version, " (the whole collection under the one hash tag ", tag_,
-        "); this popqueue uses layout ", kSchemaVersion,
-        " (a hash tag per queue) and does not convert them. Finish the jobs "
-        "with the popqueue that wrote them, then delete the collection's keys "
-        "(redis-cli --scan --pattern '", tag_, ":*' | xargs redis-cli unlink), "
-        "or open another collection (docs/redis-store.md, \"Layout versions\")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the Redis keys of collection \"", collection_, "\" use layout version ",
+                     *version, " (the whole collection under the one hash tag ", tag_,
+                     "); this popqueue uses layout ", kSchemaVersion,
+                     " (a hash tag per queue) and does not convert them. Finish the jobs "
+                     "with the popqueue that wrote them, then delete the collection's keys "
+                     "(redis-cli --scan --pattern '",
+                     tag_,
+                     ":*' | xargs redis-cli unlink), "
+                     "or open another collection (docs/redis-store.md, \"Layout versions\")"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<redis::Reply> RedisStore::ClaimGroup(
-    const JobClaimParams& params, const std::vector<std::string>& names,
-    const std::vector<std::string>& tags, const std::vector<size_t>& group,
-    int limit, bool peek) {
-  std::vector<std::string> args = {
-      Micros(params.now),       absl::StrCat(limit),
-      params.worker_id,         absl::StrCat(params.lease_token),
-      Micros(params.now + params.lease), peek ? "1" : "0"};
+absl::StatusOr<redis::Reply> RedisStore::ClaimGroup(const JobClaimParams& params,
+                                                    const std::vector<std::string>& names,
+                                                    const std::vector<std::string>& tags,
+                                                    const std::vector<size_t>& group, int limit,
+                                                    bool peek) {
+  std::vector<std::string> args = {Micros(params.now),
+                                   absl::StrCat(limit),
+                                   params.worker_id,
+                                   absl::StrCat(params.lease_token),
+                                   Micros(params.now + params.lease),
+                                   peek ? "1" : "0"};
   for (size_t i : group) {
     args.push_back(tags[i]);
     args.push_back(names[i]);
@@ -277,7 +274,6 @@ absl::StatusOr<redis::Reply> RedisStore::ClaimGroup(
 }
 
 absl::StatusOr<JobClaimResult> RedisStore::DoJobClaim(const JobClaimParams& params) {
-
   std::vector<std::string> names, tags;
   for (const std::string& q : params.queues) {
     if (std::find(names.begin(), names.end(), q) != names.end()) continue;
@@ -307,8 +303,7 @@ absl::StatusOr<JobClaimResult> RedisStore::DoJobClaim(const JobClaimParams& para
   JobClaimResult out;
   for (size_t g = 0; g < groups.size(); ++g) {
     if (quota[g] == 0) continue;
-    absl::StatusOr<redis::Reply> r =
-        ClaimGroup(params, names, tags, groups[g], quota[g], false);
+    absl::StatusOr<redis::Reply> r = ClaimGroup(params, names, tags, groups[g], quota[g], false);
     if (!r.ok()) return r.status();
     absl::StatusOr<std::vector<Job>> jobs = JobsFromReplies(*r);
     if (!jobs.ok()) return jobs.status();
@@ -326,13 +321,12 @@ namespace {
 template <typename Item>
 absl::StatusOr<std::vector<Sections>> GroupItems(
     Directory& directory, const std::vector<Item>& items,
-    const std::function<std::vector<std::vector<size_t>>(
-        const std::vector<std::string>&)>& groups_of) {
+    const std::function<std::vector<std::vector<size_t>>(const std::vector<std::string>&)>&
+        groups_of) {
   std::vector<JobId> ids;
   ids.reserve(items.size());
   for (const Item& item : items) ids.push_back(item.id);
-  absl::StatusOr<std::vector<std::optional<std::string>>> tags =
-      directory.Lookup(ids);
+  absl::StatusOr<std::vector<std::optional<std::string>>> tags = directory.Lookup(ids);
   if (!tags.ok()) return tags.status();
   // Distinct tags, and the items of each.
   std::vector<std::string> distinct;
@@ -377,10 +371,9 @@ absl::Status AddIds(const redis::Reply& reply, std::set<JobId>* out) {
 
 }  // namespace
 
-absl::StatusOr<JobIdList> RedisStore::DoJobCompleteMany(
-    const JobCompleteManyParams& params) {
-  auto groups = GroupItems(directory_, params.items,
-                           [this](const auto& tags) { return Groups(tags); });
+absl::StatusOr<JobIdList> RedisStore::DoJobCompleteMany(const JobCompleteManyParams& params) {
+  auto groups =
+      GroupItems(directory_, params.items, [this](const auto& tags) { return Groups(tags); });
   if (!groups.ok()) return groups.status();
   std::set<JobId> done;
   for (const Sections& sections : *groups) {
@@ -407,9 +400,8 @@ absl::StatusOr<JobIdList> RedisStore::DoJobCompleteMany(
 }
 
 absl::StatusOr<JobIdList> RedisStore::DoJobFailMany(const JobFailManyParams& params) {
-
-  auto groups = GroupItems(directory_, params.items,
-                           [this](const auto& tags) { return Groups(tags); });
+  auto groups =
+      GroupItems(directory_, params.items, [this](const auto& tags) { return Groups(tags); });
   if (!groups.ok()) return groups.status();
   std::set<JobId> done;
   for (const Sections& sections : *groups) {
@@ -439,13 +431,12 @@ absl::StatusOr<JobIdList> RedisStore::DoJobFailMany(const JobFailManyParams& par
 absl::StatusOr<JobHeartbeatManyResult> RedisStore::DoJobHeartbeatMany(
     const JobHeartbeatManyParams& params) {
   JobHeartbeatManyResult out;
-  auto groups = GroupItems(directory_, params.items,
-                           [this](const auto& tags) { return Groups(tags); });
+  auto groups =
+      GroupItems(directory_, params.items, [this](const auto& tags) { return Groups(tags); });
   if (!groups.ok()) return groups.status();
   std::set<JobId> extended, cancel;
   for (const Sections& sections : *groups) {
-    std::vector<std::string> args = {Micros(params.now),
-                                     Micros(params.now + params.lease)};
+    std::vector<std::string> args = {Micros(params.now), Micros(params.now + params.lease)};
     for (const auto& [tag, indexes] : sections) {
       args.push_back(tag);
       args.push_back(absl::StrCat(indexes.size()));
@@ -453,9 +444,7 @@ absl::StatusOr<JobHeartbeatManyResult> RedisStore::DoJobHeartbeatMany(
         const JobHeartbeatItem& item = params.items[i];
         args.push_back(IdKey(item.id));
         args.push_back(absl::StrCat(item.lease_token));
-        args.push_back(item.progress
-                           ? absl::StrCat(std::clamp(*item.progress, 0, 100))
-                           : "");
+        args.push_back(item.progress ? absl::StrCat(std::clamp(*item.progress, 0, 100)) : "");
         if (item.stopping) {
           args.push_back(item.stopping->reason);
           args.push_back(Micros(item.stopping->since));
@@ -479,8 +468,7 @@ absl::StatusOr<JobHeartbeatManyResult> RedisStore::DoJobHeartbeatMany(
   return out;
 }
 
-absl::StatusOr<int> RedisStore::DoJobRescueExpired(
-    const JobRescueExpiredParams& params) {
+absl::StatusOr<int> RedisStore::DoJobRescueExpired(const JobRescueExpiredParams& params) {
   absl::StatusOr<std::vector<std::string>> tags = AllQueueTags();
   if (!tags.ok()) return tags.status();
   int left = params.limit, rescued = 0;

@@ -18,8 +18,7 @@ namespace popqueue::store {
 // redis+cluster://h1:p1,h2:p2 (common/redis/redis_client.h). Keys start
 // with "{<config.collection>}:" or "{<config.collection>:<queue>}:"; db_name
 // is not used (the URL path selects the database number). Runs Migrate().
-absl::StatusOr<std::shared_ptr<Store>> OpenRedisStore(const Url& url,
-                                                      const StoreConfig& config);
+absl::StatusOr<std::shared_ptr<Store>> OpenRedisStore(const Url& url, const StoreConfig& config);
 
 }  // namespace popqueue::store
 

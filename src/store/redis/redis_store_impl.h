@@ -25,8 +25,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/redis/redis_client.h"
 #include "common/mutex.h"
+#include "common/redis/redis_client.h"
 #include "common/url.h"
 #include "store/redis/directory.h"
 #include "store/redis/redis_listener.h"
@@ -48,8 +48,8 @@ class RedisStore : public Store {
   // each round needs another process to have revoked or taken over.
   static constexpr int kMaxRounds = 8;
 
-  static absl::StatusOr<std::shared_ptr<RedisStore>> Open(
-      const Url& url, const StoreConfig& config);
+  static absl::StatusOr<std::shared_ptr<RedisStore>> Open(const Url& url,
+                                                          const StoreConfig& config);
   RedisStore(std::shared_ptr<redis::Client> client, const std::string& prefix);
 
   // "{<prefix>}": the hash tag of the collection slot.
@@ -63,16 +63,13 @@ class RedisStore : public Store {
  protected:
   absl::Status DoMigrate() override;
 
-  absl::StatusOr<JobInsertManyResult> DoJobInsertMany(
-      const JobInsertManyParams& params) override;
+  absl::StatusOr<JobInsertManyResult> DoJobInsertMany(const JobInsertManyParams& params) override;
   absl::StatusOr<JobClaimResult> DoJobClaim(const JobClaimParams& params) override;
-  absl::StatusOr<JobIdList> DoJobCompleteMany(
-      const JobCompleteManyParams& params) override;
+  absl::StatusOr<JobIdList> DoJobCompleteMany(const JobCompleteManyParams& params) override;
   absl::StatusOr<JobIdList> DoJobFailMany(const JobFailManyParams& params) override;
   absl::StatusOr<JobHeartbeatManyResult> DoJobHeartbeatMany(
       const JobHeartbeatManyParams& params) override;
-  absl::StatusOr<int> DoJobRescueExpired(
-      const JobRescueExpiredParams& params) override;
+  absl::StatusOr<int> DoJobRescueExpired(const JobRescueExpiredParams& params) override;
 
   absl::StatusOr<Job> DoJobGet(const JobGetParams& params) override;
   absl::StatusOr<Job> DoJobRequeue(const JobRequeueParams& params) override;
@@ -87,15 +84,13 @@ class RedisStore : public Store {
   absl::Status DoQueueResume(const QueueNameParams& params) override;
   absl::StatusOr<std::vector<QueueInfo>> DoQueueList() override;
 
-  absl::StatusOr<bool> DoLeaderAttemptElect(
-      const LeaderAttemptElectParams& params) override;
+  absl::StatusOr<bool> DoLeaderAttemptElect(const LeaderAttemptElectParams& params) override;
   absl::Status DoLeaderResign(const LeaderResignParams& params) override;
 
   absl::Status DoWorkerRegister(const WorkerRegisterParams& params) override;
   absl::Status DoWorkerHeartbeat(const WorkerHeartbeatParams& params) override;
   absl::Status DoWorkerDeregister(const WorkerDeregisterParams& params) override;
-  absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(
-      const WorkerListParams& params) override;
+  absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(const WorkerListParams& params) override;
 
   absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) override;
 
@@ -127,8 +122,7 @@ class RedisStore : public Store {
 
   // Runs a job script in the slot of `tag`: KEYS = {ProbeKey(tag)}, ARGV =
   // {collection tag, args...}.
-  absl::StatusOr<redis::Reply> Run(const redis::Script& script,
-                                   const std::string& tag,
+  absl::StatusOr<redis::Reply> Run(const redis::Script& script, const std::string& tag,
                                    std::vector<std::string> args);
   // Index groups of `tags` that may share one script call (keys.h).
   std::vector<std::vector<size_t>> Groups(const std::vector<std::string>& tags) const;
@@ -150,24 +144,20 @@ class RedisStore : public Store {
   // slots).
   absl::StatusOr<JobInsertManyResult> InsertFused(const JobInsertManyParams& params);
   absl::StatusOr<JobInsertManyResult> InsertSplit(const JobInsertManyParams& params);
-  absl::Status ReserveRound(const std::vector<NewJob>& jobs,
-                            const std::vector<size_t>& todo, bool retry,
-                            std::vector<Pending>* pending,
-                            std::vector<size_t>* again);
+  absl::Status ReserveRound(const std::vector<NewJob>& jobs, const std::vector<size_t>& todo,
+                            bool retry, std::vector<Pending>* pending, std::vector<size_t>* again);
   absl::StatusOr<bool> CronFireSplit(const CronFireOnceParams& params);
 
   // Identifier reservations on a cluster (redis_insert.cc).
   static absl::StatusOr<Reservation> ParseReservation(std::string raw);
   // Whether each reservation's job holds its identifier (revoking it where
   // not); waits up to kInsertGrace for holders that do not exist yet.
-  absl::StatusOr<std::vector<Holder>> CheckHolders(
-      const std::vector<Reservation>& held);
-  absl::StatusOr<std::vector<Taken>> TakeReservations(
-      const std::vector<TakeItem>& items);
+  absl::StatusOr<std::vector<Holder>> CheckHolders(const std::vector<Reservation>& held);
+  absl::StatusOr<std::vector<Taken>> TakeReservations(const std::vector<TakeItem>& items);
   // A fresh reservation of `identifier` for job `id` of `tag` (requeue):
   // its token, or kFailedPrecondition naming the live holder.
-  absl::StatusOr<std::string> ReserveFor(const std::string& identifier,
-                                         JobId id, const std::string& tag);
+  absl::StatusOr<std::string> ReserveFor(const std::string& identifier, JobId id,
+                                         const std::string& tag);
   // Drops C:dir entries and own reservations of (id, identifier) pairs.
   absl::Status ForgetJobs(const std::vector<std::pair<std::string, std::string>>& jobs);
 
@@ -175,8 +165,7 @@ class RedisStore : public Store {
   absl::StatusOr<redis::Reply> ClaimGroup(const JobClaimParams& params,
                                           const std::vector<std::string>& names,
                                           const std::vector<std::string>& tags,
-                                          const std::vector<size_t>& group,
-                                          int limit, bool peek);
+                                          const std::vector<size_t>& group, int limit, bool peek);
 
   const std::shared_ptr<redis::Client> client_;
   const std::string collection_;
@@ -193,8 +182,7 @@ class RedisStore : public Store {
 
 // Appends the JOB_FIELDS (10) values lua/lib.lua insert_job reads for
 // `job`, with reservation token `token`.
-void AppendNewJobArgs(const NewJob& job, const std::string& token,
-                      std::vector<std::string>* args);
+void AppendNewJobArgs(const NewJob& job, const std::string& token, std::vector<std::string>* args);
 // Jobs from an array of HGETALL replies.
 absl::StatusOr<std::vector<Job>> JobsFromReplies(const redis::Reply& reply);
 

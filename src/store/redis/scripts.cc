@@ -24,9 +24,7 @@ std::string Load(std::string_view file) {
 constexpr redis::Script::Access kReadOnly = redis::Script::Access::kReadOnly;
 
 // A job script: the shared helpers, then the script itself.
-std::string WithLib(std::string_view file) {
-  return Load("lib.lua") + "\n" + Load(file);
-}
+std::string WithLib(std::string_view file) { return Load("lib.lua") + "\n" + Load(file); }
 
 }  // namespace
 

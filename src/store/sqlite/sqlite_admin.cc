@@ -23,8 +23,8 @@ namespace {
 absl::StatusOr<JobState> ReadState(const Stmt& row, int col) {
   absl::StatusOr<JobState> state = ParseJobState(row.Text(col));
   if (!state.ok()) {
-    return absl::InternalError(absl::StrFormat(
-        "corrupt row: %s", std::string(state.status().message())));
+    return absl::InternalError(
+        absl::StrFormat("corrupt row: %s", std::string(state.status().message())));
   }
   return state;
 }
@@ -54,7 +54,6 @@ absl::StatusOr<StateRow> ReadStateRow(Conn& conn, JobId id) {
   return StateRow{*state, stmt->Text(1)};
 }
 
-
 }  // namespace
 
 absl::StatusOr<Job> ReadJob(const Stmt& row) {
@@ -77,8 +76,7 @@ absl::StatusOr<Job> ReadJob(const Stmt& row) {
   job.worker_id = row.Text(13);
   job.lease_token = row.Int(14);
   job.lease_expires_at = row.OptTime(15);
-  absl::StatusOr<std::vector<JobError>> errors =
-      ErrorsFromStoredJson(row.Text(16));
+  absl::StatusOr<std::vector<JobError>> errors = ErrorsFromStoredJson(row.Text(16));
   if (!errors.ok()) return errors.status();
   job.errors = std::move(*errors);
   if (!row.IsNull(17)) job.result = row.Text(17);
@@ -109,13 +107,12 @@ absl::StatusOr<Job> SqliteStore::DoJobRequeue(const JobRequeueParams& params) {
   absl::StatusOr<Job> job = WithWriteTx([&](Conn& conn) -> absl::StatusOr<Job> {
     absl::StatusOr<StateRow> current = ReadStateRow(conn, params.id);
     if (!current.ok()) return current.status();
-    if (current->state == JobState::kScheduled ||
-        current->state == JobState::kAvailable ||
+    if (current->state == JobState::kScheduled || current->state == JobState::kAvailable ||
         current->state == JobState::kRunning) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "job %d is %s; only dead, cancelled, completed or retryable jobs "
-          "can be requeued",
-          params.id, JobStateName(current->state)));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("job %d is %s; only dead, cancelled, completed or retryable jobs "
+                          "can be requeued",
+                          params.id, JobStateName(current->state)));
     }
     if (!current->identifier.empty()) {
       absl::StatusOr<Stmt> other = conn.Prepare("job_find_other_live.sql");
@@ -124,10 +121,10 @@ absl::StatusOr<Job> SqliteStore::DoJobRequeue(const JobRequeueParams& params) {
       absl::StatusOr<bool> row = other->Step();
       if (!row.ok()) return row.status();
       if (*row) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "job %d cannot be requeued: job %d with the same identifier is "
-            "not finished yet",
-            params.id, other->Int(0)));
+        return absl::FailedPreconditionError(
+            absl::StrFormat("job %d cannot be requeued: job %d with the same identifier is "
+                            "not finished yet",
+                            params.id, other->Int(0)));
       }
     }
     absl::StatusOr<Stmt> requeue = conn.Prepare("job_requeue.sql");
@@ -144,12 +141,12 @@ absl::StatusOr<Job> SqliteStore::DoJobCancel(const JobCancelParams& params) {
     absl::StatusOr<StateRow> current = ReadStateRow(conn, params.id);
     if (!current.ok()) return current.status();
     if (IsFinal(current->state)) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "job %d is already %s", params.id, JobStateName(current->state)));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("job %d is already %s", params.id, JobStateName(current->state)));
     }
     const bool running = current->state == JobState::kRunning;
-    absl::StatusOr<Stmt> cancel = conn.Prepare(
-        running ? "job_cancel_request.sql" : "job_cancel_now.sql");
+    absl::StatusOr<Stmt> cancel =
+        conn.Prepare(running ? "job_cancel_request.sql" : "job_cancel_now.sql");
     if (!cancel.ok()) return cancel.status();
     cancel->Bind(":id", params.id);
     if (!running) cancel->Bind(":now", params.now);
@@ -162,8 +159,8 @@ absl::Status SqliteStore::DoJobDelete(const JobDeleteParams& params) {
     absl::StatusOr<StateRow> current = ReadStateRow(conn, params.id);
     if (!current.ok()) return current.status();
     if (current->state == JobState::kRunning) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "job %d is running; cancel it first", params.id));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("job %d is running; cancel it first", params.id));
     }
     absl::StatusOr<Stmt> del = conn.Prepare("job_delete.sql");
     if (!del.ok()) return del.status();
@@ -191,8 +188,7 @@ absl::StatusOr<JobPage> SqliteStore::DoJobList(const JobListParams& params) {
   return WithReader([&](Conn& conn) -> absl::StatusOr<JobPage> {
     absl::StatusOr<Stmt> list = conn.Prepare(query_name);
     if (!list.ok()) return list.status();
-    list->Bind(":before_id",
-               f.before_id.value_or(std::numeric_limits<JobId>::max()))
+    list->Bind(":before_id", f.before_id.value_or(std::numeric_limits<JobId>::max()))
         .Bind(":limit", f.limit + 1);
     if (query_name == "job_list_by_state.sql") {
       list->Bind(":state", states[0].get<std::string>());
@@ -202,8 +198,7 @@ absl::StatusOr<JobPage> SqliteStore::DoJobList(const JobListParams& params) {
     if (query_name == "job_list_by_identifier.sql") {
       list->Bind(":identifier", f.identifier);
     }
-    if (query_name == "job_list_by_identifier.sql" ||
-        query_name == "job_list_by_name.sql") {
+    if (query_name == "job_list_by_identifier.sql" || query_name == "job_list_by_name.sql") {
       list->Bind(":name", f.name).Bind(":queue", f.queue);
     }
     if (query_name == "job_list_by_queue.sql") list->Bind(":queue", f.queue);
@@ -285,8 +280,8 @@ absl::Status SqliteStore::DoQueueResume(const QueueNameParams& params) {
 absl::StatusOr<std::vector<QueueInfo>> SqliteStore::DoQueueList() {
   absl::StatusOr<std::vector<QueueCounts>> counts = JobCountByState();
   if (!counts.ok()) return counts.status();
-  absl::StatusOr<std::vector<std::string>> paused = WithReader(
-      [&](Conn& conn) -> absl::StatusOr<std::vector<std::string>> {
+  absl::StatusOr<std::vector<std::string>> paused =
+      WithReader([&](Conn& conn) -> absl::StatusOr<std::vector<std::string>> {
         absl::StatusOr<Stmt> list = conn.Prepare("queue_paused_list.sql");
         if (!list.ok()) return list.status();
         std::vector<std::string> names;
@@ -304,8 +299,7 @@ absl::StatusOr<std::vector<QueueInfo>> SqliteStore::DoQueueList() {
 
 // --- Leadership -------------------------------------------------------------
 
-absl::StatusOr<bool> SqliteStore::DoLeaderAttemptElect(
-    const LeaderAttemptElectParams& params) {
+absl::StatusOr<bool> SqliteStore::DoLeaderAttemptElect(const LeaderAttemptElectParams& params) {
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<bool> {
     absl::StatusOr<Stmt> elect = conn.Prepare("leader_attempt_elect.sql");
     if (!elect.ok()) return elect.status();
@@ -340,9 +334,8 @@ absl::Status SqliteStore::DoWorkerRegister(const WorkerRegisterParams& params) {
         .Bind(":host", w.host)
         .Bind(":address", w.address)
         .Bind(":pid", w.pid)
-        .Bind(":queues",
-              nlohmann::json(w.queues).dump(
-                  -1, ' ', false, nlohmann::json::error_handler_t::replace))
+        .Bind(":queues", nlohmann::json(w.queues).dump(-1, ' ', false,
+                                                       nlohmann::json::error_handler_t::replace))
         .Bind(":started_at", w.started_at)
         .Bind(":now", params.now);
     return reg->Run();
@@ -358,15 +351,13 @@ absl::Status SqliteStore::DoWorkerHeartbeat(const WorkerHeartbeatParams& params)
         .Bind(":now", params.now);
     if (absl::Status s = beat->Run(); !s.ok()) return s;
     if (conn.Changes() == 0) {
-      return absl::NotFoundError(absl::StrFormat(
-          "worker %s is not registered", params.worker_id));
+      return absl::NotFoundError(absl::StrFormat("worker %s is not registered", params.worker_id));
     }
     return absl::OkStatus();
   });
 }
 
-absl::Status SqliteStore::DoWorkerDeregister(
-    const WorkerDeregisterParams& params) {
+absl::Status SqliteStore::DoWorkerDeregister(const WorkerDeregisterParams& params) {
   return WithWriteTx([&](Conn& conn) -> absl::Status {
     absl::StatusOr<Stmt> dereg = conn.Prepare("worker_deregister.sql");
     if (!dereg.ok()) return dereg.status();
@@ -375,8 +366,7 @@ absl::Status SqliteStore::DoWorkerDeregister(
   });
 }
 
-absl::StatusOr<std::vector<WorkerInfo>> SqliteStore::DoWorkerList(
-    const WorkerListParams& params) {
+absl::StatusOr<std::vector<WorkerInfo>> SqliteStore::DoWorkerList(const WorkerListParams& params) {
   return WithReader([&](Conn& conn) -> absl::StatusOr<std::vector<WorkerInfo>> {
     absl::StatusOr<Stmt> list = conn.Prepare("worker_list.sql");
     if (!list.ok()) return list.status();
@@ -393,8 +383,7 @@ absl::StatusOr<std::vector<WorkerInfo>> SqliteStore::DoWorkerList(
                    .started_at = list->Time(4),
                    .last_heartbeat_at = list->Time(5),
                    .running = static_cast<int>(list->Int(6))};
-      nlohmann::json queues =
-          nlohmann::json::parse(list->Text(3), nullptr, false);
+      nlohmann::json queues = nlohmann::json::parse(list->Text(3), nullptr, false);
       if (queues.is_array()) {
         for (const auto& q : queues) {
           if (q.is_string()) w.queues.push_back(q.get<std::string>());

@@ -20,8 +20,7 @@ namespace {
 
 // --- Stmt -------------------------------------------------------------------
 
-Stmt::Stmt(Stmt&& other) noexcept
-    : conn_(other.conn_), stmt_(other.stmt_), name_(other.name_) {
+Stmt::Stmt(Stmt&& other) noexcept : conn_(other.conn_), stmt_(other.stmt_), name_(other.name_) {
   other.stmt_ = nullptr;
 }
 
@@ -50,8 +49,8 @@ Stmt& Stmt::Bind(const char* param, int64_t value) {
 Stmt& Stmt::Bind(const char* param, std::string_view value) {
   // Explicit length: embedded NULs and arbitrary bytes are stored verbatim.
   // SQLITE_TRANSIENT copies; the caller's buffer may die before Step().
-  sqlite3_bind_text64(stmt_, Index(param), value.data(), value.size(),
-                      SQLITE_TRANSIENT, SQLITE_UTF8);
+  sqlite3_bind_text64(stmt_, Index(param), value.data(), value.size(), SQLITE_TRANSIENT,
+                      SQLITE_UTF8);
   return *this;
 }
 
@@ -79,22 +78,17 @@ absl::Status Stmt::Run() {
   }
 }
 
-bool Stmt::IsNull(int col) const {
-  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
-}
+bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
 int64_t Stmt::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 
 std::string Stmt::Text(int col) const {
-  const auto* text =
-      reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
   if (text == nullptr) return std::string();
   return std::string(text, sqlite3_column_bytes(stmt_, col));
 }
 
-absl::Time Stmt::Time(int col) const {
-  return absl::FromUnixMicros(Int(col));
-}
+absl::Time Stmt::Time(int col) const { return absl::FromUnixMicros(Int(col)); }
 
 std::optional<absl::Time> Stmt::OptTime(int col) const {
   if (IsNull(col)) return std::nullopt;
@@ -108,10 +102,9 @@ absl::StatusOr<std::unique_ptr<Conn>> Conn::Open(const ConnOptions& options,
   sqlite3* db = nullptr;
   // NOMUTEX: each connection is confined to one thread at a time by the
   // store's own locks, so SQLite's per-connection mutex is redundant.
-  int rc = sqlite3_open_v2(
-      options.path.c_str(), &db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-      nullptr);
+  int rc =
+      sqlite3_open_v2(options.path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<Conn> conn(new Conn(db, options, queries));
   if (db == nullptr) {
     return absl::ResourceExhaustedError("sqlite3_open_v2: out of memory");
@@ -121,8 +114,8 @@ absl::StatusOr<std::unique_ptr<Conn>> Conn::Open(const ConnOptions& options,
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   // journal_mode=WAL is persistent in the file; asking again is cheap. An
   // in-memory database reports "memory", which is fine.
-  const std::string pragmas = absl::StrFormat(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;", options.synchronous);
+  const std::string pragmas =
+      absl::StrFormat("PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;", options.synchronous);
   if (absl::Status s = conn->Exec(pragmas, "configure connection"); !s.ok()) {
     return s;
   }
@@ -142,8 +135,7 @@ absl::StatusOr<Stmt> Conn::Prepare(std::string_view name) {
       Fatal(absl::StrFormat("unknown query %s", name));
     }
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql->second.data(),
-                                static_cast<int>(sql->second.size()),
+    int rc = sqlite3_prepare_v3(db_, sql->second.data(), static_cast<int>(sql->second.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) return Error(rc, name);
     it = cache_.emplace(sql->first, stmt).first;
@@ -163,46 +155,43 @@ absl::Status Conn::Error(int rc, std::string_view what) const {
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return absl::UnavailableError(absl::StrFormat(
-          "SQLite database \"%s\" stayed locked by another connection or "
-          "process for busy_timeout_ms=%d (%s: %s); try again",
-          path, options_.busy_timeout_ms, what, detail));
+      return absl::UnavailableError(
+          absl::StrFormat("SQLite database \"%s\" stayed locked by another connection or "
+                          "process for busy_timeout_ms=%d (%s: %s); try again",
+                          path, options_.busy_timeout_ms, what, detail));
     case SQLITE_CANTOPEN:
-      return absl::UnavailableError(absl::StrFormat(
-          "cannot open SQLite database \"%s\": %s (does the directory exist "
-          "and is it writable?)",
-          path, detail));
+      return absl::UnavailableError(
+          absl::StrFormat("cannot open SQLite database \"%s\": %s (does the directory exist "
+                          "and is it writable?)",
+                          path, detail));
     case SQLITE_CONSTRAINT:
       if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
         return absl::AlreadyExistsError(
             absl::StrFormat("%s: job id already exists (%s)", what, detail));
       }
-      return absl::InvalidArgumentError(
-          absl::StrFormat("%s: constraint failed: %s", what, detail));
+      return absl::InvalidArgumentError(absl::StrFormat("%s: constraint failed: %s", what, detail));
     case SQLITE_CORRUPT:
-      return absl::DataLossError(absl::StrFormat(
-          "SQLite database \"%s\" is corrupt (%s: %s)", path, what, detail));
+      return absl::DataLossError(
+          absl::StrFormat("SQLite database \"%s\" is corrupt (%s: %s)", path, what, detail));
     case SQLITE_NOTADB:
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "\"%s\" is not an SQLite database (%s)", path, detail));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("\"%s\" is not an SQLite database (%s)", path, detail));
     case SQLITE_FULL:
     case SQLITE_NOMEM:
       return absl::ResourceExhaustedError(
           absl::StrFormat("SQLite database \"%s\": %s: %s", path, what, detail));
     case SQLITE_IOERR:
-      return absl::UnavailableError(absl::StrFormat(
-          "SQLite database \"%s\": I/O error during %s: %s", path, what,
-          detail));
+      return absl::UnavailableError(
+          absl::StrFormat("SQLite database \"%s\": I/O error during %s: %s", path, what, detail));
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_AUTH:
       return absl::PermissionDeniedError(
           absl::StrFormat("SQLite database \"%s\": %s: %s", path, what, detail));
-    case SQLITE_INTERRUPT:
-      return absl::CancelledError(absl::StrFormat("%s: %s", what, detail));
+    case SQLITE_INTERRUPT: return absl::CancelledError(absl::StrFormat("%s: %s", what, detail));
     default:
-      return absl::InternalError(absl::StrFormat(
-          "SQLite database \"%s\": %s: %s (code %d)", path, what, detail, rc));
+      return absl::InternalError(
+          absl::StrFormat("SQLite database \"%s\": %s: %s (code %d)", path, what, detail, rc));
   }
 }
 

@@ -30,8 +30,8 @@ namespace popqueue::store::sqlite {
 using QueryMap = std::map<std::string, std::string, std::less<>>;
 
 struct ConnOptions {
-  std::string path;             // file path or ":memory:"
-  std::string synchronous;      // "NORMAL", "FULL" or "EXTRA"
+  std::string path;         // file path or ":memory:"
+  std::string synchronous;  // "NORMAL", "FULL" or "EXTRA"
   int busy_timeout_ms = 5000;
 };
 
@@ -50,16 +50,12 @@ class Stmt {
   ~Stmt();
 
   Stmt& Bind(const char* param, int64_t value);
-  Stmt& Bind(const char* param, int value) {
-    return Bind(param, static_cast<int64_t>(value));
-  }
+  Stmt& Bind(const char* param, int value) { return Bind(param, static_cast<int64_t>(value)); }
   Stmt& Bind(const char* param, std::string_view value);
   Stmt& Bind(const char* param, const std::string& value) {
     return Bind(param, std::string_view(value));
   }
-  Stmt& Bind(const char* param, const char* value) {
-    return Bind(param, std::string_view(value));
-  }
+  Stmt& Bind(const char* param, const char* value) { return Bind(param, std::string_view(value)); }
   Stmt& Bind(const char* param, absl::Time value);  // microseconds
   Stmt& BindNull(const char* param);
 

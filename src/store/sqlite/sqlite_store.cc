@@ -39,9 +39,9 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstdint>
 #include <limits>
 #include <set>
 #include <string>
@@ -59,40 +59,34 @@
 
 namespace popqueue::store {
 
-absl::StatusOr<std::shared_ptr<Store>> OpenSqliteStore(
-    const Url& url, const StoreConfig& config) {
-  if (absl::Status s = ValidateIdentifierName("collection", config.collection);
-      !s.ok()) {
+absl::StatusOr<std::shared_ptr<Store>> OpenSqliteStore(const Url& url, const StoreConfig& config) {
+  if (absl::Status s = ValidateIdentifierName("collection", config.collection); !s.ok()) {
     return s;
   }
   sqlite::SqliteStore::Options options;
   options.path = url.path;
   options.table = config.collection;
   if (options.path.empty()) {
-    return absl::InvalidArgumentError(
-        "sqlite URLs need a path, e.g. sqlite://./popqueue.db");
+    return absl::InvalidArgumentError("sqlite URLs need a path, e.g. sqlite://./popqueue.db");
   }
   for (const auto& [key, value] : url.query) {
     if (key == "synchronous") {
       std::string v = absl::AsciiStrToUpper(value);
       if (v != "NORMAL" && v != "FULL" && v != "EXTRA") {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "sqlite URL option synchronous=%s: expected normal, full or extra",
-            value));
+            "sqlite URL option synchronous=%s: expected normal, full or extra", value));
       }
       options.synchronous = v;
     } else if (key == "busy_timeout_ms") {
-      if (!absl::SimpleAtoi(value, &options.busy_timeout_ms) ||
-          options.busy_timeout_ms < 0) {
+      if (!absl::SimpleAtoi(value, &options.busy_timeout_ms) || options.busy_timeout_ms < 0) {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "sqlite URL option busy_timeout_ms=%s: expected milliseconds >= 0",
-            value));
+            "sqlite URL option busy_timeout_ms=%s: expected milliseconds >= 0", value));
       }
     } else {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "unknown sqlite URL option \"%s\"; accepted: synchronous, "
-          "busy_timeout_ms",
-          key));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("unknown sqlite URL option \"%s\"; accepted: synchronous, "
+                          "busy_timeout_ms",
+                          key));
     }
   }
   absl::StatusOr<std::shared_ptr<sqlite::SqliteStore>> store =
@@ -104,7 +98,6 @@ absl::StatusOr<std::shared_ptr<Store>> OpenSqliteStore(
 namespace sqlite {
 namespace {
 
-
 // Error texts come from handlers and may hold any bytes; SQLite's JSON
 // functions would store invalid UTF-8 as is, which the stored-JSON reader
 // then rejects. Replace each invalid byte by U+FFFD.
@@ -114,8 +107,11 @@ std::string SanitizeUtf8(std::string_view in) {
   size_t i = 0;
   while (i < in.size()) {
     auto c = static_cast<unsigned char>(in[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3
-                              : (c >> 3) == 0x1e ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
     bool ok = len > 0 && i + len <= in.size();
     for (size_t k = 1; ok && k < len; ++k) {
       ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
@@ -135,14 +131,11 @@ std::string SanitizeUtf8(std::string_view in) {
 // validated [A-Za-z_][A-Za-z0-9_]* collection name, always written inside
 // double quotes in the .sql files) and {{job_columns}} (a constant). Every
 // value is a bound parameter, never rendered.
-std::string Render(std::string_view name, std::string_view text,
-                   const std::string& table) {
-  std::string out = absl::StrReplaceAll(
-      absl::string_view(text.data(), text.size()),
-      {{"{{table}}", table}, {"{{job_columns}}", kJobColumns}});
+std::string Render(std::string_view name, std::string_view text, const std::string& table) {
+  std::string out = absl::StrReplaceAll(absl::string_view(text.data(), text.size()),
+                                        {{"{{table}}", table}, {"{{job_columns}}", kJobColumns}});
   if (out.find("{{") != std::string::npos) {
-    std::fprintf(stderr, "popqueue: unknown placeholder in %s\n",
-                 std::string(name).c_str());
+    std::fprintf(stderr, "popqueue: unknown placeholder in %s\n", std::string(name).c_str());
     std::abort();
   }
   return out;
@@ -150,8 +143,8 @@ std::string Render(std::string_view name, std::string_view text,
 
 // Inserts one job inside the caller's write transaction, or reports the
 // non-final job that holds its identifier.
-absl::StatusOr<EnqueueResult> InsertOne(Stmt& find, Stmt& insert,
-                                        const NewJob& job, absl::Time now) {
+absl::StatusOr<EnqueueResult> InsertOne(Stmt& find, Stmt& insert, const NewJob& job,
+                                        absl::Time now) {
   if (!job.identifier.empty()) {
     find.Reset();
     find.Bind(":identifier", job.identifier);
@@ -160,15 +153,13 @@ absl::StatusOr<EnqueueResult> InsertOne(Stmt& find, Stmt& insert,
     if (*row) {
       absl::StatusOr<JobState> state = ParseJobState(find.Text(1));
       if (!state.ok()) return absl::InternalError("corrupt job state");
-      EnqueueResult existing{.id = find.Int(0), .inserted = false,
-                             .state = *state};
+      EnqueueResult existing{.id = find.Int(0), .inserted = false, .state = *state};
       find.Reset();
       return existing;
     }
     find.Reset();
   }
-  const JobState state =
-      job.run_at > now ? JobState::kScheduled : JobState::kAvailable;
+  const JobState state = job.run_at > now ? JobState::kScheduled : JobState::kAvailable;
   insert.Reset();
   insert.Bind(":id", job.id)
       .Bind(":queue", job.queue)
@@ -207,11 +198,9 @@ SqliteStore::SqliteStore(Options options)
   queries_.emplace("rollback", "ROLLBACK");
 }
 
-absl::StatusOr<std::shared_ptr<SqliteStore>> SqliteStore::Open(
-    Options options) {
+absl::StatusOr<std::shared_ptr<SqliteStore>> SqliteStore::Open(Options options) {
   std::shared_ptr<SqliteStore> store(new SqliteStore(std::move(options)));
-  absl::StatusOr<std::unique_ptr<Conn>> writer =
-      Conn::Open(store->conn_options_, &store->queries_);
+  absl::StatusOr<std::unique_ptr<Conn>> writer = Conn::Open(store->conn_options_, &store->queries_);
   if (!writer.ok()) return writer.status();
   {
     MutexLock lock(&store->write_mu_);
@@ -225,8 +214,7 @@ absl::Status SqliteStore::DoMigrate() {
   // BEGIN IMMEDIATE serializes racing processes: the second one waits, then
   // sees the version the first one recorded and applies nothing.
   return WithWriteTx([&](Conn& conn) -> absl::Status {
-    if (absl::Status s = conn.Exec(queries_.at("schema_init.sql"),
-                                   "create schema_migrations");
+    if (absl::Status s = conn.Exec(queries_.at("schema_init.sql"), "create schema_migrations");
         !s.ok()) {
       return s;
     }
@@ -239,14 +227,13 @@ absl::Status SqliteStore::DoMigrate() {
     for (std::string_view name : embedded::sqlite_migrations_names()) {
       int64_t number = 0;
       if (!absl::SimpleAtoi(absl::string_view(name.data(), 3), &number)) {
-        return absl::InternalError(absl::StrFormat(
-            "migration %s is not named NNN_description.sql", name));
+        return absl::InternalError(
+            absl::StrFormat("migration %s is not named NNN_description.sql", name));
       }
       latest = std::max(latest, number);
       if (number <= current) continue;
       if (absl::Status s =
-              conn.Exec(queries_.find(name)->second,
-                        absl::StrFormat("migration %s", name));
+              conn.Exec(queries_.find(name)->second, absl::StrFormat("migration %s", name));
           !s.ok()) {
         return s;
       }
@@ -256,10 +243,10 @@ absl::Status SqliteStore::DoMigrate() {
       if (absl::Status s = record->Run(); !s.ok()) return s;
     }
     if (current > latest) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "SQLite database \"%s\" table \"%s\" has schema version %d, newer "
-          "than this build's %d; upgrade popqueue",
-          options_.path, options_.table, current, latest));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("SQLite database \"%s\" table \"%s\" has schema version %d, newer "
+                          "than this build's %d; upgrade popqueue",
+                          options_.path, options_.table, current, latest));
     }
     return absl::OkStatus();
   });
@@ -295,16 +282,14 @@ absl::StatusOr<JobInsertManyResult> SqliteStore::DoJobInsertMany(
   std::set<std::string> available;
   absl::StatusOr<JobInsertManyResult> result =
       WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobInsertManyResult> {
-        absl::StatusOr<Stmt> find =
-            conn.Prepare("job_find_live_by_identifier.sql");
+        absl::StatusOr<Stmt> find = conn.Prepare("job_find_live_by_identifier.sql");
         if (!find.ok()) return find.status();
         absl::StatusOr<Stmt> insert = conn.Prepare("job_insert.sql");
         if (!insert.ok()) return insert.status();
         JobInsertManyResult out;
         out.reserve(params.jobs.size());
         for (const NewJob& job : params.jobs) {
-          absl::StatusOr<EnqueueResult> r =
-              InsertOne(*find, *insert, job, params.now);
+          absl::StatusOr<EnqueueResult> r = InsertOne(*find, *insert, job, params.now);
           if (!r.ok()) return r.status();
           if (r->inserted && r->state == JobState::kAvailable) {
             available.insert(job.queue);
@@ -317,10 +302,8 @@ absl::StatusOr<JobInsertManyResult> SqliteStore::DoJobInsertMany(
   return result;
 }
 
-absl::StatusOr<JobClaimResult> SqliteStore::DoJobClaim(
-    const JobClaimParams& params) {
-  const std::set<std::string> queues(params.queues.begin(),
-                                     params.queues.end());
+absl::StatusOr<JobClaimResult> SqliteStore::DoJobClaim(const JobClaimParams& params) {
+  const std::set<std::string> queues(params.queues.begin(), params.queues.end());
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobClaimResult> {
     absl::StatusOr<Stmt> paused = conn.Prepare("queue_is_paused.sql");
     if (!paused.ok()) return paused.status();
@@ -350,8 +333,7 @@ absl::StatusOr<JobClaimResult> SqliteStore::DoJobClaim(
         absl::StatusOr<bool> row = candidates->Step();
         if (!row.ok()) return row.status();
         if (!*row) break;
-        picks.emplace_back(candidates->Int(1), candidates->Int(2),
-                           candidates->Int(0));
+        picks.emplace_back(candidates->Int(1), candidates->Int(2), candidates->Int(0));
       }
     }
     std::sort(picks.begin(), picks.end());
@@ -381,8 +363,7 @@ absl::StatusOr<JobClaimResult> SqliteStore::DoJobClaim(
   });
 }
 
-absl::StatusOr<JobIdList> SqliteStore::DoJobCompleteMany(
-    const JobCompleteManyParams& params) {
+absl::StatusOr<JobIdList> SqliteStore::DoJobCompleteMany(const JobCompleteManyParams& params) {
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobIdList> {
     absl::StatusOr<Stmt> complete = conn.Prepare("job_complete.sql");
     if (!complete.ok()) return complete.status();
@@ -405,8 +386,7 @@ absl::StatusOr<JobIdList> SqliteStore::DoJobCompleteMany(
   });
 }
 
-absl::StatusOr<JobIdList> SqliteStore::DoJobFailMany(
-    const JobFailManyParams& params) {
+absl::StatusOr<JobIdList> SqliteStore::DoJobFailMany(const JobFailManyParams& params) {
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobIdList> {
     absl::StatusOr<Stmt> fail = conn.Prepare("job_fail.sql");
     if (!fail.ok()) return fail.status();
@@ -449,7 +429,9 @@ absl::StatusOr<JobHeartbeatManyResult> SqliteStore::DoJobHeartbeatMany(
             .Bind(":stopping_since", item.stopping->since)
             .Bind(":stop_overdue", int64_t{item.stopping->overdue ? 1 : 0});
       } else {
-        beat->BindNull(":stop_reason").BindNull(":stopping_since").Bind(":stop_overdue", int64_t{0});
+        beat->BindNull(":stop_reason")
+            .BindNull(":stopping_since")
+            .Bind(":stop_overdue", int64_t{0});
       }
       absl::StatusOr<bool> row = beat->Step();
       if (!row.ok()) return row.status();
@@ -461,56 +443,49 @@ absl::StatusOr<JobHeartbeatManyResult> SqliteStore::DoJobHeartbeatMany(
   });
 }
 
-absl::StatusOr<int> SqliteStore::DoJobRescueExpired(
-    const JobRescueExpiredParams& params) {
-
+absl::StatusOr<int> SqliteStore::DoJobRescueExpired(const JobRescueExpiredParams& params) {
   std::set<std::string> retryable;
-  absl::StatusOr<int> rescued =
-      WithWriteTx([&](Conn& conn) -> absl::StatusOr<int> {
-        absl::StatusOr<Stmt> rescue = conn.Prepare("job_rescue.sql");
-        if (!rescue.ok()) return rescue.status();
-        rescue->Bind(":now", params.now)
-            .Bind(":at_ms", absl::ToUnixMillis(params.now))
-            .Bind(":limit", params.limit);
-        int count = 0;
-        while (true) {
-          absl::StatusOr<bool> row = rescue->Step();
-          if (!row.ok()) return row.status();
-          if (!*row) break;
-          ++count;
-          if (rescue->Text(1) == "retryable") retryable.insert(rescue->Text(0));
-        }
-        return count;
-      });
+  absl::StatusOr<int> rescued = WithWriteTx([&](Conn& conn) -> absl::StatusOr<int> {
+    absl::StatusOr<Stmt> rescue = conn.Prepare("job_rescue.sql");
+    if (!rescue.ok()) return rescue.status();
+    rescue->Bind(":now", params.now)
+        .Bind(":at_ms", absl::ToUnixMillis(params.now))
+        .Bind(":limit", params.limit);
+    int count = 0;
+    while (true) {
+      absl::StatusOr<bool> row = rescue->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ++count;
+      if (rescue->Text(1) == "retryable") retryable.insert(rescue->Text(0));
+    }
+    return count;
+  });
   // Rescued retryable jobs are due at once.
   if (rescued.ok()) Notify(retryable);
   return rescued;
 }
 
-absl::StatusOr<bool> SqliteStore::DoCronFireOnce(
-    const CronFireOnceParams& params) {
+absl::StatusOr<bool> SqliteStore::DoCronFireOnce(const CronFireOnceParams& params) {
   bool available = false;
-  absl::StatusOr<bool> inserted =
-      WithWriteTx([&](Conn& conn) -> absl::StatusOr<bool> {
-        absl::StatusOr<Stmt> fire = conn.Prepare("cron_fire_insert.sql");
-        if (!fire.ok()) return fire.status();
-        fire->Bind(":schedule", params.schedule)
-            .Bind(":fire_time", params.fire_time)
-            .Bind(":job_id", params.job.id)
-            .Bind(":now", params.now);
-        if (absl::Status s = fire->Run(); !s.ok()) return s;
-        if (conn.Changes() == 0) return false;  // fired already
-        absl::StatusOr<Stmt> find =
-            conn.Prepare("job_find_live_by_identifier.sql");
-        if (!find.ok()) return find.status();
-        absl::StatusOr<Stmt> insert = conn.Prepare("job_insert.sql");
-        if (!insert.ok()) return insert.status();
-        absl::StatusOr<EnqueueResult> r =
-            InsertOne(*find, *insert, params.job, params.now);
-        if (!r.ok()) return r.status();
-        available = r->inserted && r->state == JobState::kAvailable;
-        return r->inserted;
-      });
+  absl::StatusOr<bool> inserted = WithWriteTx([&](Conn& conn) -> absl::StatusOr<bool> {
+    absl::StatusOr<Stmt> fire = conn.Prepare("cron_fire_insert.sql");
+    if (!fire.ok()) return fire.status();
+    fire->Bind(":schedule", params.schedule)
+        .Bind(":fire_time", params.fire_time)
+        .Bind(":job_id", params.job.id)
+        .Bind(":now", params.now);
+    if (absl::Status s = fire->Run(); !s.ok()) return s;
+    if (conn.Changes() == 0) return false;  // fired already
+    absl::StatusOr<Stmt> find = conn.Prepare("job_find_live_by_identifier.sql");
+    if (!find.ok()) return find.status();
+    absl::StatusOr<Stmt> insert = conn.Prepare("job_insert.sql");
+    if (!insert.ok()) return insert.status();
+    absl::StatusOr<EnqueueResult> r = InsertOne(*find, *insert, params.job, params.now);
+    if (!r.ok()) return r.status();
+    available = r->inserted && r->state == JobState::kAvailable;
+    return r->inserted;
+  });
   if (inserted.ok() && available) Notify({params.job.queue});
   return inserted;
 }

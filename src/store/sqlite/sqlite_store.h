@@ -13,8 +13,7 @@ namespace popqueue::store {
 
 // url.path is the database file ("./popqueue.db", "/abs/x.db", ":memory:").
 // The table is config.collection. Runs Migrate().
-absl::StatusOr<std::shared_ptr<Store>> OpenSqliteStore(
-    const Url& url, const StoreConfig& config);
+absl::StatusOr<std::shared_ptr<Store>> OpenSqliteStore(const Url& url, const StoreConfig& config);
 
 }  // namespace popqueue::store
 

@@ -53,16 +53,13 @@ class SqliteStore final : public Store {
  protected:
   absl::Status DoMigrate() override;
 
-  absl::StatusOr<JobInsertManyResult> DoJobInsertMany(
-      const JobInsertManyParams& params) override;
+  absl::StatusOr<JobInsertManyResult> DoJobInsertMany(const JobInsertManyParams& params) override;
   absl::StatusOr<JobClaimResult> DoJobClaim(const JobClaimParams& params) override;
-  absl::StatusOr<JobIdList> DoJobCompleteMany(
-      const JobCompleteManyParams& params) override;
+  absl::StatusOr<JobIdList> DoJobCompleteMany(const JobCompleteManyParams& params) override;
   absl::StatusOr<JobIdList> DoJobFailMany(const JobFailManyParams& params) override;
   absl::StatusOr<JobHeartbeatManyResult> DoJobHeartbeatMany(
       const JobHeartbeatManyParams& params) override;
-  absl::StatusOr<int> DoJobRescueExpired(
-      const JobRescueExpiredParams& params) override;
+  absl::StatusOr<int> DoJobRescueExpired(const JobRescueExpiredParams& params) override;
 
   absl::StatusOr<Job> DoJobGet(const JobGetParams& params) override;
   absl::StatusOr<Job> DoJobRequeue(const JobRequeueParams& params) override;
@@ -77,15 +74,13 @@ class SqliteStore final : public Store {
   absl::Status DoQueueResume(const QueueNameParams& params) override;
   absl::StatusOr<std::vector<QueueInfo>> DoQueueList() override;
 
-  absl::StatusOr<bool> DoLeaderAttemptElect(
-      const LeaderAttemptElectParams& params) override;
+  absl::StatusOr<bool> DoLeaderAttemptElect(const LeaderAttemptElectParams& params) override;
   absl::Status DoLeaderResign(const LeaderResignParams& params) override;
 
   absl::Status DoWorkerRegister(const WorkerRegisterParams& params) override;
   absl::Status DoWorkerHeartbeat(const WorkerHeartbeatParams& params) override;
   absl::Status DoWorkerDeregister(const WorkerDeregisterParams& params) override;
-  absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(
-      const WorkerListParams& params) override;
+  absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(const WorkerListParams& params) override;
 
   absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) override;
 
@@ -126,8 +121,7 @@ class SqliteStore final : public Store {
   // Held shared while calling subscribers, exclusively to change them, so
   // that Unsubscribe returns only once no call to the handler is running.
   Mutex notify_mu_;
-  std::map<int, std::function<void(const std::string&)>> subscribers_
-      ABSL_GUARDED_BY(notify_mu_);
+  std::map<int, std::function<void(const std::string&)>> subscribers_ ABSL_GUARDED_BY(notify_mu_);
   int next_handle_ ABSL_GUARDED_BY(notify_mu_) = 1;
 };
 
@@ -157,8 +151,7 @@ auto SqliteStore::WithReader(Fn fn) -> decltype(fn(std::declval<Conn&>())) {
     }
   }
   if (conn == nullptr) {
-    absl::StatusOr<std::unique_ptr<Conn>> opened =
-        Conn::Open(conn_options_, &queries_);
+    absl::StatusOr<std::unique_ptr<Conn>> opened = Conn::Open(conn_options_, &queries_);
     if (!opened.ok()) return opened.status();
     conn = std::move(*opened);
   }

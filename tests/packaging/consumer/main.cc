@@ -13,11 +13,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: consumer SQLITE_FILE\n");
     return 2;
   }
-  popqueue::Queue queue("sqlite://" + std::string(argv[1]), "", "consumer",
-                        "jobs", 0);
+  popqueue::Queue queue("sqlite://" + std::string(argv[1]), "", "consumer", "jobs", 0);
   if (!queue.status().ok()) {
-    std::fprintf(stderr, "open: %s\n",
-                 std::string(queue.status().message()).c_str());
+    std::fprintf(stderr, "open: %s\n", std::string(queue.status().message()).c_str());
     return 1;
   }
   std::mutex mu;
@@ -38,10 +36,7 @@ int main(int argc, char** argv) {
     });
   }
   if (s.ok()) {
-    s = queue
-            .Now(popqueue::Job{.data = "hello"}, "greet", "greet-1",
-                 std::time(nullptr))
-            .status();
+    s = queue.Now(popqueue::Job{.data = "hello"}, "greet", "greet-1", std::time(nullptr)).status();
   }
   if (s.ok()) s = queue.StartInBackground();
   if (!s.ok()) {
