@@ -119,6 +119,46 @@ TEST_P(StoreConformanceTest, ListKeysetPaginationHasNoGapsOrDuplicates) {
   EXPECT_FALSE(last.next_before_id.has_value());
 }
 
+// Running jobs listed by state alone: newest first over every queue, with
+// the keyset cursor (the Redis store lists them from Q:running, ordered by
+// lease expiry, not from an id index), and filtered by queue and name.
+TEST_P(StoreConformanceTest, ListRunningJobsByStatePaginated) {
+  ASSERT_EQ(InsertN(9, "a").size(), 9u);
+  ASSERT_EQ(InsertN(6, "b").size(), 6u);
+  // Leases in an order unrelated to ids: b's (newer ids) expire first.
+  PQ_ASSERT_OK_AND_ASSIGN(auto from_b, Claim({"b"}, 4, kT0, 3, absl::Seconds(10)));
+  PQ_ASSERT_OK_AND_ASSIGN(auto from_a, Claim({"a"}, 5, kT0, 9, absl::Seconds(60)));
+  ASSERT_EQ(from_b.size(), 4u);
+  ASSERT_EQ(from_a.size(), 5u);
+  ASSERT_TRUE(Complete(from_a[0].id, 9));
+  std::vector<JobId> running;
+  for (size_t i = 1; i < from_a.size(); ++i) running.push_back(from_a[i].id);
+  for (const popqueue::Job& j : from_b) running.push_back(j.id);
+  std::sort(running.rbegin(), running.rend());
+  for (int limit : {1, 3, 8, 100}) {
+    std::vector<JobId> seen;
+    JobFilter filter{.states = {JobState::kRunning}, .limit = limit};
+    for (int pages = 0;; ++pages) {
+      ASSERT_LE(pages, 20);
+      PQ_ASSERT_OK_AND_ASSIGN(JobPage page, db().JobList({.filter = filter}));
+      ASSERT_LE(page.jobs.size(), static_cast<size_t>(limit));
+      for (const popqueue::Job& j : page.jobs) {
+        EXPECT_EQ(j.state, JobState::kRunning);
+        seen.push_back(j.id);
+      }
+      if (!page.next_before_id) break;
+      filter.before_id = page.next_before_id;
+    }
+    EXPECT_EQ(seen, running) << "limit " << limit;
+  }
+  std::vector<JobId> running_b;
+  for (const popqueue::Job& j : from_b) running_b.push_back(j.id);
+  std::sort(running_b.rbegin(), running_b.rend());
+  EXPECT_EQ(ListIds({.states = {JobState::kRunning}, .queue = "b", .limit = 100}), running_b);
+  EXPECT_EQ(ListIds({.states = {JobState::kRunning}, .name = "nope", .limit = 100}),
+            std::vector<JobId>{});
+}
+
 TEST_P(StoreConformanceTest, ListRejectsBadLimits) {
   PQ_EXPECT_CODE(db().JobList({.filter = {.limit = 0}}), absl::StatusCode::kInvalidArgument);
   PQ_EXPECT_CODE(db().JobList({.filter = {.limit = 1001}}), absl::StatusCode::kInvalidArgument);

@@ -220,6 +220,35 @@ TEST_P(RedisReservationTest, LayoutOneIsRefusedWithTheFix) {
   }
 }
 
+// Layout 2 before 2026-12 kept a listing index Q:st:running; the first
+// open by this version deletes it on every queue, once per collection.
+TEST_P(RedisReservationTest, TheOldRunningIndexIsDroppedAtOpen) {
+  store::JobInsertManyParams insert{.now = kT0};
+  insert.jobs = {Job(31, "alpha", ""), Job(32, "beta", "")};
+  ASSERT_TRUE(store_->JobInsertMany(insert).ok());
+  std::vector<std::string> stale;
+  for (const char* q : {"alpha", "beta"}) {
+    stale.push_back(absl::StrCat(store::redis_store::QueueTag(collection_, q), ":st:running"));
+    ASSERT_TRUE(store_->client().Command({"ZADD", stale.back(), "0", IdKey(31)}).ok());
+  }
+  const std::string meta = absl::StrCat(store_->tag(), ":meta");
+  ASSERT_TRUE(store_->client().Command({"HDEL", meta, "st_running_dropped"}).ok());
+  auto opened = RedisStore::Open(*ParseUrl(url_), {.url = url_, .collection = collection_});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  for (const std::string& key : stale) {
+    auto exists = store_->client().Command({"EXISTS", key});
+    ASSERT_TRUE(exists.ok()) << exists.status();
+    EXPECT_EQ(exists->integer, 0) << key;
+  }
+  auto flag = store_->client().Command({"HGET", meta, "st_running_dropped"});
+  ASSERT_TRUE(flag.ok());
+  EXPECT_EQ(flag->str, "1");
+  // Once done, a later open leaves a key of that name alone.
+  ASSERT_TRUE(store_->client().Command({"ZADD", stale[0], "0", IdKey(31)}).ok());
+  ASSERT_TRUE(RedisStore::Open(*ParseUrl(url_), {.url = url_, .collection = collection_}).ok());
+  EXPECT_EQ(store_->client().Command({"EXISTS", stale[0]})->integer, 1);
+}
+
 std::string SingleUrl() { return RedisUrl(); }
 std::string ClusterUrl() { return RedisClusterUrl(); }
 

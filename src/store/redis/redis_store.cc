@@ -27,7 +27,8 @@
 //     Q:running    running jobs by lease expiry (the rescuer).
 //     Q:fin:<state> completed/dead/cancelled jobs by finished_at (cleaner).
 //     Q:all, Q:n:<name>, Q:i:<identifier>, Q:st:<state>
-//                  id-ordered sets for JobList's keyset pagination.
+//                  id-ordered sets for JobList's keyset pagination (no
+//                  st:running: Q:running lists running jobs).
 //     Q:counts     state -> count; Q:paused; Q:cron:<schedule> (fire
 //                  records); Q:void:<id> (revoked reservations, 1 day).
 //
@@ -252,7 +253,27 @@ absl::Status RedisStore::DoMigrate() {
                      ":*' | xargs redis-cli unlink), "
                      "or open another collection (docs/redis-store.md, \"Layout versions\")"));
   }
-  return absl::OkStatus();
+  return DropRunningIndex();
+}
+
+// Layout 2 kept running jobs in a listing index Q:st:running too; since
+// 2026-12 they are listed from Q:running. The first open of a collection
+// by this version deletes the old index of every queue, then marks it done
+// in C:meta (an open racing it deletes them again, harmlessly).
+absl::Status RedisStore::DropRunningIndex() {
+  const std::string meta = Key("meta");
+  absl::StatusOr<redis::Reply> done = client_->Command({"HGET", meta, "st_running_dropped"});
+  if (!done.ok()) return done.status();
+  if (!done->is_nil()) return absl::OkStatus();
+  absl::StatusOr<std::vector<std::string>> names = QueueNames();
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    absl::StatusOr<redis::Reply> r =
+        client_->Command({"UNLINK", absl::StrCat(QueueTag(name), ":st:running")});
+    if (!r.ok()) return r.status();
+  }
+  absl::StatusOr<redis::Reply> set = client_->Command({"HSET", meta, "st_running_dropped", "1"});
+  return set.ok() ? absl::OkStatus() : set.status();
 }
 
 absl::StatusOr<redis::Reply> RedisStore::ClaimGroup(const JobClaimParams& params,
@@ -271,6 +292,36 @@ absl::StatusOr<redis::Reply> RedisStore::ClaimGroup(const JobClaimParams& params
     args.push_back(names[i]);
   }
   return Run(scripts_.job_claim, tags[group[0]], std::move(args));
+}
+
+absl::StatusOr<std::vector<Job>> RedisStore::ReadClaimed(const JobClaimParams& params,
+                                                         const std::vector<std::string>& tags,
+                                                         const std::vector<size_t>& group,
+                                                         const redis::Reply& claimed) {
+  std::vector<std::vector<std::string>> reads;
+  reads.reserve(claimed.elements.size() / 2);
+  for (size_t i = 0; i + 1 < claimed.elements.size(); i += 2) {
+    const int64_t pair = claimed.elements[i + 1].integer;
+    if (pair < 1 || static_cast<size_t>(pair) > group.size()) {
+      return absl::InternalError(absl::StrCat("job_claim.lua: queue pair ", pair, " out of range"));
+    }
+    reads.push_back(
+        {"HGETALL", absl::StrCat(tags[group[pair - 1]], ":job:", claimed.elements[i].str)});
+  }
+  std::vector<Job> jobs;
+  if (reads.empty()) return jobs;
+  absl::StatusOr<std::vector<redis::Reply>> hashes = client_->PipelineOrError(reads);
+  if (!hashes.ok()) return hashes.status();
+  jobs.reserve(hashes->size());
+  for (const redis::Reply& hash : *hashes) {
+    // Deleted, or rescued and claimed again, since the claim: not ours.
+    if (hash.elements.empty()) continue;
+    absl::StatusOr<Job> job = JobFromHash(hash);
+    if (!job.ok()) return job.status();
+    if (job->lease_token != params.lease_token || job->state != JobState::kRunning) continue;
+    jobs.push_back(*std::move(job));
+  }
+  return jobs;
 }
 
 absl::StatusOr<JobClaimResult> RedisStore::DoJobClaim(const JobClaimParams& params) {
@@ -305,7 +356,7 @@ absl::StatusOr<JobClaimResult> RedisStore::DoJobClaim(const JobClaimParams& para
     if (quota[g] == 0) continue;
     absl::StatusOr<redis::Reply> r = ClaimGroup(params, names, tags, groups[g], quota[g], false);
     if (!r.ok()) return r.status();
-    absl::StatusOr<std::vector<Job>> jobs = JobsFromReplies(*r);
+    absl::StatusOr<std::vector<Job>> jobs = ReadClaimed(params, tags, groups[g], *r);
     if (!jobs.ok()) return jobs.status();
     for (Job& job : *jobs) out.push_back(std::move(job));
   }

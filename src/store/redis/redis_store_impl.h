@@ -161,11 +161,20 @@ class RedisStore : public Store {
   // Drops C:dir entries and own reservations of (id, identifier) pairs.
   absl::Status ForgetJobs(const std::vector<std::pair<std::string, std::string>>& jobs);
 
+  // Deletes layout 2's Q:st:running indexes once per collection.
+  absl::Status DropRunningIndex();
   // Claims from one group of queues; `peek`: only the best members.
   absl::StatusOr<redis::Reply> ClaimGroup(const JobClaimParams& params,
                                           const std::vector<std::string>& names,
                                           const std::vector<std::string>& tags,
                                           const std::vector<size_t>& group, int limit, bool peek);
+  // The jobs a claim of `group` took ({id, pair index, ...}, the script's
+  // reply), read with one pipeline of HGETALLs in claim order. A job
+  // changed hands or deleted between the two steps is left out.
+  absl::StatusOr<std::vector<Job>> ReadClaimed(const JobClaimParams& params,
+                                               const std::vector<std::string>& tags,
+                                               const std::vector<size_t>& group,
+                                               const redis::Reply& claimed);
 
   const std::shared_ptr<redis::Client> client_;
   const std::string collection_;

@@ -8,17 +8,12 @@
 -- ARGV[1]  C    ARGV[2] now (us)    ARGV[3] limit    ARGV[4] worker id
 -- ARGV[5]  lease token    ARGV[6] lease expiry (us)    ARGV[7] peek ('1'/'0')
 -- ARGV[8..] pairs: Q, queue name
--- Returns the claimed jobs, each as its HGETALL field/value array; with
--- peek, {member1, pair index1, member2, ...} (members of Q:avail, best
--- first; pair index counts from 1).
+-- Returns {id1, pair index1, id2, ...}: the claimed jobs in claim order,
+-- each with the pair of its queue (counting from 1); with peek,
+-- {member1, pair index1, member2, ...} (members of Q:avail, best first).
 local now, limit, worker, token, expires =
   ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 local peek = ARGV[7] == '1'
-local CLAIM_FIELDS = {'attempt', 'state', 'picked_at', 'worker_id', 'lease_token',
-                      'lease_expires_at'}
-local CLAIM_FIELD = {}
-for c, f in ipairs(CLAIM_FIELDS) do CLAIM_FIELD[f] = c end
-local STOP_FIELD = {stop_reason = true, stopping_since = true, stop_overdue = true}
 local candidates = {}
 local seen = {}
 for i = 8, #ARGV, 2 do
@@ -49,46 +44,22 @@ for i = 1, math.min(limit, #candidates) do
     local key = jkey(Q, id)
     zrem_later(k(Q, 'avail'), member)
     move_state(Q, id, 'available', 'running', true)
-    -- One read and one write per job: the reply is the hash as read, with
-    -- the fields this claim writes put in (appended when absent).
-    local h = redis.call('HGETALL', key)
-    local pos = {false, false, false, false, false, false}
-    local stop_at = false  -- a former attempt's stop request (Job::stopping)
-    for j = 1, #h, 2 do
-      local c = CLAIM_FIELD[h[j]]
-      if c then
-        pos[c] = j + 1
-      elseif STOP_FIELD[h[j]] then
-        stop_at = true
-      end
-    end
-    local vals = {tostring(pos[1] and tonumber(h[pos[1]]) + 1 or 1), 'running', now, worker,
-                  token, expires}
-    redis.call('HSET', key, 'attempt', vals[1], 'state', 'running', 'picked_at', now,
-               'worker_id', worker, 'lease_token', token, 'lease_expires_at', expires)
-    for c = 1, 6 do
-      if pos[c] then
-        h[pos[c]] = vals[c]
-      else
-        h[#h + 1] = CLAIM_FIELDS[c]
-        h[#h + 1] = vals[c]
-      end
-    end
-    -- A new attempt starts with no stop request: dropped from the hash and
-    -- the reply, only when a former attempt left one.
-    if stop_at then
+    -- The script reads only the attempt and whether a former attempt left
+    -- a stop request; the client reads the claimed hashes after it with
+    -- native HGETALLs (redis_store.cc ReadClaimed): half the server time of
+    -- an HGETALL converted into Lua and back.
+    local f = redis.call('HMGET', key, 'attempt', 'stop_reason')
+    redis.call('HSET', key, 'attempt', tostring((tonumber(f[1]) or 0) + 1), 'state', 'running',
+               'picked_at', now, 'worker_id', worker, 'lease_token', token,
+               'lease_expires_at', expires)
+    -- A new attempt starts with no stop request (the heartbeat writes the
+    -- three fields together).
+    if f[2] then
       redis.call('HDEL', key, 'stop_reason', 'stopping_since', 'stop_overdue')
-      local kept = {}
-      for j = 1, #h, 2 do
-        if not STOP_FIELD[h[j]] then
-          kept[#kept + 1] = h[j]
-          kept[#kept + 1] = h[j + 1]
-        end
-      end
-      h = kept
     end
     zadd_later(k(Q, 'running'), expires, id)
-    out[#out + 1] = h
+    out[#out + 1] = id
+    out[#out + 1] = (at - 6) / 2
   end
 end
 return flush_then(out)

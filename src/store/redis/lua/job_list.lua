@@ -26,8 +26,19 @@ if before ~= '' then top = '(' .. before end
 
 local found = {}  -- {id, Q}
 local chunk_size = 256
-for q = 7 + nstates, #ARGV do
-  local Q = ARGV[q]
+-- Running jobs are listed from Q:running (ordered by lease expiry): its
+-- ids below the cursor, newest first.
+local function running_page(Q)
+  local ids = redis.call('ZRANGE', k(Q, 'running'), 0, -1)
+  local below = {}
+  for _, id in ipairs(ids) do
+    if before == '' or id < before then below[#below + 1] = id end
+  end
+  table.sort(below, function(a, b) return a > b end)
+  for i = 1, math.min(limit, #below) do found[#found + 1] = {below[i], Q} end
+end
+-- Walks Q's index newest first from the cursor, keeping what matches.
+local function index_page(Q)
   local index = k(Q, kind, kname)
   local max, mine = top, 0
   while mine < limit do
@@ -49,6 +60,13 @@ for q = 7 + nstates, #ARGV do
     end
     if exact or #chunk < chunk_size then break end
     max = '(' .. chunk[#chunk]
+  end
+end
+for q = 7 + nstates, #ARGV do
+  if kind == 'st' and kname == 'running' then
+    running_page(ARGV[q])
+  else
+    index_page(ARGV[q])
   end
 end
 table.sort(found, function(a, b) return a[1] > b[1] end)

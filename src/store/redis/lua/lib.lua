@@ -168,13 +168,15 @@ end
 
 -- Moves job `id` of queue Q between the per-state index and counts; sets
 -- its state field unless `state_written` (the caller's HSET has it).
+-- Running jobs have no Q:st:running: Q:running (by lease expiry) lists
+-- them (job_list.lua), which saves a ZADD and a ZREM per attempt.
 local function move_state(Q, id, from, to, state_written)
   if from then
-    zrem_later(k(Q, 'st', from), id)
+    if from ~= 'running' then zrem_later(k(Q, 'st', from), id) end
     count(Q, from, -1)
   end
   if to then
-    zadd_later(k(Q, 'st', to), 0, id)
+    if to ~= 'running' then zadd_later(k(Q, 'st', to), 0, id) end
     count(Q, to, 1)
     if not state_written then redis.call('HSET', jkey(Q, id), 'state', to) end
   end
@@ -341,7 +343,7 @@ local function delete_job(Q, id)
   if not f[1] then return nil end
   local state, name, identifier = f[1], f[2], f[3]
   unschedule(Q, id, state, f[4], f[5])
-  zrem_later(k(Q, 'st', state), id)
+  if state ~= 'running' then zrem_later(k(Q, 'st', state), id) end
   count(Q, state, -1)
   zrem_later(k(Q, 'all'), id)
   zrem_later(k(Q, 'n', name), id)
