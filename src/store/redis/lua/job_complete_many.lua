@@ -14,10 +14,7 @@ while at <= #ARGV do
     local f = redis.call('HMGET', jkey(Q, id), 'state', 'lease_token')
     if f[1] == 'running' and f[2] == token then
       zrem_later(k(Q, 'running'), id)
-      finish(Q, id, 'running', 'completed', now)
-      if ARGV[i + 2] == '1' then
-        redis.call('HSET', jkey(Q, id), 'result', ARGV[i + 3])
-      end
+      finish(Q, id, 'running', 'completed', now, ARGV[i + 2] == '1' and ARGV[i + 3] or nil)
       done[#done + 1] = id
     end
   end

@@ -208,9 +208,14 @@ end
 -- Ends a job in final state `to` at `now`. Its identifier reservation
 -- (C:uniq) is not touched: a reservation whose job is final is stale, and
 -- the next job with that identifier takes it over (check_holder).
-local function finish(Q, id, from, to, now)
+-- `result`, when given, is written in the same HSET.
+local function finish(Q, id, from, to, now, result)
   move_state(Q, id, from, to, true)
-  redis.call('HSET', jkey(Q, id), 'state', to, 'finished_at', now)
+  if result then
+    redis.call('HSET', jkey(Q, id), 'state', to, 'finished_at', now, 'result', result)
+  else
+    redis.call('HSET', jkey(Q, id), 'state', to, 'finished_at', now)
+  end
   zadd_later(k(Q, 'fin', to), now, id)
 end
 
