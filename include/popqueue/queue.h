@@ -208,6 +208,11 @@ class Queue {
   absl::StatusOr<JobPage> ListJobs(const JobFilter& filter);
   absl::StatusOr<std::vector<QueueCounts>> CountByState();
   absl::StatusOr<std::vector<QueueInfo>> ListQueues();
+  // Per queue, in order: the run_at of its longest-due job (available,
+  // scheduled or retryable with run_at <= now), nullopt when none is due.
+  // Index-served on every store (no scan of jobs): the queue-lag figure.
+  absl::StatusOr<std::vector<std::optional<absl::Time>>> OldestDue(
+      const std::vector<std::string>& queues);
   absl::StatusOr<std::vector<WorkerInfo>> ListWorkers();
 
   // Admin API.

@@ -130,6 +130,13 @@ absl::StatusOr<std::vector<QueueInfo>> Queue::ListQueues() {
   return impl_->store()->QueueList();
 }
 
+absl::StatusOr<std::vector<std::optional<absl::Time>>> Queue::OldestDue(
+    const std::vector<std::string>& queues) {
+  if (!status().ok()) return status();
+  return impl_->store()->QueueOldestDue(
+      store::QueueOldestDueParams{.queues = queues, .now = impl_->Now()});
+}
+
 absl::StatusOr<std::vector<WorkerInfo>> Queue::ListWorkers() {
   if (!status().ok()) return status();
   return impl_->ListWorkers();

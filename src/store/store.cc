@@ -100,6 +100,12 @@ absl::Status Store::QueueResume(const QueueNameParams& params) {
 
 absl::StatusOr<std::vector<QueueInfo>> Store::QueueList() { return DoQueueList(); }
 
+absl::StatusOr<QueueOldestDueResult> Store::QueueOldestDue(const QueueOldestDueParams& params) {
+  if (absl::Status s = Validate(params); !s.ok()) return s;
+  if (params.queues.empty()) return QueueOldestDueResult();
+  return DoQueueOldestDue(params);
+}
+
 absl::StatusOr<bool> Store::LeaderAttemptElect(const LeaderAttemptElectParams& params) {
   if (absl::Status s = Validate(params); !s.ok()) return s;
   return DoLeaderAttemptElect(params);

@@ -158,6 +158,15 @@ struct QueueNameParams {
   absl::Time now;
 };
 
+struct QueueOldestDueParams {
+  std::vector<std::string> queues;  // non-empty names; repeats allowed
+  absl::Time now;
+};
+// Per queue of params, in order: the run_at of its longest-due job (state
+// available, scheduled or retryable with run_at <= now), nullopt when none
+// is due. Paused queues are answered too (their jobs wait all the same).
+using QueueOldestDueResult = std::vector<std::optional<absl::Time>>;
+
 struct LeaderAttemptElectParams {
   std::string name;       // the leadership being contested, e.g. "maintenance"
   std::string leader_id;  // the candidate (worker id)
@@ -234,6 +243,9 @@ class Store {
   // Every queue that has jobs or is paused, with counts, sorted by name
   // (backends build it with MergeQueueList, queue_list.h).
   absl::StatusOr<std::vector<QueueInfo>> QueueList();
+  // The queue-lag figure of /metrics: served by the claim index in
+  // O(priority levels) per queue, never by a scan of the queue's jobs.
+  absl::StatusOr<QueueOldestDueResult> QueueOldestDue(const QueueOldestDueParams& params);
 
   // True when `leader_id` holds (or now took) the leadership until now + ttl.
   absl::StatusOr<bool> LeaderAttemptElect(const LeaderAttemptElectParams& params);
@@ -296,6 +308,8 @@ class Store {
   virtual absl::Status DoQueuePause(const QueueNameParams& params) = 0;
   virtual absl::Status DoQueueResume(const QueueNameParams& params) = 0;
   virtual absl::StatusOr<std::vector<QueueInfo>> DoQueueList() = 0;
+  virtual absl::StatusOr<QueueOldestDueResult> DoQueueOldestDue(
+      const QueueOldestDueParams& params) = 0;
 
   virtual absl::StatusOr<bool> DoLeaderAttemptElect(const LeaderAttemptElectParams& params) = 0;
   virtual absl::Status DoLeaderResign(const LeaderResignParams& params) = 0;

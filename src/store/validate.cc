@@ -107,6 +107,15 @@ absl::Status Validate(const JobDeleteFinishedBeforeParams& params) {
 
 absl::Status Validate(const QueueNameParams& params) { return Required("queue", params.queue); }
 
+absl::Status Validate(const QueueOldestDueParams& params) {
+  for (size_t i = 0; i < params.queues.size(); ++i) {
+    if (params.queues[i].empty()) {
+      return FieldError(absl::StrFormat("queues[%d]", i), "must not be empty");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const LeaderAttemptElectParams& params) {
   if (absl::Status s = Required("name", params.name); !s.ok()) return s;
   if (absl::Status s = Required("leader_id", params.leader_id); !s.ok()) return s;

@@ -28,7 +28,8 @@ absl::Status Validate(const JobRescueExpiredParams& params);  // limit >= 1
 absl::Status Validate(const JobListParams& params);           // limit 1..1000
 // A final state, limit >= 1.
 absl::Status Validate(const JobDeleteFinishedBeforeParams& params);
-absl::Status Validate(const QueueNameParams& params);  // a queue name
+absl::Status Validate(const QueueNameParams& params);       // a queue name
+absl::Status Validate(const QueueOldestDueParams& params);  // every queue named
 // A name, a leader id and a positive ttl.
 absl::Status Validate(const LeaderAttemptElectParams& params);
 absl::Status Validate(const LeaderResignParams& params);      // name, leader id

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -213,6 +214,50 @@ TEST_P(StoreConformanceTest, QueueListHasCountsAndPausedFlag) {
       EXPECT_FALSE(q.paused);
     }
   }
+}
+
+// The queue-lag figure: per queue, the run_at of its longest-due job over
+// every priority level (not the first in claim order), due waiting jobs
+// included, future ones not.
+TEST_P(StoreConformanceTest, QueueOldestDueIsTheLongestDueJobPerQueue) {
+  auto add = [&](const std::string& queue, int priority, absl::Duration from_t0) -> JobId {
+    NewJob job = Job(queue);
+    job.priority = priority;
+    job.run_at = kT0 + from_t0;
+    EXPECT_TRUE(Insert(job, kT0).ok());
+    return job.id;
+  };
+  add("a", 1, absl::Seconds(-2));
+  add("a", 5, absl::Seconds(-10));  // the oldest, behind in claim order
+  add("a", -3, absl::Seconds(-1));
+  add("a", 1, absl::Seconds(100));  // scheduled, not due before kT0 + 100s
+  add("b", 0, absl::Seconds(20));   // scheduled only
+  add("b", 7, absl::Seconds(40));
+  const JobId r = add("c", 0, absl::ZeroDuration());
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"c"}, 1, kT0, 5));
+  ASSERT_EQ(claimed.size(), 1u);
+  ASSERT_TRUE(Fail(r, 5, JobState::kRetryable, kT0 + absl::Seconds(5), "x", kT0));
+  PQ_ASSERT_OK(db().QueuePause({.queue = "b", .now = kT0}));
+
+  using Answer = store::QueueOldestDueResult;
+  const std::vector<std::string> queues = {"a", "b", "c", "nobody", "a"};
+  PQ_ASSERT_OK_AND_ASSIGN(Answer at_t0, db().QueueOldestDue({.queues = queues, .now = kT0}));
+  EXPECT_EQ(at_t0, (Answer{kT0 - absl::Seconds(10), std::nullopt, std::nullopt, std::nullopt,
+                           kT0 - absl::Seconds(10)}));
+  PQ_ASSERT_OK_AND_ASSIGN(Answer later,
+                          db().QueueOldestDue({.queues = queues, .now = kT0 + absl::Seconds(30)}));
+  EXPECT_EQ(later, (Answer{kT0 - absl::Seconds(10), kT0 + absl::Seconds(20), kT0 + absl::Seconds(5),
+                           std::nullopt, kT0 - absl::Seconds(10)}));
+
+  // Once every available job of "a" is claimed, only its scheduled one is
+  // left, due at kT0 + 100s.
+  PQ_ASSERT_OK_AND_ASSIGN(claimed, Claim({"a"}, 10, kT0, 6));
+  ASSERT_EQ(claimed.size(), 3u);
+  PQ_ASSERT_OK_AND_ASSIGN(at_t0, db().QueueOldestDue({.queues = {"a"}, .now = kT0}));
+  EXPECT_EQ(at_t0, (Answer{std::nullopt}));
+  PQ_ASSERT_OK_AND_ASSIGN(later,
+                          db().QueueOldestDue({.queues = {"a"}, .now = kT0 + absl::Seconds(200)}));
+  EXPECT_EQ(later, (Answer{kT0 + absl::Seconds(100)}));
 }
 
 TEST_P(StoreConformanceTest, DeleteFinishedBefore) {

@@ -171,6 +171,12 @@ TEST_P(StoreConformanceTest, QueuePauseAndResumeNeedAName) {
   EXPECT_TRUE(queues.empty());
 }
 
+TEST_P(StoreConformanceTest, QueueOldestDueNeedsQueueNames) {
+  PQ_EXPECT_FIELD(db().QueueOldestDue({.queues = {"a", ""}, .now = kT0}), "queues[1]");
+  PQ_ASSERT_OK_AND_ASSIGN(auto none, db().QueueOldestDue({.queues = {}, .now = kT0}));
+  EXPECT_TRUE(none.empty());
+}
+
 TEST_P(StoreConformanceTest, LeadershipNeedsANameALeaderAndATtl) {
   const absl::Duration ttl = absl::Seconds(10);
   PQ_EXPECT_FIELD(db().LeaderAttemptElect({.name = "", .leader_id = "a", .now = kT0, .ttl = ttl}),

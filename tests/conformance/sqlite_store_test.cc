@@ -123,6 +123,58 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
   PQ_EXPECT_CODE(Open(), absl::StatusCode::kFailedPrecondition);
 }
 
+int64_t Available(Store& db, const std::string& queue) {
+  absl::StatusOr<std::vector<QueueCounts>> counts = db.JobCountByState();
+  if (!counts.ok()) return -1;
+  for (const QueueCounts& q : *counts) {
+    if (q.queue != queue) continue;
+    auto it = q.by_state.find(JobState::kAvailable);
+    return it == q.by_state.end() ? 0 : it->second;
+  }
+  return 0;
+}
+
+// The kept counts (migration 007): a rolled-back batch adds nothing, two
+// stores on one file (two processes) both count, and migrating a file that
+// already holds jobs counts them.
+TEST_F(SqliteStoreTest, KeptCountsFollowRollbacksOtherProcessesAndMigration) {
+  {
+    PQ_ASSERT_OK_AND_ASSIGN(auto a, Open());
+    PQ_ASSERT_OK_AND_ASSIGN(auto b, Open());
+    NewJob first = Job("q");
+    PQ_ASSERT_OK(a->JobInsertMany({.jobs = {first, Job("q")}, .now = kT0}));
+    NewJob taken = Job("q");
+    taken.id = first.id;
+    PQ_EXPECT_CODE(a->JobInsertMany({.jobs = {Job("q"), taken}, .now = kT0}),
+                   absl::StatusCode::kAlreadyExists);
+    EXPECT_EQ(Available(*a, "q"), 2);
+    PQ_ASSERT_OK(b->JobInsertMany({.jobs = {Job("q")}, .now = kT0}));
+    PQ_ASSERT_OK_AND_ASSIGN(auto claimed, b->JobClaim({.queues = {"q"},
+                                                       .worker_id = "w",
+                                                       .limit = 1,
+                                                       .now = kT0,
+                                                       .lease = absl::Seconds(30),
+                                                       .lease_token = 1}));
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(Available(*a, "q"), 2);
+    EXPECT_EQ(Available(*b, "q"), 2);
+  }
+  // As if the file came from a build before migration 007.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "DROP TABLE jobs_counts; "
+                         "DELETE FROM jobs_schema_migrations WHERE version = 7",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  PQ_ASSERT_OK_AND_ASSIGN(auto reopened, Open());
+  EXPECT_EQ(Available(*reopened, "q"), 2);
+  PQ_ASSERT_OK_AND_ASSIGN(auto counts, reopened->JobCountByState());
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].by_state[JobState::kRunning], 1);
+}
+
 TEST_F(SqliteStoreTest, LockedDatabaseIsUnavailableAfterBusyTimeout) {
   PQ_ASSERT_OK_AND_ASSIGN(auto db, Open("?busy_timeout_ms=50"));
   sqlite3* raw = nullptr;

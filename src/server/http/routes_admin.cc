@@ -16,10 +16,6 @@
 namespace popqueue::server {
 namespace {
 
-// Pages of available jobs read per queue to find the oldest (queue lag);
-// beyond that the lag reported is a lower bound.
-constexpr int kLagPages = 10;
-
 nlohmann::json StateCountsJson(const std::map<JobState, int64_t>& counts) {
   nlohmann::json out = nlohmann::json::object();
   for (JobState s : kAllJobStates) {
@@ -102,60 +98,48 @@ Reply Stats(RouteContext& c) {
                     {"states", std::move(states)}});
 }
 
-// Seconds the oldest available job of `queue` has been due; 0 when none.
-absl::StatusOr<double> QueueLag(Queue& queue, const std::string& name, absl::Time now) {
-  JobFilter filter{.states = {JobState::kAvailable}, .queue = name, .limit = 1000};
-  absl::Time oldest = absl::InfiniteFuture();
-  for (int page = 0; page < kLagPages; ++page) {
-    auto jobs = queue.ListJobs(filter);
-    if (!jobs.ok()) return jobs.status();
-    for (const Job& j : jobs->jobs) oldest = std::min(oldest, j.run_at);
-    if (!jobs->next_before_id) break;
-    filter.before_id = jobs->next_before_id;
-  }
-  if (oldest == absl::InfiniteFuture()) return 0.0;
-  return std::max(0.0, absl::ToDoubleSeconds(now - oldest));
-}
-
-// GET /metrics
+// GET /metrics. Every figure read here costs O(queues) on every store: kept
+// counts (QueueList) and one index-served oldest-due lookup per queue
+// (docs/benchmarks.md, "Admin figures at scale").
 Reply MetricsText(RouteContext& c) {
   std::string out = c.metrics->RenderPrometheus();
   out += RenderConcurrency(c.queue->Concurrency());
-  auto counts = c.queue->CountByState();
+  auto queues = c.queue->ListQueues();
   absl::StrAppend(&out,
                   "# HELP popqueue_store_up Whether the job store answered this scrape.\n"
                   "# TYPE popqueue_store_up gauge\npopqueue_store_up ",
-                  counts.ok() ? 1 : 0, "\n");
-  if (counts.ok()) {
-    c.metrics->MaybeRecordStates(Totals(*counts));
+                  queues.ok() ? 1 : 0, "\n");
+  if (queues.ok()) {
+    std::vector<QueueCounts> counts;
+    std::vector<std::string> names;
+    for (const QueueInfo& q : *queues) {
+      counts.push_back(QueueCounts{.queue = q.name, .by_state = q.counts});
+      names.push_back(q.name);
+    }
+    c.metrics->MaybeRecordStates(Totals(counts));
     absl::StrAppend(&out,
                     "# HELP popqueue_jobs Jobs by queue and state.\n"
                     "# TYPE popqueue_jobs gauge\n");
-    for (const QueueCounts& q : *counts) {
+    for (const QueueInfo& q : *queues) {
       for (JobState s : kAllJobStates) {
-        auto it = q.by_state.find(s);
+        auto it = q.counts.find(s);
         absl::StrAppendFormat(&out, "popqueue_jobs{queue=\"%s\",state=\"%s\"} %d\n",
-                              PrometheusLabel(q.queue), JobStateName(s),
-                              it == q.by_state.end() ? 0 : it->second);
+                              PrometheusLabel(q.name), JobStateName(s),
+                              it == q.counts.end() ? 0 : it->second);
       }
     }
-    absl::StrAppend(&out,
-                    "# HELP popqueue_queue_lag_seconds How long the oldest available "
-                    "job has been due.\n# TYPE popqueue_queue_lag_seconds gauge\n");
-    absl::Time now = Now(*c.queue);
-    for (const QueueCounts& q : *counts) {
-      auto it = q.by_state.find(JobState::kAvailable);
-      double lag = 0;
-      if (it != q.by_state.end() && it->second > 0) {
-        auto l = QueueLag(*c.queue, q.queue, now);
-        if (!l.ok()) continue;
-        lag = *l;
+    if (auto oldest = c.queue->OldestDue(names); oldest.ok()) {
+      absl::StrAppend(&out,
+                      "# HELP popqueue_queue_lag_seconds How long the longest-due job "
+                      "of the queue has been due.\n# TYPE popqueue_queue_lag_seconds gauge\n");
+      const absl::Time now = Now(*c.queue);
+      for (size_t i = 0; i < names.size(); ++i) {
+        const double lag =
+            (*oldest)[i] ? std::max(0.0, absl::ToDoubleSeconds(now - *(*oldest)[i])) : 0.0;
+        absl::StrAppendFormat(&out, "popqueue_queue_lag_seconds{queue=\"%s\"} %.3f\n",
+                              PrometheusLabel(names[i]), lag);
       }
-      absl::StrAppendFormat(&out, "popqueue_queue_lag_seconds{queue=\"%s\"} %.3f\n",
-                            PrometheusLabel(q.queue), lag);
     }
-  }
-  if (auto queues = c.queue->ListQueues(); queues.ok()) {
     absl::StrAppend(&out,
                     "# HELP popqueue_queue_paused 1 when the queue is paused.\n"
                     "# TYPE popqueue_queue_paused gauge\n");

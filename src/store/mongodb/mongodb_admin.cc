@@ -7,6 +7,7 @@
 // tried again (a few times), so the answer always reflects a real state.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -292,6 +293,65 @@ absl::Status MongoStore::DoQueueResume(const QueueNameParams& params) {
   return With(queues_, [&](const Collection& queues) -> absl::Status {
     return queues.DeleteOne(Doc().Str("_id", params.queue), "resume queue").status();
   });
+}
+
+// Per level a find sorted by an index and limited to one document: {ready:
+// "queue|priority"} by (ready, run_at) for available jobs (levels listed in
+// <collection>_levels), and a loose scan over the priorities of waiting
+// jobs by (wait, priority, run_at). On MongoDB each is one index seek;
+// FerretDB and mongo-java-server sort the matches in memory instead
+// (docs/benchmarks.md).
+absl::StatusOr<QueueOldestDueResult> MongoStore::DoQueueOldestDue(
+    const QueueOldestDueParams& params) {
+  Pool::Lease lease(pool_.get());
+  Collection jobs(*pool_, lease, options_.database, jobs_);
+  Collection levels(*pool_, lease, options_.database, levels_);
+  absl::StatusOr<std::vector<BsonPtr>> level_docs =
+      levels.Find(Doc().Sub("queue", InStr(params.queues)), Doc(), "oldest due: levels");
+  if (!level_docs.ok()) return level_docs.status();
+  std::map<std::string, std::set<int>> levels_of;
+  for (const BsonPtr& d : *level_docs) {
+    levels_of[GetStr(d.get(), "queue").value_or("")].insert(
+        static_cast<int>(GetInt64(d.get(), "priority").value_or(0)));
+  }
+  const int64_t now = absl::ToUnixMicros(params.now);
+  auto first = [&](const Doc& filter, const Doc& sort) -> absl::StatusOr<BsonPtr> {
+    Doc opts;
+    opts.Sub("sort", sort)
+        .Sub("projection", Keys({{"run_at", 1}, {"priority", 1}}))
+        .Int64("limit", 1);
+    absl::StatusOr<std::vector<BsonPtr>> found = jobs.Find(filter, opts, "oldest due");
+    if (!found.ok()) return found.status();
+    if (found->empty()) return BsonPtr();
+    return std::move((*found)[0]);
+  };
+  QueueOldestDueResult out;
+  for (const std::string& queue : params.queues) {
+    std::optional<int64_t> least;
+    auto consider = [&](const BsonPtr& doc) {
+      const int64_t run = GetInt64(doc.get(), "run_at").value_or(now + 1);
+      if (run <= now && (!least || run < *least)) least = run;
+    };
+    for (int priority : levels_of[queue]) {
+      absl::StatusOr<BsonPtr> doc =
+          first(Doc().Str("ready", ReadyKey(queue, priority)), Keys({{"run_at", 1}, {"_id", 1}}));
+      if (!doc.ok()) return doc.status();
+      if (*doc) consider(*doc);
+    }
+    Doc waiting;
+    waiting.Str("wait", queue);
+    while (true) {
+      absl::StatusOr<BsonPtr> doc = first(waiting, ClaimOrder());
+      if (!doc.ok()) return doc.status();
+      if (!*doc) break;
+      consider(*doc);
+      const int64_t priority = GetInt64(doc->get(), "priority").value_or(0);
+      waiting = Doc();
+      waiting.Str("wait", queue).Sub("priority", Doc().Int64("$gt", priority));
+    }
+    out.push_back(least ? std::optional<absl::Time>(absl::FromUnixMicros(*least)) : std::nullopt);
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<QueueInfo>> MongoStore::DoQueueList() {

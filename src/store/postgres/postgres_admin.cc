@@ -2,8 +2,11 @@
 // listing, counts, queues, leadership, the worker registry and cron fires.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -176,6 +179,27 @@ absl::StatusOr<std::vector<QueueInfo>> PostgresStore::DoQueueList() {
     }
   }
   return MergeQueueList(*std::move(counts), paused_names);
+}
+
+absl::StatusOr<QueueOldestDueResult> PostgresStore::DoQueueOldestDue(
+    const QueueOldestDueParams& params) {
+  std::vector<std::optional<std::string>> names(params.queues.begin(), params.queues.end());
+  Params p;
+  p.Add(TextArray(names)).Add(params.now);
+  absl::StatusOr<Result> r = Run("queue_oldest_due", p, "find the oldest due jobs");
+  if (!r.ok()) return r.status();
+  if (PQntuples(r->get()) != static_cast<int>(params.queues.size())) {
+    return absl::InternalError("oldest due: one row per queue expected");
+  }
+  QueueOldestDueResult out;
+  for (int row = 0; row < PQntuples(r->get()); ++row) {
+    if (IsNull(r->get(), row, 1)) {
+      out.push_back(std::nullopt);
+    } else {
+      out.push_back(absl::FromUnixMicros(Int(r->get(), row, 1)));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<bool> PostgresStore::DoLeaderAttemptElect(const LeaderAttemptElectParams& params) {

@@ -59,6 +59,8 @@ class PostgresStore : public Store {
   absl::Status DoQueuePause(const QueueNameParams& params) override;
   absl::Status DoQueueResume(const QueueNameParams& params) override;
   absl::StatusOr<std::vector<QueueInfo>> DoQueueList() override;
+  absl::StatusOr<QueueOldestDueResult> DoQueueOldestDue(
+      const QueueOldestDueParams& params) override;
 
   absl::StatusOr<bool> DoLeaderAttemptElect(const LeaderAttemptElectParams& params) override;
   absl::Status DoLeaderResign(const LeaderResignParams& params) override;

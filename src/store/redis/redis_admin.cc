@@ -5,8 +5,11 @@
 // script per slot group (all queues at once on a single node).
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -230,6 +233,31 @@ absl::StatusOr<std::vector<QueueInfo>> RedisStore::DoQueueList() {
     if (q.paused) paused.push_back(q.name);
   }
   return MergeQueueList(std::move(counts), paused);
+}
+
+absl::StatusOr<QueueOldestDueResult> RedisStore::DoQueueOldestDue(
+    const QueueOldestDueParams& params) {
+  std::vector<std::string> tags;
+  for (const std::string& q : params.queues) tags.push_back(QueueTag(q));
+  QueueOldestDueResult out(params.queues.size());
+  for (const std::vector<size_t>& group : Groups(tags)) {
+    std::vector<std::string> args = {Micros(params.now)};
+    for (size_t i : group) args.push_back(tags[i]);
+    absl::StatusOr<redis::Reply> r =
+        Run(scripts_.queue_oldest_due, tags[group[0]], std::move(args));
+    if (!r.ok()) return r.status();
+    if (r->elements.size() != group.size()) {
+      return absl::InternalError("queue_oldest_due.lua returned a short reply");
+    }
+    for (size_t g = 0; g < group.size(); ++g) {
+      const std::string& text = r->elements[g].str;
+      if (text.empty()) continue;
+      absl::StatusOr<absl::Time> at = ParseMicros(text);
+      if (!at.ok()) return absl::InternalError("queue_oldest_due.lua returned a bad time");
+      out[group[g]] = *at;
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<int> RedisStore::DoJobDeleteFinishedBefore(

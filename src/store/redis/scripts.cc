@@ -45,6 +45,7 @@ Scripts::Scripts()
       job_delete_finished_before(WithLib("job_delete_finished_before.lua")),
       job_list(WithLib("job_list.lua"), kReadOnly),
       queue_stats(WithLib("queue_stats.lua"), kReadOnly),
+      queue_oldest_due(WithLib("queue_oldest_due.lua"), kReadOnly),
       cron_fire_once(WithLib("cron_fire_once.lua")),
       leader_attempt_elect(Load("leader_attempt_elect.lua")),
       leader_resign(Load("leader_resign.lua")),

@@ -29,6 +29,7 @@ struct Scripts {
   redis::Script job_delete_finished_before;
   redis::Script job_list;
   redis::Script queue_stats;
+  redis::Script queue_oldest_due;
   redis::Script cron_fire_once;
   redis::Script leader_attempt_elect;
   redis::Script leader_resign;

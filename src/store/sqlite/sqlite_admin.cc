@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -295,6 +296,32 @@ absl::StatusOr<std::vector<QueueInfo>> SqliteStore::DoQueueList() {
       });
   if (!paused.ok()) return paused.status();
   return MergeQueueList(*std::move(counts), *paused);
+}
+
+absl::StatusOr<QueueOldestDueResult> SqliteStore::DoQueueOldestDue(
+    const QueueOldestDueParams& params) {
+  return WithReader([&](Conn& conn) -> absl::StatusOr<QueueOldestDueResult> {
+    absl::StatusOr<Stmt> oldest = conn.Prepare("queue_oldest_due.sql");
+    if (!oldest.ok()) return oldest.status();
+    QueueOldestDueResult out;
+    out.reserve(params.queues.size());
+    const int64_t now = absl::ToUnixMicros(params.now);
+    for (const std::string& queue : params.queues) {
+      oldest->Reset();
+      oldest->Bind(":queue", queue);
+      absl::StatusOr<bool> row = oldest->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return absl::InternalError("oldest due: no row");
+      std::optional<int64_t> least;
+      for (int col : {0, 1}) {
+        if (oldest->IsNull(col) || oldest->Int(col) > now) continue;
+        least = least ? std::min(*least, oldest->Int(col)) : oldest->Int(col);
+      }
+      out.push_back(least ? std::optional<absl::Time>(absl::FromUnixMicros(*least)) : std::nullopt);
+    }
+    oldest->Reset();
+    return out;
+  });
 }
 
 // --- Leadership -------------------------------------------------------------

@@ -2,9 +2,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "popqueue/job.h"
 
 namespace popqueue::store::sqlite {
 namespace {
@@ -196,6 +200,73 @@ absl::Status Conn::Error(int rc, std::string_view what) const {
 }
 
 // --- WriteTx ----------------------------------------------------------------
+
+// --- Kept counts ------------------------------------------------------------
+
+void Conn::TrackCounts(std::string table, int queue_col, int state_col) {
+  tracked_table_ = std::move(table);
+  queue_col_ = queue_col;
+  state_col_ = state_col;
+  sqlite3_preupdate_hook(db_, &Conn::OnPreUpdate, this);
+}
+
+namespace {
+
+// A row's (queue, state), read in place (valid during the hook's call).
+struct CountCell {
+  std::string_view queue;
+  int state = -1;  // index into kAllJobStates; -1 for an unknown spelling
+  bool operator==(const CountCell& o) const { return state == o.state && queue == o.queue; }
+};
+
+std::string_view ValueText(sqlite3_value* v) {
+  const unsigned char* t = v ? sqlite3_value_text(v) : nullptr;
+  if (t == nullptr) return {};
+  return {reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_value_bytes(v))};
+}
+
+static_assert(std::size(kAllJobStates) == std::tuple_size_v<CountDeltas::mapped_type>);
+
+int StateIndex(std::string_view name) {
+  for (size_t i = 0; i < std::size(kAllJobStates); ++i) {
+    if (JobStateName(kAllJobStates[i]) == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace
+
+void Conn::OnPreUpdate(void* self, sqlite3* db, int op, const char* db_name, const char* table,
+                       sqlite3_int64, sqlite3_int64) {
+  Conn* conn = static_cast<Conn*>(self);
+  if (std::strcmp(db_name, "main") != 0 || conn->tracked_table_ != table) return;
+  auto read = [&](int (*get)(sqlite3*, int, sqlite3_value**)) {
+    sqlite3_value* queue = nullptr;
+    sqlite3_value* state = nullptr;
+    get(db, conn->queue_col_, &queue);
+    get(db, conn->state_col_, &state);
+    return CountCell{ValueText(queue), StateIndex(ValueText(state))};
+  };
+  auto add = [&](const CountCell& cell, int64_t n) {
+    if (cell.state < 0) return;  // not a state (the CHECK refuses those)
+    auto it = conn->deltas_.find(cell.queue);
+    if (it == conn->deltas_.end()) {
+      it = conn->deltas_.emplace(std::string(cell.queue), std::array<int64_t, 7>{}).first;
+    }
+    it->second[cell.state] += n;
+  };
+  if (op == SQLITE_INSERT) {
+    add(read(sqlite3_preupdate_new), 1);
+  } else if (op == SQLITE_DELETE) {
+    add(read(sqlite3_preupdate_old), -1);
+  } else if (op == SQLITE_UPDATE) {
+    const CountCell before = read(sqlite3_preupdate_old);
+    const CountCell after = read(sqlite3_preupdate_new);
+    if (before == after) return;  // heartbeats, progress: no count changes
+    add(before, -1);
+    add(after, 1);
+  }
+}
 
 absl::Status WriteTx::Begin() {
   absl::StatusOr<Stmt> begin = conn_.Prepare("begin_immediate");

@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -34,6 +35,10 @@ struct ConnOptions {
   std::string synchronous;  // "NORMAL", "FULL" or "EXTRA"
   int busy_timeout_ms = 5000;
 };
+
+// Net changes of the job counts on one connection: per queue, per state in
+// kAllJobStates order.
+using CountDeltas = std::map<std::string, std::array<int64_t, 7>, std::less<>>;
 
 class Conn;
 
@@ -100,14 +105,31 @@ class Conn {
   // The absl::Status for SQLite result `rc` while doing `what`.
   absl::Status Error(int rc, std::string_view what) const;
 
+  // From now on, gathers the net change of the (queue, state) counts of
+  // every row of `table` that this connection inserts, updates or deletes,
+  // from SQLite's pre-update hook (columns `queue_col` and `state_col`): no
+  // statement writes anything for it, and every statement of every caller
+  // is covered. TakeCountDeltas returns and clears them (the writer applies
+  // them to the counts table just before COMMIT, and drops them on
+  // rollback).
+  void TrackCounts(std::string table, int queue_col, int state_col);
+  CountDeltas TakeCountDeltas() { return std::exchange(deltas_, {}); }
+
  private:
   Conn(sqlite3* db, ConnOptions options, const QueryMap* queries)
       : db_(db), options_(std::move(options)), queries_(queries) {}
+
+  static void OnPreUpdate(void* self, sqlite3* db, int op, const char* db_name, const char* table,
+                          sqlite3_int64, sqlite3_int64);
 
   sqlite3* db_;
   ConnOptions options_;
   const QueryMap* queries_;
   std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+  std::string tracked_table_;
+  int queue_col_ = -1;
+  int state_col_ = -1;
+  CountDeltas deltas_;
 };
 
 // BEGIN IMMEDIATE on construction (Begin()), ROLLBACK on destruction unless

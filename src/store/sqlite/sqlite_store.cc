@@ -207,7 +207,45 @@ absl::StatusOr<std::shared_ptr<SqliteStore>> SqliteStore::Open(Options options) 
     store->writer_ = std::move(*writer);
   }
   if (absl::Status s = store->Migrate(); !s.ok()) return s;
+  if (absl::Status s = store->TrackCounts(); !s.ok()) return s;
   return store;
+}
+
+absl::Status SqliteStore::TrackCounts() {
+  MutexLock lock(&write_mu_);
+  absl::StatusOr<Stmt> columns = writer_->Prepare("job_columns.sql");
+  if (!columns.ok()) return columns.status();
+  columns->Bind(":table", options_.table);
+  int queue_col = -1, state_col = -1;
+  while (true) {
+    absl::StatusOr<bool> row = columns->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    (columns->Text(1) == "queue" ? queue_col : state_col) = static_cast<int>(columns->Int(0));
+  }
+  if (queue_col < 0 || state_col < 0) {
+    return absl::InternalError("the jobs table has no queue or state column");
+  }
+  writer_->TrackCounts(options_.table, queue_col, state_col);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::ApplyCountDeltas(Conn& conn) {
+  CountDeltas deltas = conn.TakeCountDeltas();
+  if (deltas.empty()) return absl::OkStatus();
+  absl::StatusOr<Stmt> apply = conn.Prepare("count_apply.sql");
+  if (!apply.ok()) return apply.status();
+  for (const auto& [queue, by_state] : deltas) {
+    for (size_t i = 0; i < by_state.size(); ++i) {
+      if (by_state[i] == 0) continue;
+      apply->Reset();
+      apply->Bind(":queue", queue)
+          .Bind(":state", JobStateName(kAllJobStates[i]))
+          .Bind(":n", by_state[i]);
+      if (absl::Status s = apply->Run(); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqliteStore::DoMigrate() {

@@ -73,6 +73,8 @@ class SqliteStore final : public Store {
   absl::Status DoQueuePause(const QueueNameParams& params) override;
   absl::Status DoQueueResume(const QueueNameParams& params) override;
   absl::StatusOr<std::vector<QueueInfo>> DoQueueList() override;
+  absl::StatusOr<QueueOldestDueResult> DoQueueOldestDue(
+      const QueueOldestDueParams& params) override;
 
   absl::StatusOr<bool> DoLeaderAttemptElect(const LeaderAttemptElectParams& params) override;
   absl::Status DoLeaderResign(const LeaderResignParams& params) override;
@@ -100,6 +102,12 @@ class SqliteStore final : public Store {
   // for in-memory databases, which cannot be shared between connections).
   template <typename Fn>
   auto WithReader(Fn fn) -> decltype(fn(std::declval<Conn&>()));
+
+  // Adds the transaction's count changes (Conn::TrackCounts) to the kept
+  // counts: one upsert per changed (queue, state), inside the transaction.
+  absl::Status ApplyCountDeltas(Conn& conn);
+  // Points the writer's pre-update hook at the jobs table (after Migrate).
+  absl::Status TrackCounts();
 
   // Calls every subscriber once per queue, never with write_mu_ held, so a
   // subscriber may read or claim; it must not Subscribe/Unsubscribe.
@@ -131,7 +139,11 @@ auto SqliteStore::WithWriteTx(Fn fn) -> decltype(fn(std::declval<Conn&>())) {
   WriteTx tx(*writer_);
   if (absl::Status s = tx.Begin(); !s.ok()) return s;
   auto result = fn(*writer_);
-  if (!result.ok()) return result;  // ~WriteTx rolls back
+  if (!result.ok()) {
+    writer_->TakeCountDeltas();  // ~WriteTx rolls back
+    return result;
+  }
+  if (absl::Status s = ApplyCountDeltas(*writer_); !s.ok()) return s;
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
   return result;
 }
