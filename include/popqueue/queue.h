@@ -25,6 +25,7 @@
 #include "popqueue/clock.h"
 #include "popqueue/job.h"
 #include "popqueue/options.h"
+#include "popqueue/outcome.h"
 
 namespace popqueue {
 
@@ -52,7 +53,8 @@ class JobContext {
 using Handler = std::function<bool(const Job&)>;
 // The richer handler: OK on success; any other status is a failure whose
 // message is kept on the job. kCancelled after ctx.cancelled() ends the job
-// cancelled when Cancel() asked for it.
+// cancelled when Cancel() asked for it. Snooze(d), Discard(reason) and
+// FailWithoutRetry(error) (popqueue/outcome.h) ask for the other outcomes.
 using ContextHandler = std::function<absl::Status(JobContext&)>;
 
 // What happened to a job in this process's workers; see Queue::OnEvent.
@@ -64,12 +66,14 @@ struct JobEvent {
     kDead,       // the attempt failed and no attempts remain (dead-letter)
     kCancelled,  // the job ended cancelled
     kReleased,   // shutdown interrupted the attempt; the job is retryable now
+    kSnoozed,    // the handler snoozed the job: scheduled at next_run_at, the
+                 // attempt given back
   };
   Kind kind = Kind::kStarted;
   Job job;                 // as claimed (attempt is the attempt number)
   std::string error;       // for kRetrying, kDead, kCancelled, kReleased
   absl::Duration elapsed;  // handler run time, for finished attempts
-  absl::Time next_run_at;  // for kRetrying
+  absl::Time next_run_at;  // for kRetrying and kSnoozed
 };
 std::string_view JobEventKindName(JobEvent::Kind kind);
 // Called from worker threads; keep it quick and never throw.

@@ -11,6 +11,8 @@
 //     ... run it, calling api.Heartbeat({{job.id, job.lease_token}}) every lease/3 ...
 //     api.CompleteJob(job.id, job.lease_token, "sent");
 //     // or: api.FailJob(job.id, job.lease_token, "smtp timeout");
+//     // or: api.SnoozeJob(job.id, job.lease_token, absl::Minutes(1));
+//     // or: api.DiscardJob(job.id, job.lease_token, "account deleted");
 //   }
 //
 // Fencing: a call whose lease token no longer matches (the lease expired and
@@ -43,6 +45,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "popqueue/job.h"
+#include "popqueue/outcome.h"
 #include "popqueue/queue.h"
 
 namespace popqueue {
@@ -78,10 +81,11 @@ struct RemoteWorkerOptions {
   absl::Duration max_wait = absl::Seconds(20);
 };
 
-// Where FailJob sent the job.
+// Where FailJob (SnoozeJob, DiscardJob) sent the job.
 struct FailJobOutcome {
-  JobState state = JobState::kRetryable;          // kRetryable, kDead or kCancelled
-  absl::Time next_run_at = absl::InfinitePast();  // for kRetryable
+  JobState state = JobState::kRetryable;          // kRetryable, kDead, kCancelled or
+                                                  // kScheduled (snoozed)
+  absl::Time next_run_at = absl::InfinitePast();  // for kRetryable and kScheduled
 };
 
 struct RemoteHeartbeatItem {
@@ -133,6 +137,14 @@ class RemoteWorkerApi {
   // NotFound / FailedPrecondition as for CompleteJob.
   absl::StatusOr<FailJobOutcome> FailJob(JobId id, int64_t lease_token, std::string error,
                                          bool retry = true);
+  // The handler outcomes of popqueue/outcome.h, for remote handlers. Snooze:
+  // scheduled again after `delay` (0 to 366 days) without using an attempt
+  // (the attempt counter is given back, no error recorded). Discard: ends
+  // cancelled with `reason` kept as its error, never retried. (Fail without
+  // retry is FailJob with retry = false.) A requested Cancel() wins: the job
+  // ends cancelled. NotFound / FailedPrecondition as for CompleteJob.
+  absl::StatusOr<FailJobOutcome> SnoozeJob(JobId id, int64_t lease_token, absl::Duration delay);
+  absl::StatusOr<FailJobOutcome> DiscardJob(JobId id, int64_t lease_token, std::string reason);
 
   // Extends the leases of `items` (1..1000) by `lease` (zero =
   // config().worker.lease) and stores their progress.
@@ -146,6 +158,9 @@ class RemoteWorkerApi {
   void StopWaiting();
 
  private:
+  // FailJob, SnoozeJob and DiscardJob: one fenced decision and write.
+  absl::StatusOr<FailJobOutcome> EndAttempt(JobId id, int64_t lease_token, std::string error,
+                                            const ParsedOutcome& outcome);
   absl::StatusOr<std::vector<Job>> ClaimOnce(const FetchJobsParams& params,
                                              const std::vector<std::string>& queues,
                                              absl::Duration lease);

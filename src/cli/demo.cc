@@ -115,6 +115,10 @@ EventListener PrintEvents(std::shared_ptr<Printer> printer) {
       case JobEvent::Kind::kReleased:
         printer->Line("released", job.id, job.name, "interrupted by shutdown: " + error);
         break;
+      case JobEvent::Kind::kSnoozed:
+        printer->Line("snoozed", job.id, job.name,
+                      "runs again " + Printer::FromNow(e.next_run_at) + " (attempt given back)");
+        break;
     }
   };
 }

@@ -7,11 +7,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/errno_text.h"
@@ -173,6 +178,34 @@ absl::Status RunCommand(const std::string& command, JobContext& ctx) {
                                       : absl::StrFormat("killed by signal %d", WTERMSIG(status));
   if (killed_at) return absl::CancelledError("stopped: " + why);
   std::string tail = Tail(err);
+  if (WIFEXITED(status)) {
+    switch (WEXITSTATUS(status)) {
+      case kExitSnooze: {
+        // The delay is the first line of stdout: "90", "90s", "5m", "1h30m".
+        std::string text = out.substr(0, std::min(out.find('\n'), out.size()));
+        absl::StripAsciiWhitespace(&text);
+        absl::Duration delay;
+        double seconds = 0;
+        if (absl::SimpleAtod(text, &seconds) && std::isfinite(seconds)) {
+          delay = absl::Seconds(seconds);
+        } else if (!absl::ParseDuration(text, &delay)) {
+          return absl::UnknownError(absl::StrFormat(
+              "exit status %d asks for a snooze, but stdout's first line \"%s\" is not a delay "
+              "(seconds, or a duration like 90s, 5m, 1h30m)",
+              kExitSnooze, absl::CHexEscape(text.substr(0, 80))));
+        }
+        if (delay < absl::ZeroDuration()) {
+          return absl::UnknownError(
+              absl::StrFormat("exit status %d asks for a snooze, but the delay %s is negative",
+                              kExitSnooze, absl::FormatDuration(delay)));
+        }
+        return Snooze(delay);
+      }
+      case kExitDiscard: return Discard(tail);
+      case kExitFailWithoutRetry: return FailWithoutRetry(tail.empty() ? why : why + ": " + tail);
+      default: break;
+    }
+  }
   return absl::UnknownError(tail.empty() ? why : why + ": " + tail);
 }
 

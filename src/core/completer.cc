@@ -152,6 +152,8 @@ bool Completer::Flush(std::vector<Outcome>& batch) {
       kind = JobEvent::Kind::kReleased;
     } else if (o.to == JobState::kRetryable) {
       kind = JobEvent::Kind::kRetrying;
+    } else if (o.to == JobState::kScheduled) {
+      kind = JobEvent::Kind::kSnoozed;
     } else if (o.to == JobState::kDead) {
       kind = JobEvent::Kind::kDead;
     } else if (o.to == JobState::kCancelled) {

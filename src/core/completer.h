@@ -29,8 +29,9 @@ namespace popqueue::core {
 
 struct Outcome {
   std::shared_ptr<Execution> exec;
-  JobState to = JobState::kCompleted;  // completed, retryable, dead, cancelled
-  absl::Time run_at;                   // next attempt, for retryable
+  JobState to = JobState::kCompleted;  // completed, retryable, dead, cancelled,
+                                       // or scheduled (snoozed)
+  absl::Time run_at;                   // next attempt, for retryable/scheduled
   std::string error;                   // for every state but completed
   std::optional<std::string> result;   // for completed
   absl::Duration elapsed;

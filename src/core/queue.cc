@@ -14,6 +14,7 @@ std::string_view JobEventKindName(JobEvent::Kind kind) {
     case JobEvent::Kind::kDead: return "dead";
     case JobEvent::Kind::kCancelled: return "cancelled";
     case JobEvent::Kind::kReleased: return "released";
+    case JobEvent::Kind::kSnoozed: return "snoozed";
   }
   return "unknown";
 }

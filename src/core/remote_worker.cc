@@ -31,6 +31,7 @@ namespace {
 constexpr int kMaxBatch = 1000;
 constexpr size_t kMaxErrorBytes = 64 << 10;
 constexpr absl::Duration kMaxLease = absl::Hours(24);
+constexpr absl::Duration kMaxSnooze = absl::Hours(24 * 366);
 
 absl::StatusOr<absl::Duration> LeaseOrDefault(absl::Duration lease, const QueueConfig& config) {
   if (lease == absl::ZeroDuration()) return config.worker.lease;
@@ -219,13 +220,42 @@ absl::Status RemoteWorkerApi::CompleteJob(JobId id, int64_t lease_token,
 
 absl::StatusOr<FailJobOutcome> RemoteWorkerApi::FailJob(JobId id, int64_t lease_token,
                                                         std::string error, bool retry) {
-  Queue::Impl& impl = *queue_.impl_;
-  if (!impl.status().ok()) return impl.status();
   if (error.size() > kMaxErrorBytes) {
     return absl::InvalidArgumentError(
         absl::StrFormat("error: at most %d bytes, got %d", kMaxErrorBytes, error.size()));
   }
   if (error.empty()) error = "failed (the remote worker gave no error message)";
+  return EndAttempt(
+      id, lease_token, std::move(error),
+      {.outcome = retry ? HandlerOutcome::kFailure : HandlerOutcome::kFailWithoutRetry});
+}
+
+absl::StatusOr<FailJobOutcome> RemoteWorkerApi::SnoozeJob(JobId id, int64_t lease_token,
+                                                          absl::Duration delay) {
+  if (delay < absl::ZeroDuration() || delay > kMaxSnooze) {
+    return FieldError(
+        "snooze", absl::StrFormat("must be between 0s and %s, got %s",
+                                  absl::FormatDuration(kMaxSnooze), absl::FormatDuration(delay)));
+  }
+  return EndAttempt(id, lease_token, std::string(Snooze(delay).message()),
+                    {.outcome = HandlerOutcome::kSnooze, .snooze = delay});
+}
+
+absl::StatusOr<FailJobOutcome> RemoteWorkerApi::DiscardJob(JobId id, int64_t lease_token,
+                                                           std::string reason) {
+  if (reason.size() > kMaxErrorBytes) {
+    return FieldError("reason",
+                      absl::StrFormat("at most %d bytes, got %d", kMaxErrorBytes, reason.size()));
+  }
+  return EndAttempt(id, lease_token, std::string(Discard(reason).message()),
+                    {.outcome = HandlerOutcome::kDiscard});
+}
+
+absl::StatusOr<FailJobOutcome> RemoteWorkerApi::EndAttempt(JobId id, int64_t lease_token,
+                                                           std::string error,
+                                                           const ParsedOutcome& handler_outcome) {
+  Queue::Impl& impl = *queue_.impl_;
+  if (!impl.status().ok()) return impl.status();
   // The decision needs the attempt count and the job's own backoff. The read
   // is not fenced by itself; the write below is, so a lease lost in between
   // is still refused.
@@ -235,18 +265,18 @@ absl::StatusOr<FailJobOutcome> RemoteWorkerApi::FailJob(JobId id, int64_t lease_
     return LeaseLost(*job, lease_token);
   }
   absl::Time now = impl.Now();
-  const core::FailureDecision d =
-      core::DecideFailure(impl.config().worker.retry, *job, job->cancel_requested, retry, now);
+  const core::FailureDecision d = core::DecideFailure(impl.config().worker.retry, *job,
+                                                      job->cancel_requested, handler_outcome, now);
   FailJobOutcome outcome;
   outcome.state = d.to;
-  if (d.to == JobState::kRetryable) outcome.next_run_at = d.run_at;
+  const bool waits = d.to == JobState::kRetryable || d.to == JobState::kScheduled;
+  if (waits) outcome.next_run_at = d.run_at;
   store::JobFailManyParams params{.now = now};
-  params.items.push_back(store::JobFailItem{
-      .id = id,
-      .lease_token = lease_token,
-      .to = outcome.state,
-      .run_at = outcome.state == JobState::kRetryable ? outcome.next_run_at : now,
-      .error = std::move(error)});
+  params.items.push_back(store::JobFailItem{.id = id,
+                                            .lease_token = lease_token,
+                                            .to = outcome.state,
+                                            .run_at = waits ? outcome.next_run_at : now,
+                                            .error = std::move(error)});
   auto done = impl.store()->JobFailMany(params);
   if (!done.ok()) return done.status();
   if (done->empty()) {
@@ -258,6 +288,7 @@ absl::StatusOr<FailJobOutcome> RemoteWorkerApi::FailJob(JobId id, int64_t lease_
   if (impl.has_listeners()) {
     const JobEvent::Kind kind = outcome.state == JobState::kDead        ? JobEvent::Kind::kDead
                                 : outcome.state == JobState::kCancelled ? JobEvent::Kind::kCancelled
+                                : outcome.state == JobState::kScheduled ? JobEvent::Kind::kSnoozed
                                                                         : JobEvent::Kind::kRetrying;
     impl.Emit(JobEvent{.kind = kind,
                        .job = *job,

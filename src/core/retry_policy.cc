@@ -25,10 +25,19 @@ absl::Duration RetryDelay(const RetryPolicy& policy, int attempt, absl::Duration
   return absl::Seconds(std::max(0.0, seconds));
 }
 
-FailureDecision DecideFailure(const RetryPolicy& policy, const Job& job, bool cancelled, bool retry,
-                              absl::Time now, double u) {
+FailureDecision DecideFailure(const RetryPolicy& policy, const Job& job, bool cancelled,
+                              const ParsedOutcome& outcome, absl::Time now, double u) {
   if (cancelled) return {.to = JobState::kCancelled, .run_at = now};
-  if (!retry || job.attempt >= job.max_attempts) return {.to = JobState::kDead, .run_at = now};
+  switch (outcome.outcome) {
+    case HandlerOutcome::kDiscard: return {.to = JobState::kCancelled, .run_at = now};
+    case HandlerOutcome::kSnooze:
+      return {.to = JobState::kScheduled,
+              .run_at = now + std::max(outcome.snooze, absl::ZeroDuration())};
+    case HandlerOutcome::kFailWithoutRetry: return {.to = JobState::kDead, .run_at = now};
+    case HandlerOutcome::kSuccess:
+    case HandlerOutcome::kFailure: break;
+  }
+  if (job.attempt >= job.max_attempts) return {.to = JobState::kDead, .run_at = now};
   return {.to = JobState::kRetryable,
           .run_at = now + RetryDelay(policy, job.attempt, job.backoff_base, u)};
 }

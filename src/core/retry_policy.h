@@ -5,6 +5,7 @@
 #include "absl/time/time.h"
 #include "popqueue/job.h"
 #include "popqueue/options.h"
+#include "popqueue/outcome.h"
 
 namespace popqueue::core {
 
@@ -18,17 +19,23 @@ absl::Duration RetryDelay(const RetryPolicy& policy, int attempt,
 
 // Where a failed attempt of `job` goes: the one failure policy of the
 // library's own workers (runtime.cc) and of remote workers (remote_worker.cc).
-//   cancelled  a cancel was requested: kCancelled, never retried;
-//   otherwise  kDead when `retry` is false (the handler said the failure is
-//              final) or the job used its last attempt, else kRetryable at
-//              now + RetryDelay(policy, job.attempt, job.backoff_base).
-// `run_at` is meaningful for kRetryable only (now for the others).
+// `outcome` is what the handler asked for (popqueue/outcome.h):
+//   cancelled          a cancel was requested: kCancelled, whatever it asked;
+//   kDiscard           kCancelled, never retried;
+//   kSnooze            kScheduled at now + outcome.snooze (the store gives
+//                      the attempt back: store::JobFailItem);
+//   kFailWithoutRetry  kDead at once;
+//   otherwise          kDead when the job used its last attempt, else
+//                      kRetryable at now + RetryDelay(policy, job.attempt,
+//                      job.backoff_base).
+// `run_at` is meaningful for kRetryable and kScheduled only (now for the
+// others).
 struct FailureDecision {
   JobState to;
   absl::Time run_at;
 };
-FailureDecision DecideFailure(const RetryPolicy& policy, const Job& job, bool cancelled, bool retry,
-                              absl::Time now, double u = -1);
+FailureDecision DecideFailure(const RetryPolicy& policy, const Job& job, bool cancelled,
+                              const ParsedOutcome& outcome, absl::Time now, double u = -1);
 
 }  // namespace popqueue::core
 

@@ -1,5 +1,6 @@
 #include "core/retry_policy.h"
 
+#include "absl/strings/cord.h"
 #include "gtest/gtest.h"
 
 namespace popqueue::core {
@@ -34,12 +35,15 @@ TEST(RetryDelay, JobBaseOverridesPolicy) {
   EXPECT_EQ(RetryDelay(p, 2, absl::Milliseconds(100), 0), absl::Milliseconds(300));
 }
 
+const ParsedOutcome kRetry{.outcome = HandlerOutcome::kFailure};
+const ParsedOutcome kNoRetry{.outcome = HandlerOutcome::kFailWithoutRetry};
+
 TEST(DecideFailure, CancelledWinsOverAttemptsLeft) {
   Job job;
   job.attempt = 1;
   job.max_attempts = 5;
   const absl::Time now = absl::FromUnixSeconds(1000);
-  EXPECT_EQ(DecideFailure(RetryPolicy{}, job, /*cancelled=*/true, /*retry=*/true, now).to,
+  EXPECT_EQ(DecideFailure(RetryPolicy{}, job, /*cancelled=*/true, kRetry, now).to,
             JobState::kCancelled);
 }
 
@@ -48,9 +52,9 @@ TEST(DecideFailure, DeadWhenFinalOrOutOfAttempts) {
   job.attempt = 2;
   job.max_attempts = 5;
   const absl::Time now = absl::FromUnixSeconds(1000);
-  EXPECT_EQ(DecideFailure(RetryPolicy{}, job, false, /*retry=*/false, now).to, JobState::kDead);
+  EXPECT_EQ(DecideFailure(RetryPolicy{}, job, false, kNoRetry, now).to, JobState::kDead);
   job.attempt = 5;
-  EXPECT_EQ(DecideFailure(RetryPolicy{}, job, false, /*retry=*/true, now).to, JobState::kDead);
+  EXPECT_EQ(DecideFailure(RetryPolicy{}, job, false, kRetry, now).to, JobState::kDead);
 }
 
 TEST(DecideFailure, RetryableAfterTheJobsOwnBackoff) {
@@ -59,11 +63,53 @@ TEST(DecideFailure, RetryableAfterTheJobsOwnBackoff) {
   job.attempt = 3;
   job.max_attempts = 5;
   const absl::Time now = absl::FromUnixSeconds(1000);
-  FailureDecision d = DecideFailure(policy, job, false, true, now, /*u=*/0);
+  FailureDecision d = DecideFailure(policy, job, false, kRetry, now, /*u=*/0);
   EXPECT_EQ(d.to, JobState::kRetryable);
   EXPECT_EQ(d.run_at, now + absl::Seconds(4));
   job.backoff_base = absl::Seconds(10);
-  EXPECT_EQ(DecideFailure(policy, job, false, true, now, 0).run_at, now + absl::Seconds(40));
+  EXPECT_EQ(DecideFailure(policy, job, false, kRetry, now, 0).run_at, now + absl::Seconds(40));
+}
+
+TEST(DecideFailure, HandlerOutcomes) {
+  Job job;
+  job.attempt = 5;
+  job.max_attempts = 5;  // the last attempt: a snooze still runs again
+  const absl::Time now = absl::FromUnixSeconds(1000);
+  FailureDecision d =
+      DecideFailure(RetryPolicy{}, job, false, ParseHandlerOutcome(Snooze(absl::Minutes(2))), now);
+  EXPECT_EQ(d.to, JobState::kScheduled);
+  EXPECT_EQ(d.run_at, now + absl::Minutes(2));
+  d = DecideFailure(RetryPolicy{}, job, false, ParseHandlerOutcome(Snooze(-absl::Minutes(2))), now);
+  EXPECT_EQ(d.to, JobState::kScheduled);
+  EXPECT_EQ(d.run_at, now);
+  job.attempt = 1;
+  EXPECT_EQ(DecideFailure(RetryPolicy{}, job, false, ParseHandlerOutcome(Discard("gone")), now).to,
+            JobState::kCancelled);
+  EXPECT_EQ(
+      DecideFailure(RetryPolicy{}, job, false, ParseHandlerOutcome(FailWithoutRetry("bad")), now)
+          .to,
+      JobState::kDead);
+  // A cancel request wins over a snooze.
+  EXPECT_EQ(
+      DecideFailure(RetryPolicy{}, job, true, ParseHandlerOutcome(Snooze(absl::Seconds(1))), now)
+          .to,
+      JobState::kCancelled);
+}
+
+TEST(ParseHandlerOutcome, MarksAndCodes) {
+  EXPECT_EQ(ParseHandlerOutcome(absl::OkStatus()).outcome, HandlerOutcome::kSuccess);
+  EXPECT_EQ(ParseHandlerOutcome(absl::UnavailableError("x")).outcome, HandlerOutcome::kFailure);
+  ParsedOutcome s = ParseHandlerOutcome(Snooze(absl::Milliseconds(1500)));
+  EXPECT_EQ(s.outcome, HandlerOutcome::kSnooze);
+  EXPECT_EQ(s.snooze, absl::Milliseconds(1500));
+  EXPECT_EQ(Discard("account gone").message(), "discarded: account gone");
+  EXPECT_EQ(ParseHandlerOutcome(Discard("")).outcome, HandlerOutcome::kDiscard);
+  EXPECT_EQ(FailWithoutRetry("bad payload").message(), "bad payload");
+  EXPECT_EQ(ParseHandlerOutcome(FailWithoutRetry("x")).outcome, HandlerOutcome::kFailWithoutRetry);
+  // The mark on a status of another code is not an outcome.
+  absl::Status other = absl::InternalError("boom");
+  other.SetPayload("type.popqueue.dev/popqueue.HandlerOutcome", absl::Cord("discard"));
+  EXPECT_EQ(ParseHandlerOutcome(other).outcome, HandlerOutcome::kFailure);
 }
 
 }  // namespace

@@ -503,11 +503,13 @@ Outcome Runtime::Decide(const std::shared_ptr<Execution>& exec, const absl::Stat
     if (!released_why.empty()) absl::StrAppend(&o.error, ": ", released_why);
     return o;
   }
+  // A timeout has already replaced the handler's status (Run), so what it
+  // asked for counts only when it returned in time.
   const FailureDecision d =
       DecideFailure(p_.options.retry, job, stop == StopReason::kCancelRequested,
-                    /*retry=*/true, p_.clock->Now());
+                    ParseHandlerOutcome(status), p_.clock->Now());
   o.to = d.to;
-  if (d.to == JobState::kRetryable) o.run_at = d.run_at;
+  if (d.to == JobState::kRetryable || d.to == JobState::kScheduled) o.run_at = d.run_at;
   return o;
 }
 

@@ -63,7 +63,8 @@ void Metrics::Record(const JobEvent& event) {
       n.wait.Observe(kWaitBuckets, std::max(0.0, absl::ToDoubleSeconds(now - due)));
       break;
     }
-    case JobEvent::Kind::kReleased: break;
+    case JobEvent::Kind::kReleased:
+    case JobEvent::Kind::kSnoozed: break;
   }
   if (!finished_attempt) return;
   n.duration.Observe(kBuckets, absl::ToDoubleSeconds(event.elapsed));

@@ -89,12 +89,18 @@ struct JobCompleteManyParams {
 };
 
 // Where a failed (or interrupted) running job goes.
+//   kRetryable  due again at run_at; the error is appended.
+//   kDead, kCancelled  final (finished_at = now); the error is appended.
+//   kScheduled  snoozed by its handler: due again at run_at and the attempt
+//               is given back (attempt - 1, so it counts no attempt); no
+//               error is appended (`error` is ignored).
+// Every one clears the lease (lease_expires_at).
 struct JobFailItem {
   JobId id = 0;
   int64_t lease_token = 0;
-  JobState to = JobState::kRetryable;  // kRetryable, kDead or kCancelled
-  absl::Time run_at;                   // next attempt, for kRetryable
-  std::string error;                   // appended to errors as {attempt,at,message}
+  JobState to = JobState::kRetryable;
+  absl::Time run_at;  // next attempt, for kRetryable and kScheduled
+  std::string error;  // appended to errors as {attempt,at,message}
 };
 struct JobFailManyParams {
   std::vector<JobFailItem> items;

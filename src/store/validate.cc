@@ -71,9 +71,11 @@ absl::Status Validate(const JobClaimParams& params) {
 absl::Status Validate(const JobFailManyParams& params) {
   for (size_t i = 0; i < params.items.size(); ++i) {
     const JobState to = params.items[i].to;
-    if (to != JobState::kRetryable && to != JobState::kDead && to != JobState::kCancelled) {
+    if (to != JobState::kRetryable && to != JobState::kDead && to != JobState::kCancelled &&
+        to != JobState::kScheduled) {
       return PrefixField(FieldError("to", absl::StrFormat("a failed job goes to retryable, "
-                                                          "dead or cancelled, not %s",
+                                                          "dead, cancelled or (snoozed) "
+                                                          "scheduled, not %s",
                                                           JobStateName(to))),
                          Index("items", i));
     }

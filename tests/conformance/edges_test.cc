@@ -78,12 +78,11 @@ TEST_P(StoreConformanceTest, EmptyBatchesChangeNothing) {
   EXPECT_TRUE(queues.empty());
 }
 
-TEST_P(StoreConformanceTest, FailRefusesTargetsOtherThanRetryableDeadCancelled) {
+TEST_P(StoreConformanceTest, FailRefusesTargetsOtherThanRetryableDeadCancelledScheduled) {
   InsertN(1);
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 1, kT0, 5));
   ASSERT_EQ(claimed.size(), 1u);
-  for (JobState to :
-       {JobState::kCompleted, JobState::kRunning, JobState::kAvailable, JobState::kScheduled}) {
+  for (JobState to : {JobState::kCompleted, JobState::kRunning, JobState::kAvailable}) {
     SCOPED_TRACE(JobStateName(to));
     PQ_EXPECT_FIELD(
         db().JobFailMany(

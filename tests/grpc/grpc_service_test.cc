@@ -494,6 +494,74 @@ TEST_F(GrpcServiceTest, FailJobNoRetryDiesAtOnce) {
   EXPECT_FALSE(fr.has_next_run_at());
 }
 
+TEST_F(GrpcServiceTest, FailJobSnoozeSchedulesWithoutUsingAnAttempt) {
+  std::string id = EnqueueOne("poll", "x", /*max_attempts=*/1);
+  auto jobs = Fetch();
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].job().attempt(), 1);
+  FailJobRequest req;
+  req.set_job_id(id);
+  req.set_lease_token(jobs[0].lease_token());
+  req.set_error("not ready");
+  req.mutable_snooze()->set_seconds(90);
+  FailJobResponse fr;
+  grpc::Status s = stub_->FailJob(Ctx().get(), req, &fr);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(fr.state(), "scheduled");
+  EXPECT_EQ(fr.next_run_at().seconds(), absl::ToUnixSeconds(clock_.Now()) + 90);
+  JobRecord job = Get(id);
+  EXPECT_EQ(job.state(), "scheduled");
+  EXPECT_EQ(job.attempt(), 0);
+  EXPECT_EQ(job.errors_size(), 0);
+  EXPECT_TRUE(Fetch().empty());  // not due yet
+  clock_.Advance(absl::Seconds(90));
+  jobs = Fetch();
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].job().attempt(), 1);  // the only attempt, still unused
+  ASSERT_TRUE(Complete(id, jobs[0].lease_token(), "done").ok());
+}
+
+TEST_F(GrpcServiceTest, FailJobDiscardEndsCancelled) {
+  std::string id = EnqueueOne("flaky", "x", /*max_attempts=*/5);
+  auto jobs = Fetch();
+  ASSERT_EQ(jobs.size(), 1u);
+  FailJobRequest req;
+  req.set_job_id(id);
+  req.set_lease_token(jobs[0].lease_token());
+  req.set_error("account deleted");
+  req.set_discard(true);
+  FailJobResponse fr;
+  grpc::Status s = stub_->FailJob(Ctx().get(), req, &fr);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(fr.state(), "cancelled");
+  JobRecord job = Get(id);
+  EXPECT_EQ(job.state(), "cancelled");
+  ASSERT_EQ(job.errors_size(), 1);
+  EXPECT_EQ(job.errors(0).message(), "discarded: account deleted");
+}
+
+TEST_F(GrpcServiceTest, FailJobRefusesConflictingOrBadOutcomes) {
+  std::string id = EnqueueOne("flaky", "x");
+  auto jobs = Fetch();
+  ASSERT_EQ(jobs.size(), 1u);
+  FailJobRequest req;
+  req.set_job_id(id);
+  req.set_lease_token(jobs[0].lease_token());
+  req.set_discard(true);
+  req.set_no_retry(true);
+  FailJobResponse fr;
+  grpc::Status s = stub_->FailJob(Ctx().get(), req, &fr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("at most one"));
+  req.set_discard(false);
+  req.set_no_retry(false);
+  req.mutable_snooze()->set_seconds(-1);
+  s = stub_->FailJob(Ctx().get(), req, &fr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("snooze"));
+  EXPECT_EQ(Get(id).state(), "running");  // nothing changed
+}
+
 TEST_F(GrpcServiceTest, StaleLeaseTokenIsRefused) {
   std::string id = EnqueueOne("slow", "x");
   auto first = Fetch(1, /*lease_seconds=*/5);

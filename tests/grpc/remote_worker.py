@@ -199,6 +199,41 @@ def run(args, grpc, pb, pb_grpc):
                        metadata=auth, timeout=30)
     expect(out.state == "retryable", "FailJob after the timeout: %s" % out.state)
 
+    # Handler outcomes: a snooze gives the attempt back, a discard cancels.
+    def fetch_one(queue):
+        fetched = stub.FetchJobs(pb.FetchJobsRequest(
+            queues=[queue], worker_id=worker_id, limit=1, lease_seconds=30),
+            metadata=auth, timeout=30)
+        expect(len(fetched.jobs) == 1, "FetchJobs %s: %s" % (queue, fetched))
+        return fetched.jobs[0]
+
+    poll = pb.JobSpec(name="poll", data="{}", queue="py-outcomes", max_attempts=1)
+    poll_id = stub.Enqueue(pb.EnqueueJobsRequest(jobs=[poll]), metadata=auth,
+                           timeout=30).results[0].id
+    leased = fetch_one("py-outcomes")
+    req = pb.FailJobRequest(job_id=poll_id, lease_token=leased.lease_token)
+    req.snooze.FromMilliseconds(300)
+    out = stub.FailJob(req, metadata=auth, timeout=30)
+    expect(out.state == "scheduled" and out.HasField("next_run_at"),
+           "FailJob snooze: %s" % out)
+    job = stub.GetJob(pb.GetJobRequest(job_id=poll_id), timeout=30)
+    expect(job.state == "scheduled" and job.attempt == 0 and not job.errors,
+           "snoozed job: %s" % job)
+    time.sleep(0.4)
+    leased = fetch_one("py-outcomes")
+    expect(leased.job.attempt == 1, "snoozed job's next attempt: %d" % leased.job.attempt)
+    out = stub.FailJob(pb.FailJobRequest(job_id=poll_id, lease_token=leased.lease_token,
+                                         error="no longer wanted", discard=True),
+                       metadata=auth, timeout=30)
+    expect(out.state == "cancelled", "FailJob discard: %s" % out.state)
+    job = stub.GetJob(pb.GetJobRequest(job_id=poll_id), timeout=30)
+    expect([e.message for e in job.errors] == ["discarded: no longer wanted"],
+           "discarded job errors: %s" % job.errors)
+    code, message = code_of(stub.FailJob, pb.FailJobRequest(
+        job_id=poll_id, lease_token=leased.lease_token, discard=True, no_retry=True), auth)
+    expect(code == grpc.StatusCode.INVALID_ARGUMENT and "at most one" in message,
+           "FailJob discard + no_retry gave %s: %s" % (code, message))
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -483,6 +483,64 @@ TEST_F(CliTest, WorkerRunsExecHandlers) {
   EXPECT_THAT(b["errors"][0]["message"].get<std::string>(), HasSubstr("exit status 3: broken"));
 }
 
+// Exit statuses 75/76/77 of an --exec command ask for a snooze (delay on
+// stdout), a discard and a failure without retry.
+TEST_F(CliTest, WorkerExecExitStatusesAskForOutcomes) {
+  std::string snooze = Enqueue({"snooze", "--max-attempts", "1"});
+  std::string discard = Enqueue({"discard", "--max-attempts", "3"});
+  std::string noretry = Enqueue({"noretry", "--max-attempts", "3"});
+  std::string badsnooze = Enqueue({"badsnooze", "--max-attempts", "1"});
+  const std::string marker = dir_ + "/snoozed";
+  std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH,
+                                     "worker",
+                                     "--db-url",
+                                     db_url_,
+                                     "--exec",
+                                     "snooze=if [ -e " + marker +
+                                         " ]; then echo woke; else touch " + marker +
+                                         "; echo 0.3; exit 75; fi",
+                                     "--exec",
+                                     "discard=echo account gone >&2; exit 76",
+                                     "--exec",
+                                     "noretry=echo bad payload >&2; exit 77",
+                                     "--exec",
+                                     "badsnooze=echo soon; exit 75"};
+  std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
+  pid_t pid = 0;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  bool done = false;
+  for (int i = 0; i < 300 && !done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    done = RunJson({"job", snooze})["state"] == "completed" &&
+           RunJson({"job", discard})["state"] == "cancelled" &&
+           RunJson({"job", noretry})["state"] == "dead" &&
+           RunJson({"job", badsnooze})["state"] == "dead";
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(done);
+  json a = RunJson({"job", snooze});
+  EXPECT_EQ(a["result"], "woke\n");
+  EXPECT_EQ(a["attempt"], 1);
+  EXPECT_TRUE(a["errors"].empty()) << a.dump();
+  json b = RunJson({"job", discard});
+  ASSERT_EQ(b["errors"].size(), 1u) << b.dump();
+  EXPECT_EQ(b["errors"][0]["message"], "discarded: account gone");
+  json c = RunJson({"job", noretry});
+  EXPECT_EQ(c["attempt"], 1);
+  ASSERT_EQ(c["errors"].size(), 1u) << c.dump();
+  EXPECT_EQ(c["errors"][0]["message"], "exit status 77: bad payload");
+  json d = RunJson({"job", badsnooze});
+  ASSERT_EQ(d["errors"].size(), 1u) << d.dump();
+  EXPECT_THAT(d["errors"][0]["message"].get<std::string>(), HasSubstr("is not a delay"));
+}
+
 // `popqueue worker --metrics-address`: /healthz, /readyz and /metrics of the
 // worker process itself (its own job counters), nothing else.
 TEST_F(CliTest, WorkerEndpointServesMetricsAndProbes) {

@@ -15,52 +15,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
+#include "tests/integration/event_log.h"
 #include "tests/integration/test_util.h"
 
 namespace popqueue {
 namespace {
 
+using testing::EventLog;
 using testing::Eventually;
 using ::testing::HasSubstr;
 using testing::TempDir;
-
-// Collects events; tests wait on it instead of sleeping.
-class EventLog {
- public:
-  EventListener Listener() {
-    return [this](const JobEvent& e) {
-      MutexLock lock(&mu_);
-      events_.push_back(e);
-    };
-  }
-  // Waits until `n` events of `kind` arrived.
-  bool WaitFor(JobEvent::Kind kind, int n, absl::Duration timeout = absl::Seconds(30)) {
-    MutexLock lock(&mu_);
-    auto cond = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return CountLocked(kind) >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&cond), timeout);
-  }
-  int Count(JobEvent::Kind kind) {
-    MutexLock lock(&mu_);
-    return CountLocked(kind);
-  }
-  std::vector<JobEvent> Of(JobEvent::Kind kind) {
-    MutexLock lock(&mu_);
-    std::vector<JobEvent> out;
-    for (const auto& e : events_) {
-      if (e.kind == kind) out.push_back(e);
-    }
-    return out;
-  }
-
- private:
-  int CountLocked(JobEvent::Kind kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    int n = 0;
-    for (const auto& e : events_) n += e.kind == kind;
-    return n;
-  }
-  Mutex mu_;
-  std::vector<JobEvent> events_ ABSL_GUARDED_BY(mu_);
-};
 
 QueueConfig FastConfig(const TempDir& dir, int retries = 3) {
   QueueConfig c{.db_url = dir.SqliteUrl(), .retries = retries};

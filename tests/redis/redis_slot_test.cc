@@ -94,9 +94,14 @@ void Workload(store::Store& s) {
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 4u);
   ASSERT_TRUE(s.JobCompleteMany({.items = {{.id = 1, .lease_token = 9}}, .now = t0}).ok());
+  // A failure and a snooze (job_fail_many.lua and job_snooze_many.lua).
   ASSERT_TRUE(
-      s.JobFailMany(
-           {.items = {{.id = 2, .lease_token = 9, .to = JobState::kDead, .error = "x"}}, .now = t0})
+      s.JobFailMany({.items = {{.id = 2, .lease_token = 9, .to = JobState::kDead, .error = "x"},
+                               {.id = 4,
+                                .lease_token = 9,
+                                .to = JobState::kScheduled,
+                                .run_at = t0 + absl::Minutes(5)}},
+                     .now = t0})
           .ok());
   ASSERT_TRUE(s.JobHeartbeatMany(
                    {.items = {{.id = 3, .lease_token = 9}}, .now = t0, .lease = absl::Seconds(5)})
@@ -237,7 +242,7 @@ TEST(RedisSlotTest, EveryScriptCallStaysInOneSlotAndQueuesSpread) {
       }
     }
   }
-  EXPECT_EQ(shas.size(), 23u) << "every script of scripts.h runs at least once";
+  EXPECT_EQ(shas.size(), 24u) << "every script of scripts.h runs at least once";
   EXPECT_GE(commands_checked, 80u);
 
   // Each queue's keys are in its own slot, on its own master; the

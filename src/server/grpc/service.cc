@@ -289,10 +289,25 @@ grpc::Status PopQueueService::FailJob(grpc::ServerContext* context, const FailJo
     *audit = absl::StrCat("job=", *id);
     auto token = ParseLeaseToken(request->lease_token(), "lease_token");
     POPQUEUE_RETURN_IF_ERROR(token.status());
-    auto outcome = remote_.FailJob(*id, *token, request->error(), !request->no_retry());
+    const int asks =
+        int{request->no_retry()} + int{request->has_snooze()} + int{request->discard()};
+    if (asks > 1) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("no_retry, snooze, discard: at most one may be set, got ", asks)));
+    }
+    absl::StatusOr<FailJobOutcome> outcome;
+    if (request->has_snooze()) {
+      auto snooze = FromDuration(request->snooze(), "snooze");
+      POPQUEUE_RETURN_IF_ERROR(snooze.status());
+      outcome = remote_.SnoozeJob(*id, *token, *snooze);
+    } else if (request->discard()) {
+      outcome = remote_.DiscardJob(*id, *token, request->error());
+    } else {
+      outcome = remote_.FailJob(*id, *token, request->error(), !request->no_retry());
+    }
     POPQUEUE_RETURN_IF_ERROR(outcome.status());
     response->set_state(std::string(JobStateName(outcome->state)));
-    if (outcome->state == JobState::kRetryable) {
+    if (outcome->state == JobState::kRetryable || outcome->state == JobState::kScheduled) {
       ToTimestamp(outcome->next_run_at, response->mutable_next_run_at());
     }
     return grpc::Status::OK;

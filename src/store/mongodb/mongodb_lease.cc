@@ -149,6 +149,27 @@ absl::StatusOr<JobIdList> MongoStore::DoJobFailMany(const JobFailManyParams& par
       if (!docs.ok()) return docs.status();
       if (docs->empty()) continue;
       const int64_t attempt = GetInt64((*docs)[0].get(), "attempt").value_or(0);
+      if (item.to == JobState::kScheduled) {
+        // Snoozed by its handler: waiting again, the attempt given back, no
+        // error entry.
+        Doc set;
+        set.Str("state", JobStateName(item.to))
+            .Bool("cancel_requested", false)
+            .Time("run_at", item.run_at)
+            .Str("wait", GetStr((*docs)[0].get(), "queue").value_or(""))
+            .Int32("attempt", static_cast<int32_t>(std::max<int64_t>(attempt - 1, 0)));
+        Doc filter = Held(item.id, item.lease_token);
+        filter.Int64("attempt", attempt);
+        absl::StatusOr<BsonPtr> doc = jobs.FindAndModify(
+            filter, nullptr,
+            Doc()
+                .Sub("$set", set)
+                .Sub("$unset", Doc().Str("lease_expires_at", "").Str("finished_at", "")),
+            /*upsert=*/false, "snooze");
+        if (!doc.ok()) return doc.status();
+        if (*doc != nullptr) out.push_back(item.id);
+        continue;
+      }
       Doc set;
       set.Str("state", JobStateName(item.to)).Bool("cancel_requested", false);
       Doc unset;

@@ -248,9 +248,18 @@ absl::StatusOr<JobIdList> PostgresStore::DoJobCompleteMany(const JobCompleteMany
 }
 
 absl::StatusOr<JobIdList> PostgresStore::DoJobFailMany(const JobFailManyParams& params) {
+  // Snoozed jobs take their own statement; a batch without any sends only
+  // job_fail_many, as it always did.
+  std::vector<int64_t> snooze_ids, snooze_tokens, snooze_run_at;
   std::vector<int64_t> ids, tokens, run_at;
   std::vector<std::optional<std::string>> to, errors;
   for (const JobFailItem& item : params.items) {
+    if (item.to == JobState::kScheduled) {
+      snooze_ids.push_back(item.id);
+      snooze_tokens.push_back(item.lease_token);
+      snooze_run_at.push_back(Micros(item.run_at));
+      continue;
+    }
     ids.push_back(item.id);
     tokens.push_back(item.lease_token);
     to.emplace_back(std::string(JobStateName(item.to)));
@@ -265,9 +274,27 @@ absl::StatusOr<JobIdList> PostgresStore::DoJobFailMany(const JobFailManyParams& 
       .Add(TextArray(errors))
       .Add(params.now)
       .Add(absl::ToUnixMillis(params.now));
-  absl::StatusOr<Result> r = Run("job_fail_many", p, "fail jobs");
-  if (!r.ok()) return r.status();
-  return IdsInParamsOrder(r->get(), ids);
+  std::set<JobId> changed;
+  auto collect = [&changed](const PGresult* res) {
+    for (int row = 0; row < PQntuples(res); ++row) changed.insert(Int(res, row, 0));
+  };
+  if (!snooze_ids.empty()) {
+    Params sp;
+    sp.Add(BigintArray(snooze_ids)).Add(BigintArray(snooze_tokens)).Add(BigintArray(snooze_run_at));
+    absl::StatusOr<Result> r = Run("job_snooze_many", sp, "snooze jobs");
+    if (!r.ok()) return r.status();
+    collect(r->get());
+  }
+  if (!ids.empty()) {
+    absl::StatusOr<Result> r = Run("job_fail_many", p, "fail jobs");
+    if (!r.ok()) return r.status();
+    collect(r->get());
+  }
+  JobIdList out;
+  for (const JobFailItem& item : params.items) {
+    if (changed.erase(item.id) > 0) out.push_back(item.id);
+  }
+  return out;
 }
 
 absl::StatusOr<JobHeartbeatManyResult> PostgresStore::DoJobHeartbeatMany(

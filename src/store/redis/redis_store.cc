@@ -455,13 +455,30 @@ absl::StatusOr<JobIdList> RedisStore::DoJobFailMany(const JobFailManyParams& par
       GroupItems(directory_, params.items, [this](const auto& tags) { return Groups(tags); });
   if (!groups.ok()) return groups.status();
   std::set<JobId> done;
+  auto snoozed = [&](size_t i) { return params.items[i].to == JobState::kScheduled; };
   for (const Sections& sections : *groups) {
+    // Snoozed items go to job_snooze_many.lua, in a call of their own: a
+    // batch without any sends job_fail_many alone, as it always did.
     std::vector<std::string> args = {Micros(params.now)};
+    std::vector<std::string> snooze_args = {Micros(params.now)};
     for (const auto& [tag, indexes] : sections) {
-      args.push_back(tag);
-      args.push_back(absl::StrCat(indexes.size()));
+      const size_t n_snooze = std::count_if(indexes.begin(), indexes.end(), snoozed);
+      if (n_snooze < indexes.size()) {
+        args.push_back(tag);
+        args.push_back(absl::StrCat(indexes.size() - n_snooze));
+      }
+      if (n_snooze > 0) {
+        snooze_args.push_back(tag);
+        snooze_args.push_back(absl::StrCat(n_snooze));
+      }
       for (size_t i : indexes) {
         const JobFailItem& item = params.items[i];
+        if (snoozed(i)) {
+          snooze_args.push_back(IdKey(item.id));
+          snooze_args.push_back(absl::StrCat(item.lease_token));
+          snooze_args.push_back(Micros(item.run_at));
+          continue;
+        }
         args.push_back(IdKey(item.id));
         args.push_back(absl::StrCat(item.lease_token));
         args.push_back(std::string(JobStateName(item.to)));
@@ -469,10 +486,18 @@ absl::StatusOr<JobIdList> RedisStore::DoJobFailMany(const JobFailManyParams& par
         args.push_back(item.error);
       }
     }
-    absl::StatusOr<redis::Reply> r =
-        Run(scripts_.job_fail_many, sections[0].first, std::move(args));
-    if (!r.ok()) return r.status();
-    if (absl::Status s = AddIds(*r, &done); !s.ok()) return s;
+    if (snooze_args.size() > 1) {
+      absl::StatusOr<redis::Reply> r =
+          Run(scripts_.job_snooze_many, sections[0].first, std::move(snooze_args));
+      if (!r.ok()) return r.status();
+      if (absl::Status s = AddIds(*r, &done); !s.ok()) return s;
+    }
+    if (args.size() > 1) {
+      absl::StatusOr<redis::Reply> r =
+          Run(scripts_.job_fail_many, sections[0].first, std::move(args));
+      if (!r.ok()) return r.status();
+      if (absl::Status s = AddIds(*r, &done); !s.ok()) return s;
+    }
   }
   JobIdList out = InParamsOrder(params.items, std::move(done));
   directory_.Forget(out);

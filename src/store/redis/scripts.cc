@@ -37,6 +37,7 @@ Scripts::Scripts()
       job_claim(WithLib("job_claim.lua")),
       job_complete_many(WithLib("job_complete_many.lua")),
       job_fail_many(WithLib("job_fail_many.lua")),
+      job_snooze_many(WithLib("job_snooze_many.lua")),
       job_heartbeat_many(WithLib("job_heartbeat_many.lua")),
       job_rescue_expired(WithLib("job_rescue_expired.lua")),
       job_requeue(WithLib("job_requeue.lua")),

@@ -21,6 +21,7 @@ struct Scripts {
   redis::Script job_claim;
   redis::Script job_complete_many;
   redis::Script job_fail_many;
+  redis::Script job_snooze_many;
   redis::Script job_heartbeat_many;
   redis::Script job_rescue_expired;
   redis::Script job_requeue;

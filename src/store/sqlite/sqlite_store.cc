@@ -43,6 +43,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -428,8 +429,24 @@ absl::StatusOr<JobIdList> SqliteStore::DoJobFailMany(const JobFailManyParams& pa
   return WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobIdList> {
     absl::StatusOr<Stmt> fail = conn.Prepare("job_fail.sql");
     if (!fail.ok()) return fail.status();
+    std::optional<Stmt> snooze;  // prepared only for a batch that snoozes
     JobIdList done;
     for (const JobFailItem& item : params.items) {
+      if (item.to == JobState::kScheduled) {
+        if (!snooze) {
+          absl::StatusOr<Stmt> prepared = conn.Prepare("job_snooze.sql");
+          if (!prepared.ok()) return prepared.status();
+          snooze.emplace(*std::move(prepared));
+        }
+        snooze->Reset();
+        snooze->Bind(":id", item.id)
+            .Bind(":lease_token", item.lease_token)
+            .Bind(":run_at", item.run_at);
+        absl::StatusOr<bool> row = snooze->Step();
+        if (!row.ok()) return row.status();
+        if (*row) done.push_back(item.id);
+        continue;
+      }
       fail->Reset();
       fail->Bind(":id", item.id)
           .Bind(":lease_token", item.lease_token)
