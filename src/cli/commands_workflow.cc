@@ -87,8 +87,10 @@ int RunBatch(const Args& args) {
   for (const auto& [state, n] : counts.items()) {
     if (n.get<int64_t>() > 0) std::printf("  %-10s %lld\n", state.c_str(), n.get<long long>());
   }
-  if (b->on_complete_id != 0) std::printf("on_complete job: %lld\n", static_cast<long long>(b->on_complete_id));
-  if (b->on_success_id != 0) std::printf("on_success job:  %lld\n", static_cast<long long>(b->on_success_id));
+  if (b->on_complete_id != 0)
+    std::printf("on_complete job: %lld\n", static_cast<long long>(b->on_complete_id));
+  if (b->on_success_id != 0)
+    std::printf("on_success job:  %lld\n", static_cast<long long>(b->on_success_id));
   return kExitOk;
 }
 

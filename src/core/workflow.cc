@@ -23,8 +23,8 @@ absl::StatusOr<WorkflowEnqueued> Queue::Impl::EnqueueWorkflow(std::vector<Workfl
   if (steps.empty()) return FieldError("jobs", "a workflow needs at least one job");
   constexpr size_t kMaxWorkflowJobs = 10000;
   if (steps.size() > kMaxWorkflowJobs) {
-    return FieldError("jobs", absl::StrFormat("at most %d jobs, got %d", kMaxWorkflowJobs,
-                                              steps.size()));
+    return FieldError("jobs",
+                      absl::StrFormat("at most %d jobs, got %d", kMaxWorkflowJobs, steps.size()));
   }
   std::map<std::string, int> index_of;
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -50,9 +50,9 @@ absl::StatusOr<WorkflowEnqueued> Queue::Impl::EnqueueWorkflow(std::vector<Workfl
     for (size_t k = 0; k < step.depends_on.size(); ++k) {
       auto it = index_of.find(step.depends_on[k].key);
       if (it == index_of.end()) {
-        return FieldError(absl::StrFormat("%sdepends_on[%d]", prefix, k),
-                          absl::StrFormat("no job with key \"%s\" in this workflow",
-                                          step.depends_on[k].key));
+        return FieldError(
+            absl::StrFormat("%sdepends_on[%d]", prefix, k),
+            absl::StrFormat("no job with key \"%s\" in this workflow", step.depends_on[k].key));
       }
       wj.depends_on.push_back(store::WorkflowParent{
           .index = it->second, .ignore_failure = step.depends_on[k].ignore_failure});
@@ -96,7 +96,8 @@ absl::StatusOr<BatchEnqueued> Queue::Impl::EnqueueBatch(BatchRequest batch) {
     step.key = key;
     step.depends_on.clear();
     for (size_t i = 0; i < n; ++i) {
-      step.depends_on.push_back(WorkflowDependency{.key = absl::StrCat(i), .ignore_failure = ignore});
+      step.depends_on.push_back(
+          WorkflowDependency{.key = absl::StrCat(i), .ignore_failure = ignore});
     }
     steps.push_back(std::move(step));
   };

@@ -72,8 +72,7 @@ TEST_P(StoreConformanceTest, WorkflowInsertStoresEdgesAndOnlyRootsAreClaimable) 
   EXPECT_EQ(one.waiting_parents, 2);
 
   // Even far in the future only the root is claimable.
-  PQ_ASSERT_OK_AND_ASSIGN(auto claimed,
-                          Claim({"default"}, 10, kT0 + absl::Hours(24 * 365 * 100)));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 10, kT0 + absl::Hours(24 * 365 * 100)));
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].id, wf.Id(a));
   EXPECT_EQ(claimed[0].dependants.size(), 2u);
@@ -89,12 +88,11 @@ TEST_P(StoreConformanceTest, WorkflowCompletionReleasesDependantsWhenAllParentsA
 
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 10, kT0, 7));
   ASSERT_EQ(claimed.size(), 1u);
-  PQ_ASSERT_OK_AND_ASSIGN(auto done,
-                          db().JobCompleteMany({.items = {{.id = wf.Id(a),
-                                                           .lease_token = 7,
-                                                           .result = "ra",
-                                                           .has_dependants = true}},
-                                                .now = kT0 + absl::Seconds(1)}));
+  PQ_ASSERT_OK_AND_ASSIGN(
+      auto done,
+      db().JobCompleteMany(
+          {.items = {{.id = wf.Id(a), .lease_token = 7, .result = "ra", .has_dependants = true}},
+           .now = kT0 + absl::Seconds(1)}));
   ASSERT_EQ(done.size(), 1u);
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job jb, Get(wf.Id(b)));
   EXPECT_EQ(jb.state, JobState::kAvailable);
@@ -110,9 +108,10 @@ TEST_P(StoreConformanceTest, WorkflowCompletionReleasesDependantsWhenAllParentsA
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job parent, Get(claimed[0].parents[0].id));
   EXPECT_EQ(parent.result, "ra");
 
-  PQ_ASSERT_OK_AND_ASSIGN(done, db().JobCompleteMany(
-                                    {.items = {{.id = wf.Id(b), .lease_token = 8, .has_dependants = true}},
-                                     .now = kT0 + absl::Seconds(3)}));
+  PQ_ASSERT_OK_AND_ASSIGN(
+      done,
+      db().JobCompleteMany({.items = {{.id = wf.Id(b), .lease_token = 8, .has_dependants = true}},
+                            .now = kT0 + absl::Seconds(3)}));
   ASSERT_EQ(done.size(), 1u);
   PQ_ASSERT_OK_AND_ASSIGN(jd, Get(wf.Id(d)));
   EXPECT_EQ(jd.state, JobState::kScheduled);
@@ -120,9 +119,10 @@ TEST_P(StoreConformanceTest, WorkflowCompletionReleasesDependantsWhenAllParentsA
   PQ_ASSERT_OK_AND_ASSIGN(auto none, Claim({"default"}, 10, kT0 + absl::Seconds(3), 9));
   EXPECT_TRUE(none.empty());
 
-  PQ_ASSERT_OK_AND_ASSIGN(done, db().JobCompleteMany(
-                                    {.items = {{.id = wf.Id(c), .lease_token = 8, .has_dependants = true}},
-                                     .now = kT0 + absl::Seconds(4)}));
+  PQ_ASSERT_OK_AND_ASSIGN(
+      done,
+      db().JobCompleteMany({.items = {{.id = wf.Id(c), .lease_token = 8, .has_dependants = true}},
+                            .now = kT0 + absl::Seconds(4)}));
   ASSERT_EQ(done.size(), 1u);
   PQ_ASSERT_OK_AND_ASSIGN(jd, Get(wf.Id(d)));
   EXPECT_EQ(jd.state, JobState::kAvailable);
@@ -143,14 +143,13 @@ TEST_P(StoreConformanceTest, WorkflowDeadParentCancelsDependantsTransitivelyUnle
 
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 10, kT0, 7));
   ASSERT_EQ(claimed.size(), 1u);
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto done, db().JobFailMany({.items = {{.id = wf.Id(a),
-                                              .lease_token = 7,
-                                              .to = JobState::kDead,
-                                              .run_at = kT0,
-                                              .error = "boom",
-                                              .has_dependants = true}},
-                                   .now = kT0 + absl::Seconds(1)}));
+  PQ_ASSERT_OK_AND_ASSIGN(auto done, db().JobFailMany({.items = {{.id = wf.Id(a),
+                                                                  .lease_token = 7,
+                                                                  .to = JobState::kDead,
+                                                                  .run_at = kT0,
+                                                                  .error = "boom",
+                                                                  .has_dependants = true}},
+                                                       .now = kT0 + absl::Seconds(1)}));
   ASSERT_EQ(done.size(), 1u);
   PQ_ASSERT_OK_AND_ASSIGN(Workflow got, db().WorkflowGet({.workflow_id = wf.Id(0)}));
   auto jobs = ById(got);
@@ -178,14 +177,13 @@ TEST_P(StoreConformanceTest, WorkflowRetryableFailureKeepsDependantsWaiting) {
   PQ_ASSERT_OK(db().WorkflowInsert(wf.params));
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 10, kT0, 7));
   ASSERT_EQ(claimed.size(), 1u);
-  PQ_ASSERT_OK_AND_ASSIGN(
-      auto done, db().JobFailMany({.items = {{.id = wf.Id(a),
-                                              .lease_token = 7,
-                                              .to = JobState::kRetryable,
-                                              .run_at = kT0 + absl::Seconds(5),
-                                              .error = "again",
-                                              .has_dependants = true}},
-                                   .now = kT0 + absl::Seconds(1)}));
+  PQ_ASSERT_OK_AND_ASSIGN(auto done, db().JobFailMany({.items = {{.id = wf.Id(a),
+                                                                  .lease_token = 7,
+                                                                  .to = JobState::kRetryable,
+                                                                  .run_at = kT0 + absl::Seconds(5),
+                                                                  .error = "again",
+                                                                  .has_dependants = true}},
+                                                       .now = kT0 + absl::Seconds(1)}));
   ASSERT_EQ(done.size(), 1u);
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job jb, Get(wf.Id(b)));
   EXPECT_EQ(jb.state, JobState::kScheduled);
@@ -226,9 +224,10 @@ TEST_P(StoreConformanceTest, WorkflowCancelledParentCancelsDependants) {
   // The parent's later completion leaves the cancelled dependant alone.
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 10, kT0, 7));
   ASSERT_EQ(claimed.size(), 1u);
-  PQ_ASSERT_OK_AND_ASSIGN(auto done, db().JobCompleteMany(
-                                         {.items = {{.id = wf.Id(a), .lease_token = 7, .has_dependants = true}},
-                                          .now = kT0 + absl::Seconds(1)}));
+  PQ_ASSERT_OK_AND_ASSIGN(
+      auto done,
+      db().JobCompleteMany({.items = {{.id = wf.Id(a), .lease_token = 7, .has_dependants = true}},
+                            .now = kT0 + absl::Seconds(1)}));
   ASSERT_EQ(done.size(), 1u);
   PQ_ASSERT_OK_AND_ASSIGN(jb, Get(wf.Id(b)));
   EXPECT_EQ(jb.state, JobState::kCancelled);
@@ -249,10 +248,11 @@ TEST_P(StoreConformanceTest, WorkflowCallbackWaitsForEveryMemberOfABatch) {
   PQ_ASSERT_OK(db().WorkflowInsert(wf.params));
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 10, kT0, 7));
   ASSERT_EQ(claimed.size(), 3u);
-  PQ_ASSERT_OK_AND_ASSIGN(auto done, db().JobCompleteMany(
-                                         {.items = {{.id = claimed[0].id, .lease_token = 7, .has_dependants = true},
-                                                    {.id = claimed[1].id, .lease_token = 7, .has_dependants = true}},
-                                          .now = kT0 + absl::Seconds(1)}));
+  PQ_ASSERT_OK_AND_ASSIGN(
+      auto done, db().JobCompleteMany(
+                     {.items = {{.id = claimed[0].id, .lease_token = 7, .has_dependants = true},
+                                {.id = claimed[1].id, .lease_token = 7, .has_dependants = true}},
+                      .now = kT0 + absl::Seconds(1)}));
   ASSERT_EQ(done.size(), 2u);
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job cb, Get(wf.Id(on_complete)));
   EXPECT_EQ(cb.state, JobState::kScheduled);
@@ -329,7 +329,8 @@ TEST_P(StoreConformanceTest, WorkflowInsertIsAllOrNothing) {
   wf.Add(dup, {{.index = a}});
   absl::Status s = db().WorkflowInsert(wf.params);
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
-  EXPECT_EQ(db().WorkflowGet({.workflow_id = wf.Id(0)}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(db().WorkflowGet({.workflow_id = wf.Id(0)}).status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(Get(wf.Id(a)).status().code(), absl::StatusCode::kNotFound);
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 10));
   ASSERT_EQ(claimed.size(), 1u);
@@ -349,9 +350,10 @@ TEST_P(StoreConformanceTest, WorkflowAcrossQueuesOrTheStoreSaysNo) {
   PQ_ASSERT_OK(s);
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"q1", "q2"}, 10, kT0, 7));
   ASSERT_EQ(claimed.size(), 1u);
-  PQ_ASSERT_OK_AND_ASSIGN(auto done, db().JobCompleteMany(
-                                         {.items = {{.id = wf.Id(a), .lease_token = 7, .has_dependants = true}},
-                                          .now = kT0 + absl::Seconds(1)}));
+  PQ_ASSERT_OK_AND_ASSIGN(
+      auto done,
+      db().JobCompleteMany({.items = {{.id = wf.Id(a), .lease_token = 7, .has_dependants = true}},
+                            .now = kT0 + absl::Seconds(1)}));
   ASSERT_EQ(done.size(), 1u);
   PQ_ASSERT_OK_AND_ASSIGN(claimed, Claim({"q2"}, 10, kT0 + absl::Seconds(1), 8));
   ASSERT_EQ(claimed.size(), 1u);

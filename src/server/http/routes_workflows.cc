@@ -22,7 +22,8 @@ constexpr size_t kMaxWorkflowJobs = 10000;
 // (keys, or {key, ignoreFailure} objects).
 absl::StatusOr<WorkflowStep> ParseStep(const nlohmann::json& item, const std::string& prefix,
                                        size_t max_payload, bool edges) {
-  if (!item.is_object()) return FieldError(prefix.substr(0, prefix.size() - 1), "must be an object");
+  if (!item.is_object())
+    return FieldError(prefix.substr(0, prefix.size() - 1), "must be an object");
   nlohmann::json fields = item;
   WorkflowStep step;
   if (edges) {
@@ -46,7 +47,8 @@ absl::StatusOr<WorkflowStep> ParseStep(const nlohmann::json& item, const std::st
             if (name != "ignoreFailure") {
               return FieldError(field + "." + name, "unknown field; expected key, ignoreFailure");
             }
-            if (!value.is_boolean()) return FieldError(field + ".ignoreFailure", "must be a boolean");
+            if (!value.is_boolean())
+              return FieldError(field + ".ignoreFailure", "must be a boolean");
             dep.ignore_failure = value.get<bool>();
           }
         } else {

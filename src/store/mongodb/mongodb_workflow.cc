@@ -52,15 +52,15 @@ absl::Status MongoStore::PropagateFinished(const Collection& jobs, JobId id, boo
         last.Str("state", "scheduled").Int32("waiting", 0);
         const std::string queue = GetStr(doc->get(), "queue").value_or("");
         const int priority = static_cast<int>(GetInt64(doc->get(), "priority").value_or(0));
-        absl::StatusOr<BsonPtr> made = jobs.FindAndModify(
-            last, nullptr,
-            Doc()
-                .Sub("$set", Doc()
-                                 .Str("state", "available")
-                                 .Time("run_at", now)
-                                 .Str("ready", ReadyKey(queue, priority)))
-                .Sub("$unset", Doc().Str("wait", "")),
-            /*upsert=*/false, "workflow: make available");
+        absl::StatusOr<BsonPtr> made =
+            jobs.FindAndModify(last, nullptr,
+                               Doc()
+                                   .Sub("$set", Doc()
+                                                    .Str("state", "available")
+                                                    .Time("run_at", now)
+                                                    .Str("ready", ReadyKey(queue, priority)))
+                                   .Sub("$unset", Doc().Str("wait", "")),
+                               /*upsert=*/false, "workflow: make available");
         if (!made.ok()) return made.status();
         continue;
       }
@@ -71,7 +71,8 @@ absl::Status MongoStore::PropagateFinished(const Collection& jobs, JobId id, boo
       absl::StatusOr<BsonPtr> doc = jobs.FindAndModify(
           waiting, nullptr,
           Doc()
-              .Sub("$set", Doc().Str("state", "cancelled").Time("finished_at", now).Int32("waiting", 0))
+              .Sub("$set",
+                   Doc().Str("state", "cancelled").Time("finished_at", now).Int32("waiting", 0))
               .Sub("$unset", Doc().Str("wait", ""))
               .Sub("$push", Doc().Sub("errors", error)),
           /*upsert=*/false, "workflow: cancel");

@@ -20,8 +20,8 @@ absl::Status PostgresStore::PropagateFinished(Pool::Lease& lease, const std::vec
   if (ids.empty()) return absl::OkStatus();
   Params q;
   q.Add(BigintArray(ids));
-  absl::StatusOr<Result> deps = lease.Exec("workflow_dependants", catalog_.Query("workflow_dependants"),
-                                           q, "read workflow dependants");
+  absl::StatusOr<Result> deps = lease.Exec(
+      "workflow_dependants", catalog_.Query("workflow_dependants"), q, "read workflow dependants");
   if (!deps.ok()) return deps.status();
   struct Finished {
     JobId id;
@@ -41,8 +41,8 @@ absl::Status PostgresStore::PropagateFinished(Pool::Lease& lease, const std::vec
       if (parent.ok || edge.ignore_failure) {
         Params p;
         p.Add(edge.id).Add(now).Add(catalog_.channel());
-        absl::StatusOr<Result> r = lease.Exec("workflow_release", catalog_.Query("workflow_release"),
-                                              p, "release a workflow job");
+        absl::StatusOr<Result> r = lease.Exec(
+            "workflow_release", catalog_.Query("workflow_release"), p, "release a workflow job");
         if (!r.ok()) return r.status();
         continue;
       }
