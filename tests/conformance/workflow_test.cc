@@ -192,7 +192,9 @@ TEST_P(StoreConformanceTest, WorkflowRetryableFailureKeepsDependantsWaiting) {
 
 TEST_P(StoreConformanceTest, WorkflowRescuedDeadParentCancelsDependants) {
   Wf wf;
-  const int a = wf.Add(Job());  // max_attempts 1
+  store::NewJob root = Job();
+  root.max_attempts = 1;  // the rescue makes it dead
+  const int a = wf.Add(root);
   const int b = wf.Add(Job(), {{.index = a}});
   const int c = wf.Add(Job(), {{.index = a, .ignore_failure = true}});
   PQ_ASSERT_OK(db().WorkflowInsert(wf.params));
