@@ -66,6 +66,15 @@ struct JobStopping {
   bool overdue = false;                  // still running past the hard limit (since + stop grace)
 };
 
+// One dependency edge of a workflow job (see docs/composition.md): the other
+// job's id, and whether a parent that ends dead or cancelled still counts as
+// done for this edge (run anyway) instead of cancelling the dependant.
+struct JobEdge {
+  JobId id = 0;
+  bool ignore_failure = false;
+  bool operator==(const JobEdge&) const = default;
+};
+
 // A job as stored. Users fill `data` (and optionally the other inputs) when
 // enqueueing with the original API: `queue.Now(popqueue::Job{.data = "x"}, ...)`.
 // Fields after `data` are set by the library.
@@ -93,6 +102,22 @@ struct Job {
   absl::Duration backoff_base = absl::ZeroDuration();  // 0 = policy default
   bool cancel_requested = false;                       // Cancel() called while running
   std::optional<JobStopping> stopping;                 // see JobStopping
+  // Workflows (docs/composition.md). A job waiting for parents is stored
+  // scheduled with run_at kWaitingForParents and waiting_parents > 0; the
+  // last parent to finish makes it available.
+  JobId workflow_id = 0;            // 0 = not part of a workflow
+  std::vector<JobEdge> parents;     // the jobs this one waits for
+  std::vector<JobEdge> dependants;  // the jobs that wait for this one
+  int waiting_parents = 0;          // parents not yet done
+};
+
+// The run_at of a job waiting for its parents: never due by itself.
+inline constexpr absl::Time kWaitingForParents = absl::FromUnixSeconds(253402300799);  // 9999-12-31
+
+// A workflow: the jobs enqueued together by one EnqueueWorkflow call, by id.
+struct Workflow {
+  JobId id = 0;
+  std::vector<Job> jobs;
 };
 
 }  // namespace popqueue

@@ -26,6 +26,7 @@
 #include "popqueue/job.h"
 #include "popqueue/options.h"
 #include "popqueue/outcome.h"
+#include "popqueue/workflow.h"
 
 namespace popqueue {
 
@@ -169,6 +170,16 @@ class Queue {
   // All-or-nothing: either every job is stored (or found as a duplicate) or
   // none is. Results are in request order.
   absl::StatusOr<std::vector<EnqueueResult>> EnqueueMany(std::vector<EnqueueRequest> requests);
+
+  // Workflows and batches (docs/composition.md). EnqueueWorkflow stores every
+  // job or none; InvalidArgument names the field (jobs[2].depends_on[0]: no
+  // job with key "x"; a cycle; an identifier). A handler finds its parents
+  // in job.parents and reads their results with GetJob.
+  absl::StatusOr<WorkflowEnqueued> EnqueueWorkflow(std::vector<WorkflowStep> jobs);
+  // Every job of workflow `id` with its state and edges; NotFound if none.
+  absl::StatusOr<Workflow> GetWorkflow(JobId id);
+  absl::StatusOr<BatchEnqueued> EnqueueBatch(BatchRequest batch);
+  absl::StatusOr<BatchProgress> GetBatch(JobId id);
 
   // Enqueues a job named `name` with `data` at every fire time of the cron
   // expression (5 fields, 6 with seconds, or @hourly/@daily/...), exactly

@@ -17,6 +17,9 @@ int RunJobs(const Args& args);
 int RunJob(const Args& args);
 int RunStats(const Args& args);
 int RunWorkers(const Args& args);
+// commands_workflow.cc
+int RunWorkflow(const Args& args);
+int RunBatch(const Args& args);
 // commands_admin.cc
 int RunRequeue(const Args& args);
 int RunCancel(const Args& args);

@@ -27,6 +27,8 @@ constexpr Command kCommands[] = {
     {"enqueue", "add a job", RunEnqueue},
     {"jobs", "list jobs (filter by state, name, queue, identifier)", RunJobs},
     {"job", "show one job with its errors", RunJob},
+    {"workflow", "show a workflow's jobs, their states and dependencies", RunWorkflow},
+    {"batch", "show a batch's progress (its jobs by state)", RunBatch},
     {"requeue",
      "move a dead, cancelled, completed or retryable job back to "
      "available",

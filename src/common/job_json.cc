@@ -34,6 +34,14 @@ nlohmann::json OptTime(const std::optional<absl::Time>& t) {
 }
 }  // namespace
 
+nlohmann::json EdgesToJson(const std::vector<JobEdge>& edges) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const JobEdge& e : edges) {
+    out.push_back({{"id", absl::StrCat(e.id)}, {"ignoreFailure", e.ignore_failure}});
+  }
+  return out;
+}
+
 nlohmann::json JobToJson(const Job& job) {
   // The stop request describes the running attempt only (JobStopping).
   const bool running_stop = job.stopping && job.state == JobState::kRunning;
@@ -68,6 +76,11 @@ nlohmann::json JobToJson(const Job& job) {
                                                  {"since", FormatTimestamp(job.stopping->since)},
                                                  {"overdue", job.stopping->overdue}}
                                 : nlohmann::json(nullptr)},
+      {"workflowId", job.workflow_id != 0 ? nlohmann::json(absl::StrCat(job.workflow_id))
+                                          : nlohmann::json(nullptr)},
+      {"parents", EdgesToJson(job.parents)},
+      {"dependants", EdgesToJson(job.dependants)},
+      {"waitingParents", job.waiting_parents},
   };
 }
 

@@ -25,6 +25,8 @@ absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(std::string_view json
 
 // The API form of a job (REST, CLI --json): ids as decimal strings, times as
 // RFC 3339, states by their stored spelling.
+// Workflow edges as [{id: "17", ignoreFailure: false}, ...].
+nlohmann::json EdgesToJson(const std::vector<JobEdge>& edges);
 nlohmann::json JobToJson(const Job& job);
 // The answer to a requeue, for people (REST and gRPC "message"):
 // "job 7260813574283264 (send-email) requeued: available, 4 attempts left".

@@ -97,14 +97,17 @@ bool Completer::Flush(std::vector<Outcome>& batch) {
   for (const Outcome& o : batch) {
     const Job& job = o.exec->job;
     if (o.to == JobState::kCompleted) {
-      complete.items.push_back(
-          store::JobCompleteItem{.id = job.id, .lease_token = job.lease_token, .result = o.result});
+      complete.items.push_back(store::JobCompleteItem{.id = job.id,
+                                                      .lease_token = job.lease_token,
+                                                      .result = o.result,
+                                                      .has_dependants = !job.dependants.empty()});
     } else {
       fail.items.push_back(store::JobFailItem{.id = job.id,
                                               .lease_token = job.lease_token,
                                               .to = o.to,
                                               .run_at = o.run_at,
-                                              .error = o.error});
+                                              .error = o.error,
+                                              .has_dependants = !job.dependants.empty()});
     }
   }
   std::set<JobId> stored;

@@ -46,6 +46,9 @@ class Queue::Impl {
   absl::Status Every(std::string_view name, std::string_view expression, std::string data,
                      EveryOptions options);
   absl::StatusOr<std::vector<EnqueueResult>> EnqueueMany(std::vector<EnqueueRequest> requests);
+  // Workflows and batches (core/workflow.cc).
+  absl::StatusOr<WorkflowEnqueued> EnqueueWorkflow(std::vector<WorkflowStep> steps);
+  absl::StatusOr<BatchEnqueued> EnqueueBatch(BatchRequest batch);
   absl::StatusOr<Job> Requeue(JobId id);
   // Tells idle workers of other processes that `queue` has available jobs,
   // through the coordinator, when the store's notifications cannot.

@@ -192,9 +192,19 @@ absl::Status RemoteWorkerApi::CompleteJob(JobId id, int64_t lease_token,
         absl::StrFormat("result: %d bytes exceeds the limit of %d bytes", result->size(),
                         impl.config().max_payload_bytes));
   }
+  // A workflow parent releases its dependants in the same store call; the
+  // held copy (or, once released, the stored job) says whether it has any.
+  std::optional<Job> known = impl.remote_workers()->Find(id);
+  if (!known) {
+    auto job = impl.store()->JobGet(store::JobGetParams{.id = id});
+    if (job.ok()) known = std::move(*job);
+  }
   store::JobCompleteManyParams params{.now = impl.Now()};
   params.items.push_back(
-      store::JobCompleteItem{.id = id, .lease_token = lease_token, .result = std::move(result)});
+      store::JobCompleteItem{.id = id,
+                             .lease_token = lease_token,
+                             .result = std::move(result),
+                             .has_dependants = known && !known->dependants.empty()});
   auto done = impl.store()->JobCompleteMany(params);
   if (!done.ok()) return done.status();
   if (!done->empty()) {
@@ -276,7 +286,8 @@ absl::StatusOr<FailJobOutcome> RemoteWorkerApi::EndAttempt(JobId id, int64_t lea
                                             .lease_token = lease_token,
                                             .to = outcome.state,
                                             .run_at = waits ? outcome.next_run_at : now,
-                                            .error = std::move(error)});
+                                            .error = std::move(error),
+                                            .has_dependants = !job->dependants.empty()});
   auto done = impl.store()->JobFailMany(params);
   if (!done.ok()) return done.status();
   if (done->empty()) {

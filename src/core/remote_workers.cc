@@ -172,7 +172,8 @@ absl::StatusOr<std::vector<Job>> RemoteWorkers::ClaimLimited(const std::string& 
                                                 .lease_token = e->job.lease_token,
                                                 .to = JobState::kCancelled,
                                                 .run_at = params.now,
-                                                .error = "cancelled before it started"});
+                                                .error = "cancelled before it started",
+                                                .has_dependants = !e->job.dependants.empty()});
     }
     if (auto done = store_->JobFailMany(params); !done.ok()) {
       Logf(LogLevel::kWarn, "remote workers: cancelling held jobs failed: %s",
@@ -288,7 +289,8 @@ void RemoteWorkers::ReleaseHeld() {
           .to = JobState::kRetryable,
           .run_at = params.now,
           .error = "released unstarted: the server stopped while the job waited for its "
-                   "job-name rate limit"});
+                   "job-name rate limit",
+          .has_dependants = !e->job.dependants.empty()});
     }
   }
   if (params.items.empty()) return;

@@ -8,7 +8,9 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "common/field_error.h"
 #include "store/validate.h"
+#include "store/workflow.h"
 
 namespace popqueue::store {
 namespace {
@@ -139,6 +141,32 @@ absl::StatusOr<std::vector<WorkerInfo>> Store::WorkerList(const WorkerListParams
 absl::StatusOr<bool> Store::CronFireOnce(const CronFireOnceParams& params) {
   if (absl::Status s = Validate(params); !s.ok()) return s;
   return DoCronFireOnce(params);
+}
+
+absl::Status Store::WorkflowInsert(const WorkflowInsertParams& params) {
+  if (absl::Status s = ValidateWorkflow(params); !s.ok()) return s;
+  if (!SupportsCrossQueueWorkflows()) {
+    for (size_t i = 1; i < params.jobs.size(); ++i) {
+      if (params.jobs[i].job.queue != params.jobs[0].job.queue) {
+        return FieldError(absl::StrFormat("jobs[%d].queue", i),
+                          absl::StrFormat("this store keeps a workflow in one queue: \"%s\", "
+                                          "not \"%s\" (jobs[0].queue)",
+                                          params.jobs[i].job.queue, params.jobs[0].job.queue));
+      }
+    }
+  }
+  return DoWorkflowInsert(params, PlanWorkflow(params));
+}
+
+absl::StatusOr<Workflow> Store::WorkflowGet(const WorkflowGetParams& params) {
+  auto none = [&] {
+    return absl::NotFoundError(absl::StrFormat("workflow %d not found", params.workflow_id));
+  };
+  if (params.workflow_id <= 0) return none();
+  absl::StatusOr<std::vector<Job>> jobs = DoWorkflowGet(params);
+  if (!jobs.ok()) return jobs.status();
+  if (jobs->empty()) return none();
+  return Workflow{.id = params.workflow_id, .jobs = std::move(*jobs)};
 }
 
 absl::StatusOr<int> Store::Subscribe(std::function<void(const std::string& queue)> on_available) {

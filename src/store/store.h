@@ -82,6 +82,10 @@ struct JobCompleteItem {
   JobId id = 0;
   int64_t lease_token = 0;
   std::optional<std::string> result;
+  // The claimed job's !dependants.empty(): its completion also releases the
+  // workflow jobs waiting for it (in the same transaction/script). Plain
+  // jobs (false) take the backend's unchanged completion path.
+  bool has_dependants = false;
 };
 struct JobCompleteManyParams {
   std::vector<JobCompleteItem> items;
@@ -99,8 +103,9 @@ struct JobFailItem {
   JobId id = 0;
   int64_t lease_token = 0;
   JobState to = JobState::kRetryable;
-  absl::Time run_at;  // next attempt, for kRetryable and kScheduled
-  std::string error;  // appended to errors as {attempt,at,message}
+  absl::Time run_at;           // next attempt, for kRetryable and kScheduled
+  std::string error;           // appended to errors as {attempt,at,message}
+  bool has_dependants = false;  // as in JobCompleteItem (kDead/kCancelled cancel them)
 };
 struct JobFailManyParams {
   std::vector<JobFailItem> items;
@@ -208,6 +213,44 @@ struct CronFireOnceParams {
   absl::Time now;
 };
 
+// Workflows (docs/composition.md): jobs enqueued together with dependency
+// edges between them. A job with parents is stored scheduled with run_at
+// kWaitingForParents and waiting_parents = its number of parents, so no
+// claim path sees it. When a parent completes (or ends dead/cancelled over an
+// ignore_failure edge) each dependant's waiting_parents drops by one, and at
+// zero it becomes available (run_at now). When a parent ends dead or
+// cancelled over a normal edge the dependant is cancelled, and so on
+// transitively. That step is atomic with the parent's own change, and runs
+// only for jobs with dependants (JobCompleteItem/JobFailItem::has_dependants,
+// the stored dependants of rescued and cancelled jobs).
+struct WorkflowParent {
+  int index = 0;  // into WorkflowInsertParams::jobs
+  bool ignore_failure = false;
+};
+struct WorkflowJob {
+  NewJob job;  // identifier must be empty
+  std::vector<WorkflowParent> depends_on;
+};
+struct WorkflowInsertParams {
+  // The id of its first job (so a store can find a workflow as it finds a
+  // job, e.g. Redis through its id directory).
+  JobId workflow_id = 0;
+  std::vector<WorkflowJob> jobs;
+  absl::Time now;
+};
+// A workflow job as a backend stores it, derived from the params once
+// (store/workflow.h): state is available, scheduled (its own run_at) or
+// scheduled with run_at kWaitingForParents when it has parents.
+struct WorkflowRow {
+  NewJob job;  // run_at already adjusted
+  JobState state = JobState::kAvailable;
+  std::vector<JobEdge> parents;
+  std::vector<JobEdge> dependants;
+};
+struct WorkflowGetParams {
+  JobId workflow_id = 0;
+};
+
 // The public methods are not virtual: each checks its params against the
 // contract's edge rules (validate.h, one check per params struct; the rules
 // are listed in docs/store-contract.md) and answers the trivial cases (an
@@ -268,6 +311,17 @@ class Store {
   // processes. True when this call inserted it.
   absl::StatusOr<bool> CronFireOnce(const CronFireOnceParams& params);
 
+  // Inserts every job of a workflow, or none (kAlreadyExists when an id is
+  // taken). kInvalidArgument names the field: a cycle, an index out of range,
+  // an identifier, or (when !SupportsCrossQueueWorkflows()) a second queue.
+  absl::Status WorkflowInsert(const WorkflowInsertParams& params);
+  // Every job of the workflow, by id. kNotFound when it has none.
+  absl::StatusOr<Workflow> WorkflowGet(const WorkflowGetParams& params);
+  // Whether one workflow may span queues. Redis keeps a workflow in one
+  // queue: its jobs' keys share that queue's hash slot, so one Lua script
+  // can release or cancel dependants atomically on a Redis Cluster.
+  virtual bool SupportsCrossQueueWorkflows() const { return true; }
+
   // Whether every claim, from every process, waits for one write lock over
   // the whole store (SQLite). The runtime then claims only for free slots:
   // jobs claimed ahead (core/runtime.h) would let the process holding the
@@ -326,6 +380,12 @@ class Store {
   virtual absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(const WorkerListParams& params) = 0;
 
   virtual absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) = 0;
+
+  // `rows` is params.jobs planned (same order); all or nothing.
+  virtual absl::Status DoWorkflowInsert(const WorkflowInsertParams& params,
+                                        const std::vector<WorkflowRow>& rows) = 0;
+  // The workflow's jobs by id ascending (empty when none).
+  virtual absl::StatusOr<std::vector<Job>> DoWorkflowGet(const WorkflowGetParams& params) = 0;
 
   // Called only when SupportsNotify() and the callback is set.
   virtual absl::StatusOr<int> DoSubscribe(

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "store/workflow.h"
 
 namespace popqueue::store::mongodb {
 
@@ -167,6 +168,14 @@ absl::StatusOr<Job> ReadJob(const bson_t* doc) {
     } else if (key == "stop_overdue") {
       if (!job.stopping) job.stopping.emplace();
       job.stopping->overdue = bson_iter_as_bool(&it);
+    } else if (key == "wf") {
+      job.workflow_id = IterInt64(&it);
+    } else if (key == "par" || key == "dep") {
+      absl::StatusOr<std::vector<JobEdge>> edges = DecodeEdges(IterStr(&it));
+      if (!edges.ok()) return edges.status();
+      (key == "par" ? job.parents : job.dependants) = *std::move(edges);
+    } else if (key == "waiting") {
+      job.waiting_parents = static_cast<int>(IterInt64(&it));
     }
   }
   if (!has_id) return absl::InternalError("corrupt job document: no _id");

@@ -40,6 +40,10 @@
 //                             non-final job per identifier" (see
 //                             docs/mongodb.md: partial indexes are not
 //                             portable to FerretDB).
+//   wf par dep waiting  int64, string, string, int32: a workflow job's
+//                             workflow id, parent and dependant edges
+//                             (store/workflow.h text form) and parents not
+//                             yet done; absent on plain jobs
 #ifndef POPQUEUE_STORE_MONGODB_JOB_DOC_H_
 #define POPQUEUE_STORE_MONGODB_JOB_DOC_H_
 

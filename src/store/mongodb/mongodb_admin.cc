@@ -136,7 +136,15 @@ absl::StatusOr<Job> MongoStore::DoJobCancel(const JobCancelParams& params) {
       absl::StatusOr<BsonPtr> doc =
           jobs.FindAndModify(waiting, nullptr, now_cancelled, /*upsert=*/false, "cancel");
       if (!doc.ok()) return doc.status();
-      if (*doc != nullptr) return ReadJob(doc->get());
+      if (*doc != nullptr) {
+        absl::StatusOr<Job> job = ReadJob(doc->get());
+        if (job.ok() && !job->dependants.empty()) {
+          if (absl::Status s = PropagateFinished(jobs, job->id, false, params.now); !s.ok()) {
+            return s;
+          }
+        }
+        return job;
+      }
       // Running: its worker is asked to stop and ends it cancelled.
       Doc running = ById(params.id);
       running.Str("state", "running");

@@ -100,8 +100,21 @@ absl::StatusOr<JobIdList> MongoStore::DoJobCompleteMany(const JobCompleteManyPar
     absl::StatusOr<int64_t> matched = jobs.BulkUpdateById(ops, "complete");
     if (!matched.ok()) return matched.status();
     JobIdList out;
+    // Workflow parents: their dependants' step (mongodb_workflow.cc).
+    auto release = [&](const JobIdList& done) -> absl::Status {
+      for (const JobCompleteItem& item : items) {
+        if (!item.has_dependants || std::find(done.begin(), done.end(), item.id) == done.end()) {
+          continue;
+        }
+        if (absl::Status s = PropagateFinished(jobs, item.id, true, params.now); !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    };
     if (*matched == static_cast<int64_t>(items.size())) {
       for (const JobCompleteItem& item : items) out.push_back(item.id);
+      if (absl::Status s = release(out); !s.ok()) return s;
       return out;
     }
     // Some leases were lost: ours are the jobs now completed at `now` under
@@ -128,6 +141,7 @@ absl::StatusOr<JobIdList> MongoStore::DoJobCompleteMany(const JobCompleteManyPar
     for (const JobCompleteItem& item : items) {
       if (ours.count(item.id)) out.push_back(item.id);
     }
+    if (absl::Status s = release(out); !s.ok()) return s;
     return out;
   });
 }
@@ -192,7 +206,13 @@ absl::StatusOr<JobIdList> MongoStore::DoJobFailMany(const JobFailManyParams& par
           Doc().Sub("$set", set).Sub("$unset", unset).Sub("$push", Doc().Sub("errors", error)),
           /*upsert=*/false, "fail");
       if (!doc.ok()) return doc.status();
-      if (*doc != nullptr) out.push_back(item.id);
+      if (*doc == nullptr) continue;
+      out.push_back(item.id);
+      if (item.has_dependants && item.to != JobState::kRetryable) {
+        if (absl::Status s = PropagateFinished(jobs, item.id, false, params.now); !s.ok()) {
+          return s;
+        }
+      }
     }
     return out;
   });
@@ -332,7 +352,15 @@ absl::StatusOr<int> MongoStore::DoJobRescueExpired(const JobRescueExpiredParams&
           Doc().Sub("$set", set).Sub("$unset", unset).Sub("$push", Doc().Sub("errors", error)),
           /*upsert=*/false, "rescue");
       if (!changed.ok()) return changed.status();
-      if (*changed != nullptr) ++rescued;
+      if (*changed == nullptr) continue;
+      ++rescued;
+      if (!retry && !GetStr(changed->get(), "dep").value_or("").empty()) {
+        if (absl::Status s =
+                PropagateFinished(jobs, GetInt64(doc, "_id").value_or(0), false, params.now);
+            !s.ok()) {
+          return s;
+        }
+      }
     }
     return rescued;
   });

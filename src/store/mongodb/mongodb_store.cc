@@ -158,6 +158,9 @@ absl::Status MongoStore::DoMigrate() {
   job_indexes.push_back(IndexSpec("name_id", Keys({{"name", 1}, {"_id", -1}})));
   job_indexes.push_back(IndexSpec("queue_id", Keys({{"queue", 1}, {"_id", -1}})));
   job_indexes.push_back(IndexSpec("identifier_id", Keys({{"identifier", 1}, {"_id", -1}})));
+  // A workflow's jobs (absent on plain jobs).
+  job_indexes.push_back(IndexSpec("wf", Keys({{"wf", 1}, {"_id", 1}}), /*unique=*/false,
+                                  /*sparse=*/true));
 
   std::vector<std::pair<std::string, std::vector<Doc>>> plan;
   plan.emplace_back(jobs_, std::move(job_indexes));

@@ -73,6 +73,9 @@ class MongoStore final : public Store {
   absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(const WorkerListParams& params) override;
 
   absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) override;
+  absl::Status DoWorkflowInsert(const WorkflowInsertParams& params,
+                                const std::vector<WorkflowRow>& rows) override;
+  absl::StatusOr<std::vector<Job>> DoWorkflowGet(const WorkflowGetParams& params) override;
 
  private:
   explicit MongoStore(Options options);
@@ -96,6 +99,9 @@ class MongoStore final : public Store {
   absl::Status RegisterLevels(const std::vector<std::pair<std::string, int>>& levels);
   // The job, or NotFound.
   absl::StatusOr<Job> GetJob(const Collection& jobs, JobId id);
+  // The dependants' step of workflow job `id` that just completed (ok) or
+  // ended dead/cancelled (mongodb_workflow.cc).
+  absl::Status PropagateFinished(const Collection& jobs, JobId id, bool ok, absl::Time now);
 
   Options options_;
   std::unique_ptr<Pool> pool_;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/job_json.h"
+#include "store/workflow.h"
 
 namespace popqueue::store::postgres {
 namespace {
@@ -11,7 +12,8 @@ namespace {
 struct Columns {
   int id, queue, name, identifier, data, priority, state, attempt, max_attempts, run_at, created_at,
       picked_at, finished_at, worker_id, lease_token, lease_expires_at, errors, result, progress,
-      timeout_us, backoff_base_us, cancel_requested, stop_reason, stopping_since, stop_overdue;
+      timeout_us, backoff_base_us, cancel_requested, stop_reason, stopping_since, stop_overdue,
+      workflow_id, parents, dependants, waiting;
 };
 
 absl::StatusOr<Columns> FindColumns(const PGresult* res) {
@@ -45,6 +47,10 @@ absl::StatusOr<Columns> FindColumns(const PGresult* res) {
       {&c.stop_reason, "stop_reason"},
       {&c.stopping_since, "stopping_since"},
       {&c.stop_overdue, "stop_overdue"},
+      {&c.workflow_id, "workflow_id"},
+      {&c.parents, "parents"},
+      {&c.dependants, "dependants"},
+      {&c.waiting, "waiting"},
   };
   for (auto& f : fields) {
     *f.field = PQfnumber(res, f.name);
@@ -110,6 +116,14 @@ absl::StatusOr<std::vector<Job>> JobsFromResult(const PGresult* res) {
                       .since = OptTime(res, r, c.stopping_since).value_or(absl::UnixEpoch()),
                       .overdue = Bool(res, r, c.stop_overdue)};
     }
+    if (!IsNull(res, r, c.workflow_id)) j.workflow_id = Int(res, r, c.workflow_id);
+    absl::StatusOr<std::vector<JobEdge>> parents = DecodeEdges(Text(res, r, c.parents));
+    if (!parents.ok()) return parents.status();
+    j.parents = *std::move(parents);
+    absl::StatusOr<std::vector<JobEdge>> dependants = DecodeEdges(Text(res, r, c.dependants));
+    if (!dependants.ok()) return dependants.status();
+    j.dependants = *std::move(dependants);
+    j.waiting_parents = static_cast<int>(Int(res, r, c.waiting));
     jobs.push_back(std::move(j));
   }
   return jobs;

@@ -78,6 +78,25 @@ absl::StatusOr<Job> PostgresStore::DoJobRequeue(const JobRequeueParams& params) 
 absl::StatusOr<Job> PostgresStore::DoJobCancel(const JobCancelParams& params) {
   Params p;
   p.Add(params.id).Add(params.now);
+  // One transaction with the dependants' step when it cancels a workflow
+  // parent; a refused cancel is explained by SingleJobChange's reading.
+  std::optional<Job> cancelled;
+  absl::Status s = InTransaction("cancel job", [&](Pool::Lease& lease) -> absl::Status {
+    cancelled.reset();
+    absl::StatusOr<Result> r =
+        lease.Exec("job_cancel", catalog_.Query("job_cancel"), p, "cancel job");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return absl::OkStatus();
+    absl::StatusOr<Job> job = OneJob(r->get());
+    if (!job.ok()) return job.status();
+    cancelled = std::move(*job);
+    if (cancelled->state != JobState::kCancelled || cancelled->dependants.empty()) {
+      return absl::OkStatus();
+    }
+    return PropagateFinished(lease, {cancelled->id}, false, params.now);
+  });
+  if (!s.ok()) return s;
+  if (cancelled) return *std::move(cancelled);
   return SingleJobChange("job_cancel", p, "cancel job", params.id);
 }
 

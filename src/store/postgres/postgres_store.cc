@@ -38,6 +38,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "store/postgres/job_insert.h"
 #include "store/postgres/job_rows.h"
 #include "store/postgres/postgres_store_impl.h"
@@ -242,9 +243,32 @@ absl::StatusOr<JobIdList> PostgresStore::DoJobCompleteMany(const JobCompleteMany
   }
   Params p;
   p.Add(BigintArray(ids)).Add(BigintArray(tokens)).Add(TextArray(results)).Add(params.now);
-  absl::StatusOr<Result> r = Run("job_complete_many", p, "complete jobs");
-  if (!r.ok()) return r.status();
-  return IdsInParamsOrder(r->get(), ids);
+  std::vector<JobId> parents;
+  for (const JobCompleteItem& item : params.items) {
+    if (item.has_dependants) parents.push_back(item.id);
+  }
+  if (parents.empty()) {
+    absl::StatusOr<Result> r = Run("job_complete_many", p, "complete jobs");
+    if (!r.ok()) return r.status();
+    return IdsInParamsOrder(r->get(), ids);
+  }
+  // Workflow parents: the completion and the dependants' step commit together.
+  JobIdList done;
+  absl::Status s = InTransaction("complete jobs", [&](Pool::Lease& lease) -> absl::Status {
+    absl::StatusOr<Result> r =
+        lease.Exec("job_complete_many", catalog_.Query("job_complete_many"), p, "complete jobs");
+    if (!r.ok()) return r.status();
+    absl::StatusOr<JobIdList> in_order = IdsInParamsOrder(r->get(), ids);
+    if (!in_order.ok()) return in_order.status();
+    done = *std::move(in_order);
+    std::vector<JobId> completed;
+    for (JobId id : parents) {
+      if (std::find(done.begin(), done.end(), id) != done.end()) completed.push_back(id);
+    }
+    return PropagateFinished(lease, completed, true, params.now);
+  });
+  if (!s.ok()) return s;
+  return done;
 }
 
 absl::StatusOr<JobIdList> PostgresStore::DoJobFailMany(const JobFailManyParams& params) {
@@ -285,10 +309,30 @@ absl::StatusOr<JobIdList> PostgresStore::DoJobFailMany(const JobFailManyParams& 
     if (!r.ok()) return r.status();
     collect(r->get());
   }
-  if (!ids.empty()) {
+  std::vector<JobId> parents;  // ending dead or cancelled
+  for (const JobFailItem& item : params.items) {
+    if (item.has_dependants &&
+        (item.to == JobState::kDead || item.to == JobState::kCancelled)) {
+      parents.push_back(item.id);
+    }
+  }
+  if (!ids.empty() && parents.empty()) {
     absl::StatusOr<Result> r = Run("job_fail_many", p, "fail jobs");
     if (!r.ok()) return r.status();
     collect(r->get());
+  } else if (!ids.empty()) {
+    absl::Status s = InTransaction("fail jobs", [&](Pool::Lease& lease) -> absl::Status {
+      absl::StatusOr<Result> r =
+          lease.Exec("job_fail_many", catalog_.Query("job_fail_many"), p, "fail jobs");
+      if (!r.ok()) return r.status();
+      collect(r->get());
+      std::vector<JobId> failed;
+      for (JobId id : parents) {
+        if (changed.count(id) > 0) failed.push_back(id);
+      }
+      return PropagateFinished(lease, failed, false, params.now);
+    });
+    if (!s.ok()) return s;
   }
   JobIdList out;
   for (const JobFailItem& item : params.items) {
@@ -346,8 +390,27 @@ absl::StatusOr<JobHeartbeatManyResult> PostgresStore::DoJobHeartbeatMany(
 absl::StatusOr<int> PostgresStore::DoJobRescueExpired(const JobRescueExpiredParams& params) {
   Params p;
   p.Add(params.now).Add(params.limit).Add(absl::ToUnixMillis(params.now)).Add(catalog_.channel());
-  absl::StatusOr<Result> r = Run("job_rescue_expired", p, "rescue expired jobs");
-  if (!r.ok()) return r.status();
+  // One transaction with the dependants' step of rescued workflow parents
+  // that ended dead or cancelled (the statement lists them).
+  int rescued = 0;
+  absl::Status s = InTransaction("rescue expired jobs", [&](Pool::Lease& lease) -> absl::Status {
+    absl::StatusOr<Result> r = lease.Exec(
+        "job_rescue_expired", catalog_.Query("job_rescue_expired"), p, "rescue expired jobs");
+    if (!r.ok()) return r.status();
+    rescued = static_cast<int>(Int(r->get(), 0, 0));
+    std::vector<JobId> parents;
+    std::string_view list = Text(r->get(), 0, 2);  // {1,2,3}
+    if (list.size() > 2) {
+      for (absl::string_view id :
+           absl::StrSplit(absl::string_view(list.data() + 1, list.size() - 2), ',')) {
+        int64_t v = 0;
+        if (!absl::SimpleAtoi(id, &v)) return absl::InternalError("corrupt rescued id list");
+        parents.push_back(v);
+      }
+    }
+    return PropagateFinished(lease, parents, false, params.now);
+  });
+  if (!s.ok()) return s;
   // The rescuer runs periodically in the leader: a good place to keep the
   // count deltas short.
   int64_t now_us = Micros(absl::Now());
@@ -356,7 +419,7 @@ absl::StatusOr<int> PostgresStore::DoJobRescueExpired(const JobRescueExpiredPara
       last_compact_us_.compare_exchange_strong(last, now_us)) {
     (void)CompactCounts();
   }
-  return static_cast<int>(Int(r->get(), 0, 0));
+  return rescued;
 }
 
 absl::Status PostgresStore::CompactCounts() {

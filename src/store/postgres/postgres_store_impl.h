@@ -71,6 +71,9 @@ class PostgresStore : public Store {
   absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(const WorkerListParams& params) override;
 
   absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) override;
+  absl::Status DoWorkflowInsert(const WorkflowInsertParams& params,
+                                const std::vector<WorkflowRow>& rows) override;
+  absl::StatusOr<std::vector<Job>> DoWorkflowGet(const WorkflowGetParams& params) override;
 
   absl::StatusOr<int> DoSubscribe(
       std::function<void(const std::string& queue)> on_available) override;
@@ -93,6 +96,11 @@ class PostgresStore : public Store {
                              const std::function<absl::Status(Pool::Lease&)>& body);
   absl::StatusOr<Job> SingleJobChange(std::string_view name, const Params& params,
                                       std::string_view what, JobId id);
+  // Releases or cancels (transitively) the dependants of workflow jobs
+  // `ids` that just completed (ok) or ended dead/cancelled, inside the
+  // caller's transaction (postgres_workflow.cc).
+  absl::Status PropagateFinished(Pool::Lease& lease, const std::vector<JobId>& ids, bool ok,
+                                 absl::Time now);
   absl::Status SetPaused(const QueueNameParams& params, bool paused);
 
   SqlCatalog catalog_;

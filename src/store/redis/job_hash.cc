@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
+#include "store/workflow.h"
 
 namespace popqueue::store::redis_store {
 namespace {
@@ -125,6 +126,14 @@ absl::StatusOr<Job> JobFromHash(const redis::Reply& reply) {
                                .overdue = Str(m, "stop_overdue") == "1"};
   }
   if (auto it = m.find("result"); it != m.end()) job.result = it->second;
+  if (absl::Status s = Int(m, "wf", &job.workflow_id); !s.ok()) return s;
+  if (absl::Status s = Int(m, "wait", &job.waiting_parents); !s.ok()) return s;
+  absl::StatusOr<std::vector<JobEdge>> parents = DecodeEdges(Str(m, "par"));
+  if (!parents.ok()) return parents.status();
+  job.parents = *std::move(parents);
+  absl::StatusOr<std::vector<JobEdge>> dependants = DecodeEdges(Str(m, "dep"));
+  if (!dependants.ok()) return dependants.status();
+  job.dependants = *std::move(dependants);
   for (int64_t i = 1; i <= err_n; ++i) {
     const std::string field = absl::StrCat("err:", i);
     const std::string raw = Str(m, field);

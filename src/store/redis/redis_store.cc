@@ -423,6 +423,20 @@ absl::Status AddIds(const redis::Reply& reply, std::set<JobId>* out) {
 }  // namespace
 
 absl::StatusOr<JobIdList> RedisStore::DoJobCompleteMany(const JobCompleteManyParams& params) {
+  return SplitByDependants(params, [this](const JobCompleteManyParams& part, bool workflow) {
+    return CompleteItems(workflow ? scripts_.workflow_complete_many : scripts_.job_complete_many,
+                         part);
+  });
+}
+
+absl::StatusOr<JobIdList> RedisStore::DoJobFailMany(const JobFailManyParams& params) {
+  return SplitByDependants(params, [this](const JobFailManyParams& part, bool workflow) {
+    return FailItems(workflow ? scripts_.workflow_fail_many : scripts_.job_fail_many, part);
+  });
+}
+
+absl::StatusOr<JobIdList> RedisStore::CompleteItems(const redis::Script& script,
+                                                    const JobCompleteManyParams& params) {
   auto groups =
       GroupItems(directory_, params.items, [this](const auto& tags) { return Groups(tags); });
   if (!groups.ok()) return groups.status();
@@ -440,8 +454,7 @@ absl::StatusOr<JobIdList> RedisStore::DoJobCompleteMany(const JobCompleteManyPar
         args.push_back(item.result.value_or(""));
       }
     }
-    absl::StatusOr<redis::Reply> r =
-        Run(scripts_.job_complete_many, sections[0].first, std::move(args));
+    absl::StatusOr<redis::Reply> r = Run(script, sections[0].first, std::move(args));
     if (!r.ok()) return r.status();
     if (absl::Status s = AddIds(*r, &done); !s.ok()) return s;
   }
@@ -450,7 +463,8 @@ absl::StatusOr<JobIdList> RedisStore::DoJobCompleteMany(const JobCompleteManyPar
   return out;
 }
 
-absl::StatusOr<JobIdList> RedisStore::DoJobFailMany(const JobFailManyParams& params) {
+absl::StatusOr<JobIdList> RedisStore::FailItems(const redis::Script& script,
+                                                const JobFailManyParams& params) {
   auto groups =
       GroupItems(directory_, params.items, [this](const auto& tags) { return Groups(tags); });
   if (!groups.ok()) return groups.status();
@@ -494,7 +508,7 @@ absl::StatusOr<JobIdList> RedisStore::DoJobFailMany(const JobFailManyParams& par
     }
     if (args.size() > 1) {
       absl::StatusOr<redis::Reply> r =
-          Run(scripts_.job_fail_many, sections[0].first, std::move(args));
+          Run(script, sections[0].first, std::move(args));
       if (!r.ok()) return r.status();
       if (absl::Status s = AddIds(*r, &done); !s.ok()) return s;
     }

@@ -95,10 +95,15 @@ class RedisStore : public Store {
   absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(const WorkerListParams& params) override;
 
   absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) override;
+  absl::Status DoWorkflowInsert(const WorkflowInsertParams& params,
+                                const std::vector<WorkflowRow>& rows) override;
+  absl::StatusOr<std::vector<Job>> DoWorkflowGet(const WorkflowGetParams& params) override;
 
   absl::StatusOr<int> DoSubscribe(
       std::function<void(const std::string& queue)> on_available) override;
   void DoUnsubscribe(int handle) override;
+
+  bool SupportsCrossQueueWorkflows() const override { return false; }
 
  private:
   // An identifier reservation of C:uniq, "<id>|<token>|<Q>" (lua/lib.lua).
@@ -165,6 +170,34 @@ class RedisStore : public Store {
 
   // Deletes layout 2's Q:st:running indexes once per collection.
   absl::Status DropRunningIndex();
+  // Complete/fail with `script`: job_*_many.lua, or workflow_*_many.lua for
+  // workflow parents (the dependants' step in the same script).
+  absl::StatusOr<JobIdList> CompleteItems(const redis::Script& script,
+                                          const JobCompleteManyParams& params);
+  absl::StatusOr<JobIdList> FailItems(const redis::Script& script, const JobFailManyParams& params);
+  // Runs `run(part, workflow)` on the plain items and on the items with
+  // dependants (each part only when non-empty); ids in params order.
+  template <typename Params, typename Fn>
+  static absl::StatusOr<JobIdList> SplitByDependants(const Params& params, Fn run) {
+    Params plain{.now = params.now}, parents{.now = params.now};
+    for (const auto& item : params.items) {
+      (item.has_dependants ? parents : plain).items.push_back(item);
+    }
+    if (parents.items.empty()) return run(params, false);
+    std::set<JobId> done;
+    for (const Params* part : {&plain, &parents}) {
+      if (part->items.empty()) continue;
+      absl::StatusOr<JobIdList> ids = run(*part, part == &parents);
+      if (!ids.ok()) return ids.status();
+      done.insert(ids->begin(), ids->end());
+    }
+    JobIdList out;
+    for (const auto& item : params.items) {
+      if (done.count(item.id)) out.push_back(item.id);
+    }
+    return out;
+  }
+
   // Claims from one group of queues; `peek`: only the best members.
   absl::StatusOr<redis::Reply> ClaimGroup(const JobClaimParams& params,
                                           const std::vector<std::string>& names,

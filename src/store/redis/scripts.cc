@@ -25,6 +25,10 @@ constexpr redis::Script::Access kReadOnly = redis::Script::Access::kReadOnly;
 
 // A job script: the shared helpers, then the script itself.
 std::string WithLib(std::string_view file) { return Load("lib.lua") + "\n" + Load(file); }
+// A script that may end a workflow parent: the workflow helpers too.
+std::string WithWorkflowLib(std::string_view file) {
+  return Load("lib.lua") + "\n" + Load("workflow_lib.lua") + "\n" + Load(file);
+}
 
 }  // namespace
 
@@ -39,9 +43,9 @@ Scripts::Scripts()
       job_fail_many(WithLib("job_fail_many.lua")),
       job_snooze_many(WithLib("job_snooze_many.lua")),
       job_heartbeat_many(WithLib("job_heartbeat_many.lua")),
-      job_rescue_expired(WithLib("job_rescue_expired.lua")),
+      job_rescue_expired(WithWorkflowLib("job_rescue_expired.lua")),
       job_requeue(WithLib("job_requeue.lua")),
-      job_cancel(WithLib("job_cancel.lua")),
+      job_cancel(WithWorkflowLib("job_cancel.lua")),
       job_delete(WithLib("job_delete.lua")),
       job_delete_finished_before(WithLib("job_delete_finished_before.lua")),
       job_list(WithLib("job_list.lua"), kReadOnly),
@@ -53,6 +57,10 @@ Scripts::Scripts()
       worker_register(Load("worker_register.lua")),
       worker_heartbeat(Load("worker_heartbeat.lua")),
       worker_deregister(Load("worker_deregister.lua")),
-      worker_list(Load("worker_list.lua"), kReadOnly) {}
+      worker_list(Load("worker_list.lua"), kReadOnly),
+      workflow_attach(WithLib("workflow_attach.lua")),
+      workflow_complete_many(WithWorkflowLib("workflow_complete_many.lua")),
+      workflow_fail_many(WithWorkflowLib("workflow_fail_many.lua")),
+      workflow_get(WithLib("workflow_get.lua"), kReadOnly) {}
 
 }  // namespace popqueue::store::redis_store

@@ -38,6 +38,10 @@ struct Scripts {
   redis::Script worker_heartbeat;
   redis::Script worker_deregister;
   redis::Script worker_list;
+  redis::Script workflow_attach;
+  redis::Script workflow_complete_many;
+  redis::Script workflow_fail_many;
+  redis::Script workflow_get;
 };
 
 }  // namespace popqueue::store::redis_store

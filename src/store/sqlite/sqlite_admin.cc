@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "store/queue_list.h"
 #include "store/sqlite/sqlite_store_impl.h"
+#include "store/workflow.h"
 
 namespace popqueue::store::sqlite {
 namespace {
@@ -90,6 +91,14 @@ absl::StatusOr<Job> ReadJob(const Stmt& row) {
                                .since = row.OptTime(23).value_or(absl::UnixEpoch()),
                                .overdue = row.Int(24) != 0};
   }
+  if (!row.IsNull(25)) job.workflow_id = row.Int(25);
+  absl::StatusOr<std::vector<JobEdge>> parents = DecodeEdges(row.Text(26));
+  if (!parents.ok()) return parents.status();
+  job.parents = std::move(*parents);
+  absl::StatusOr<std::vector<JobEdge>> dependants = DecodeEdges(row.Text(27));
+  if (!dependants.ok()) return dependants.status();
+  job.dependants = std::move(*dependants);
+  job.waiting_parents = static_cast<int>(row.Int(28));
   return job;
 }
 
@@ -138,7 +147,8 @@ absl::StatusOr<Job> SqliteStore::DoJobRequeue(const JobRequeueParams& params) {
 }
 
 absl::StatusOr<Job> SqliteStore::DoJobCancel(const JobCancelParams& params) {
-  return WithWriteTx([&](Conn& conn) -> absl::StatusOr<Job> {
+  std::set<std::string> available;  // dependants released over ignore_failure edges
+  absl::StatusOr<Job> out = WithWriteTx([&](Conn& conn) -> absl::StatusOr<Job> {
     absl::StatusOr<StateRow> current = ReadStateRow(conn, params.id);
     if (!current.ok()) return current.status();
     if (IsFinal(current->state)) {
@@ -151,8 +161,20 @@ absl::StatusOr<Job> SqliteStore::DoJobCancel(const JobCancelParams& params) {
     if (!cancel.ok()) return cancel.status();
     cancel->Bind(":id", params.id);
     if (!running) cancel->Bind(":now", params.now);
-    return StepJob(*cancel, params.id);
+    absl::StatusOr<Job> job = StepJob(*cancel, params.id);
+    cancel->Reset();
+    if (job.ok() && !running && !job->dependants.empty()) {
+      if (absl::Status s = PropagateFinished(
+              conn, {Finished{.id = job->id, .ok = false, .dependants = job->dependants}},
+              params.now, &available);
+          !s.ok()) {
+        return s;
+      }
+    }
+    return job;
   });
+  if (out.ok()) Notify(available);
+  return out;
 }
 
 absl::Status SqliteStore::DoJobDelete(const JobDeleteParams& params) {

@@ -57,6 +57,7 @@
 #include "embedded/sqlite_migrations.h"
 #include "embedded/sqlite_queries.h"
 #include "store/sqlite/sqlite_store_impl.h"
+#include "store/workflow.h"
 
 namespace popqueue::store {
 
@@ -176,6 +177,23 @@ absl::StatusOr<EnqueueResult> InsertOne(Stmt& find, Stmt& insert, const NewJob& 
       .Bind(":backoff_base_us", absl::ToInt64Microseconds(job.backoff_base));
   if (absl::Status s = insert.Run(); !s.ok()) return s;
   return EnqueueResult{.id = job.id, .inserted = true, .state = state};
+}
+
+// The dependants' step of a workflow job `id` that just ended (`ok`:
+// completed), inside the caller's write transaction.
+absl::Status PropagateOf(Conn& conn, JobId id, bool ok, absl::Time now,
+                         std::set<std::string>* available) {
+  absl::StatusOr<Stmt> deps = conn.Prepare("workflow_dependants.sql");
+  if (!deps.ok()) return deps.status();
+  deps->Bind(":id", id);
+  absl::StatusOr<bool> row = deps->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::InternalError(absl::StrFormat("completed job %d vanished", id));
+  absl::StatusOr<std::vector<JobEdge>> edges = DecodeEdges(deps->Text(0));
+  deps->Reset();
+  if (!edges.ok()) return edges.status();
+  return PropagateFinished(conn, {Finished{.id = id, .ok = ok, .dependants = std::move(*edges)}},
+                           now, available);
 }
 
 }  // namespace
@@ -403,7 +421,8 @@ absl::StatusOr<JobClaimResult> SqliteStore::DoJobClaim(const JobClaimParams& par
 }
 
 absl::StatusOr<JobIdList> SqliteStore::DoJobCompleteMany(const JobCompleteManyParams& params) {
-  return WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobIdList> {
+  std::set<std::string> available;  // dependants released
+  absl::StatusOr<JobIdList> out = WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobIdList> {
     absl::StatusOr<Stmt> complete = conn.Prepare("job_complete.sql");
     if (!complete.ok()) return complete.status();
     JobIdList done;
@@ -419,14 +438,24 @@ absl::StatusOr<JobIdList> SqliteStore::DoJobCompleteMany(const JobCompleteManyPa
       }
       absl::StatusOr<bool> row = complete->Step();
       if (!row.ok()) return row.status();
-      if (*row) done.push_back(item.id);
+      if (!*row) continue;
+      done.push_back(item.id);
+      if (item.has_dependants) {
+        complete->Reset();
+        if (absl::Status s = PropagateOf(conn, item.id, true, params.now, &available); !s.ok()) {
+          return s;
+        }
+      }
     }
     return done;
   });
+  if (out.ok()) Notify(available);
+  return out;
 }
 
 absl::StatusOr<JobIdList> SqliteStore::DoJobFailMany(const JobFailManyParams& params) {
-  return WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobIdList> {
+  std::set<std::string> available;  // dependants released over ignore_failure edges
+  absl::StatusOr<JobIdList> out = WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobIdList> {
     absl::StatusOr<Stmt> fail = conn.Prepare("job_fail.sql");
     if (!fail.ok()) return fail.status();
     std::optional<Stmt> snooze;  // prepared only for a batch that snoozes
@@ -457,10 +486,19 @@ absl::StatusOr<JobIdList> SqliteStore::DoJobFailMany(const JobFailManyParams& pa
           .Bind(":message", SanitizeUtf8(item.error));
       absl::StatusOr<bool> row = fail->Step();
       if (!row.ok()) return row.status();
-      if (*row) done.push_back(item.id);
+      if (!*row) continue;
+      done.push_back(item.id);
+      if (item.has_dependants && item.to != JobState::kRetryable) {
+        fail->Reset();
+        if (absl::Status s = PropagateOf(conn, item.id, false, params.now, &available); !s.ok()) {
+          return s;
+        }
+      }
     }
     return done;
   });
+  if (out.ok()) Notify(available);
+  return out;
 }
 
 absl::StatusOr<JobHeartbeatManyResult> SqliteStore::DoJobHeartbeatMany(
@@ -507,12 +545,26 @@ absl::StatusOr<int> SqliteStore::DoJobRescueExpired(const JobRescueExpiredParams
         .Bind(":at_ms", absl::ToUnixMillis(params.now))
         .Bind(":limit", params.limit);
     int count = 0;
+    std::vector<Finished> finished;  // dead or cancelled workflow parents
     while (true) {
       absl::StatusOr<bool> row = rescue->Step();
       if (!row.ok()) return row.status();
       if (!*row) break;
       ++count;
-      if (rescue->Text(1) == "retryable") retryable.insert(rescue->Text(0));
+      if (rescue->Text(1) == "retryable") {
+        retryable.insert(rescue->Text(0));
+      } else if (!rescue->Text(3).empty()) {
+        absl::StatusOr<std::vector<JobEdge>> deps = DecodeEdges(rescue->Text(3));
+        if (!deps.ok()) return deps.status();
+        finished.push_back(Finished{.id = rescue->Int(2), .dependants = std::move(*deps)});
+      }
+    }
+    rescue->Reset();
+    if (!finished.empty()) {
+      if (absl::Status s = PropagateFinished(conn, std::move(finished), params.now, &retryable);
+          !s.ok()) {
+        return s;
+      }
     }
     return count;
   });

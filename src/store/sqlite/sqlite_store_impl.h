@@ -26,11 +26,24 @@ inline constexpr char kJobColumns[] =
     "id, queue, name, identifier, data, priority, state, attempt, "
     "max_attempts, run_at, created_at, picked_at, finished_at, worker_id, "
     "lease_token, lease_expires_at, errors, result, progress, timeout_us, "
-    "backoff_base_us, cancel_requested, stop_reason, stopping_since, stop_overdue";
+    "backoff_base_us, cancel_requested, stop_reason, stopping_since, stop_overdue, "
+    "workflow_id, parents, dependants, waiting";
 
 // Reads a job from a row whose first columns are kJobColumns. Internal when
 // the row is corrupt (unknown state, malformed errors).
 absl::StatusOr<Job> ReadJob(const Stmt& row);
+
+// A workflow job that ended: `ok` when it completed (dead or cancelled
+// otherwise), with its stored dependant edges.
+struct Finished {
+  JobId id = 0;
+  bool ok = false;
+  std::vector<JobEdge> dependants;
+};
+// Releases or cancels (transitively) the dependants of `finished`, inside
+// the caller's write transaction; adds the queues of jobs made available.
+absl::Status PropagateFinished(Conn& conn, std::vector<Finished> finished, absl::Time now,
+                               std::set<std::string>* available);
 
 class SqliteStore final : public Store {
  public:
@@ -85,6 +98,9 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<WorkerInfo>> DoWorkerList(const WorkerListParams& params) override;
 
   absl::StatusOr<bool> DoCronFireOnce(const CronFireOnceParams& params) override;
+  absl::Status DoWorkflowInsert(const WorkflowInsertParams& params,
+                                const std::vector<WorkflowRow>& rows) override;
+  absl::StatusOr<std::vector<Job>> DoWorkflowGet(const WorkflowGetParams& params) override;
 
   absl::StatusOr<int> DoSubscribe(
       std::function<void(const std::string& queue)> on_available) override;

@@ -1,6 +1,8 @@
 -- Running jobs whose lease expired before $1: retryable now when attempts
 -- remain, dead otherwise, cancelled when a cancel was requested. Notifies the
--- queues that got retryable jobs.
+-- queues that got retryable jobs. Returns the count, and the ids of rescued
+-- dead or cancelled jobs with workflow dependants (the caller's transaction
+-- then releases or cancels those).
 --   $1 now  $2 limit  $3 now in unix ms  $4 notification channel
 WITH expired AS (
   SELECT id FROM {{table}}
@@ -26,10 +28,12 @@ rescued AS (
                  'message', 'lease expired (worker ' || j.worker_id || ')'))
   FROM expired
   WHERE j.id = expired.id
-  RETURNING j.queue, j.state
+  RETURNING j.id, j.queue, j.state, j.dependants
 )
 SELECT count(*) AS rescued,
        (SELECT count(pg_notify($4::text, q.queue))
         FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'retryable') AS q)
-         AS notified
+         AS notified,
+       COALESCE(array_agg(id) FILTER (WHERE state <> 'retryable' AND dependants <> ''),
+                '{}') AS parents
 FROM rescued;

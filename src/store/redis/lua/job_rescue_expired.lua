@@ -1,6 +1,8 @@
 -- Rescues running jobs whose lease expired before now: cancel requested ->
 -- cancelled; attempts left -> retryable, due now; else dead. Each gets the
 -- error "lease expired (worker W)". At most `limit` over all the queues.
+-- Dead or cancelled workflow parents cancel or release their dependants
+-- (workflow_lib.lua).
 -- KEYS[1]  <tag>:migrating-probe of the slot
 -- ARGV[1]  C    ARGV[2] now (us)    ARGV[3] limit
 -- ARGV[4..] the queues' tags Q
@@ -23,12 +25,14 @@ for q = 4, #ARGV do
       append_error(Q, id, f[2], now, 'lease expired (worker ' .. f[5] .. ')')
       if f[4] == '1' then
         finish(Q, id, 'running', 'cancelled', now)
+        wf_propagate(Q, id, false, now)
       elseif tonumber(f[2]) < tonumber(f[3]) then
         move_state(Q, id, 'running', 'retryable')
         redis.call('HSET', jkey(Q, id), 'run_at', now)
         redis.call('ZADD', k(Q, 'sched'), now, id)
       else
         finish(Q, id, 'running', 'dead', now)
+        wf_propagate(Q, id, false, now)
       end
     end
   end

@@ -1,7 +1,7 @@
 -- Params: :now, :at_ms, :limit. Running jobs whose lease expired before :now
 -- become cancelled (cancel requested), retryable (attempts remain, due now)
 -- or dead, with the error "lease expired (worker W)".
--- Returns: queue, new state of each rescued job.
+-- Returns: queue, new state, id, dependants of each rescued job.
 UPDATE "{{table}}" SET
   state = CASE
     WHEN cancel_requested = 1 THEN 'cancelled'
@@ -22,4 +22,4 @@ WHERE id IN (SELECT id FROM "{{table}}"
              WHERE state = 'running' AND lease_expires_at < :now
              ORDER BY lease_expires_at
              LIMIT :limit)
-RETURNING queue, state;
+RETURNING queue, state, id, dependants;
