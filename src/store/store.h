@@ -103,8 +103,8 @@ struct JobFailItem {
   JobId id = 0;
   int64_t lease_token = 0;
   JobState to = JobState::kRetryable;
-  absl::Time run_at;           // next attempt, for kRetryable and kScheduled
-  std::string error;           // appended to errors as {attempt,at,message}
+  absl::Time run_at;            // next attempt, for kRetryable and kScheduled
+  std::string error;            // appended to errors as {attempt,at,message}
   bool has_dependants = false;  // as in JobCompleteItem (kDead/kCancelled cancel them)
 };
 struct JobFailManyParams {

@@ -311,8 +311,7 @@ absl::StatusOr<JobIdList> PostgresStore::DoJobFailMany(const JobFailManyParams& 
   }
   std::vector<JobId> parents;  // ending dead or cancelled
   for (const JobFailItem& item : params.items) {
-    if (item.has_dependants &&
-        (item.to == JobState::kDead || item.to == JobState::kCancelled)) {
+    if (item.has_dependants && (item.to == JobState::kDead || item.to == JobState::kCancelled)) {
       parents.push_back(item.id);
     }
   }

@@ -507,8 +507,7 @@ absl::StatusOr<JobIdList> RedisStore::FailItems(const redis::Script& script,
       if (absl::Status s = AddIds(*r, &done); !s.ok()) return s;
     }
     if (args.size() > 1) {
-      absl::StatusOr<redis::Reply> r =
-          Run(script, sections[0].first, std::move(args));
+      absl::StatusOr<redis::Reply> r = Run(script, sections[0].first, std::move(args));
       if (!r.ok()) return r.status();
       if (absl::Status s = AddIds(*r, &done); !s.ok()) return s;
     }
