@@ -59,8 +59,7 @@ struct Route {
 
 // The handlers, grouped by resource.
 std::vector<Route> JobRoutes();
-std::vector<Route> WorkflowRoutes();  // workflows and batches
-std::vector<Route> AdminRoutes();     // queues, workers, stats, metrics, health, UI
+std::vector<Route> AdminRoutes();  // queues, workers, stats, metrics, health, UI
 
 }  // namespace popqueue::server
 
