@@ -12,30 +12,6 @@
 namespace popqueue::cli {
 namespace {
 
-struct IdCommand {
-  int64_t id = 0;
-  std::unique_ptr<Queue> queue;
-};
-
-// Parses `<id>` and opens the queue. Returns nullopt and sets `exit_code`
-// when the command should end.
-std::optional<IdCommand> ParseIdCommand(FlagSet& flags, const Args& args, int* exit_code) {
-  AddConnectionFlags(flags);
-  if (std::optional<int> done = ParseArgs(flags, args, 1, 1)) {
-    *exit_code = *done;
-    return std::nullopt;
-  }
-  absl::StatusOr<int64_t> id = ParseJobId("<id>", flags.positional()[0]);
-  if (!id.ok()) {
-    *exit_code = UsageError(flags, std::string(id.status().message()));
-    return std::nullopt;
-  }
-  IdCommand out{.id = *id};
-  out.queue = OpenQueueOrReport(flags, exit_code);
-  if (out.queue == nullptr) return std::nullopt;
-  return out;
-}
-
 using QueueOp = absl::Status (Queue::*)(std::string_view);
 
 int RunQueueOp(const Args& args, const char* command, const char* description, QueueOp op,

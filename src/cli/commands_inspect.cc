@@ -94,18 +94,11 @@ int RunJobs(const Args& args) {
 int RunJob(const Args& args) {
   FlagSet flags("job", "<id> [flags]", "Shows every field of one job, including its errors.");
   flags.AddBool("json", "print the job as JSON");
-  AddConnectionFlags(flags);
-  if (std::optional<int> done = ParseArgs(flags, args, 1, 1)) return *done;
-  absl::StatusOr<int64_t> id = ParseJobId("<id>", flags.positional()[0]);
-  if (!id.ok()) return UsageError(flags, std::string(id.status().message()));
-
   int exit_code = kExitOk;
-  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, &exit_code);
-  if (queue == nullptr) return exit_code;
-  absl::StatusOr<Job> job = queue->GetJob(*id);
-  if (!job.ok()) {
-    return JobFailure("job", *id, job.status());
-  }
+  std::optional<IdCommand> cmd = ParseIdCommand(flags, args, &exit_code);
+  if (!cmd) return exit_code;
+  absl::StatusOr<Job> job = cmd->queue->GetJob(cmd->id);
+  if (!job.ok()) return JobFailure("job", cmd->id, job.status());
   if (flags.GetBool("json")) {
     PrintJson(JobToJson(*job));
     return kExitOk;

@@ -26,15 +26,11 @@ int RunWorkflow(const Args& args) {
   FlagSet flags("workflow", "<id> [flags]",
                 "Shows every job of a workflow with its state and the jobs it waits for.");
   flags.AddBool("json", "print the workflow as JSON");
-  AddConnectionFlags(flags);
-  if (std::optional<int> done = ParseArgs(flags, args, 1, 1)) return *done;
-  absl::StatusOr<int64_t> id = ParseJobId("<id>", flags.positional()[0]);
-  if (!id.ok()) return UsageError(flags, std::string(id.status().message()));
   int exit_code = kExitOk;
-  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, &exit_code);
-  if (queue == nullptr) return exit_code;
-  absl::StatusOr<Workflow> wf = queue->GetWorkflow(*id);
-  if (!wf.ok()) return JobFailure("workflow", *id, wf.status());
+  std::optional<IdCommand> cmd = ParseIdCommand(flags, args, &exit_code);
+  if (!cmd) return exit_code;
+  absl::StatusOr<Workflow> wf = cmd->queue->GetWorkflow(cmd->id);
+  if (!wf.ok()) return JobFailure("workflow", cmd->id, wf.status());
   if (flags.GetBool("json")) {
     nlohmann::json jobs = nlohmann::json::array();
     for (const Job& job : wf->jobs) jobs.push_back(JobToJson(job));
@@ -57,15 +53,11 @@ int RunWorkflow(const Args& args) {
 int RunBatch(const Args& args) {
   FlagSet flags("batch", "<id> [flags]", "Shows a batch's progress: its jobs by state.");
   flags.AddBool("json", "print the progress as JSON");
-  AddConnectionFlags(flags);
-  if (std::optional<int> done = ParseArgs(flags, args, 1, 1)) return *done;
-  absl::StatusOr<int64_t> id = ParseJobId("<id>", flags.positional()[0]);
-  if (!id.ok()) return UsageError(flags, std::string(id.status().message()));
   int exit_code = kExitOk;
-  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, &exit_code);
-  if (queue == nullptr) return exit_code;
-  absl::StatusOr<BatchProgress> b = queue->GetBatch(*id);
-  if (!b.ok()) return JobFailure("batch", *id, b.status());
+  std::optional<IdCommand> cmd = ParseIdCommand(flags, args, &exit_code);
+  if (!cmd) return exit_code;
+  absl::StatusOr<BatchProgress> b = cmd->queue->GetBatch(cmd->id);
+  if (!b.ok()) return JobFailure("batch", cmd->id, b.status());
   nlohmann::json counts = nlohmann::json::object();
   for (JobState s : kAllJobStates) {
     auto it = b->counts.find(s);

@@ -211,6 +211,24 @@ std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags, int* exit_code) {
   return OpenQueueOrReport(flags, loaded->ToQueueConfig(), exit_code);
 }
 
+std::optional<IdCommand> ParseIdCommand(FlagSet& flags, const std::vector<std::string>& args,
+                                        int* exit_code) {
+  AddConnectionFlags(flags);
+  if (std::optional<int> done = ParseArgs(flags, args, 1, 1)) {
+    *exit_code = *done;
+    return std::nullopt;
+  }
+  absl::StatusOr<int64_t> id = ParseJobId("<id>", flags.positional()[0]);
+  if (!id.ok()) {
+    *exit_code = UsageError(flags, std::string(id.status().message()));
+    return std::nullopt;
+  }
+  IdCommand out{.id = *id};
+  out.queue = OpenQueueOrReport(flags, exit_code);
+  if (out.queue == nullptr) return std::nullopt;
+  return out;
+}
+
 std::string DumpJson(const nlohmann::json& value, bool pretty) {
   return value.dump(pretty ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

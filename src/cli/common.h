@@ -72,6 +72,17 @@ std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags, QueueConfig confi
 // *exit_code set on failure.
 std::unique_ptr<Queue> OpenQueueOrReport(const FlagSet& flags, int* exit_code);
 
+// A command on one job, workflow or batch: its `<id>` and the open queue.
+struct IdCommand {
+  int64_t id = 0;
+  std::unique_ptr<Queue> queue;
+};
+// Adds the connection flags, parses `<id>` and opens the queue. Returns
+// nullopt and sets `exit_code` when the command should end (help, a usage
+// error, a queue that did not open).
+std::optional<IdCommand> ParseIdCommand(FlagSet& flags, const std::vector<std::string>& args,
+                                        int* exit_code);
+
 // Compact (pretty=false) or indented JSON; invalid UTF-8 in user data is
 // replaced, never thrown on.
 std::string DumpJson(const nlohmann::json& value, bool pretty = true);

@@ -4,11 +4,8 @@
 // what is pending however long the flush interval.
 #include "core/completer.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,25 +14,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/registry.h"
+#include "tests/support/sqlite_store_test.h"
 
 namespace popqueue::core {
 namespace {
 
-class CompleterTest : public ::testing::Test {
+class CompleterTest : public testing::SqliteStoreTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "popqueue-completer-XXXXXX");
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto opened = store::OpenStore({.url = "sqlite://" + dir_ + "/jobs.db", .collection = "jobs"});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    store_ = *opened;
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   // Inserts `n` jobs and claims them under `token`; returns them running.
   std::vector<Job> InsertAndClaim(int n, int64_t token, int max_attempts = 3) {
     store::JobInsertManyParams insert{.now = absl::Now()};
@@ -70,8 +55,6 @@ class CompleterTest : public ::testing::Test {
     return job.ok() ? *job : Job{};
   }
 
-  std::string dir_;
-  std::shared_ptr<store::Store> store_;
   JobId next_id_ = 1000;
   InFlight in_flight_;
 };

@@ -6,10 +6,7 @@
 // overdue exactly once.
 #include "core/heartbeater.h"
 
-#include <unistd.h>
-
 #include <atomic>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,28 +14,17 @@
 
 #include "gtest/gtest.h"
 #include "store/registry.h"
+#include "tests/support/sqlite_store_test.h"
 
 namespace popqueue::core {
 namespace {
 
-bool Eventually(const std::function<bool()>& done, absl::Duration limit = absl::Seconds(5)) {
-  const absl::Time until = absl::Now() + limit;
-  while (absl::Now() < until) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return done();
-}
+using testing::Eventually;
 
-class HeartbeaterTest : public ::testing::Test {
+class HeartbeaterTest : public testing::SqliteStoreTest {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "popqueue-heartbeat-XXXXXX");
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto opened = store::OpenStore({.url = "sqlite://" + dir_ + "/jobs.db", .collection = "jobs"});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    store_ = *opened;
+    SqliteStoreTest::SetUp();
     options_.heartbeat_interval = absl::Milliseconds(30);
     options_.lease = absl::Seconds(2);
     options_.stop_grace = absl::Milliseconds(150);
@@ -46,7 +32,6 @@ class HeartbeaterTest : public ::testing::Test {
   void TearDown() override {
     heartbeater_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // Inserts one job, claims it under `token` with the test's lease and puts
@@ -90,8 +75,6 @@ class HeartbeaterTest : public ::testing::Test {
     return job.ok() ? *job : Job{};
   }
 
-  std::string dir_;
-  std::shared_ptr<store::Store> store_;
   WorkerOptions options_;
   InFlight in_flight_;
   std::unique_ptr<Heartbeater> heartbeater_;

@@ -3,34 +3,19 @@
 // the leader stops, the rescuer and the cleaner rounds.
 #include "core/maintenance.h"
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "store/registry.h"
+#include "tests/support/sqlite_store_test.h"
 
 namespace popqueue::core {
 namespace {
 
-class MaintenanceTest : public ::testing::Test {
+class MaintenanceTest : public testing::SqliteStoreTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "popqueue-maint-XXXXXX");
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto opened = store::OpenStore({.url = "sqlite://" + dir_ + "/jobs.db", .collection = "jobs"});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    store_ = *opened;
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   void Insert(JobId id, int max_attempts) {
     store::JobInsertManyParams insert{.now = absl::Now()};
     insert.jobs.push_back(store::NewJob{.id = id,
@@ -55,9 +40,6 @@ class MaintenanceTest : public ::testing::Test {
     EXPECT_TRUE(job.ok()) << job.status();
     return job.ok() ? job->state : JobState::kAvailable;
   }
-
-  std::string dir_;
-  std::shared_ptr<store::Store> store_;
 };
 
 TEST_F(MaintenanceTest, OneLeaderAtATimeAndASuccessorWhenItStops) {

@@ -12,7 +12,7 @@
 #include "popqueue/queue.h"
 #include "popqueue/remote_worker.h"
 #include "store/registry.h"
-#include "tests/integration/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue::coord::testing {
 namespace {

@@ -21,7 +21,7 @@
 #include "popqueue.grpc.pb.h"
 #include "popqueue/queue.h"
 #include "server/grpc/grpc_server.h"
-#include "tests/integration/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue::server {
 namespace {

@@ -14,7 +14,7 @@
 #include "popqueue/queue.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/grpc_server.h"
-#include "tests/integration/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue::server {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
-#include "tests/integration/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue {
 namespace {

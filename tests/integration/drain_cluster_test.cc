@@ -36,9 +36,9 @@
 #include "store/redis/keys.h"
 #include "store/registry.h"
 #include "store/store.h"
-#include "tests/integration/test_util.h"
 #include "tests/integration/worker_group.h"
 #include "tests/redis/redis_cluster_env.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue {
 namespace {

@@ -40,8 +40,8 @@
 #include "popqueue/queue.h"
 #include "store/registry.h"
 #include "store/store.h"
-#include "tests/integration/test_util.h"
 #include "tests/integration/worker_group.h"
+#include "tests/support/test_util.h"
 #ifdef POPQUEUE_DRAIN_REDIS
 #include "common/redis/redis_client.h"
 #include "common/redis/slot_map.h"

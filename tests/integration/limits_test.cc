@@ -18,7 +18,7 @@
 #include "popqueue/queue.h"
 #include "server/metrics.h"
 #include "store/registry.h"
-#include "tests/integration/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue {
 namespace {

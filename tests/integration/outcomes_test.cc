@@ -13,28 +13,20 @@
 #include "popqueue/outcome.h"
 #include "popqueue/queue.h"
 #include "tests/integration/event_log.h"
-#include "tests/integration/test_util.h"
+#include "tests/support/queue_config.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue {
 namespace {
 
 using testing::EventLog;
+using testing::FastQueueConfig;
 using ::testing::HasSubstr;
 using testing::TempDir;
 
-QueueConfig FastConfig(const TempDir& dir, int retries) {
-  QueueConfig c{.db_url = dir.SqliteUrl(), .retries = retries};
-  c.worker.poll_interval = absl::Milliseconds(20);
-  c.worker.retry.base = absl::Milliseconds(10);
-  c.worker.retry.jitter = 0;
-  c.worker.handle_signals = false;
-  c.worker.shutdown_deadline = absl::Seconds(5);
-  return c;
-}
-
 TEST(Outcomes, SnoozeRunsAgainLaterWithoutUsingAnAttempt) {
   TempDir dir;
-  Queue queue(FastConfig(dir, /*retries=*/0));  // one attempt only
+  Queue queue(FastQueueConfig(dir, /*retries=*/0));  // one attempt only
   EventLog log;
   Mutex mu;
   std::vector<absl::Time> calls;
@@ -76,7 +68,7 @@ TEST(Outcomes, SnoozeRunsAgainLaterWithoutUsingAnAttempt) {
 
 TEST(Outcomes, SnoozedJobWaitsScheduled) {
   TempDir dir;
-  Queue queue(FastConfig(dir, /*retries=*/2));
+  Queue queue(FastQueueConfig(dir, /*retries=*/2));
   EventLog log;
   ASSERT_TRUE(queue.Define("later", [](JobContext&) { return Snooze(absl::Hours(1)); }).ok());
   ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
@@ -97,7 +89,7 @@ TEST(Outcomes, SnoozedJobWaitsScheduled) {
 
 TEST(Outcomes, DiscardEndsCancelledWithoutRetry) {
   TempDir dir;
-  Queue queue(FastConfig(dir, /*retries=*/3));
+  Queue queue(FastQueueConfig(dir, /*retries=*/3));
   EventLog log;
   std::atomic<int> calls{0};
   ASSERT_TRUE(queue
@@ -125,7 +117,7 @@ TEST(Outcomes, DiscardEndsCancelledWithoutRetry) {
 
 TEST(Outcomes, FailWithoutRetryDiesAtOnce) {
   TempDir dir;
-  Queue queue(FastConfig(dir, /*retries=*/3));
+  Queue queue(FastQueueConfig(dir, /*retries=*/3));
   EventLog log;
   std::atomic<int> calls{0};
   ASSERT_TRUE(queue
@@ -153,7 +145,7 @@ TEST(Outcomes, FailWithoutRetryDiesAtOnce) {
 
 TEST(Outcomes, OrdinaryFailuresKeepTheirMeaning) {
   TempDir dir;
-  Queue queue(FastConfig(dir, /*retries=*/1));
+  Queue queue(FastQueueConfig(dir, /*retries=*/1));
   EventLog log;
   ASSERT_TRUE(queue.Define("bool", [](const Job&) { return false; }).ok());
   // The message of an outcome in a new status is an ordinary failure.
@@ -177,7 +169,7 @@ TEST(Outcomes, OrdinaryFailuresKeepTheirMeaning) {
 
 TEST(Outcomes, CancelWinsOverSnooze) {
   TempDir dir;
-  Queue queue(FastConfig(dir, /*retries=*/3));
+  Queue queue(FastQueueConfig(dir, /*retries=*/3));
   EventLog log;
   absl::Notification started;
   ASSERT_TRUE(queue
@@ -202,7 +194,7 @@ TEST(Outcomes, CancelWinsOverSnooze) {
 
 TEST(Outcomes, TimeoutWinsOverSnooze) {
   TempDir dir;
-  Queue queue(FastConfig(dir, /*retries=*/0));
+  Queue queue(FastQueueConfig(dir, /*retries=*/0));
   EventLog log;
   ASSERT_TRUE(queue
                   .Define("slow",

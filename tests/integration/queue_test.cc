@@ -16,29 +16,21 @@
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
 #include "tests/integration/event_log.h"
-#include "tests/integration/test_util.h"
+#include "tests/support/queue_config.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue {
 namespace {
 
 using testing::EventLog;
 using testing::Eventually;
+using testing::FastQueueConfig;
 using ::testing::HasSubstr;
 using testing::TempDir;
 
-QueueConfig FastConfig(const TempDir& dir, int retries = 3) {
-  QueueConfig c{.db_url = dir.SqliteUrl(), .retries = retries};
-  c.worker.poll_interval = absl::Milliseconds(20);
-  c.worker.retry.base = absl::Milliseconds(10);
-  c.worker.retry.jitter = 0;
-  c.worker.handle_signals = false;
-  c.worker.shutdown_deadline = absl::Seconds(5);
-  return c;
-}
-
 TEST(Queue, ProcessesEveryJobExactlyOnce) {
   TempDir dir;
-  QueueConfig config = FastConfig(dir);
+  QueueConfig config = FastQueueConfig(dir);
   config.worker.default_concurrency = 8;
   Queue queue(config);
   ASSERT_TRUE(queue.status().ok()) << queue.status();
@@ -95,7 +87,7 @@ TEST(Queue, OriginalApiSemantics) {
 
 TEST(Queue, PriorityThenDueTimeThenId) {
   TempDir dir;
-  QueueConfig config = FastConfig(dir);
+  QueueConfig config = FastQueueConfig(dir);
   config.worker.default_concurrency = 1;
   Queue queue(config);
   std::vector<std::string> order;
@@ -127,7 +119,7 @@ TEST(Queue, PriorityThenDueTimeThenId) {
 TEST(Queue, DelayedJobRunsWhenDue) {
   TempDir dir;
   testing::FakeClock clock;
-  QueueConfig config = FastConfig(dir);
+  QueueConfig config = FastQueueConfig(dir);
   config.clock = &clock;
   Queue queue(config);
   EventLog log;
@@ -146,7 +138,7 @@ TEST(Queue, DelayedJobRunsWhenDue) {
 
 TEST(Queue, RetriesWithBackoffThenDead) {
   TempDir dir;
-  Queue queue(FastConfig(dir, /*retries=*/2));
+  Queue queue(FastQueueConfig(dir, /*retries=*/2));
   EventLog log;
   std::atomic<int> calls{0};
   ASSERT_TRUE(queue
@@ -182,7 +174,7 @@ TEST(Queue, RetriesWithBackoffThenDead) {
 
 TEST(Queue, ThrowingHandlerAndUndefinedNameAreFailures) {
   TempDir dir;
-  Queue queue(FastConfig(dir, /*retries=*/0));
+  Queue queue(FastQueueConfig(dir, /*retries=*/0));
   EventLog log;
   ASSERT_TRUE(
       queue.Define("throws", [](const Job&) -> bool { throw std::runtime_error("boom"); }).ok());
@@ -200,7 +192,7 @@ TEST(Queue, ThrowingHandlerAndUndefinedNameAreFailures) {
 
 TEST(Queue, TimeoutFailsTheAttemptAndStopsTheHandler) {
   TempDir dir;
-  Queue queue(FastConfig(dir, /*retries=*/0));
+  Queue queue(FastQueueConfig(dir, /*retries=*/0));
   EventLog log;
   Notification saw_cancel;
   ASSERT_TRUE(queue
@@ -227,7 +219,7 @@ TEST(Queue, TimeoutFailsTheAttemptAndStopsTheHandler) {
 TEST(Queue, CancelARunningJob) {
   TempDir dir;
   // Heartbeats every 10 s: a cancel in this process must not wait for one.
-  QueueConfig config = FastConfig(dir);
+  QueueConfig config = FastQueueConfig(dir);
   Queue queue(config);
   EventLog log;
   Notification started;
@@ -259,7 +251,7 @@ TEST(Queue, CancelARunningJob) {
 
 TEST(Queue, StopReleasesJobsStillRunningAfterTheDeadline) {
   TempDir dir;
-  QueueConfig config = FastConfig(dir, /*retries=*/0);
+  QueueConfig config = FastQueueConfig(dir, /*retries=*/0);
   config.worker.shutdown_deadline = absl::Milliseconds(100);
   Queue queue(config);
   Notification started;
@@ -292,7 +284,7 @@ TEST(Queue, StopReleasesJobsStillRunningAfterTheDeadline) {
 // recorded only when it returns.
 TEST(Queue, OverdueHandlerIsReportedAndKeepsItsSlot) {
   TempDir dir;
-  QueueConfig config = FastConfig(dir, /*retries=*/0);
+  QueueConfig config = FastQueueConfig(dir, /*retries=*/0);
   config.worker.default_concurrency = 1;
   config.worker.heartbeat_interval = absl::Milliseconds(50);
   config.worker.stop_grace = absl::Milliseconds(200);
@@ -352,7 +344,7 @@ TEST(Queue, StopEndsInTimeBesideAHandlerThatNeverStops) {
   returned = false;
   JobId id = 0;
   {
-    QueueConfig config = FastConfig(dir, /*retries=*/0);
+    QueueConfig config = FastQueueConfig(dir, /*retries=*/0);
     config.worker.shutdown_deadline = absl::Milliseconds(600);
     config.worker.stop_grace = absl::Milliseconds(200);
     Queue queue(config);
@@ -387,7 +379,7 @@ TEST(Queue, StopEndsInTimeBesideAHandlerThatNeverStops) {
 // handler's sleep is never cut short by it (common/thread.h).
 TEST(Queue, StopSignalReachesTheWatcherNotTheHandlers) {
   TempDir dir;
-  QueueConfig config = FastConfig(dir);
+  QueueConfig config = FastQueueConfig(dir);
   config.worker.handle_signals = true;
   config.worker.default_concurrency = 4;
   Queue queue(config);
@@ -424,7 +416,7 @@ TEST(Queue, StopSignalReachesTheWatcherNotTheHandlers) {
 
 TEST(Queue, PerQueueConcurrencyIsRespected) {
   TempDir dir;
-  QueueConfig config = FastConfig(dir);
+  QueueConfig config = FastQueueConfig(dir);
   config.worker.queues = {"narrow", "wide"};
   config.worker.concurrency = {{"narrow", 2}, {"wide", 6}};
   Queue queue(config);
@@ -469,7 +461,7 @@ TEST(Queue, PerQueueConcurrencyIsRespected) {
 
 TEST(Queue, PausedQueueIsNotWorked) {
   TempDir dir;
-  Queue queue(FastConfig(dir));
+  Queue queue(FastQueueConfig(dir));
   EventLog log;
   ASSERT_TRUE(queue.Define("j", [](const Job&) { return true; }).ok());
   ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
@@ -521,7 +513,7 @@ TEST(Queue, ClearErrorsForBadInput) {
 
 TEST(Queue, RegistryAndRedistribute) {
   TempDir dir;
-  QueueConfig config = FastConfig(dir);
+  QueueConfig config = FastQueueConfig(dir);
   config.worker.worker_id = "worker-a";
   Queue queue(config);
   ASSERT_TRUE(queue.RegisterWorker().ok());

@@ -18,7 +18,7 @@
 #include "core/maintenance.h"
 #include "gtest/gtest.h"
 #include "store/registry.h"
-#include "tests/integration/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue::testing {
 namespace {

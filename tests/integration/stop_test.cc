@@ -38,7 +38,7 @@
 #include "common/ids.h"
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
-#include "tests/integration/test_util.h"
+#include "tests/support/test_util.h"
 
 extern char** environ;
 

@@ -13,8 +13,9 @@
 #include "notify/notifier.h"
 #include "popqueue/queue.h"
 #include "popqueue/remote_worker.h"
-#include "tests/integration/test_util.h"
 #include "tests/notify/test_http_server.h"
+#include "tests/support/queue_config.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue::notify {
 namespace {
@@ -23,12 +24,8 @@ using popqueue::testing::TempDir;
 using testing::TestHttpServer;
 
 QueueConfig FastConfig(const TempDir& dir, int retries) {
-  QueueConfig c{.db_url = dir.SqliteUrl(), .retries = retries};
-  c.worker.poll_interval = absl::Milliseconds(20);
+  QueueConfig c = popqueue::testing::FastQueueConfig(dir, retries);
   c.worker.retry.base = absl::Milliseconds(1);
-  c.worker.retry.jitter = 0;
-  c.worker.handle_signals = false;
-  c.worker.shutdown_deadline = absl::Seconds(5);
   c.worker.default_concurrency = 4;
   return c;
 }

@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
 #include "redis_test_env.h"
-#include "tests/integration/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue::testing {
 namespace {

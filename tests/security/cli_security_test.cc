@@ -18,8 +18,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
-#include "tests/integration/test_util.h"
 #include "tests/support/cli_env.h"
+#include "tests/support/test_util.h"
 
 extern char** environ;
 

@@ -25,8 +25,8 @@
 #include "nlohmann/json.hpp"
 #include "popqueue/queue.h"
 #include "server/http/http_server.h"
-#include "tests/integration/test_util.h"
 #include "tests/support/stderr_capture.h"
+#include "tests/support/test_util.h"
 
 namespace popqueue::server {
 namespace {

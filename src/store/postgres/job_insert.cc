@@ -13,6 +13,8 @@ namespace {
 
 constexpr int kMaxRounds = 5;
 
+}  // namespace
+
 // The contract's checks (store/validate.h) ran before; what is left is
 // PostgreSQL's own limit: text columns cannot hold NUL bytes.
 absl::Status RefuseNul(const NewJob& job, size_t index) {
@@ -29,7 +31,29 @@ absl::Status RefuseNul(const NewJob& job, size_t index) {
   return absl::OkStatus();
 }
 
-}  // namespace
+void NewJobColumns::Add(const NewJob& j) {
+  ids_.push_back(j.id);
+  queues_.emplace_back(j.queue);
+  names_.emplace_back(j.name);
+  identifiers_.emplace_back(j.identifier);
+  data_.emplace_back(j.data);
+  priorities_.push_back(j.priority);
+  max_attempts_.push_back(j.max_attempts);
+  run_at_.push_back(Micros(j.run_at));
+  timeouts_.push_back(absl::ToInt64Microseconds(j.timeout));
+  backoffs_.push_back(absl::ToInt64Microseconds(j.backoff_base));
+}
+
+void NewJobColumns::AppendTo(Params& p, bool with_identifier) const {
+  p.Add(BigintArray(ids_)).Add(TextArray(queues_)).Add(TextArray(names_));
+  if (with_identifier) p.Add(TextArray(identifiers_));
+  p.Add(TextArray(data_))
+      .Add(BigintArray(priorities_))
+      .Add(BigintArray(max_attempts_))
+      .Add(BigintArray(run_at_))
+      .Add(BigintArray(timeouts_))
+      .Add(BigintArray(backoffs_));
+}
 
 absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
                                                const SqlCatalog& catalog,
@@ -42,35 +66,11 @@ absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
   for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
 
   for (int round = 0; round < kMaxRounds && !pending.empty(); ++round) {
-    std::vector<int64_t> ids, max_attempts, priorities, run_at, timeouts, backoffs;
-    std::vector<std::optional<std::string>> queues, names, identifiers, data;
-    for (size_t i : pending) {
-      const NewJob& j = params.jobs[i];
-      ids.push_back(j.id);
-      queues.emplace_back(j.queue);
-
-      names.emplace_back(j.name);
-      identifiers.emplace_back(j.identifier);
-      data.emplace_back(j.data);
-      priorities.push_back(j.priority);
-      max_attempts.push_back(j.max_attempts);
-      run_at.push_back(Micros(j.run_at));
-      timeouts.push_back(absl::ToInt64Microseconds(j.timeout));
-      backoffs.push_back(absl::ToInt64Microseconds(j.backoff_base));
-    }
+    NewJobColumns columns;
+    for (size_t i : pending) columns.Add(params.jobs[i]);
     Params p;
-    p.Add(BigintArray(ids))
-        .Add(TextArray(queues))
-        .Add(TextArray(names))
-        .Add(TextArray(identifiers))
-        .Add(TextArray(data))
-        .Add(BigintArray(priorities))
-        .Add(BigintArray(max_attempts))
-        .Add(BigintArray(run_at))
-        .Add(BigintArray(timeouts))
-        .Add(BigintArray(backoffs))
-        .Add(params.now)
-        .Add(catalog.channel());
+    columns.AppendTo(p, /*with_identifier=*/true);
+    p.Add(params.now).Add(catalog.channel());
     absl::StatusOr<Result> res = run("job_insert_many", p);
     if (!res.ok()) return res.status();
 

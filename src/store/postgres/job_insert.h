@@ -3,8 +3,12 @@
 #ifndef POPQUEUE_STORE_POSTGRES_JOB_INSERT_H_
 #define POPQUEUE_STORE_POSTGRES_JOB_INSERT_H_
 
+#include <cstddef>
 #include <functional>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "store/postgres/pg_conn.h"
@@ -24,6 +28,24 @@ using StatementRunner =
 // (and, should it have finished meanwhile, the job is inserted after all).
 // `params` passed store/validate.h's checks (Store::JobInsertMany and
 // EnqueueTx run them).
+
+// PostgreSQL's own limit on a job the contract's checks let through: text
+// columns cannot hold NUL bytes. `index` names the job in the error.
+absl::Status RefuseNul(const NewJob& job, size_t index);
+
+// The per-job columns that job_insert_many and workflow_insert take as
+// arrays (one element per job): Add each job, then AppendTo in the
+// statements' parameter order: id, queue, name, [identifier], data,
+// priority, max_attempts, run_at, timeout, backoff (microseconds).
+class NewJobColumns {
+ public:
+  void Add(const NewJob& job);
+  void AppendTo(Params& p, bool with_identifier) const;
+
+ private:
+  std::vector<int64_t> ids_, priorities_, max_attempts_, run_at_, timeouts_, backoffs_;
+  std::vector<std::optional<std::string>> queues_, names_, identifiers_, data_;
+};
 
 absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
                                                const SqlCatalog& catalog,

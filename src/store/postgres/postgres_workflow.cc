@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "store/postgres/job_insert.h"
 #include "store/postgres/job_rows.h"
 #include "store/postgres/postgres_store_impl.h"
 #include "store/workflow.h"
@@ -62,39 +63,21 @@ absl::Status PostgresStore::PropagateFinished(Pool::Lease& lease, const std::vec
 
 absl::Status PostgresStore::DoWorkflowInsert(const WorkflowInsertParams& params,
                                              const std::vector<WorkflowRow>& rows) {
-  std::vector<int64_t> ids, priorities, max_attempts, run_at, timeouts, backoffs, waiting;
-  std::vector<std::optional<std::string>> queues, names, data, states, parents, dependants;
-  for (const WorkflowRow& row : rows) {
-    const NewJob& j = row.job;
-    if (j.data.find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("jobs[", ids.size(), "].data: PostgreSQL text cannot hold NUL bytes"));
-    }
-    ids.push_back(j.id);
-    queues.emplace_back(j.queue);
-    names.emplace_back(j.name);
-    data.emplace_back(j.data);
-    priorities.push_back(j.priority);
-    max_attempts.push_back(j.max_attempts);
-    run_at.push_back(Micros(j.run_at));
-    timeouts.push_back(absl::ToInt64Microseconds(j.timeout));
-    backoffs.push_back(absl::ToInt64Microseconds(j.backoff_base));
+  NewJobColumns columns;
+  std::vector<int64_t> waiting;
+  std::vector<std::optional<std::string>> states, parents, dependants;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const WorkflowRow& row = rows[i];
+    if (absl::Status s = RefuseNul(row.job, i); !s.ok()) return s;
+    columns.Add(row.job);
     states.emplace_back(std::string(JobStateName(row.state)));
     parents.emplace_back(EncodeEdges(row.parents));
     dependants.emplace_back(EncodeEdges(row.dependants));
     waiting.push_back(static_cast<int64_t>(row.parents.size()));
   }
   Params p;
-  p.Add(BigintArray(ids))
-      .Add(TextArray(queues))
-      .Add(TextArray(names))
-      .Add(TextArray(data))
-      .Add(BigintArray(priorities))
-      .Add(BigintArray(max_attempts))
-      .Add(BigintArray(run_at))
-      .Add(BigintArray(timeouts))
-      .Add(BigintArray(backoffs))
-      .Add(TextArray(states))
+  columns.AppendTo(p, /*with_identifier=*/false);
+  p.Add(TextArray(states))
       .Add(TextArray(parents))
       .Add(TextArray(dependants))
       .Add(BigintArray(waiting))

@@ -59,8 +59,8 @@ Scripts::Scripts()
       worker_deregister(Load("worker_deregister.lua")),
       worker_list(Load("worker_list.lua"), kReadOnly),
       workflow_attach(WithLib("workflow_attach.lua")),
-      workflow_complete_many(WithWorkflowLib("workflow_complete_many.lua")),
-      workflow_fail_many(WithWorkflowLib("workflow_fail_many.lua")),
+      workflow_complete_many(WithWorkflowLib("job_complete_many.lua")),
+      workflow_fail_many(WithWorkflowLib("job_fail_many.lua")),
       workflow_get(WithLib("workflow_get.lua"), kReadOnly) {}
 
 }  // namespace popqueue::store::redis_store

@@ -1,4 +1,5 @@
--- Completes running jobs whose lease token matches.
+-- Completes running jobs whose lease token matches. With workflow_lib.lua
+-- (workflow_complete_many) ended() releases a parent's dependants.
 -- KEYS[1]  <tag>:migrating-probe of the slot
 -- ARGV[1]  C    ARGV[2] now (us)
 -- ARGV[3..] per queue: Q, n, then n x 4 values: id, lease token,
@@ -15,6 +16,7 @@ while at <= #ARGV do
     if f[1] == 'running' and f[2] == token then
       zrem_later(k(Q, 'running'), id)
       finish(Q, id, 'running', 'completed', now, ARGV[i + 2] == '1' and ARGV[i + 3] or nil)
+      ended(Q, id, true, now)
       done[#done + 1] = id
     end
   end

@@ -1,5 +1,6 @@
 -- Fails running jobs whose lease token matches: to retryable (due again at
--- run_at), dead or cancelled. The error is appended as {attempt, now, text}.
+-- run_at), dead or cancelled. With workflow_lib.lua (workflow_fail_many)
+-- ended() cancels or releases a dead or cancelled parent's dependants. The error is appended as {attempt, now, text}.
 -- KEYS[1]  <tag>:migrating-probe of the slot
 -- ARGV[1]  C    ARGV[2] now (us)
 -- ARGV[3..] per queue: Q, n, then n x 5 values: id, lease token, to
@@ -25,6 +26,7 @@ while at <= #ARGV do
         redis.call('ZADD', k(Q, 'sched'), run_us, id)
       else
         finish(Q, id, 'running', to, now)
+        ended(Q, id, false, now)
       end
       done[#done + 1] = id
     end

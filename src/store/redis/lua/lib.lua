@@ -219,6 +219,11 @@ local function finish(Q, id, from, to, now, result)
   zadd_later(k(Q, 'fin', to), now, id)
 end
 
+-- Called after a running job ended (ok: completed; else dead or cancelled):
+-- nothing for a plain job. workflow_lib.lua, prepended to the scripts that
+-- may end a workflow parent, makes it release or cancel the dependants.
+local ended = function(Q, id, ok, now) end
+
 local function make_available(Q, queue, id, priority, run_us)
   redis.call('ZADD', k(Q, 'avail'), 0, avail_member(priority, run_us, id))
   notify(queue)

@@ -1,6 +1,8 @@
 -- Workflow helpers (docs/composition.md), prepended after lib.lua to the
--- scripts that may end a workflow parent: workflow_complete_many,
--- workflow_fail_many, job_cancel, job_rescue_expired (scripts.cc).
+-- scripts that may end a workflow parent: workflow_complete_many and
+-- workflow_fail_many (job_complete_many.lua and job_fail_many.lua with
+-- lib.lua's `ended` hook set to wf_propagate), job_cancel,
+-- job_rescue_expired (scripts.cc).
 -- A workflow lives in one queue (Store::SupportsCrossQueueWorkflows), so a
 -- parent and all its dependants share the slot Q. Job hash fields:
 --   wf    workflow id          wait  parents not yet done
@@ -55,3 +57,6 @@ local function wf_propagate(Q, id, ok, now)
     end
   end
 end
+
+-- The completing and failing scripts call ended() after finish().
+ended = wf_propagate

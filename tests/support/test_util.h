@@ -1,6 +1,6 @@
-// Helpers shared by the integration tests.
-#ifndef POPQUEUE_TESTS_INTEGRATION_TEST_UTIL_H_
-#define POPQUEUE_TESTS_INTEGRATION_TEST_UTIL_H_
+// Helpers shared by the tests: a temporary folder, polling for a condition.
+#ifndef POPQUEUE_TESTS_SUPPORT_TEST_UTIL_H_
+#define POPQUEUE_TESTS_SUPPORT_TEST_UTIL_H_
 
 #include <cstdlib>
 #include <filesystem>
@@ -45,4 +45,4 @@ inline bool Eventually(const std::function<bool()>& condition,
 
 }  // namespace popqueue::testing
 
-#endif  // POPQUEUE_TESTS_INTEGRATION_TEST_UTIL_H_
+#endif  // POPQUEUE_TESTS_SUPPORT_TEST_UTIL_H_
