@@ -24,7 +24,7 @@
 #include "nlohmann/json.hpp"
 #include "popqueue/queue.h"
 #include "popqueue/remote_worker.h"
-#include "tests/support/cli_env.h"
+#include "tests/support/run_cli.h"
 #if POPQUEUE_WITH_REDIS
 #include "tests/redis/redis_cluster_env.h"
 #endif
@@ -37,18 +37,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using json = nlohmann::json;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Result = ::popqueue::testing::CliResult;
+using ::popqueue::testing::ReadWholeFile;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -70,48 +60,9 @@ class CliTest : public ::testing::Test {
       args.push_back("--db-url");
       args.push_back(db_url_);
     }
-    std::string in_path = dir_ + "/stdin", out_path = dir_ + "/stdout", err_path = dir_ + "/stderr";
-    std::ofstream(in_path, std::ios::binary) << stdin_data;
-
-    std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
-
-    std::vector<std::string> env_s = ::popqueue::testing::EnvironmentWithoutPopqueue();
-    for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
-    std::vector<char*> envp = ::popqueue::testing::NullTerminated(env_s);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    Result r;
-    if (rc != 0) {
-      ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(rc);
-      return r;
-    }
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        ADD_FAILURE() << "popqueue " << ::testing::PrintToString(args) << " did not finish in "
-                      << timeout.count() << "s";
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = ReadFile(out_path);
-    r.err = ReadFile(err_path);
-    return r;
+    std::vector<std::string> extra;
+    for (const auto& [k, v] : env) extra.push_back(k + "=" + v);
+    return ::popqueue::testing::RunCli(POPQUEUE_CLI_PATH, args, dir_, stdin_data, extra, timeout);
   }
 
   // Enqueues and returns the printed id.
@@ -564,12 +515,12 @@ TEST_F(CliTest, WorkerEndpointServesMetricsAndProbes) {
   const std::string marker = "/readyz) on 127.0.0.1:";
   for (int i = 0; i < 200 && port == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::string text = ReadFile(log);
+    std::string text = ReadWholeFile(log);
     if (size_t at = text.find(marker); at != std::string::npos) {
       port = std::atoi(text.c_str() + at + marker.size());
     }
   }
-  ASSERT_GT(port, 0) << ReadFile(log);
+  ASSERT_GT(port, 0) << ReadWholeFile(log);
   httplib::Client http("127.0.0.1", port);
   auto health = http.Get("/healthz");
   ASSERT_TRUE(health);

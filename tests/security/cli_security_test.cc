@@ -18,7 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
-#include "tests/support/cli_env.h"
+#include "tests/support/run_cli.h"
 #include "tests/support/test_util.h"
 
 extern char** environ;
@@ -30,60 +30,14 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::TempDir;
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Result = testing::CliResult;
 
 class CliSecurityTest : public ::testing::Test {
  protected:
   // Runs popqueue with `args` and `extra_env`, the CLI's own variables
   // removed from the environment.
   Result Run(std::vector<std::string> args, std::vector<std::string> extra_env = {}) {
-    std::string out_path = dir_.path() + "/out", err_path = dir_.path() + "/err";
-    std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
-    std::vector<std::string> env_s = ::popqueue::testing::EnvironmentWithoutPopqueue();
-    env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> envp = ::popqueue::testing::NullTerminated(env_s);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    Result r;
-    if (rc != 0) {
-      ADD_FAILURE() << "cannot start " << argv[0];
-      return r;
-    }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        ADD_FAILURE() << "popqueue did not finish in 60 s";
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = ReadFile(out_path);
-    r.err = ReadFile(err_path);
-    return r;
+    return testing::RunCli(POPQUEUE_CLI_PATH, args, dir_.path(), "", extra_env);
   }
 
   std::vector<Job> Jobs() {
