@@ -135,7 +135,7 @@ TEST_F(CompleterTest, AnOutcomeWhoseLeaseWasLostIsNotStored) {
   // worker claims it under a new token.
   auto rescued = store_->JobRescueExpired({.now = absl::Now() + absl::Minutes(1)});
   ASSERT_TRUE(rescued.ok());
-  ASSERT_EQ(*rescued, 1);
+  ASSERT_EQ(rescued->size(), 1u);
   auto again = store_->JobClaim({.queues = {"default"},
                                  .worker_id = "other",
                                  .limit = 1,

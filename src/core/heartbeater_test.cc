@@ -110,7 +110,7 @@ TEST_F(HeartbeaterTest, ALostLeaseStopsAndFinalizesTheAttempt) {
   // Expire the lease in the store's eyes and let another worker take it.
   auto rescued = store_->JobRescueExpired({.now = absl::Now() + absl::Minutes(1)});
   ASSERT_TRUE(rescued.ok()) << rescued.status();
-  ASSERT_EQ(*rescued, 2);
+  ASSERT_EQ(rescued->size(), 2u);
   auto again = store_->JobClaim({.queues = {"default"},
                                  .worker_id = "other",
                                  .limit = 2,

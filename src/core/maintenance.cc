@@ -10,13 +10,14 @@ namespace popqueue::core {
 
 Maintenance::Maintenance(std::shared_ptr<store::Store> store, Clock* clock,
                          const WorkerOptions& options, std::string worker_id,
-                         std::shared_ptr<coord::Coordinator> coordinator)
+                         std::shared_ptr<coord::Coordinator> coordinator, EventListener emit)
     : store_(std::move(store)),
       clock_(clock),
       options_(options),
       worker_id_(std::move(worker_id)),
       coordinator_(coordinator && coordinator->SharedAcrossProcesses() ? std::move(coordinator)
-                                                                       : nullptr) {}
+                                                                       : nullptr),
+      emit_(std::move(emit)) {}
 
 Maintenance::~Maintenance() { Stop(); }
 
@@ -101,13 +102,51 @@ bool Maintenance::Elect(absl::Time now) {
   return *elected;
 }
 
-absl::StatusOr<int> Maintenance::Rescue(store::Store& store, absl::Time now) {
-  int total = 0;
+absl::StatusOr<store::JobRescueExpiredResult> Maintenance::Rescue(store::Store& store,
+                                                                  absl::Time now,
+                                                                  const EventListener& emit) {
+  constexpr int kBatch = 1000;
+  store::JobRescueExpiredResult total;
   while (true) {
-    auto n = store.JobRescueExpired(store::JobRescueExpiredParams{.now = now});
-    if (!n.ok()) return n.status();
-    total += *n;
-    if (*n < 1000) return total;
+    auto moved = store.JobRescueExpired(store::JobRescueExpiredParams{.now = now, .limit = kBatch});
+    if (!moved.ok()) {
+      // What earlier batches moved is moved: their events are still owed.
+      if (emit) RaiseDead(store, total, emit);
+      return moved.status();
+    }
+    total.insert(total.end(), moved->begin(), moved->end());
+    if (moved->size() < kBatch) break;
+  }
+  if (emit) RaiseDead(store, total, emit);
+  return total;
+}
+
+void Maintenance::RaiseDead(store::Store& store, const store::JobRescueExpiredResult& rescued,
+                            const EventListener& emit) {
+  for (const store::RescuedJob& r : rescued) {
+    if (r.to != JobState::kDead) continue;
+    JobEvent event{.kind = JobEvent::Kind::kDead};
+    // Only this process's rescue moved the job, so this is its one event;
+    // the read only fills it in (a requeue since changes nothing of it but
+    // state). A job deleted since is still told, by id.
+    if (auto job = store.JobGet(store::JobGetParams{.id = r.id}); job.ok()) {
+      event.job = *std::move(job);
+      if (!event.job.errors.empty()) event.error = event.job.errors.back().message;
+      if (event.job.picked_at && event.job.finished_at) {
+        event.elapsed = *event.job.finished_at - *event.job.picked_at;
+      }
+    } else {
+      Logf(LogLevel::kWarn, "rescuer: job %d is dead but could not be read for its event: %s", r.id,
+           job.status().ToString());
+      event.job.id = r.id;
+      event.error = "lease expired";
+    }
+    event.job.state = JobState::kDead;
+    try {
+      emit(event);
+    } catch (...) {
+      Logf(LogLevel::kWarn, "an event listener threw; ignored");
+    }
   }
 }
 
@@ -185,11 +224,12 @@ void Maintenance::Loop() {
       }
       if (now >= rescue_from) {
         const absl::Time started = clock_->Now();
-        if (auto n = Rescue(*store_, now); !n.ok()) {
+        if (auto n = Rescue(*store_, now, emit_); !n.ok()) {
           call_failed_ = true;
           Logf(LogLevel::kWarn, "rescuer: %s", std::string(n.status().message()));
-        } else if (*n > 0) {
-          Logf(LogLevel::kInfo, "rescuer: %d jobs with expired leases returned", *n);
+        } else if (!n->empty()) {
+          Logf(LogLevel::kInfo, "rescuer: %d jobs with expired leases returned",
+               static_cast<int>(n->size()));
         }
         if (stalled(started, "rescuing")) outage = true;
       }

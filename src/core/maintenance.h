@@ -7,7 +7,11 @@
 // store (LeaderAttemptElect). Only the leader runs the services, so a
 // cluster does the work once:
 // - rescuer: running jobs whose lease expired (their worker died or was
-//   partitioned) go back to retryable, or dead when no attempts remain;
+//   partitioned) go back to retryable, or dead when no attempts remain. For
+//   each job the rescue dead-lettered, the leader raises JobEvent kDead (the
+//   `job.dead` notification): the store names the jobs each rescue moved and
+//   no two rescues name one job, so the event is raised once per job across
+//   processes, by the process whose write moved it;
 // - cleaner: finished jobs past their state's retention are deleted.
 // Worker processes run it inside their runtime; `popqueue serve`, which runs
 // no workers, runs it through Queue::StartMaintenance(), so servers and
@@ -28,6 +32,7 @@
 #include "coord/coordinator.h"
 #include "popqueue/clock.h"
 #include "popqueue/options.h"
+#include "popqueue/queue.h"
 #include "store/store.h"
 
 namespace popqueue::core {
@@ -37,9 +42,11 @@ inline constexpr char kMaintenanceLock[] = "leader:maintenance";
 
 class Maintenance {
  public:
-  // `coordinator`: null or local -> the store elects the leader.
+  // `coordinator`: null or local -> the store elects the leader. `emit`
+  // (may be empty) receives the kDead events of rescued jobs.
   Maintenance(std::shared_ptr<store::Store> store, Clock* clock, const WorkerOptions& options,
-              std::string worker_id, std::shared_ptr<coord::Coordinator> coordinator = nullptr);
+              std::string worker_id, std::shared_ptr<coord::Coordinator> coordinator = nullptr,
+              EventListener emit = nullptr);
   ~Maintenance();
 
   void Start();
@@ -47,7 +54,15 @@ class Maintenance {
   bool is_leader() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // One round of each service; public for tests and RedistributeJobs().
-  static absl::StatusOr<int> Rescue(store::Store& store, absl::Time now);
+  // Rescue returns every job it moved, with its new state; when `emit` is
+  // set it is called with kDead for each job it dead-lettered (RaiseDead).
+  static absl::StatusOr<store::JobRescueExpiredResult> Rescue(store::Store& store, absl::Time now,
+                                                              const EventListener& emit = nullptr);
+  // Calls `emit` with kDead for each job of `rescued` that went to dead,
+  // read back for the event (the rescue's error, attempt, payload). A job
+  // that cannot be read (deleted since) gets an event with its id only.
+  static void RaiseDead(store::Store& store, const store::JobRescueExpiredResult& rescued,
+                        const EventListener& emit);
   static absl::StatusOr<int> Clean(store::Store& store, const WorkerOptions& options,
                                    absl::Time now);
 
@@ -64,6 +79,7 @@ class Maintenance {
   const std::string worker_id_;
   // Set when leadership goes through coordinator locks.
   const std::shared_ptr<coord::Coordinator> coordinator_;
+  const EventListener emit_;
   // The held leader lock (only touched by the loop thread, then by Stop()
   // after joining it).
   std::optional<coord::Lock> lock_;

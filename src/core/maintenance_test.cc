@@ -88,15 +88,32 @@ TEST_F(MaintenanceTest, RescueReturnsExpiredLeasesAndDeadLettersTheLastAttempt) 
   const absl::Time now = absl::Now();
   ASSERT_EQ(Claim(2, now, absl::Seconds(1)).size(), 2u);   // 1 and 2: short leases
   ASSERT_EQ(Claim(1, now, absl::Minutes(10)).size(), 1u);  // 3: a live lease
-  auto none = Maintenance::Rescue(*store_, now);
+  std::vector<JobEvent> events;
+  auto emit = [&](const JobEvent& e) { events.push_back(e); };
+  auto none = Maintenance::Rescue(*store_, now, emit);
   ASSERT_TRUE(none.ok());
-  EXPECT_EQ(*none, 0) << "nothing has expired yet";
-  auto rescued = Maintenance::Rescue(*store_, now + absl::Seconds(5));
+  EXPECT_TRUE(none->empty()) << "nothing has expired yet";
+  EXPECT_TRUE(events.empty());
+  auto rescued = Maintenance::Rescue(*store_, now + absl::Seconds(5), emit);
   ASSERT_TRUE(rescued.ok()) << rescued.status();
-  EXPECT_EQ(*rescued, 2);
+  EXPECT_EQ(rescued->size(), 2u);
   EXPECT_EQ(StateOf(1), JobState::kRetryable);
   EXPECT_EQ(StateOf(2), JobState::kDead);
   EXPECT_EQ(StateOf(3), JobState::kRunning);
+  // One kDead event, for the job the rescue dead-lettered, read back in full.
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, JobEvent::Kind::kDead);
+  EXPECT_EQ(events[0].job.id, 2);
+  EXPECT_EQ(events[0].job.name, "work");
+  EXPECT_EQ(events[0].job.state, JobState::kDead);
+  EXPECT_EQ(events[0].job.attempt, 1);
+  EXPECT_EQ(events[0].job.max_attempts, 1);
+  EXPECT_NE(events[0].error.find("lease expired (worker w)"), std::string::npos) << events[0].error;
+  // Nothing is left to rescue, so nothing more is raised.
+  auto again = Maintenance::Rescue(*store_, now + absl::Seconds(6), emit);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+  EXPECT_EQ(events.size(), 1u);
 }
 
 TEST_F(MaintenanceTest, CleanDeletesFinishedJobsPastTheirRetentionOnly) {

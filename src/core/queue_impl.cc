@@ -279,6 +279,18 @@ void Queue::Impl::PublishAvailable(const std::string& queue) {
 absl::Status Queue::Impl::StartInBackground() {
   if (!status_.ok()) return status_;
   bool need_register = false;
+  // The workers' runtime elects and maintains from now on. StartMaintenance()'s
+  // is stopped outside mu_: its rescuer's events go through Emit(), which
+  // takes mu_.
+  std::unique_ptr<core::Maintenance> maintenance;
+  {
+    MutexLock lock(&mu_);
+    if (runtime_ && !runtime_->stopped()) {
+      return absl::FailedPreconditionError("workers already running");
+    }
+    maintenance = std::move(maintenance_);
+  }
+  if (maintenance) maintenance->Stop();
   {
     MutexLock lock(&mu_);
     if (runtime_ && !runtime_->stopped()) {
@@ -291,11 +303,6 @@ absl::Status Queue::Impl::StartInBackground() {
                                .handlers = handlers_,
                                .listeners = listeners_,
                                .coordinator = coordinator_};
-    // The workers' runtime elects and maintains from now on.
-    if (maintenance_) {
-      maintenance_->Stop();
-      maintenance_.reset();
-    }
     runtime_ = std::make_shared<core::Runtime>(std::move(params));
     if (absl::Status s = runtime_->Start(); !s.ok()) return s;
     StartSchedulerLocked();
@@ -338,7 +345,8 @@ absl::Status Queue::Impl::StartMaintenance() {
   if (runtime_ && !runtime_->stopped()) return absl::OkStatus();  // its own does it
   if (maintenance_) return absl::FailedPreconditionError("maintenance already running");
   maintenance_ =
-      std::make_unique<core::Maintenance>(store_, clock_, config_.worker, worker_id_, coordinator_);
+      std::make_unique<core::Maintenance>(store_, clock_, config_.worker, worker_id_, coordinator_,
+                                          [this](const JobEvent& e) { Emit(e); });
   maintenance_->Start();
   StartSchedulerLocked();
   Logf(LogLevel::kInfo, "%s: maintenance (leader election, rescuer, cleaner) started", worker_id_);
@@ -521,7 +529,10 @@ absl::StatusOr<Job> Queue::Impl::Cancel(JobId id) {
 
 absl::StatusOr<int> Queue::Impl::RedistributeJobs() {
   if (!status_.ok()) return status_;
-  return core::Maintenance::Rescue(*store_, clock_->Now());
+  auto rescued =
+      core::Maintenance::Rescue(*store_, clock_->Now(), [this](const JobEvent& e) { Emit(e); });
+  if (!rescued.ok()) return rescued.status();
+  return static_cast<int>(rescued->size());
 }
 
 }  // namespace popqueue

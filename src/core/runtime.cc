@@ -100,8 +100,10 @@ absl::Status Runtime::Start() {
              absl::FormatDuration(p_.options.stop_grace));
       },
       /*store_registry=*/!p_.coordinator || !p_.coordinator->SharedAcrossProcesses());
-  maintenance_ =
-      std::make_unique<Maintenance>(p_.store, p_.clock, p_.options, p_.worker_id, p_.coordinator);
+  EventListener emit;  // the rescuer's kDead events
+  if (!p_.listeners.empty()) emit = [this](const JobEvent& e) { Emit(e); };
+  maintenance_ = std::make_unique<Maintenance>(p_.store, p_.clock, p_.options, p_.worker_id,
+                                               p_.coordinator, std::move(emit));
   if (p_.store->SupportsNotify()) {
     auto sub = p_.store->Subscribe([this](const std::string& q) { OnNotify(q); });
     if (sub.ok()) subscription_ = *sub;

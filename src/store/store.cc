@@ -53,7 +53,8 @@ absl::StatusOr<JobHeartbeatManyResult> Store::JobHeartbeatMany(
   return DoJobHeartbeatMany(params);
 }
 
-absl::StatusOr<int> Store::JobRescueExpired(const JobRescueExpiredParams& params) {
+absl::StatusOr<JobRescueExpiredResult> Store::JobRescueExpired(
+    const JobRescueExpiredParams& params) {
   if (absl::Status s = Validate(params); !s.ok()) return s;
   return DoJobRescueExpired(params);
 }

@@ -139,7 +139,20 @@ struct JobRescueExpiredParams {
 };
 // Running jobs whose lease expired before `now` become retryable (run_at =
 // now) when attempts remain, dead otherwise, with the error "lease expired
-// (worker W)". Cancel-requested ones become cancelled. Returns how many.
+// (worker W)". Cancel-requested ones become cancelled. At most `limit`.
+//
+// The result names every job this call moved and the state it moved it to
+// (in no particular order), and no other: the move is atomic per job, so of
+// two rescuers racing over one job exactly one names it. That is what makes
+// the rescuer's `job.dead` notification once per job across processes
+// (core/maintenance.h). A backend that fails after moving some jobs returns
+// those (the next call finds the rest); it errors only when it moved none.
+struct RescuedJob {
+  JobId id = 0;
+  JobState to = JobState::kRetryable;  // retryable, dead or cancelled
+  friend bool operator==(const RescuedJob&, const RescuedJob&) = default;
+};
+using JobRescueExpiredResult = std::vector<RescuedJob>;
 
 struct JobGetParams {
   JobId id = 0;
@@ -270,7 +283,7 @@ class Store {
   absl::StatusOr<JobIdList> JobCompleteMany(const JobCompleteManyParams& params);
   absl::StatusOr<JobIdList> JobFailMany(const JobFailManyParams& params);
   absl::StatusOr<JobHeartbeatManyResult> JobHeartbeatMany(const JobHeartbeatManyParams& params);
-  absl::StatusOr<int> JobRescueExpired(const JobRescueExpiredParams& params);
+  absl::StatusOr<JobRescueExpiredResult> JobRescueExpired(const JobRescueExpiredParams& params);
 
   // kNotFound for unknown ids.
   absl::StatusOr<Job> JobGet(const JobGetParams& params);
@@ -354,7 +367,8 @@ class Store {
   virtual absl::StatusOr<JobIdList> DoJobFailMany(const JobFailManyParams& params) = 0;
   virtual absl::StatusOr<JobHeartbeatManyResult> DoJobHeartbeatMany(
       const JobHeartbeatManyParams& params) = 0;
-  virtual absl::StatusOr<int> DoJobRescueExpired(const JobRescueExpiredParams& params) = 0;
+  virtual absl::StatusOr<JobRescueExpiredResult> DoJobRescueExpired(
+      const JobRescueExpiredParams& params) = 0;
 
   virtual absl::StatusOr<Job> DoJobGet(const JobGetParams& params) = 0;
   virtual absl::StatusOr<Job> DoJobRequeue(const JobRequeueParams& params) = 0;

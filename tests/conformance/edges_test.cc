@@ -125,8 +125,9 @@ TEST_P(StoreConformanceTest, RescueRefusesNonPositiveLimit) {
   PQ_EXPECT_FIELD(db().JobRescueExpired({.now = later, .limit = -3}), "limit");
   PQ_ASSERT_OK_AND_ASSIGN(auto job, Get(claimed[0].id));
   EXPECT_EQ(job.state, JobState::kRunning);
-  PQ_ASSERT_OK_AND_ASSIGN(int rescued, db().JobRescueExpired({.now = later, .limit = 1}));
-  EXPECT_EQ(rescued, 1);
+  PQ_ASSERT_OK_AND_ASSIGN(store::JobRescueExpiredResult rescued,
+                          db().JobRescueExpired({.now = later, .limit = 1}));
+  EXPECT_EQ(rescued.size(), 1u);
 }
 
 TEST_P(StoreConformanceTest, DeleteFinishedBeforeRefusesLiveStatesAndBadLimit) {

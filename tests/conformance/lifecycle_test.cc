@@ -1,7 +1,9 @@
 // Conformance: what happens to a running job — completion, failure, retry,
 // dead-letter, heartbeats, lease expiry and rescue, all fenced by the lease
 // token — and the admin moves requeue, cancel and delete.
+#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -233,13 +235,19 @@ TEST_P(StoreConformanceTest, ExpiredLeasesAreRescued) {
   ASSERT_EQ(claimed.size(), 1u);
 
   // A lease expires strictly after lease_expires_at.
-  PQ_ASSERT_OK_AND_ASSIGN(int rescued, db().JobRescueExpired({.now = kT0 + absl::Seconds(10)}));
-  EXPECT_EQ(rescued, 0);
+  PQ_ASSERT_OK_AND_ASSIGN(store::JobRescueExpiredResult rescued,
+                          db().JobRescueExpired({.now = kT0 + absl::Seconds(10)}));
+  EXPECT_EQ(rescued.size(), 0u);
   const absl::Time t1 = kT0 + absl::Seconds(11);
   PQ_ASSERT_OK_AND_ASSIGN(rescued, db().JobRescueExpired({.now = t1}));
-  EXPECT_EQ(rescued, 3);
+  // The result names each job moved and where to, and nothing else (the
+  // rescuer raises job.dead from it).
+  EXPECT_THAT(rescued, ::testing::UnorderedElementsAre(
+                           store::RescuedJob{.id = again.id, .to = JobState::kRetryable},
+                           store::RescuedJob{.id = spent.id, .to = JobState::kDead},
+                           store::RescuedJob{.id = cancelling.id, .to = JobState::kCancelled}));
   PQ_ASSERT_OK_AND_ASSIGN(rescued, db().JobRescueExpired({.now = t1}));
-  EXPECT_EQ(rescued, 0);
+  EXPECT_EQ(rescued.size(), 0u);
 
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, Get(again.id));
   EXPECT_EQ(got.state, JobState::kRetryable);
@@ -274,11 +282,71 @@ TEST_P(StoreConformanceTest, RescueHonoursLimit) {
   InsertN(5);
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 5, kT0, 1, absl::Seconds(1)));
   ASSERT_EQ(claimed.size(), 5u);
-  PQ_ASSERT_OK_AND_ASSIGN(int n,
+  PQ_ASSERT_OK_AND_ASSIGN(store::JobRescueExpiredResult n,
                           db().JobRescueExpired({.now = kT0 + absl::Minutes(1), .limit = 2}));
-  EXPECT_EQ(n, 2);
+  EXPECT_EQ(n.size(), 2u);
   PQ_ASSERT_OK_AND_ASSIGN(n, db().JobRescueExpired({.now = kT0 + absl::Minutes(1), .limit = 10}));
-  EXPECT_EQ(n, 3);
+  EXPECT_EQ(n.size(), 3u);
+}
+
+// Rescuers racing over the same expired leases (two leaders for a moment,
+// or RedistributeJobs() beside the leader): every job is named by exactly
+// one of them, with the state its row shows. This is the store's side of
+// "job.dead once per job across processes".
+TEST_P(StoreConformanceTest, RacingRescuesNameEachJobOnce) {
+  if (!GetParam().racing_writes_not_atomic.empty()) {
+    GTEST_SKIP() << GetParam().racing_writes_not_atomic;
+  }
+  constexpr int kJobs = 40;
+  std::vector<NewJob> jobs;
+  for (int i = 0; i < kJobs; ++i) {
+    NewJob j = Job();
+    j.max_attempts = i % 2 == 0 ? 1 : 3;  // even: its last attempt, so dead
+    jobs.push_back(j);
+  }
+  PQ_ASSERT_OK(db().JobInsertMany({.jobs = jobs, .now = kT0}));
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed,
+                          Claim({"default"}, kJobs, kT0, 5, absl::Seconds(1), "w-killed"));
+  ASSERT_EQ(claimed.size(), static_cast<size_t>(kJobs));
+
+  const absl::Time later = kT0 + absl::Minutes(1);
+  std::vector<store::RescuedJob> got[4];
+  absl::Status status[4];
+  {
+    std::vector<std::thread> rescuers;
+    for (int t = 0; t < 4; ++t) {
+      rescuers.emplace_back([&, t] {
+        // Small batches, so the rescuers interleave.
+        while (true) {
+          auto r = db().JobRescueExpired({.now = later, .limit = 3});
+          if (!r.ok()) {
+            status[t] = r.status();
+            return;
+          }
+          if (r->empty()) return;
+          got[t].insert(got[t].end(), r->begin(), r->end());
+        }
+      });
+    }
+    for (std::thread& t : rescuers) t.join();
+  }
+  std::map<JobId, int> named;
+  std::map<JobId, JobState> to;
+  for (int t = 0; t < 4; ++t) {
+    PQ_ASSERT_OK(status[t]);
+    for (const store::RescuedJob& r : got[t]) {
+      ++named[r.id];
+      to[r.id] = r.to;
+    }
+  }
+  ASSERT_EQ(named.size(), static_cast<size_t>(kJobs));
+  for (int i = 0; i < kJobs; ++i) {
+    EXPECT_EQ(named[jobs[i].id], 1) << "job " << jobs[i].id << " named more than once";
+    PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job job, Get(jobs[i].id));
+    const JobState want = i % 2 == 0 ? JobState::kDead : JobState::kRetryable;
+    EXPECT_EQ(job.state, want);
+    EXPECT_EQ(to[jobs[i].id], want);
+  }
 }
 
 TEST_P(StoreConformanceTest, RequeueFromDead) {

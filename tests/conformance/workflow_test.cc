@@ -200,8 +200,11 @@ TEST_P(StoreConformanceTest, WorkflowRescuedDeadParentCancelsDependants) {
   PQ_ASSERT_OK(db().WorkflowInsert(wf.params));
   PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"default"}, 10, kT0, 7, absl::Seconds(10)));
   ASSERT_EQ(claimed.size(), 1u);
-  PQ_ASSERT_OK_AND_ASSIGN(int rescued, db().JobRescueExpired({.now = kT0 + absl::Seconds(11)}));
-  EXPECT_EQ(rescued, 1);
+  PQ_ASSERT_OK_AND_ASSIGN(store::JobRescueExpiredResult rescued,
+                          db().JobRescueExpired({.now = kT0 + absl::Seconds(11)}));
+  // Only the job the rescue moved is named, not the dependants it cancelled.
+  EXPECT_THAT(rescued,
+              ::testing::ElementsAre(store::RescuedJob{.id = wf.Id(a), .to = JobState::kDead}));
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job ja, Get(wf.Id(a)));
   EXPECT_EQ(ja.state, JobState::kDead);
   PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job jb, Get(wf.Id(b)));

@@ -158,7 +158,7 @@ TEST_P(MongoStore, FailRetriesThenDeadAndRescuesExpiredLeases) {
   EXPECT_EQ((*c2)[0].attempt, 2);
   auto rescued = store->JobRescueExpired({.now = kNow + absl::Minutes(5)});
   ASSERT_TRUE(rescued.ok()) << rescued.status();
-  EXPECT_EQ(*rescued, 1);
+  EXPECT_EQ(rescued->size(), 1u);
   auto job = store->JobGet({.id = 20});
   ASSERT_TRUE(job.ok());
   EXPECT_EQ(job->state, JobState::kDead);

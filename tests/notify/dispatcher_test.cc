@@ -5,6 +5,7 @@
 #include <atomic>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/mutex.h"
 #include "gmock/gmock.h"
@@ -13,6 +14,7 @@
 #include "notify/notifier.h"
 #include "popqueue/queue.h"
 #include "popqueue/remote_worker.h"
+#include "store/registry.h"
 #include "tests/notify/test_http_server.h"
 #include "tests/support/queue_config.h"
 #include "tests/support/test_util.h"
@@ -207,6 +209,66 @@ TEST(Dispatcher, BacklogFiresOncePerCrossing) {
   EXPECT_EQ(body["queue"], "default");
   EXPECT_EQ(body["backlog"]["count"], 3);
   EXPECT_EQ(body["backlog"]["threshold"], 2);
+}
+
+// A worker that died during a job's last attempt: the rescuer dead-letters
+// the job, and job.dead is delivered once although two processes (two
+// Queues on one store, each with its own dispatcher) watch it: the store
+// names the job to the one rescue that moved it.
+TEST(Dispatcher, RescuedDeadJobIsDeliveredOnceAcrossTwoQueues) {
+  TestHttpServer server(nullptr);
+  TempDir dir;
+  QueueConfig config = FastConfig(dir, /*retries=*/0);
+  config.worker.rescue_interval = absl::Milliseconds(50);
+  Queue a(config), b(config);
+  ASSERT_TRUE(a.status().ok()) << a.status();
+  ASSERT_TRUE(b.status().ok()) << b.status();
+  auto id = a.Enqueue("lost", "payload");
+  ASSERT_TRUE(id.ok()) << id.status();
+  {
+    // The worker that claims it and dies: its lease runs out.
+    auto store = store::OpenStore({.url = dir.SqliteUrl(), .collection = config.collection});
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto claimed = (*store)->JobClaim({.queues = {"default"},
+                                       .worker_id = "killed-worker",
+                                       .limit = 1,
+                                       .now = absl::Now(),
+                                       .lease = absl::Milliseconds(100),
+                                       .lease_token = 99});
+    ASSERT_TRUE(claimed.ok()) << claimed.status();
+    ASSERT_EQ(claimed->size(), 1u);
+  }
+  std::unique_ptr<Dispatcher> dispatchers[2];
+  Queue* queues[2] = {&a, &b};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(queues[i]->Define("lost", [](const Job&) { return true; }).ok());
+    auto d = Dispatcher::Create(HookConfig(server.Url(), 100));
+    ASSERT_TRUE(d.ok()) << d.status();
+    dispatchers[i] = std::move(*d);
+    ASSERT_TRUE(dispatchers[i]->Attach(*queues[i]).ok());
+  }
+  ASSERT_TRUE(a.StartInBackground().ok());
+  ASSERT_TRUE(b.StartInBackground().ok());
+  ASSERT_TRUE(popqueue::testing::Eventually([&] {
+    auto job = a.GetJob(id->id);
+    return job.ok() && job->state == JobState::kDead;
+  }));
+  // Both rescuers have had many rounds by now.
+  absl::SleepFor(absl::Milliseconds(500));
+  a.Stop();
+  b.Stop();
+  for (auto& d : dispatchers) ASSERT_TRUE(d->WaitIdle(absl::Seconds(10)));
+
+  int dead = 0;
+  for (const testing::RecordedRequest& r : server.requests()) {
+    nlohmann::json body = nlohmann::json::parse(r.body);
+    if (body["event"] != "job.dead") continue;
+    ++dead;
+    EXPECT_EQ(body["job"]["id"], absl::StrCat(id->id));
+    EXPECT_EQ(body["job"]["name"], "lost");
+    EXPECT_THAT(body["job"]["error"].get<std::string>(), ::testing::HasSubstr("lease expired"));
+  }
+  EXPECT_EQ(dead, 1);
 }
 
 TEST(Dispatcher, ListenerOutlivesTheDispatcher) {

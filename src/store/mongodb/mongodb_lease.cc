@@ -292,8 +292,9 @@ absl::StatusOr<JobHeartbeatManyResult> MongoStore::DoJobHeartbeatMany(
   });
 }
 
-absl::StatusOr<int> MongoStore::DoJobRescueExpired(const JobRescueExpiredParams& params) {
-  return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<int> {
+absl::StatusOr<JobRescueExpiredResult> MongoStore::DoJobRescueExpired(
+    const JobRescueExpiredParams& params) {
+  return With(jobs_, [&](const Collection& jobs) -> absl::StatusOr<JobRescueExpiredResult> {
     Doc expired;
     expired.Str("state", "running").Sub("lease_expires_at", Doc().Time("$lt", params.now));
     absl::StatusOr<std::vector<BsonPtr>> docs =
@@ -312,7 +313,13 @@ absl::StatusOr<int> MongoStore::DoJobRescueExpired(const JobRescueExpiredParams&
                                                {"lease_expires_at", 1}})),
                   "rescue: find expired");
     if (!docs.ok()) return docs.status();
-    int rescued = 0;
+    JobRescueExpiredResult moved;
+    // A write that fails after others succeeded: those jobs are moved, so
+    // they are reported (the contract); the next round retries the rest.
+    auto failed = [&](const absl::Status& s) -> absl::StatusOr<JobRescueExpiredResult> {
+      if (moved.empty()) return s;
+      return moved;
+    };
     for (const BsonPtr& d : *docs) {
       const bson_t* doc = d.get();
       // The filter below pins the lease as read; it must be one that has
@@ -351,18 +358,18 @@ absl::StatusOr<int> MongoStore::DoJobRescueExpired(const JobRescueExpiredParams&
           filter, nullptr,
           Doc().Sub("$set", set).Sub("$unset", unset).Sub("$push", Doc().Sub("errors", error)),
           /*upsert=*/false, "rescue");
-      if (!changed.ok()) return changed.status();
+      if (!changed.ok()) return failed(changed.status());
       if (*changed == nullptr) continue;
-      ++rescued;
+      moved.push_back(RescuedJob{.id = GetInt64(doc, "_id").value_or(0), .to = to});
       if (!retry && !GetStr(changed->get(), "dep").value_or("").empty()) {
         if (absl::Status s =
                 PropagateFinished(jobs, GetInt64(doc, "_id").value_or(0), false, params.now);
             !s.ok()) {
-          return s;
+          return failed(s);
         }
       }
     }
-    return rescued;
+    return moved;
   });
 }
 

@@ -386,19 +386,32 @@ absl::StatusOr<JobHeartbeatManyResult> PostgresStore::DoJobHeartbeatMany(
   return out;
 }
 
-absl::StatusOr<int> PostgresStore::DoJobRescueExpired(const JobRescueExpiredParams& params) {
+absl::StatusOr<JobRescueExpiredResult> PostgresStore::DoJobRescueExpired(
+    const JobRescueExpiredParams& params) {
   Params p;
   p.Add(params.now).Add(params.limit).Add(absl::ToUnixMillis(params.now)).Add(catalog_.channel());
   // One transaction with the dependants' step of rescued workflow parents
   // that ended dead or cancelled (the statement lists them).
-  int rescued = 0;
+  JobRescueExpiredResult moved;
   absl::Status s = InTransaction("rescue expired jobs", [&](Pool::Lease& lease) -> absl::Status {
+    moved.clear();  // a retried transaction starts over
     absl::StatusOr<Result> r = lease.Exec(
         "job_rescue_expired", catalog_.Query("job_rescue_expired"), p, "rescue expired jobs");
     if (!r.ok()) return r.status();
-    rescued = static_cast<int>(Int(r->get(), 0, 0));
+    const std::string_view text = Text(r->get(), 0, 2);
+    for (absl::string_view pair :
+         absl::StrSplit(absl::string_view(text.data(), text.size()), ',', absl::SkipEmpty())) {
+      std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, '=');
+      int64_t id = 0;
+      absl::StatusOr<JobState> to =
+          ParseJobState(std::string_view(kv.second.data(), kv.second.size()));
+      if (!absl::SimpleAtoi(kv.first, &id) || !to.ok()) {
+        return absl::InternalError("corrupt rescued job list");
+      }
+      moved.push_back(RescuedJob{.id = id, .to = *to});
+    }
     std::vector<JobId> parents;
-    std::string_view list = Text(r->get(), 0, 2);  // {1,2,3}
+    std::string_view list = Text(r->get(), 0, 3);  // {1,2,3}
     if (list.size() > 2) {
       for (absl::string_view id :
            absl::StrSplit(absl::string_view(list.data() + 1, list.size() - 2), ',')) {
@@ -418,7 +431,7 @@ absl::StatusOr<int> PostgresStore::DoJobRescueExpired(const JobRescueExpiredPara
       last_compact_us_.compare_exchange_strong(last, now_us)) {
     (void)CompactCounts();
   }
-  return rescued;
+  return moved;
 }
 
 absl::Status PostgresStore::CompactCounts() {

@@ -98,6 +98,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "store/redis/job_hash.h"
 #include "store/redis/keys.h"
 #include "store/redis/redis_store_impl.h"
@@ -557,21 +558,40 @@ absl::StatusOr<JobHeartbeatManyResult> RedisStore::DoJobHeartbeatMany(
   return out;
 }
 
-absl::StatusOr<int> RedisStore::DoJobRescueExpired(const JobRescueExpiredParams& params) {
+absl::StatusOr<JobRescueExpiredResult> RedisStore::DoJobRescueExpired(
+    const JobRescueExpiredParams& params) {
   absl::StatusOr<std::vector<std::string>> tags = AllQueueTags();
   if (!tags.ok()) return tags.status();
-  int left = params.limit, rescued = 0;
+  int left = params.limit;
+  JobRescueExpiredResult moved;
   for (const std::vector<size_t>& group : Groups(*tags)) {
     if (left <= 0) break;
     std::vector<std::string> args = {Micros(params.now), absl::StrCat(left)};
     for (size_t i : group) args.push_back((*tags)[i]);
     absl::StatusOr<redis::Reply> r =
         Run(scripts_.job_rescue_expired, (*tags)[group[0]], std::move(args));
-    if (!r.ok()) return r.status();
-    rescued += static_cast<int>(r->integer);
-    left -= static_cast<int>(r->integer);
+    if (!r.ok()) {
+      // What the earlier groups' scripts moved is moved: report it (the
+      // contract), and let the next round retry this group.
+      if (moved.empty()) return r.status();
+      Logf(LogLevel::kWarn, "rescue: a slot group failed after %d jobs were rescued: %s",
+           static_cast<int>(moved.size()), r.status().ToString());
+      return moved;
+    }
+    if (r->elements.size() % 2 != 0) {
+      return absl::InternalError("job_rescue_expired.lua returned a bad reply");
+    }
+    for (size_t i = 0; i < r->elements.size(); i += 2) {
+      absl::StatusOr<JobId> id = ParseId(r->elements[i].str);
+      absl::StatusOr<JobState> to = ParseJobState(r->elements[i + 1].str);
+      if (!id.ok() || !to.ok()) {
+        return absl::InternalError("job_rescue_expired.lua returned a bad job");
+      }
+      moved.push_back(RescuedJob{.id = *id, .to = *to});
+    }
+    left -= static_cast<int>(r->elements.size() / 2);
   }
-  return rescued;
+  return moved;
 }
 
 absl::StatusOr<int> RedisStore::DoSubscribe(

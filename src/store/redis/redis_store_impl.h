@@ -69,7 +69,8 @@ class RedisStore : public Store {
   absl::StatusOr<JobIdList> DoJobFailMany(const JobFailManyParams& params) override;
   absl::StatusOr<JobHeartbeatManyResult> DoJobHeartbeatMany(
       const JobHeartbeatManyParams& params) override;
-  absl::StatusOr<int> DoJobRescueExpired(const JobRescueExpiredParams& params) override;
+  absl::StatusOr<JobRescueExpiredResult> DoJobRescueExpired(
+      const JobRescueExpiredParams& params) override;
 
   absl::StatusOr<Job> DoJobGet(const JobGetParams& params) override;
   absl::StatusOr<Job> DoJobRequeue(const JobRequeueParams& params) override;

@@ -536,38 +536,42 @@ absl::StatusOr<JobHeartbeatManyResult> SqliteStore::DoJobHeartbeatMany(
   });
 }
 
-absl::StatusOr<int> SqliteStore::DoJobRescueExpired(const JobRescueExpiredParams& params) {
+absl::StatusOr<JobRescueExpiredResult> SqliteStore::DoJobRescueExpired(
+    const JobRescueExpiredParams& params) {
   std::set<std::string> retryable;
-  absl::StatusOr<int> rescued = WithWriteTx([&](Conn& conn) -> absl::StatusOr<int> {
-    absl::StatusOr<Stmt> rescue = conn.Prepare("job_rescue.sql");
-    if (!rescue.ok()) return rescue.status();
-    rescue->Bind(":now", params.now)
-        .Bind(":at_ms", absl::ToUnixMillis(params.now))
-        .Bind(":limit", params.limit);
-    int count = 0;
-    std::vector<Finished> finished;  // dead or cancelled workflow parents
-    while (true) {
-      absl::StatusOr<bool> row = rescue->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      ++count;
-      if (rescue->Text(1) == "retryable") {
-        retryable.insert(rescue->Text(0));
-      } else if (!rescue->Text(3).empty()) {
-        absl::StatusOr<std::vector<JobEdge>> deps = DecodeEdges(rescue->Text(3));
-        if (!deps.ok()) return deps.status();
-        finished.push_back(Finished{.id = rescue->Int(2), .dependants = std::move(*deps)});
-      }
-    }
-    rescue->Reset();
-    if (!finished.empty()) {
-      if (absl::Status s = PropagateFinished(conn, std::move(finished), params.now, &retryable);
-          !s.ok()) {
-        return s;
-      }
-    }
-    return count;
-  });
+  absl::StatusOr<JobRescueExpiredResult> rescued =
+      WithWriteTx([&](Conn& conn) -> absl::StatusOr<JobRescueExpiredResult> {
+        absl::StatusOr<Stmt> rescue = conn.Prepare("job_rescue.sql");
+        if (!rescue.ok()) return rescue.status();
+        rescue->Bind(":now", params.now)
+            .Bind(":at_ms", absl::ToUnixMillis(params.now))
+            .Bind(":limit", params.limit);
+        JobRescueExpiredResult moved;
+        std::vector<Finished> finished;  // dead or cancelled workflow parents
+        while (true) {
+          absl::StatusOr<bool> row = rescue->Step();
+          if (!row.ok()) return row.status();
+          if (!*row) break;
+          absl::StatusOr<JobState> to = ParseJobState(rescue->Text(1));
+          if (!to.ok()) return absl::InternalError("job_rescue.sql returned a bad state");
+          moved.push_back(RescuedJob{.id = rescue->Int(2), .to = *to});
+          if (*to == JobState::kRetryable) {
+            retryable.insert(rescue->Text(0));
+          } else if (!rescue->Text(3).empty()) {
+            absl::StatusOr<std::vector<JobEdge>> deps = DecodeEdges(rescue->Text(3));
+            if (!deps.ok()) return deps.status();
+            finished.push_back(Finished{.id = rescue->Int(2), .dependants = std::move(*deps)});
+          }
+        }
+        rescue->Reset();
+        if (!finished.empty()) {
+          if (absl::Status s = PropagateFinished(conn, std::move(finished), params.now, &retryable);
+              !s.ok()) {
+            return s;
+          }
+        }
+        return moved;
+      });
   // Rescued retryable jobs are due at once.
   if (rescued.ok()) Notify(retryable);
   return rescued;

@@ -1,8 +1,9 @@
 -- Running jobs whose lease expired before $1: retryable now when attempts
 -- remain, dead otherwise, cancelled when a cancel was requested. Notifies the
--- queues that got retryable jobs. Returns the count, and the ids of rescued
--- dead or cancelled jobs with workflow dependants (the caller's transaction
--- then releases or cancels those).
+-- queues that got retryable jobs. Returns the count, every rescued job as
+-- "id=state" (comma-separated), and the ids of rescued dead or cancelled jobs
+-- with workflow dependants (the caller's transaction then releases or
+-- cancels those).
 --   $1 now  $2 limit  $3 now in unix ms  $4 notification channel
 WITH expired AS (
   SELECT id FROM {{table}}
@@ -34,6 +35,7 @@ SELECT count(*) AS rescued,
        (SELECT count(pg_notify($4::text, q.queue))
         FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'retryable') AS q)
          AS notified,
+       COALESCE(string_agg(id::text || '=' || state, ','), '') AS moved,
        COALESCE(array_agg(id) FILTER (WHERE state <> 'retryable' AND dependants <> ''),
                 '{}') AS parents
 FROM rescued;
