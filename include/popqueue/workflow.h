@@ -3,6 +3,7 @@
 #ifndef POPQUEUE_WORKFLOW_H_
 #define POPQUEUE_WORKFLOW_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -13,6 +14,10 @@
 #include "popqueue/options.h"
 
 namespace popqueue {
+
+// The most jobs one EnqueueWorkflow call stores (a batch: members and
+// callbacks together).
+inline constexpr size_t kMaxWorkflowJobs = 10000;
 
 // An edge to another job of the same workflow, by its key. A parent that
 // ends dead or cancelled cancels the dependant, unless ignore_failure (then

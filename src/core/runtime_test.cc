@@ -21,8 +21,8 @@
 namespace popqueue::core {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Eventually;
+using ::testing::HasSubstr;
 
 class RuntimeTest : public testing::SqliteStoreTest {
  protected:
@@ -90,16 +90,16 @@ TEST_F(RuntimeTest, RunsEveryJobOnceWithinItsQueuesConcurrency) {
   std::map<std::string, int> runs;
   std::atomic<int> now_running{0}, most{0};
   auto runtime = Start({{"work", [&](JobContext& ctx) -> absl::Status {
-                          const int n = ++now_running;
-                          int seen = most.load();
-                          while (n > seen && !most.compare_exchange_weak(seen, n)) {
-                          }
-                          absl::SleepFor(absl::Milliseconds(3));
-                          --now_running;
-                          MutexLock lock(&mu);
-                          ++runs[ctx.job().data];
-                          return absl::OkStatus();
-                        }}});
+                           const int n = ++now_running;
+                           int seen = most.load();
+                           while (n > seen && !most.compare_exchange_weak(seen, n)) {
+                           }
+                           absl::SleepFor(absl::Milliseconds(3));
+                           --now_running;
+                           MutexLock lock(&mu);
+                           ++runs[ctx.job().data];
+                           return absl::OkStatus();
+                         }}});
   ASSERT_TRUE(Eventually([&] { return Count(JobState::kCompleted) == 60; }));
   runtime->Stop();
   MutexLock lock(&mu);
@@ -114,15 +114,15 @@ TEST_F(RuntimeTest, FailuresFollowTheRetryPolicyAndUnknownNamesFail) {
   Insert(1, "nobody-handles-this", /*max_attempts=*/1);
   Mutex mu;
   std::map<JobEvent::Kind, int> events;
-  auto runtime = Start({{"flaky",
-                         [](JobContext& ctx) -> absl::Status {
-                           return absl::UnavailableError("down, attempt " +
-                                                         std::to_string(ctx.job().attempt));
-                         }}},
-                       {[&](const JobEvent& e) {
-                         MutexLock lock(&mu);
-                         ++events[e.kind];
-                       }});
+  auto runtime =
+      Start({{"flaky",
+              [](JobContext& ctx) -> absl::Status {
+                return absl::UnavailableError("down, attempt " + std::to_string(ctx.job().attempt));
+              }}},
+            {[&](const JobEvent& e) {
+              MutexLock lock(&mu);
+              ++events[e.kind];
+            }});
   ASSERT_TRUE(Eventually([&] { return Count(JobState::kDead) == 2; }));
   runtime->Stop();
 
@@ -152,10 +152,10 @@ TEST_F(RuntimeTest, StopKeepsItsDeadlineAndReleasesAHandlerThatIgnoresIt) {
   auto started = std::make_shared<absl::Notification>();
   auto let_go = std::make_shared<absl::Notification>();
   auto runtime = Start({{"deaf", [started, let_go](JobContext&) -> absl::Status {
-                          started->Notify();
-                          let_go->WaitForNotificationWithTimeout(absl::Seconds(30));
-                          return absl::OkStatus();
-                        }}});
+                           started->Notify();
+                           let_go->WaitForNotificationWithTimeout(absl::Seconds(30));
+                           return absl::OkStatus();
+                         }}});
   ASSERT_TRUE(started->WaitForNotificationWithTimeout(absl::Seconds(10)));
   const absl::Time before = absl::Now();
   runtime->Stop();

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/field_error.h"
@@ -17,11 +18,30 @@
 #include "store/store.h"
 
 namespace popqueue {
+namespace {
+
+// A batch's error about its workflow's jobs[i], said in the batch's terms:
+// the callbacks, stored after the n members, are on_complete and on_success.
+absl::Status BatchError(const absl::Status& status, size_t n, const std::vector<std::string>& cbs) {
+  const std::string field = ErrorField(status);
+  size_t index = 0;
+  if (!field.starts_with("jobs[") ||
+      !absl::SimpleAtoi(field.substr(5, field.find(']') - 5), &index) || index < n ||
+      index - n >= cbs.size()) {
+    return status;
+  }
+  const std::string old_prefix = field.substr(0, field.find(']') + 1);
+  const std::string rest = field.substr(old_prefix.size());  // ".name", ""
+  std::string message(status.message());
+  if (message.starts_with(field + ": ")) message.erase(0, field.size() + 2);
+  return FieldError(cbs[index - n] + rest, message, status.code());
+}
+
+}  // namespace
 
 absl::StatusOr<WorkflowEnqueued> Queue::Impl::EnqueueWorkflow(std::vector<WorkflowStep> steps) {
   if (!status_.ok()) return status_;
   if (steps.empty()) return FieldError("jobs", "a workflow needs at least one job");
-  constexpr size_t kMaxWorkflowJobs = 10000;
   if (steps.size() > kMaxWorkflowJobs) {
     return FieldError("jobs",
                       absl::StrFormat("at most %d jobs, got %d", kMaxWorkflowJobs, steps.size()));
@@ -90,8 +110,10 @@ absl::StatusOr<BatchEnqueued> Queue::Impl::EnqueueBatch(BatchRequest batch) {
     step.depends_on.clear();
     steps.push_back(std::move(step));
   }
+  std::vector<std::string> callbacks;  // in the order they are stored
   auto add_callback = [&](std::optional<WorkflowStep>& cb, const char* key, bool ignore) {
     if (!cb) return;
+    callbacks.push_back(key);
     WorkflowStep step = std::move(*cb);
     step.key = key;
     step.depends_on.clear();
@@ -104,7 +126,7 @@ absl::StatusOr<BatchEnqueued> Queue::Impl::EnqueueBatch(BatchRequest batch) {
   add_callback(batch.on_complete, "on_complete", true);
   add_callback(batch.on_success, "on_success", false);
   absl::StatusOr<WorkflowEnqueued> wf = EnqueueWorkflow(std::move(steps));
-  if (!wf.ok()) return wf.status();
+  if (!wf.ok()) return BatchError(wf.status(), n, callbacks);
   BatchEnqueued out{.id = wf->id};
   out.job_ids.assign(wf->job_ids.begin(), wf->job_ids.begin() + static_cast<long>(n));
   size_t next = n;

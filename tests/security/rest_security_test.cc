@@ -352,7 +352,8 @@ TEST_F(RestSecurityTest, DashboardKeepsJobDataInert) {
 }
 
 // Prepares what a successful call of `route` needs (a fresh job; a
-// cancelled one for the requeue routes) and returns the path and body.
+// cancelled one for the requeue routes; a workflow or a batch for their
+// reads) and returns the path and body.
 std::pair<std::string, std::string> Prepare(Queue& queue, const RouteInfo& route) {
   auto job = queue.Enqueue("n", "payload-must-not-be-logged");
   EXPECT_TRUE(job.ok()) << job.status();
@@ -361,12 +362,32 @@ std::pair<std::string, std::string> Prepare(Queue& queue, const RouteInfo& route
   if (path_view == "/api/requeue-job" || path_view == "/api/jobs/{id}/retry") {
     EXPECT_TRUE(queue.Cancel(job->id).ok());
   }
+  if (path_view == "/api/workflows/{id}") {
+    auto wf = queue.EnqueueWorkflow(
+        {{.key = "a", .name = "n"}, {.key = "b", .name = "m", .depends_on = {{.key = "a"}}}});
+    EXPECT_TRUE(wf.ok()) << wf.status();
+    if (wf.ok()) id = absl::StrCat(wf->id);
+  }
+  if (path_view == "/api/batches/{id}") {
+    auto b =
+        queue.EnqueueBatch({.jobs = {{.name = "n"}}, .on_complete = WorkflowStep{.name = "done"}});
+    EXPECT_TRUE(b.ok()) << b.status();
+    if (b.ok()) id = absl::StrCat(b->id);
+  }
   std::string path =
       absl::StrReplaceAll(std::string(route.path), {{"{id}", id}, {"{name}", "default"}});
   std::string body;
   if (path_view == "/api/requeue-job") body = R"({"jobId":")" + id + R"("})";
   if (path_view == "/api/jobs") body = R"({"name":"n","data":"payload-must-not-be-logged"})";
   if (path_view == "/api/jobs/batch") body = R"({"jobs":[{"name":"n"},{"name":"m"}]})";
+  if (path_view == "/api/workflows") {
+    body = R"({"jobs":[{"key":"a","name":"n","data":"payload-must-not-be-logged"},)"
+           R"({"name":"m","dependsOn":["a"]}]})";
+  }
+  if (path_view == "/api/batches") {
+    body = R"({"jobs":[{"name":"n","data":"payload-must-not-be-logged"}],)"
+           R"("onComplete":{"name":"done"},"onSuccess":{"name":"ok"}})";
+  }
   return {path, body};
 }
 

@@ -1,5 +1,7 @@
 #include "server/http/api_error.h"
 
+#include <algorithm>
+#include <string>
 #include <string_view>
 
 #include "common/field_error.h"
@@ -12,7 +14,8 @@ std::string RestFieldName(std::string_view name) {
   static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
       {"max_attempts", "maxAttempts"},    {"run_at", "runAt"},
       {"delay", "delaySeconds"},          {"timeout", "timeoutSeconds"},
-      {"backoff_base", "backoffSeconds"},
+      {"backoff_base", "backoffSeconds"}, {"depends_on", "dependsOn"},
+      {"on_complete", "onComplete"},      {"on_success", "onSuccess"},
   };
   for (const auto& [from, to] : kNames) {
     if (name == from) return std::string(to);
@@ -20,13 +23,24 @@ std::string RestFieldName(std::string_view name) {
   return std::string(name);
 }
 
-// The field a status names (common/field_error.h), its last part in REST's
-// spelling: "jobs[2].max_attempts" -> "jobs[2].maxAttempts".
+// The field a status names (common/field_error.h), each part in REST's
+// spelling, indexes kept: "jobs[2].depends_on[0]" -> "jobs[2].dependsOn[0]",
+// "on_complete.max_attempts" -> "onComplete.maxAttempts".
 std::string RestField(const absl::Status& status) {
-  std::string field = ErrorField(status);
-  size_t dot = field.rfind('.');
-  if (dot == std::string::npos) return RestFieldName(field);
-  return field.substr(0, dot + 1) + RestFieldName(std::string_view(field).substr(dot + 1));
+  const std::string field = ErrorField(status);
+  std::string out;
+  size_t start = 0;
+  while (start <= field.size()) {
+    size_t dot = field.find('.', start);
+    if (dot == std::string::npos) dot = field.size();
+    std::string_view part = std::string_view(field).substr(start, dot - start);
+    const size_t bracket = std::min(part.find('['), part.size());
+    if (start > 0) out += '.';
+    out += RestFieldName(part.substr(0, bracket));
+    out += part.substr(bracket);
+    start = dot + 1;
+  }
+  return out;
 }
 
 }  // namespace

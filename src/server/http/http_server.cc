@@ -58,6 +58,7 @@ namespace {
 const std::vector<Route>& AllRoutes() {
   static const auto* routes = [] {
     auto* all = new std::vector<Route>(JobRoutes());
+    for (Route& r : WorkflowRoutes()) all->push_back(r);
     for (Route& r : AdminRoutes()) all->push_back(r);
     return all;
   }();

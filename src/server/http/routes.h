@@ -1,5 +1,5 @@
 // The route table shared by http_server.cc (dispatch, auth, errors) and the
-// route handlers (routes_jobs.cc, routes_admin.cc). Internal to the server.
+// route handlers (routes_jobs.cc, routes_workflows.cc, routes_admin.cc). Internal to the server.
 #ifndef POPQUEUE_SERVER_HTTP_ROUTES_H_
 #define POPQUEUE_SERVER_HTTP_ROUTES_H_
 
@@ -59,7 +59,8 @@ struct Route {
 
 // The handlers, grouped by resource.
 std::vector<Route> JobRoutes();
-std::vector<Route> AdminRoutes();  // queues, workers, stats, metrics, health, UI
+std::vector<Route> WorkflowRoutes();  // workflows and batches
+std::vector<Route> AdminRoutes();     // queues, workers, stats, metrics, health, UI
 
 }  // namespace popqueue::server
 
