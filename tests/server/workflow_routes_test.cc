@@ -26,8 +26,8 @@ namespace popqueue::server {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::Eventually;
+using ::testing::HasSubstr;
 using testing::TempDir;
 using json = nlohmann::json;
 
@@ -159,19 +159,17 @@ class WorkflowRoutesTest : public ::testing::TestWithParam<Backend> {
 // back with their states and edges, then run by a worker in order.
 TEST_P(WorkflowRoutesTest, AWorkflowIsStoredReadBackAndRunInOrder) {
   DefineHandlers();
-  auto r = Post("/api/workflows", json{{"jobs",
-                                        {{{"key", "extract"}, {"name", "step"}, {"data", "e"}},
-                                         {{"key", "transform"},
-                                          {"name", "step"},
-                                          {"data", "t"},
-                                          {"dependsOn", {"extract"}}},
-                                         {{"key", "report"},
-                                          {"name", "step"},
-                                          {"data", "r"},
-                                          {"dependsOn", {{{"key", "transform"}},
-                                                         {{"key", "extract"},
-                                                          {"ignoreFailure", true}}}}}}}}
-                                      .dump());
+  auto r = Post(
+      "/api/workflows",
+      json{{"jobs",
+            {{{"key", "extract"}, {"name", "step"}, {"data", "e"}},
+             {{"key", "transform"}, {"name", "step"}, {"data", "t"}, {"dependsOn", {"extract"}}},
+             {{"key", "report"},
+              {"name", "step"},
+              {"data", "r"},
+              {"dependsOn",
+               {{{"key", "transform"}}, {{"key", "extract"}, {"ignoreFailure", true}}}}}}}}
+          .dump());
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 201) << r->body;
   json created = json::parse(r->body);
@@ -195,8 +193,8 @@ TEST_P(WorkflowRoutesTest, AWorkflowIsStoredReadBackAndRunInOrder) {
   EXPECT_EQ(extract["state"], "available");
   EXPECT_EQ(extract["waitingParents"], 0);
   EXPECT_EQ(extract["parents"], json::array());
-  EXPECT_EQ(extract["dependants"],
-            (json{{{"id", ids[1]}, {"ignoreFailure", false}}, {{"id", ids[2]}, {"ignoreFailure", true}}}));
+  EXPECT_EQ(extract["dependants"], (json{{{"id", ids[1]}, {"ignoreFailure", false}},
+                                         {{"id", ids[2]}, {"ignoreFailure", true}}}));
   EXPECT_EQ(transform["state"], "scheduled");
   EXPECT_EQ(transform["waitingParents"], 1);
   EXPECT_EQ(transform["parents"], (json{{{"id", ids[0]}, {"ignoreFailure", false}}}));
@@ -225,12 +223,13 @@ TEST_P(WorkflowRoutesTest, AWorkflowIsStoredReadBackAndRunInOrder) {
 // lets the other run.
 TEST_P(WorkflowRoutesTest, ADeadParentCancelsAndRunAnywayRuns) {
   DefineHandlers();
-  json created = Created(
-      "/api/workflows",
-      {{"jobs",
-        {{{"name", "fail"}},
-         {{"name", "step"}, {"data", "normal"}, {"dependsOn", {"0"}}},
-         {{"name", "step"}, {"data", "anyway"}, {"dependsOn", {{{"key", "0"}, {"ignoreFailure", true}}}}}}}});
+  json created =
+      Created("/api/workflows", {{"jobs",
+                                  {{{"name", "fail"}},
+                                   {{"name", "step"}, {"data", "normal"}, {"dependsOn", {"0"}}},
+                                   {{"name", "step"},
+                                    {"data", "anyway"},
+                                    {"dependsOn", {{{"key", "0"}, {"ignoreFailure", true}}}}}}}});
   ASSERT_TRUE(created.is_object());
   const json ids = created["jobIds"];
   ASSERT_EQ(ids.size(), 3u);
@@ -327,9 +326,8 @@ TEST_P(WorkflowRoutesTest, ABatchReportsProgressAndReleasesItsCallbacks) {
   for (const std::string& d : log_.order()) {
     if (d.ends_with(" complete") || d.ends_with(" success")) callbacks.push_back(d);
   }
-  EXPECT_THAT(callbacks, ::testing::UnorderedElementsAre("all complete complete",
-                                                         "all complete success",
-                                                         "one dies complete"));
+  EXPECT_THAT(callbacks, ::testing::UnorderedElementsAre(
+                             "all complete complete", "all complete success", "one dies complete"));
 }
 
 struct BadInput {
@@ -423,20 +421,32 @@ TEST_P(WorkflowRoutesTest, BadInputNamesTheFieldAndStoresNothing) {
        400,
        "jobs[1].key",
        "string"},
-      {"/api/workflows",
-       {{"jobs", {ok, {{"name", "n"}, {"data", big}}}}},
-       413,
-       "jobs[1].data",
-       ""},
+      {"/api/workflows", {{"jobs", {ok, {{"name", "n"}, {"data", big}}}}}, 413, "jobs[1].data", ""},
       {"/api/batches", {{"jobs", json::array()}}, 400, "jobs", ""},
       {"/api/batches", {{"jobs", too_many}}, 400, "jobs", "got 10001"},
-      {"/api/batches", {{"jobs", {ok, {{"name", "n"}, {"dependsOn", {"0"}}}}}}, 400, "jobs[1].dependsOn", "unknown field"},
-      {"/api/batches", {{"jobs", {ok}}, {"onComplete", {{"name", "n"}, {"maxAttempts", 0}}}}, 400, "onComplete.maxAttempts", ""},
-      {"/api/batches", {{"jobs", {ok}}, {"onSuccess", {{"name", "n"}, {"identifier", "x"}}}}, 400, "onSuccess.identifier", "identifier"},
+      {"/api/batches",
+       {{"jobs", {ok, {{"name", "n"}, {"dependsOn", {"0"}}}}}},
+       400,
+       "jobs[1].dependsOn",
+       "unknown field"},
+      {"/api/batches",
+       {{"jobs", {ok}}, {"onComplete", {{"name", "n"}, {"maxAttempts", 0}}}},
+       400,
+       "onComplete.maxAttempts",
+       ""},
+      {"/api/batches",
+       {{"jobs", {ok}}, {"onSuccess", {{"name", "n"}, {"identifier", "x"}}}},
+       400,
+       "onSuccess.identifier",
+       "identifier"},
       {"/api/batches", {{"jobs", {ok}}, {"onSuccess", {{"name", ""}}}}, 400, "onSuccess.name", ""},
       {"/api/batches", {{"jobs", {ok}}, {"onSuccess", "notify"}}, 400, "onSuccess", "object"},
       {"/api/batches", {{"jobs", {ok}}, {"onFailure", ok}}, 400, "onFailure", "unknown field"},
-      {"/api/batches", {{"jobs", {ok}}, {"onComplete", {{"name", "n"}, {"data", big}}}}, 413, "onComplete.data", ""},
+      {"/api/batches",
+       {{"jobs", {ok}}, {"onComplete", {{"name", "n"}, {"data", big}}}},
+       413,
+       "onComplete.data",
+       ""},
       {"/api/batches", {{"jobs", {ok, {{"name", "n"}, {"data", big}}}}}, 413, "jobs[1].data", ""},
   };
   for (const BadInput& c : cases) {

@@ -47,7 +47,8 @@ absl::StatusOr<WorkflowDependency> ParseDependency(const nlohmann::json& d,
 // or "onComplete.".
 absl::StatusOr<WorkflowStep> ParseStep(const nlohmann::json& item, const std::string& prefix,
                                        size_t max_payload, bool edges) {
-  if (!item.is_object()) return FieldError(prefix.substr(0, prefix.size() - 1), "must be an object");
+  if (!item.is_object())
+    return FieldError(prefix.substr(0, prefix.size() - 1), "must be an object");
   nlohmann::json fields = item;
   WorkflowStep step;
   if (edges) {
@@ -81,8 +82,8 @@ absl::StatusOr<std::vector<WorkflowStep>> ParseSteps(const nlohmann::json& body,
   if (it == body.end()) return FieldError("jobs", "required");
   if (!it->is_array()) return FieldError("jobs", "must be an array of jobs");
   if (it->empty() || it->size() > kMaxWorkflowJobs) {
-    return FieldError("jobs", absl::StrCat("must hold 1-", kMaxWorkflowJobs, " jobs, got ",
-                                           it->size()));
+    return FieldError("jobs",
+                      absl::StrCat("must hold 1-", kMaxWorkflowJobs, " jobs, got ", it->size()));
   }
   std::vector<WorkflowStep> steps;
   steps.reserve(it->size());
@@ -167,8 +168,8 @@ Reply EnqueueBatch(RouteContext& c) {
   auto steps = ParseSteps(*body, max_payload, false);
   if (!steps.ok()) return ErrorReply(steps.status());
   BatchRequest batch{.jobs = std::move(*steps)};
-  for (auto [field, target] : {std::pair{"onComplete", &batch.on_complete},
-                               std::pair{"onSuccess", &batch.on_success}}) {
+  for (auto [field, target] :
+       {std::pair{"onComplete", &batch.on_complete}, std::pair{"onSuccess", &batch.on_success}}) {
     auto it = body->find(field);
     if (it == body->end() || it->is_null()) continue;
     auto step = ParseStep(*it, absl::StrCat(field, "."), max_payload, false);
