@@ -24,6 +24,7 @@
 #include "nlohmann/json.hpp"
 #include "popqueue/queue.h"
 #include "popqueue/remote_worker.h"
+#include "popqueue/workflow.h"
 #include "tests/support/run_cli.h"
 #if POPQUEUE_WITH_REDIS
 #include "tests/redis/redis_cluster_env.h"
@@ -93,7 +94,7 @@ TEST_F(CliTest, HelpOnEveryCommand) {
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_THAT(top.out, HasSubstr("Usage: popqueue <command>"));
   for (const char* cmd : {"enqueue", "jobs", "job", "requeue", "cancel", "delete", "pause",
-                          "resume", "stats", "workers", "migrate", "worker"}) {
+                          "resume", "stats", "workers", "migrate", "worker", "workflow", "batch"}) {
     Result r = Run({cmd, "--help"}, false);
     EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
     EXPECT_THAT(r.out, HasSubstr(std::string("Usage: popqueue ") + cmd)) << cmd;
@@ -273,6 +274,56 @@ TEST_F(CliTest, UnknownIdIsAnOperationError) {
     EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr("popqueue: ")) << cmd;
     EXPECT_THAT(r.err, HasSubstr("123456789")) << cmd;
+  }
+}
+
+TEST_F(CliTest, WorkflowAndBatchShowStatesEdgesAndProgress) {
+  std::string wf_id, batch_id, first, second;
+  {
+    popqueue::QueueConfig config{.db_url = db_url_};
+    config.worker.handle_signals = false;
+    popqueue::Queue queue(config);
+    ASSERT_TRUE(queue.status().ok()) << queue.status();
+    auto wf = queue.EnqueueWorkflow({{.key = "fetch", .name = "fetch"},
+                                     {.key = "report",
+                                      .name = "report",
+                                      .depends_on = {{.key = "fetch", .ignore_failure = true}}}});
+    ASSERT_TRUE(wf.ok()) << wf.status();
+    wf_id = std::to_string(wf->id);
+    first = std::to_string(wf->job_ids[0]);
+    second = std::to_string(wf->job_ids[1]);
+    auto batch = queue.EnqueueBatch({.jobs = {{.name = "resize"}, {.name = "resize"}},
+                                     .on_complete = popqueue::WorkflowStep{.name = "notify"}});
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    batch_id = std::to_string(batch->id);
+  }
+  Result table = Run({"workflow", wf_id});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("workflow " + wf_id + ": 2 jobs"));
+  EXPECT_THAT(table.out, HasSubstr("waiting(1)"));
+  EXPECT_THAT(table.out, HasSubstr(first + " (run anyway)"));
+  json wf = RunJson({"workflow", wf_id});
+  EXPECT_EQ(wf["id"], wf_id);
+  ASSERT_EQ(wf["jobs"].size(), 2u);
+  EXPECT_EQ(wf["jobs"][1]["id"], second);
+  EXPECT_EQ(wf["jobs"][1]["waitingParents"], 1);
+
+  Result progress = Run({"batch", batch_id});
+  ASSERT_EQ(progress.exit_code, 0) << progress.err;
+  EXPECT_THAT(progress.out, HasSubstr("batch " + batch_id + ": 2 jobs, in progress"));
+  EXPECT_THAT(progress.out, HasSubstr("on_complete job: "));
+  json b = RunJson({"batch", batch_id});
+  EXPECT_EQ(b["total"], 2);
+  EXPECT_EQ(b["counts"]["available"], 2);
+  EXPECT_EQ(b["finished"], false);
+
+  for (const char* cmd : {"workflow", "batch"}) {
+    Result unknown = Run({cmd, "123456789"});
+    EXPECT_EQ(unknown.exit_code, 1) << cmd << ": " << unknown.err;
+    EXPECT_THAT(unknown.err, HasSubstr("123456789")) << cmd;
+    Result bad = Run({cmd, "not-an-id"});
+    EXPECT_EQ(bad.exit_code, 2) << cmd << ": " << bad.err;
+    EXPECT_THAT(bad.err, HasSubstr("<id>")) << cmd;
   }
 }
 
