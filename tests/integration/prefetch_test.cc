@@ -19,29 +19,13 @@
 #include "common/mutex.h"
 #include "gtest/gtest.h"
 #include "popqueue/queue.h"
+#include "tests/support/store_backends.h"
 #include "tests/support/test_util.h"
 
 namespace popqueue {
 namespace {
 
-struct Backend {
-  std::string name;
-  std::string url_env;  // "" = SQLite in a temp dir
-  std::string db_name;
-};
-
-std::ostream& operator<<(std::ostream& os, const Backend& b) { return os << b.name; }
-
-std::vector<Backend> CompiledBackends() {
-  std::vector<Backend> out = {{"sqlite", "", "popqueue"}};
-#ifdef POPQUEUE_PREFETCH_POSTGRES
-  out.push_back({"postgres", "POPQUEUE_TEST_POSTGRES_URL", "postgres"});
-#endif
-#ifdef POPQUEUE_PREFETCH_REDIS
-  out.push_back({"redis", "POPQUEUE_TEST_REDIS_URL", "popqueue"});
-#endif
-  return out;
-}
+using Backend = testing::StoreBackend;
 
 struct ClaimCounter {
   Mutex mu;
@@ -263,7 +247,8 @@ TEST_P(PrefetchTest, JobsClaimedAheadAreReleasedAtShutdownAndRunOnceLater) {
   for (const auto& [data, n] : claims.runs) EXPECT_EQ(n, 1) << data;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PrefetchTest, ::testing::ValuesIn(CompiledBackends()),
+INSTANTIATE_TEST_SUITE_P(Backends, PrefetchTest,
+                         ::testing::ValuesIn(testing::CompiledStoreBackends()),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;
                          });

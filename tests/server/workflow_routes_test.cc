@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "popqueue/queue.h"
 #include "server/http/http_server.h"
+#include "tests/support/store_backends.h"
 #include "tests/support/test_util.h"
 
 namespace popqueue::server {
@@ -33,24 +34,7 @@ using json = nlohmann::json;
 
 constexpr size_t kMaxPayload = 4096;
 
-struct Backend {
-  std::string name;
-  std::string url_env;  // "" = SQLite in a temp dir
-  std::string db_name;
-};
-
-std::ostream& operator<<(std::ostream& os, const Backend& b) { return os << b.name; }
-
-std::vector<Backend> CompiledBackends() {
-  std::vector<Backend> out = {{"sqlite", "", "popqueue"}};
-#ifdef POPQUEUE_WORKFLOW_ROUTES_POSTGRES
-  out.push_back({"postgres", "POPQUEUE_TEST_POSTGRES_URL", "postgres"});
-#endif
-#ifdef POPQUEUE_WORKFLOW_ROUTES_REDIS
-  out.push_back({"redis", "POPQUEUE_TEST_REDIS_URL", "popqueue"});
-#endif
-  return out;
-}
+using Backend = testing::StoreBackend;
 
 // The order in which handlers started, by job data.
 class RunLog {
@@ -487,7 +471,8 @@ TEST_P(WorkflowRoutesTest, UnknownIdsAre404AndBadIds400) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, WorkflowRoutesTest, ::testing::ValuesIn(CompiledBackends()),
+INSTANTIATE_TEST_SUITE_P(Stores, WorkflowRoutesTest,
+                         ::testing::ValuesIn(testing::CompiledStoreBackends()),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;
                          });
