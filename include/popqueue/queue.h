@@ -108,6 +108,19 @@ struct EveryOptions {
   std::string schedule_id;
 };
 
+// A recurring schedule this process defined with Queue::Every (or that
+// config.json's "schedules" declared), as Queue::Schedules lists it.
+struct ScheduleInfo {
+  std::string id;          // the identity across processes (schedule_id)
+  std::string name;        // the job name it enqueues
+  std::string expression;  // the cron expression as given
+  std::string time_zone;   // IANA zone it is read in
+  std::string queue;       // the queue of its jobs
+  MissedFires missed = MissedFires::kSkip;
+  // The next fire time after now; nullopt when it can never fire again.
+  std::optional<absl::Time> next_fire;
+};
+
 // This process's worker concurrency at one moment (Queue::Concurrency).
 struct ConcurrencyStats {
   int limit = 0;                    // jobs that may run at once now, across all queues
@@ -205,6 +218,10 @@ class Queue {
   absl::Status StartMaintenance();
   // Whether this process holds the maintenance leadership now.
   bool is_leader() const;
+  // The schedules defined in this process by Every(), in definition order,
+  // each with its next fire time. They fire while workers or the
+  // maintenance run here (StartMaintenance).
+  std::vector<ScheduleInfo> Schedules() const;
   // The concurrency of this process's workers now: the limit in force
   // (lowered under load when resource-aware), running and held jobs. All
   // zero while workers are not running.

@@ -17,6 +17,7 @@ int RunJobs(const Args& args);
 int RunJob(const Args& args);
 int RunStats(const Args& args);
 int RunWorkers(const Args& args);
+int RunSchedules(const Args& args);
 // commands_workflow.cc
 int RunWorkflow(const Args& args);
 int RunBatch(const Args& args);

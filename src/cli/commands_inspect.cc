@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "common/job_json.h"
+#include "config/schedules.h"
 
 namespace popqueue::cli {
 namespace {
@@ -240,6 +241,45 @@ int RunWorkers(const Args& args) {
                   Printable(w.address.empty() ? "-" : w.address, 46), absl::StrFormat("%d", w.pid),
                   Printable(absl::StrJoin(w.queues, ","), 40), absl::StrFormat("%d", w.running),
                   ShortTime(w.started_at), ShortTime(w.last_heartbeat_at)});
+  }
+  table.Print(stdout);
+  return kExitOk;
+}
+
+int RunSchedules(const Args& args) {
+  FlagSet flags("schedules", "[flags]",
+                "Lists the cron schedules of the configuration (config.json's \"schedules\",\n"
+                "env POPQUEUE_SCHEDULES) with their next fire times, as `popqueue serve` and\n"
+                "`popqueue worker` run them. GET /api/schedules lists a running server's.");
+  flags.AddBool("json", "print {\"schedules\": [...]}");
+  AddConnectionFlags(flags);
+  if (std::optional<int> done = ParseArgs(flags, args, 0, 0)) return *done;
+
+  int exit_code = kExitOk;
+  std::optional<config::Config> loaded = LoadConfigOrReport(flags, &exit_code);
+  if (!loaded) return exit_code;
+  std::unique_ptr<Queue> queue = OpenQueueOrReport(flags, loaded->ToQueueConfig(), &exit_code);
+  if (queue == nullptr) return exit_code;
+  if (absl::Status s = config::DefineSchedules(config::SchedulesOf(*loaded), *queue); !s.ok()) {
+    return Failure("schedules", s);
+  }
+  std::vector<ScheduleInfo> schedules = queue->Schedules();
+  if (flags.GetBool("json")) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const ScheduleInfo& s : schedules) list.push_back(ScheduleToJson(s));
+    PrintJson({{"schedules", list}});
+    return kExitOk;
+  }
+  if (schedules.empty()) {
+    std::printf("no schedules configured (config.json \"schedules\", docs/configuration.md)\n");
+    return kExitOk;
+  }
+  Table table({"ID", "JOB", "CRON", "ZONE", "QUEUE", "NEXT_FIRE"});
+  for (const ScheduleInfo& s : schedules) {
+    nlohmann::json j = ScheduleToJson(s);
+    table.AddRow({Printable(s.id, 40), Printable(s.name, 30), Printable(s.expression, 30),
+                  Printable(s.time_zone, 30), Printable(s.queue, 30),
+                  j["nextFireLocal"].is_string() ? j["nextFireLocal"].get<std::string>() : "-"});
   }
   table.Print(stdout);
   return kExitOk;

@@ -29,6 +29,7 @@
 #include "cli/notifications.h"
 #include "common/log.h"
 #include "config/keys.h"
+#include "config/schedules.h"
 #include "config/validate.h"
 #include "server/access.h"
 #if POPQUEUE_WITH_GRPC
@@ -181,10 +182,10 @@ int RunServe(const Args& args) {
   // workers' limits, leases and heartbeats do apply here). The same keys
   // from the environment or a config.json shared with workers are fine.
   if (!demo) {
-    for (std::string_view flag : {"max-prefetch", "resource-limits"}) {
+    for (std::string_view flag : {"max-prefetch", "resource-limits", "shutdown-deadline"}) {
       if (flags.Has(flag)) {
         return UsageError(
-            flags, absl::StrFormat("--%s sizes in-process workers, and serve runs none "
+            flags, absl::StrFormat("--%s concerns in-process workers, and serve runs none "
                                    "without --demo (remote workers fetch what they ask for); "
                                    "pass it to `popqueue worker`",
                                    flag));
@@ -265,6 +266,11 @@ int RunServe(const Args& args) {
   // Without workers here, serve still elects a leader and maintains: the
   // leases of dead remote workers are rescued with no `popqueue worker`
   // anywhere. The --demo workers do it themselves.
+  // config.json's schedules run with the maintenance (or the demo workers):
+  // each fire is enqueued once across every process that declares them.
+  if (absl::Status s = config::DefineSchedules(config::SchedulesOf(settings), *queue); !s.ok()) {
+    return Failure("serve", s);
+  }
   if (!demo && settings.GetBool(config::key::kServeMaintenance)) {
     if (absl::Status s = queue->StartMaintenance(); !s.ok()) return Failure("serve", s);
   }

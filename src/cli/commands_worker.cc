@@ -13,6 +13,7 @@
 #include "cli/notifications.h"
 #include "config/keys.h"
 #include "config/redact.h"
+#include "config/schedules.h"
 #include "config/validate.h"
 #include "server/http/http_server.h"
 #include "server/metrics.h"
@@ -127,6 +128,9 @@ int RunWorker(const Args& args) {
     if (absl::Status s = queue->Define(name, ExecHandler(command)); !s.ok()) {
       return Failure(absl::StrFormat("worker: --exec %s", Printable(name, 60)), s);
     }
+  }
+  if (absl::Status s = config::DefineSchedules(config::SchedulesOf(*loaded), *queue); !s.ok()) {
+    return Failure("worker", s);
   }
   if (demo) {
     int code = RunDemo(*queue, demo_options);

@@ -39,6 +39,7 @@ constexpr Command kCommands[] = {
     {"resume", "let workers fetch a paused queue's jobs again", RunResume},
     {"stats", "job counts by queue and state; paused queues", RunStats},
     {"workers", "list registered workers", RunWorkers},
+    {"schedules", "list the configured cron schedules and their next fire times", RunSchedules},
     {"migrate", "open the job store, creating or upgrading its schema", RunMigrate},
     {"worker", "run workers until SIGINT/SIGTERM (--demo: a guided tour)", RunWorker},
     {"serve", "serve the REST API, dashboard, gRPC and /metrics (--demo: live demo)", RunServe},

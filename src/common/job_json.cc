@@ -104,6 +104,22 @@ nlohmann::json QueueCountsToJson(const std::vector<QueueCounts>& counts) {
   return out;
 }
 
+nlohmann::json ScheduleToJson(const ScheduleInfo& s) {
+  nlohmann::json j = {
+      {"id", s.id},           {"name", s.name},
+      {"cron", s.expression}, {"timeZone", s.time_zone},
+      {"queue", s.queue},     {"missed", s.missed == MissedFires::kRunOnce ? "runOnce" : "skip"},
+      {"nextFire", nullptr},  {"nextFireLocal", nullptr}};
+  if (s.next_fire) {
+    j["nextFire"] = FormatTimestamp(*s.next_fire);
+    absl::TimeZone zone;
+    if (absl::LoadTimeZone(s.time_zone, &zone)) {
+      j["nextFireLocal"] = absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", *s.next_fire, zone);
+    }
+  }
+  return j;
+}
+
 nlohmann::json WorkerToJson(const WorkerInfo& w) {
   return {{"id", w.id},
           {"host", w.host},

@@ -12,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "popqueue/admin.h"
 #include "popqueue/job.h"
+#include "popqueue/queue.h"
 
 namespace popqueue {
 
@@ -33,6 +34,10 @@ nlohmann::json JobToJson(const Job& job);
 std::string RequeuedMessage(const Job& job);
 nlohmann::json QueueCountsToJson(const std::vector<QueueCounts>& counts);
 nlohmann::json WorkerToJson(const WorkerInfo& worker);
+// {"id", "name", "cron", "timeZone", "queue", "missed": "skip"|"runOnce",
+//  "nextFire" (UTC), "nextFireLocal" (in timeZone, with its offset)}; the
+// fire times are null when it never fires again.
+nlohmann::json ScheduleToJson(const ScheduleInfo& schedule);
 
 }  // namespace popqueue
 

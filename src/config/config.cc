@@ -12,6 +12,7 @@
 #include "common/errno_text.h"
 #include "config/limits.h"
 #include "config/redact.h"
+#include "config/schedules.h"
 #include "config/validate.h"
 #include "config/value.h"
 
@@ -235,6 +236,12 @@ absl::StatusOr<Config> LoadConfig(const LoadOptions& options) {
   }
   if (absl::Status st = ResolveConnections(config); !st.ok()) return st;
   if (absl::Status st = ValidateRelations(config); !st.ok()) return st;
+  if (const Setting* s = config.Get(key::kSchedules); s != nullptr) {
+    if (auto parsed = ParseSchedules(s->value); !parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("invalid schedules (%s): %s", Describe(*s), parsed.status().message()));
+    }
+  }
   if (options.validate_notifications && config.IsSet(key::kNotificationConfig)) {
     absl::Status st = options.validate_notifications(config.notification_config());
     if (!st.ok()) {

@@ -321,6 +321,12 @@ constexpr KeySpec kKeys[] = {
      .default_text = "info",
      .help = "log verbosity",
      .choices = "debug|info|warn|error"},
+    // Cron schedules: parsed by schedules.h (ParseSchedules), checked at load.
+    {.key = "schedules",
+     .env = "POPQUEUE_SCHEDULES",
+     .type = T::kObject,
+     .help = "cron schedules by id, enqueued once per fire across processes "
+             "(docs/configuration.md#schedules)"},
     // Notifications: parsed by src/notify (ParseNotifyConfig).
     {.key = "notificationConfig",
      .env = "POPQUEUE_NOTIFICATION_CONFIG",

@@ -103,6 +103,7 @@ inline constexpr std::string_view kMaxRequestBytes = "maxRequestBytes";
 inline constexpr std::string_view kGrpcMaxMessageBytes = "grpcMaxMessageBytes";
 inline constexpr std::string_view kLogLevel = "logLevel";
 inline constexpr std::string_view kNotificationConfig = "notificationConfig";
+inline constexpr std::string_view kSchedules = "schedules";
 }  // namespace key
 
 }  // namespace popqueue::config

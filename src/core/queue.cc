@@ -96,6 +96,7 @@ void Queue::Stop() { impl_->Stop(); }
 bool Queue::running() const { return impl_->running(); }
 absl::Status Queue::StartMaintenance() { return impl_->StartMaintenance(); }
 bool Queue::is_leader() const { return impl_->is_leader(); }
+std::vector<ScheduleInfo> Queue::Schedules() const { return impl_->Schedules(); }
 
 ConcurrencyStats Queue::Concurrency() const {
   std::shared_ptr<core::Runtime> runtime = impl_->runtime();

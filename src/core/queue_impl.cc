@@ -353,6 +353,24 @@ absl::Status Queue::Impl::StartMaintenance() {
   return absl::OkStatus();
 }
 
+std::vector<ScheduleInfo> Queue::Impl::Schedules() {
+  const absl::Time now = clock_->Now();
+  std::vector<ScheduleInfo> out;
+  MutexLock lock(&mu_);
+  for (const core::CronEntry& e : schedules_) {
+    ScheduleInfo info{
+        .id = e.id,
+        .name = e.name,
+        .expression = e.schedule.expression(),
+        .time_zone = e.schedule.time_zone(),
+        .queue = e.options.job.queue.empty() ? std::string(kDefaultQueue) : e.options.job.queue,
+        .missed = e.options.missed};
+    if (auto next = e.schedule.Next(now); next.ok()) info.next_fire = *next;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 bool Queue::Impl::is_leader() {
   MutexLock lock(&mu_);
   if (maintenance_) return maintenance_->is_leader();

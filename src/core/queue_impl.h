@@ -63,6 +63,7 @@ class Queue::Impl {
   // Whether this process holds the maintenance leadership now (its workers'
   // or StartMaintenance()'s).
   bool is_leader();
+  std::vector<ScheduleInfo> Schedules() ABSL_LOCKS_EXCLUDED(mu_);
   void Stop();
   bool running();
   std::shared_ptr<core::Runtime> runtime() ABSL_LOCKS_EXCLUDED(mu_) {

@@ -208,6 +208,14 @@ int Dispatcher::Publish(Notification notification) {
 
 absl::Status Dispatcher::CheckBacklog(Queue& queue) {
   if (!backlog_) return absl::OkStatus();
+  // A cluster fact, told once: only the maintenance leader evaluates it. A
+  // process that is not (or no longer) leader forgets what it told, so a new
+  // leader tells each queue still over the threshold once more at most.
+  if (!queue.is_leader()) {
+    MutexLock lock(&mu_);
+    over_threshold_.clear();
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::vector<QueueCounts>> counts = queue.CountByState();
   if (!counts.ok()) {
     return absl::Status(counts.status().code(),
@@ -219,11 +227,13 @@ absl::Status Dispatcher::CheckBacklog(Queue& queue) {
     for (const QueueCounts& q : *counts) {
       auto it = q.by_state.find(JobState::kAvailable);
       int64_t available = it == q.by_state.end() ? 0 : it->second;
-      if (available <= backlog_->threshold) {
-        over_threshold_.erase(q.queue);
+      if (over_threshold_.count(q.queue) != 0) {
+        // Told already: rearmed once it is back at the clear level.
+        if (available <= backlog_->clear_level()) over_threshold_.erase(q.queue);
         continue;
       }
-      if (!over_threshold_.insert(q.queue).second) continue;  // already told
+      if (available <= backlog_->threshold) continue;
+      over_threshold_.insert(q.queue);
       Notification n;
       n.event = kEventQueueBacklog;
       n.delivery_id = NewDeliveryId();

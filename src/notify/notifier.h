@@ -121,10 +121,11 @@ class Dispatcher {
   // channel drops it and counts the drop).
   int Publish(Notification notification);
 
-  // One backlog check: publishes queue.backlog for each queue whose
-  // available jobs went over the threshold since the last check (it fires
-  // again only after the backlog fell back to the threshold or below).
-  // No-op without a backlog config.
+  // One backlog check, by the maintenance leader only (queue.is_leader();
+  // a no-op elsewhere and without a backlog config): publishes queue.backlog
+  // for each queue whose available jobs went over the threshold since the
+  // last check. It fires again for that queue only after its backlog fell
+  // to the clear level (BacklogConfig::clear_level) or below.
   absl::Status CheckBacklog(Queue& queue);
 
   // Stops accepting, lets sender threads deliver what is queued for up to
@@ -152,7 +153,8 @@ class Dispatcher {
   Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::thread monitor_;  // started by Attach() when backlog_ is set
-  // Queues currently over the threshold (fired once, rearmed when back under).
+  // Queues told over the threshold (rearmed at the clear level); cleared
+  // while this process is not the leader.
   std::set<std::string> over_threshold_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -274,7 +274,9 @@ absl::StatusOr<NotifyConfig> ParseNotifyConfig(const json& j) {
   }
   if (auto it = j.find("backlog"); it != j.end() && !it->is_null()) {
     const std::string bpath = path + ".backlog";
-    if (absl::Status s = CheckObject(*it, bpath, {"threshold", "checkIntervalMs"}); !s.ok()) {
+    if (absl::Status s =
+            CheckObject(*it, bpath, {"threshold", "clearThreshold", "checkIntervalMs"});
+        !s.ok()) {
       return s;
     }
     BacklogConfig b;
@@ -285,6 +287,13 @@ absl::StatusOr<NotifyConfig> ParseNotifyConfig(const json& j) {
       return s;
     }
     if (!has_threshold) return Bad(bpath + ".threshold", "an integer >= 0 (required)");
+    int64_t clear = 0;
+    bool has_clear = false;
+    if (absl::Status s = GetInt(*it, "clearThreshold", bpath, 0, b.threshold, &clear, &has_clear);
+        !s.ok()) {
+      return s;
+    }
+    if (has_clear) b.clear_threshold = clear;
     if (absl::Status s = GetMillis(*it, "checkIntervalMs", bpath, 100, &b.check_interval);
         !s.ok()) {
       return s;

@@ -85,6 +85,11 @@ struct SlackConfig {
 
 struct BacklogConfig {
   int64_t threshold = 0;  // notify when a queue's available jobs exceed it
+  // Hysteresis: a queue that was told over the threshold is told again only
+  // after its available jobs fell to this level or below ("clearThreshold";
+  // 0 to threshold; default: the threshold less a fifth of it).
+  std::optional<int64_t> clear_threshold;
+  int64_t clear_level() const { return clear_threshold.value_or(threshold - threshold / 5); }
   absl::Duration check_interval = absl::Seconds(30);  // "checkIntervalMs"
 };
 

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_harness.h"
@@ -184,6 +186,61 @@ TEST_F(ConfigCliTest, ServeTakesItsSettingsFromTheConfig) {
   EXPECT_THAT(health, HasSubstr("200"));
   EXPECT_THAT(unauthorized, HasSubstr("401"));
   EXPECT_EQ(r.exit_code, 0) << err;
+}
+
+// config.json's schedules run in `serve` (no worker anywhere): two servers on
+// one store enqueue each fire of an every-second schedule once between them;
+// GET /api/schedules and `popqueue schedules` list it with its next fire.
+TEST_F(ConfigCliTest, ServersRunTheConfiguredSchedulesOncePerFire) {
+  WriteFile("config.json", R"({"dbUrl": "sqlite://./s.db", "host": "127.0.0.1",
+                               "port": 0, "grpcEnabled": false, "rescueInterval": "200ms",
+                               "schedules": {"tick": {"cron": "* * * * * *", "queue": "cron",
+                                                      "data": {"from": "config"}},
+                                             "report": {"cron": "0 3 * * *",
+                                                        "timeZone": "Europe/Berlin"}}})");
+  Result listed = Run({"schedules", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  json cli = json::parse(listed.out);
+  ASSERT_EQ(cli["schedules"].size(), 2u) << listed.out;
+  // In id order (a JSON object's keys); 03:00 in Berlin, +01:00 or +02:00.
+  EXPECT_EQ(cli["schedules"][0]["id"], "report");
+  EXPECT_THAT(cli["schedules"][0]["nextFireLocal"].get<std::string>(), HasSubstr("T03:00:00+0"));
+
+  Child servers[2] = {Start({"serve"}, {}), Start({"serve"}, {})};
+  std::string err[2];
+  int port = 0;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(ReadUntil(servers[i].err, err[i], "every call is open",
+                          std::chrono::steady_clock::now() + std::chrono::seconds(30)))
+        << err[i];
+  }
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(err[0], m, std::regex("http://127\\.0\\.0\\.1:(\\d+)/")));
+  port = std::stoi(m[1]);
+  json api = json::parse(HttpBody(port, "GET /api/schedules HTTP/1.0\r\n\r\n"));
+  ASSERT_EQ(api["schedules"].size(), 2u) << api.dump();
+  EXPECT_EQ(api["schedules"][1]["id"], "tick");
+  EXPECT_EQ(api["schedules"][1]["queue"], "cron");
+  EXPECT_TRUE(api["schedules"][1]["nextFire"].is_string());
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  for (Child& c : servers) kill(c.pid, SIGTERM);
+  for (int i = 0; i < 2; ++i) {
+    Result r = Finish(servers[i], {});
+    EXPECT_EQ(r.exit_code, 0) << err[i];
+  }
+  Result jobs = Run({"jobs", "--name", "tick", "--json", "--limit", "1000"});
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+  json list = json::parse(jobs.out)["jobs"];
+  // About one per second for 3.5 s; never two for one fire time.
+  EXPECT_GE(list.size(), 2u) << jobs.out;
+  EXPECT_LE(list.size(), 5u) << jobs.out;
+  std::set<std::string> fires;
+  for (const json& j : list) {
+    EXPECT_EQ(j["queue"], "cron");
+    EXPECT_EQ(j["data"], R"({"from":"config"})");
+    EXPECT_TRUE(fires.insert(j["runAt"].dump()).second) << "two jobs for one fire: " << jobs.out;
+  }
 }
 
 }  // namespace

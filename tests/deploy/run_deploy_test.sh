@@ -4,8 +4,9 @@
 # Installs the validators (npm ci, pinned by package-lock.json) into the work
 # dir and runs validate.mjs. Without node or npm, or without the npm
 # registry, the test is skipped (exit 77) with the reason, except in CI
-# (CI=true), where that is a failure. Docker itself is not needed: the
-# Dockerfile is linted, not built (see docs/deploy.md).
+# (CI=true), where that is a failure. Docker itself is not needed here: the
+# Dockerfile is linted; the image is built and run by run_image_test.sh (the
+# opt-in `image` step of .ci/run, docs/deploy.md).
 set -euo pipefail
 popqueue=$1
 work=$2

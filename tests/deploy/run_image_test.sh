@@ -20,7 +20,7 @@
 # Needs root, podman, runc, debootstrap (scripts/install-deps installs them)
 # and POPQUEUE_TEST_POSTGRES_URL (scripts/with-services). Exit 77 = skipped
 # (prints why), except under CI=true, where a missing piece fails. It is an
-# opt-in step of .ci/run (POPQUEUE_IMAGE_TEST=1): docs/deploy.md records its
+# opt-in step of .ci/run (POPQUEUE_CI_STEPS="test image"): docs/deploy.md records its
 # last result and times.
 set -euo pipefail
 popqueue=$(readlink -f "$1")

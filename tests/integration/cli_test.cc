@@ -93,8 +93,9 @@ TEST_F(CliTest, HelpOnEveryCommand) {
   Result top = Run({"--help"}, false);
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_THAT(top.out, HasSubstr("Usage: popqueue <command>"));
-  for (const char* cmd : {"enqueue", "jobs", "job", "requeue", "cancel", "delete", "pause",
-                          "resume", "stats", "workers", "migrate", "worker", "workflow", "batch"}) {
+  for (const char* cmd :
+       {"enqueue", "jobs", "job", "requeue", "cancel", "delete", "pause", "resume", "stats",
+        "workers", "migrate", "worker", "workflow", "batch", "schedules"}) {
     Result r = Run({cmd, "--help"}, false);
     EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
     EXPECT_THAT(r.out, HasSubstr(std::string("Usage: popqueue ") + cmd)) << cmd;
@@ -604,7 +605,7 @@ TEST_F(CliTest, WorkerEndpointServesMetricsAndProbes) {
 // serve without --demo runs no workers: a flag that only sizes in-process
 // workers is refused instead of doing nothing.
 TEST_F(CliTest, ServeRefusesWorkerOnlyFlags) {
-  for (const char* flag : {"--max-prefetch=10", "--resource-limits=on"}) {
+  for (const char* flag : {"--max-prefetch=10", "--resource-limits=on", "--shutdown-deadline=5s"}) {
     Result r = Run({"serve", flag, "--port", "0", "--no-grpc"});
     EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr("serve runs none without --demo")) << flag;

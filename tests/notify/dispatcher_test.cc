@@ -183,32 +183,134 @@ TEST(Dispatcher, DeliversRemoteWorkersOutcomes) {
   EXPECT_EQ(died["job"]["data"], "payload-r");
 }
 
-TEST(Dispatcher, BacklogFiresOncePerCrossing) {
+// The body of each queue.backlog delivered to `server` so far.
+std::vector<nlohmann::json> BacklogDeliveries(const TestHttpServer& server) {
+  std::vector<nlohmann::json> out;
+  for (const testing::RecordedRequest& r : server.requests()) {
+    nlohmann::json body = nlohmann::json::parse(r.body);
+    if (body["event"] == "queue.backlog") out.push_back(std::move(body));
+  }
+  return out;
+}
+
+// The backlog is a cluster fact evaluated by the maintenance leader: a
+// queue that takes part in the election and leads.
+void Lead(Queue& queue) {
+  ASSERT_TRUE(queue.StartMaintenance().ok());
+  ASSERT_TRUE(popqueue::testing::Eventually([&] { return queue.is_leader(); }));
+}
+
+TEST(Dispatcher, BacklogFiresOncePerCrossingWithHysteresis) {
   TestHttpServer server(nullptr);
   TempDir dir;
   Queue queue(FastConfig(dir, 0));
   ASSERT_TRUE(queue.status().ok()) << queue.status();
   NotifyConfig config = HookConfig(server.Url(), 100);
-  config.backlog = BacklogConfig{.threshold = 2, .check_interval = absl::Hours(1)};
+  config.backlog =
+      BacklogConfig{.threshold = 4, .clear_threshold = 2, .check_interval = absl::Hours(1)};
   auto dispatcher = Dispatcher::Create(config);
   ASSERT_TRUE(dispatcher.ok()) << dispatcher.status();
   Dispatcher& d = **dispatcher;
+  ASSERT_NO_FATAL_FAILURE(Lead(queue));
 
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(queue.Enqueue("x", "").ok());
-  ASSERT_TRUE(d.CheckBacklog(queue).ok());  // 2: not over
-  ASSERT_TRUE(queue.Enqueue("x", "").ok());
-  ASSERT_TRUE(d.CheckBacklog(queue).ok());  // 3: fires
-  ASSERT_TRUE(queue.Enqueue("x", "").ok());
-  ASSERT_TRUE(d.CheckBacklog(queue).ok());  // still over: quiet
+  std::vector<JobId> ids;
+  auto enqueue = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto id = queue.Enqueue("x", "");
+      ASSERT_TRUE(id.ok()) << id.status();
+      ids.push_back(id->id);
+    }
+  };
+  auto drop = [&](int n) {  // n waiting jobs leave `available`
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(queue.Cancel(ids.back()).ok());
+      ids.pop_back();
+    }
+  };
+  enqueue(4);
+  ASSERT_TRUE(d.CheckBacklog(queue).ok());  // 4: not over
+  enqueue(1);
+  ASSERT_TRUE(d.CheckBacklog(queue).ok());  // 5: fires
+  enqueue(1);
+  ASSERT_TRUE(d.CheckBacklog(queue).ok());  // 6: still over, quiet
+  drop(3);
+  ASSERT_TRUE(d.CheckBacklog(queue).ok());  // 3: under, but above the clear level 2
+  enqueue(2);
+  ASSERT_TRUE(d.CheckBacklog(queue).ok());  // 5: over again, not told (not rearmed)
+  drop(3);
+  ASSERT_TRUE(d.CheckBacklog(queue).ok());  // 2: at the clear level: rearmed
+  enqueue(3);
+  ASSERT_TRUE(d.CheckBacklog(queue).ok());  // 5: fires again
   ASSERT_TRUE(d.WaitIdle(absl::Seconds(10)));
+  queue.Stop();
 
-  std::vector<testing::RecordedRequest> r = server.requests();
-  ASSERT_EQ(r.size(), 1u);
-  nlohmann::json body = nlohmann::json::parse(r[0].body);
-  EXPECT_EQ(body["event"], "queue.backlog");
-  EXPECT_EQ(body["queue"], "default");
-  EXPECT_EQ(body["backlog"]["count"], 3);
-  EXPECT_EQ(body["backlog"]["threshold"], 2);
+  std::vector<nlohmann::json> told = BacklogDeliveries(server);
+  ASSERT_EQ(told.size(), 2u);
+  for (const nlohmann::json& body : told) {
+    EXPECT_EQ(body["queue"], "default");
+    EXPECT_EQ(body["backlog"]["count"], 5);
+    EXPECT_EQ(body["backlog"]["threshold"], 4);
+  }
+}
+
+TEST(Dispatcher, BacklogDefaultClearLevelIsAFifthBelowTheThreshold) {
+  EXPECT_EQ((BacklogConfig{.threshold = 500}.clear_level()), 400);
+  EXPECT_EQ((BacklogConfig{.threshold = 4}.clear_level()), 4);  // a fifth of 4 rounds to 0
+  EXPECT_EQ((BacklogConfig{.threshold = 10, .clear_threshold = 0}.clear_level()), 0);
+}
+
+TEST(Dispatcher, BacklogIsNotCheckedByAProcessThatDoesNotLead) {
+  TestHttpServer server(nullptr);
+  TempDir dir;
+  Queue queue(FastConfig(dir, 0));  // no workers, no maintenance: never leads
+  ASSERT_TRUE(queue.status().ok()) << queue.status();
+  NotifyConfig config = HookConfig(server.Url(), 100);
+  config.backlog = BacklogConfig{.threshold = 1, .check_interval = absl::Hours(1)};
+  auto dispatcher = Dispatcher::Create(config);
+  ASSERT_TRUE(dispatcher.ok()) << dispatcher.status();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue.Enqueue("x", "").ok());
+  ASSERT_TRUE((*dispatcher)->CheckBacklog(queue).ok());
+  ASSERT_TRUE((*dispatcher)->WaitIdle(absl::Seconds(10)));
+  EXPECT_TRUE(BacklogDeliveries(server).empty());
+}
+
+// Two processes' worth of Queues on one store, each with its own dispatcher
+// checking every 20 ms: the backlog is told once, by the leader, not once
+// per process.
+TEST(Dispatcher, BacklogIsToldOnceAcrossTwoQueues) {
+  TestHttpServer server(nullptr);
+  TempDir dir;
+  QueueConfig qc = FastConfig(dir, 0);
+  qc.worker.rescue_interval = absl::Milliseconds(50);
+  Queue a(qc), b(qc);
+  ASSERT_TRUE(a.status().ok()) << a.status();
+  ASSERT_TRUE(b.status().ok()) << b.status();
+  NotifyConfig config = HookConfig(server.Url(), 100);
+  config.backlog = BacklogConfig{.threshold = 2, .check_interval = absl::Milliseconds(20)};
+  std::unique_ptr<Dispatcher> dispatchers[2];
+  Queue* queues[2] = {&a, &b};
+  for (int i = 0; i < 2; ++i) {
+    auto d = Dispatcher::Create(config);
+    ASSERT_TRUE(d.ok()) << d.status();
+    dispatchers[i] = std::move(*d);
+    ASSERT_TRUE(dispatchers[i]->Attach(*queues[i]).ok());
+    ASSERT_TRUE(queues[i]->StartMaintenance().ok());
+  }
+  ASSERT_TRUE(popqueue::testing::Eventually([&] { return a.is_leader() || b.is_leader(); }));
+  EXPECT_FALSE(a.is_leader() && b.is_leader());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(a.Enqueue("x", "", {.queue = "waiting"}).ok());
+  }
+  ASSERT_TRUE(popqueue::testing::Eventually([&] { return !BacklogDeliveries(server).empty(); }));
+  absl::SleepFor(absl::Milliseconds(500));  // 25 more checks in each process
+  for (auto& d : dispatchers) ASSERT_TRUE(d->WaitIdle(absl::Seconds(10)));
+  std::vector<nlohmann::json> told = BacklogDeliveries(server);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0]["queue"], "waiting");
+  EXPECT_EQ(told[0]["backlog"]["count"], 5);
+  for (auto& d : dispatchers) d->Stop();
+  a.Stop();
+  b.Stop();
 }
 
 // A worker that died during a job's last attempt: the rescuer dead-letters

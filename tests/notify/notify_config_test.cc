@@ -44,7 +44,7 @@ TEST(ParseNotifyConfig, ReadsTheOriginalReadmeShape) {
 TEST(ParseNotifyConfig, ReadsEveryOption) {
   json j = json::parse(R"({
     "queueCapacity": 10,
-    "backlog": {"threshold": 50, "checkIntervalMs": 1000},
+    "backlog": {"threshold": 50, "clearThreshold": 20, "checkIntervalMs": 1000},
     "webhook": {"url": "http://127.0.0.1:9/x", "secret": "s", "caFile": "/ca.pem",
                 "timeoutMs": 250, "maxAttempts": 5, "backoffMs": 10, "maxBackoffMs": 40,
                 "events": ["job.dead", "job.failed", "queue.backlog"]},
@@ -58,6 +58,7 @@ TEST(ParseNotifyConfig, ReadsEveryOption) {
   EXPECT_EQ(c->queue_capacity, 10u);
   ASSERT_TRUE(c->backlog);
   EXPECT_EQ(c->backlog->threshold, 50);
+  EXPECT_EQ(c->backlog->clear_level(), 20);
   EXPECT_EQ(c->backlog->check_interval, absl::Seconds(1));
   EXPECT_EQ(c->webhook->delivery.timeout, absl::Milliseconds(250));
   EXPECT_EQ(c->webhook->delivery.max_attempts, 5);
@@ -108,6 +109,10 @@ TEST(ParseNotifyConfig, ErrorsNameTheKey) {
                                       "webhook": {"url": "http://h"}})"))
                   .message(),
               HasSubstr("no channel lists \"queue.backlog\""));
+  EXPECT_EQ(ErrorOf(json::parse(R"({"backlog": {"threshold": 5, "clearThreshold": 6},
+                                    "webhook": {"url": "http://h", "events": ["queue.backlog"]}})"))
+                .message(),
+            "notificationConfig.backlog.clearThreshold: expected an integer from 0 to 5");
   EXPECT_EQ(ErrorOf(json::parse(R"([1])")).message(), "notificationConfig: expected an object");
 }
 

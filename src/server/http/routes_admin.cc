@@ -67,6 +67,15 @@ Reply ListWorkers(RouteContext& c) {
   return JsonReply({{"workers", std::move(out)}});
 }
 
+// GET /api/schedules: the cron schedules this server defines (config.json's
+// "schedules", or Every() in an embedding program), with their next fire
+// time in UTC and in the schedule's zone.
+Reply ListSchedules(RouteContext& c) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const ScheduleInfo& s : c.queue->Schedules()) out.push_back(ScheduleToJson(s));
+  return JsonReply({{"schedules", std::move(out)}});
+}
+
 // GET /api/stats
 Reply Stats(RouteContext& c) {
   auto counts = c.queue->CountByState();
@@ -193,6 +202,7 @@ std::vector<Route> AdminRoutes() {
       {"POST", "/api/queues/{name}/pause", Scope::kAdmin, false, PauseQueue},
       {"POST", "/api/queues/{name}/resume", Scope::kAdmin, false, ResumeQueue},
       {"GET", "/api/workers", Scope::kRead, false, ListWorkers},
+      {"GET", "/api/schedules", Scope::kRead, false, ListSchedules},
       {"GET", "/api/stats", Scope::kRead, false, Stats},
       {"GET", "/api/openapi.json", Scope::kOpen, false, OpenApi},
       {"GET", "/metrics", Scope::kRead, false, MetricsText},
