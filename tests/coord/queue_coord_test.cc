@@ -2,8 +2,14 @@
 // (and leave) the coordinator's registry, maintenance leadership is the
 // coordinator lock "leader:maintenance", jobs run, and bad cache URLs fail
 // construction with a clear status.
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/mutex.h"
 #include "coord_conformance.h"
@@ -252,6 +258,105 @@ TEST_P(QueueCoordTest, RemoteWorkersShareLimitsAndRegistryAcrossServers) {
   for (int i = 0; i < 10; ++i) {
     EXPECT_FALSE(a.is_leader() && b.is_leader());
     absl::SleepFor(absl::Milliseconds(50));
+  }
+  a.Stop();
+  b.Stop();
+}
+
+// A job-name rate limit behind two servers of one queue: jobs over it are
+// held at each server for its worker's next fetch (see
+// core/remote_workers.cc), and the tokens that release them come from the
+// one limiter in the coordinator, so the starts through both servers
+// together keep to the limit: GCRA without burst (coord/gcra.h) spaces them
+// one emission interval apart, at most limit + 1 in any window of one
+// period. Every held job is handed out in the end, once.
+TEST_P(QueueCoordTest, RemoteWorkersShareAJobNameRateLimitAcrossServers) {
+  constexpr int kLimit = 10;  // per second: one start every 100 ms
+  const absl::Duration period = absl::Seconds(1);
+  const absl::Duration interval = period / kLimit;
+  constexpr int kJobs = 20;
+  QueueConfig ca = Config("server-a");
+  QueueConfig cb = Config("server-b");
+  for (QueueConfig* c : {&ca, &cb}) {
+    c->worker.job_rate_limits["sms"] = {.limit = kLimit, .period = period};
+  }
+  Queue a(ca);
+  Queue b(cb);
+  ASSERT_TRUE(a.status().ok()) << a.status();
+  ASSERT_TRUE(b.status().ok()) << b.status();
+  for (int i = 0; i < kJobs; ++i) ASSERT_TRUE(a.Enqueue("sms", "{}").ok());
+  RemoteWorkerApi api_a(a);
+  RemoteWorkerApi api_b(b);
+
+  // One worker per server, fetching in turn (so the take of the k-th job
+  // handed out lies in its fetch's [before, after]); each fetch claims up to
+  // 5, so both servers soon hold jobs and compete for the name's tokens.
+  struct Start {
+    Job job;
+    RemoteWorkerApi* api;
+    absl::Time before, after;
+  };
+  std::vector<Start> starts;
+  std::set<JobId> seen;
+  int from_a = 0;
+  int from_b = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  for (int i = 0; static_cast<int>(starts.size()) < kJobs && absl::Now() < deadline; ++i) {
+    const bool via_a = i % 2 == 0;
+    RemoteWorkerApi& api = via_a ? api_a : api_b;
+    const absl::Time before = absl::Now();
+    auto jobs = api.FetchJobs({.worker_id = via_a ? "remote-a" : "remote-b", .limit = 5});
+    const absl::Time after = absl::Now();
+    ASSERT_TRUE(jobs.ok()) << jobs.status();
+    for (Job& job : *jobs) {
+      EXPECT_TRUE(seen.insert(job.id).second) << "job " << job.id << " handed out twice";
+      EXPECT_EQ(job.name, "sms");
+      EXPECT_EQ(job.attempt, 1) << "a held job was given back and claimed again";
+      EXPECT_EQ(job.worker_id, via_a ? "remote-a" : "remote-b");
+      (via_a ? from_a : from_b)++;
+      starts.push_back({.job = std::move(job), .api = &api, .before = before, .after = after});
+    }
+    absl::SleepFor(absl::Milliseconds(5));  // the workers' polling pace
+  }
+  ASSERT_EQ(starts.size(), static_cast<size_t>(kJobs)) << "held jobs were not handed out in 30 s";
+  EXPECT_GT(from_a, 0);
+  EXPECT_GT(from_b, 0);
+
+  // Starts j < k are more than (k - j - 1) intervals apart; with k - j =
+  // limit + 1 that is the bound of one period's window. A limit per server
+  // would start them twice as fast. Each start is known to lie in its
+  // fetch's [before, after], so these checks err towards passing.
+  int max_in_window = 0;
+  std::string too_close;  // the first pair that breaks the spacing
+  for (size_t j = 0; j < starts.size(); ++j) {
+    int in_window = 1;  // starts surely less than a period after j's
+    for (size_t k = j + 1; k < starts.size(); ++k) {
+      const absl::Duration at_most = starts[k].after - starts[j].before;
+      if (at_most < period) ++in_window;
+      if (too_close.empty() && at_most <= interval * static_cast<int64_t>(k - j - 1)) {
+        too_close =
+            absl::StrCat("starts ", j, " and ", k, " within ", absl::FormatDuration(at_most));
+      }
+    }
+    max_in_window = std::max(max_in_window, in_window);
+  }
+  EXPECT_EQ(too_close, "") << "the name's limit did not hold across the servers";
+  const absl::Duration span = starts.back().after - starts.front().before;
+  std::printf(
+      "%d jobs of a %d/s name limit through two servers (%d + %d) in %.2f s; "
+      "at most %d starts in a window of one period\n",
+      kJobs, kLimit, from_a, from_b, absl::ToDoubleSeconds(span), max_in_window);
+  EXPECT_LE(max_in_window, kLimit + 1);
+
+  // None lost: each completes once, through the server that handed it out.
+  for (const Start& s : starts) {
+    ASSERT_TRUE(s.api->CompleteJob(s.job.id, s.job.lease_token).ok()) << "job " << s.job.id;
+  }
+  for (const Start& s : starts) {
+    auto job = b.GetJob(s.job.id);
+    ASSERT_TRUE(job.ok()) << job.status();
+    EXPECT_EQ(job->state, JobState::kCompleted) << "job " << s.job.id;
+    EXPECT_EQ(job->attempt, 1) << "job " << s.job.id;
   }
   a.Stop();
   b.Stop();

@@ -308,7 +308,7 @@ TEST_F(RemoteWorkersTest, LongPollIsWokenByAnEnqueue) {
   // Enqueue-to-start latency: from the Enqueue call to the job in the
   // waiting worker's hands.
   std::vector<double> ms;
-  for (int i = 0; i < 20; ++i) {
+  for (int i = 0; i < 21; ++i) {  // an odd count: ms[10] is the median
     std::atomic<int64_t> got_at{0};
     std::thread fetcher([&] {
       auto jobs = Fetch("poller", 1, {"lp"}, absl::Seconds(10));
@@ -324,9 +324,11 @@ TEST_F(RemoteWorkersTest, LongPollIsWokenByAnEnqueue) {
   std::sort(ms.begin(), ms.end());
   std::printf("long-poll enqueue-to-start latency over %zu runs: median %.2f ms, max %.2f ms\n",
               ms.size(), ms[ms.size() / 2], ms.back());
-  // 10 ms on an idle machine; a generous bound for a loaded CI runner (the
-  // poll interval, 5 s here, is what it would be without the wake-up).
-  EXPECT_LT(ms[ms.size() / 2], 100.0);
+  // Issue 25's bound: woken within 10 ms of the enqueue (the median; under
+  // 1 ms on an idle machine). The maximum is bounded loosely, so one
+  // scheduling hiccup of a loaded CI runner does not fail it; without the
+  // wake-up every sample would wait for the poll interval, 5 s here.
+  EXPECT_LT(ms[ms.size() / 2], 10.0);
   EXPECT_LT(ms.back(), 1000.0);
 }
 

@@ -13,8 +13,10 @@ interval and a 1 s heartbeat interval (so the registry keeps a silent worker
      and GET /api/workers with the address of their connection, their
      queues and running jobs; A drops out once silent.
   3. Two workers and a kill: two worker processes share 30 jobs; one is
-     killed mid-way; every job ends completed, those the killed one held
-     after another attempt.
+     killed (SIGKILL) mid-way while it holds jobs (the check fails rather
+     than pass with none held); every job ends completed, those the killed
+     one held by the other worker after another attempt, each completed
+     exactly once.
   4. The outcomes count in the server's /metrics.
   5. Enqueue-to-start latency of a long-polling worker, over the wire: the
      time from an Enqueue call to the job in the hands of a worker waiting in
@@ -94,6 +96,7 @@ class Lines:
 
     def __init__(self, proc):
         self.events = []
+        self.last_at = None  # time.monotonic() of the latest event
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
         self.thread.start()
@@ -102,10 +105,16 @@ class Lines:
         for line in proc.stdout:
             with self.lock:
                 self.events.append(json.loads(line))
+                self.last_at = time.monotonic()
 
     def snapshot(self):
         with self.lock:
             return list(self.events)
+
+    def snapshot_at(self):
+        """The events so far and the time of the latest."""
+        with self.lock:
+            return list(self.events), self.last_at
 
 
 # --- The checks. ---
@@ -193,25 +202,42 @@ def run(args, grpc, pb, pb_grpc):
         time.sleep(0.5)
     say("killed worker left the registry %.1f s after its kill" % (time.monotonic() - killed_at))
 
-    # 3. Two workers share 30 jobs; one is killed mid-way.
+    # 3. Two workers share 30 jobs; one is killed mid-way, while it holds
+    # jobs: W1 prints "fetched" for a batch, then per job sleeps
+    # job_seconds, heartbeats, completes and prints "done". Right after a
+    # "fetched", or a "done" with jobs of the batch left, it sleeps on a job
+    # it has not completed; the kill comes then, well inside that sleep, so
+    # the jobs it printed and did not finish are the jobs it held.
     n = 30
+    w1_job_seconds = 0.3
     stub.Enqueue(pb.EnqueueJobsRequest(jobs=[
         pb.JobSpec(name="work", data=json.dumps({"i": i}), queue="pool", max_attempts=3)
         for i in range(n)]), timeout=30)
-    w1 = spawn(args, "work", "py-W1", "pool", lease=2, job_seconds=0.1)
+    w1 = spawn(args, "work", "py-W1", "pool", lease=2, job_seconds=w1_job_seconds)
     w2 = spawn(args, "work", "py-W2", "pool", lease=2, job_seconds=0.1)
     l1, l2 = Lines(w1), Lines(w2)
+
+    def ids(events, kind):
+        return [e["id"] for e in events if e["event"] == kind]
+
     deadline = time.monotonic() + 30
-    while sum(e["event"] == "done" for e in l1.snapshot()) < 3:
-        expect(time.monotonic() < deadline and w1.poll() is None, "W1 finished no jobs")
-        time.sleep(0.02)
+    while True:
+        expect(time.monotonic() < deadline and w1.poll() is None,
+               "W1 never held a job after finishing 3: %s" % l1.snapshot())
+        events, last_at = l1.snapshot_at()
+        held = set(ids(events, "fetched")) - set(ids(events, "done"))
+        if (len(ids(events, "done")) >= 3 and held
+                and time.monotonic() - last_at < w1_job_seconds / 2):
+            break
+        time.sleep(0.005)
     w1.send_signal(signal.SIGKILL)
     w1.wait()
-    time.sleep(0.2)  # its reader drains the pipe
+    l1.thread.join(timeout=10)  # its reader drains the pipe
     events = l1.snapshot()
-    orphans = {e["id"] for e in events if e["event"] == "fetched"} - \
-              {e["id"] for e in events if e["event"] == "done"}
+    orphans = set(ids(events, "fetched")) - set(ids(events, "done"))
     say("W1 killed holding %d jobs" % len(orphans))
+    expect(orphans, "W1 held no jobs when killed (it held %s at the check): the rescue "
+                    "check below would pass vacuously" % sorted(held))
     deadline = time.monotonic() + 60
     while True:
         page = stub.ListJobs(pb.ListJobsRequest(queue="pool", limit=100), timeout=30)
@@ -225,6 +251,16 @@ def run(args, grpc, pb, pb_grpc):
     for o in orphans:
         expect(by_id[o].attempt >= 2 and by_id[o].worker_id == "py-W2",
                "W1's job %s ended attempt %d by %s" % (o, by_id[o].attempt, by_id[o].worker_id))
+    # Completed once: W2 printed "done" (its CompleteJob returned OK) for
+    # each exactly once, W1 never. W2's last lines may still be on the way.
+    deadline = time.monotonic() + 10
+    while not orphans <= set(ids(l2.snapshot(), "done")):
+        expect(time.monotonic() < deadline and w2.poll() is None,
+               "W2 reported no completion of W1's jobs %s" % sorted(orphans))
+        time.sleep(0.02)
+    done2 = ids(l2.snapshot(), "done")
+    for o in orphans:
+        expect(done2.count(o) == 1, "W2 completed W1's job %s %d times" % (o, done2.count(o)))
     w2.send_signal(signal.SIGKILL)
     w2.wait()
 
@@ -235,7 +271,8 @@ def run(args, grpc, pb, pb_grpc):
     for line in metrics.splitlines():
         if line.startswith("popqueue_jobs_completed_total{"):
             counts[line.split('name="')[1].split('"')[0]] = float(line.split()[-1])
-    expect(counts.get("work", 0) >= n and counts.get("dies", 0) == 1,
+    # Exactly n: a job completes once, however many workers held it.
+    expect(counts.get("work", 0) == n and counts.get("dies", 0) == 1,
            "popqueue_jobs_completed_total: %s" % counts)
     say("completions in /metrics: %s" % counts)
 
