@@ -226,4 +226,54 @@ std::string RenderConcurrency(const ConcurrencyStats& s) {
   return out;
 }
 
+std::string RenderMetricsText(Queue& queue, Metrics& metrics) {
+  std::string out = metrics.RenderPrometheus();
+  out += RenderConcurrency(queue.Concurrency());
+  auto queues = queue.ListQueues();
+  absl::StrAppend(&out,
+                  "# HELP popqueue_store_up Whether the job store answered this scrape.\n"
+                  "# TYPE popqueue_store_up gauge\npopqueue_store_up ",
+                  queues.ok() ? 1 : 0, "\n");
+  if (!queues.ok()) return out;
+  std::map<JobState, int64_t> totals;
+  std::vector<std::string> names;
+  for (const QueueInfo& q : *queues) {
+    for (const auto& [state, n] : q.counts) totals[state] += n;
+    names.push_back(q.name);
+  }
+  metrics.MaybeRecordStates(totals);
+  absl::StrAppend(&out,
+                  "# HELP popqueue_jobs Jobs by queue and state.\n"
+                  "# TYPE popqueue_jobs gauge\n");
+  for (const QueueInfo& q : *queues) {
+    for (JobState s : kAllJobStates) {
+      auto it = q.counts.find(s);
+      absl::StrAppendFormat(&out, "popqueue_jobs{queue=\"%s\",state=\"%s\"} %d\n",
+                            PrometheusLabel(q.name), JobStateName(s),
+                            it == q.counts.end() ? 0 : it->second);
+    }
+  }
+  if (auto oldest = queue.OldestDue(names); oldest.ok()) {
+    absl::StrAppend(&out,
+                    "# HELP popqueue_queue_lag_seconds How long the longest-due job "
+                    "of the queue has been due.\n# TYPE popqueue_queue_lag_seconds gauge\n");
+    Clock* clock = queue.config().clock;
+    const absl::Time now = clock ? clock->Now() : absl::Now();
+    for (size_t i = 0; i < names.size(); ++i) {
+      const double lag =
+          (*oldest)[i] ? std::max(0.0, absl::ToDoubleSeconds(now - *(*oldest)[i])) : 0.0;
+      absl::StrAppendFormat(&out, "popqueue_queue_lag_seconds{queue=\"%s\"} %.3f\n",
+                            PrometheusLabel(names[i]), lag);
+    }
+  }
+  absl::StrAppend(&out,
+                  "# HELP popqueue_queue_paused 1 when the queue is paused.\n"
+                  "# TYPE popqueue_queue_paused gauge\n");
+  for (const QueueInfo& q : *queues) {
+    absl::StrAppendFormat(&out, "popqueue_queue_paused{queue=\"%s\"} %d\n", PrometheusLabel(q.name),
+                          q.paused ? 1 : 0);
+  }
+  return out;
+}
+
 }  // namespace popqueue::server

@@ -136,6 +136,16 @@ class Metrics {
 // process runs no workers.
 std::string RenderConcurrency(const ConcurrencyStats& stats);
 
+// The whole text of GET /metrics for `queue`: metrics' counters and
+// histograms, RenderConcurrency, and the store's figures read now
+// (popqueue_store_up, popqueue_jobs by queue and state, popqueue_queue_lag_
+// seconds, popqueue_queue_paused); also keeps the state counts as a point of
+// metrics' states-over-time series. Every store figure costs O(queues): kept
+// counts (QueueList) and one index-served oldest-due lookup per queue
+// (docs/benchmarks.md, "Admin figures at scale").
+// Served with MetricsExporter::kContentType (popqueue/metrics.h).
+std::string RenderMetricsText(Queue& queue, Metrics& metrics);
+
 // `value` escaped for a Prometheus label value (backslash, quote, newline).
 std::string PrometheusLabel(const std::string& value);
 

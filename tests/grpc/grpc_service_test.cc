@@ -709,6 +709,191 @@ TEST_F(GrpcServiceTest, WorkerRequestsAreValidated) {
   EXPECT_THAT(s.error_message(), HasSubstr("items[0].lease_token"));
 }
 
+// --- Workflows, batches and schedules. ---
+
+WorkflowJobSpec Step(const std::string& key, const std::vector<std::string>& parents = {}) {
+  WorkflowJobSpec spec;
+  spec.set_key(key);
+  spec.set_name("step");
+  spec.set_data(R"({"key":")" + key + R"("})");
+  for (const std::string& p : parents) spec.add_depends_on()->set_key(p);
+  return spec;
+}
+
+TEST_F(GrpcServiceTest, WorkflowJobsRunAfterTheirParents) {
+  EnqueueWorkflowRequest req;
+  *req.add_jobs() = Step("extract");
+  *req.add_jobs() = Step("load", {"extract"});
+  req.mutable_jobs(1)->mutable_depends_on(0)->set_ignore_failure(true);
+  EnqueueWorkflowResponse resp;
+  grpc::Status s = stub_->EnqueueWorkflow(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.job_ids_size(), 2);
+  EXPECT_EQ(resp.id(), resp.job_ids(0));
+
+  GetWorkflowRequest get;
+  get.set_workflow_id(resp.id());
+  WorkflowRecord wf;
+  s = stub_->GetWorkflow(Ctx("").get(), get, &wf);  // a read: no token needed
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(wf.jobs_size(), 2);
+  EXPECT_EQ(wf.jobs(0).state(), "available");
+  EXPECT_EQ(wf.jobs(0).workflow_id(), resp.id());
+  ASSERT_EQ(wf.jobs(0).dependants_size(), 1);
+  EXPECT_EQ(wf.jobs(0).dependants(0).id(), resp.job_ids(1));
+  EXPECT_EQ(wf.jobs(1).state(), "scheduled");
+  EXPECT_EQ(wf.jobs(1).waiting_parents(), 1);
+  ASSERT_EQ(wf.jobs(1).parents_size(), 1);
+  EXPECT_EQ(wf.jobs(1).parents(0).id(), resp.job_ids(0));
+  EXPECT_TRUE(wf.jobs(1).parents(0).ignore_failure());
+
+  // Only the parent is due; once it failed for good, the edge's
+  // ignore_failure lets the dependant run anyway.
+  std::vector<LeasedJob> first = Fetch();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].job().id(), resp.job_ids(0));
+  FailJobResponse fr;
+  ASSERT_TRUE(Fail(first[0].job().id(), first[0].lease_token(), "bad input", &fr, true).ok());
+  EXPECT_EQ(fr.state(), "dead");
+  std::vector<LeasedJob> second = Fetch();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].job().id(), resp.job_ids(1));
+}
+
+TEST_F(GrpcServiceTest, BadWorkflowsNameTheFieldAndStoreNothing) {
+  auto enqueue = [&](const EnqueueWorkflowRequest& req) {
+    EnqueueWorkflowResponse resp;
+    return stub_->EnqueueWorkflow(Ctx().get(), req, &resp);
+  };
+  struct Case {
+    std::string want;  // in the message
+    EnqueueWorkflowRequest req;
+  };
+  std::vector<Case> cases(6);
+  cases[0].want = "jobs: must hold 1-10000 jobs, got 0";
+  cases[1].want = "jobs[1].depends_on[0]";
+  *cases[1].req.add_jobs() = Step("a");
+  *cases[1].req.add_jobs() = Step("b", {"zzz"});
+  cases[2].want = "cycle";
+  *cases[2].req.add_jobs() = Step("a", {"b"});
+  *cases[2].req.add_jobs() = Step("b", {"a"});
+  cases[3].want = "jobs[0].identifier";
+  *cases[3].req.add_jobs() = Step("a");
+  cases[3].req.mutable_jobs(0)->set_identifier("once");
+  cases[4].want = "jobs[1].key";
+  *cases[4].req.add_jobs() = Step("a");
+  *cases[4].req.add_jobs() = Step("a");
+  cases[5].want = "jobs[0].run_at";
+  *cases[5].req.add_jobs() = Step("a");
+  cases[5].req.mutable_jobs(0)->mutable_run_at()->set_seconds(-99999999999);
+  for (const Case& c : cases) {
+    grpc::Status s = enqueue(c.req);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.want;
+    EXPECT_THAT(s.error_message(), HasSubstr(c.want));
+  }
+  EnqueueWorkflowRequest big;
+  *big.add_jobs() = Step("a");
+  big.mutable_jobs(0)->set_data(std::string((1 << 20) + 1, 'x'));
+  grpc::Status s = enqueue(big);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("jobs[0].data"));
+  EnqueueWorkflowResponse resp;
+  s = stub_->EnqueueWorkflow(Ctx("").get(), cases[1].req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  ListJobsRequest list;
+  ListJobsResponse jobs;
+  ASSERT_TRUE(stub_->ListJobs(Ctx().get(), list, &jobs).ok());
+  EXPECT_THAT(jobs.jobs(), IsEmpty());  // all or nothing
+
+  GetWorkflowRequest get;
+  WorkflowRecord wf;
+  get.set_workflow_id("12345");
+  EXPECT_EQ(stub_->GetWorkflow(Ctx().get(), get, &wf).error_code(), grpc::StatusCode::NOT_FOUND);
+  get.set_workflow_id("x");
+  s = stub_->GetWorkflow(Ctx().get(), get, &wf);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("workflow_id"));
+}
+
+TEST_F(GrpcServiceTest, BatchCallbacksFollowTheMembers) {
+  EnqueueBatchRequest req;
+  for (int i = 0; i < 2; ++i) req.add_jobs()->set_name("member");
+  req.mutable_on_complete()->set_name("report");
+  req.mutable_on_success()->set_name("celebrate");
+  EnqueueBatchResponse resp;
+  grpc::Status s = stub_->EnqueueBatch(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.job_ids_size(), 2);
+  ASSERT_FALSE(resp.on_complete_id().empty());
+  ASSERT_FALSE(resp.on_success_id().empty());
+
+  auto progress = [&] {
+    GetBatchRequest get;
+    get.set_batch_id(resp.id());
+    BatchRecord b;
+    grpc::Status st = stub_->GetBatch(Ctx("").get(), get, &b);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return b;
+  };
+  BatchRecord before = progress();
+  EXPECT_EQ(before.total(), 2);
+  EXPECT_EQ(before.counts().at("available"), 2);
+  EXPECT_EQ(before.counts().at("dead"), 0);  // every state is present
+  EXPECT_EQ(before.counts_size(), 7);
+  EXPECT_FALSE(before.finished());
+  EXPECT_EQ(before.on_complete_id(), resp.on_complete_id());
+
+  // One member completes, one fails for good: on_complete runs, on_success
+  // is cancelled.
+  std::vector<LeasedJob> members = Fetch();
+  ASSERT_EQ(members.size(), 2u);
+  ASSERT_TRUE(Complete(members[0].job().id(), members[0].lease_token()).ok());
+  FailJobResponse fr;
+  ASSERT_TRUE(Fail(members[1].job().id(), members[1].lease_token(), "no", &fr, true).ok());
+  BatchRecord after = progress();
+  EXPECT_TRUE(after.finished());
+  EXPECT_FALSE(after.succeeded());
+  EXPECT_EQ(after.counts().at("completed"), 1);
+  EXPECT_EQ(after.counts().at("dead"), 1);
+  EXPECT_EQ(Get(resp.on_complete_id()).state(), "available");
+  EXPECT_EQ(Get(resp.on_success_id()).state(), "cancelled");
+
+  EnqueueBatchRequest bad;
+  bad.add_jobs()->set_name("member");
+  bad.mutable_on_success();  // set, but with no name
+  s = stub_->EnqueueBatch(Ctx().get(), bad, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("on_success.name"));
+  EnqueueBatchRequest none;
+  s = stub_->EnqueueBatch(Ctx().get(), none, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("jobs"));
+}
+
+TEST_F(GrpcServiceTest, ListSchedulesShowsTheNextFireInItsZone) {
+  EveryOptions every{.time_zone = "America/New_York", .schedule_id = "nightly"};
+  every.job.queue = "reports";
+  ASSERT_TRUE(queue_->Every("report", "15 2 * * *", "{}", every).ok());
+  ListSchedulesResponse resp;
+  grpc::Status s = stub_->ListSchedules(Ctx("").get(), ListSchedulesRequest(), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.schedules_size(), 1);
+  const ScheduleRecord& r = resp.schedules(0);
+  EXPECT_EQ(r.id(), "nightly");
+  EXPECT_EQ(r.name(), "report");
+  EXPECT_EQ(r.cron(), "15 2 * * *");
+  EXPECT_EQ(r.time_zone(), "America/New_York");
+  EXPECT_EQ(r.queue(), "reports");
+  EXPECT_EQ(r.missed(), "skip");
+  // The fake clock starts at 2027-01-15 08:00 UTC (03:00 in New York): the
+  // next 02:15 EST is the next day's, 07:15 UTC.
+  EXPECT_EQ(r.next_fire().seconds(),
+            absl::ToUnixSeconds(
+                absl::FromCivil(absl::CivilSecond(2027, 1, 16, 7, 15, 0), absl::UTCTimeZone())));
+  EXPECT_EQ(r.next_fire_local(), "2027-01-16T02:15:00-05:00");
+}
+
 TEST(GrpcServerStart, ReportsAnAddressItCannotBind) {
   TempDir dir;
   QueueConfig config{.db_url = dir.SqliteUrl()};

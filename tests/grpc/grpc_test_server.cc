@@ -1,6 +1,8 @@
 // A gRPC server over a Queue on a temporary SQLite file, for clients written
 // in other languages (tests/grpc/remote_worker.py). Prints the bound port on
-// stdout, then serves until stdin closes or SIGTERM/SIGINT arrives.
+// stdout, then serves until stdin closes or SIGTERM/SIGINT arrives. Its
+// Queue has one schedule ("py-nightly", nightly-report at 03:30 Paris time)
+// and runs no workers.
 //
 //   grpc_test_server [--retries N] [--token T]
 #include <signal.h>
@@ -53,8 +55,15 @@ int main(int argc, char** argv) {
     config.worker.handle_signals = false;
     config.worker.retry.base = absl::Milliseconds(100);
     auto queue = popqueue::Queue::Open(config);
-    if (!queue.ok()) {
-      std::cerr << "opening the queue failed: " << queue.status() << "\n";
+    absl::Status defined = queue.ok() ? absl::OkStatus() : queue.status();
+    if (defined.ok()) {
+      // One schedule for ListSchedules (this server runs no workers: it never fires).
+      popqueue::EveryOptions every{.time_zone = "Europe/Paris", .schedule_id = "py-nightly"};
+      every.job.queue = "reports";
+      defined = (*queue)->Every("nightly-report", "30 3 * * *", "{}", every);
+    }
+    if (!defined.ok()) {
+      std::cerr << "opening the queue failed: " << defined << "\n";
       rc = 1;
     } else {
       auto server = popqueue::server::GrpcServer::Start(queue->get(),

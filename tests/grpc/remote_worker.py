@@ -14,7 +14,10 @@ worker over the wire:
     server's policy in between;
   - checks auth, fencing and error codes, and requeues the dead job;
   - a job past its 1 s timeout stays running under its lease while heartbeated,
-    the answer lists it in stop_ids and the job shows stopping/timed_out.
+    the answer lists it in stop_ids and the job shows stopping/timed_out;
+  - a workflow (b waits for a) runs in order, a batch's on_success callback
+    becomes available once both members completed, bad edges name the field,
+    and ListSchedules shows the server's schedule with its next fire time.
 
 Exits 0 when everything matched, 1 on a mismatch (with the reason).
 """
@@ -233,6 +236,71 @@ def run(args, grpc, pb, pb_grpc):
         job_id=poll_id, lease_token=leased.lease_token, discard=True, no_retry=True), auth)
     expect(code == grpc.StatusCode.INVALID_ARGUMENT and "at most one" in message,
            "FailJob discard + no_retry gave %s: %s" % (code, message))
+
+
+    # A workflow: b waits for a; GetWorkflow shows the edge.
+    wf = stub.EnqueueWorkflow(pb.EnqueueWorkflowRequest(jobs=[
+        pb.WorkflowJobSpec(key="a", name="step", data='{"n": 1}', queue="py-wf"),
+        pb.WorkflowJobSpec(key="b", name="step", data='{"n": 2}', queue="py-wf",
+                           depends_on=[pb.WorkflowEdgeSpec(key="a")]),
+    ]), metadata=auth, timeout=30)
+    expect(len(wf.job_ids) == 2 and wf.id == wf.job_ids[0], "EnqueueWorkflow: %s" % wf)
+    a_id, b_id = wf.job_ids
+    got = {j.id: j for j in stub.GetWorkflow(
+        pb.GetWorkflowRequest(workflow_id=wf.id), timeout=30).jobs}
+    expect(set(got) == {a_id, b_id}, "GetWorkflow jobs: %s" % list(got))
+    b = got[b_id]
+    expect(b.state == "scheduled" and b.waiting_parents == 1 and b.workflow_id == wf.id
+           and [(e.id, e.ignore_failure) for e in b.parents] == [(a_id, False)],
+           "the waiting job: %s" % b)
+    expect([e.id for e in got[a_id].dependants] == [b_id], "a's dependants: %s" % got[a_id])
+    for want in (a_id, b_id):
+        fetched = stub.FetchJobs(pb.FetchJobsRequest(
+            queues=["py-wf"], worker_id=worker_id, limit=10, lease_seconds=30),
+            metadata=auth, timeout=30)
+        expect([j.job.id for j in fetched.jobs] == [want],
+               "FetchJobs py-wf: %s, want only %s" % ([j.job.id for j in fetched.jobs], want))
+        stub.CompleteJob(pb.CompleteJobRequest(
+            job_id=want, lease_token=fetched.jobs[0].lease_token), metadata=auth, timeout=30)
+    code, message = code_of(stub.EnqueueWorkflow, pb.EnqueueWorkflowRequest(jobs=[
+        pb.WorkflowJobSpec(name="step", depends_on=[pb.WorkflowEdgeSpec(key="nope")])]), auth)
+    expect(code == grpc.StatusCode.INVALID_ARGUMENT and "jobs[0].depends_on[0]" in message,
+           "an unknown parent gave %s: %s" % (code, message))
+
+    # A batch with an on_success callback.
+    batch = stub.EnqueueBatch(pb.EnqueueBatchRequest(
+        jobs=[pb.JobSpec(name="member", queue="py-batch") for _ in range(2)],
+        on_success=pb.JobSpec(name="all-done", queue="py-batch-done")),
+        metadata=auth, timeout=30)
+    expect(len(batch.job_ids) == 2 and batch.on_success_id and not batch.on_complete_id,
+           "EnqueueBatch: %s" % batch)
+    progress = stub.GetBatch(pb.GetBatchRequest(batch_id=batch.id), timeout=30)
+    expect(progress.total == 2 and progress.counts["available"] == 2
+           and not progress.finished, "batch before: %s" % progress)
+    fetched = stub.FetchJobs(pb.FetchJobsRequest(
+        queues=["py-batch"], worker_id=worker_id, limit=10, lease_seconds=30),
+        metadata=auth, timeout=30)
+    expect(sorted(j.job.id for j in fetched.jobs) == sorted(batch.job_ids),
+           "FetchJobs py-batch: %s" % fetched)
+    for leased in fetched.jobs:
+        stub.CompleteJob(pb.CompleteJobRequest(job_id=leased.job.id,
+                                               lease_token=leased.lease_token),
+                         metadata=auth, timeout=30)
+    progress = stub.GetBatch(pb.GetBatchRequest(batch_id=batch.id), timeout=30)
+    expect(progress.finished and progress.succeeded and progress.counts["completed"] == 2,
+           "batch after: %s" % progress)
+    expect(fetch_one("py-batch-done").job.id == batch.on_success_id,
+           "the on_success callback was not the job fetched")
+
+    # The server's schedule.
+    schedules = stub.ListSchedules(pb.ListSchedulesRequest(), timeout=30).schedules
+    expect([(s.id, s.name, s.cron, s.time_zone, s.queue, s.missed) for s in schedules] ==
+           [("py-nightly", "nightly-report", "30 3 * * *", "Europe/Paris", "reports", "skip")],
+           "ListSchedules: %s" % schedules)
+    nxt = schedules[0]
+    expect(nxt.HasField("next_fire") and nxt.next_fire.seconds > time.time()
+           and nxt.next_fire_local[11:16] == "03:30",
+           "the schedule's next fire: %s" % nxt)
 
 
 if __name__ == "__main__":

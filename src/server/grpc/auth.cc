@@ -10,12 +10,15 @@ namespace {
 // write; changing jobs and queues that exist needs admin. The REST routes
 // follow the same rule (routes_*.cc).
 constexpr RpcScope kRpcScopes[] = {
-    {"GetJobDetails", Scope::kRead},   {"GetJob", Scope::kRead},
-    {"ListJobs", Scope::kRead},        {"Enqueue", Scope::kWrite},
-    {"FetchJobs", Scope::kWrite},      {"CompleteJob", Scope::kWrite},
-    {"FailJob", Scope::kWrite},        {"Heartbeat", Scope::kWrite},
-    {"RequeueJob", Scope::kAdmin},     {"CancelJob", Scope::kAdmin},
-    {"RegisterWorker", Scope::kWrite}, {"DeregisterWorker", Scope::kWrite},
+    {"GetJobDetails", Scope::kRead},    {"GetJob", Scope::kRead},
+    {"ListJobs", Scope::kRead},         {"Enqueue", Scope::kWrite},
+    {"FetchJobs", Scope::kWrite},       {"CompleteJob", Scope::kWrite},
+    {"FailJob", Scope::kWrite},         {"Heartbeat", Scope::kWrite},
+    {"RequeueJob", Scope::kAdmin},      {"CancelJob", Scope::kAdmin},
+    {"RegisterWorker", Scope::kWrite},  {"DeregisterWorker", Scope::kWrite},
+    {"EnqueueWorkflow", Scope::kWrite}, {"GetWorkflow", Scope::kRead},
+    {"EnqueueBatch", Scope::kWrite},    {"GetBatch", Scope::kRead},
+    {"ListSchedules", Scope::kRead},
 };
 
 }  // namespace

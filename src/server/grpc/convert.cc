@@ -28,6 +28,15 @@ absl::StatusOr<int64_t> ParseInt64(std::string_view text, std::string_view field
   return value;
 }
 
+void ToEdges(const std::vector<JobEdge>& edges,
+             google::protobuf::RepeatedPtrField<JobEdgeRecord>* out) {
+  for (const JobEdge& e : edges) {
+    JobEdgeRecord* r = out->Add();
+    r->set_id(std::to_string(e.id));
+    r->set_ignore_failure(e.ignore_failure);
+  }
+}
+
 }  // namespace
 
 // The canonical codes are the same numbers in absl and gRPC; checked here so
@@ -146,6 +155,10 @@ void ToProto(const Job& job, JobRecord* out) {
     ToDuration(job.backoff_base, out->mutable_backoff_base());
   }
   out->set_cancel_requested(job.cancel_requested);
+  if (job.workflow_id != 0) out->set_workflow_id(std::to_string(job.workflow_id));
+  ToEdges(job.parents, out->mutable_parents());
+  ToEdges(job.dependants, out->mutable_dependants());
+  out->set_waiting_parents(job.waiting_parents);
   if (job.stopping && job.state == JobState::kRunning) {
     StopRequest* stopping = out->mutable_stopping();
     stopping->set_reason(job.stopping->reason);
@@ -170,7 +183,11 @@ void ToJobDetail(const Job& job, JobDetail* out) {
   *out->mutable_errors() = out->job().errors();
 }
 
-absl::StatusOr<EnqueueRequest> FromProto(const JobSpec& spec, std::string_view field) {
+namespace {
+
+// JobSpec and WorkflowJobSpec share the job's fields (and their numbers).
+template <typename Spec>
+absl::StatusOr<EnqueueRequest> RequestFromSpec(const Spec& spec, std::string_view field) {
   EnqueueRequest r{.name = spec.name(), .data = spec.data()};
   EnqueueOptions& o = r.options;
   o.queue = spec.queue();
@@ -199,6 +216,73 @@ absl::StatusOr<EnqueueRequest> FromProto(const JobSpec& spec, std::string_view f
     o.backoff_base = *d;
   }
   return r;
+}
+
+WorkflowStep StepOf(EnqueueRequest r) {
+  return WorkflowStep{
+      .name = std::move(r.name), .data = std::move(r.data), .options = std::move(r.options)};
+}
+
+std::string IdOrEmpty(JobId id) { return id != 0 ? std::to_string(id) : std::string(); }
+
+}  // namespace
+
+absl::StatusOr<EnqueueRequest> FromProto(const JobSpec& spec, std::string_view field) {
+  return RequestFromSpec(spec, field);
+}
+
+absl::StatusOr<WorkflowStep> FromProto(const WorkflowJobSpec& spec, std::string_view field) {
+  auto r = RequestFromSpec(spec, field);
+  if (!r.ok()) return r.status();
+  WorkflowStep step = StepOf(std::move(*r));
+  step.key = spec.key();
+  for (const WorkflowEdgeSpec& e : spec.depends_on()) {
+    step.depends_on.push_back(
+        WorkflowDependency{.key = e.key(), .ignore_failure = e.ignore_failure()});
+  }
+  return step;
+}
+
+absl::StatusOr<WorkflowStep> StepFromProto(const JobSpec& spec, std::string_view field) {
+  auto r = RequestFromSpec(spec, field);
+  if (!r.ok()) return r.status();
+  return StepOf(std::move(*r));
+}
+
+void ToProto(const Workflow& workflow, WorkflowRecord* out) {
+  out->set_id(std::to_string(workflow.id));
+  for (const Job& job : workflow.jobs) ToProto(job, out->add_jobs());
+}
+
+void ToProto(const BatchProgress& batch, BatchRecord* out) {
+  out->set_id(std::to_string(batch.id));
+  out->set_total(batch.total);
+  for (JobState s : kAllJobStates) {
+    auto it = batch.counts.find(s);
+    (*out->mutable_counts())[std::string(JobStateName(s))] =
+        it == batch.counts.end() ? 0 : it->second;
+  }
+  out->set_finished(batch.finished);
+  out->set_succeeded(batch.succeeded);
+  out->set_on_complete_id(IdOrEmpty(batch.on_complete_id));
+  out->set_on_success_id(IdOrEmpty(batch.on_success_id));
+}
+
+void ToProto(const ScheduleInfo& schedule, ScheduleRecord* out) {
+  // The REST form computes the local time; one rendering for both.
+  nlohmann::json j = ScheduleToJson(schedule);
+  out->set_id(schedule.id);
+  out->set_name(schedule.name);
+  out->set_cron(schedule.expression);
+  out->set_time_zone(schedule.time_zone);
+  out->set_queue(schedule.queue);
+  out->set_missed(j["missed"].get<std::string>());
+  if (schedule.next_fire) {
+    ToTimestamp(*schedule.next_fire, out->mutable_next_fire());
+    if (j["nextFireLocal"].is_string()) {
+      out->set_next_fire_local(j["nextFireLocal"].get<std::string>());
+    }
+  }
 }
 
 }  // namespace popqueue::server

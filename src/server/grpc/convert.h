@@ -19,6 +19,7 @@
 #include "popqueue/admin.h"
 #include "popqueue/job.h"
 #include "popqueue/queue.h"
+#include "popqueue/workflow.h"
 
 namespace popqueue::server {
 
@@ -46,6 +47,14 @@ void ToJobDetail(const Job& job, JobDetail* out);
 // The enqueue request of `spec`; InvalidArgument naming `field`.<name>.
 // Values are otherwise validated by the Queue.
 absl::StatusOr<EnqueueRequest> FromProto(const JobSpec& spec, std::string_view field);
+// A workflow's job, with its key and edges; a batch's member or callback.
+absl::StatusOr<WorkflowStep> FromProto(const WorkflowJobSpec& spec, std::string_view field);
+absl::StatusOr<WorkflowStep> StepFromProto(const JobSpec& spec, std::string_view field);
+
+void ToProto(const Workflow& workflow, WorkflowRecord* out);
+// Every state is in counts, 0 when no member is in it.
+void ToProto(const BatchProgress& batch, BatchRecord* out);
+void ToProto(const ScheduleInfo& schedule, ScheduleRecord* out);
 
 }  // namespace popqueue::server
 

@@ -61,6 +61,25 @@ absl::StatusOr<JobFilter> FilterFromRequest(
   return filter;
 }
 
+// Too large a payload is a resource limit (RESOURCE_EXHAUSTED, as REST's
+// 413), not a malformed request.
+absl::Status CheckPayloadSize(const std::string& data, size_t limit, const std::string& field) {
+  if (data.size() <= limit) return absl::OkStatus();
+  return FieldError(
+      field,
+      absl::StrFormat("payload of %d bytes exceeds the limit of %d bytes", data.size(), limit),
+      absl::StatusCode::kResourceExhausted);
+}
+
+absl::Status CheckJobCount(int n) {
+  if (n >= 1 && static_cast<size_t>(n) <= kMaxWorkflowJobs) return absl::OkStatus();
+  return FieldError("jobs", absl::StrFormat("must hold 1-%d jobs, got %d", kMaxWorkflowJobs, n));
+}
+
+std::string QueueOf(const WorkflowStep& step) {
+  return step.options.queue.empty() ? std::string(kDefaultQueue) : step.options.queue;
+}
+
 // The caller's IP address from gRPC's peer string ("ipv4:10.0.0.7:52144",
 // "ipv6:[::1]:52144", "ipv6:%5B::1%5D:52144"), for the worker registry;
 // other transports (unix:...) as given.
@@ -157,15 +176,8 @@ grpc::Status PopQueueService::Enqueue(grpc::ServerContext* context,
     for (int i = 0; i < n; ++i) {
       auto r = FromProto(request->jobs(i), absl::StrFormat("jobs[%d]", i));
       POPQUEUE_RETURN_IF_ERROR(r.status());
-      // Too large a payload is a resource limit (RESOURCE_EXHAUSTED, as REST's
-      // 413), not a malformed request.
-      if (size_t limit = queue_->config().max_payload_bytes; r->data.size() > limit) {
-        return ToGrpcStatus(
-            FieldError(absl::StrFormat("jobs[%d].data", i),
-                       absl::StrFormat("payload of %d bytes exceeds the limit of %d bytes",
-                                       r->data.size(), limit),
-                       absl::StatusCode::kResourceExhausted));
-      }
+      POPQUEUE_RETURN_IF_ERROR(CheckPayloadSize(r->data, queue_->config().max_payload_bytes,
+                                                absl::StrFormat("jobs[%d].data", i)));
       requests.push_back(std::move(*r));
     }
     auto results = queue_->EnqueueMany(std::move(requests));
@@ -365,6 +377,118 @@ grpc::Status PopQueueService::DeregisterWorker(grpc::ServerContext* context,
   return Call(*context, "DeregisterWorker", [&](std::string* audit) -> grpc::Status {
     *audit = absl::StrCat("worker=", absl::CHexEscape(request->worker_id()));
     return ToGrpcStatus(remote_.DeregisterWorker(request->worker_id()));
+  });
+}
+
+grpc::Status PopQueueService::EnqueueWorkflow(grpc::ServerContext* context,
+                                              const EnqueueWorkflowRequest* request,
+                                              EnqueueWorkflowResponse* response) {
+  return Call(*context, "EnqueueWorkflow", [&](std::string* audit) -> grpc::Status {
+    POPQUEUE_RETURN_IF_ERROR(CheckJobCount(request->jobs_size()));
+    std::vector<WorkflowStep> steps;
+    std::vector<std::string> queues;
+    steps.reserve(request->jobs_size());
+    for (int i = 0; i < request->jobs_size(); ++i) {
+      const std::string field = absl::StrFormat("jobs[%d]", i);
+      auto step = FromProto(request->jobs(i), field);
+      POPQUEUE_RETURN_IF_ERROR(step.status());
+      POPQUEUE_RETURN_IF_ERROR(
+          CheckPayloadSize(step->data, queue_->config().max_payload_bytes, field + ".data"));
+      queues.push_back(QueueOf(*step));
+      steps.push_back(std::move(*step));
+    }
+    auto wf = queue_->EnqueueWorkflow(std::move(steps));
+    POPQUEUE_RETURN_IF_ERROR(wf.status());
+    response->set_id(std::to_string(wf->id));
+    for (JobId id : wf->job_ids) response->add_job_ids(std::to_string(id));
+    *audit = absl::StrCat("workflow=", wf->id, " ",
+                          AuditTarget({wf->job_ids.begin(), wf->job_ids.end()}, queues));
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status PopQueueService::GetWorkflow(grpc::ServerContext* context,
+                                          const GetWorkflowRequest* request,
+                                          WorkflowRecord* response) {
+  return Call(*context, "GetWorkflow", [&](std::string* audit) -> grpc::Status {
+    auto id = ParseRpcJobId(request->workflow_id(), "workflow_id");
+    POPQUEUE_RETURN_IF_ERROR(id.status());
+    auto wf = queue_->GetWorkflow(*id);
+    POPQUEUE_RETURN_IF_ERROR(wf.status());
+    ToProto(*wf, response);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status PopQueueService::EnqueueBatch(grpc::ServerContext* context,
+                                           const EnqueueBatchRequest* request,
+                                           EnqueueBatchResponse* response) {
+  return Call(*context, "EnqueueBatch", [&](std::string* audit) -> grpc::Status {
+    POPQUEUE_RETURN_IF_ERROR(CheckJobCount(request->jobs_size()));
+    const size_t max_payload = queue_->config().max_payload_bytes;
+    BatchRequest batch;
+    std::vector<std::string> queues;  // in the order of the ids in the audit line
+    auto step_of = [&](const JobSpec& spec,
+                       const std::string& field) -> absl::StatusOr<WorkflowStep> {
+      auto step = StepFromProto(spec, field);
+      if (!step.ok()) return step.status();
+      if (absl::Status s = CheckPayloadSize(step->data, max_payload, field + ".data"); !s.ok()) {
+        return s;
+      }
+      queues.push_back(QueueOf(*step));
+      return step;
+    };
+    for (int i = 0; i < request->jobs_size(); ++i) {
+      auto step = step_of(request->jobs(i), absl::StrFormat("jobs[%d]", i));
+      POPQUEUE_RETURN_IF_ERROR(step.status());
+      batch.jobs.push_back(std::move(*step));
+    }
+    if (request->has_on_complete()) {
+      auto step = step_of(request->on_complete(), "on_complete");
+      POPQUEUE_RETURN_IF_ERROR(step.status());
+      batch.on_complete = std::move(*step);
+    }
+    if (request->has_on_success()) {
+      auto step = step_of(request->on_success(), "on_success");
+      POPQUEUE_RETURN_IF_ERROR(step.status());
+      batch.on_success = std::move(*step);
+    }
+    auto b = queue_->EnqueueBatch(std::move(batch));
+    POPQUEUE_RETURN_IF_ERROR(b.status());
+    response->set_id(std::to_string(b->id));
+    std::vector<int64_t> ids(b->job_ids.begin(), b->job_ids.end());
+    for (JobId id : b->job_ids) response->add_job_ids(std::to_string(id));
+    if (b->on_complete_id != 0) {
+      response->set_on_complete_id(std::to_string(b->on_complete_id));
+      ids.push_back(b->on_complete_id);
+    }
+    if (b->on_success_id != 0) {
+      response->set_on_success_id(std::to_string(b->on_success_id));
+      ids.push_back(b->on_success_id);
+    }
+    *audit = absl::StrCat("batch=", b->id, " ", AuditTarget(ids, queues));
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status PopQueueService::GetBatch(grpc::ServerContext* context, const GetBatchRequest* request,
+                                       BatchRecord* response) {
+  return Call(*context, "GetBatch", [&](std::string* audit) -> grpc::Status {
+    auto id = ParseRpcJobId(request->batch_id(), "batch_id");
+    POPQUEUE_RETURN_IF_ERROR(id.status());
+    auto b = queue_->GetBatch(*id);
+    POPQUEUE_RETURN_IF_ERROR(b.status());
+    ToProto(*b, response);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status PopQueueService::ListSchedules(grpc::ServerContext* context,
+                                            const ListSchedulesRequest* request,
+                                            ListSchedulesResponse* response) {
+  return Call(*context, "ListSchedules", [&](std::string* audit) -> grpc::Status {
+    for (const ScheduleInfo& s : queue_->Schedules()) ToProto(s, response->add_schedules());
+    return grpc::Status::OK;
   });
 }
 

@@ -51,6 +51,16 @@ class PopQueueService final : public PopQueue::Service {
   grpc::Status DeregisterWorker(grpc::ServerContext* context,
                                 const DeregisterWorkerRequest* request,
                                 DeregisterWorkerResponse* response) override;
+  grpc::Status EnqueueWorkflow(grpc::ServerContext* context, const EnqueueWorkflowRequest* request,
+                               EnqueueWorkflowResponse* response) override;
+  grpc::Status GetWorkflow(grpc::ServerContext* context, const GetWorkflowRequest* request,
+                           WorkflowRecord* response) override;
+  grpc::Status EnqueueBatch(grpc::ServerContext* context, const EnqueueBatchRequest* request,
+                            EnqueueBatchResponse* response) override;
+  grpc::Status GetBatch(grpc::ServerContext* context, const GetBatchRequest* request,
+                        BatchRecord* response) override;
+  grpc::Status ListSchedules(grpc::ServerContext* context, const ListSchedulesRequest* request,
+                             ListSchedulesResponse* response) override;
 
  private:
   // Authorizes `method` for the caller, runs body(&audit) (which may set the

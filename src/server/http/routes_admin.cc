@@ -10,6 +10,7 @@
 #include "common/job_json.h"
 #include "embedded/dashboard_assets.h"
 #include "embedded/openapi.h"
+#include "popqueue/metrics.h"
 #include "server/http/request_json.h"
 #include "server/http/routes.h"
 
@@ -107,57 +108,10 @@ Reply Stats(RouteContext& c) {
                     {"states", std::move(states)}});
 }
 
-// GET /metrics. Every figure read here costs O(queues) on every store: kept
-// counts (QueueList) and one index-served oldest-due lookup per queue
-// (docs/benchmarks.md, "Admin figures at scale").
+// GET /metrics (server/metrics.h, RenderMetricsText).
 Reply MetricsText(RouteContext& c) {
-  std::string out = c.metrics->RenderPrometheus();
-  out += RenderConcurrency(c.queue->Concurrency());
-  auto queues = c.queue->ListQueues();
-  absl::StrAppend(&out,
-                  "# HELP popqueue_store_up Whether the job store answered this scrape.\n"
-                  "# TYPE popqueue_store_up gauge\npopqueue_store_up ",
-                  queues.ok() ? 1 : 0, "\n");
-  if (queues.ok()) {
-    std::vector<QueueCounts> counts;
-    std::vector<std::string> names;
-    for (const QueueInfo& q : *queues) {
-      counts.push_back(QueueCounts{.queue = q.name, .by_state = q.counts});
-      names.push_back(q.name);
-    }
-    c.metrics->MaybeRecordStates(Totals(counts));
-    absl::StrAppend(&out,
-                    "# HELP popqueue_jobs Jobs by queue and state.\n"
-                    "# TYPE popqueue_jobs gauge\n");
-    for (const QueueInfo& q : *queues) {
-      for (JobState s : kAllJobStates) {
-        auto it = q.counts.find(s);
-        absl::StrAppendFormat(&out, "popqueue_jobs{queue=\"%s\",state=\"%s\"} %d\n",
-                              PrometheusLabel(q.name), JobStateName(s),
-                              it == q.counts.end() ? 0 : it->second);
-      }
-    }
-    if (auto oldest = c.queue->OldestDue(names); oldest.ok()) {
-      absl::StrAppend(&out,
-                      "# HELP popqueue_queue_lag_seconds How long the longest-due job "
-                      "of the queue has been due.\n# TYPE popqueue_queue_lag_seconds gauge\n");
-      const absl::Time now = Now(*c.queue);
-      for (size_t i = 0; i < names.size(); ++i) {
-        const double lag =
-            (*oldest)[i] ? std::max(0.0, absl::ToDoubleSeconds(now - *(*oldest)[i])) : 0.0;
-        absl::StrAppendFormat(&out, "popqueue_queue_lag_seconds{queue=\"%s\"} %.3f\n",
-                              PrometheusLabel(names[i]), lag);
-      }
-    }
-    absl::StrAppend(&out,
-                    "# HELP popqueue_queue_paused 1 when the queue is paused.\n"
-                    "# TYPE popqueue_queue_paused gauge\n");
-    for (const QueueInfo& q : *queues) {
-      absl::StrAppendFormat(&out, "popqueue_queue_paused{queue=\"%s\"} %d\n",
-                            PrometheusLabel(q.name), q.paused ? 1 : 0);
-    }
-  }
-  return Reply{.body = std::move(out), .content_type = "text/plain; version=0.0.4; charset=utf-8"};
+  return Reply{.body = RenderMetricsText(*c.queue, *c.metrics),
+               .content_type = std::string(MetricsExporter::kContentType)};
 }
 
 // GET /healthz: the process answers.

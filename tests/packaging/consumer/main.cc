@@ -1,11 +1,13 @@
 // Enqueues one job on a SQLite file and processes it with the installed
-// library: `consumer /tmp/x.db` prints "processed <data>" and exits 0.
+// library: `consumer /tmp/x.db` prints "processed <data>" and exits 0 when
+// the installed MetricsExporter counted it too.
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <string>
 
+#include "popqueue/metrics.h"
 #include "popqueue/queue.h"
 
 int main(int argc, char** argv) {
@@ -35,6 +37,8 @@ int main(int argc, char** argv) {
       cv.notify_all();
     });
   }
+  auto metrics = popqueue::MetricsExporter::Attach(queue);
+  if (s.ok()) s = metrics.status();
   if (s.ok()) {
     s = queue.Now(popqueue::Job{.data = "hello"}, "greet", "greet-1", std::time(nullptr)).status();
   }
@@ -51,6 +55,12 @@ int main(int argc, char** argv) {
     }
   }
   queue.Stop();
+  if ((*metrics)->Text().find("popqueue_jobs_completed_total{name=\"greet\"} 1\n") ==
+      std::string::npos) {
+    std::fprintf(stderr, "the metrics text does not count the job:\n%s",
+                 (*metrics)->Text().c_str());
+    return 1;
+  }
   std::printf("processed %s\n", seen.c_str());
   return 0;
 }
