@@ -26,6 +26,7 @@ const view = {
   pendingRetry: null,  // action to run again once a token is entered
   pendingWhere: null,  // id of the element that shows its refusal
   deleteArmed: false,
+  workflow: null,      // id of the workflow shown (null = none)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -279,6 +280,41 @@ function renderWorkers(workers) {
   $('workers-table').tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(7, 'no live workers')]));
 }
 
+// ---- schedules ----------------------------------------------------------
+
+const MISSED = { skip: 'skip', runOnce: 'run once' };
+
+// An instant in `timeZone` (an IANA name; undefined = this browser's zone),
+// the zone's abbreviation included. A zone this browser does not know
+// throws RangeError: the caller falls back to the server's rendering.
+function formatInZone(iso, timeZone) {
+  return new Intl.DateTimeFormat(undefined, {
+    timeZone, weekday: 'short', year: 'numeric', month: 'short', day: 'numeric',
+    hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short',
+  }).format(new Date(iso));
+}
+
+function renderSchedules(schedules) {
+  const rows = schedules.map((s) => {
+    const tr = el('tr');
+    tr.dataset.schedule = s.id;
+    let inZone = 'never';
+    let local = 'never';
+    if (s.nextFire) {
+      try { inZone = formatInZone(s.nextFire, s.timeZone); } catch (e) { inZone = s.nextFireLocal || s.nextFire; }
+      local = formatInZone(s.nextFire, undefined);
+    }
+    const zoneCell = el('td', inZone, 'next-zone');
+    const localCell = el('td', local, 'next-local');
+    if (s.nextFire) localCell.title = zoneCell.title = s.nextFire;  // UTC, as the API gives it
+    tr.append(el('td', s.id), el('td', s.name), el('td', s.cron), el('td', s.timeZone),
+              el('td', s.queue), el('td', MISSED[s.missed] || s.missed), zoneCell, localCell);
+    return tr;
+  });
+  $('schedules-table').tBodies[0].replaceChildren(
+    ...(rows.length ? rows : [emptyRow(8, 'no schedules defined in this server')]));
+}
+
 // ---- jobs -------------------------------------------------------------
 
 function stateBadge(state) {
@@ -329,6 +365,17 @@ async function loadJobs() {
   renderJobs(page.jobs);
 }
 
+// A job's edges: ids, each marked when a failure of the other job is ignored.
+// Scheduled until its parents are done (run_at is a placeholder meanwhile).
+function isWaiting(job) {
+  return job.state === 'scheduled' && job.waitingParents > 0;
+}
+
+function edgesText(edges) {
+  if (!edges || edges.length === 0) return '-';
+  return edges.map((e) => e.id + (e.ignoreFailure ? ' (ignore failure)' : '')).join(', ');
+}
+
 function field(list, name, value) {
   list.append(el('dt', name), el('dd', value === null || value === undefined || value === '' ? '-' : value));
 }
@@ -348,12 +395,18 @@ function renderDetail(job) {
   field(dl, 'Attempt', job.attempt + ' of ' + job.maxAttempts);
   field(dl, 'Progress', job.progress + '%');
   field(dl, 'Created', formatTime(job.createdAt));
-  field(dl, 'Run at', formatTime(job.runAt));
+  field(dl, 'Run at', isWaiting(job) ? 'when its parents are done' : formatTime(job.runAt));
   field(dl, 'Picked', formatTime(job.pickedAt));
   field(dl, 'Finished', formatTime(job.finishedAt));
   field(dl, 'Worker', job.workerId);
   field(dl, 'Lease until', formatTime(job.leaseExpiresAt));
   field(dl, 'Timeout', job.timeoutMs ? job.timeoutMs / 1000 + ' s' : 'queue default');
+  if (job.workflowId) {
+    field(dl, 'Workflow', job.workflowId);
+    field(dl, 'Waits for', edgesText(job.parents) +
+      (isWaiting(job) ? ' (' + job.waitingParents + ' not done)' : ''));
+    field(dl, 'Dependants', edgesText(job.dependants));
+  }
   if (job.cancelRequested) field(dl, 'Cancel', 'requested');
   if (job.stopping) {
     const why = { timeout: 'timed out', cancel: 'cancel requested', shutdown: 'worker shutting down' }[job.stopping.reason] || job.stopping.reason;
@@ -371,6 +424,8 @@ function renderDetail(job) {
   $('btn-requeue').disabled = !requeueable;
   $('btn-cancel').disabled = !['scheduled', 'available', 'retryable', 'running'].includes(job.state) || job.cancelRequested;
   $('btn-delete').disabled = job.state === 'running';
+  $('btn-workflow').hidden = !job.workflowId;
+  $('btn-workflow').dataset.workflow = job.workflowId || '';
   if (!view.deleteArmed) $('btn-delete').textContent = 'Delete';
 }
 
@@ -380,7 +435,9 @@ async function openJob(id) {
     $('detail-message').textContent = '';
   }
   view.selected = id;
-  for (const tr of $('jobs-table').tBodies[0].rows) tr.classList.toggle('selected', tr.dataset.id === id);
+  for (const table of ['jobs-table', 'workflow-table']) {
+    for (const tr of $(table).tBodies[0].rows) tr.classList.toggle('selected', tr.dataset.id === id);
+  }
   try {
     renderDetail(await api('GET', '/api/jobs/' + id));
   } catch (e) {
@@ -396,6 +453,63 @@ function closeDetail() {
   view.selected = null;
   view.deleteArmed = false;
   $('job-detail').hidden = true;
+}
+
+// ---- workflows ----------------------------------------------------------
+
+function renderWorkflow(wf) {
+  $('workflow-view').hidden = false;
+  $('workflow-id').textContent = wf.id;
+  const counts = {};
+  for (const job of wf.jobs) counts[job.state] = (counts[job.state] || 0) + 1;
+  $('workflow-summary').textContent = wf.jobs.length + (wf.jobs.length === 1 ? ' job: ' : ' jobs: ') +
+    Object.entries(counts).map(([state, n]) => n + ' ' + state).join(', ');
+  const rows = wf.jobs.map((job) => {
+    const tr = el('tr');
+    tr.dataset.id = job.id;
+    if (job.id === view.selected) tr.className = 'selected';
+    const state = el('td', null, 'state');
+    state.append(stateBadge(job.state));
+    if (isWaiting(job)) state.append(el('span', 'waiting for ' + job.waitingParents, 'note'));
+    tr.append(el('td', job.id), el('td', job.name), el('td', job.queue), state,
+              el('td', edgesText(job.parents), 'parents'), el('td', edgesText(job.dependants), 'dependants'));
+    tr.addEventListener('click', () => run(() => openJob(job.id)));
+    return tr;
+  });
+  $('workflow-table').tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(6, 'no jobs')]));
+}
+
+async function loadWorkflow() {
+  const id = view.workflow;
+  try {
+    const wf = await api('GET', '/api/workflows/' + encodeURIComponent(id));
+    if (view.workflow === id) renderWorkflow(wf);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) {
+      // Its jobs were deleted (or cleaned): nothing left to show.
+      closeWorkflow();
+      return;
+    }
+    throw e;
+  }
+}
+
+async function openWorkflow(id) {
+  if (!id) return;
+  $('workflow-message').textContent = '';
+  view.workflow = id;
+  try {
+    await loadWorkflow();
+  } catch (e) {
+    $('workflow-view').hidden = false;
+    $('workflow-message').textContent = e.message;
+  }
+}
+
+function closeWorkflow() {
+  view.workflow = null;
+  $('workflow-view').hidden = true;
+  $('workflow-table').tBodies[0].replaceChildren();
 }
 
 async function jobAction(kind) {
@@ -446,15 +560,18 @@ async function refresh() {
   if (refreshing) return refreshing;
   refreshing = (async () => {
     try {
-      const [stats, queues, workers] = await Promise.all([
-        api('GET', '/api/stats'), api('GET', '/api/queues'), api('GET', '/api/workers')]);
+      const [stats, queues, workers, schedules] = await Promise.all([
+        api('GET', '/api/stats'), api('GET', '/api/queues'), api('GET', '/api/workers'),
+        api('GET', '/api/schedules')]);
       renderCards(stats.totals);
       renderConcurrency(stats.concurrency);
       renderCharts(stats);
       renderQueues(queues.queues);
       renderWorkers(workers.workers);
+      renderSchedules(schedules.schedules);
       await loadJobs();
       if (view.selected) await openJob(view.selected);
+      if (view.workflow) await loadWorkflow();
       setStatus('updated ' + new Date().toLocaleTimeString());
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
@@ -489,6 +606,8 @@ function init() {
   $('btn-cancel').addEventListener('click', () => run(() => jobAction('cancel')));
   $('btn-delete').addEventListener('click', () => run(() => jobAction('delete')));
   $('btn-close').addEventListener('click', closeDetail);
+  $('btn-workflow').addEventListener('click', () => run(() => openWorkflow($('btn-workflow').dataset.workflow)));
+  $('workflow-close').addEventListener('click', closeWorkflow);
   $('token-button').addEventListener('click', () => showTokenForm(''));
   $('token-cancel').addEventListener('click', () => {
     $('token-form').hidden = true;

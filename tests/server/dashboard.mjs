@@ -9,7 +9,14 @@
 // injection probe shows it as literal text (no element is created, no
 // alert fires); its detail opens; Requeue asks for the token (the server has
 // one), then moves the job to "available"; a running job past its timeout
-// shows that it is stopping, and since when. Saves dashboard.png in <out dir>.
+// shows that it is stopping, and since when; the Schedules panel lists the
+// fixture's two schedules with their next fire time in their own zone and in
+// the browser's (pinned to America/New_York), the probe-named one as text.
+// Saves dashboard.png in <out dir>. The workflow view of wf-fetch lists the
+// four jobs of its workflow with their states (coloured as the state cards),
+// the edges ("ignore failure" marked) and the probe-named job as text; a
+// change of state shows at the next refresh, and a row opens its job
+// (dashboard-workflow.png).
 // Then, against a server with scoped tokens: the page asks for a token
 // before it shows anything; with a read token it shows jobs and refuses
 // Requeue and Pause with the server's sentence (the scope needed); a write
@@ -72,6 +79,9 @@ async function main() {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
              '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       viewport: { width: 1400, height: 1000 },
+      // Pinned, so that the schedules' local times are known.
+      locale: 'en-GB',
+      timezoneId: 'America/New_York',
     });
     const page = context.pages()[0] || (await context.newPage());
     page.setDefaultTimeout(TIMEOUT);
@@ -117,6 +127,7 @@ async function main() {
     if (shown !== PROBE) fail('payload shown as ' + JSON.stringify(shown));
     if ((await page.locator('#detail-state').textContent()) !== 'dead') fail('detail state is not dead');
     if ((await page.locator('#detail-errors li').count()) < 1) fail('no errors listed');
+    if (await page.locator('#btn-workflow').isVisible()) fail('a job of no workflow shows the workflow button');
 
     // Requeue: the server wants a token, so the dashboard asks for it.
     await page.click('#btn-requeue');
@@ -174,9 +185,11 @@ async function main() {
         fail('worker row ' + JSON.stringify(row) + ' does not show address ' + w.address + ' pid ' + w.pid);
       }
     }
+    await checkSchedules(page, base);
     await page.click(`#jobs-table tbody tr[data-id="${id}"]`);
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(outDir, 'dashboard.png'), fullPage: true });
+    await checkWorkflow(page, base);
 
     // The original README: "open pop-queue/ui/index.html in your browser".
     // From disk, the page calls the API at ?api= (default
@@ -200,6 +213,130 @@ async function main() {
     await stopServer(child);
     if (scoped) await stopServer(scoped);
   }
+}
+
+// The fixture's schedules (dashboard_server.cc), as the Schedules panel must
+// show them. Next fire times: 1 January 00:00 in Berlin is 31 December 18:00
+// in New York (both in winter time); Monday 04:30 in Tokyo is Sunday
+// afternoon there.
+const SCHEDULES = {
+  'new-year-report': {
+    cells: ['new-year-report', 'report', '0 0 1 1 *', 'Europe/Berlin', 'reports', 'skip'],
+    inZone: [/\b1 Jan\b/, /\b00:00\b/], local: [/\b31 Dec\b/, /\b18:00\b/],
+  },
+  'probe-weekly': {
+    cells: ['probe-weekly', PROBE, '30 4 * * 1', 'Asia/Tokyo', 'reports', 'run once'],
+    inZone: [/^Mon\b/, /\b04:30\b/], local: [/^Sun\b/, /\b1[45]:30\b/],
+  },
+};
+
+async function checkSchedules(page, base) {
+  const api = (await (await fetch(base + '/api/schedules')).json()).schedules;
+  if (api.length !== 2) fail('/api/schedules lists ' + JSON.stringify(api));
+  await page.waitForFunction(() => document.querySelectorAll('#schedules-table tbody tr[data-schedule]').length === 2,
+                             null, { timeout: TIMEOUT });
+  const rows = await page.$$eval('#schedules-table tbody tr[data-schedule]', (trs) => trs.map((tr) => ({
+    id: tr.dataset.schedule,
+    cells: Array.from(tr.cells, (td) => td.textContent),
+    title: tr.querySelector('.next-zone').title,
+  })));
+  for (const s of api) {
+    const want = SCHEDULES[s.id];
+    if (!want) fail('unexpected schedule ' + JSON.stringify(s));
+    const row = rows.find((r) => r.id === s.id);
+    if (!row) fail('schedule ' + s.id + ' not shown: ' + JSON.stringify(rows));
+    const shown = JSON.stringify(row.cells);
+    if (JSON.stringify(row.cells.slice(0, 6)) !== JSON.stringify(want.cells)) {
+      fail('schedule row ' + shown + ' is not ' + JSON.stringify(want.cells));
+    }
+    if (!s.nextFire || row.title !== s.nextFire) fail('schedule ' + s.id + ': next fire ' + s.nextFire + ', title ' + row.title);
+    if (!want.inZone.every((re) => re.test(row.cells[6]))) fail('next fire in its zone shown as ' + shown);
+    if (!want.local.every((re) => re.test(row.cells[7]))) fail('next fire in local time shown as ' + shown);
+  }
+  if ((await page.locator('#schedules-table img').count()) !== 0) fail('a schedule became an <img> element');
+}
+
+// The fixture's workflow: wf-fetch (completed) -> wf-parse (available) ->
+// wf-cleanup (waiting); the probe-named job waits for wf-fetch and, ignoring
+// its failure, for wf-parse.
+async function checkWorkflow(page, base) {
+  const fetchRow = page.locator('#jobs-table tbody tr[data-id]').filter({ hasText: 'wf-fetch' });
+  const fetchId = await fetchRow.first().getAttribute('data-id');
+  await fetchRow.first().click();
+  await page.waitForFunction((want) => document.getElementById('detail-id').textContent === want, fetchId);
+  await page.locator('#btn-workflow').waitFor({ state: 'visible' });
+  const job = await (await fetch(base + '/api/jobs/' + fetchId)).json();
+  if (!job.workflowId) fail('wf-fetch has no workflowId: ' + JSON.stringify(job));
+  const wf = await (await fetch(base + '/api/workflows/' + job.workflowId)).json();
+  const idOf = (name) => {
+    const j = wf.jobs.find((x) => x.name === name);
+    if (!j) fail('workflow has no ' + name + ': ' + JSON.stringify(wf));
+    return j.id;
+  };
+  const [f, p, x, c] = ['wf-fetch', 'wf-parse', PROBE, 'wf-cleanup'].map(idOf);
+  const want = {
+    [f]: { name: 'wf-fetch', state: 'completed', parents: '-', dependants: [p, x] },
+    [p]: { name: 'wf-parse', state: 'available', parents: f, dependants: [x + ' (ignore failure)', c] },
+    [x]: { name: PROBE, state: 'scheduled', parents: f + ', ' + p + ' (ignore failure)', dependants: [] },
+    [c]: { name: 'wf-cleanup', state: 'scheduled', parents: p, dependants: [] },
+  };
+
+  await page.click('#btn-workflow');
+  await page.locator('#workflow-view').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => document.querySelectorAll('#workflow-table tbody tr[data-id]').length === 4,
+                             null, { timeout: TIMEOUT });
+  if ((await page.textContent('#workflow-id')) !== wf.id) fail('workflow view shows id ' + (await page.textContent('#workflow-id')));
+  const rows = await page.$$eval('#workflow-table tbody tr[data-id]', (trs) => trs.map((tr) => {
+    const badge = tr.querySelector('.badge');
+    const card = document.querySelector(`#state-cards .card[data-state="${badge.textContent}"]`);
+    return {
+      id: tr.dataset.id, name: tr.cells[1].textContent, state: badge.textContent,
+      color: getComputedStyle(badge).backgroundColor,
+      cardColor: card ? getComputedStyle(card).borderLeftColor : null,
+      parents: tr.cells[4].textContent, dependants: tr.cells[5].textContent,
+    };
+  }));
+  for (const [id, w] of Object.entries(want)) {
+    const row = rows.find((r) => r.id === id);
+    if (!row) fail('workflow job ' + id + ' not listed: ' + JSON.stringify(rows));
+    const dependants = row.dependants === '-' ? [] : row.dependants.split(', ');
+    if (row.name !== w.name || row.state !== w.state || row.parents !== w.parents ||
+        JSON.stringify(dependants.sort()) !== JSON.stringify([...w.dependants].sort())) {
+      fail('workflow row ' + JSON.stringify(row) + ' is not ' + JSON.stringify(w));
+    }
+    if (!row.cardColor || row.color !== row.cardColor) fail('state of ' + JSON.stringify(row) + ' not coloured as its card');
+  }
+  if ((await page.locator('#workflow-view img').count()) !== 0) fail('a workflow job became an <img> element');
+
+  // The view follows the dashboard's refresh: cancel wf-cleanup behind its back.
+  const cancelled = await fetch(base + '/api/jobs/' + c + '/cancel', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + TOKEN } });
+  if (!cancelled.ok) fail('cancel wf-cleanup: HTTP ' + cancelled.status);
+  await page.waitForFunction((id) => {
+    const tr = document.querySelector(`#workflow-table tbody tr[data-id="${id}"]`);
+    return tr && tr.querySelector('.badge').textContent === 'cancelled';
+  }, c, { timeout: TIMEOUT });
+  const states = await page.$$eval('#workflow-table tbody tr[data-id]', (trs) =>
+    Object.fromEntries(trs.map((tr) => [tr.dataset.id, tr.cells[3].textContent])));
+  if (states[c] !== 'cancelled' || states[x] !== 'scheduledwaiting for 1') {
+    fail('workflow states shown as ' + JSON.stringify(states));
+  }
+
+  // A row opens its job.
+  await page.click(`#workflow-table tbody tr[data-id="${x}"]`);
+  await page.waitForFunction((id) => document.getElementById('detail-id').textContent === id, x);
+  if ((await page.textContent('#detail-state')) !== 'scheduled') fail('probe job detail is not scheduled');
+  const fields = await page.$$eval('#detail-fields dt', (dts) =>
+    Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+  if (fields.Name !== PROBE || fields.Workflow !== wf.id ||
+      fields['Waits for'] !== f + ', ' + p + ' (ignore failure) (1 not done)' ||
+      fields['Run at'] !== 'when its parents are done') {
+    fail('probe job detail: ' + JSON.stringify(fields));
+  }
+  if (!(await page.locator(`#workflow-table tbody tr[data-id="${x}"]`).getAttribute('class'))?.includes('selected')) {
+    fail('the opened job is not marked in the workflow view');
+  }
+  await page.screenshot({ path: join(outDir, 'dashboard-workflow.png'), fullPage: true });
 }
 
 async function scopedTokens(context, problems, started) {

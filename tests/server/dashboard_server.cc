@@ -1,10 +1,12 @@
 // A seeded pop-queue server for the browser test (dashboard.mjs): a Queue on
 // a temporary SQLite file holding completed, dead, available and scheduled
-// jobs (one dead job's payload is an HTML injection probe), and one running
-// job past its timeout that its (remote) worker still heartbeats, so it shows
-// the stop request; served by
-// HttpServer on a free port. Prints "PORT <n>" once listening and serves
-// until stdin closes, then removes the temporary files.
+// jobs (one dead job's payload is an HTML injection probe), one running job
+// past its timeout that its (remote) worker still heartbeats, so it shows the
+// stop request, two cron schedules (one named like the probe) and a workflow
+// of four jobs in queue "pipeline" (wf-fetch completed, wf-parse available,
+// the probe-named job and wf-cleanup waiting); served by HttpServer on a free
+// port. Prints "PORT <n>" once listening and serves until stdin closes, then
+// removes the temporary files.
 //
 //   dashboard_server [--token T] [--tokens id:scope:secret,...] [--cors]
 #include <cstdio>
@@ -62,6 +64,25 @@ int Run(const std::string& dir, const std::string& token,
     return Fail("define", s);
   }
 
+  // Schedules whose jobs go to queue "reports", which no worker serves, at
+  // times that (all but) never pass while the workers run: listed, not fired.
+  if (absl::Status s = q.Every("report", "0 0 1 1 *", "{}",
+                               {.job = {.queue = "reports"},
+                                .time_zone = "Europe/Berlin",
+                                .schedule_id = "new-year-report"});
+      !s.ok()) {
+    return Fail("every", s);
+  }
+  if (absl::Status s = q.Every(kProbe, "30 4 * * 1", "{}",
+                               {.job = {.queue = "reports"},
+                                .time_zone = "Asia/Tokyo",
+                                .missed = MissedFires::kRunOnce,
+                                .catch_up_window = absl::Minutes(1),
+                                .schedule_id = "probe-weekly"});
+      !s.ok()) {
+    return Fail("every", s);
+  }
+
   auto enqueue = [&](const std::string& name, const std::string& data,
                      const EnqueueOptions& options = {}) {
     auto r = q.Enqueue(name, data, options);
@@ -103,6 +124,37 @@ int Run(const std::string& dir, const std::string& token,
     if (!beat.ok() || beat->stop.size() != 1) {
       return Fail("heartbeat transcode",
                   beat.ok() ? absl::InternalError("not told to stop") : beat.status());
+    }
+  }
+  // A workflow in queue "pipeline" (no local worker serves it); the remote
+  // worker completes its root, which releases wf-parse.
+  {
+    auto wf = q.EnqueueWorkflow({
+        {.key = "fetch", .name = "wf-fetch", .options = {.queue = "pipeline"}},
+        {.key = "parse",
+         .name = "wf-parse",
+         .options = {.queue = "pipeline"},
+         .depends_on = {{.key = "fetch"}}},
+        {.key = "probe",
+         .name = kProbe,
+         .options = {.queue = "pipeline"},
+         .depends_on = {{.key = "fetch"}, {.key = "parse", .ignore_failure = true}}},
+        {.key = "cleanup",
+         .name = "wf-cleanup",
+         .options = {.queue = "pipeline"},
+         .depends_on = {{.key = "parse"}}},
+    });
+    if (!wf.ok()) return Fail("enqueue workflow", wf.status());
+    RemoteWorkerApi remote(q);
+    auto got = remote.FetchJobs({.queues = {"pipeline"},
+                                 .worker_id = "remote-transcoder",
+                                 .limit = 1,
+                                 .address = "10.9.8.6"});
+    if (!got.ok() || got->size() != 1 || (*got)[0].name != "wf-fetch") {
+      return Fail("fetch wf-fetch", got.ok() ? absl::InternalError("no wf-fetch") : got.status());
+    }
+    if (s = remote.CompleteJob((*got)[0].id, (*got)[0].lease_token); !s.ok()) {
+      return Fail("complete wf-fetch", s);
     }
   }
   // Jobs no worker will touch while the browser looks.
