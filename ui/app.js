@@ -407,6 +407,8 @@ function renderDetail(job) {
       (isWaiting(job) ? ' (' + job.waitingParents + ' not done)' : ''));
     field(dl, 'Dependants', edgesText(job.dependants));
   }
+  // Metadata (trace context, tenant ids...): one row per key, as text.
+  for (const [key, value] of Object.entries(job.metadata || {})) field(dl, 'meta ' + key, value);
   if (job.cancelRequested) field(dl, 'Cancel', 'requested');
   if (job.stopping) {
     const why = { timeout: 'timed out', cancel: 'cancel requested', shutdown: 'worker shutting down' }[job.stopping.reason] || job.stopping.reason;

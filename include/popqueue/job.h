@@ -14,7 +14,9 @@
 #ifndef POPQUEUE_JOB_H_
 #define POPQUEUE_JOB_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,6 +68,20 @@ struct JobStopping {
   bool overdue = false;                  // still running past the hard limit (since + stop grace)
 };
 
+// Job metadata: string keys to string values carried with the job from its
+// enqueue through every attempt (EnqueueOptions::metadata), for trace
+// context (W3C `traceparent`) and ids such as a tenant's. Keys are 1-128
+// bytes of letters, digits and `_ - . : /`; values are UTF-8 text without
+// NUL; at most 64 entries and 8 KiB of keys and values together.
+using JobMetadata = std::map<std::string, std::string>;
+inline constexpr size_t kMaxMetadataEntries = 64;
+inline constexpr size_t kMaxMetadataKeyBytes = 128;
+inline constexpr size_t kMaxMetadataBytes = 8192;
+// The key of the W3C trace context, which workers put in the handler's
+// context (JobContext::traceparent()), their log lines and `--exec`
+// commands' environment (TRACEPARENT).
+inline constexpr std::string_view kTraceparentKey = "traceparent";
+
 // One dependency edge of a workflow job (see docs/composition.md): the other
 // job's id, and whether a parent that ends dead or cancelled still counts as
 // done for this edge (run anyway) instead of cancelling the dependant.
@@ -109,6 +125,7 @@ struct Job {
   std::vector<JobEdge> parents;     // the jobs this one waits for
   std::vector<JobEdge> dependants;  // the jobs that wait for this one
   int waiting_parents = 0;          // parents not yet done
+  JobMetadata metadata;             // as enqueued (EnqueueOptions::metadata)
 };
 
 // The run_at of a job waiting for its parents: never due by itself.

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "popqueue/job.h"
 
 namespace popqueue {
 
@@ -27,6 +28,7 @@ struct EnqueueOptions {
   std::optional<int> max_attempts;             // default: Queue retries + 1
   std::optional<absl::Duration> timeout;       // handler time limit
   std::optional<absl::Duration> backoff_base;  // first retry delay
+  JobMetadata metadata;                        // carried with the job (popqueue/job.h's limits)
 };
 
 // Exponential backoff with full jitter between retries:

@@ -48,6 +48,12 @@ class JobContext {
   virtual void SetProgress(int percent) = 0;
   // Sets the result string stored on completion.
   virtual void SetResult(std::string result) = 0;
+  // The job's W3C trace context (its metadata's "traceparent"), "" if none:
+  // continue the trace of whoever enqueued the job from here.
+  std::string_view traceparent() const {
+    auto it = job().metadata.find(std::string(kTraceparentKey));
+    return it == job().metadata.end() ? std::string_view() : std::string_view(it->second);
+  }
 };
 
 // The original API's handler: returns true on success. Throwing is a failure.

@@ -35,6 +35,10 @@ FlagSet EnqueueFlags() {
   flags.AddValue("max-attempts", "N", "attempts before the job is dead (default: retries + 1)");
   flags.AddValue("timeout", "DURATION", "handler time limit for this job");
   flags.AddValue("backoff", "DURATION", "delay before the first retry");
+  flags.AddValue("meta", "KEY=VALUE",
+                 "metadata carried with the job, e.g. traceparent=00-...-01 or tenant=acme "
+                 "(repeatable)",
+                 /*repeatable=*/true);
   flags.AddBool("json", "print {\"id\", \"inserted\", \"state\"} as JSON");
   AddConnectionFlags(flags);
   return flags;
@@ -104,6 +108,17 @@ int RunEnqueue(const Args& args) {
   if (*priority) options.priority = static_cast<int>(**priority);
   if (*max_attempts) options.max_attempts = static_cast<int>(**max_attempts);
 
+  for (const std::string& entry : flags.GetAll("meta")) {
+    size_t eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return UsageError(flags,
+                        absl::StrFormat("invalid value \"%s\" for --meta: expected KEY=VALUE",
+                                        Printable(entry, 80)));
+    }
+    if (!options.metadata.emplace(entry.substr(0, eq), entry.substr(eq + 1)).second) {
+      return UsageError(flags, absl::StrFormat("--meta %s given twice", entry.substr(0, eq)));
+    }
+  }
   if (flags.Has("data") && flags.Has("data-file")) {
     return UsageError(flags, "--data and --data-file are exclusive; pass one");
   }

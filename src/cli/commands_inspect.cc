@@ -137,6 +137,14 @@ int RunJob(const Args& args) {
   line("progress:", absl::StrFormat("%d%%", job->progress));
   line("timeout:",
        job->timeout == absl::ZeroDuration() ? "queue default" : absl::FormatDuration(job->timeout));
+  if (job->metadata.empty()) {
+    line("metadata:", "-");
+  } else {
+    std::printf("metadata:\n");
+    for (const auto& [key, value] : job->metadata) {
+      std::printf("  %s = %s\n", Printable(key).c_str(), Printable(value, 2000).c_str());
+    }
+  }
   line("result:", job->result ? Printable(*job->result, kMaxData) : "-");
   std::string data = Printable(job->data, kMaxData);
   if (DisplayWidth(job->data) > kMaxData) data += " (cut; --json has it all)";

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/errno_text.h"
+#include "common/job_json.h"
 
 extern char** environ;
 
@@ -45,8 +47,13 @@ struct Fd {
 
 std::vector<std::string> ChildEnvironment(const Job& job) {
   std::vector<std::string> env;
+  const bool traced = job.metadata.count(std::string(kTraceparentKey)) > 0;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::string_view(*e).rfind("POPQUEUE_JOB_", 0) != 0) env.push_back(*e);
+    std::string_view var(*e);
+    if (var.rfind("POPQUEUE_JOB_", 0) == 0) continue;
+    // The job's trace context replaces the worker's own.
+    if (traced && (var.rfind("TRACEPARENT=", 0) == 0 || var.rfind("TRACESTATE=", 0) == 0)) continue;
+    env.push_back(*e);
   }
   env.push_back(absl::StrFormat("POPQUEUE_JOB_ID=%d", job.id));
   env.push_back("POPQUEUE_JOB_NAME=" + job.name);
@@ -54,6 +61,18 @@ std::vector<std::string> ChildEnvironment(const Job& job) {
   env.push_back("POPQUEUE_JOB_IDENTIFIER=" + job.identifier);
   env.push_back(absl::StrFormat("POPQUEUE_JOB_ATTEMPT=%d", job.attempt));
   env.push_back(absl::StrFormat("POPQUEUE_JOB_MAX_ATTEMPTS=%d", job.max_attempts));
+  // The metadata as JSON ("{}" for none), and the trace context in the
+  // variables OpenTelemetry's environment carrier reads.
+  env.push_back(
+      "POPQUEUE_JOB_METADATA=" +
+      MetadataToJson(job.metadata).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  for (const char* key : {"traceparent", "tracestate"}) {
+    auto it = job.metadata.find(key);
+    if (it == job.metadata.end()) continue;
+    std::string name = key;
+    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    env.push_back(name + "=" + it->second);
+  }
   return env;
 }
 

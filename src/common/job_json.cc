@@ -1,6 +1,9 @@
 #include "common/job_json.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/field_error.h"
 
 namespace popqueue {
 
@@ -26,6 +29,108 @@ absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(std::string_view json
                            .message = e["message"].get<std::string>()});
   }
   return out;
+}
+
+namespace {
+
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF), as JSON text needs.
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+bool IsMetadataKeyChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || c == '.' || c == ':' || c == '/';
+}
+
+}  // namespace
+
+std::string EncodeMetadata(const JobMetadata& metadata) {
+  if (metadata.empty()) return "";
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : metadata) j[k] = v;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+absl::StatusOr<JobMetadata> DecodeMetadata(std::string_view stored) {
+  JobMetadata out;
+  if (stored.empty()) return out;
+  nlohmann::json parsed = nlohmann::json::parse(stored, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return absl::InternalError("corrupt metadata: not a JSON object");
+  }
+  for (const auto& [k, v] : parsed.items()) {
+    if (!v.is_string()) return absl::InternalError("corrupt metadata: a value is not a string");
+    out.emplace(k, v.get<std::string>());
+  }
+  return out;
+}
+
+absl::Status ValidateMetadata(const JobMetadata& metadata) {
+  if (metadata.size() > kMaxMetadataEntries) {
+    return FieldError("metadata", absl::StrFormat("at most %d entries, got %d", kMaxMetadataEntries,
+                                                  metadata.size()));
+  }
+  size_t bytes = 0;
+  for (const auto& [k, v] : metadata) {
+    if (k.empty() || k.size() > kMaxMetadataKeyBytes) {
+      return FieldError("metadata",
+                        absl::StrFormat("keys must be 1-%d bytes, got \"%s\"", kMaxMetadataKeyBytes,
+                                        absl::CHexEscape(k.substr(0, kMaxMetadataKeyBytes))));
+    }
+    for (char c : k) {
+      if (!IsMetadataKeyChar(c)) {
+        return FieldError("metadata",
+                          absl::StrFormat("key \"%s\": only letters, digits and _ - . : / are "
+                                          "allowed",
+                                          absl::CHexEscape(k)));
+      }
+    }
+    if (v.find('\0') != std::string::npos || !IsUtf8(v)) {
+      return FieldError("metadata." + k, "must be UTF-8 text without NUL bytes");
+    }
+    bytes += k.size() + v.size();
+  }
+  if (bytes > kMaxMetadataBytes) {
+    return FieldError("metadata",
+                      absl::StrFormat("%d bytes of keys and values exceed the limit of %d bytes",
+                                      bytes, kMaxMetadataBytes));
+  }
+  return absl::OkStatus();
+}
+
+nlohmann::json MetadataToJson(const JobMetadata& metadata) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : metadata) j[k] = v;
+  return j;
 }
 
 namespace {
@@ -81,6 +186,7 @@ nlohmann::json JobToJson(const Job& job) {
       {"parents", EdgesToJson(job.parents)},
       {"dependants", EdgesToJson(job.dependants)},
       {"waitingParents", job.waiting_parents},
+      {"metadata", MetadataToJson(job.metadata)},
   };
 }
 

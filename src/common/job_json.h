@@ -24,6 +24,17 @@ std::string FormatTimestamp(absl::Time t);
 // malformed input.
 absl::StatusOr<std::vector<JobError>> ErrorsFromStoredJson(std::string_view json);
 
+// Job metadata (popqueue/job.h). Its stored form, the same in every store:
+// a JSON object of strings with sorted keys, "" for none.
+std::string EncodeMetadata(const JobMetadata& metadata);
+// The stored form back; Internal (corrupt row) on anything else.
+absl::StatusOr<JobMetadata> DecodeMetadata(std::string_view stored);
+// popqueue/job.h's limits; InvalidArgument naming "metadata" or
+// "metadata.<key>" (common/field_error.h).
+absl::Status ValidateMetadata(const JobMetadata& metadata);
+// {"key": "value", ...} (an empty object for none).
+nlohmann::json MetadataToJson(const JobMetadata& metadata);
+
 // The API form of a job (REST, CLI --json): ids as decimal strings, times as
 // RFC 3339, states by their stored spelling.
 // Workflow edges as [{id: "17", ignoreFailure: false}, ...].

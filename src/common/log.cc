@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -39,6 +41,19 @@ void LogLine(LogLevel level, const std::string& message) {
                       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
                       kNames[static_cast<int>(level)], message);
   std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+std::string JobTag(const Job& job) {
+  std::string tag = absl::StrFormat("job %d", job.id);
+  auto it = job.metadata.find(std::string(kTraceparentKey));
+  if (it == job.metadata.end()) return tag;
+  // version "-" trace-id (32 hex) "-" ...; anything else is shown cut.
+  std::string_view tp = it->second;
+  std::string_view trace = tp.size() >= 35 && tp[2] == '-' ? tp.substr(3, 32) : tp.substr(0, 64);
+  for (char c : trace) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) return tag + " trace=(malformed)";
+  }
+  return absl::StrCat(tag, " trace=", std::string(trace));
 }
 
 }  // namespace popqueue

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "popqueue/job.h"
 
 namespace popqueue {
 
@@ -20,6 +21,11 @@ template <typename... Args>
 void Logf(LogLevel level, const absl::FormatSpec<Args...>& format, const Args&... args) {
   if (LogEnabled(level)) LogLine(level, absl::StrFormat(format, args...));
 }
+
+// How log lines name a job: "job 7260813574283264", followed by
+// " trace=<trace-id>" when its metadata has a W3C traceparent
+// ("00-<trace-id>-<span-id>-<flags>"), so its lines join the trace.
+std::string JobTag(const Job& job);
 
 }  // namespace popqueue
 

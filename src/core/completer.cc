@@ -126,7 +126,7 @@ bool Completer::Flush(std::vector<Outcome>& batch) {
       bool ok = stored.count(o.exec->job.id) > 0;
       in_flight_->Remove(o.exec->job.id);
       if (!ok) {
-        Logf(LogLevel::kWarn, "job %d: lease lost before completion was stored", o.exec->job.id);
+        Logf(LogLevel::kWarn, "%s: lease lost before completion was stored", JobTag(o.exec->job));
       } else if (emit_) {
         emit_(
             JobEvent{.kind = JobEvent::Kind::kCompleted, .job = o.exec->job, .elapsed = o.elapsed});
@@ -146,8 +146,13 @@ bool Completer::Flush(std::vector<Outcome>& batch) {
   for (const Outcome& o : batch) {
     in_flight_->Remove(o.exec->job.id);
     if (stored.count(o.exec->job.id) == 0) {
-      Logf(LogLevel::kWarn, "job %d: lease lost before its outcome was stored", o.exec->job.id);
+      Logf(LogLevel::kWarn, "%s: lease lost before its outcome was stored", JobTag(o.exec->job));
       continue;
+    }
+    if (!o.released && (o.to == JobState::kRetryable || o.to == JobState::kDead)) {
+      Logf(LogLevel::kInfo, "%s (%s) attempt %d of %d failed%s: %s", JobTag(o.exec->job),
+           o.exec->job.name, o.exec->job.attempt, o.exec->job.max_attempts,
+           o.to == JobState::kDead ? ", dead" : ", will retry", o.error);
     }
     if (!emit_) continue;
     JobEvent::Kind kind = JobEvent::Kind::kCompleted;

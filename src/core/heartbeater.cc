@@ -77,7 +77,7 @@ absl::Time Heartbeater::EnforceTimeouts(absl::Time now) {
         continue;
       }
       e->RequestStop(StopReason::kTimeout, now, stop_grace_);
-      Logf(LogLevel::kInfo, "job %d: timed out after %s; asked the handler to stop", e->job.id,
+      Logf(LogLevel::kInfo, "%s: timed out after %s; asked the handler to stop", JobTag(e->job),
            absl::FormatDuration(e->deadline - e->started_at));
     }
     if (e->overdue.load()) continue;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "common/field_error.h"
 #include "common/host_address.h"
+#include "common/job_json.h"
 #include "common/log.h"
 #include "common/thread.h"
 #include "core/maintenance.h"
@@ -210,6 +211,7 @@ absl::StatusOr<store::NewJob> Queue::Impl::Validate(const EnqueueRequest& r, abs
   if (o.backoff_base && *o.backoff_base <= absl::ZeroDuration()) {
     return FieldError("backoff_base", "must be positive");
   }
+  if (absl::Status s = ValidateMetadata(o.metadata); !s.ok()) return s;
   absl::Time run_at = o.run_at ? *o.run_at : now + o.delay.value_or(absl::ZeroDuration());
   return store::NewJob{.id = ids_.Next(now),
                        .queue = std::move(queue),
@@ -220,7 +222,8 @@ absl::StatusOr<store::NewJob> Queue::Impl::Validate(const EnqueueRequest& r, abs
                        .max_attempts = max_attempts,
                        .run_at = run_at,
                        .timeout = o.timeout.value_or(absl::ZeroDuration()),
-                       .backoff_base = o.backoff_base.value_or(absl::ZeroDuration())};
+                       .backoff_base = o.backoff_base.value_or(absl::ZeroDuration()),
+                       .metadata = EncodeMetadata(o.metadata)};
 }
 
 absl::StatusOr<std::vector<EnqueueResult>> Queue::Impl::EnqueueMany(

@@ -612,7 +612,7 @@ void Runtime::Stop() {
       // it was released, not stopped.
       status = absl::CancelledError(
           absl::StrFormat("released at shutdown by %s: %s", p_.worker_id, why));
-      Logf(LogLevel::kError, "job %d: released at shutdown: %s", e->job.id, why);
+      Logf(LogLevel::kError, "%s: released at shutdown: %s", JobTag(e->job), why);
       MutexLock lock(&mu_);
       ++overruns_;
       overrun_seconds_ += absl::ToDoubleSeconds(std::max(now - *since, absl::ZeroDuration()));

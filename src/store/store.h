@@ -53,6 +53,11 @@ struct NewJob {
   absl::Time run_at;
   absl::Duration timeout = absl::ZeroDuration();
   absl::Duration backoff_base = absl::ZeroDuration();
+  // Job::metadata in its stored form (common/job_json.h EncodeMetadata):
+  // "" for none, which every store keeps at no cost (no column value, no
+  // hash field, no document field). Stores keep the text as given and
+  // decode it into Job::metadata when they read a job.
+  std::string metadata;
 };
 
 struct JobInsertManyParams {

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/job_json.h"
 #include "common/mutex.h"
 #include "store_conformance.h"
 
@@ -74,6 +75,43 @@ TEST_P(StoreConformanceTest, InsertAndReadBackEveryField) {
   EXPECT_EQ(got.finished_at, t2);
   EXPECT_EQ(got.result, "sent");
   EXPECT_EQ(got.attempt, 1);
+}
+
+// Job::metadata is the store's opaque text (store.h NewJob::metadata), read
+// back decoded by every path that returns a job: get, claim, list, and after
+// the job's outcome; a job without any has none.
+TEST_P(StoreConformanceTest, MetadataTravelsWithTheJob) {
+  const JobMetadata metadata = {
+      {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+      {"tenant", "acme"},
+      {"odd.key:with/chars-_", "v\u00e4lue \"quoted\" {braces} \\ and\nnewline"},
+  };
+  NewJob with = Job("meta");
+  with.metadata = EncodeMetadata(metadata);
+  NewJob without = Job("meta");
+  without.run_at = kT0 + absl::Seconds(1);  // claimed second
+  PQ_ASSERT_OK_AND_ASSIGN(auto results, db().JobInsertMany({.jobs = {with, without}, .now = kT0}));
+  ASSERT_EQ(results.size(), 2u);
+
+  PQ_ASSERT_OK_AND_ASSIGN(popqueue::Job got, Get(with.id));
+  EXPECT_EQ(got.metadata, metadata);
+  PQ_ASSERT_OK_AND_ASSIGN(got, Get(without.id));
+  EXPECT_TRUE(got.metadata.empty());
+  PQ_ASSERT_OK_AND_ASSIGN(JobPage page, db().JobList({.filter = {.queue = "meta"}}));
+  ASSERT_EQ(page.jobs.size(), 2u);
+  for (const popqueue::Job& j : page.jobs) {
+    EXPECT_EQ(j.metadata, j.id == with.id ? metadata : JobMetadata{}) << j.id;
+  }
+  PQ_ASSERT_OK_AND_ASSIGN(auto claimed, Claim({"meta"}, 2, kT0 + absl::Seconds(2)));
+  ASSERT_EQ(claimed.size(), 2u);
+  EXPECT_EQ(claimed[0].id, with.id);
+  EXPECT_EQ(claimed[0].metadata, metadata);
+  EXPECT_TRUE(claimed[1].metadata.empty());
+  ASSERT_TRUE(Fail(with.id, 77, JobState::kRetryable, kT0 + absl::Seconds(3), "boom",
+                   kT0 + absl::Seconds(2)));
+  PQ_ASSERT_OK_AND_ASSIGN(got, Get(with.id));
+  EXPECT_EQ(got.state, JobState::kRetryable);
+  EXPECT_EQ(got.metadata, metadata);
 }
 
 TEST_P(StoreConformanceTest, FutureRunAtIsScheduled) {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "common/field_error.h"
+#include "common/job_json.h"
 #include "store_conformance.h"
 
 namespace popqueue::conformance {
@@ -76,6 +77,22 @@ TEST_P(StoreConformanceTest, WorkflowInsertStoresEdgesAndOnlyRootsAreClaimable) 
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].id, wf.Id(a));
   EXPECT_EQ(claimed[0].dependants.size(), 2u);
+}
+
+TEST_P(StoreConformanceTest, WorkflowJobsKeepTheirMetadata) {
+  Wf wf;
+  store::NewJob root = Job();
+  root.metadata = EncodeMetadata({{"traceparent",
+                                   "00-0af7651916cd43dd8448eb211c80319c-"
+                                   "b7ad6b7169203331-01"}});
+  const int a = wf.Add(root);
+  const int b = wf.Add(Job(), {{.index = a}});
+  PQ_ASSERT_OK(db().WorkflowInsert(wf.params));
+  PQ_ASSERT_OK_AND_ASSIGN(Workflow got, db().WorkflowGet({.workflow_id = wf.Id(0)}));
+  auto jobs = ById(got);
+  EXPECT_EQ(jobs[wf.Id(a)].metadata.at("traceparent"),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  EXPECT_TRUE(jobs[wf.Id(b)].metadata.empty());
 }
 
 TEST_P(StoreConformanceTest, WorkflowCompletionReleasesDependantsWhenAllParentsAreDone) {

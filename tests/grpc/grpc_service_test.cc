@@ -709,6 +709,32 @@ TEST_F(GrpcServiceTest, WorkerRequestsAreValidated) {
   EXPECT_THAT(s.error_message(), HasSubstr("items[0].lease_token"));
 }
 
+TEST_F(GrpcServiceTest, MetadataTravelsToTheRemoteWorker) {
+  EnqueueJobsRequest req;
+  JobSpec* spec = req.add_jobs();
+  spec->set_name("traced");
+  (*spec->mutable_metadata())["traceparent"] =
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  (*spec->mutable_metadata())["tenant"] = "acme";
+  EnqueueJobsResponse resp;
+  grpc::Status s = stub_->Enqueue(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::vector<LeasedJob> jobs = Fetch();
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].job().metadata().size(), 2u);
+  EXPECT_EQ(jobs[0].job().metadata().at("tenant"), "acme");
+  EXPECT_EQ(Get(resp.results(0).id()).metadata().at("traceparent"),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+
+  EnqueueJobsRequest bad;
+  JobSpec* b = bad.add_jobs();
+  b->set_name("traced");
+  (*b->mutable_metadata())["no spaces"] = "x";
+  s = stub_->Enqueue(Ctx().get(), bad, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("jobs[0].metadata"));
+}
+
 // --- Workflows, batches and schedules. ---
 
 WorkflowJobSpec Step(const std::string& key, const std::vector<std::string>& parents = {}) {

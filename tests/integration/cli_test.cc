@@ -486,6 +486,49 @@ TEST_F(CliTest, WorkerRunsExecHandlers) {
   EXPECT_THAT(b["errors"][0]["message"].get<std::string>(), HasSubstr("exit status 3: broken"));
 }
 
+// --meta KEY=VALUE on enqueue; `job` shows the metadata; an --exec command
+// gets the trace context as TRACEPARENT (the OpenTelemetry environment
+// carrier) and all of it as POPQUEUE_JOB_METADATA.
+TEST_F(CliTest, MetadataReachesExecHandlersAsTheirEnvironment) {
+  const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  std::string id = Enqueue({"trace", "--meta", "traceparent=" + trace, "--meta", "tenant=acme"});
+  Result shown = Run({"job", id});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("  tenant = acme\n"));
+  EXPECT_THAT(shown.out, HasSubstr("  traceparent = " + trace + "\n"));
+  EXPECT_EQ(RunJson({"job", id})["metadata"]["tenant"], "acme");
+  for (const auto& [args, mention] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"enqueue", "x", "--meta", "novalue"}, "--meta"},
+           {{"enqueue", "x", "--meta", "a=1", "--meta", "a=2"}, "given twice"},
+           {{"enqueue", "x", "--meta", "bad key=1"}, "metadata"}}) {
+    Result r = Run(args);
+    EXPECT_NE(r.exit_code, 0) << mention;
+    EXPECT_THAT(r.err, HasSubstr(mention));
+  }
+  std::vector<std::string> argv_s = {
+      POPQUEUE_CLI_PATH, "worker",
+      "--db-url",        db_url_,
+      "--exec",          R"(trace=printf '%s|%s' "$TRACEPARENT" "$POPQUEUE_JOB_METADATA")"};
+  std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
+  pid_t pid = 0;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  json job = json::object();
+  for (int i = 0; i < 300 && job.value("state", "") != "completed"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    job = RunJson({"job", id});
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_EQ(job.value("state", ""), "completed") << job.dump();
+  EXPECT_EQ(job["result"], trace + R"(|{"tenant":"acme","traceparent":")" + trace + R"("})");
+}
+
 // Exit statuses 75/76/77 of an --exec command ask for a snooze (delay on
 // stdout), a discard and a failure without retry.
 TEST_F(CliTest, WorkerExecExitStatusesAskForOutcomes) {

@@ -511,6 +511,63 @@ TEST(Queue, ClearErrorsForBadInput) {
   EXPECT_TRUE(queue.ListJobs({})->jobs.empty());
 }
 
+// Job metadata from the enqueue to the handler (its trace context through
+// JobContext::traceparent()), through a retry, and refused past its limits
+// with the field named and nothing stored.
+TEST(Queue, MetadataReachesTheHandlerAndIsValidated) {
+  TempDir dir;
+  QueueConfig config = FastQueueConfig(dir);
+  Queue queue(config);
+  ASSERT_TRUE(queue.status().ok()) << queue.status();
+  constexpr char kTrace[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  Mutex mu;
+  std::vector<std::string> seen;  // traceparent and tenant, per attempt
+  ASSERT_TRUE(queue
+                  .Define("traced",
+                          [&](JobContext& ctx) -> absl::Status {
+                            MutexLock lock(&mu);
+                            seen.push_back(std::string(ctx.traceparent()) + " " +
+                                           ctx.job().metadata.at("tenant"));
+                            if (seen.size() == 1) return absl::InternalError("first attempt");
+                            return absl::OkStatus();
+                          })
+                  .ok());
+  EventLog log;
+  ASSERT_TRUE(queue.OnEvent(log.Listener()).ok());
+  EnqueueOptions options{.max_attempts = 2, .backoff_base = absl::Milliseconds(10)};
+  options.metadata = {{"traceparent", kTrace}, {"tenant", "acme"}};
+  auto id = queue.Enqueue("traced", "{}", options);
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(queue.StartInBackground().ok());
+  ASSERT_TRUE(log.WaitFor(JobEvent::Kind::kCompleted, 1));
+  queue.Stop();
+  EXPECT_THAT(seen,
+              ::testing::ElementsAre(std::string(kTrace) + " acme", std::string(kTrace) + " acme"));
+  EXPECT_EQ(queue.GetJob(id->id)->metadata, options.metadata);
+
+  auto refused = [&](JobMetadata m) {
+    EnqueueOptions o;
+    o.metadata = std::move(m);
+    return queue.Enqueue("traced", "", o).status();
+  };
+  JobMetadata many;
+  for (int i = 0; i < 65; ++i) many["k" + std::to_string(i)] = "v";
+  for (const auto& [m, want] : std::vector<std::pair<JobMetadata, std::string>>{
+           {{{"has space", "v"}}, "metadata: key \"has space\""},
+           {{{"", "v"}}, "metadata: keys must be 1-128 bytes"},
+           {{{std::string(129, 'k'), "v"}}, "metadata: keys must be 1-128 bytes"},
+           {{{"bin", std::string("a\0b", 3)}}, "metadata.bin: must be UTF-8 text"},
+           {{{"latin1", "caf\xe9"}}, "metadata.latin1: must be UTF-8 text"},
+           {{{"big", std::string(8200, 'x')}}, "exceed the limit of 8192 bytes"},
+           {many, "metadata: at most 64 entries, got 65"},
+       }) {
+    absl::Status s = refused(m);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << want;
+    EXPECT_THAT(s.message(), HasSubstr(want));
+  }
+  EXPECT_EQ(queue.ListJobs({})->jobs.size(), 1u);  // only the first
+}
+
 TEST(Queue, RegistryAndRedistribute) {
   TempDir dir;
   QueueConfig config = FastQueueConfig(dir);

@@ -159,6 +159,13 @@ async function main() {
     if (!stopping || !/^timed out since .+: waiting for the handler to return$/.test(stopping[1])) {
       fail('stopping not shown: ' + JSON.stringify(detail));
     }
+    // Its metadata, one row per key, the probe as text.
+    const meta = Object.fromEntries(detail.filter(([name]) => name.startsWith('meta ')));
+    if (meta['meta traceparent'] !== '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' ||
+        meta['meta tenant'] !== PROBE) {
+      fail('metadata not shown as text: ' + JSON.stringify(meta));
+    }
+    if (await page.locator('#detail-fields img').count() !== 0) fail('metadata rendered as HTML');
     const stoppingJob = await (await fetch(base + '/api/jobs/' + runningId)).json();
     if (!stoppingJob.timedOut || stoppingJob.stopping?.reason !== 'timeout') {
       fail('the API does not say the job timed out: ' + JSON.stringify(stoppingJob));

@@ -108,7 +108,11 @@ int Run(const std::string& dir, const std::string& token,
   // A remote worker holds "transcode" past its 1 s timeout and heartbeats it:
   // running, with the stop request (timeout) on the job.
   {
-    auto t = q.Enqueue("transcode", "{\"codec\":\"av1\"}", {.timeout = absl::Seconds(1)});
+    // With metadata: a trace context and the probe as a tenant.
+    EnqueueOptions options{.timeout = absl::Seconds(1)};
+    options.metadata = {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+                        {"tenant", kProbe}};
+    auto t = q.Enqueue("transcode", "{\"codec\":\"av1\"}", options);
     if (!t.ok()) return Fail("enqueue", t.status());
     RemoteWorkerApi remote(q);
     auto got = remote.FetchJobs({.worker_id = "remote-transcoder",

@@ -277,6 +277,30 @@ TEST_F(HttpServerTest, MalformedAndInvalidBodiesNameTheField) {
   EXPECT_TRUE(page->jobs.empty());
 }
 
+TEST_F(HttpServerTest, MetadataIsStoredAndShownAndValidated) {
+  std::string id =
+      Enqueue({{"name", "n"},
+               {"metadata",
+                {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+                 {"tenant", "acme <b>"}}}});
+  json job = Body(Get("/api/jobs/" + id));
+  EXPECT_EQ(job["metadata"],
+            json({{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+                  {"tenant", "acme <b>"}}));
+  EXPECT_EQ(Body(Get("/api/jobs/" + Enqueue({{"name", "n"}})))["metadata"], json::object());
+  const size_t before = queue_->ListJobs(JobFilter{})->jobs.size();
+  ExpectError(Post("/api/jobs", R"({"name":"n","metadata":["a"]})"), 400, "INVALID_ARGUMENT",
+              "metadata");
+  ExpectError(Post("/api/jobs", R"({"name":"n","metadata":{"tenant":7}})"), 400, "INVALID_ARGUMENT",
+              "metadata.tenant");
+  ExpectError(Post("/api/jobs", R"({"name":"n","metadata":{"a b":"x"}})"), 400, "INVALID_ARGUMENT",
+              "metadata");
+  ExpectError(Post("/api/jobs",
+                   json({{"name", "n"}, {"metadata", {{"big", std::string(9000, 'x')}}}}).dump()),
+              400, "INVALID_ARGUMENT", "metadata");
+  EXPECT_EQ(queue_->ListJobs(JobFilter{})->jobs.size(), before);
+}
+
 TEST_F(HttpServerTest, ContentTypeAndBodyLimits) {
   ExpectError(Post("/api/jobs", R"({"name":"n"})", "text/plain"), 415, "INVALID_ARGUMENT",
               "Content-Type");

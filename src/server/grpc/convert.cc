@@ -159,6 +159,7 @@ void ToProto(const Job& job, JobRecord* out) {
   ToEdges(job.parents, out->mutable_parents());
   ToEdges(job.dependants, out->mutable_dependants());
   out->set_waiting_parents(job.waiting_parents);
+  for (const auto& [key, value] : job.metadata) (*out->mutable_metadata())[key] = value;
   if (job.stopping && job.state == JobState::kRunning) {
     StopRequest* stopping = out->mutable_stopping();
     stopping->set_reason(job.stopping->reason);
@@ -215,6 +216,7 @@ absl::StatusOr<EnqueueRequest> RequestFromSpec(const Spec& spec, std::string_vie
     if (!d.ok()) return d.status();
     o.backoff_base = *d;
   }
+  for (const auto& [key, value] : spec.metadata()) o.metadata.emplace(key, value);
   return r;
 }
 

@@ -132,14 +132,14 @@ absl::StatusOr<EnqueueRequest> ParseEnqueueRequest(const nlohmann::json& item,
     return FieldError(field, absl::StrFormat("must be a JSON object, got %s", TypeName(item)));
   }
   static const std::set<std::string, std::less<>> kKnown = {
-      "name",  "data",         "identifier",  "queue",          "priority",      "runAt",
-      "score", "delaySeconds", "maxAttempts", "timeoutSeconds", "backoffSeconds"};
+      "name",  "data",         "identifier",  "queue",          "priority",       "runAt",
+      "score", "delaySeconds", "maxAttempts", "timeoutSeconds", "backoffSeconds", "metadata"};
   for (const auto& [key, unused] : item.items()) {
     if (!kKnown.count(key)) {
       return FieldError(prefix + key,
                         "unknown field; expected one of name, data, "
                         "identifier, queue, priority, runAt, delaySeconds, "
-                        "score, maxAttempts, timeoutSeconds, backoffSeconds");
+                        "score, maxAttempts, timeoutSeconds, backoffSeconds, metadata");
     }
   }
   EnqueueRequest r;
@@ -209,6 +209,19 @@ absl::StatusOr<EnqueueRequest> ParseEnqueueRequest(const nlohmann::json& item,
     auto v = GetSeconds(*it, prefix + "backoffSeconds", /*allow_zero=*/false);
     if (!v.ok()) return v.status();
     r.options.backoff_base = *v;
+  }
+  if (auto it = item.find("metadata"); it != item.end() && !it->is_null()) {
+    if (!it->is_object()) {
+      return FieldError(prefix + "metadata",
+                        absl::StrFormat("must be an object of strings, got %s", TypeName(*it)));
+    }
+    for (const auto& [key, value] : it->items()) {
+      if (!value.is_string()) {
+        return FieldError(absl::StrCat(prefix, "metadata.", key),
+                          absl::StrFormat("must be a string, got %s", TypeName(value)));
+      }
+      r.options.metadata.emplace(key, value.get<std::string>());
+    }
   }
   return r;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "common/job_json.h"
 #include "store/workflow.h"
 
 namespace popqueue::store::mongodb {
@@ -51,6 +52,9 @@ Doc NewJobDoc(const NewJob& job, JobState state, absl::Time now) {
   Doc errors;
   bson_append_array(doc.get(), "errors", -1, errors.get());
   if (!job.identifier.empty()) doc.Str("unique_key", job.identifier);
+  // The JSON text, not a sub-document: metadata keys may hold '.', which
+  // MongoDB field names do not take everywhere. None: no field.
+  if (!job.metadata.empty()) doc.Str("meta", job.metadata);
   if (state == JobState::kAvailable) {
     doc.Str("ready", ReadyKey(job.queue, job.priority));
   } else {
@@ -176,6 +180,10 @@ absl::StatusOr<Job> ReadJob(const bson_t* doc) {
       (key == "par" ? job.parents : job.dependants) = *std::move(edges);
     } else if (key == "waiting") {
       job.waiting_parents = static_cast<int>(IterInt64(&it));
+    } else if (key == "meta") {
+      absl::StatusOr<JobMetadata> metadata = DecodeMetadata(IterStr(&it));
+      if (!metadata.ok()) return metadata.status();
+      job.metadata = *std::move(metadata);
     }
   }
   if (!has_id) return absl::InternalError("corrupt job document: no _id");

@@ -42,7 +42,10 @@ void NewJobColumns::Add(const NewJob& j) {
   run_at_.push_back(Micros(j.run_at));
   timeouts_.push_back(absl::ToInt64Microseconds(j.timeout));
   backoffs_.push_back(absl::ToInt64Microseconds(j.backoff_base));
+  metadata_.push_back(j.metadata.empty() ? std::nullopt : std::optional<std::string>(j.metadata));
 }
+
+void NewJobColumns::AppendMetadataTo(Params& p) const { p.Add(TextArray(metadata_)); }
 
 void NewJobColumns::AppendTo(Params& p, bool with_identifier) const {
   p.Add(BigintArray(ids_)).Add(TextArray(queues_)).Add(TextArray(names_));
@@ -71,6 +74,7 @@ absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,
     Params p;
     columns.AppendTo(p, /*with_identifier=*/true);
     p.Add(params.now).Add(catalog.channel());
+    columns.AppendMetadataTo(p);
     absl::StatusOr<Result> res = run("job_insert_many", p);
     if (!res.ok()) return res.status();
 

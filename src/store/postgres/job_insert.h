@@ -36,15 +36,17 @@ absl::Status RefuseNul(const NewJob& job, size_t index);
 // The per-job columns that job_insert_many and workflow_insert take as
 // arrays (one element per job): Add each job, then AppendTo in the
 // statements' parameter order: id, queue, name, [identifier], data,
-// priority, max_attempts, run_at, timeout, backoff (microseconds).
+// priority, max_attempts, run_at, timeout, backoff (microseconds); the
+// metadata array (NULL for a job without) goes last, by AppendMetadataTo.
 class NewJobColumns {
  public:
   void Add(const NewJob& job);
   void AppendTo(Params& p, bool with_identifier) const;
+  void AppendMetadataTo(Params& p) const;
 
  private:
   std::vector<int64_t> ids_, priorities_, max_attempts_, run_at_, timeouts_, backoffs_;
-  std::vector<std::optional<std::string>> queues_, names_, identifiers_, data_;
+  std::vector<std::optional<std::string>> queues_, names_, identifiers_, data_, metadata_;
 };
 
 absl::StatusOr<JobInsertManyResult> InsertJobs(const StatementRunner& run,

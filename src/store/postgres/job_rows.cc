@@ -13,7 +13,7 @@ struct Columns {
   int id, queue, name, identifier, data, priority, state, attempt, max_attempts, run_at, created_at,
       picked_at, finished_at, worker_id, lease_token, lease_expires_at, errors, result, progress,
       timeout_us, backoff_base_us, cancel_requested, stop_reason, stopping_since, stop_overdue,
-      workflow_id, parents, dependants, waiting;
+      workflow_id, parents, dependants, waiting, metadata;
 };
 
 absl::StatusOr<Columns> FindColumns(const PGresult* res) {
@@ -51,6 +51,7 @@ absl::StatusOr<Columns> FindColumns(const PGresult* res) {
       {&c.parents, "parents"},
       {&c.dependants, "dependants"},
       {&c.waiting, "waiting"},
+      {&c.metadata, "metadata"},
   };
   for (auto& f : fields) {
     *f.field = PQfnumber(res, f.name);
@@ -124,6 +125,14 @@ absl::StatusOr<std::vector<Job>> JobsFromResult(const PGresult* res) {
     if (!dependants.ok()) return dependants.status();
     j.dependants = *std::move(dependants);
     j.waiting_parents = static_cast<int>(Int(res, r, c.waiting));
+    if (!IsNull(res, r, c.metadata)) {
+      absl::StatusOr<JobMetadata> metadata = DecodeMetadata(Text(res, r, c.metadata));
+      if (!metadata.ok()) {
+        return absl::InternalError(
+            absl::StrCat("job ", j.id, ": ", std::string(metadata.status().message())));
+      }
+      j.metadata = *std::move(metadata);
+    }
     jobs.push_back(std::move(j));
   }
   return jobs;

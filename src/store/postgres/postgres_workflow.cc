@@ -84,6 +84,7 @@ absl::Status PostgresStore::DoWorkflowInsert(const WorkflowInsertParams& params,
       .Add(params.workflow_id)
       .Add(params.now)
       .Add(catalog_.channel());
+  columns.AppendMetadataTo(p);
   return Run("workflow_insert", p, "insert a workflow").status();
 }
 

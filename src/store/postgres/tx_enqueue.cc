@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
+#include "common/job_json.h"
 #include "popqueue/clock.h"
 #include "popqueue/postgres.h"
 #include "store/postgres/job_insert.h"
@@ -36,6 +37,7 @@ absl::StatusOr<store::NewJob> ToNewJob(const EnqueueRequest& r, const QueueConfi
   }
   int max_attempts = o.max_attempts.value_or(config.retries + 1);
   if (max_attempts < 1) return bad("max_attempts: must be at least 1");
+  if (absl::Status s = ValidateMetadata(o.metadata); !s.ok()) return bad(s.message());
   return store::NewJob{
       .id = Ids().Next(now),
       .queue = o.queue.empty() ? std::string(kDefaultQueue) : o.queue,
@@ -46,7 +48,8 @@ absl::StatusOr<store::NewJob> ToNewJob(const EnqueueRequest& r, const QueueConfi
       .max_attempts = max_attempts,
       .run_at = o.run_at ? *o.run_at : now + o.delay.value_or(absl::ZeroDuration()),
       .timeout = o.timeout.value_or(absl::ZeroDuration()),
-      .backoff_base = o.backoff_base.value_or(absl::ZeroDuration())};
+      .backoff_base = o.backoff_base.value_or(absl::ZeroDuration()),
+      .metadata = EncodeMetadata(o.metadata)};
 }
 
 absl::Status Simple(PGconn* conn, const char* sql) {

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/job_json.h"
 #include "nlohmann/json.hpp"
 #include "store/workflow.h"
 
@@ -134,6 +135,11 @@ absl::StatusOr<Job> JobFromHash(const redis::Reply& reply) {
   absl::StatusOr<std::vector<JobEdge>> dependants = DecodeEdges(Str(m, "dep"));
   if (!dependants.ok()) return dependants.status();
   job.dependants = *std::move(dependants);
+  if (auto it = m.find("meta"); it != m.end()) {
+    absl::StatusOr<JobMetadata> metadata = DecodeMetadata(it->second);
+    if (!metadata.ok()) return Bad("meta", it->second);
+    job.metadata = *std::move(metadata);
+  }
   for (int64_t i = 1; i <= err_n; ++i) {
     const std::string field = absl::StrCat("err:", i);
     const std::string raw = Str(m, field);

@@ -16,7 +16,8 @@
 //     C:meta, C:leader:<name>, C:workers + C:worker:<id>; channel
 //     C:available (wake-ups).
 //   Q = "{<collection>:<queue>}"  one slot per queue ('%{}' escaped):
-//     Q:job:<id>   hash: the job.
+//     Q:job:<id>   hash: the job (its metadata, when it has any, in the
+//                  field 'meta' as common/job_json.h's JSON text).
 //     Q:avail      sorted set (all scores 0, ordered by member) of
 //                  "<priority+2^31 %010d><run_at us %016d><id %019d>":
 //                  lexicographic order is exactly the claim order
@@ -142,6 +143,7 @@ void AppendNewJobArgs(const NewJob& job, const std::string& token, std::vector<s
   args->push_back(Micros(job.timeout));
   args->push_back(Micros(job.backoff_base));
   args->push_back(token);
+  args->push_back(job.metadata);
 }
 
 absl::StatusOr<std::vector<Job>> JobsFromReplies(const redis::Reply& reply) {

@@ -225,7 +225,7 @@ class RedisStore : public Store {
   std::set<std::string> registered_ ABSL_GUARDED_BY(mu_);
 };
 
-// Appends the JOB_FIELDS (10) values lua/lib.lua insert_job reads for
+// Appends the JOB_FIELDS (11) values lua/lib.lua insert_job reads for
 // `job`, with reservation token `token`.
 void AppendNewJobArgs(const NewJob& job, const std::string& token, std::vector<std::string>* args);
 // Jobs from an array of HGETALL replies.

@@ -99,6 +99,11 @@ absl::StatusOr<Job> ReadJob(const Stmt& row) {
   if (!dependants.ok()) return dependants.status();
   job.dependants = std::move(*dependants);
   job.waiting_parents = static_cast<int>(row.Int(28));
+  if (!row.IsNull(29)) {
+    absl::StatusOr<JobMetadata> metadata = DecodeMetadata(row.Text(29));
+    if (!metadata.ok()) return metadata.status();
+    job.metadata = std::move(*metadata);
+  }
   return job;
 }
 

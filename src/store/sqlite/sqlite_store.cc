@@ -174,7 +174,8 @@ absl::StatusOr<EnqueueResult> InsertOne(Stmt& find, Stmt& insert, const NewJob& 
       .Bind(":run_at", job.run_at)
       .Bind(":created_at", now)
       .Bind(":timeout_us", absl::ToInt64Microseconds(job.timeout))
-      .Bind(":backoff_base_us", absl::ToInt64Microseconds(job.backoff_base));
+      .Bind(":backoff_base_us", absl::ToInt64Microseconds(job.backoff_base))
+      .Bind(":metadata", job.metadata);
   if (absl::Status s = insert.Run(); !s.ok()) return s;
   return EnqueueResult{.id = job.id, .inserted = true, .state = state};
 }

@@ -27,7 +27,7 @@ inline constexpr char kJobColumns[] =
     "max_attempts, run_at, created_at, picked_at, finished_at, worker_id, "
     "lease_token, lease_expires_at, errors, result, progress, timeout_us, "
     "backoff_base_us, cancel_requested, stop_reason, stopping_since, stop_overdue, "
-    "workflow_id, parents, dependants, waiting";
+    "workflow_id, parents, dependants, waiting, metadata";
 
 // Reads a job from a row whose first columns are kJobColumns. Internal when
 // the row is corrupt (unknown state, malformed errors).

@@ -76,7 +76,8 @@ absl::Status SqliteStore::DoWorkflowInsert(const WorkflowInsertParams& params,
           .Bind(":workflow_id", params.workflow_id)
           .Bind(":parents", EncodeEdges(row.parents))
           .Bind(":dependants", EncodeEdges(row.dependants))
-          .Bind(":waiting", static_cast<int64_t>(row.parents.size()));
+          .Bind(":waiting", static_cast<int64_t>(row.parents.size()))
+          .Bind(":metadata", job.metadata);
       if (absl::Status s = insert->Run(); !s.ok()) return s;
       if (row.state == JobState::kAvailable) available.insert(job.queue);
     }

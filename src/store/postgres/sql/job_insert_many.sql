@@ -4,7 +4,7 @@
 -- transaction).
 --   $1 id[]  $2 queue[]  $3 name[]  $4 identifier[]  $5 data[]  $6 priority[]
 --   $7 max_attempts[]  $8 run_at[]  $9 timeout_us[]  $10 backoff_base_us[]
---   $11 now  $12 notification channel
+--   $11 now  $12 notification channel  $13 metadata[] (NULL = none)
 -- Returns per input row, in input order: ord, result_id (NULL when the
 -- conflicting job committed after this statement's snapshot: look it up
 -- again), inserted, state.
@@ -12,18 +12,19 @@ WITH input AS (
   SELECT *
   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
               $6::integer[], $7::integer[], $8::bigint[], $9::bigint[],
-              $10::bigint[])
+              $10::bigint[], $13::text[])
        WITH ORDINALITY AS t(id, queue, name, identifier, data, priority,
                             max_attempts, run_at, timeout_us, backoff_base_us,
-                            ord)
+                            metadata, ord)
 ),
 inserted AS (
   INSERT INTO {{table}} AS j
     (id, queue, name, identifier, data, priority, state, max_attempts, run_at,
-     created_at, timeout_us, backoff_base_us)
+     created_at, timeout_us, backoff_base_us, metadata)
   SELECT id, queue, name, identifier, data, priority,
          CASE WHEN run_at > $11::bigint THEN 'scheduled' ELSE 'available' END,
-         max_attempts, run_at, $11::bigint, timeout_us, backoff_base_us
+         max_attempts, run_at, $11::bigint, timeout_us, backoff_base_us,
+         metadata
   FROM input
   ORDER BY ord
   ON CONFLICT (identifier)

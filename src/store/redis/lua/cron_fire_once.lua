@@ -7,7 +7,7 @@
 --          in C:dir, write it, register the queue and reserve the
 --          identifier here; '0' = job_reserve.lua did, token passed)
 -- ARGV[4]  fire time (us)    ARGV[5] schedule    ARGV[6] Q
--- ARGV[7]  queue name    ARGV[8..] the job's JOB_FIELDS (10) values, as in
+-- ARGV[7]  queue name    ARGV[8..] the job's JOB_FIELDS (11) values, as in
 --          job_insert_many.lua
 -- Returns 1 when this call inserted the job, 0 when the fire was already
 -- recorded (or, fused, a non-final job holds the identifier), -1 when the

@@ -6,10 +6,10 @@
 --          the queues and reserve identifiers here (single node); '0' =
 --          job_reserve.lua did that and passes each job's token
 -- ARGV[4]  n, then n queue names to add to C:queues (fused only)
--- ARGV[5+n..] per job: Q, queue name, then JOB_FIELDS (10) values: id,
+-- ARGV[5+n..] per job: Q, queue name, then JOB_FIELDS (11) values: id,
 --          name, identifier, data, priority, max_attempts, run_at (us),
 --          timeout (us), backoff_base (us), token (of the reservation; '0'
---          if fused or without identifier)
+--          if fused or without identifier), metadata ('' = none)
 -- Returns {'exists', id} when an id is already taken (nothing stored), else
 -- {'ok', id1, inserted1, state1, id2, ...} in ARGV order. A duplicate
 -- identifier reports the live holder's id and state with inserted 0

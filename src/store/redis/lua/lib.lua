@@ -311,9 +311,10 @@ end
 
 -- Writes one new job of queue Q (name `queue`) from the JOB_FIELDS values
 -- of ARGV starting at `at` (id, name, identifier, data, priority,
--- max_attempts, run_at, timeout, backoff, token). The caller has checked
--- the id and the identifier. Returns the initial state.
-local JOB_FIELDS = 10
+-- max_attempts, run_at, timeout, backoff, token, metadata). The caller has
+-- checked the id and the identifier. Returns the initial state. A job
+-- without metadata ('') gets no 'meta' field, and no second HSET.
+local JOB_FIELDS = 11
 local function insert_job(Q, queue, at, now)
   local id, name, identifier = ARGV[at], ARGV[at + 1], ARGV[at + 2]
   local data, priority, max_attempts = ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
@@ -326,6 +327,7 @@ local function insert_job(Q, queue, at, now)
              'run_at', run_us, 'created_at', now, 'progress', '0',
              'timeout', timeout_us, 'backoff', backoff_us, 'err_n', '0',
              'cancel', '0', 'lease_token', '0', 'worker_id', '')
+  if ARGV[at + 10] ~= '' then redis.call('HSET', jkey(Q, id), 'meta', ARGV[at + 10]) end
   zadd_later(k(Q, 'all'), 0, id)
   zadd_later(k(Q, 'n', name), 0, id)
   if identifier ~= '' then zadd_later(k(Q, 'i', identifier), 0, id) end

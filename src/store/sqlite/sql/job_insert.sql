@@ -1,6 +1,7 @@
 -- Params: one job. Fails with a primary-key constraint when :id is taken.
 INSERT INTO "{{table}}" (id, queue, name, identifier, data, priority, state,
                          max_attempts, run_at, created_at, timeout_us,
-                         backoff_base_us)
+                         backoff_base_us, metadata)
 VALUES (:id, :queue, :name, :identifier, :data, :priority, :state,
-        :max_attempts, :run_at, :created_at, :timeout_us, :backoff_base_us);
+        :max_attempts, :run_at, :created_at, :timeout_us, :backoff_base_us,
+        NULLIF(:metadata, ''));

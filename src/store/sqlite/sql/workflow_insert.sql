@@ -3,7 +3,7 @@
 INSERT INTO "{{table}}" (id, queue, name, identifier, data, priority, state,
                          max_attempts, run_at, created_at, timeout_us,
                          backoff_base_us, workflow_id, parents, dependants,
-                         waiting)
+                         waiting, metadata)
 VALUES (:id, :queue, :name, '', :data, :priority, :state,
         :max_attempts, :run_at, :created_at, :timeout_us, :backoff_base_us,
-        :workflow_id, :parents, :dependants, :waiting);
+        :workflow_id, :parents, :dependants, :waiting, NULLIF(:metadata, ''));
