@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/job_json.h"
 #include "config/config.h"
 #include "config/keys.h"
 #include "config/value.h"
@@ -33,14 +34,14 @@ absl::StatusOr<ScheduleDecl> ParseOne(const std::string& key, const json& j) {
   const std::string path = absl::StrCat(std::string(key::kSchedules), ".", key);
   if (!j.is_object()) return Bad(path, "an object with \"cron\"");
   static const std::set<std::string, std::less<>> kFields = {
-      "cron",    "name",     "data",   "queue",         "priority",  "maxAttempts",
-      "timeout", "timeZone", "missed", "catchUpWindow", "identifier"};
+      "cron",    "name",     "data",   "queue",         "priority",   "maxAttempts",
+      "timeout", "timeZone", "missed", "catchUpWindow", "identifier", "metadata"};
   for (const auto& [field, _] : j.items()) {
     if (kFields.count(field) == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ".", field,
           ": unknown field (expected cron, name, data, queue, priority, maxAttempts, timeout, "
-          "timeZone, missed, catchUpWindow or identifier)"));
+          "timeZone, missed, catchUpWindow, identifier or metadata)"));
     }
   }
   auto string_field = [&](const char* field, std::string* out) -> absl::Status {
@@ -83,6 +84,16 @@ absl::StatusOr<ScheduleDecl> ParseOne(const std::string& key, const json& j) {
     auto t = DurationField(*it, path + ".catchUpWindow");
     if (!t.ok()) return t.status();
     d.options.catch_up_window = *t;
+  }
+  if (auto it = j.find("metadata"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) return Bad(path + ".metadata", "an object of strings");
+    for (const auto& [k, v] : it->items()) {
+      if (!v.is_string()) return Bad(absl::StrCat(path, ".metadata.", k), "a string");
+      d.options.job.metadata.emplace(k, v.get<std::string>());
+    }
+    if (absl::Status s = ValidateMetadata(d.options.job.metadata); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ".", std::string(s.message())));
+    }
   }
   if (auto it = j.find("missed"); it != j.end() && !it->is_null()) {
     if (*it == "skip") {

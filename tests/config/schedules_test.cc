@@ -19,7 +19,8 @@ TEST(ParseSchedules, ReadsEveryField) {
     "nightly": {"cron": "0 3 * * *", "timeZone": "Europe/Berlin", "name": "report",
                 "data": {"kind": "daily"}, "queue": "reports", "priority": 5,
                 "maxAttempts": 2, "timeout": "10m", "missed": "runOnce",
-                "catchUpWindow": 3600000, "identifier": "nightly-report"},
+                "catchUpWindow": 3600000, "identifier": "nightly-report",
+                "metadata": {"tenant": "acme"}},
     "tick": {"cron": "@hourly", "data": "plain text"}
   })"));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
@@ -37,6 +38,7 @@ TEST(ParseSchedules, ReadsEveryField) {
   EXPECT_EQ(n.options.job.identifier, "nightly-report");
   EXPECT_EQ(n.options.missed, MissedFires::kRunOnce);
   EXPECT_EQ(n.options.catch_up_window, absl::Hours(1));
+  EXPECT_EQ(n.options.job.metadata, (JobMetadata{{"tenant", "acme"}}));
   const ScheduleDecl& t = (*parsed)[1];
   EXPECT_EQ(t.name, "tick");  // the key
   EXPECT_EQ(t.data, "plain text");
@@ -66,6 +68,12 @@ TEST(ParseSchedules, ErrorsNameTheField) {
       {R"({"a": {"cron": "* * * * *", "maxAttempts": 0}})", "schedules.a.maxAttempts: expected"},
       {R"({"a": {"cron": "* * * * *", "queue": ""}})", "schedules.a.queue: expected"},
       {R"({"a": {"cron": "* * * * *", "colour": "red"}})", "schedules.a.colour: unknown field"},
+      {R"({"a": {"cron": "* * * * *", "metadata": ["x"]}})",
+       "schedules.a.metadata: expected an object of strings"},
+      {R"({"a": {"cron": "* * * * *", "metadata": {"n": 1}}})",
+       "schedules.a.metadata.n: expected a string"},
+      {R"({"a": {"cron": "* * * * *", "metadata": {"bad key": "x"}}})",
+       "schedules.a.metadata: key \"bad key\""},
   };
   for (const Case& c : cases) {
     auto parsed = ParseSchedules(json::parse(c.text));

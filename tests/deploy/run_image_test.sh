@@ -171,7 +171,11 @@ seq 1 1000 | xargs -P 4 -I{} "$popqueue" enqueue work --data "job-{}" >"$work/en
 [ "$(sort -u "$work/enqueued" | wc -l)" = 1000 ] || fail "enqueue: expected 1000 ids"
 count_ids() { [ -f "$work/ledger/ids" ] && wc -l <"$work/ledger/ids" || echo 0; }
 drained() { [ "$(count_ids)" -ge 1000 ]; }
-wait_for 120 drained || fail "worker: $(count_ids) of 1000 jobs ran in 120 s"
+wait_for 120 drained || {
+  podman logs "$worker" 2>&1 | tail -30 >&2
+  "$popqueue" stats >&2 || true
+  fail "worker: $(count_ids) of 1000 jobs ran in 120 s"
+}
 sleep 1  # late duplicates would show up now
 runs=$(count_ids)
 distinct=$(sort -u "$work/ledger/ids" | wc -l)

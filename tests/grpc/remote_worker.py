@@ -15,6 +15,7 @@ worker over the wire:
   - checks auth, fencing and error codes, and requeues the dead job;
   - a job past its 1 s timeout stays running under its lease while heartbeated,
     the answer lists it in stop_ids and the job shows stopping/timed_out;
+  - a job's metadata (a traceparent) reaches the worker that fetches it;
   - a workflow (b waits for a) runs in order, a batch's on_success callback
     becomes available once both members completed, bad edges name the field,
     and ListSchedules shows the server's schedule with its next fire time.
@@ -237,6 +238,22 @@ def run(args, grpc, pb, pb_grpc):
     expect(code == grpc.StatusCode.INVALID_ARGUMENT and "at most one" in message,
            "FailJob discard + no_retry gave %s: %s" % (code, message))
 
+
+    # Metadata: a trace context travels with the job to the worker.
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    traced = stub.Enqueue(pb.EnqueueJobsRequest(jobs=[pb.JobSpec(
+        name="traced", queue="py-meta", metadata={"traceparent": trace, "tenant": "acme"})]),
+        metadata=auth, timeout=30).results[0].id
+    leased = fetch_one("py-meta")
+    expect(leased.job.id == traced and dict(leased.job.metadata) ==
+           {"traceparent": trace, "tenant": "acme"},
+           "the fetched job's metadata: %s" % dict(leased.job.metadata))
+    stub.CompleteJob(pb.CompleteJobRequest(job_id=traced, lease_token=leased.lease_token),
+                     metadata=auth, timeout=30)
+    code, message = code_of(stub.Enqueue, pb.EnqueueJobsRequest(jobs=[pb.JobSpec(
+        name="traced", metadata={"bad key": "x"})]), auth)
+    expect(code == grpc.StatusCode.INVALID_ARGUMENT and "metadata" in message,
+           "a bad metadata key gave %s: %s" % (code, message))
 
     # A workflow: b waits for a; GetWorkflow shows the edge.
     wf = stub.EnqueueWorkflow(pb.EnqueueWorkflowRequest(jobs=[
