@@ -159,12 +159,14 @@ TEST_F(SqliteStoreTest, KeptCountsFollowRollbacksOtherProcessesAndMigration) {
     EXPECT_EQ(Available(*a, "q"), 2);
     EXPECT_EQ(Available(*b, "q"), 2);
   }
-  // As if the file came from a build before migration 007.
+  // As if the file came from a build before migration 007 (so without the
+  // later ones too: 008's metadata column).
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw,
                          "DROP TABLE jobs_counts; "
-                         "DELETE FROM jobs_schema_migrations WHERE version = 7",
+                         "ALTER TABLE jobs DROP COLUMN metadata; "
+                         "DELETE FROM jobs_schema_migrations WHERE version >= 7",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(raw);
