@@ -51,6 +51,23 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
+  // Starts `popqueue worker --db-url <db> <args>` with stdout and stderr on
+  // /dev/null; the caller stops it (SIGTERM) and reaps it.
+  pid_t SpawnWorker(const std::vector<std::string>& args) {
+    std::vector<std::string> argv_s = {POPQUEUE_CLI_PATH, "worker", "--db-url", db_url_};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
+    pid_t pid = 0;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    EXPECT_EQ(rc, 0) << std::strerror(rc);
+    return rc == 0 ? pid : -1;
+  }
+
   // Runs popqueue with `args` (plus --db-url unless `with_db` is false),
   // `stdin_data` on stdin and `env` added to a copy of the environment
   // without the variables the CLI reads. Kills it after `timeout`.
@@ -456,17 +473,8 @@ TEST_F(CliTest, WorkerRunsExecHandlers) {
   std::string ok = Enqueue({"shout", "--data", "hello"});
   std::string bad = Enqueue({"fail", "--max-attempts", "1"});
   // Run the worker until both jobs are final, then stop it with SIGTERM.
-  std::vector<std::string> argv_s = {
-      POPQUEUE_CLI_PATH, "worker",           "--db-url", db_url_,
-      "--exec",          "shout=tr a-z A-Z", "--exec",   "fail=echo broken >&2; exit 3"};
-  std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
-  pid_t pid = 0;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  pid_t pid = SpawnWorker({"--exec", "shout=tr a-z A-Z", "--exec", "fail=echo broken >&2; exit 3"});
+  ASSERT_GT(pid, 0);
   bool done = false;
   for (int i = 0; i < 300 && !done; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -505,18 +513,9 @@ TEST_F(CliTest, MetadataReachesExecHandlersAsTheirEnvironment) {
     EXPECT_NE(r.exit_code, 0) << mention;
     EXPECT_THAT(r.err, HasSubstr(mention));
   }
-  std::vector<std::string> argv_s = {
-      POPQUEUE_CLI_PATH, "worker",
-      "--db-url",        db_url_,
-      "--exec",          R"(trace=printf '%s|%s' "$TRACEPARENT" "$POPQUEUE_JOB_METADATA")"};
-  std::vector<char*> argv = ::popqueue::testing::NullTerminated(argv_s);
-  pid_t pid = 0;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  pid_t pid =
+      SpawnWorker({"--exec", R"(trace=printf '%s|%s' "$TRACEPARENT" "$POPQUEUE_JOB_METADATA")"});
+  ASSERT_GT(pid, 0);
   json job = json::object();
   for (int i = 0; i < 300 && job.value("state", "") != "completed"; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
